@@ -1,0 +1,134 @@
+// The log's public vocabulary: records, topics, partitions, offsets, and the options that govern durability.
+// Offsets and timestamps are plain numbers (exact up to 2^53); the Kafka layer converts to int64 at the wire.
+
+/** A record header, as in Kafka: a string key and an opaque value. */
+export interface RecordHeader {
+  key: string;
+  value: Buffer | null;
+}
+
+/** A record handed to the log for appending. */
+export interface LogRecord {
+  key: Buffer | null;
+  value: Buffer | null;
+  headers?: readonly RecordHeader[];
+  /** Event or create time in epoch milliseconds; the append time when omitted. */
+  timestamp?: number;
+}
+
+/** A record read back from the log, with the offset the log assigned. */
+export interface StoredRecord {
+  offset: number;
+  timestamp: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: RecordHeader[];
+}
+
+/** Compression codecs of Kafka's record batch v2 (attributes bits 0-2). */
+export type CompressionType = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
+
+/**
+ * When appended bytes are forced to stable storage. An append resolves only once its records are as durable
+ * as this says: `batch` fsyncs before acknowledging (concurrent appends share one fsync: group commit);
+ * `interval` acknowledges after the write and fsyncs every `intervalMs`; `none` leaves it to the OS.
+ */
+export type FsyncPolicy = { mode: 'batch' } | { mode: 'interval'; intervalMs: number } | { mode: 'none' };
+
+/** Per-topic settings; every field has a log-wide default. */
+export interface TopicConfig {
+  /** Keep segments whose newest record is younger than this; -1 keeps forever. */
+  retentionMs: number;
+  /** Per partition: delete the oldest segments while the partition is larger than this; -1 for no limit. */
+  retentionBytes: number;
+  /** Roll to a new segment once the active one reaches this size. */
+  segmentBytes: number;
+  /** Roll to a new segment once the active one is this old. */
+  segmentMs: number;
+  /** The largest record batch (as encoded) an append accepts. */
+  maxMessageBytes: number;
+}
+
+export interface TopicSpec {
+  partitions: number;
+  config?: Partial<TopicConfig>;
+}
+
+export interface PartitionInfo {
+  partition: number;
+  /** The first offset still stored (retention moves it forward). */
+  logStartOffset: number;
+  /** The offset the next appended record will get; also the high watermark (single replica). */
+  logEndOffset: number;
+  sizeBytes: number;
+  segments: number;
+}
+
+export interface TopicInfo {
+  name: string;
+  /** A stable id, as Kafka's topic UUID (16 bytes, hex). */
+  id: string;
+  config: TopicConfig;
+  partitions: PartitionInfo[];
+}
+
+export interface AppendResult {
+  baseOffset: number;
+  lastOffset: number;
+  /** The broker time the batch was appended at (epoch ms). */
+  logAppendTime: number;
+  /** The log start offset after the append (Kafka returns it in produce responses). */
+  logStartOffset: number;
+}
+
+/** Raw batches as stored: Kafka record batch v2 bytes, ready to send in a fetch response untouched. */
+export interface RawReadResult {
+  /** Whole record batches, concatenated; may be empty. The first batch may start before the requested offset. */
+  batches: Buffer;
+  /** The offset after the last record in `batches` (where the next read continues). */
+  nextOffset: number;
+  highWatermark: number;
+  logStartOffset: number;
+}
+
+export interface RecordReadResult {
+  /** Records at or after the requested offset, in offset order. */
+  records: StoredRecord[];
+  nextOffset: number;
+  highWatermark: number;
+  logStartOffset: number;
+}
+
+export interface ReadOptions {
+  /** Upper bound on bytes read; at least one whole batch is returned when one exists, even if larger. */
+  maxBytes?: number;
+}
+
+export interface WaitOptions {
+  /** Give up after this long and resolve `false`. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Idempotent-producer identity carried in a record batch header (Kafka's producer id / epoch / sequence). */
+export interface ProducerBatchInfo {
+  producerId: number;
+  producerEpoch: number;
+  baseSequence: number;
+}
+
+export interface CommittedOffset {
+  offset: number;
+  metadata: string;
+  commitTimestamp: number;
+}
+
+export interface LogOptions {
+  /** Where topics live: `<dataDir>/topics/<topic>-<partition>/` (and group offsets under `<dataDir>/groups/`). */
+  dataDir: string;
+  fsync?: FsyncPolicy;
+  /** Defaults for topics created without explicit settings. */
+  topicDefaults?: Partial<TopicConfig>;
+  /** How often retention and segment-age roll are checked. */
+  retentionCheckIntervalMs?: number;
+}
