@@ -1,6 +1,7 @@
 // The durable log's public surface: open a data directory, manage topics, append and read records and raw
 // Kafka record batches, wait for new data, and store consumer-group offsets. Everything else in src/log is private.
 
+import { FileLog } from './log.ts';
 import type {
   AppendResult,
   CommittedOffset,
@@ -86,6 +87,20 @@ export interface Log {
   close(): Promise<void>;
 }
 
-export async function openLog(_options: LogOptions): Promise<Log> {
-  throw new Error('openLog: not implemented yet (issue 2)');
+/** Opens (creating if needed) the log in `options.dataDir`, recovering any partition whose last shutdown was not clean. */
+export async function openLog(options: LogOptions): Promise<Log> {
+  return new FileLog(options);
 }
+
+export {
+  type BatchHeader,
+  decodeBatchRecords,
+  decodeRecordBatches,
+  type EncodeOptions,
+  encodeRecordBatch,
+  readBatchHeader,
+  readBatchHeaders,
+  verifyBatch,
+} from './batch/record-batch.ts';
+export { murmur2, partitionForKey } from './partitioner.ts';
+export { DEFAULT_TOPIC_CONFIG } from './topic-config.ts';

@@ -124,7 +124,7 @@ export interface CommittedOffset {
 }
 
 export interface LogOptions {
-  /** Where topics live: `<dataDir>/topics/<topic>-<partition>/` (and group offsets under `<dataDir>/groups/`). */
+  /** Where topics live: `<dataDir>/topics/<topic>/<partition>/` (and group offsets under `<dataDir>/groups/`). */
   dataDir: string;
   fsync?: FsyncPolicy;
   /** Defaults for topics created without explicit settings. */

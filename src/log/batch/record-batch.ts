@@ -1,0 +1,327 @@
+// Kafka record batch v2 (magic 2): the log's storage format and the wire format, byte for byte.
+// Layout (big-endian): baseOffset i64 | batchLength i32 | partitionLeaderEpoch i32 | magic i8 | crc u32 (CRC-32C of
+// everything after it) | attributes i16 | lastOffsetDelta i32 | baseTimestamp i64 | maxTimestamp i64 |
+// producerId i64 | producerEpoch i16 | baseSequence i32 | recordCount i32 | records (compressed as a whole).
+import { crc32c } from '@node-rs/crc32';
+import { SluiceError } from '../../errors.ts';
+import type { CompressionType, LogRecord, RecordHeader, StoredRecord } from '../types.ts';
+import { compress, compressionCode, compressionOf, decompress } from './compression.ts';
+import { type Cursor, readVarint, sizeOfVarint, writeVarint } from './varint.ts';
+
+export const BATCH_HEADER_SIZE = 61;
+/** baseOffset + batchLength: the part of the header not counted in batchLength. */
+export const LOG_OVERHEAD = 12;
+const MIN_BATCH_LENGTH = BATCH_HEADER_SIZE - LOG_OVERHEAD;
+
+const OFF_BASE_OFFSET = 0;
+const OFF_BATCH_LENGTH = 8;
+const OFF_LEADER_EPOCH = 12;
+const OFF_MAGIC = 16;
+const OFF_CRC = 17;
+const OFF_ATTRIBUTES = 21;
+const OFF_LAST_OFFSET_DELTA = 23;
+const OFF_BASE_TIMESTAMP = 27;
+const OFF_MAX_TIMESTAMP = 35;
+const OFF_PRODUCER_ID = 43;
+const OFF_PRODUCER_EPOCH = 51;
+const OFF_BASE_SEQUENCE = 53;
+const OFF_RECORD_COUNT = 57;
+
+const ATTR_COMPRESSION_MASK = 0x07;
+const ATTR_LOG_APPEND_TIME = 0x08;
+const ATTR_TRANSACTIONAL = 0x10;
+const ATTR_CONTROL = 0x20;
+
+/** The header of one batch, read without touching its records. */
+export interface BatchHeader {
+  /** Where the batch starts in the buffer it was read from. */
+  position: number;
+  /** Total bytes of the batch including baseOffset and batchLength. */
+  size: number;
+  baseOffset: number;
+  lastOffsetDelta: number;
+  attributes: number;
+  compression: CompressionType;
+  baseTimestamp: number;
+  maxTimestamp: number;
+  producerId: number;
+  producerEpoch: number;
+  baseSequence: number;
+  recordCount: number;
+  isTransactional: boolean;
+  isControl: boolean;
+}
+
+export interface EncodeOptions {
+  baseOffset?: number;
+  compression?: CompressionType;
+  producerId?: number;
+  producerEpoch?: number;
+  baseSequence?: number;
+  /** Used for records without a timestamp. */
+  now?: number;
+}
+
+/** Encodes `records` as one record batch v2 (offsets relative to `baseOffset`, 0 by default). */
+export function encodeRecordBatch(records: readonly LogRecord[], options: EncodeOptions = {}): Buffer {
+  if (records.length === 0) throw new SluiceError('INVALID_RECORD', 'a record batch needs at least one record');
+  const now = options.now ?? Date.now();
+  const compression = options.compression ?? 'none';
+  let baseTimestamp = Number.POSITIVE_INFINITY;
+  let maxTimestamp = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < records.length; i++) {
+    const ts = records[i]!.timestamp ?? now;
+    if (!Number.isSafeInteger(ts)) {
+      throw new SluiceError('INVALID_RECORD', `record ${i} has an invalid timestamp ${ts}`, { index: i });
+    }
+    if (ts < baseTimestamp) baseTimestamp = ts;
+    if (ts > maxTimestamp) maxTimestamp = ts;
+  }
+  // Kafka takes the first record's timestamp as the base; deltas may then be negative, which zig-zag allows.
+  baseTimestamp = records[0]!.timestamp ?? now;
+
+  let recordsSize = 0;
+  const bodySizes = new Array<number>(records.length);
+  for (let i = 0; i < records.length; i++) {
+    const body = recordBodySize(records[i]!, i, (records[i]!.timestamp ?? now) - baseTimestamp);
+    bodySizes[i] = body;
+    recordsSize += sizeOfVarint(body) + body;
+  }
+  let recordBytes: Buffer = Buffer.allocUnsafe(recordsSize);
+  let pos = 0;
+  for (let i = 0; i < records.length; i++) {
+    pos = writeRecord(recordBytes, pos, records[i]!, i, (records[i]!.timestamp ?? now) - baseTimestamp, bodySizes[i]!);
+  }
+  if (compression !== 'none') recordBytes = compress(compression, recordBytes);
+
+  const batch = Buffer.allocUnsafe(BATCH_HEADER_SIZE + recordBytes.length);
+  writeInt64(batch, OFF_BASE_OFFSET, options.baseOffset ?? 0);
+  batch.writeInt32BE(batch.length - LOG_OVERHEAD, OFF_BATCH_LENGTH);
+  batch.writeInt32BE(-1, OFF_LEADER_EPOCH);
+  batch.writeInt8(2, OFF_MAGIC);
+  batch.writeInt16BE(compressionCode(compression), OFF_ATTRIBUTES);
+  batch.writeInt32BE(records.length - 1, OFF_LAST_OFFSET_DELTA);
+  writeInt64(batch, OFF_BASE_TIMESTAMP, baseTimestamp);
+  writeInt64(batch, OFF_MAX_TIMESTAMP, maxTimestamp);
+  writeInt64(batch, OFF_PRODUCER_ID, options.producerId ?? -1);
+  batch.writeInt16BE(options.producerEpoch ?? -1, OFF_PRODUCER_EPOCH);
+  batch.writeInt32BE(options.baseSequence ?? -1, OFF_BASE_SEQUENCE);
+  batch.writeInt32BE(records.length, OFF_RECORD_COUNT);
+  recordBytes.copy(batch, BATCH_HEADER_SIZE);
+  batch.writeUInt32BE(crc32c(batch.subarray(OFF_ATTRIBUTES)), OFF_CRC);
+  return batch;
+}
+
+function recordBodySize(record: LogRecord, offsetDelta: number, timestampDelta: number): number {
+  let size = 1 + sizeOfVarint(timestampDelta) + sizeOfVarint(offsetDelta);
+  size += record.key === null ? 1 : sizeOfVarint(record.key.length) + record.key.length;
+  size += record.value === null ? 1 : sizeOfVarint(record.value.length) + record.value.length;
+  const headers = record.headers;
+  size += sizeOfVarint(headers?.length ?? 0);
+  if (headers) {
+    for (const header of headers) {
+      const keyLength = Buffer.byteLength(header.key);
+      size += sizeOfVarint(keyLength) + keyLength;
+      size += header.value === null ? 1 : sizeOfVarint(header.value.length) + header.value.length;
+    }
+  }
+  return size;
+}
+
+function writeRecord(
+  buf: Buffer,
+  pos: number,
+  record: LogRecord,
+  offsetDelta: number,
+  timestampDelta: number,
+  bodySize: number,
+): number {
+  pos = writeVarint(buf, pos, bodySize);
+  buf[pos++] = 0; // record attributes: unused
+  pos = writeVarint(buf, pos, timestampDelta);
+  pos = writeVarint(buf, pos, offsetDelta);
+  pos = writeBytes(buf, pos, record.key);
+  pos = writeBytes(buf, pos, record.value);
+  const headers = record.headers;
+  pos = writeVarint(buf, pos, headers?.length ?? 0);
+  if (headers) {
+    for (const header of headers) {
+      const keyLength = Buffer.byteLength(header.key);
+      pos = writeVarint(buf, pos, keyLength);
+      pos += buf.write(header.key, pos);
+      pos = writeBytes(buf, pos, header.value);
+    }
+  }
+  return pos;
+}
+
+function writeBytes(buf: Buffer, pos: number, bytes: Buffer | null): number {
+  if (bytes === null) return writeVarint(buf, pos, -1);
+  pos = writeVarint(buf, pos, bytes.length);
+  bytes.copy(buf, pos);
+  return pos + bytes.length;
+}
+
+/**
+ * Reads the header of the batch at `pos` and checks that it is whole and plausible (not the CRC: see `verifyBatch`).
+ * Returns null when fewer than a whole batch's bytes remain (a torn tail or the end of a read window).
+ */
+export function readBatchHeader(buf: Buffer, pos: number, end = buf.length): BatchHeader | null {
+  if (end - pos < LOG_OVERHEAD) return null;
+  const batchLength = buf.readInt32BE(pos + OFF_BATCH_LENGTH);
+  if (batchLength < MIN_BATCH_LENGTH) {
+    throw new SluiceError('CORRUPT_MESSAGE', `record batch at byte ${pos} has an invalid length ${batchLength}`, {
+      position: pos,
+    });
+  }
+  const size = LOG_OVERHEAD + batchLength;
+  if (end - pos < size) return null;
+  const magic = buf.readInt8(pos + OFF_MAGIC);
+  if (magic !== 2) {
+    throw new SluiceError(
+      'UNSUPPORTED_VERSION',
+      `record batch at byte ${pos} has magic ${magic}; only v2 is supported`,
+      {
+        position: pos,
+        magic,
+      },
+    );
+  }
+  const attributes = buf.readInt16BE(pos + OFF_ATTRIBUTES);
+  const recordCount = buf.readInt32BE(pos + OFF_RECORD_COUNT);
+  const lastOffsetDelta = buf.readInt32BE(pos + OFF_LAST_OFFSET_DELTA);
+  if (recordCount < 0 || lastOffsetDelta < 0 || (recordCount > 0 && lastOffsetDelta < recordCount - 1)) {
+    throw new SluiceError(
+      'CORRUPT_MESSAGE',
+      `record batch at byte ${pos} has inconsistent counts (records ${recordCount}, last offset delta ${lastOffsetDelta})`,
+      { position: pos },
+    );
+  }
+  return {
+    position: pos,
+    size,
+    baseOffset: readInt64(buf, pos + OFF_BASE_OFFSET),
+    lastOffsetDelta,
+    attributes,
+    compression: compressionOf(attributes & ATTR_COMPRESSION_MASK),
+    baseTimestamp: readInt64(buf, pos + OFF_BASE_TIMESTAMP),
+    maxTimestamp: readInt64(buf, pos + OFF_MAX_TIMESTAMP),
+    producerId: readInt64(buf, pos + OFF_PRODUCER_ID),
+    producerEpoch: buf.readInt16BE(pos + OFF_PRODUCER_EPOCH),
+    baseSequence: buf.readInt32BE(pos + OFF_BASE_SEQUENCE),
+    recordCount,
+    isTransactional: (attributes & ATTR_TRANSACTIONAL) !== 0,
+    isControl: (attributes & ATTR_CONTROL) !== 0,
+  };
+}
+
+/** True when the batch's stored CRC-32C matches its bytes. */
+export function verifyBatch(buf: Buffer, header: BatchHeader): boolean {
+  const start = header.position;
+  return buf.readUInt32BE(start + OFF_CRC) === crc32c(buf.subarray(start + OFF_ATTRIBUTES, start + header.size));
+}
+
+/** Every whole batch in `buf`, headers only; stops at a trailing partial batch. */
+export function readBatchHeaders(buf: Buffer, start = 0, end = buf.length): BatchHeader[] {
+  const headers: BatchHeader[] = [];
+  let pos = start;
+  for (;;) {
+    const header = readBatchHeader(buf, pos, end);
+    if (header === null) break;
+    headers.push(header);
+    pos += header.size;
+  }
+  return headers;
+}
+
+/** Rewrites the base offset of the batch at `position` (outside the CRC, so the batch stays valid). */
+export function setBaseOffset(buf: Buffer, position: number, baseOffset: number): void {
+  writeInt64(buf, position + OFF_BASE_OFFSET, baseOffset);
+}
+
+/**
+ * Decodes the records of one batch, pushing those with offset >= `fromOffset` onto `out`. Keys, values and header
+ * values are views into `buf` (or into the decompressed copy), not copies.
+ */
+export function decodeBatchRecords(buf: Buffer, header: BatchHeader, out: StoredRecord[], fromOffset = 0): void {
+  let data = buf;
+  let pos = header.position + BATCH_HEADER_SIZE;
+  let end = header.position + header.size;
+  if (header.compression !== 'none') {
+    data = decompress(header.compression, buf.subarray(pos, end));
+    pos = 0;
+    end = data.length;
+  }
+  const logAppendTime = (header.attributes & ATTR_LOG_APPEND_TIME) !== 0;
+  const cursor: Cursor = { pos };
+  try {
+    for (let i = 0; i < header.recordCount; i++) {
+      const length = readVarint(data, cursor, end);
+      const recordEnd = cursor.pos + length;
+      if (length < 0 || recordEnd > end) throw new RangeError(`record ${i} runs past the end of its batch`);
+      cursor.pos++; // attributes
+      const timestampDelta = readVarint(data, cursor, recordEnd);
+      const offsetDelta = readVarint(data, cursor, recordEnd);
+      const key = readBytes(data, cursor, recordEnd);
+      const value = readBytes(data, cursor, recordEnd);
+      const headerCount = readVarint(data, cursor, recordEnd);
+      const headers: RecordHeader[] = [];
+      for (let h = 0; h < headerCount; h++) {
+        const keyLength = readVarint(data, cursor, recordEnd);
+        if (keyLength < 0 || cursor.pos + keyLength > recordEnd)
+          throw new RangeError('header key runs past its record');
+        const headerKey = data.toString('utf8', cursor.pos, cursor.pos + keyLength);
+        cursor.pos += keyLength;
+        headers.push({ key: headerKey, value: readBytes(data, cursor, recordEnd) });
+      }
+      cursor.pos = recordEnd;
+      const offset = header.baseOffset + offsetDelta;
+      if (offset < fromOffset) continue;
+      out.push({
+        offset,
+        timestamp: logAppendTime ? header.maxTimestamp : header.baseTimestamp + timestampDelta,
+        key,
+        value,
+        headers,
+      });
+    }
+  } catch (error) {
+    if (error instanceof SluiceError) throw error;
+    throw new SluiceError(
+      'CORRUPT_MESSAGE',
+      `record batch at offset ${header.baseOffset} is malformed: ${(error as Error).message}`,
+      {
+        baseOffset: header.baseOffset,
+      },
+    );
+  }
+}
+
+/** Decodes every record of every whole batch in `buf`. */
+export function decodeRecordBatches(buf: Buffer, fromOffset = 0): StoredRecord[] {
+  const out: StoredRecord[] = [];
+  for (const header of readBatchHeaders(buf)) decodeBatchRecords(buf, header, out, fromOffset);
+  return out;
+}
+
+function readBytes(buf: Buffer, cursor: Cursor, end: number): Buffer | null {
+  const length = readVarint(buf, cursor, end);
+  if (length < 0) return null;
+  const start = cursor.pos;
+  if (start + length > end) throw new RangeError('bytes run past the end of their record');
+  cursor.pos = start + length;
+  return buf.subarray(start, start + length);
+}
+
+/** int64 as a JS number: exact within ±2^53, which offsets, timestamps and producer ids stay within. */
+export function readInt64(buf: Buffer, pos: number): number {
+  const high = buf.readInt32BE(pos);
+  const low = buf.readUInt32BE(pos + 4);
+  return high * 0x1_0000_0000 + low;
+}
+
+export function writeInt64(buf: Buffer, pos: number, value: number): void {
+  const high = Math.floor(value / 0x1_0000_0000);
+  buf.writeInt32BE(high, pos);
+  buf.writeUInt32BE(value - high * 0x1_0000_0000, pos + 4);
+}

@@ -1,0 +1,296 @@
+// The log directory: topics and their partitions under <dataDir>/topics/<topic>/<partition>/, topic metadata in
+// <dataDir>/topics/<topic>/topic.json, group offsets under <dataDir>/groups/. Validates every input at this edge.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { SluiceError } from '../errors.ts';
+import { createLogger, type Logger } from '../logger.ts';
+import { type BatchHeader, encodeRecordBatch, readBatchHeader, verifyBatch } from './batch/record-batch.ts';
+import { fsyncDirSync, removeTempFilesSync, writeFileAtomicSync } from './files.ts';
+import { FileGroupOffsetStore } from './group-offsets.ts';
+import type { Log } from './index.ts';
+import { Partition } from './partition.ts';
+import { DEFAULT_TOPIC_CONFIG, resolveTopicConfig, validatePartitionCount, validateTopicName } from './topic-config.ts';
+import type {
+  AppendResult,
+  CompressionType,
+  FsyncPolicy,
+  LogOptions,
+  LogRecord,
+  RawReadResult,
+  ReadOptions,
+  RecordReadResult,
+  TopicConfig,
+  TopicInfo,
+  TopicSpec,
+  WaitOptions,
+} from './types.ts';
+
+interface TopicMeta {
+  name: string;
+  id: string;
+  partitions: number;
+  config: TopicConfig;
+}
+
+interface TopicState {
+  meta: TopicMeta;
+  partitions: Partition[];
+}
+
+const META_FILE = 'topic.json';
+
+export class FileLog implements Log {
+  readonly dataDir: string;
+  readonly groups: FileGroupOffsetStore;
+  private readonly topicsDir: string;
+  private readonly trashDir: string;
+  private readonly topics = new Map<string, TopicState>();
+  private readonly fsync: FsyncPolicy;
+  private readonly defaults: TopicConfig;
+  private readonly logger: Logger;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private closed = false;
+
+  constructor(options: LogOptions) {
+    this.dataDir = path.resolve(options.dataDir);
+    this.topicsDir = path.join(this.dataDir, 'topics');
+    this.trashDir = path.join(this.dataDir, 'trash');
+    this.fsync = options.fsync ?? { mode: 'batch' };
+    this.defaults = resolveTopicConfig('(defaults)', DEFAULT_TOPIC_CONFIG, options.topicDefaults);
+    this.logger = createLogger('log', { dataDir: this.dataDir });
+    fs.mkdirSync(this.topicsDir, { recursive: true });
+    fs.rmSync(this.trashDir, { recursive: true, force: true });
+    this.groups = new FileGroupOffsetStore(path.join(this.dataDir, 'groups'));
+    this.loadTopics();
+    const retentionEvery = options.retentionCheckIntervalMs ?? 60_000;
+    this.timers.push(setInterval(() => this.enforceRetention(), retentionEvery).unref());
+    if (this.fsync.mode === 'interval') {
+      const every = this.fsync.intervalMs;
+      this.timers.push(setInterval(() => this.syncAll(), every).unref());
+    }
+  }
+
+  private loadTopics(): void {
+    removeTempFilesSync(this.topicsDir);
+    for (const name of fs.readdirSync(this.topicsDir)) {
+      const dir = path.join(this.topicsDir, name);
+      const metaFile = path.join(dir, META_FILE);
+      if (!fs.existsSync(metaFile)) {
+        // A topic whose creation crashed before its metadata was written: nothing was ever acknowledged in it.
+        fs.rmSync(dir, { recursive: true, force: true });
+        continue;
+      }
+      removeTempFilesSync(dir);
+      const meta = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as TopicMeta;
+      const partitions: Partition[] = [];
+      for (let p = 0; p < meta.partitions; p++) {
+        partitions.push(Partition.open(meta.name, p, path.join(dir, String(p)), meta.config, this.fsync, this.logger));
+      }
+      this.topics.set(meta.name, { meta, partitions });
+    }
+  }
+
+  async createTopic(name: string, spec: TopicSpec): Promise<TopicInfo> {
+    this.ensureOpen();
+    validateTopicName(name);
+    validatePartitionCount(name, spec.partitions);
+    if (this.topics.has(name)) {
+      throw new SluiceError('TOPIC_ALREADY_EXISTS', `topic ${name} already exists`, { topic: name });
+    }
+    const config = resolveTopicConfig(name, this.defaults, spec.config);
+    const meta: TopicMeta = { name, id: randomBytes(16).toString('hex'), partitions: spec.partitions, config };
+    const dir = path.join(this.topicsDir, name);
+    fs.mkdirSync(dir);
+    const partitions: Partition[] = [];
+    for (let p = 0; p < spec.partitions; p++) {
+      partitions.push(Partition.open(name, p, path.join(dir, String(p)), config, this.fsync, this.logger));
+    }
+    fsyncDirSync(dir);
+    // The metadata file is written last: its presence marks the topic as created.
+    writeFileAtomicSync(path.join(dir, META_FILE), JSON.stringify(meta));
+    fsyncDirSync(this.topicsDir);
+    this.topics.set(name, { meta, partitions });
+    this.logger.info({ topic: name, partitions: spec.partitions }, 'topic created');
+    return this.describeTopic(name);
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    this.ensureOpen();
+    const state = this.topicState(name);
+    this.topics.delete(name);
+    for (const partition of state.partitions) partition.closeForDelete();
+    // Rename first (atomic), then remove at leisure: a crash never leaves a half-deleted topic that reloads.
+    fs.mkdirSync(this.trashDir, { recursive: true });
+    const trashed = path.join(this.trashDir, `${name}-${state.meta.id}`);
+    fs.renameSync(path.join(this.topicsDir, name), trashed);
+    fsyncDirSync(this.topicsDir);
+    await this.groups.forgetTopic(name);
+    await fs.promises.rm(trashed, { recursive: true, force: true });
+    this.logger.info({ topic: name }, 'topic deleted');
+  }
+
+  hasTopic(name: string): boolean {
+    return this.topics.has(name);
+  }
+
+  listTopics(): TopicInfo[] {
+    return [...this.topics.keys()].sort().map((name) => this.describeTopic(name));
+  }
+
+  describeTopic(name: string): TopicInfo {
+    const state = this.topicState(name);
+    return {
+      name,
+      id: state.meta.id,
+      config: { ...state.meta.config },
+      partitions: state.partitions.map((p) => p.info()),
+    };
+  }
+
+  async append(
+    topic: string,
+    partition: number,
+    records: readonly LogRecord[],
+    options: { compression?: CompressionType } = {},
+  ): Promise<AppendResult> {
+    const target = this.partitionOf(topic, partition);
+    if (!Array.isArray(records) || records.length === 0) {
+      throw new SluiceError('INVALID_RECORD', `append to ${topic}-${partition}: no records given`, {
+        topic,
+        partition,
+      });
+    }
+    const batch = encodeRecordBatch(records, { compression: options.compression ?? 'none' });
+    if (batch.length > target.config.maxMessageBytes) {
+      throw tooLarge(topic, partition, batch.length, target.config.maxMessageBytes);
+    }
+    const header = readBatchHeader(batch, 0)!;
+    return target.appendBatches(batch, [header]);
+  }
+
+  async appendRaw(topic: string, partition: number, batches: Buffer): Promise<AppendResult> {
+    const target = this.partitionOf(topic, partition);
+    const headers: BatchHeader[] = [];
+    const where = `${topic}-${partition}`;
+    let pos = 0;
+    while (pos < batches.length) {
+      const header = readBatchHeader(batches, pos);
+      if (header === null) {
+        throw new SluiceError('CORRUPT_MESSAGE', `${where}: record batch at byte ${pos} is truncated`, {
+          topic,
+          partition,
+        });
+      }
+      if (header.size > target.config.maxMessageBytes) {
+        throw tooLarge(topic, partition, header.size, target.config.maxMessageBytes);
+      }
+      if (!verifyBatch(batches, header)) {
+        throw new SluiceError('CORRUPT_MESSAGE', `${where}: record batch at byte ${pos} fails its CRC-32C check`, {
+          topic,
+          partition,
+        });
+      }
+      if (header.recordCount === 0) {
+        throw new SluiceError('CORRUPT_MESSAGE', `${where}: record batch at byte ${pos} has no records`, {
+          topic,
+          partition,
+        });
+      }
+      if (header.isTransactional || header.isControl) {
+        throw new SluiceError('INVALID_RECORD', `${where}: transactional and control batches are not supported`, {
+          topic,
+          partition,
+        });
+      }
+      headers.push(header);
+      pos += header.size;
+    }
+    if (headers.length === 0) {
+      throw new SluiceError('CORRUPT_MESSAGE', `${where}: no record batch in the request`, { topic, partition });
+    }
+    return target.appendBatches(batches, headers);
+  }
+
+  readRaw(topic: string, partition: number, offset: number, options: ReadOptions = {}): RawReadResult {
+    return this.partitionOf(topic, partition).readRaw(offset, options.maxBytes);
+  }
+
+  readRecords(topic: string, partition: number, offset: number, options: ReadOptions = {}): RecordReadResult {
+    return this.partitionOf(topic, partition).readRecords(offset, options.maxBytes);
+  }
+
+  offsetForTimestamp(topic: string, partition: number, timestamp: number): number | null {
+    return this.partitionOf(topic, partition).offsetForTimestamp(timestamp);
+  }
+
+  waitForData(topic: string, partition: number, offset: number, options?: WaitOptions): Promise<boolean> {
+    return this.partitionOf(topic, partition).waitForData(offset, options);
+  }
+
+  /** Applies retention to every partition now (also runs on a timer). */
+  enforceRetention(now = Date.now()): void {
+    for (const { partitions } of this.topics.values()) {
+      for (const partition of partitions) {
+        try {
+          partition.enforceRetention(now);
+        } catch (error) {
+          this.logger.error({ err: error, topic: partition.topic, partition: partition.id }, 'retention failed');
+        }
+      }
+    }
+  }
+
+  /** Forces a segment roll (tests and tools). */
+  roll(topic: string, partition: number): void {
+    this.partitionOf(topic, partition).roll();
+  }
+
+  private syncAll(): void {
+    for (const { partitions } of this.topics.values()) {
+      for (const partition of partitions) partition.syncNow();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const timer of this.timers) clearInterval(timer);
+    for (const { partitions } of this.topics.values()) {
+      for (const partition of partitions) await partition.close();
+    }
+    this.topics.clear();
+  }
+
+  private topicState(name: string): TopicState {
+    this.ensureOpen();
+    const state = this.topics.get(name);
+    if (!state) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `unknown topic ${name}`, { topic: name });
+    return state;
+  }
+
+  private partitionOf(topic: string, partition: number): Partition {
+    const state = this.topicState(topic);
+    const target = state.partitions[partition];
+    if (!Number.isInteger(partition) || target === undefined) {
+      throw new SluiceError(
+        'UNKNOWN_TOPIC_OR_PARTITION',
+        `topic ${topic} has no partition ${partition} (it has ${state.partitions.length})`,
+        { topic, partition },
+      );
+    }
+    return target;
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw new SluiceError('LOG_CLOSED', 'the log is closed');
+  }
+}
+
+function tooLarge(topic: string, partition: number, size: number, max: number): SluiceError {
+  return new SluiceError(
+    'RECORD_TOO_LARGE',
+    `${topic}-${partition}: record batch of ${size} bytes exceeds max.message.bytes ${max}`,
+    { topic, partition, size, max },
+  );
+}
