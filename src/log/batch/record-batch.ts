@@ -32,6 +32,9 @@ const ATTR_LOG_APPEND_TIME = 0x08;
 const ATTR_TRANSACTIONAL = 0x10;
 const ATTR_CONTROL = 0x20;
 
+/** Shared by every decoded record without headers (most of them): never mutate a decoded record's headers. */
+const NO_HEADERS: RecordHeader[] = Object.freeze([]) as unknown as RecordHeader[];
+
 /** The header of one batch, read without touching its records. */
 export interface BatchHeader {
   /** Where the batch starts in the buffer it was read from. */
@@ -87,14 +90,20 @@ export function encodeRecordBatch(records: readonly LogRecord[], options: Encode
     bodySizes[i] = body;
     recordsSize += sizeOfVarint(body) + body;
   }
-  let recordBytes: Buffer = Buffer.allocUnsafe(recordsSize);
-  let pos = 0;
+  // Uncompressed records are written straight after the header; compressed ones go through a scratch buffer.
+  const direct = compression === 'none';
+  const scratch = direct ? undefined : Buffer.allocUnsafe(recordsSize);
+  let batch = direct ? Buffer.allocUnsafe(BATCH_HEADER_SIZE + recordsSize) : scratch!;
+  let pos = direct ? BATCH_HEADER_SIZE : 0;
   for (let i = 0; i < records.length; i++) {
-    pos = writeRecord(recordBytes, pos, records[i]!, i, (records[i]!.timestamp ?? now) - baseTimestamp, bodySizes[i]!);
+    const record = records[i]!;
+    pos = writeRecord(batch, pos, record, i, (record.timestamp ?? now) - baseTimestamp, bodySizes[i]!);
   }
-  if (compression !== 'none') recordBytes = compress(compression, recordBytes);
-
-  const batch = Buffer.allocUnsafe(BATCH_HEADER_SIZE + recordBytes.length);
+  if (!direct) {
+    const compressed = compress(compression, scratch!);
+    batch = Buffer.allocUnsafe(BATCH_HEADER_SIZE + compressed.length);
+    compressed.copy(batch, BATCH_HEADER_SIZE);
+  }
   writeInt64(batch, OFF_BASE_OFFSET, options.baseOffset ?? 0);
   batch.writeInt32BE(batch.length - LOG_OVERHEAD, OFF_BATCH_LENGTH);
   batch.writeInt32BE(-1, OFF_LEADER_EPOCH);
@@ -107,7 +116,6 @@ export function encodeRecordBatch(records: readonly LogRecord[], options: Encode
   batch.writeInt16BE(options.producerEpoch ?? -1, OFF_PRODUCER_EPOCH);
   batch.writeInt32BE(options.baseSequence ?? -1, OFF_BASE_SEQUENCE);
   batch.writeInt32BE(records.length, OFF_RECORD_COUNT);
-  recordBytes.copy(batch, BATCH_HEADER_SIZE);
   batch.writeUInt32BE(crc32c(batch.subarray(OFF_ATTRIBUTES)), OFF_CRC);
   return batch;
 }
@@ -265,7 +273,7 @@ export function decodeBatchRecords(buf: Buffer, header: BatchHeader, out: Stored
       const key = readBytes(data, cursor, recordEnd);
       const value = readBytes(data, cursor, recordEnd);
       const headerCount = readVarint(data, cursor, recordEnd);
-      const headers: RecordHeader[] = [];
+      const headers: RecordHeader[] = headerCount === 0 ? NO_HEADERS : [];
       for (let h = 0; h < headerCount; h++) {
         const keyLength = readVarint(data, cursor, recordEnd);
         if (keyLength < 0 || cursor.pos + keyLength > recordEnd)
