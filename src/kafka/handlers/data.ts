@@ -1,0 +1,203 @@
+// Produce, Fetch (with long-poll), ListOffsets and InitProducerId: the data plane over the log.
+import { isSluiceError } from '../../errors.ts';
+import { KafkaError, kafkaErrorOf, type Message } from '../protocol/index.ts';
+import { type BrokerContext, ensureTopic, type Handler } from './context.ts';
+
+export const produce: Handler = async (body, broker) => {
+  const acks = body.acks as number;
+  const validAcks = acks === 0 || acks === 1 || acks === -1;
+  const transactional = body.transactionalId !== null;
+  const responses = await Promise.all(
+    (body.topicData as Message[]).map(async (topic) => {
+      let known = false;
+      try {
+        known = await ensureTopic(broker, topic.name);
+      } catch {}
+      const partitionResponses = await Promise.all(
+        (topic.partitionData as Message[]).map(async (p) => {
+          const response = {
+            index: p.index,
+            errorCode: KafkaError.NONE as number,
+            baseOffset: -1,
+            logAppendTimeMs: -1,
+            logStartOffset: -1,
+            recordErrors: [],
+            errorMessage: null as string | null,
+          };
+          if (!validAcks) response.errorCode = KafkaError.INVALID_REQUIRED_ACKS;
+          else if (transactional) {
+            response.errorCode = KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+            response.errorMessage = 'transactions are not supported by this broker; use the idempotent producer';
+          } else if (!known) response.errorCode = KafkaError.UNKNOWN_TOPIC_OR_PARTITION;
+          else if (p.records === null || p.records.length === 0) response.errorCode = KafkaError.CORRUPT_MESSAGE;
+          else {
+            try {
+              const result = await broker.log.appendRaw(topic.name, p.index, p.records);
+              response.baseOffset = result.baseOffset;
+              response.logStartOffset = result.logStartOffset;
+            } catch (error) {
+              response.errorCode = kafkaErrorOf(error);
+              response.errorMessage = isSluiceError(error) ? error.message : 'internal error';
+              if (response.errorCode === KafkaError.UNKNOWN_SERVER_ERROR) {
+                broker.logger.error({ err: error, topic: topic.name, partition: p.index }, 'produce failed');
+              }
+            }
+          }
+          return response;
+        }),
+      );
+      return { name: topic.name, partitionResponses };
+    }),
+  );
+  return { responses, throttleTimeMs: 0 };
+};
+
+interface FetchTarget {
+  topic: string;
+  partition: number;
+  offset: number;
+  maxBytes: number;
+}
+
+/** One pass over the requested partitions, within the response's byte budget. */
+function readOnce(broker: BrokerContext, targets: FetchTarget[], responseMaxBytes: number) {
+  let total = 0;
+  const byTopic = new Map<string, Message[]>();
+  for (const t of targets) {
+    const part: Message = {
+      partitionIndex: t.partition,
+      errorCode: KafkaError.NONE,
+      highWatermark: -1,
+      lastStableOffset: -1,
+      logStartOffset: -1,
+      abortedTransactions: null,
+      preferredReadReplica: -1,
+      records: null,
+    };
+    try {
+      const budget = Math.min(t.maxBytes, Math.max(responseMaxBytes - total, 0));
+      // The first non-empty partition gets at least one whole batch even if it exceeds the budget (KIP-74).
+      const raw = broker.log.readRaw(t.topic, t.partition, t.offset, { maxBytes: budget > 0 ? budget : 1 });
+      const batches = budget > 0 || total === 0 ? raw.batches : raw.batches.subarray(0, 0);
+      part.highWatermark = raw.highWatermark;
+      part.lastStableOffset = raw.highWatermark;
+      part.logStartOffset = raw.logStartOffset;
+      part.records = batches;
+      total += batches.length;
+    } catch (error) {
+      part.errorCode = kafkaErrorOf(error);
+      if (part.errorCode === KafkaError.OFFSET_OUT_OF_RANGE || part.errorCode === KafkaError.NONE) {
+        try {
+          const info = broker.log.describeTopic(t.topic).partitions[t.partition];
+          if (info) {
+            part.highWatermark = info.logEndOffset;
+            part.logStartOffset = info.logStartOffset;
+          }
+        } catch {}
+      }
+    }
+    let list = byTopic.get(t.topic);
+    if (!list) byTopic.set(t.topic, (list = []));
+    list.push(part);
+  }
+  return { total, responses: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) };
+}
+
+export const fetch: Handler = async (body, broker) => {
+  const targets: FetchTarget[] = [];
+  for (const topic of body.topics as Message[]) {
+    for (const p of topic.partitions as Message[]) {
+      targets.push({
+        topic: topic.topic,
+        partition: p.partition,
+        offset: p.fetchOffset,
+        maxBytes: Math.max(0, p.partitionMaxBytes),
+      });
+    }
+  }
+  const maxBytes = Math.max(0, body.maxBytes as number);
+  const minBytes = Math.max(0, body.minBytes as number);
+  const deadline = Date.now() + Math.max(0, Math.min(body.maxWaitMs as number, 60_000));
+  for (;;) {
+    const result = readOnce(broker, targets, maxBytes);
+    const remaining = deadline - Date.now();
+    if (result.total >= Math.max(minBytes, 1) || remaining <= 0 || targets.length === 0) {
+      return { throttleTimeMs: 0, errorCode: KafkaError.NONE, sessionId: 0, responses: result.responses };
+    }
+    // Long-poll: sleep until any requested partition gets new data, or the wait runs out.
+    const controller = new AbortController();
+    const waits = targets.map((t) => {
+      try {
+        return broker.log.waitForData(t.topic, t.partition, t.offset, {
+          timeoutMs: remaining,
+          signal: controller.signal,
+        });
+      } catch {
+        return Promise.resolve(false);
+      }
+    });
+    const woken = await Promise.race(waits);
+    controller.abort();
+    if (!woken && Date.now() >= deadline) {
+      const last = readOnce(broker, targets, maxBytes);
+      return { throttleTimeMs: 0, errorCode: KafkaError.NONE, sessionId: 0, responses: last.responses };
+    }
+  }
+};
+
+export const listOffsets: Handler = (body, broker) => {
+  const topics = (body.topics as Message[]).map((topic) => ({
+    name: topic.name,
+    partitions: (topic.partitions as Message[]).map((p) => {
+      const out = {
+        partitionIndex: p.partitionIndex,
+        errorCode: KafkaError.NONE as number,
+        timestamp: -1,
+        offset: -1,
+        leaderEpoch: 0,
+      };
+      try {
+        const info = broker.log.describeTopic(topic.name).partitions[p.partitionIndex];
+        if (info === undefined) {
+          out.errorCode = KafkaError.UNKNOWN_TOPIC_OR_PARTITION;
+        } else if (p.timestamp === -1) {
+          out.offset = info.logEndOffset;
+        } else if (p.timestamp === -2) {
+          out.offset = info.logStartOffset;
+        } else {
+          const offset = broker.log.offsetForTimestamp(topic.name, p.partitionIndex, p.timestamp);
+          if (offset !== null) {
+            out.offset = offset;
+            out.timestamp =
+              broker.log.readRecords(topic.name, p.partitionIndex, offset, { maxBytes: 1 }).records[0]?.timestamp ?? -1;
+          }
+        }
+      } catch (error) {
+        out.errorCode = kafkaErrorOf(error);
+      }
+      return out;
+    }),
+  }));
+  return { throttleTimeMs: 0, topics };
+};
+
+export const initProducerId: Handler = (body, broker) => {
+  if (body.transactionalId !== null) {
+    return {
+      throttleTimeMs: 0,
+      errorCode: KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+      producerId: -1,
+      producerEpoch: -1,
+    };
+  }
+  // A producer re-initialising (v3+) keeps its id with a bumped epoch; everyone else gets a fresh id.
+  if (body.producerId >= 0 && body.producerEpoch >= 0 && body.producerEpoch < 32767) {
+    return {
+      throttleTimeMs: 0,
+      errorCode: KafkaError.NONE,
+      producerId: body.producerId,
+      producerEpoch: body.producerEpoch + 1,
+    };
+  }
+  return { throttleTimeMs: 0, errorCode: KafkaError.NONE, producerId: broker.nextProducerId(), producerEpoch: 0 };
+};

@@ -1,0 +1,122 @@
+// Consumer-group APIs: coordinator discovery, membership (through the GroupCoordinator) and committed offsets.
+import { KafkaError, type Message } from '../protocol/index.ts';
+import type { Handler } from './context.ts';
+
+export const findCoordinator: Handler = (body, broker, { header }) => {
+  const keyType = body.keyType as number;
+  const errorCode = keyType === 0 ? KafkaError.NONE : KafkaError.COORDINATOR_NOT_AVAILABLE;
+  const errorMessage = keyType === 0 ? null : 'transaction coordinators are not supported';
+  const node = {
+    nodeId: keyType === 0 ? broker.nodeId : -1,
+    host: keyType === 0 ? broker.host : '',
+    port: keyType === 0 ? broker.port : -1,
+  };
+  if (header.apiVersion >= 4) {
+    return {
+      throttleTimeMs: 0,
+      coordinators: (body.coordinatorKeys as string[]).map((key) => ({ key, ...node, errorCode, errorMessage })),
+    };
+  }
+  return { throttleTimeMs: 0, errorCode, errorMessage, ...node };
+};
+
+export const joinGroup: Handler = async (body, broker, { header, clientHost }) => {
+  const result = await broker.coordinator.join({
+    groupId: body.groupId,
+    memberId: body.memberId,
+    groupInstanceId: body.groupInstanceId,
+    sessionTimeoutMs: body.sessionTimeoutMs,
+    rebalanceTimeoutMs: body.rebalanceTimeoutMs,
+    protocolType: body.protocolType,
+    protocols: body.protocols,
+    clientId: header.clientId ?? '',
+    clientHost,
+    requireKnownMemberId: header.apiVersion >= 4,
+  });
+  return { throttleTimeMs: 0, ...result };
+};
+
+export const syncGroup: Handler = async (body, broker) => {
+  const result = await broker.coordinator.sync(body.groupId, body.generationId, body.memberId, body.assignments);
+  return { throttleTimeMs: 0, ...result };
+};
+
+export const heartbeat: Handler = (body, broker) => ({
+  throttleTimeMs: 0,
+  errorCode: broker.coordinator.heartbeat(body.groupId, body.generationId, body.memberId),
+});
+
+export const leaveGroup: Handler = (body, broker, { header }) => {
+  const ids =
+    header.apiVersion >= 3 ? (body.members as Message[]).map((m) => m.memberId as string) : [body.memberId as string];
+  const members = broker.coordinator.leave(body.groupId, ids).map((m) => ({ ...m, groupInstanceId: null }));
+  const errorCode = header.apiVersion < 3 ? members[0]!.errorCode : KafkaError.NONE;
+  return { throttleTimeMs: 0, errorCode, members };
+};
+
+export const offsetCommit: Handler = async (body, broker) => {
+  const membership = broker.coordinator.checkCommit(body.groupId, body.generationId, body.memberId);
+  const valid: { topic: string; partition: number; offset: number; metadata: string }[] = [];
+  const topics = (body.topics as Message[]).map((topic) => ({
+    name: topic.name,
+    partitions: (topic.partitions as Message[]).map((p) => {
+      let errorCode: number = membership;
+      if (errorCode === KafkaError.NONE) {
+        const info = broker.log.hasTopic(topic.name)
+          ? broker.log.describeTopic(topic.name).partitions[p.partitionIndex]
+          : undefined;
+        if (info === undefined) errorCode = KafkaError.UNKNOWN_TOPIC_OR_PARTITION;
+        else
+          valid.push({
+            topic: topic.name,
+            partition: p.partitionIndex,
+            offset: p.committedOffset,
+            metadata: p.committedMetadata ?? '',
+          });
+      }
+      return { partitionIndex: p.partitionIndex, errorCode };
+    }),
+  }));
+  if (valid.length > 0) {
+    const errorCode = await broker.coordinator.commit(body.groupId, valid);
+    if (errorCode !== KafkaError.NONE) {
+      for (const topic of topics)
+        for (const p of topic.partitions) if (p.errorCode === KafkaError.NONE) p.errorCode = errorCode;
+    }
+  }
+  return { throttleTimeMs: 0, topics };
+};
+
+export const offsetFetch: Handler = (body, broker) => {
+  const committed = broker.log.groups.fetch(body.groupId);
+  const requested = body.topics as { name: string; partitionIndexes: number[] }[] | null;
+  const wanted =
+    requested ?? [...committed].map(([name, partitions]) => ({ name, partitionIndexes: [...partitions.keys()] }));
+  const topics = wanted.map((topic) => ({
+    name: topic.name,
+    partitions: topic.partitionIndexes.map((partitionIndex) => {
+      const c = committed.get(topic.name)?.get(partitionIndex);
+      return {
+        partitionIndex,
+        committedOffset: c?.offset ?? -1,
+        committedLeaderEpoch: -1,
+        metadata: c?.metadata ?? '',
+        errorCode: KafkaError.NONE,
+      };
+    }),
+  }));
+  return { throttleTimeMs: 0, topics, errorCode: KafkaError.NONE };
+};
+
+export const describeGroups: Handler = (body, broker) => ({
+  throttleTimeMs: 0,
+  groups: (body.groups as string[]).map((groupId) => broker.coordinator.describe(groupId)),
+});
+
+export const listGroups: Handler = (body, broker) => {
+  const filter = (body.statesFilter as string[]).map((s) => s.toLowerCase());
+  const groups = broker.coordinator
+    .list()
+    .filter((g) => filter.length === 0 || filter.includes(g.groupState.toLowerCase()));
+  return { throttleTimeMs: 0, errorCode: KafkaError.NONE, groups };
+};
