@@ -1,5 +1,5 @@
 // Structured logging for every part of Sluice: one pino root, a child per component. Quiet by default in tests.
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 export type { Logger };
 

@@ -7,6 +7,9 @@ import type { Log } from '../log/index.ts';
 import type { Logger } from '../logger.ts';
 import { KafkaError, type KafkaErrorCode } from './protocol/index.ts';
 
+/** Node's timers overflow above 2^31-1 ms; a client may ask for more. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable';
 
 export interface JoinRequest {
@@ -237,7 +240,9 @@ export class GroupCoordinator {
     const member = group?.members.get(memberId);
     if (group === undefined || member === undefined) return KafkaError.UNKNOWN_MEMBER_ID;
     if (generationId !== group.generation) return KafkaError.ILLEGAL_GENERATION;
-    if (group.state === 'PreparingRebalance') return KafkaError.REBALANCE_IN_PROGRESS;
+    // As Kafka: members of the current generation may commit while a rebalance is being prepared (that is how they
+    // hand over their progress before rejoining); between join and sync the generation is not settled yet.
+    if (group.state === 'CompletingRebalance') return KafkaError.REBALANCE_IN_PROGRESS;
     this.touchSession(group, member);
     return KafkaError.NONE;
   }
@@ -344,10 +349,13 @@ export class GroupCoordinator {
       group.initialDelay = true;
       delay = this.options.initialRebalanceDelayMs;
     }
-    group.rebalanceTimer = setTimeout(() => {
-      group.initialDelay = false;
-      this.completeJoin(group);
-    }, delay);
+    group.rebalanceTimer = setTimeout(
+      () => {
+        group.initialDelay = false;
+        this.completeJoin(group);
+      },
+      Math.min(delay, MAX_TIMER_MS),
+    );
     if (!wasEmpty) this.maybeCompleteJoin(group);
   }
 
@@ -438,10 +446,13 @@ export class GroupCoordinator {
 
   private touchSession(group: Group, member: Member): void {
     this.clearSession(member);
-    member.sessionTimer = setTimeout(() => {
-      member.sessionTimer = undefined;
-      if (group.members.get(member.memberId) === member) this.removeMember(group, member, 'session timed out');
-    }, member.sessionTimeoutMs);
+    member.sessionTimer = setTimeout(
+      () => {
+        member.sessionTimer = undefined;
+        if (group.members.get(member.memberId) === member) this.removeMember(group, member, 'session timed out');
+      },
+      Math.min(member.sessionTimeoutMs, MAX_TIMER_MS),
+    );
     member.sessionTimer.unref();
   }
 

