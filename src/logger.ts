@@ -11,3 +11,8 @@ const root: Logger = pino({ level, base: undefined }, pino.destination({ dest: 2
 export function createLogger(component: string, bindings: Record<string, unknown> = {}): Logger {
   return root.child({ component, ...bindings });
 }
+
+/** Changes the level of every logger (the CLI's `--log-level`); SLUICE_LOG_LEVEL still wins when set. */
+export function setLogLevel(newLevel: string): void {
+  if (process.env.SLUICE_LOG_LEVEL === undefined) root.level = newLevel;
+}

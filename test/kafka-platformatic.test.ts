@@ -47,3 +47,25 @@ it('creates a topic, produces and consumes with flexible versions', { timeout: 6
   await consumer.close();
   assert.deepEqual([...got].sort(), messages.map((m) => `${m.key}=${m.value}`).sort());
 });
+
+it('gives every idempotent producer its own id, even when it names one (regression: two producers shared id 0)', {
+  timeout: 60_000,
+}, async () => {
+  const admin = new Admin({ clientId: 'admin', bootstrapBrokers: [t.bootstrap] });
+  await admin.createTopics({ topics: ['shared-seq'], partitions: 3, replicas: 1 });
+  await admin.close();
+  for (let round = 0; round < 3; round++) {
+    const producer = new Producer({
+      clientId: `p${round}`,
+      bootstrapBrokers: [t.bootstrap],
+      serializers: stringSerializers,
+      idempotent: true,
+    });
+    await producer.send({
+      messages: Array.from({ length: 5 }, (_, i) => ({ topic: 'shared-seq', key: `k${i}`, value: `${round}-${i}` })),
+    });
+    await producer.close();
+  }
+  const total = t.log.describeTopic('shared-seq').partitions.reduce((n, p) => n + p.logEndOffset, 0);
+  assert.equal(total, 15);
+});

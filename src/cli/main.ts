@@ -1,2 +1,43 @@
-// The `sluice` command line (placeholder until the CLI issue lands).
-console.log('sluice: the CLI is being built; see README.md');
+// The `sluice` command line: one subcommand per file under commands/, errors mapped to stable exit codes.
+import { Command, CommanderError } from 'commander';
+import { setLogLevel } from '../logger.ts';
+import { registerBroker } from './commands/broker.ts';
+import { registerConsume } from './commands/consume.ts';
+import { registerDev } from './commands/dev.ts';
+import { registerProduce } from './commands/produce.ts';
+import { registerTopics } from './commands/topics.ts';
+import { describeFailure, EXIT, paint } from './common.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('sluice')
+    .description('Sluice: a durable Kafka-compatible log, a streaming engine and a real-time SQL store')
+    .version(process.env.npm_package_version ?? '0.1.0')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace (env SLUICE_LOG_LEVEL)', 'warn')
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride();
+  program.hook('preAction', (command) => setLogLevel(command.opts().logLevel));
+  registerDev(program);
+  registerBroker(program);
+  registerTopics(program);
+  registerProduce(program);
+  registerConsume(program);
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return EXIT.OK;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version are successes; everything else commander reports is a usage error (already printed).
+      return error.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    }
+    const { message, exitCode } = describeFailure(error);
+    process.stderr.write(`${paint('red', 'error', process.stderr)} ${message}\n`);
+    return exitCode;
+  }
+}
+
+process.exitCode = await main(process.argv);

@@ -8,8 +8,8 @@ import {
   APIS,
   decodeRequest,
   encodeResponse,
+  encodeUnsupportedVersion,
   KafkaError,
-  peekHeader,
   UnsupportedVersionError,
 } from './protocol/index.ts';
 
@@ -99,7 +99,8 @@ export class Connection {
         );
       }
       if (error instanceof UnsupportedVersionError) {
-        throw new Error(`${error.message} (correlation id ${peekHeader(frame).correlationId})`);
+        this.logger.warn({ reason: error.message, correlationId: error.header.correlationId }, 'unsupported request');
+        return encodeUnsupportedVersion(error.header.correlationId);
       }
       throw error;
     }

@@ -1,6 +1,7 @@
 // Small durable-file helpers: atomic replace (write temp, fsync, rename, fsync directory) and directory fsync.
 import fs from 'node:fs';
 import path from 'node:path';
+import { SluiceError } from '../errors.ts';
 
 /** fsyncs a directory so that entries created, renamed or removed in it survive a crash. */
 export function fsyncDirSync(dir: string): void {
@@ -49,5 +50,52 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
 export function removeTempFilesSync(dir: string): void {
   for (const name of fs.readdirSync(dir)) {
     if (name.includes('.tmp-')) fs.rmSync(path.join(dir, name), { force: true });
+  }
+}
+
+const heldLocks = new Set<string>();
+
+/**
+ * Takes the data directory's lock file so that two processes never append to the same partitions (which would
+ * interleave writes and corrupt the segments). A lock left by a process that died is taken over. Returns the
+ * release function.
+ */
+export function acquireDirLockSync(dir: string): () => void {
+  const file = path.join(dir, 'LOCK');
+  if (heldLocks.has(file) && fs.existsSync(file)) {
+    throw new SluiceError('DATA_DIR_LOCKED', `data directory ${dir} is already open in this process`, { dir });
+  }
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fd = fs.openSync(file, 'wx');
+      fs.writeSync(fd, String(process.pid));
+      fs.closeSync(fd);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw error;
+      const owner = Number(fs.readFileSync(file, 'utf8'));
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+        throw new SluiceError(
+          'DATA_DIR_LOCKED',
+          `data directory ${dir} is in use by process ${owner}; stop it or choose another --data-dir`,
+          { dir, pid: owner },
+        );
+      }
+      fs.rmSync(file, { force: true }); // stale: its owner died without releasing it
+    }
+  }
+  heldLocks.add(file);
+  return () => {
+    heldLocks.delete(file);
+    fs.rmSync(file, { force: true });
+  };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

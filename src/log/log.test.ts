@@ -91,6 +91,17 @@ describe('topics', () => {
     assert.deepEqual(again.groups.listGroups(), ['group-1']);
     assert.deepEqual((await again.append('t', 1, [rec('c')])).baseOffset, 2);
   });
+
+  it('locks its data directory against a second opener, and takes over a lock whose owner died', async () => {
+    const dir = tempDir();
+    const log = await open(dir);
+    await assert.rejects(openLog({ dataDir: dir }), { code: 'DATA_DIR_LOCKED' });
+    await log.close();
+    // A lock file left by a process that no longer exists (pid 2^22 + 1 is above Linux's default pid_max).
+    fs.writeFileSync(path.join(dir, 'LOCK'), String(2 ** 22 + 1));
+    const again = await open(dir);
+    assert.deepEqual(again.listTopics(), []);
+  });
 });
 
 describe('append and read', () => {
@@ -204,8 +215,10 @@ describe('durability and recovery', () => {
     const log = await open(dir);
     await log.createTopic('t', { partitions: 1, config: { segmentBytes } });
     for (let i = 0; i < 30; i++) await log.append('t', 0, [rec(`r${i}`.padEnd(60, '-'), 1000 + i)]);
-    // Simulate a crash: no close(), so no clean-shutdown marker and no persisted indexes for the active segment.
+    // Simulate a crash: no close(), so no clean-shutdown marker and no persisted indexes for the active segment;
+    // the dead process's lock is stale, which here means removing it by hand.
     logs.splice(logs.indexOf(log), 1);
+    fs.rmSync(path.join(dir, 'LOCK'));
     return path.join(dir, 'topics', 't', '0');
   }
   const lastSegment = (partitionDir: string) =>

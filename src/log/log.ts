@@ -6,7 +6,7 @@ import path from 'node:path';
 import { SluiceError } from '../errors.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { type BatchHeader, encodeRecordBatch, readBatchHeader, verifyBatch } from './batch/record-batch.ts';
-import { fsyncDirSync, removeTempFilesSync, writeFileAtomicSync } from './files.ts';
+import { acquireDirLockSync, fsyncDirSync, removeTempFilesSync, writeFileAtomicSync } from './files.ts';
 import { FileGroupOffsetStore } from './group-offsets.ts';
 import type { Log } from './index.ts';
 import { Partition } from './partition.ts';
@@ -51,6 +51,7 @@ export class FileLog implements Log {
   private readonly logger: Logger;
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
+  private readonly releaseLock: () => void;
 
   constructor(options: LogOptions) {
     this.dataDir = path.resolve(options.dataDir);
@@ -60,9 +61,15 @@ export class FileLog implements Log {
     this.defaults = resolveTopicConfig('(defaults)', DEFAULT_TOPIC_CONFIG, options.topicDefaults);
     this.logger = createLogger('log', { dataDir: this.dataDir });
     fs.mkdirSync(this.topicsDir, { recursive: true });
+    this.releaseLock = acquireDirLockSync(this.dataDir);
     fs.rmSync(this.trashDir, { recursive: true, force: true });
-    this.groups = new FileGroupOffsetStore(path.join(this.dataDir, 'groups'));
-    this.loadTopics();
+    try {
+      this.groups = new FileGroupOffsetStore(path.join(this.dataDir, 'groups'));
+      this.loadTopics();
+    } catch (error) {
+      this.releaseLock();
+      throw error;
+    }
     const retentionEvery = options.retentionCheckIntervalMs ?? 60_000;
     this.timers.push(setInterval(() => this.enforceRetention(), retentionEvery).unref());
     if (this.fsync.mode === 'interval') {
@@ -260,6 +267,7 @@ export class FileLog implements Log {
       for (const partition of partitions) await partition.close();
     }
     this.topics.clear();
+    this.releaseLock();
   }
 
   private topicState(name: string): TopicState {

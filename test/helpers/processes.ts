@@ -30,3 +30,54 @@ export function run(command: string, args: string[], input?: string | Buffer, ti
 export function installed(command: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
 }
+
+export const SLUICE = new URL('../../bin/sluice.js', import.meta.url).pathname;
+
+/** Runs the `sluice` executable with the Node running the tests. */
+export function sluice(args: string[], input?: string | Buffer, timeoutMs = 60_000): Promise<RunResult> {
+  return run(process.execPath, [SLUICE, ...args], input, timeoutMs);
+}
+
+export interface Daemon {
+  /** Resolves with the first stdout line matching `pattern` (its match), rejecting if the process exits first. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  output(): string;
+  /** Sends `signal` and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts a long-running `sluice` command (broker, dev, run...). */
+export function startSluice(args: string[], env: Record<string, string> = {}): Daemon {
+  const child = spawn(process.execPath, [SLUICE, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NODE_TEST_CONTEXT: '', ...env },
+  });
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  return {
+    output: () => output,
+    async waitFor(pattern, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const match = output.match(pattern);
+        if (match) return match;
+        if (child.exitCode !== null) throw new Error(`sluice ${args[0]} exited (${child.exitCode}):\n${output}`);
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern} in:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    },
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null) child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}

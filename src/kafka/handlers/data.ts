@@ -40,6 +40,11 @@ export const produce: Handler = async (body, broker) => {
               response.errorMessage = isSluiceError(error) ? error.message : 'internal error';
               if (response.errorCode === KafkaError.UNKNOWN_SERVER_ERROR) {
                 broker.logger.error({ err: error, topic: topic.name, partition: p.index }, 'produce failed');
+              } else {
+                broker.logger.debug(
+                  { topic: topic.name, partition: p.index, reason: response.errorMessage },
+                  'produce refused',
+                );
               }
             }
           }
@@ -193,14 +198,7 @@ export const initProducerId: Handler = (body, broker) => {
       producerEpoch: -1,
     };
   }
-  // A producer re-initialising (v3+) keeps its id with a bumped epoch; everyone else gets a fresh id.
-  if (body.producerId >= 0 && body.producerEpoch >= 0 && body.producerEpoch < 32767) {
-    return {
-      throttleTimeMs: 0,
-      errorCode: KafkaError.NONE,
-      producerId: body.producerId,
-      producerEpoch: body.producerEpoch + 1,
-    };
-  }
+  // Without a transactional id every request gets a fresh producer id, whatever id and epoch it names (as Kafka
+  // does): trusting a client-supplied id would let two producers share sequence state (some clients send 0/0).
   return { throttleTimeMs: 0, errorCode: KafkaError.NONE, producerId: broker.nextProducerId(), producerEpoch: 0 };
 };

@@ -8,6 +8,7 @@ export {
   decodeResponse,
   encodeRequest,
   encodeResponse,
+  encodeUnsupportedVersion,
   peekHeader,
   type RequestHeader,
   UnsupportedVersionError,

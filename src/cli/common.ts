@@ -1,0 +1,95 @@
+// What every command shares: the common flags, exit codes scripts can rely on, plain/colour output, shutdown.
+import { styleText } from 'node:util';
+import { InvalidArgumentError } from 'commander';
+import { isSluiceError } from '../errors.ts';
+
+/** Exit codes (documented in docs/cli.md): stable so that scripts can branch on them. */
+export const EXIT = {
+  OK: 0,
+  FAILURE: 1,
+  USAGE: 2,
+  NOT_FOUND: 3,
+  UNAVAILABLE: 4,
+  INTERRUPTED: 130,
+} as const;
+
+export const DEFAULTS = {
+  dataDir: './.sluice',
+  host: '127.0.0.1',
+  kafkaPort: 9092,
+  httpPort: 8080,
+} as const;
+
+export function defaultBootstrap(): string {
+  return process.env.SLUICE_BOOTSTRAP ?? `${DEFAULTS.host}:${DEFAULTS.kafkaPort}`;
+}
+
+/** Commander parser for a port number, with an error that names the flag's value. */
+export function portOption(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new InvalidArgumentError(`'${value}' is not a port number (0-65535)`);
+  }
+  return port;
+}
+
+export function positiveIntOption(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`'${value}' is not a positive integer`);
+  return n;
+}
+
+export function nonNegativeIntOption(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`'${value}' is not a non-negative integer`);
+  return n;
+}
+
+/** Colours only for a terminal that wants them (NO_COLOR, pipes and files get plain text). */
+export function paint(
+  format: Parameters<typeof styleText>[0],
+  text: string,
+  stream: NodeJS.WriteStream = process.stdout,
+): string {
+  return styleText(format, text, { stream, validateStream: true });
+}
+
+/** Maps an error to the message a person reads and the exit code a script reads. */
+export function describeFailure(error: unknown): { message: string; exitCode: number } {
+  if (isSluiceError(error)) {
+    const exitCode = error.code.startsWith('UNKNOWN_')
+      ? EXIT.NOT_FOUND
+      : error.code === 'BROKER_UNAVAILABLE'
+        ? EXIT.UNAVAILABLE
+        : error.code.startsWith('INVALID_') || error.code === 'USAGE'
+          ? EXIT.USAGE
+          : EXIT.FAILURE;
+    return { message: `${error.code}: ${error.message}`, exitCode };
+  }
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EADDRINUSE') {
+    return {
+      message: `${(error as Error).message}: the port is taken; choose another with the port flag`,
+      exitCode: EXIT.UNAVAILABLE,
+    };
+  }
+  return { message: error instanceof Error ? error.message : String(error), exitCode: EXIT.FAILURE };
+}
+
+/**
+ * Resolves on the first SIGINT or SIGTERM, so that a long-running command can stop gracefully; a second signal
+ * exits at once (the user insists).
+ */
+export function untilShutdownSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.once('SIGINT', () => process.exit(EXIT.INTERRUPTED));
+      process.once('SIGTERM', () => process.exit(EXIT.INTERRUPTED));
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}

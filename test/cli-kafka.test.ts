@@ -1,0 +1,117 @@
+// The CLI as a user types it: `sluice broker` in its own process, then topics/produce/consume against it, with
+// the exit codes scripts rely on.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type Daemon, sluice, startSluice } from './helpers/processes.ts';
+
+let dataDir: string;
+let broker: Daemon;
+let bootstrap: string;
+
+before(async () => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-cli-'));
+  broker = startSluice(['broker', '--data-dir', dataDir, '--kafka-port', '0']);
+  bootstrap = (await broker.waitFor(/Kafka protocol on (\S+),/))[1]!;
+});
+after(async () => {
+  await broker.stop('SIGKILL');
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('sluice CLI against sluice broker', { timeout: 90_000 }, () => {
+  it('creates, lists, describes and deletes topics', async () => {
+    const created = await sluice(['topics', 'create', 'orders', '-p', '3', '--bootstrap', bootstrap]);
+    assert.equal(created.code, 0, created.stderr);
+    const again = await sluice(['topics', 'create', 'orders', '--bootstrap', bootstrap]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /TOPIC_ALREADY_EXISTS/);
+    assert.equal((await sluice(['topics', 'create', 'orders', '--if-not-exists', '--bootstrap', bootstrap])).code, 0);
+    const list = await sluice(['topics', 'list', '--json', '--bootstrap', bootstrap]);
+    assert.deepEqual(JSON.parse(list.stdout.toString()), ['orders']);
+    const described = await sluice(['topics', 'describe', 'orders', '--json', '--bootstrap', bootstrap]);
+    const description = JSON.parse(described.stdout.toString());
+    assert.equal(description.partitions.length, 3);
+    assert.deepEqual(description.partitions[0], { partition: 0, leader: 0, earliestOffset: 0, latestOffset: 0 });
+    assert.equal((await sluice(['topics', 'delete', 'orders', '--bootstrap', bootstrap])).code, 0);
+    const missing = await sluice(['topics', 'describe', 'orders', '--bootstrap', bootstrap]);
+    assert.equal(missing.code, 3, missing.stderr);
+  });
+
+  it('produces NDJSON from stdin with keys and consumes it back', async () => {
+    await sluice(['topics', 'create', 'events', '-p', '4', '--bootstrap', bootstrap]);
+    const lines = Array.from({ length: 500 }, (_, i) => JSON.stringify({ key: `k${i % 7}`, ts: i, value: i }));
+    const produced = await sluice(
+      ['produce', 'events', '--key-field', 'key', '--bootstrap', bootstrap],
+      lines.join('\n'),
+    );
+    assert.equal(produced.code, 0, produced.stderr);
+    assert.match(produced.stderr, /produced 500 record\(s\) to events/);
+    const consumed = await sluice([
+      'consume',
+      'events',
+      '--from-beginning',
+      '--json',
+      '-n',
+      '500',
+      '--bootstrap',
+      bootstrap,
+    ]);
+    assert.equal(consumed.code, 0, consumed.stderr);
+    const records = consumed.stdout
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(records.map((r) => r.value).sort(), [...lines].sort());
+    // Same key, same partition.
+    const partitionOfKey = new Map<string, number>();
+    for (const r of records) {
+      assert.equal(partitionOfKey.get(r.key) ?? r.partition, r.partition);
+      partitionOfKey.set(r.key, r.partition);
+    }
+  });
+
+  it('stops at an invalid line with exit code 2, naming it, after sending the lines before it', async () => {
+    const result = await sluice(
+      ['produce', 'bad-input', '--bootstrap', bootstrap],
+      '{"a":1}\n{"a":2}\n{oops\n{"a":4}\n',
+    );
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /INVALID_RECORD: line 3: not valid JSON/);
+    const consumed = await sluice([
+      'consume',
+      'bad-input',
+      '--from-beginning',
+      '--idle-exit-ms',
+      '1500',
+      '--bootstrap',
+      bootstrap,
+    ]);
+    assert.deepEqual(consumed.stdout.toString().trim().split('\n'), ['{"a":1}', '{"a":2}']);
+  });
+
+  it('exits 4 with a clear message when no broker answers, and 2 on bad flags', async () => {
+    const down = await sluice(['topics', 'list', '--bootstrap', '127.0.0.1:1']);
+    assert.equal(down.code, 4);
+    assert.match(down.stderr, /BROKER_UNAVAILABLE: cannot reach a Kafka broker at 127\.0\.0\.1:1/);
+    const bad = await sluice(['broker', '--kafka-port', 'ninety']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /'ninety' is not a port number/);
+  });
+
+  it('refuses a second broker on the same data directory, and stops gracefully on SIGTERM', async () => {
+    const second = await sluice(['broker', '--data-dir', dataDir, '--kafka-port', '0']);
+    assert.equal(second.code, 1);
+    assert.match(second.stderr, /DATA_DIR_LOCKED/);
+    const own = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-cli-'));
+    const daemon = startSluice(['broker', '--data-dir', own, '--kafka-port', '0']);
+    await daemon.waitFor(/Kafka protocol on/);
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+    assert.match(daemon.output(), /sluice broker: stopped/);
+    assert.equal(fs.existsSync(path.join(own, 'LOCK')), false, 'the lock is released');
+    fs.rmSync(own, { recursive: true, force: true });
+  });
+});
