@@ -1,0 +1,46 @@
+// The contracts between the engine and the outside world: sources that read batches (and remember where they
+// are, for checkpoints) and sinks that write them (a pending write is what slows the sources down).
+import type { Batch, DeadLetter } from './types.ts';
+
+export interface SourceBatch<T> {
+  /** The partition (or other ordered sub-stream) the records come from; watermarks are tracked per channel. */
+  readonly channel: number;
+  readonly values: T[];
+  /** The records' own timestamps (e.g. Kafka record timestamps), used until withTimestamps() replaces them. */
+  readonly timestamps: number[];
+}
+
+export interface SourceContext {
+  /** Reports a record that could not be decoded; the source skips it. */
+  deadLetter(letter: Omit<DeadLetter, 'operator'>): void;
+  /** True when the pipeline runs in bounded (batch) mode: poll() must return null at the end of the input. */
+  readonly bounded: boolean;
+}
+
+export interface Source<T> {
+  readonly name: string;
+  open(ctx: SourceContext): Promise<void>;
+  /** The channels this source will read, announced before any record so that none is forgotten by watermarks. */
+  channels(): number[];
+  /**
+   * The next batch, waiting for data when there is none yet (until `signal` aborts, then resolving with an empty
+   * batch); `null` when a bounded input is exhausted.
+   */
+  poll(signal: AbortSignal): Promise<SourceBatch<T> | null>;
+  /** Position to resume from (offsets), for checkpoints. */
+  snapshot?(): unknown;
+  restore?(position: unknown): void;
+  close(): Promise<void>;
+}
+
+export interface Sink<T> {
+  readonly name: string;
+  open?(): Promise<void>;
+  /** Writes a batch; a returned promise holds the sources back until it settles (backpressure). */
+  write(batch: Batch<T>): void | Promise<void>;
+  /** Called when the watermark reaching the sink advances (e.g. to commit a serving table's time boundary). */
+  onWatermark?(watermark: number): void;
+  /** Makes everything written so far durable/visible. */
+  flush?(): Promise<void>;
+  close?(): Promise<void>;
+}

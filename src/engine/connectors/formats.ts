@@ -1,0 +1,26 @@
+// How records' bytes become values and back.
+export interface Format<T> {
+  readonly name: string;
+  decode(bytes: Buffer): T;
+  encode(value: T): Buffer;
+}
+
+/** JSON documents; `decode` throws on invalid JSON (the source sends the bytes to the dead-letter output). */
+export function json<T>(validate?: (value: unknown) => T): Format<T> {
+  return {
+    name: 'json',
+    decode: (bytes) => {
+      const parsed: unknown = JSON.parse(bytes.toString('utf8'));
+      return validate ? validate(parsed) : (parsed as T);
+    },
+    encode: (value) => Buffer.from(JSON.stringify(value)),
+  };
+}
+
+export function text(): Format<string> {
+  return { name: 'text', decode: (bytes) => bytes.toString('utf8'), encode: (value) => Buffer.from(value) };
+}
+
+export function bytes(): Format<Buffer> {
+  return { name: 'bytes', decode: (b) => b, encode: (b) => b };
+}

@@ -1,0 +1,148 @@
+// Reads a topic of the embedded log: every partition, round robin, batches bounded by bytes, sleeping on the
+// log's waiters (not polling the disk) when it has caught up. Bounded mode stops at the end offsets it saw when
+// it opened (or at given ones), which is what makes replays and batch runs finite.
+import { SluiceError } from '../../errors.ts';
+import type { Log } from '../../log/index.ts';
+import type { Source, SourceBatch, SourceContext } from '../connector.ts';
+import type { Format } from './formats.ts';
+
+export type StartPosition = 'earliest' | 'latest' | { timestamp: number } | { offsets: Record<number, number> };
+
+export interface LogSourceOptions<T> {
+  log: Log;
+  topic: string;
+  format: Format<T>;
+  /** Where to start when no checkpoint says otherwise (default: earliest). */
+  from?: StartPosition;
+  /** Bounded runs stop here: per-partition end offsets (exclusive), or the latest offsets at open (default). */
+  until?: Record<number, number> | { timestamp: number };
+  maxBytesPerRead?: number;
+}
+
+export function logSource<T>(options: LogSourceOptions<T>): LogSource<T> {
+  return new LogSource(options);
+}
+
+export class LogSource<T> implements Source<T> {
+  readonly name: string;
+  private ctx!: SourceContext;
+  private offsets: number[] = [];
+  private ends: number[] | undefined;
+  private next = 0;
+  private restored: number[] | undefined;
+
+  private readonly options: LogSourceOptions<T>;
+
+  constructor(options: LogSourceOptions<T>) {
+    this.options = options;
+    this.name = `log:${options.topic}`;
+  }
+
+  async open(ctx: SourceContext): Promise<void> {
+    this.ctx = ctx;
+    const { log, topic } = this.options;
+    const info = log.describeTopic(topic);
+    const from = this.options.from ?? 'earliest';
+    this.offsets = info.partitions.map((p, i) => {
+      if (this.restored?.[i] !== undefined) return this.restored[i]!;
+      if (from === 'earliest') return p.logStartOffset;
+      if (from === 'latest') return p.logEndOffset;
+      if ('timestamp' in from) return log.offsetForTimestamp(topic, i, from.timestamp) ?? p.logEndOffset;
+      return from.offsets[i] ?? p.logStartOffset;
+    });
+    if (ctx.bounded) {
+      const until = this.options.until;
+      this.ends = info.partitions.map((p, i) => {
+        if (until === undefined) return p.logEndOffset;
+        if ('timestamp' in until) return log.offsetForTimestamp(topic, i, until.timestamp as number) ?? p.logEndOffset;
+        return (until as Record<number, number>)[i] ?? p.logEndOffset;
+      });
+    }
+  }
+
+  channels(): number[] {
+    return this.offsets.map((_, i) => i);
+  }
+
+  /** Offsets (next to read) per partition. */
+  position(): number[] {
+    return [...this.offsets];
+  }
+
+  async poll(signal: AbortSignal): Promise<SourceBatch<T> | null> {
+    const { log, topic, format } = this.options;
+    const n = this.offsets.length;
+    for (;;) {
+      let allDone = true;
+      for (let tried = 0; tried < n; tried++) {
+        const partition = this.next;
+        this.next = (this.next + 1) % n;
+        const end = this.ends?.[partition];
+        const offset = this.offsets[partition]!;
+        if (end !== undefined && offset >= end) continue;
+        allDone = false;
+        let page: ReturnType<Log['readRecords']>;
+        try {
+          page = log.readRecords(topic, partition, offset, { maxBytes: this.options.maxBytesPerRead ?? 1 << 20 });
+        } catch (error) {
+          if ((error as SluiceError).code === 'OFFSET_OUT_OF_RANGE') {
+            // Retention deleted what we had not read yet: carry on from the earliest offset still there.
+            this.offsets[partition] = log.describeTopic(topic).partitions[partition]!.logStartOffset;
+            continue;
+          }
+          throw error;
+        }
+        if (page.records.length === 0) continue;
+        const values: T[] = [];
+        const timestamps: number[] = [];
+        for (const record of page.records) {
+          if (end !== undefined && record.offset >= end) break;
+          if (record.offset < offset) continue;
+          this.offsets[partition] = record.offset + 1;
+          if (record.value === null) continue; // a tombstone carries no value
+          try {
+            values.push(format.decode(record.value));
+            timestamps.push(record.timestamp);
+          } catch (error) {
+            this.ctx.deadLetter({
+              error: `${topic}/${partition}@${record.offset}: ${(error as Error).message}`,
+              original: record.value,
+              timestamp: record.timestamp,
+            });
+          }
+        }
+        if (end === undefined || this.offsets[partition]! < end)
+          this.offsets[partition] = Math.max(this.offsets[partition]!, page.nextOffset);
+        return { channel: partition, values, timestamps };
+      }
+      if (this.ends && allDone) return null;
+      if (signal.aborted) return { channel: 0, values: [], timestamps: [] };
+      // Caught up everywhere: sleep until any partition has more (or a second passes, to notice stop()).
+      const controller = new AbortController();
+      const onAbort = () => controller.abort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        await Promise.race(
+          this.offsets.map((offset, partition) =>
+            log.waitForData(topic, partition, offset, { timeoutMs: 1000, signal: controller.signal }),
+          ),
+        );
+      } finally {
+        controller.abort();
+        signal.removeEventListener('abort', onAbort);
+      }
+    }
+  }
+
+  snapshot(): unknown {
+    return this.position();
+  }
+
+  restore(position: unknown): void {
+    if (!Array.isArray(position)) throw new SluiceError('INVALID_CHECKPOINT', `${this.name}: bad source position`);
+    this.restored = position as number[];
+    this.offsets = [...(position as number[])];
+  }
+
+  async close(): Promise<void> {}
+}

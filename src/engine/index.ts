@@ -1,0 +1,20 @@
+// The stream engine: typed dataflow pipelines over the log with event time, windows, state and joins.
+export * as agg from './aggregates/index.ts';
+export type { Aggregate } from './aggregates/index.ts';
+export type { Sink, Source, SourceBatch, SourceContext } from './connector.ts';
+export { bytes, type Format, json, text } from './connectors/formats.ts';
+export { type LogSourceOptions, logSource, type StartPosition } from './connectors/log-source.ts';
+export { type LogSinkOptions, logSink } from './connectors/log-sink.ts';
+export { type CollectSink, collect, countingSink, fromArrays, generator } from './connectors/memory.ts';
+export { type Duration, toMillis } from './duration.ts';
+export { OperatorHarness } from './harness.ts';
+export type { KeyedContext, KeyedProcessFunction, TimerService } from './operators/keyed-process.ts';
+export type { RollingResult } from './operators/rolling.ts';
+export type { ProcessContext } from './operators/stateless.ts';
+export { LATE_TAG } from './operators/window-aggregate.ts';
+export { type OperatorMetrics, Pipeline, type PipelineMetrics, type PipelineOptions } from './pipeline.ts';
+export type { KeyedState, ListState, MapState, StateOptions, ValueState } from './state.ts';
+export { DataStream, KeyedStream, WindowedStream, WindowResultStream } from './stream.ts';
+export { type Batch, type DeadLetter, MAX_WATERMARK, MIN_WATERMARK, type Operator } from './types.ts';
+export { watermarks } from './watermarks.ts';
+export { type WindowAssigner, type WindowResult, windows } from './windows.ts';

@@ -1,0 +1,189 @@
+// A running operator: counts what flows through it, merges its inputs' watermarks (minimum), buffers what the
+// operator emits and pushes it downstream synchronously after each call. The graph is a DAG of these.
+import { SluiceError } from '../errors.ts';
+import { type Batch, type DeadLetter, MIN_WATERMARK, type Operator, type OperatorContext } from './types.ts';
+
+export interface Edge {
+  node: Node;
+  input: number;
+}
+
+export interface NodeMetrics {
+  name: string;
+  recordsIn: number;
+  recordsOut: number;
+  watermark: number;
+  lateRecords: number;
+  deadLetters: number;
+  stateSize: number;
+}
+
+export interface RuntimeHooks {
+  deadLetter(letter: DeadLetter): void;
+  processingTime(): number;
+}
+
+class Emitter {
+  values: unknown[] = [];
+  timestamps: number[] = [];
+  readonly edges: Edge[] = [];
+}
+
+export class Node {
+  readonly name: string;
+  readonly operator: Operator<unknown, unknown>;
+  private readonly main = new Emitter();
+  private readonly sides = new Map<string, Emitter>();
+  private inputWatermarks: number[] = [];
+  private watermark = MIN_WATERMARK;
+  private outputWatermark = MIN_WATERMARK;
+  private channel: number | undefined;
+  private hooks!: RuntimeHooks;
+  recordsIn = 0;
+  recordsOut = 0;
+  lateRecords = 0;
+  deadLetters = 0;
+
+  constructor(name: string, operator: Operator<unknown, unknown>) {
+    this.name = name;
+    this.operator = operator;
+  }
+
+  connect(target: Node, input: number, sideTag?: string): void {
+    if (sideTag === undefined) this.main.edges.push({ node: target, input });
+    else {
+      let side = this.sides.get(sideTag);
+      if (!side) this.sides.set(sideTag, (side = new Emitter()));
+      side.edges.push({ node: target, input });
+    }
+    target.inputWatermarks.length = Math.max(target.inputWatermarks.length, input + 1);
+  }
+
+  open(hooks: RuntimeHooks): void {
+    this.hooks = hooks;
+    for (let i = 0; i < this.inputWatermarks.length; i++) this.inputWatermarks[i] ??= MIN_WATERMARK;
+    const node = this;
+    const main = this.main;
+    const ctx: OperatorContext<unknown> = {
+      name: this.name,
+      emit(value, timestamp) {
+        main.values.push(value);
+        main.timestamps.push(timestamp);
+      },
+      emitSide(tag, value, timestamp) {
+        const side = node.sides.get(tag);
+        if (!side) return; // nobody listens to this side output
+        side.values.push(value);
+        side.timestamps.push(timestamp);
+      },
+      emitWatermark: (watermark) => this.forwardWatermark(watermark),
+      deadLetter: (error, original, timestamp) => this.rejectRecord(error, original, timestamp),
+      currentWatermark: () => this.watermark,
+      processingTime: () => this.hooks.processingTime(),
+      countLate: (n) => {
+        this.lateRecords += n;
+      },
+    };
+    this.operator.open(ctx);
+  }
+
+  receiveBatch(batch: Batch<unknown>, input: number): void {
+    this.recordsIn += batch.values.length;
+    this.channel = batch.channel;
+    this.operator.processBatch(batch, input);
+    this.flush();
+  }
+
+  receiveWatermark(watermark: number, input: number): void {
+    if (watermark <= this.inputWatermarks[input]!) return;
+    this.inputWatermarks[input] = watermark;
+    let combined = Number.POSITIVE_INFINITY;
+    for (const w of this.inputWatermarks) if (w < combined) combined = w;
+    if (combined <= this.watermark) return;
+    this.watermark = combined;
+    const forward = this.operator.onWatermark ? this.operator.onWatermark(combined) : combined;
+    this.flush();
+    if (forward !== undefined) this.forwardWatermark(forward);
+  }
+
+  onProcessingTime(now: number): void {
+    if (!this.operator.onProcessingTime) return;
+    this.channel = undefined;
+    this.operator.onProcessingTime(now);
+    this.flush();
+  }
+
+  currentWatermark(): number {
+    return this.watermark;
+  }
+
+  /** Every node downstream of this one (including itself). */
+  reachable(): Set<Node> {
+    const seen = new Set<Node>();
+    const visit = (node: Node) => {
+      if (seen.has(node)) return;
+      seen.add(node);
+      for (const edge of node.main.edges) visit(edge.node);
+      for (const side of node.sides.values()) for (const edge of side.edges) visit(edge.node);
+    };
+    visit(this);
+    return seen;
+  }
+
+  metrics(): NodeMetrics {
+    return {
+      name: this.name,
+      recordsIn: this.recordsIn,
+      recordsOut: this.recordsOut,
+      watermark: this.outputWatermark,
+      lateRecords: this.lateRecords,
+      deadLetters: this.deadLetters,
+      stateSize: this.operator.stateSize?.() ?? 0,
+    };
+  }
+
+  private forwardWatermark(watermark: number): void {
+    this.flush();
+    if (watermark <= this.outputWatermark) return;
+    this.outputWatermark = watermark;
+    for (const edge of this.main.edges) edge.node.receiveWatermark(watermark, edge.input);
+    for (const side of this.sides.values())
+      for (const edge of side.edges) edge.node.receiveWatermark(watermark, edge.input);
+  }
+
+  /** Pushes what the operator emitted downstream; fan-out shares the batch (operators never mutate inputs). */
+  private flush(): void {
+    const main = this.main;
+    if (main.values.length > 0) {
+      const batch: Batch<unknown> = { values: main.values, timestamps: main.timestamps, channel: this.channel };
+      main.values = [];
+      main.timestamps = [];
+      this.recordsOut += batch.values.length;
+      for (const edge of main.edges) edge.node.receiveBatch(batch, edge.input);
+    }
+    for (const side of this.sides.values()) {
+      if (side.values.length === 0) continue;
+      const batch: Batch<unknown> = { values: side.values, timestamps: side.timestamps, channel: this.channel };
+      side.values = [];
+      side.timestamps = [];
+      for (const edge of side.edges) edge.node.receiveBatch(batch, edge.input);
+    }
+  }
+
+  private rejectRecord(error: unknown, original: unknown, timestamp: number): void {
+    this.deadLetters++;
+    const message = error instanceof Error ? error.message : String(error);
+    let serialized: Buffer | string;
+    if (Buffer.isBuffer(original)) serialized = original;
+    else {
+      try {
+        serialized = JSON.stringify(original) ?? String(original);
+      } catch {
+        serialized = String(original);
+      }
+    }
+    this.hooks.deadLetter({ operator: this.name, error: message, original: serialized, timestamp });
+  }
+}
+
+export class PipelineFailure extends SluiceError {}

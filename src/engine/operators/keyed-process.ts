@@ -1,0 +1,155 @@
+// KeyedProcessFunction: a user function per record with keyed state and event/processing-time timers — the
+// building block for anything the built-in operators do not cover.
+import { MinHeap } from '../heap.ts';
+import { type KeyedState, KeyedStateBackend } from '../state.ts';
+import type { Batch, Operator, OperatorContext } from '../types.ts';
+
+export interface TimerService {
+  /** Calls onTimer when the watermark reaches `timestamp` (once per key and timestamp). */
+  registerEventTimeTimer(timestamp: number): void;
+  registerProcessingTimeTimer(timestamp: number): void;
+  deleteEventTimeTimer(timestamp: number): void;
+  deleteProcessingTimeTimer(timestamp: number): void;
+}
+
+export interface KeyedContext<K, O> {
+  readonly key: K;
+  /** The record's timestamp, or the timer's in onTimer. */
+  readonly timestamp: number;
+  readonly watermark: number;
+  readonly state: KeyedState;
+  readonly timers: TimerService;
+  emit(value: O, timestamp?: number): void;
+  output(tag: string, value: unknown): void;
+}
+
+export interface KeyedProcessFunction<K, I, O> {
+  processElement(value: I, ctx: KeyedContext<K, O>): void;
+  onTimer?(timestamp: number, ctx: KeyedContext<K, O> & { readonly timeDomain: 'event' | 'processing' }): void;
+}
+
+type Domain = 'event' | 'processing';
+
+export class KeyedProcessOperator<K, I, O> implements Operator<I, O> {
+  private ctx!: OperatorContext<O>;
+  private backend!: KeyedStateBackend<K>;
+  private readonly heaps = { event: new MinHeap<K>(), processing: new MinHeap<K>() };
+  /** Registered timers per domain: key → timestamps (dedupes and supports delete). */
+  private readonly registered = { event: new Map<K, Set<number>>(), processing: new Map<K, Set<number>>() };
+  private currentKey!: K;
+  private currentTimestamp = 0;
+  private domain: Domain = 'event';
+  private keyedContext!: KeyedContext<K, O> & { timeDomain: Domain };
+  private readonly keyOf: (value: I) => K;
+  private readonly fn: KeyedProcessFunction<K, I, O>;
+
+  constructor(keyOf: (value: I) => K, fn: KeyedProcessFunction<K, I, O>) {
+    this.keyOf = keyOf;
+    this.fn = fn;
+  }
+
+  open(ctx: OperatorContext<O>): void {
+    this.ctx = ctx;
+    this.backend = new KeyedStateBackend<K>(() => ctx.processingTime());
+    const self = this;
+    const register = (domain: Domain, timestamp: number) => {
+      let set = self.registered[domain].get(self.currentKey);
+      if (!set) self.registered[domain].set(self.currentKey, (set = new Set()));
+      if (set.has(timestamp)) return;
+      set.add(timestamp);
+      self.heaps[domain].push(timestamp, self.currentKey);
+    };
+    const remove = (domain: Domain, timestamp: number) =>
+      self.registered[domain].get(self.currentKey)?.delete(timestamp);
+    this.keyedContext = {
+      get key() {
+        return self.currentKey;
+      },
+      get timestamp() {
+        return self.currentTimestamp;
+      },
+      get watermark() {
+        return ctx.currentWatermark();
+      },
+      get timeDomain() {
+        return self.domain;
+      },
+      state: this.backend.api,
+      timers: {
+        registerEventTimeTimer: (ts) => register('event', ts),
+        registerProcessingTimeTimer: (ts) => register('processing', ts),
+        deleteEventTimeTimer: (ts) => remove('event', ts),
+        deleteProcessingTimeTimer: (ts) => remove('processing', ts),
+      },
+      emit: (value, ts) => ctx.emit(value, ts ?? self.currentTimestamp),
+      output: (tag, value) => ctx.emitSide(tag, value, self.currentTimestamp),
+    };
+  }
+
+  private setKey(key: K): void {
+    this.currentKey = key;
+    this.backend.currentKey = key;
+  }
+
+  processBatch(batch: Batch<I>): void {
+    for (let i = 0; i < batch.values.length; i++) {
+      const value = batch.values[i]!;
+      this.currentTimestamp = batch.timestamps[i]!;
+      try {
+        this.setKey(this.keyOf(value));
+        this.fn.processElement(value, this.keyedContext);
+      } catch (error) {
+        this.ctx.deadLetter(error, value, this.currentTimestamp);
+      }
+    }
+  }
+
+  private fireTimers(domain: Domain, upTo: number): void {
+    const heap = this.heaps[domain];
+    while (heap.peekPriority() <= upTo) {
+      const timestamp = heap.peekPriority();
+      const key = heap.pop()!;
+      const set = this.registered[domain].get(key);
+      if (!set?.delete(timestamp)) continue; // deleted meanwhile
+      if (set.size === 0) this.registered[domain].delete(key);
+      this.setKey(key);
+      this.currentTimestamp = timestamp;
+      this.domain = domain;
+      try {
+        this.fn.onTimer?.(timestamp, this.keyedContext);
+      } catch (error) {
+        this.ctx.deadLetter(error, { timer: timestamp, key }, timestamp);
+      }
+    }
+  }
+
+  onWatermark(watermark: number): number {
+    this.fireTimers('event', watermark);
+    return watermark;
+  }
+
+  onProcessingTime(now: number): void {
+    this.fireTimers('processing', now);
+    this.backend.expire();
+  }
+
+  snapshot(): unknown {
+    const timers = (domain: Domain) => [...this.registered[domain]].map(([key, set]) => [key, [...set]]);
+    return { state: this.backend.snapshot(), event: timers('event'), processing: timers('processing') };
+  }
+
+  restore(state: unknown): void {
+    const s = state as { state: unknown; event: [K, number[]][]; processing: [K, number[]][] };
+    this.backend.restore(s.state);
+    for (const domain of ['event', 'processing'] as const) {
+      for (const [key, list] of s[domain]) {
+        this.registered[domain].set(key, new Set(list));
+        for (const ts of list) this.heaps[domain].push(ts, key);
+      }
+    }
+  }
+
+  stateSize(): number {
+    return this.backend.size() + this.heaps.event.size + this.heaps.processing.size;
+  }
+}

@@ -1,0 +1,155 @@
+// Session windows per key: a record opens [ts, ts + gap); overlapping sessions merge (also when a late record
+// bridges two sessions that already fired: the later row is deleted and the earlier one updated). A session fires
+// when the watermark reaches its end and is kept until end + allowed lateness.
+import type { Aggregate } from '../aggregates/index.ts';
+import { MinHeap } from '../heap.ts';
+import type { Batch, Operator, OperatorContext } from '../types.ts';
+import type { WindowResult } from '../windows.ts';
+import { LATE_TAG } from './window-aggregate.ts';
+
+interface Session<Acc> {
+  start: number;
+  end: number;
+  acc: Acc;
+  /** Starts of rows this session (or sessions merged into it) emitted and has not deleted. */
+  emitted: number[];
+  fired: boolean;
+  dirty: boolean;
+  live: boolean;
+}
+
+export interface SessionWindowOptions<T, K, Acc, R> {
+  key: (value: T) => K;
+  gapMs: number;
+  allowedLatenessMs: number;
+  aggregate: Aggregate<T, Acc, R>;
+}
+
+export class SessionWindowOperator<T, K, Acc, R> implements Operator<T, WindowResult<K, R>> {
+  private ctx!: OperatorContext<WindowResult<K, R>>;
+  /** Per key, its sessions sorted by start. */
+  private sessions = new Map<K, Session<Acc>[]>();
+  /** (end → session) to fire, and (end + lateness → session) to clean; entries are checked when popped. */
+  private fireQueue = new MinHeap<{ key: K; session: Session<Acc> }>();
+  private cleanQueue = new MinHeap<{ key: K; session: Session<Acc> }>();
+
+  private readonly options: SessionWindowOptions<T, K, Acc, R>;
+
+  constructor(options: SessionWindowOptions<T, K, Acc, R>) {
+    this.options = options;
+  }
+
+  open(ctx: OperatorContext<WindowResult<K, R>>): void {
+    this.ctx = ctx;
+  }
+
+  processBatch(batch: Batch<T>): void {
+    const { key: keyOf, gapMs, allowedLatenessMs, aggregate } = this.options;
+    const watermark = this.ctx.currentWatermark();
+    for (let i = 0; i < batch.values.length; i++) {
+      const value = batch.values[i]!;
+      const ts = batch.timestamps[i]!;
+      let key: K;
+      try {
+        key = keyOf(value);
+      } catch (error) {
+        this.ctx.deadLetter(error, value, ts);
+        continue;
+      }
+      const list = this.sessions.get(key) ?? [];
+      // Sessions this record touches: [ts, ts + gap) overlaps [start, end).
+      const touching = list.filter((s) => s.start < ts + gapMs && ts < s.end);
+      const start = Math.min(ts, ...touching.map((s) => s.start));
+      const end = Math.max(ts + gapMs, ...touching.map((s) => s.end));
+      if (end + allowedLatenessMs <= watermark) {
+        this.ctx.emitSide(LATE_TAG, value, ts);
+        this.ctx.countLate(1);
+        continue;
+      }
+      let acc: Acc;
+      try {
+        acc = aggregate.add(aggregate.create(), value);
+      } catch (error) {
+        this.ctx.deadLetter(error, value, ts);
+        continue;
+      }
+      for (const s of touching) acc = aggregate.merge(acc, s.acc);
+      const merged: Session<Acc> = {
+        start,
+        end,
+        acc,
+        emitted: touching.flatMap((s) => s.emitted),
+        fired: touching.some((s) => s.fired),
+        dirty: true,
+        live: true,
+      };
+      for (const s of touching) s.live = false;
+      const rest = list.filter((s) => s.live);
+      let at = rest.findIndex((s) => s.start > start);
+      if (at < 0) at = rest.length;
+      rest.splice(at, 0, merged);
+      this.sessions.set(key, rest);
+      this.fireQueue.push(end, { key, session: merged });
+      this.cleanQueue.push(end + allowedLatenessMs, { key, session: merged });
+      // A late record changing a session that is already due: emit the change now.
+      if (end <= watermark) this.fire(key, merged);
+    }
+  }
+
+  private fire(key: K, session: Session<Acc>): void {
+    const { aggregate } = this.options;
+    for (const start of session.emitted) {
+      if (start === session.start) continue;
+      // The row keyed by this start was merged into another session: it goes away.
+      this.ctx.emit(
+        { kind: 'delete', key, windowStart: start, windowEnd: start, value: aggregate.result(aggregate.create()) },
+        session.end - 1,
+      );
+    }
+    const kind = session.emitted.includes(session.start) ? 'update' : 'insert';
+    this.ctx.emit(
+      { kind, key, windowStart: session.start, windowEnd: session.end, value: aggregate.result(session.acc) },
+      session.end - 1,
+    );
+    session.emitted = [session.start];
+    session.fired = true;
+    session.dirty = false;
+  }
+
+  onWatermark(watermark: number): number {
+    while (this.fireQueue.peekPriority() <= watermark) {
+      const { key, session } = this.fireQueue.pop()!;
+      if (session.live && session.dirty && session.end <= watermark) this.fire(key, session);
+    }
+    while (this.cleanQueue.peekPriority() <= watermark) {
+      const { key, session } = this.cleanQueue.pop()!;
+      if (!session.live || session.end + this.options.allowedLatenessMs > watermark) continue;
+      session.live = false;
+      const rest = (this.sessions.get(key) ?? []).filter((s) => s.live);
+      if (rest.length === 0) this.sessions.delete(key);
+      else this.sessions.set(key, rest);
+    }
+    return watermark;
+  }
+
+  snapshot(): unknown {
+    return [...this.sessions].map(([key, list]) => [key, list.map((s) => ({ ...s }))]);
+  }
+
+  restore(state: unknown): void {
+    this.sessions = new Map();
+    for (const [key, list] of state as [K, Session<Acc>[]][]) {
+      this.sessions.set(key, list);
+      for (const s of list) {
+        this.fireQueue.push(s.end, { key, session: s });
+        this.cleanQueue.push(s.end + this.options.allowedLatenessMs, { key, session: s });
+      }
+    }
+  }
+
+  stateSize(): number {
+    let n = 0;
+    for (const list of this.sessions.values()) n += list.length;
+    return n;
+  }
+}

@@ -1,0 +1,186 @@
+// Tumbling and sliding event-time windows with incremental aggregation. Records are aggregated into panes (slices
+// of gcd(size, slide)); a window's result merges its panes when the watermark reaches the window's end, so a
+// record costs one accumulator update however many sliding windows contain it. Allowed lateness keeps panes
+// until end + lateness: each late record re-emits its fired windows as updates; later records go to 'late'.
+import type { Aggregate } from '../aggregates/index.ts';
+import type { Batch, Operator, OperatorContext } from '../types.ts';
+import type { WindowResult } from '../windows.ts';
+
+export const LATE_TAG = 'late';
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b];
+  return a;
+}
+
+export interface PaneWindowOptions<T, K, Acc, R> {
+  key: (value: T) => K;
+  sizeMs: number;
+  slideMs: number;
+  offsetMs: number;
+  allowedLatenessMs: number;
+  aggregate: Aggregate<T, Acc, R>;
+}
+
+export class PaneWindowOperator<T, K, Acc, R> implements Operator<T, WindowResult<K, R>> {
+  private ctx!: OperatorContext<WindowResult<K, R>>;
+  private readonly paneMs: number;
+  /** pane start → key → accumulator. */
+  private panes = new Map<number, Map<K, Acc>>();
+  /** Every window ending at or before this has fired (the highest watermark seen). */
+  private firedUpTo = Number.NEGATIVE_INFINITY;
+  private lastPaneStart = Number.NaN;
+  private lastPane: Map<K, Acc> | undefined;
+
+  private readonly options: PaneWindowOptions<T, K, Acc, R>;
+
+  constructor(options: PaneWindowOptions<T, K, Acc, R>) {
+    this.options = options;
+    this.paneMs = gcd(options.sizeMs, options.slideMs);
+  }
+
+  open(ctx: OperatorContext<WindowResult<K, R>>): void {
+    this.ctx = ctx;
+  }
+
+  private paneStart(ts: number): number {
+    const { offsetMs } = this.options;
+    return ts - ((((ts - offsetMs) % this.paneMs) + this.paneMs) % this.paneMs);
+  }
+
+  processBatch(batch: Batch<T>): void {
+    const { values, timestamps } = batch;
+    const { key: keyOf, aggregate, sizeMs, allowedLatenessMs } = this.options;
+    const watermark = this.ctx.currentWatermark();
+    for (let i = 0; i < values.length; i++) {
+      const value = values[i]!;
+      const ts = timestamps[i]!;
+      const paneStart = this.paneStart(ts);
+      // The last window containing this pane starts at the pane; once it is past its lateness, the record is late.
+      if (paneStart + sizeMs + allowedLatenessMs <= watermark) {
+        this.ctx.emitSide(LATE_TAG, value, ts);
+        this.ctx.countLate(1);
+        continue;
+      }
+      let key: K;
+      try {
+        key = keyOf(value);
+      } catch (error) {
+        this.ctx.deadLetter(error, value, ts);
+        continue;
+      }
+      let pane: Map<K, Acc>;
+      if (paneStart === this.lastPaneStart) pane = this.lastPane!;
+      else {
+        let found = this.panes.get(paneStart);
+        if (!found) this.panes.set(paneStart, (found = new Map()));
+        pane = found;
+        this.lastPaneStart = paneStart;
+        this.lastPane = found;
+      }
+      // Some window containing this pane has fired already (the earliest of them ends at pane end at the soonest).
+      const late = paneStart + this.paneMs <= this.firedUpTo;
+      const before = late ? this.firedWindowsHolding(paneStart, key) : undefined;
+      const acc = pane.get(key);
+      try {
+        pane.set(key, aggregate.add(acc === undefined ? aggregate.create() : acc, value));
+      } catch (error) {
+        this.ctx.deadLetter(error, value, ts);
+        continue;
+      }
+      if (late) this.emitLateUpdates(paneStart, key, before!);
+    }
+  }
+
+  /** For each fired window containing the pane (still within lateness): did `key` have data in it already? */
+  private firedWindowsHolding(paneStart: number, key: K): Map<number, boolean> {
+    const { sizeMs, slideMs, offsetMs, allowedLatenessMs } = this.options;
+    const watermark = this.ctx.currentWatermark();
+    const out = new Map<number, boolean>();
+    // Window starts are offset + n*slide, from the first window containing the pane to the pane's own start.
+    const firstStart = paneStart - sizeMs + this.paneMs;
+    let start = firstStart + ((((offsetMs - firstStart) % slideMs) + slideMs) % slideMs);
+    for (; start <= paneStart; start += slideMs) {
+      const end = start + sizeMs;
+      if (end > this.firedUpTo || end + allowedLatenessMs <= watermark) continue;
+      out.set(start, this.windowHasKey(start, key));
+    }
+    return out;
+  }
+
+  private windowHasKey(start: number, key: K): boolean {
+    for (let pane = start; pane < start + this.options.sizeMs; pane += this.paneMs) {
+      if (this.panes.get(pane)?.has(key)) return true;
+    }
+    return false;
+  }
+
+  private emitLateUpdates(_paneStart: number, key: K, fired: Map<number, boolean>): void {
+    for (const [start, hadKey] of fired) this.emitWindow(start, key, hadKey ? 'update' : 'insert');
+  }
+
+  private emitWindow(start: number, key: K, kind: 'insert' | 'update'): void {
+    const { aggregate, sizeMs } = this.options;
+    let acc: Acc | undefined;
+    for (let pane = start; pane < start + sizeMs; pane += this.paneMs) {
+      const part = this.panes.get(pane)?.get(key);
+      if (part === undefined) continue;
+      acc = acc === undefined ? aggregate.merge(aggregate.create(), part) : aggregate.merge(acc, part);
+    }
+    if (acc === undefined) return;
+    const end = start + sizeMs;
+    this.ctx.emit({ kind, key, windowStart: start, windowEnd: end, value: aggregate.result(acc) }, end - 1);
+  }
+
+  onWatermark(watermark: number): number {
+    const { sizeMs, slideMs, offsetMs, allowedLatenessMs } = this.options;
+    // Fire every window with data whose end is in (firedUpTo, watermark], in order of end.
+    const due = new Set<number>();
+    for (const paneStart of this.panes.keys()) {
+      const firstStart = paneStart - sizeMs + this.paneMs;
+      let start = firstStart + ((((offsetMs - firstStart) % slideMs) + slideMs) % slideMs);
+      for (; start <= paneStart; start += slideMs) {
+        const end = start + sizeMs;
+        if (end > this.firedUpTo && end <= watermark) due.add(start);
+      }
+    }
+    const starts = [...due].sort((a, b) => a - b);
+    for (const start of starts) {
+      const keys = new Set<K>();
+      for (let pane = start; pane < start + sizeMs; pane += this.paneMs) {
+        const map = this.panes.get(pane);
+        if (map) for (const key of map.keys()) keys.add(key);
+      }
+      for (const key of keys) this.emitWindow(start, key, 'insert');
+    }
+    // Every window ending at or before the watermark has now fired.
+    if (watermark > this.firedUpTo) this.firedUpTo = watermark;
+    // Drop panes whose every window is past its lateness.
+    for (const paneStart of this.panes.keys()) {
+      if (paneStart + sizeMs + allowedLatenessMs <= watermark) {
+        this.panes.delete(paneStart);
+        if (paneStart === this.lastPaneStart) {
+          this.lastPaneStart = Number.NaN;
+          this.lastPane = undefined;
+        }
+      }
+    }
+    return watermark;
+  }
+
+  snapshot(): unknown {
+    return { panes: [...this.panes].map(([start, map]) => [start, [...map]]), firedUpTo: this.firedUpTo };
+  }
+
+  restore(state: unknown): void {
+    const s = state as { panes: [number, [K, Acc][]][]; firedUpTo: number };
+    this.panes = new Map(s.panes.map(([start, entries]) => [start, new Map(entries)]));
+    this.firedUpTo = s.firedUpTo;
+  }
+
+  stateSize(): number {
+    let n = 0;
+    for (const map of this.panes.values()) n += map.size;
+    return n;
+  }
+}

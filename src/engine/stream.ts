@@ -1,0 +1,243 @@
+// The typed stream API (in the spirit of Flink's DataStream): each method adds an operator node and returns the
+// stream of its output, so that types flow from source to sink with full inference.
+import type { Aggregate } from './aggregates/index.ts';
+import type { Sink } from './connector.ts';
+import { type Duration, toMillis } from './duration.ts';
+import type { Node } from './node.ts';
+import { EnrichJoinOperator, IntervalJoinOperator, WindowJoinOperator } from './operators/joins.ts';
+import { type KeyedProcessFunction, KeyedProcessOperator } from './operators/keyed-process.ts';
+import { type RollingResult, RollingOperator } from './operators/rolling.ts';
+import { SessionWindowOperator } from './operators/session-window.ts';
+import {
+  FilterOperator,
+  FlatMapOperator,
+  MapOperator,
+  type ProcessContext,
+  ProcessOperator,
+  UnionOperator,
+} from './operators/stateless.ts';
+import { ProcessingTimeAssigner, TimestampAssigner, type WatermarkStrategy } from './operators/timestamps.ts';
+import { LATE_TAG, PaneWindowOperator } from './operators/window-aggregate.ts';
+import type { Pipeline } from './pipeline.ts';
+import type { Operator } from './types.ts';
+import type { WindowAssigner, WindowResult } from './windows.ts';
+
+export class DataStream<T> {
+  /** @internal */
+  readonly pipeline: Pipeline;
+  /** @internal */ readonly node: Node;
+  /** @internal */ readonly sideTag?: string;
+
+  constructor(pipeline: Pipeline, node: Node, sideTag?: string) {
+    this.pipeline = pipeline;
+    this.node = node;
+    this.sideTag = sideTag;
+  }
+
+  /** @internal Adds a one-input operator fed by this stream. */
+  protected then<O>(name: string, operator: Operator<T, O>): DataStream<O> {
+    const node = this.pipeline.addNode(name, operator as Operator<never, unknown>);
+    this.node.connect(node, 0, this.sideTag);
+    return new DataStream<O>(this.pipeline, node);
+  }
+
+  map<O>(fn: (value: T) => O): DataStream<O> {
+    return this.then('map', new MapOperator(fn));
+  }
+
+  filter<S extends T>(predicate: (value: T) => value is S): DataStream<S>;
+  filter(predicate: (value: T) => boolean): DataStream<T>;
+  filter(predicate: (value: T) => boolean): DataStream<T> {
+    return this.then('filter', new FilterOperator(predicate));
+  }
+
+  flatMap<O>(fn: (value: T) => Iterable<O>): DataStream<O> {
+    return this.then('flatMap', new FlatMapOperator(fn));
+  }
+
+  /** Per-record logic with side outputs: `ctx.output('errors', x)`, read with `.sideOutput('errors')`. */
+  process<O>(fn: (value: T, ctx: ProcessContext<O>) => void): DataStream<O> {
+    return this.then('process', new ProcessOperator(fn));
+  }
+
+  /** The records an operator sent to the named side output. */
+  sideOutput<S = unknown>(tag: string): DataStream<S> {
+    return new DataStream<S>(this.pipeline, this.node, tag);
+  }
+
+  union(...others: DataStream<T>[]): DataStream<T> {
+    const node = this.pipeline.addNode('union', new UnionOperator());
+    this.node.connect(node, 0, this.sideTag);
+    others.forEach((other, i) => other.node.connect(node, i + 1, other.sideTag));
+    return new DataStream<T>(this.pipeline, node);
+  }
+
+  /** Event time: the timestamp of each record, and how watermarks follow them (per source partition). */
+  withTimestamps(extract: (value: T) => number, strategy: WatermarkStrategy): DataStream<T> {
+    return this.then('timestamps', new TimestampAssigner(extract, strategy));
+  }
+
+  /** Processing time: records are stamped with the wall clock on arrival; windows follow the clock. */
+  withProcessingTime(): DataStream<T> {
+    return this.then('processing-time', new ProcessingTimeAssigner());
+  }
+
+  keyBy<K>(key: (value: T) => K): KeyedStream<T, K> {
+    return new KeyedStream<T, K>(this, key);
+  }
+
+  sinkTo(sink: Sink<T>): void {
+    this.pipeline.addSink(this.node, this.sideTag, sink);
+  }
+
+  /** Names the last operator (for metrics and logs). */
+  named(name: string): this {
+    (this.node as { name: string }).name = this.pipeline.uniqueName(name);
+    return this;
+  }
+}
+
+export class KeyedStream<T, K> {
+  readonly stream: DataStream<T>;
+  readonly key: (value: T) => K;
+
+  constructor(stream: DataStream<T>, key: (value: T) => K) {
+    this.stream = stream;
+    this.key = key;
+  }
+
+  window(assigner: WindowAssigner): WindowedStream<T, K> {
+    return new WindowedStream(this, assigner, 0);
+  }
+
+  process<O>(fn: KeyedProcessFunction<K, T, O>): DataStream<O> {
+    return attach(this.stream, 'keyed-process', new KeyedProcessOperator(this.key, fn));
+  }
+
+  /** An aggregate over each key's last `count` records or last `time` of event time, emitted on every record. */
+  rolling<Acc, R>(
+    aggregate: Aggregate<T, Acc, R>,
+    extent: { count: number } | { time: Duration },
+  ): DataStream<RollingResult<K, R>> {
+    const resolved = 'count' in extent ? { count: extent.count } : { timeMs: toMillis(extent.time, 'rolling time') };
+    return attach(this.stream, 'rolling', new RollingOperator(this.key, aggregate, resolved));
+  }
+
+  /** Pairs each record `a` with the other stream's records `b` of the same key whose time is within
+   * [a.ts + lower, a.ts + upper] (durations may be negative: `-10m`, given as numbers of ms). */
+  intervalJoin<U, O>(
+    other: KeyedStream<U, K>,
+    bounds: { lower: number | Duration; upper: number | Duration },
+    combine: (left: T, right: U) => O,
+  ): DataStream<O> {
+    const ms = (d: number | Duration) => (typeof d === 'number' ? d : signedMillis(d));
+    const lower = ms(bounds.lower);
+    const upper = ms(bounds.upper);
+    return attachTwo(
+      this.stream,
+      other.stream,
+      'interval-join',
+      new IntervalJoinOperator<T, U, K, O>(this.key, other.key, lower, upper, combine),
+    );
+  }
+
+  /** Records of both streams with the same key in the same window, paired when the window fires. */
+  windowJoin<U, O>(
+    other: KeyedStream<U, K>,
+    assigner: WindowAssigner,
+    combine: (left: T, right: U, window: { start: number; end: number }) => O,
+  ): DataStream<O> {
+    if (assigner.kind === 'session') throw new TypeError('window joins take tumbling or sliding windows');
+    const slide = assigner.kind === 'sliding' ? assigner.slideMs : assigner.sizeMs;
+    return attachTwo(
+      this.stream,
+      other.stream,
+      'window-join',
+      new WindowJoinOperator<T, U, K, O>(this.key, other.key, assigner.sizeMs, slide, combine),
+    );
+  }
+
+  /** Joins each record with the latest row of a changelog table keyed the same way (a left join). */
+  enrich<U, O>(
+    table: KeyedStream<U, K>,
+    combine: (value: T, row: U | undefined) => O,
+    options: { isDelete?: (row: U) => boolean } = {},
+  ): DataStream<O> {
+    return attachTwo(
+      this.stream,
+      table.stream,
+      'enrich',
+      new EnrichJoinOperator<T, U, K, O>(this.key, table.key, combine, options.isDelete),
+    );
+  }
+}
+
+export class WindowedStream<T, K> {
+  private readonly keyed: KeyedStream<T, K>;
+  private readonly assigner: WindowAssigner;
+  private readonly latenessMs: number;
+
+  constructor(keyed: KeyedStream<T, K>, assigner: WindowAssigner, latenessMs: number) {
+    this.keyed = keyed;
+    this.assigner = assigner;
+    this.latenessMs = latenessMs;
+  }
+
+  /** Keeps windows this long after they fire; each late record then emits an updated result. */
+  allowedLateness(lateness: Duration): WindowedStream<T, K> {
+    return new WindowedStream(this.keyed, this.assigner, toMillis(lateness, 'allowed lateness'));
+  }
+
+  aggregate<Acc, R>(aggregate: Aggregate<T, Acc, R>): WindowResultStream<T, K, R> {
+    const a = this.assigner;
+    const operator =
+      a.kind === 'session'
+        ? new SessionWindowOperator<T, K, Acc, R>({
+            key: this.keyed.key,
+            gapMs: a.gapMs,
+            allowedLatenessMs: this.latenessMs,
+            aggregate,
+          })
+        : new PaneWindowOperator<T, K, Acc, R>({
+            key: this.keyed.key,
+            sizeMs: a.sizeMs,
+            slideMs: a.kind === 'sliding' ? a.slideMs : a.sizeMs,
+            offsetMs: a.offsetMs,
+            allowedLatenessMs: this.latenessMs,
+            aggregate,
+          });
+    const stream = attach(this.keyed.stream, `window-${a.kind}`, operator);
+    return new WindowResultStream<T, K, R>(stream.pipeline, stream.node);
+  }
+}
+
+export class WindowResultStream<T, K, R> extends DataStream<WindowResult<K, R>> {
+  /** Records that arrived after their window's allowed lateness (the late-data side output). */
+  lateData(): DataStream<T> {
+    return new DataStream<T>(this.pipeline, this.node, LATE_TAG);
+  }
+}
+
+function attach<I, O>(input: DataStream<I>, name: string, operator: Operator<I, O>): DataStream<O> {
+  const node = input.pipeline.addNode(name, operator as Operator<never, unknown>);
+  input.node.connect(node, 0, input.sideTag);
+  return new DataStream<O>(input.pipeline, node);
+}
+
+function attachTwo<L, R, O>(
+  left: DataStream<L>,
+  right: DataStream<R>,
+  name: string,
+  operator: Operator<L | R, O>,
+): DataStream<O> {
+  if (left.pipeline !== right.pipeline) throw new TypeError('cannot join streams of two different pipelines');
+  const node = left.pipeline.addNode(name, operator as Operator<never, unknown>);
+  left.node.connect(node, 0, left.sideTag);
+  right.node.connect(node, 1, right.sideTag);
+  return new DataStream<O>(left.pipeline, node);
+}
+
+function signedMillis(d: Duration): number {
+  if (typeof d === 'string' && d.trim().startsWith('-')) return -toMillis(d.trim().slice(1));
+  return toMillis(d);
+}

@@ -1,0 +1,57 @@
+// The engine's inner vocabulary: batches of records flowing between operators, watermarks, and the operator
+// contract that every stateful piece implements (including snapshot/restore, which checkpoints build on).
+
+/** Records travel in batches (parallel arrays) for speed; every operator still sees them one at a time in order. */
+export interface Batch<T> {
+  readonly values: readonly T[];
+  /** Event timestamps (epoch ms), or processing time when the pipeline runs in processing-time mode. */
+  readonly timestamps: readonly number[];
+  /** The input channel (source and partition) the batch came from, kept through stateless operators. */
+  readonly channel?: number;
+}
+
+export const MIN_WATERMARK = Number.NEGATIVE_INFINITY;
+/** The watermark that closes a bounded input: every window fires, every timer runs. */
+export const MAX_WATERMARK = Number.POSITIVE_INFINITY;
+
+export interface DeadLetter {
+  /** Which operator refused the record. */
+  operator: string;
+  error: string;
+  /** The original bytes (for deserialization failures) or the record as JSON. */
+  original: Buffer | string;
+  timestamp: number;
+}
+
+/** What an operator can do besides computing: emit, emit to a side output, forward watermarks, reject records. */
+export interface OperatorContext<O> {
+  readonly name: string;
+  emit(value: O, timestamp: number): void;
+  emitSide(tag: string, value: unknown, timestamp: number): void;
+  /** Only for operators that generate watermarks (timestamp assigners); others return them from onWatermark. */
+  emitWatermark(watermark: number): void;
+  /** Sends a bad record to the dead-letter output (or fails the pipeline when it is configured to fail fast). */
+  deadLetter(error: unknown, original: unknown, timestamp: number): void;
+  /** The combined watermark of this operator's inputs. */
+  currentWatermark(): number;
+  processingTime(): number;
+  /** Counts records this operator dropped or diverted as late. */
+  countLate(n: number): void;
+}
+
+export interface Operator<I, O> {
+  open(ctx: OperatorContext<O>): void;
+  processBatch(batch: Batch<I>, input: number): void;
+  /**
+   * The combined input watermark advanced to `watermark`: fire what is due. Returns the watermark to forward
+   * (default: the same); `undefined` forwards nothing.
+   */
+  onWatermark?(watermark: number): number | undefined;
+  /** Called periodically with the wall clock, for processing-time timers and idleness. */
+  onProcessingTime?(now: number): void;
+  /** Serializable state for checkpoints; `restore` gets it back in a new instance. */
+  snapshot?(): unknown;
+  restore?(state: unknown): void;
+  /** Entries held in state (keys, windows, buffered rows), for metrics. */
+  stateSize?(): number;
+}
