@@ -5,6 +5,7 @@ import { registerBroker } from './commands/broker.ts';
 import { registerConsume } from './commands/consume.ts';
 import { registerDev } from './commands/dev.ts';
 import { registerProduce } from './commands/produce.ts';
+import { registerRun } from './commands/run.ts';
 import { registerTopics } from './commands/topics.ts';
 import { describeFailure, EXIT, paint } from './common.ts';
 
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   program.hook('preAction', (command) => setLogLevel(command.opts().logLevel));
   registerDev(program);
   registerBroker(program);
+  registerRun(program);
   registerTopics(program);
   registerProduce(program);
   registerConsume(program);

@@ -1,11 +1,13 @@
 // The stream engine: typed dataflow pipelines over the log with event time, windows, state and joins.
-export * as agg from './aggregates/index.ts';
+
 export type { Aggregate } from './aggregates/index.ts';
+export * as agg from './aggregates/index.ts';
 export type { Sink, Source, SourceBatch, SourceContext } from './connector.ts';
 export { bytes, type Format, json, text } from './connectors/formats.ts';
-export { type LogSourceOptions, logSource, type StartPosition } from './connectors/log-source.ts';
 export { type LogSinkOptions, logSink } from './connectors/log-sink.ts';
+export { type LogSourceOptions, logSource, type StartPosition } from './connectors/log-source.ts';
 export { type CollectSink, collect, countingSink, fromArrays, generator } from './connectors/memory.ts';
+export { definePipeline, type PipelineDefinition, type PipelineEnvironment } from './define.ts';
 export { type Duration, toMillis } from './duration.ts';
 export { OperatorHarness } from './harness.ts';
 export type { KeyedContext, KeyedProcessFunction, TimerService } from './operators/keyed-process.ts';

@@ -88,6 +88,12 @@ export class Node {
   }
 
   receiveBatch(batch: Batch<unknown>, input: number): void {
+    if (batch.values.length === 0) {
+      // A source announcing a channel: timestamp assigners register it; everyone else passes it on.
+      this.operator.processBatch(batch, input);
+      for (const edge of this.main.edges) edge.node.receiveBatch(batch, edge.input);
+      return;
+    }
     this.recordsIn += batch.values.length;
     this.channel = batch.channel;
     this.operator.processBatch(batch, input);

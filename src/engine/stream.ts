@@ -6,7 +6,7 @@ import { type Duration, toMillis } from './duration.ts';
 import type { Node } from './node.ts';
 import { EnrichJoinOperator, IntervalJoinOperator, WindowJoinOperator } from './operators/joins.ts';
 import { type KeyedProcessFunction, KeyedProcessOperator } from './operators/keyed-process.ts';
-import { type RollingResult, RollingOperator } from './operators/rolling.ts';
+import { RollingOperator, type RollingResult } from './operators/rolling.ts';
 import { SessionWindowOperator } from './operators/session-window.ts';
 import {
   FilterOperator,

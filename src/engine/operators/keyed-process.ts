@@ -106,7 +106,7 @@ export class KeyedProcessOperator<K, I, O> implements Operator<I, O> {
 
   private fireTimers(domain: Domain, upTo: number): void {
     const heap = this.heaps[domain];
-    while (heap.peekPriority() <= upTo) {
+    while (heap.size > 0 && heap.peekPriority() <= upTo) {
       const timestamp = heap.peekPriority();
       const key = heap.pop()!;
       const set = this.registered[domain].get(key);

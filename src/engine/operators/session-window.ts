@@ -117,11 +117,11 @@ export class SessionWindowOperator<T, K, Acc, R> implements Operator<T, WindowRe
   }
 
   onWatermark(watermark: number): number {
-    while (this.fireQueue.peekPriority() <= watermark) {
+    while (this.fireQueue.size > 0 && this.fireQueue.peekPriority() <= watermark) {
       const { key, session } = this.fireQueue.pop()!;
       if (session.live && session.dirty && session.end <= watermark) this.fire(key, session);
     }
-    while (this.cleanQueue.peekPriority() <= watermark) {
+    while (this.cleanQueue.size > 0 && this.cleanQueue.peekPriority() <= watermark) {
       const { key, session } = this.cleanQueue.pop()!;
       if (!session.live || session.end + this.options.allowedLatenessMs > watermark) continue;
       session.live = false;

@@ -1,6 +1,6 @@
 // Event time: extracts each record's timestamp and generates watermarks per input channel (source partition),
 // merged by minimum, with an idleness timeout so that a silent partition stops holding time back.
-import { MAX_WATERMARK, MIN_WATERMARK, type Batch, type Operator, type OperatorContext } from '../types.ts';
+import { type Batch, MAX_WATERMARK, MIN_WATERMARK, type Operator, type OperatorContext } from '../types.ts';
 
 export interface WatermarkStrategy {
   /** How far behind the largest timestamp seen the watermark trails (bounded out-of-orderness). */

@@ -1,0 +1,281 @@
+// The other operators through the harness: watermarks per channel with idleness, keyed state with TTL and
+// timers, rolling aggregates, the three joins, and dead letters for failing user functions.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { OperatorHarness } from './harness.ts';
+import { agg } from './index.ts';
+import { EnrichJoinOperator, IntervalJoinOperator, WindowJoinOperator } from './operators/joins.ts';
+import { type KeyedProcessFunction, KeyedProcessOperator } from './operators/keyed-process.ts';
+import { RollingOperator, type RollingResult } from './operators/rolling.ts';
+import { MapOperator } from './operators/stateless.ts';
+import { TimestampAssigner } from './operators/timestamps.ts';
+
+describe('timestamps and watermarks', () => {
+  it('tracks the maximum per channel and emits the minimum over channels minus the bound', () => {
+    const h = new OperatorHarness(new TimestampAssigner((v: { ts: number }) => v.ts, { maxOutOfOrdernessMs: 5 }));
+    h.process([], 0, 0).process([], 0, 1); // two partitions announced
+    h.process([[{ ts: 100 }, 0]], 0, 0);
+    assert.deepEqual(h.emittedWatermarks(), [], 'partition 1 has not spoken: hold');
+    h.process([[{ ts: 50 }, 0]], 0, 1);
+    assert.deepEqual(h.emittedWatermarks(), [45]);
+    h.process(
+      [
+        [{ ts: 70 }, 0],
+        [{ ts: 60 }, 0],
+      ],
+      0,
+      1,
+    );
+    assert.deepEqual(h.emittedWatermarks(), [45, 65]);
+    assert.deepEqual(
+      h.output().map((e) => e.timestamp),
+      [100, 50, 70, 60],
+      'records carry their event time',
+    );
+  });
+
+  it('ignores an idle channel after the idle timeout, and counts it again when it speaks', () => {
+    const h = new OperatorHarness(
+      new TimestampAssigner((v: { ts: number }) => v.ts, { maxOutOfOrdernessMs: 0, idleTimeoutMs: 1000 }),
+    );
+    h.processingTime(0);
+    h.process([[{ ts: 10 }, 0]], 0, 0).process([[{ ts: 500 }, 0]], 0, 1);
+    assert.deepEqual(h.emittedWatermarks(), [10]);
+    h.processingTime(500).process([[{ ts: 600 }, 0]], 0, 1);
+    h.processingTime(1200); // channel 0 silent for 1.2 s
+    assert.deepEqual(h.emittedWatermarks(), [10, 600]);
+    h.process([[{ ts: 20 }, 0]], 0, 0); // back: it holds the watermark again (never goes backwards)
+    h.process([[{ ts: 700 }, 0]], 0, 1);
+    assert.deepEqual(h.emittedWatermarks(), [10, 600]);
+  });
+
+  it('sends records with a bad timestamp to the dead letters', () => {
+    const h = new OperatorHarness(new TimestampAssigner((v: { ts: number }) => v.ts, { maxOutOfOrdernessMs: 0 }));
+    h.process([
+      [{ ts: Number.NaN }, 0],
+      [{ ts: 5 }, 0],
+    ]);
+    assert.equal(h.output().length, 1);
+    assert.match(h.deadLetters[0]!.error, /not a finite number/);
+  });
+});
+
+describe('keyed process functions', () => {
+  it('keep value state per key and fire event-time timers on the watermark', () => {
+    const fn: KeyedProcessFunction<string, { k: string }, string> = {
+      processElement(value, ctx) {
+        const count = ctx.state.value<number>('count');
+        count.set((count.get() ?? 0) + 1);
+        ctx.timers.registerEventTimeTimer(ctx.timestamp + 10);
+      },
+      onTimer(timestamp, ctx) {
+        ctx.emit(`${ctx.key}:${ctx.state.value<number>('count').get()}@${timestamp}/${ctx.timeDomain}`);
+      },
+    };
+    const h = new OperatorHarness(new KeyedProcessOperator((v: { k: string }) => v.k, fn));
+    h.process([
+      [{ k: 'a' }, 1],
+      [{ k: 'b' }, 2],
+      [{ k: 'a' }, 1],
+    ]);
+    h.watermark(10);
+    assert.deepEqual(h.values(), []);
+    h.watermark(11);
+    assert.deepEqual(h.values(), ['a:2@11/event'], 'one timer per key and timestamp');
+    h.watermark(12);
+    assert.deepEqual(h.values(), ['b:1@12/event']);
+  });
+
+  it('expire state after its TTL and run processing-time timers on the clock', () => {
+    const fn: KeyedProcessFunction<string, string, string> = {
+      processElement(value, ctx) {
+        const seen = ctx.state.value<string>('last', { ttl: 1000 });
+        ctx.emit(`${value} after ${seen.get() ?? 'nothing'}`);
+        seen.set(value);
+        ctx.timers.registerProcessingTimeTimer(5000);
+      },
+      onTimer(_ts, ctx) {
+        ctx.emit(`timer ${ctx.key} ${ctx.timeDomain}`);
+      },
+    };
+    const h = new OperatorHarness(new KeyedProcessOperator((v: string) => v[0]!, fn));
+    h.processingTime(0).process([['a1', 0]]);
+    h.processingTime(500).process([['a2', 0]]);
+    h.processingTime(1600).process([['a3', 0]]);
+    assert.deepEqual(h.values(), ['a1 after nothing', 'a2 after a1', 'a3 after nothing']);
+    h.processingTime(5000);
+    assert.deepEqual(h.values(), ['timer a processing']);
+  });
+
+  it('snapshot and restore state and timers into a new instance', () => {
+    const fn: KeyedProcessFunction<string, string, number> = {
+      processElement(_v, ctx) {
+        const list = ctx.state.list<number>('l');
+        list.add(ctx.timestamp);
+        ctx.timers.registerEventTimeTimer(100);
+      },
+      onTimer(_ts, ctx) {
+        ctx.emit(
+          ctx.state
+            .list<number>('l')
+            .get()
+            .reduce((a, b) => a + b, 0),
+        );
+      },
+    };
+    const h = new OperatorHarness(new KeyedProcessOperator((v: string) => v, fn));
+    h.process([
+      ['x', 1],
+      ['x', 2],
+    ]);
+    const saved = structuredClone(h.snapshot());
+    const again = new KeyedProcessOperator((v: string) => v, fn);
+    const h2 = new OperatorHarness(again);
+    again.restore(saved);
+    h2.watermark(100);
+    assert.deepEqual(h2.values(), [3]);
+  });
+});
+
+describe('rolling aggregates', () => {
+  it('average over the last N records of each key, on every record', () => {
+    const h = new OperatorHarness<number, RollingResult<string, number | null>>(
+      new RollingOperator(
+        (v: number) => (v % 2 ? 'odd' : 'even'),
+        agg.avg((v: number) => v),
+        { count: 2 },
+      ),
+    );
+    h.process([
+      [1, 0],
+      [3, 1],
+      [5, 2],
+      [2, 3],
+    ]);
+    assert.deepEqual(
+      h.values().map((r) => `${r.key}=${r.value}`),
+      ['odd=1', 'odd=2', 'odd=4', 'even=2'],
+    );
+  });
+
+  it('over the last T of event time, with non-invertible aggregates (max)', () => {
+    const h = new OperatorHarness<number, RollingResult<string, number | null>>(
+      new RollingOperator(
+        () => 'k',
+        agg.max((v: number) => v),
+        { timeMs: 10 },
+      ),
+    );
+    h.process([
+      [9, 0],
+      [1, 5],
+      [2, 10],
+      [3, 16],
+    ]);
+    // At t=10 the record of t=0 is out ((0, 10] excludes 0); at t=16 the one of t=5 too.
+    assert.deepEqual(
+      h.values().map((r) => r.value),
+      [9, 9, 2, 3],
+    );
+  });
+});
+
+describe('joins', () => {
+  it('interval join pairs records within [a.ts + lower, a.ts + upper] and forgets what can no longer match', () => {
+    const h = new OperatorHarness<{ id: string; k: string }, string>(
+      new IntervalJoinOperator(
+        (a: { id: string; k: string }) => a.k,
+        (b: { id: string; k: string }) => b.k,
+        -10,
+        0,
+        (a, b) => `${a.id}+${b.id}`,
+      ),
+      { inputs: 2 },
+    );
+    h.process([[{ id: 'view1', k: 'p' }, 100]], 1);
+    h.process([[{ id: 'view2', k: 'p' }, 85]], 1);
+    h.process([[{ id: 'click1', k: 'p' }, 105]], 0); // views in [95, 105]: view1
+    h.process([[{ id: 'click2', k: 'q' }, 105]], 0);
+    assert.deepEqual(h.values(), ['click1+view1']);
+    h.watermark(120);
+    assert.equal(h.stateSize(), 0, 'nothing left that a future record could match');
+    h.process([[{ id: 'late', k: 'p' }, 110]], 0);
+    assert.equal(h.node.lateRecords, 1);
+  });
+
+  it('window join pairs both sides of a key within a window when it fires', () => {
+    const h = new OperatorHarness<{ v: string }, string>(
+      new WindowJoinOperator(
+        () => 'k',
+        () => 'k',
+        10,
+        10,
+        (l: { v: string }, r: { v: string }, w) => `${l.v}${r.v}@${w.start}`,
+      ),
+      { inputs: 2 },
+    );
+    h.process(
+      [
+        [{ v: 'a' }, 1],
+        [{ v: 'b' }, 12],
+      ],
+      0,
+    ).process(
+      [
+        [{ v: 'x' }, 5],
+        [{ v: 'y' }, 9],
+      ],
+      1,
+    );
+    h.watermark(10);
+    assert.deepEqual(h.values(), ['ax@0', 'ay@0']);
+    h.watermark(20);
+    assert.deepEqual(h.values(), [], 'b had no partner in [10,20)');
+  });
+
+  it('enrichment joins each record with the latest table row of its key (left join, deletes)', () => {
+    const h = new OperatorHarness<{ user: string; name?: string | null }, string>(
+      new EnrichJoinOperator(
+        (c: { user: string }) => c.user,
+        (u: { user: string; name?: string | null }) => u.user,
+        (c, u) => `${c.user}:${u?.name ?? '?'}`,
+        (u) => u.name === null,
+      ),
+      { inputs: 2 },
+    );
+    h.process([[{ user: 'u1', name: 'Ann' }, 0]], 1);
+    h.process(
+      [
+        [{ user: 'u1' }, 1],
+        [{ user: 'u2' }, 1],
+      ],
+      0,
+    );
+    h.process([[{ user: 'u1', name: 'Anna' }, 2]], 1);
+    h.process([[{ user: 'u1' }, 3]], 0);
+    h.process([[{ user: 'u1', name: null }, 4]], 1);
+    h.process([[{ user: 'u1' }, 5]], 0);
+    assert.deepEqual(h.values(), ['u1:Ann', 'u2:?', 'u1:Anna', 'u1:?']);
+  });
+});
+
+describe('dead letters', () => {
+  it('a throwing user function loses only its record', () => {
+    const h = new OperatorHarness(
+      new MapOperator((v: number) => {
+        if (v === 2) throw new Error('two is bad');
+        return v * 10;
+      }),
+    );
+    h.process([
+      [1, 0],
+      [2, 0],
+      [3, 0],
+    ]);
+    assert.deepEqual(h.values(), [10, 30]);
+    assert.deepEqual(
+      h.deadLetters.map((d) => [d.error, d.original]),
+      [['two is bad', '2']],
+    );
+  });
+});

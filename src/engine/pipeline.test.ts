@@ -1,0 +1,149 @@
+// Whole pipelines on in-memory sources: bounded runs, union and side outputs, dead letters and fail-fast,
+// backpressure from a slow sink, metrics, and snapshot/restore of a running pipeline's state.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Source } from './connector.ts';
+import { agg, collect, fromArrays, Pipeline, watermarks, windows } from './index.ts';
+
+describe('pipelines', () => {
+  it('run a bounded input to completion with a final watermark', async () => {
+    const p = new Pipeline({ bounded: true });
+    const out = collect<string>();
+    p.source(fromArrays([[1, 2, 3, 4, 5, 6]], { timestamp: (v) => v * 1000 }))
+      .withTimestamps((v) => v * 1000, watermarks.ascending())
+      .keyBy((v) => (v % 2 ? 'odd' : 'even'))
+      .window(windows.tumbling('1h'))
+      .aggregate(agg.sum((v: number) => v))
+      .map((r) => `${r.key}=${r.value}`)
+      .sinkTo(out);
+    await p.run();
+    assert.deepEqual(out.values.sort(), ['even=12', 'odd=9']);
+  });
+
+  it('union streams and route records to side outputs', async () => {
+    const p = new Pipeline({ bounded: true });
+    const main = collect<number>();
+    const small = collect<number>();
+    const a = p.source(fromArrays([[1, 20]]));
+    const b = p.source(fromArrays([[3, 40]]));
+    const routed = a.union(b).process<number>((v, ctx) => (v < 10 ? ctx.output('small', v) : ctx.emit(v)));
+    routed.sinkTo(main);
+    routed.sideOutput<number>('small').sinkTo(small);
+    await p.run();
+    assert.deepEqual(
+      main.values.sort((x, y) => x - y),
+      [20, 40],
+    );
+    assert.deepEqual(
+      small.values.sort((x, y) => x - y),
+      [1, 3],
+    );
+  });
+
+  it('sends bad records to the dead-letter stream and keeps going, or fails fast when asked', async () => {
+    const build = (onError: 'dead-letter' | 'fail') => {
+      const p = new Pipeline({ bounded: true, onError });
+      const out = collect<number>();
+      const dead = collect<{ error: string }>();
+      p.source(fromArrays([[1, 0, 2]]))
+        .map((v) => {
+          if (v === 0) throw new Error('division by zero');
+          return 10 / v;
+        })
+        .sinkTo(out);
+      p.deadLetters().sinkTo(dead);
+      return { p, out, dead };
+    };
+    const tolerant = build('dead-letter');
+    await tolerant.p.run();
+    assert.deepEqual(tolerant.out.values, [10, 5]);
+    assert.deepEqual(
+      tolerant.dead.values.map((d) => d.error),
+      ['division by zero'],
+    );
+    assert.equal(tolerant.p.metrics().deadLetters, 1);
+    const strict = build('fail');
+    await assert.rejects(strict.p.run(), { code: 'BAD_RECORD', message: /division by zero/ });
+  });
+
+  it('slows the source down to a slow sink: one batch in flight, backpressure visible in metrics', async () => {
+    let polled = 0;
+    let written = 0;
+    let maxAhead = 0;
+    const source: Source<number> = {
+      name: 'counter',
+      async open() {},
+      channels: () => [0],
+      async poll() {
+        if (polled >= 10) return null;
+        polled++;
+        maxAhead = Math.max(maxAhead, polled - written);
+        return { channel: 0, values: Array.from({ length: 100 }, (_, i) => i), timestamps: new Array(100).fill(0) };
+      },
+      async close() {},
+    };
+    const p = new Pipeline({ bounded: true });
+    const slow = collect<number>({ delayMs: 20 });
+    const write = slow.write.bind(slow);
+    slow.write = (batch) => {
+      const done = write(batch) as Promise<void>;
+      return done.then(() => {
+        written++;
+      });
+    };
+    p.source(source)
+      .map((v) => v + 1)
+      .sinkTo(slow);
+    let sampled = 0;
+    const sampler = setInterval(() => {
+      sampled = Math.max(sampled, p.metrics().operators.find((o) => o.name === 'map')!.backpressure);
+    }, 50);
+    await p.run();
+    clearInterval(sampler);
+    assert.equal(slow.values.length, 1000);
+    assert.ok(maxAhead <= 1, `the source ran ${maxAhead} batches ahead of the sink`);
+    assert.ok(sampled > 0.5, `backpressure ${sampled} should show the map waiting on the sink most of the time`);
+  });
+
+  it('restores a snapshot (source positions and window state) into a fresh pipeline with the same results', async () => {
+    const input = Array.from({ length: 10 }, (_, i) => i);
+    const build = (bounded: boolean, stopAfter?: number) => {
+      const p = new Pipeline({ bounded });
+      const out = collect<string>();
+      const inner = fromArrays([input], { batchSize: 3 });
+      let polls = 0;
+      const source: Source<number> = {
+        ...inner,
+        // The unbounded run reads `stopAfter` batches, then waits for stop() like a live source at its end.
+        poll: (signal) =>
+          stopAfter !== undefined && polls++ >= stopAfter
+            ? new Promise((resolve) =>
+                signal.addEventListener('abort', () => resolve({ channel: 0, values: [], timestamps: [] })),
+              )
+            : inner.poll(signal),
+      };
+      p.source(source)
+        .withTimestamps((v) => v * 1000, watermarks.ascending())
+        .keyBy((v) => v % 2)
+        .window(windows.tumbling('5s'))
+        .aggregate(agg.sum((v: number) => v))
+        .map((r) => `${r.key}@${r.windowStart}=${r.value}`)
+        .sinkTo(out);
+      return { p, out };
+    };
+    const full = build(true);
+    await full.p.run();
+
+    const first = build(false, 2);
+    const running = first.p.run();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    first.p.stop();
+    await running;
+    const snapshot = structuredClone(first.p.snapshot());
+    assert.deepEqual(snapshot.sources, [[6]]);
+    const second = build(true);
+    second.p.restore(snapshot);
+    await second.p.run();
+    assert.deepEqual([...first.out.values, ...second.out.values].sort(), [...full.out.values].sort());
+  });
+});
