@@ -35,29 +35,29 @@ export class DataStream<T> {
   }
 
   /** @internal Adds a one-input operator fed by this stream. */
-  protected then<O>(name: string, operator: Operator<T, O>): DataStream<O> {
+  protected pipe<O>(name: string, operator: Operator<T, O>): DataStream<O> {
     const node = this.pipeline.addNode(name, operator as Operator<never, unknown>);
     this.node.connect(node, 0, this.sideTag);
     return new DataStream<O>(this.pipeline, node);
   }
 
   map<O>(fn: (value: T) => O): DataStream<O> {
-    return this.then('map', new MapOperator(fn));
+    return this.pipe('map', new MapOperator(fn));
   }
 
   filter<S extends T>(predicate: (value: T) => value is S): DataStream<S>;
   filter(predicate: (value: T) => boolean): DataStream<T>;
   filter(predicate: (value: T) => boolean): DataStream<T> {
-    return this.then('filter', new FilterOperator(predicate));
+    return this.pipe('filter', new FilterOperator(predicate));
   }
 
   flatMap<O>(fn: (value: T) => Iterable<O>): DataStream<O> {
-    return this.then('flatMap', new FlatMapOperator(fn));
+    return this.pipe('flatMap', new FlatMapOperator(fn));
   }
 
   /** Per-record logic with side outputs: `ctx.output('errors', x)`, read with `.sideOutput('errors')`. */
   process<O>(fn: (value: T, ctx: ProcessContext<O>) => void): DataStream<O> {
-    return this.then('process', new ProcessOperator(fn));
+    return this.pipe('process', new ProcessOperator(fn));
   }
 
   /** The records an operator sent to the named side output. */
@@ -68,18 +68,18 @@ export class DataStream<T> {
   union(...others: DataStream<T>[]): DataStream<T> {
     const node = this.pipeline.addNode('union', new UnionOperator());
     this.node.connect(node, 0, this.sideTag);
-    others.forEach((other, i) => other.node.connect(node, i + 1, other.sideTag));
+    for (const [i, other] of others.entries()) other.node.connect(node, i + 1, other.sideTag);
     return new DataStream<T>(this.pipeline, node);
   }
 
   /** Event time: the timestamp of each record, and how watermarks follow them (per source partition). */
   withTimestamps(extract: (value: T) => number, strategy: WatermarkStrategy): DataStream<T> {
-    return this.then('timestamps', new TimestampAssigner(extract, strategy));
+    return this.pipe('timestamps', new TimestampAssigner(extract, strategy));
   }
 
   /** Processing time: records are stamped with the wall clock on arrival; windows follow the clock. */
   withProcessingTime(): DataStream<T> {
-    return this.then('processing-time', new ProcessingTimeAssigner());
+    return this.pipe('processing-time', new ProcessingTimeAssigner());
   }
 
   keyBy<K>(key: (value: T) => K): KeyedStream<T, K> {

@@ -1,30 +1,75 @@
-// `sluice dev`: everything embedded in one process, on the default ports, for a laptop.
+// `sluice dev`: everything embedded in one process, on the default ports, for a laptop: the log, its Kafka
+// listener, a demo event generator and the windowed-counts pipeline, with a line of progress every few seconds.
 import type { Command } from 'commander';
+import windowedCounts from '../../../examples/windowed-counts.ts';
 import { startBroker } from '../../kafka/index.ts';
 import { openLog } from '../../log/index.ts';
-import { DEFAULTS, paint, portOption, untilShutdownSignal } from '../common.ts';
+import { DEFAULTS, paint, portOption, positiveIntOption, untilShutdownSignal } from '../common.ts';
+import { startDemoGenerator } from '../demo.ts';
 
 interface DevFlags {
   dataDir: string;
   host: string;
   kafkaPort: number;
+  demo: boolean;
+  rate: number;
+  reportEvery: number;
 }
 
 export function registerDev(program: Command): void {
   program
     .command('dev')
-    .description('run everything embedded in one process: the log, its Kafka listener and the demo')
+    .description('run everything embedded in one process: the log, its Kafka listener and the demo pipeline')
     .option('--data-dir <dir>', 'where all state lives', DEFAULTS.dataDir)
     .option('--host <host>', 'interface to listen on', DEFAULTS.host)
     .option('--kafka-port <port>', 'Kafka protocol port', portOption, DEFAULTS.kafkaPort)
-    .addHelpText('after', '\nExample:\n  $ npm start            # the same as: sluice dev')
+    .option('--no-demo', 'start the log and listener only, without the generator and pipeline')
+    .option('--rate <events/s>', 'demo events per second', positiveIntOption, 500)
+    .option('--report-every <s>', 'seconds between progress lines', positiveIntOption, 5)
+    .addHelpText(
+      'after',
+      `
+Example:
+  $ npm start                     # the same as: sluice dev
+  $ sluice consume window-totals --from-beginning    # in another terminal`,
+    )
     .action(async (flags: DevFlags) => {
       const log = await openLog({ dataDir: flags.dataDir });
       const broker = await startBroker({ log, host: flags.host, port: flags.kafkaPort, autoCreateTopics: true });
       console.log(`${paint('bold', 'sluice dev')} — data in ${log.dataDir}`);
       console.log(`  Kafka protocol   ${broker.address}   (try: kcat -b ${broker.address} -L)`);
-      await untilShutdownSignal();
+      if (!flags.demo) {
+        await untilShutdownSignal();
+        await broker.close();
+        await log.close();
+        return;
+      }
+      const generator = await startDemoGenerator(log, { eventsPerSecond: flags.rate });
+      const pipeline = await windowedCounts({ log, bounded: false, dataDir: log.dataDir });
+      console.log(`  demo generator   ${flags.rate} events/s → topic events (demo time runs 10× faster)`);
+      console.log(
+        '  pipeline         windowed-counts: 60 s tumbling windows per sensor → window-totals, late → events-late',
+      );
+      console.log(`  read results     sluice consume window-totals --from-beginning --bootstrap ${broker.address}`);
+      const running = pipeline.run();
+      const report = setInterval(() => {
+        const m = pipeline.metrics();
+        const op = (name: string) => m.operators.find((o) => o.name === name);
+        const windowOp = op('window-tumbling');
+        const wm = windowOp && Number.isFinite(windowOp.watermark) ? new Date(windowOp.watermark).toISOString() : '-';
+        console.log(
+          `  events ${generator.produced}  processed ${op('source:log:events')?.recordsIn ?? 0}` +
+            `  window rows ${op('sink:log:window-totals')?.recordsIn ?? 0}  late ${windowOp?.lateRecords ?? 0}` +
+            `  watermark ${wm}`,
+        );
+      }, flags.reportEvery * 1000);
+      await Promise.race([running, untilShutdownSignal()]);
+      clearInterval(report);
+      generator.stop();
+      pipeline.stop();
+      await running;
       await broker.close();
       await log.close();
+      console.log('sluice dev: stopped');
     });
 }

@@ -19,7 +19,7 @@ export function percentiles<T, Q extends readonly number[]>(
   const logGamma = Math.log(gamma);
   const bucketOf = (x: number) => Math.ceil(Math.log(x) / logGamma);
   // The bucket's representative value: within relativeAccuracy of every value in it.
-  const valueOf = (bucket: number) => (2 * gamma ** bucket) / (gamma + 1);
+  const bucketValue = (bucket: number) => (2 * gamma ** bucket) / (gamma + 1);
   const addTo = (map: Map<number, number>, bucket: number, n: number) => map.set(bucket, (map.get(bucket) ?? 0) + n);
   return {
     create: () => ({ positive: new Map(), negative: new Map(), zeros: 0, count: 0 }),
@@ -49,15 +49,15 @@ export function percentiles<T, Q extends readonly number[]>(
         let seen = 0;
         for (const [bucket, n] of negative) {
           seen += n;
-          if (seen > rank) return -valueOf(bucket);
+          if (seen > rank) return -bucketValue(bucket);
         }
         seen += sketch.zeros;
         if (seen > rank) return 0;
         for (const [bucket, n] of positive) {
           seen += n;
-          if (seen > rank) return valueOf(bucket);
+          if (seen > rank) return bucketValue(bucket);
         }
-        return valueOf(positive.at(-1)![0]);
+        return bucketValue(positive.at(-1)![0]);
       }) as { [K in keyof Q]: number | null };
     },
   };

@@ -29,7 +29,9 @@ export function fromArrays<T>(
       return null;
     },
     snapshot: () => [...positions],
-    restore: (p) => (p as number[]).forEach((v, i) => (positions[i] = v)),
+    restore: (p) => {
+      for (const [i, v] of (p as number[]).entries()) positions[i] = v;
+    },
     async close() {},
   };
 }
