@@ -24,6 +24,8 @@ export interface RuntimeHooks {
 }
 
 class Emitter {
+  /** The arrays are someone else's (adopted by emitAll): copy before pushing. */
+  adopted = false;
   values: unknown[] = [];
   timestamps: number[] = [];
   readonly edges: Edge[] = [];
@@ -67,8 +69,30 @@ export class Node {
     const ctx: OperatorContext<unknown> = {
       name: this.name,
       emit(value, timestamp) {
+        if (main.adopted) {
+          main.values = main.values.slice();
+          main.timestamps = main.timestamps.slice();
+          main.adopted = false;
+        }
         main.values.push(value);
         main.timestamps.push(timestamp);
+      },
+      emitAll(values, timestamps) {
+        if (main.values.length === 0) {
+          main.values = values as unknown[];
+          main.timestamps = timestamps as number[];
+          main.adopted = true;
+        } else {
+          if (main.adopted) {
+            main.values = main.values.slice();
+            main.timestamps = main.timestamps.slice();
+            main.adopted = false;
+          }
+          for (let i = 0; i < values.length; i++) {
+            main.values.push(values[i]);
+            main.timestamps.push(timestamps[i]!);
+          }
+        }
       },
       emitSide(tag, value, timestamp) {
         const side = node.sides.get(tag);
@@ -164,6 +188,7 @@ export class Node {
       const batch: Batch<unknown> = { values: main.values, timestamps: main.timestamps, channel: this.channel };
       main.values = [];
       main.timestamps = [];
+      main.adopted = false;
       this.recordsOut += batch.values.length;
       for (const edge of main.edges) edge.node.receiveBatch(batch, edge.input);
     }

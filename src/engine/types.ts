@@ -27,6 +27,8 @@ export interface DeadLetter {
 export interface OperatorContext<O> {
   readonly name: string;
   emit(value: O, timestamp: number): void;
+  /** Emits a whole batch at once (no per-record copy); the arrays must not be changed afterwards. */
+  emitAll(values: readonly O[], timestamps: readonly number[]): void;
   emitSide(tag: string, value: unknown, timestamp: number): void;
   /** Only for operators that generate watermarks (timestamp assigners); others return them from onWatermark. */
   emitWatermark(watermark: number): void;

@@ -127,6 +127,6 @@ export class UnionOperator<T> implements Operator<T, T> {
     this.ctx = ctx;
   }
   processBatch(batch: Batch<T>): void {
-    for (let i = 0; i < batch.values.length; i++) this.ctx.emit(batch.values[i]!, batch.timestamps[i]!);
+    this.ctx.emitAll(batch.values, batch.timestamps);
   }
 }

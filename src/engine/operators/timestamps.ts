@@ -42,6 +42,8 @@ export class TimestampAssigner<T> implements Operator<T, T> {
     channel.idle = false;
     const { values } = batch;
     let max = channel.maxTimestamp;
+    const stamped = new Array<number>(values.length);
+    let bad = 0;
     for (let i = 0; i < values.length; i++) {
       let ts: number;
       try {
@@ -49,11 +51,15 @@ export class TimestampAssigner<T> implements Operator<T, T> {
         if (!Number.isFinite(ts)) throw new Error(`timestamp ${ts} is not a finite number`);
       } catch (error) {
         this.ctx.deadLetter(error, values[i], batch.timestamps[i]!);
+        stamped[i] = Number.NaN;
+        bad++;
         continue;
       }
       if (ts > max) max = ts;
-      this.ctx.emit(values[i]!, ts);
+      stamped[i] = ts;
     }
+    if (bad === 0) this.ctx.emitAll(values, stamped);
+    else for (let i = 0; i < values.length; i++) if (!Number.isNaN(stamped[i]!)) this.ctx.emit(values[i]!, stamped[i]!);
     channel.maxTimestamp = max;
     this.advance();
   }
