@@ -18,6 +18,10 @@ describe('pipelines', () => {
       .sinkTo(out);
     await p.run();
     assert.deepEqual(out.values.sort(), ['even=12', 'odd=9']);
+    const window = p.metrics().operators.find((o) => o.name === 'window-tumbling')!;
+    assert.deepEqual([window.recordsIn, window.recordsOut, window.watermark], [6, 2, Number.POSITIVE_INFINITY]);
+    assert.ok(window.ratePerSec > 0);
+    assert.equal(window.stateSize, 0, 'the final watermark fired and dropped every window');
   });
 
   it('union streams and route records to side outputs', async () => {

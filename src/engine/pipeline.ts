@@ -23,6 +23,8 @@ export interface PipelineOptions {
 }
 
 export interface OperatorMetrics extends NodeMetrics {
+  /** Records in per second, over the time since the previous metrics() call (at least one second apart). */
+  ratePerSec: number;
   /** Fraction of the running time this operator's output was held back by slow sinks downstream (0..1). */
   backpressure: number;
   /** Event-time lag: processing time minus the operator's watermark (ms), when it has one. */
@@ -53,6 +55,7 @@ export class Pipeline {
   private stopController = new AbortController();
   private failure: unknown;
   private deadLetterCount = 0;
+  private readonly rateSamples = new Map<Node, { at: number; recordsIn: number; rate: number }>();
 
   constructor(options: PipelineOptions = {}) {
     this.name = options.name ?? 'pipeline';
@@ -237,11 +240,27 @@ export class Pipeline {
           for (const reached of node.reachable()) backpressure = Math.max(backpressure, sinkBusy.get(reached) ?? 0);
           return {
             ...m,
+            ratePerSec: this.rate(node, now),
             backpressure,
             watermarkLagMs: Number.isFinite(m.watermark) ? Math.max(0, now - m.watermark) : null,
           };
         }),
     };
+  }
+
+  private rate(node: Node, now: number): number {
+    const sample = this.rateSamples.get(node);
+    if (sample === undefined) {
+      const rate = (node.recordsIn * 1000) / Math.max(1, now - this.startedAt);
+      this.rateSamples.set(node, { at: now, recordsIn: node.recordsIn, rate });
+      return Math.round(rate);
+    }
+    if (now - sample.at >= 1000) {
+      sample.rate = ((node.recordsIn - sample.recordsIn) * 1000) / (now - sample.at);
+      sample.at = now;
+      sample.recordsIn = node.recordsIn;
+    }
+    return Math.round(sample.rate);
   }
 
   /** State of every operator and source position, for checkpoints (taken between batches). */

@@ -2,6 +2,13 @@
 // (the minimum of both inputs), so a join holds only what a future record could still match.
 import type { Batch, Operator, OperatorContext } from '../types.ts';
 
+/** One key's buffered records of one side; `sorted` while they arrived in time order (binary search). */
+interface Buffered<V> {
+  values: V[];
+  times: number[];
+  sorted: boolean;
+}
+
 /**
  * Interval join: each left record `a` meets every right record `b` with the same key and
  * b.ts in [a.ts + lowerMs, a.ts + upperMs] (e.g. clicks joined to the page views of the 10 minutes before:
@@ -9,8 +16,8 @@ import type { Batch, Operator, OperatorContext } from '../types.ts';
  */
 export class IntervalJoinOperator<L, R, K, O> implements Operator<L | R, O> {
   private ctx!: OperatorContext<O>;
-  private left = new Map<K, { values: L[]; times: number[] }>();
-  private right = new Map<K, { values: R[]; times: number[] }>();
+  private left = new Map<K, Buffered<L>>();
+  private right = new Map<K, Buffered<R>>();
   private lastSweep = Number.NEGATIVE_INFINITY;
 
   private readonly leftKey: (value: L) => K;
@@ -39,54 +46,58 @@ export class IntervalJoinOperator<L, R, K, O> implements Operator<L | R, O> {
 
   processBatch(batch: Batch<L | R>, input: number): void {
     const watermark = this.ctx.currentWatermark();
+    const isLeft = input === 0;
+    const mine = isLeft ? this.left : this.right;
+    const theirs = isLeft ? this.right : this.left;
+    // The partner's time window, relative to this record's time.
+    const fromOffset = isLeft ? this.lowerMs : -this.upperMs;
+    const toOffset = isLeft ? this.upperMs : -this.lowerMs;
+    const keyOf = (isLeft ? this.leftKey : this.rightKey) as (value: L | R) => K;
     for (let i = 0; i < batch.values.length; i++) {
       const value = batch.values[i]!;
       const ts = batch.timestamps[i]!;
+      if (ts < watermark) {
+        this.ctx.countLate(1); // behind the watermark: its partners may be gone (Flink drops these too)
+        continue;
+      }
       try {
-        if (input === 0) {
-          const a = value as L;
-          if (ts < watermark) {
-            this.ctx.countLate(1); // behind the watermark: its partners may be gone (Flink drops these too)
-            continue;
-          }
-          const key = this.leftKey(a);
-          let side = this.left.get(key);
-          if (!side) this.left.set(key, (side = { values: [], times: [] }));
-          side.values.push(a);
-          side.times.push(ts);
-          const other = this.right.get(key);
-          if (other) {
-            const lo = ts + this.lowerMs;
-            const hi = ts + this.upperMs;
-            for (let j = 0; j < other.times.length; j++) {
-              const t = other.times[j]!;
-              if (t >= lo && t <= hi) this.ctx.emit(this.combine(a, other.values[j]!), Math.max(ts, t));
-            }
-          }
-        } else {
-          const b = value as R;
-          if (ts < watermark) {
-            this.ctx.countLate(1);
-            continue;
-          }
-          const key = this.rightKey(b);
-          let side = this.right.get(key);
-          if (!side) this.right.set(key, (side = { values: [], times: [] }));
-          side.values.push(b);
-          side.times.push(ts);
-          const other = this.left.get(key);
-          if (other) {
-            const lo = ts - this.upperMs;
-            const hi = ts - this.lowerMs;
-            for (let j = 0; j < other.times.length; j++) {
-              const t = other.times[j]!;
-              if (t >= lo && t <= hi) this.ctx.emit(this.combine(other.values[j]!, b), Math.max(ts, t));
-            }
-          }
-        }
+        const key = keyOf(value);
+        let side = mine.get(key);
+        if (!side) mine.set(key, (side = { values: [], times: [], sorted: true }));
+        if (side.sorted && side.times.length > 0 && ts < side.times[side.times.length - 1]!) side.sorted = false;
+        side.values.push(value as never);
+        side.times.push(ts);
+        const other = theirs.get(key);
+        if (other) this.match(value, ts, isLeft, other, ts + fromOffset, ts + toOffset);
       } catch (error) {
         this.ctx.deadLetter(error, value, ts);
       }
+    }
+  }
+
+  /** Emits a pair for every buffered partner with time in [lo, hi]; in-order buffers are binary-searched. */
+  private match(value: L | R, ts: number, isLeft: boolean, other: Buffered<L | R>, lo: number, hi: number): void {
+    const times = other.times;
+    let j = 0;
+    if (other.sorted) {
+      let end = times.length;
+      while (j < end) {
+        const mid = (j + end) >>> 1;
+        if (times[mid]! < lo) j = mid + 1;
+        else end = mid;
+      }
+    }
+    for (; j < times.length; j++) {
+      const t = times[j]!;
+      if (t > hi) {
+        if (other.sorted) break;
+        continue;
+      }
+      if (t < lo) continue;
+      const out = isLeft
+        ? this.combine(value as L, other.values[j] as R)
+        : this.combine(other.values[j] as L, value as R);
+      this.ctx.emit(out, ts > t ? ts : t);
     }
   }
 
@@ -96,7 +107,7 @@ export class IntervalJoinOperator<L, R, K, O> implements Operator<L | R, O> {
     const span = this.upperMs - this.lowerMs;
     if (Number.isFinite(watermark) && watermark < this.lastSweep + Math.max(span / 4, 1)) return watermark;
     this.lastSweep = watermark;
-    const prune = <V>(map: Map<K, { values: V[]; times: number[] }>, keep: (t: number) => boolean) => {
+    const prune = <V>(map: Map<K, Buffered<V>>, keep: (t: number) => boolean) => {
       for (const [key, side] of map) {
         let w = 0;
         for (let j = 0; j < side.times.length; j++) {
@@ -123,10 +134,7 @@ export class IntervalJoinOperator<L, R, K, O> implements Operator<L | R, O> {
   }
 
   restore(state: unknown): void {
-    const s = state as {
-      left: [K, { values: L[]; times: number[] }][];
-      right: [K, { values: R[]; times: number[] }][];
-    };
+    const s = state as { left: [K, Buffered<L>][]; right: [K, Buffered<R>][] };
     this.left = new Map(s.left);
     this.right = new Map(s.right);
   }
