@@ -48,7 +48,6 @@ export class OperatorHarness<I, O> {
     const hooks = { deadLetter: (letter: DeadLetter) => this.deadLetters.push(letter), processingTime: () => this.now };
     this.node.open(hooks);
     main.open(hooks);
-    for (const tag of this.sides.keys()) void tag;
   }
 
   /** Feeds records (value, timestamp) to `input`, as one batch. */
