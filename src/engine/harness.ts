@@ -36,10 +36,13 @@ export class OperatorHarness<I, O> {
     };
     const main = record(this.outputs as Emitted<unknown>[]);
     this.node.connect(main, 0);
+    const sideNodes: Node[] = [];
     for (const tag of options.sideOutputs ?? []) {
       const list: Emitted<unknown>[] = [];
       this.sides.set(tag, list);
-      this.node.connect(record(list), 0, tag);
+      const side = record(list);
+      this.node.connect(side, 0, tag);
+      sideNodes.push(side);
     }
     // Register every input so that watermarks merge over all of them.
     const inputs = options.inputs ?? 1;
@@ -48,6 +51,7 @@ export class OperatorHarness<I, O> {
     const hooks = { deadLetter: (letter: DeadLetter) => this.deadLetters.push(letter), processingTime: () => this.now };
     this.node.open(hooks);
     main.open(hooks);
+    for (const side of sideNodes) side.open(hooks);
   }
 
   /** Feeds records (value, timestamp) to `input`, as one batch. */
@@ -59,6 +63,12 @@ export class OperatorHarness<I, O> {
   watermark(watermark: number, input?: number): this {
     if (input !== undefined) this.node.receiveWatermark(watermark, input);
     else for (let i = 0; i < Math.max(1, this.inputCount()); i++) this.node.receiveWatermark(watermark, i);
+    return this;
+  }
+
+  /** Marks `input` idle (left out of the watermark minimum) or active again, as an idle upstream stream would. */
+  idle(idle: boolean, input = 0): this {
+    this.node.receiveIdle(idle, input);
     return this;
   }
 
@@ -84,6 +94,11 @@ export class OperatorHarness<I, O> {
     const list = this.sides.get(tag);
     if (!list) throw new Error(`side output '${tag}' was not registered: pass it in sideOutputs`);
     return [...list] as Emitted<S>[];
+  }
+
+  /** Whether the operator told downstream that its output is idle. */
+  outputIdle(): boolean {
+    return this.node.isIdle();
   }
 
   emittedWatermarks(): number[] {

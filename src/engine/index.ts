@@ -16,7 +16,7 @@ export type { ProcessContext } from './operators/stateless.ts';
 export { LATE_TAG } from './operators/window-aggregate.ts';
 export { type OperatorMetrics, Pipeline, type PipelineMetrics, type PipelineOptions } from './pipeline.ts';
 export type { KeyedState, ListState, MapState, StateOptions, ValueState } from './state.ts';
-export { DataStream, KeyedStream, WindowedStream, WindowResultStream } from './stream.ts';
+export { DataStream, JoinedStream, KeyedStream, WindowedStream, WindowResultStream } from './stream.ts';
 export { type Batch, type DeadLetter, MAX_WATERMARK, MIN_WATERMARK, type Operator } from './types.ts';
 export { watermarks } from './watermarks.ts';
 export { type WindowAssigner, type WindowResult, windows } from './windows.ts';

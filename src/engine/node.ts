@@ -1,5 +1,6 @@
-// A running operator: counts what flows through it, merges its inputs' watermarks (minimum), buffers what the
-// operator emits and pushes it downstream synchronously after each call. The graph is a DAG of these.
+// A running operator: counts what flows through it, merges its inputs' watermarks (minimum over the inputs that
+// are not idle), buffers what the operator emits and pushes it downstream synchronously after each call. The
+// graph is a DAG of these.
 import { SluiceError } from '../errors.ts';
 import { type Batch, type DeadLetter, MIN_WATERMARK, type Operator, type OperatorContext } from './types.ts';
 
@@ -13,6 +14,8 @@ export interface NodeMetrics {
   recordsIn: number;
   recordsOut: number;
   watermark: number;
+  /** The node told downstream its output is idle (every input channel silent past its idle timeout). */
+  idle: boolean;
   lateRecords: number;
   deadLetters: number;
   stateSize: number;
@@ -37,6 +40,10 @@ export class Node {
   private readonly main = new Emitter();
   private readonly sides = new Map<string, Emitter>();
   private inputWatermarks: number[] = [];
+  /** Inputs whose every channel is idle: left out of the minimum until they speak again. */
+  private inputIdle: boolean[] = [];
+  /** This node told its outputs it is idle (all its inputs are, or its operator said so). */
+  private outputIdle = false;
   private watermark = MIN_WATERMARK;
   private outputWatermark = MIN_WATERMARK;
   private channel: number | undefined;
@@ -59,11 +66,15 @@ export class Node {
       side.edges.push({ node: target, input });
     }
     target.inputWatermarks.length = Math.max(target.inputWatermarks.length, input + 1);
+    target.inputIdle.length = target.inputWatermarks.length;
   }
 
   open(hooks: RuntimeHooks): void {
     this.hooks = hooks;
-    for (let i = 0; i < this.inputWatermarks.length; i++) this.inputWatermarks[i] ??= MIN_WATERMARK;
+    for (let i = 0; i < this.inputWatermarks.length; i++) {
+      this.inputWatermarks[i] ??= MIN_WATERMARK;
+      this.inputIdle[i] ??= false;
+    }
     const node = this;
     const main = this.main;
     const ctx: OperatorContext<unknown> = {
@@ -101,6 +112,7 @@ export class Node {
         side.timestamps.push(timestamp);
       },
       emitWatermark: (watermark) => this.forwardWatermark(watermark),
+      emitIdle: (idle) => this.forwardIdle(idle),
       deadLetter: (error, original, timestamp) => this.rejectRecord(error, original, timestamp),
       currentWatermark: () => this.watermark,
       processingTime: () => this.hooks.processingTime(),
@@ -127,8 +139,37 @@ export class Node {
   receiveWatermark(watermark: number, input: number): void {
     if (watermark <= this.inputWatermarks[input]!) return;
     this.inputWatermarks[input] = watermark;
+    this.advance();
+  }
+
+  /** An input's status: idle (all its channels silent past their idle timeout) or active again. */
+  receiveIdle(idle: boolean, input: number): void {
+    if ((this.inputIdle[input] ?? false) === idle) return;
+    this.inputIdle[input] = idle;
+    let allIdle = true;
+    for (let i = 0; i < this.inputWatermarks.length; i++) if (!this.inputIdle[i]) allIdle = false;
+    this.advance();
+    // Operators that make their own watermarks decide their own status; the others follow their inputs.
+    if (!this.operator.generatesWatermarks) this.forwardIdle(allIdle);
+  }
+
+  /**
+   * The minimum over the inputs that are not idle; when every input is idle, the maximum over all of them (as
+   * Flink's valve does: nothing can arrive behind the most advanced input without an input waking up first, and
+   * a waking input is late against that time, not early). Fires and forwards it when it moved forward.
+   */
+  private advance(): void {
     let combined = Number.POSITIVE_INFINITY;
-    for (const w of this.inputWatermarks) if (w < combined) combined = w;
+    let highest = MIN_WATERMARK;
+    let active = 0;
+    for (let i = 0; i < this.inputWatermarks.length; i++) {
+      const w = this.inputWatermarks[i]!;
+      if (w > highest) highest = w;
+      if (this.inputIdle[i]) continue;
+      active++;
+      if (w < combined) combined = w;
+    }
+    if (active === 0) combined = highest;
     if (combined <= this.watermark) return;
     this.watermark = combined;
     const forward = this.operator.onWatermark ? this.operator.onWatermark(combined) : combined;
@@ -145,6 +186,11 @@ export class Node {
 
   currentWatermark(): number {
     return this.watermark;
+  }
+
+  /** Whether this node told its outputs that it is idle. */
+  isIdle(): boolean {
+    return this.outputIdle;
   }
 
   /** Every node downstream of this one (including itself). */
@@ -166,6 +212,7 @@ export class Node {
       recordsIn: this.recordsIn,
       recordsOut: this.recordsOut,
       watermark: this.outputWatermark,
+      idle: this.outputIdle,
       lateRecords: this.lateRecords,
       deadLetters: this.deadLetters,
       stateSize: this.operator.stateSize?.() ?? 0,
@@ -179,6 +226,14 @@ export class Node {
     for (const edge of this.main.edges) edge.node.receiveWatermark(watermark, edge.input);
     for (const side of this.sides.values())
       for (const edge of side.edges) edge.node.receiveWatermark(watermark, edge.input);
+  }
+
+  private forwardIdle(idle: boolean): void {
+    if (idle === this.outputIdle) return;
+    this.flush();
+    this.outputIdle = idle;
+    for (const edge of this.main.edges) edge.node.receiveIdle(idle, edge.input);
+    for (const side of this.sides.values()) for (const edge of side.edges) edge.node.receiveIdle(idle, edge.input);
   }
 
   /** Pushes what the operator emitted downstream; fan-out shares the batch (operators never mutate inputs). */

@@ -7,8 +7,10 @@ import { agg } from './index.ts';
 import { EnrichJoinOperator, IntervalJoinOperator, WindowJoinOperator } from './operators/joins.ts';
 import { type KeyedProcessFunction, KeyedProcessOperator } from './operators/keyed-process.ts';
 import { RollingOperator, type RollingResult } from './operators/rolling.ts';
-import { MapOperator } from './operators/stateless.ts';
+import { MapOperator, UnionOperator } from './operators/stateless.ts';
+import { TemporalJoinOperator } from './operators/temporal-join.ts';
 import { TimestampAssigner } from './operators/timestamps.ts';
+import { LATE_TAG } from './operators/window-aggregate.ts';
 
 describe('timestamps and watermarks', () => {
   it('tracks the maximum per channel and emits the minimum over channels minus the bound', () => {
@@ -49,6 +51,40 @@ describe('timestamps and watermarks', () => {
     assert.deepEqual(h.emittedWatermarks(), [10, 600]);
   });
 
+  it('marks the stream idle once every channel is, and active again when one speaks', () => {
+    const h = new OperatorHarness(
+      new TimestampAssigner((v: { ts: number }) => v.ts, { maxOutOfOrdernessMs: 0, idleTimeoutMs: 1000 }),
+    );
+    h.processingTime(0);
+    h.process([], 0, 0).process([[{ ts: 10 }, 0]], 0, 1);
+    h.processingTime(999);
+    assert.equal(h.outputIdle(), false);
+    h.processingTime(1000);
+    assert.equal(h.outputIdle(), true, 'both channels silent for the idle timeout');
+    h.process([[{ ts: 20 }, 0]], 0, 0);
+    assert.equal(h.outputIdle(), false);
+    assert.deepEqual(h.emittedWatermarks(), [20]);
+  });
+
+  it('leaves idle inputs out of the minimum downstream, and holds when all are idle', () => {
+    const h = new OperatorHarness(new UnionOperator<number>(), { inputs: 2 });
+    h.watermark(100, 0);
+    assert.deepEqual(h.emittedWatermarks(), [], 'input 1 holds time back');
+    h.idle(true, 1);
+    assert.deepEqual(h.emittedWatermarks(), [100]);
+    assert.equal(h.outputIdle(), false);
+    h.idle(true, 0);
+    assert.equal(h.outputIdle(), true, 'all inputs idle: so is the union');
+    h.watermark(150, 1).idle(false, 1);
+    assert.equal(h.outputIdle(), false);
+    assert.deepEqual(h.emittedWatermarks(), [100, 150], 'input 0 is still idle');
+    h.idle(false, 0);
+    h.watermark(300, 1);
+    assert.deepEqual(h.emittedWatermarks(), [100, 150], 'input 0 is back at 100: never backwards, hold');
+    h.watermark(200, 0);
+    assert.deepEqual(h.emittedWatermarks(), [100, 150, 200]);
+  });
+
   it('sends records with a bad timestamp to the dead letters', () => {
     const h = new OperatorHarness(new TimestampAssigner((v: { ts: number }) => v.ts, { maxOutOfOrdernessMs: 0 }));
     h.process([
@@ -63,7 +99,7 @@ describe('timestamps and watermarks', () => {
 describe('keyed process functions', () => {
   it('keep value state per key and fire event-time timers on the watermark', () => {
     const fn: KeyedProcessFunction<string, { k: string }, string> = {
-      processElement(value, ctx) {
+      processElement(_value, ctx) {
         const count = ctx.state.value<number>('count');
         count.set((count.get() ?? 0) + 1);
         ctx.timers.registerEventTimeTimer(ctx.timestamp + 10);
@@ -190,7 +226,7 @@ describe('joins', () => {
         0,
         (a, b) => `${a.id}+${b.id}`,
       ),
-      { inputs: 2 },
+      { inputs: 2, sideOutputs: [LATE_TAG] },
     );
     h.process([[{ id: 'view1', k: 'p' }, 100]], 1);
     h.process([[{ id: 'view2', k: 'p' }, 85]], 1);
@@ -201,6 +237,10 @@ describe('joins', () => {
     assert.equal(h.stateSize(), 0, 'nothing left that a future record could match');
     h.process([[{ id: 'late', k: 'p' }, 110]], 0);
     assert.equal(h.node.lateRecords, 1);
+    assert.deepEqual(
+      h.sideOutput<{ id: string }>(LATE_TAG).map((e) => e.value.id),
+      ['late'],
+    );
   });
 
   it('window join pairs both sides of a key within a window when it fires', () => {
@@ -256,6 +296,72 @@ describe('joins', () => {
     h.process([[{ user: 'u1', name: null }, 4]], 1);
     h.process([[{ user: 'u1' }, 5]], 0);
     assert.deepEqual(h.values(), ['u1:Ann', 'u2:?', 'u1:Anna', 'u1:?']);
+  });
+
+  it('event-time enrichment joins the row valid at each record time, whatever the arrival order', () => {
+    type Row = { user: string; name: string | null };
+    const make = () =>
+      new OperatorHarness<{ user: string } | Row, string>(
+        new TemporalJoinOperator(
+          (c: { user: string }) => c.user,
+          (u: Row) => u.user,
+          (c, u) => `${c.user}@${u?.name ?? '?'}`,
+          (u) => u.name === null,
+        ),
+        { inputs: 2, sideOutputs: [LATE_TAG] },
+      );
+    const clicks: [{ user: string }, number][] = [
+      [{ user: 'u1' }, 5],
+      [{ user: 'u1' }, 10],
+      [{ user: 'u1' }, 25],
+      [{ user: 'u1' }, 40],
+      [{ user: 'u2' }, 12],
+    ];
+    const rows: [Row, number][] = [
+      [{ user: 'u1', name: 'Ann' }, 10],
+      [{ user: 'u1', name: 'Anna' }, 20],
+      [{ user: 'u1', name: null }, 30],
+    ];
+    const expected = ['u1@?', 'u1@Ann', 'u2@?', 'u1@Anna', 'u1@?'];
+    // The table first, or the stream first: the same answer.
+    const a = make();
+    a.process(rows, 1).process(clicks, 0).watermark(Number.POSITIVE_INFINITY);
+    assert.deepEqual(a.values(), expected);
+    const b = make();
+    b.process(clicks, 0).watermark(5);
+    assert.deepEqual(b.values(), [], 'the table may still change at 5');
+    b.process(rows, 1).watermark(Number.POSITIVE_INFINITY);
+    assert.deepEqual(b.values(), expected);
+    assert.equal(b.stateSize(), 0, 'the deleted row is gone, nothing waits');
+  });
+
+  it('event-time enrichment keeps only the rows a future record can see, and sends records behind the watermark aside', () => {
+    type Row = { user: string; name: string };
+    const h = new OperatorHarness<{ user: string } | Row, string>(
+      new TemporalJoinOperator(
+        (c: { user: string }) => c.user,
+        (u: Row) => u.user,
+        (c, u) => `${c.user}@${u?.name ?? '?'}`,
+      ),
+      { inputs: 2, sideOutputs: [LATE_TAG] },
+    );
+    h.process(
+      [
+        [{ user: 'u1', name: 'v1' }, 10],
+        [{ user: 'u1', name: 'v2' }, 20],
+        [{ user: 'u1', name: 'v3' }, 30],
+      ],
+      1,
+    );
+    h.watermark(25);
+    assert.equal(h.stateSize(), 2, 'v2 (valid at 25) and v3');
+    h.process([[{ user: 'u1' }, 24]], 0);
+    assert.deepEqual(
+      h.sideOutput<{ user: string }>(LATE_TAG).map((e) => e.timestamp),
+      [24],
+    );
+    h.process([[{ user: 'u1' }, 26]], 0).watermark(40);
+    assert.deepEqual(h.values(), ['u1@v2']);
   });
 });
 

@@ -5,6 +5,31 @@ import { describe, it } from 'node:test';
 import type { Source } from './connector.ts';
 import { agg, collect, fromArrays, Pipeline, watermarks, windows } from './index.ts';
 
+/** Resolves once `condition` holds (checked on every turn of the event loop), or fails after `ms`. */
+async function until(condition: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** A live source with nothing to say: it waits for stop(). */
+function silentSource<T>(name: string): Source<T> {
+  return {
+    name,
+    async open() {},
+    channels: () => [0],
+    poll: (signal) =>
+      new Promise((resolve) => {
+        const done = () => resolve({ channel: 0, values: [], timestamps: [] });
+        if (signal.aborted) done();
+        else signal.addEventListener('abort', done, { once: true });
+      }),
+    async close() {},
+  };
+}
+
 describe('pipelines', () => {
   it('run a bounded input to completion with a final watermark', async () => {
     const p = new Pipeline({ bounded: true });
@@ -109,6 +134,36 @@ describe('pipelines', () => {
     assert.ok(sampled > 0.5, `backpressure ${sampled} should show the map waiting on the sink most of the time`);
   });
 
+  it('stops waiting for a silent stream after its idle timeout: a union downstream follows the live one', async () => {
+    let now = 0;
+    const p = new Pipeline({ clock: () => now, tickMs: 60_000 });
+    const out = collect<string>();
+    const strategy = watermarks.boundedOutOfOrderness(0, { idleTimeout: '10s' });
+    const live = p.source(fromArrays([[1, 2, 3, 12]])).withTimestamps((v) => v * 1000, strategy);
+    const silent = p.source(silentSource<number>('silent')).withTimestamps((v) => v * 1000, strategy);
+    live
+      .union(silent)
+      .keyBy(() => 'all')
+      .window(windows.tumbling('10s'))
+      .aggregate(agg.count())
+      .map((r) => `[${r.windowStart},${r.windowEnd}) ${r.value}`)
+      .sinkTo(out);
+    const running = p.run();
+    await until(() => p.metrics().operators.find((o) => o.name === 'union')!.recordsIn === 4, 'the live records');
+    p.tick();
+    assert.deepEqual(out.values, [], 'the silent stream holds time back until its idle timeout');
+    now = 10_000;
+    p.tick();
+    assert.deepEqual(out.values, ['[0,10000) 3']);
+    const timestamps = p.metrics().operators.filter((o) => o.name.startsWith('timestamps'));
+    assert.deepEqual(
+      timestamps.map((o) => o.idle),
+      [true, true],
+    );
+    p.stop();
+    await running;
+  });
+
   it('restores a snapshot (source positions and window state) into a fresh pipeline with the same results', async () => {
     const input = Array.from({ length: 10 }, (_, i) => i);
     const build = (bounded: boolean, stopAfter?: number) => {
@@ -140,7 +195,7 @@ describe('pipelines', () => {
 
     const first = build(false, 2);
     const running = first.p.run();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await until(() => first.p.snapshot().sources[0]?.toString() === '6', 'two batches read');
     first.p.stop();
     await running;
     const snapshot = structuredClone(first.p.snapshot());

@@ -1,5 +1,6 @@
 // The typed stream API (in the spirit of Flink's DataStream): each method adds an operator node and returns the
 // stream of its output, so that types flow from source to sink with full inference.
+import { SluiceError } from '../errors.ts';
 import type { Aggregate } from './aggregates/index.ts';
 import type { Sink } from './connector.ts';
 import { type Duration, toMillis } from './duration.ts';
@@ -16,6 +17,7 @@ import {
   ProcessOperator,
   UnionOperator,
 } from './operators/stateless.ts';
+import { TemporalJoinOperator } from './operators/temporal-join.ts';
 import { ProcessingTimeAssigner, TimestampAssigner, type WatermarkStrategy } from './operators/timestamps.ts';
 import { LATE_TAG, PaneWindowOperator } from './operators/window-aggregate.ts';
 import type { Pipeline } from './pipeline.ts';
@@ -124,15 +126,19 @@ export class KeyedStream<T, K> {
   }
 
   /** Pairs each record `a` with the other stream's records `b` of the same key whose time is within
-   * [a.ts + lower, a.ts + upper] (durations may be negative: `-10m`, given as numbers of ms). */
+   * [a.ts + lower, a.ts + upper] (durations may be negative: `-10m`, given as numbers of ms). Records of either
+   * side that arrive behind the watermark come out of `lateData()`. */
   intervalJoin<U, O>(
     other: KeyedStream<U, K>,
     bounds: { lower: number | Duration; upper: number | Duration },
     combine: (left: T, right: U) => O,
-  ): DataStream<O> {
+  ): JoinedStream<O, T | U> {
     const ms = (d: number | Duration) => (typeof d === 'number' ? d : signedMillis(d));
     const lower = ms(bounds.lower);
     const upper = ms(bounds.upper);
+    if (lower > upper) {
+      throw new SluiceError('INVALID_JOIN', `an interval join needs lower <= upper (lower ${lower}, upper ${upper})`);
+    }
     return attachTwo(
       this.stream,
       other.stream,
@@ -141,34 +147,42 @@ export class KeyedStream<T, K> {
     );
   }
 
-  /** Records of both streams with the same key in the same window, paired when the window fires. */
+  /** Records of both streams with the same key in the same window, paired when the window fires. Records for
+   * windows that already fired come out of `lateData()`. */
   windowJoin<U, O>(
     other: KeyedStream<U, K>,
     assigner: WindowAssigner,
     combine: (left: T, right: U, window: { start: number; end: number }) => O,
-  ): DataStream<O> {
-    if (assigner.kind === 'session') throw new TypeError('window joins take tumbling or sliding windows');
+  ): JoinedStream<O, T | U> {
+    if (assigner.kind === 'session') {
+      throw new SluiceError('INVALID_WINDOW', 'window joins take tumbling or sliding windows, not sessions');
+    }
     const slide = assigner.kind === 'sliding' ? assigner.slideMs : assigner.sizeMs;
     return attachTwo(
       this.stream,
       other.stream,
       'window-join',
-      new WindowJoinOperator<T, U, K, O>(this.key, other.key, assigner.sizeMs, slide, combine),
+      new WindowJoinOperator<T, U, K, O>(this.key, other.key, assigner.sizeMs, slide, combine, assigner.offsetMs),
     );
   }
 
-  /** Joins each record with the latest row of a changelog table keyed the same way (a left join). */
+  /**
+   * Joins each record with the row of a changelog table keyed the same way (a left join: `undefined` when the
+   * key has no row). `time: 'processing'` (default) looks up the latest row as the record arrives;
+   * `time: 'event'` joins the row valid at the record's timestamp once the watermark passes it (a temporal
+   * join: deterministic whatever the interleaving of the two inputs; records behind the watermark go to
+   * `lateData()`).
+   */
   enrich<U, O>(
     table: KeyedStream<U, K>,
     combine: (value: T, row: U | undefined) => O,
-    options: { isDelete?: (row: U) => boolean } = {},
-  ): DataStream<O> {
-    return attachTwo(
-      this.stream,
-      table.stream,
-      'enrich',
-      new EnrichJoinOperator<T, U, K, O>(this.key, table.key, combine, options.isDelete),
-    );
+    options: { isDelete?: (row: U) => boolean; time?: 'processing' | 'event' } = {},
+  ): JoinedStream<O, T> {
+    const operator =
+      options.time === 'event'
+        ? new TemporalJoinOperator<T, U, K, O>(this.key, table.key, combine, options.isDelete)
+        : new EnrichJoinOperator<T, U, K, O>(this.key, table.key, combine, options.isDelete);
+    return attachTwo(this.stream, table.stream, options.time === 'event' ? 'temporal-join' : 'enrich', operator);
   }
 }
 
@@ -211,6 +225,14 @@ export class WindowedStream<T, K> {
   }
 }
 
+/** A join's output; the records that arrived too late to be joined are its `lateData()`. */
+export class JoinedStream<O, L> extends DataStream<O> {
+  /** Records behind the watermark when they arrived (side output `late`). */
+  lateData(): DataStream<L> {
+    return new DataStream<L>(this.pipeline, this.node, LATE_TAG);
+  }
+}
+
 export class WindowResultStream<T, K, R> extends DataStream<WindowResult<K, R>> {
   /** Records that arrived after their window's allowed lateness (the late-data side output). */
   lateData(): DataStream<T> {
@@ -224,17 +246,19 @@ function attach<I, O>(input: DataStream<I>, name: string, operator: Operator<I, 
   return new DataStream<O>(input.pipeline, node);
 }
 
-function attachTwo<L, R, O>(
+function attachTwo<L, R, O, Late>(
   left: DataStream<L>,
   right: DataStream<R>,
   name: string,
   operator: Operator<L | R, O>,
-): DataStream<O> {
-  if (left.pipeline !== right.pipeline) throw new TypeError('cannot join streams of two different pipelines');
+): JoinedStream<O, Late> {
+  if (left.pipeline !== right.pipeline) {
+    throw new SluiceError('INVALID_JOIN', 'cannot join streams of two different pipelines');
+  }
   const node = left.pipeline.addNode(name, operator as Operator<never, unknown>);
   left.node.connect(node, 0, left.sideTag);
   right.node.connect(node, 1, right.sideTag);
-  return new DataStream<O>(left.pipeline, node);
+  return new JoinedStream<O, Late>(left.pipeline, node);
 }
 
 function signedMillis(d: Duration): number {

@@ -32,6 +32,11 @@ export interface OperatorContext<O> {
   emitSide(tag: string, value: unknown, timestamp: number): void;
   /** Only for operators that generate watermarks (timestamp assigners); others return them from onWatermark. */
   emitWatermark(watermark: number): void;
+  /**
+   * Only for operators that generate watermarks: every input channel is idle (true), or one speaks again (false).
+   * Downstream operators then leave this input out of their minimum, so a silent stream stops holding time back.
+   */
+  emitIdle(idle: boolean): void;
   /** Sends a bad record to the dead-letter output (or fails the pipeline when it is configured to fail fast). */
   deadLetter(error: unknown, original: unknown, timestamp: number): void;
   /** The combined watermark of this operator's inputs. */
@@ -42,6 +47,8 @@ export interface OperatorContext<O> {
 }
 
 export interface Operator<I, O> {
+  /** True for operators that make their own watermarks and idleness (timestamp assigners), ignoring their inputs'. */
+  readonly generatesWatermarks?: boolean;
   open(ctx: OperatorContext<O>): void;
   processBatch(batch: Batch<I>, input: number): void;
   /**

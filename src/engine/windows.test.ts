@@ -147,6 +147,58 @@ describe('sliding windows', () => {
   });
 });
 
+describe('sliding windows past their lateness', () => {
+  it('send a record to the late output once the last window holding it has fired, even when slide does not divide size', () => {
+    const h = new OperatorHarness<Ev, WindowResult<string, number>>(
+      new PaneWindowOperator({
+        key: (e: Ev) => e.k,
+        sizeMs: 10,
+        slideMs: 4,
+        offsetMs: 0,
+        allowedLatenessMs: 0,
+        aggregate: agg.sum((e: Ev) => e.v),
+      }),
+      { sideOutputs: [LATE_TAG] },
+    );
+    h.process([[ev('a', 1), 1]]).watermark(15);
+    assert.deepEqual(rows(h), ['insert a [-8,2) 1', 'insert a [-4,6) 1', 'insert a [0,10) 1']);
+    // ts 6 is in [0,10) and [4,14), both fired (panes of 2 ms: the pane [6,8) starts after the last window).
+    h.process([[ev('a', 2), 6]]);
+    assert.deepEqual(rows(h), []);
+    assert.deepEqual(
+      h.sideOutput<Ev>(LATE_TAG).map((e) => e.timestamp),
+      [6],
+    );
+    assert.equal(h.stateSize(), 0);
+  });
+
+  it('honour the window offset', () => {
+    const h = new OperatorHarness<Ev, WindowResult<string, number>>(
+      new PaneWindowOperator({
+        key: (e: Ev) => e.k,
+        sizeMs: 10,
+        slideMs: 10,
+        offsetMs: 3,
+        allowedLatenessMs: 0,
+        aggregate: agg.sum((e: Ev) => e.v),
+      }),
+      { sideOutputs: [LATE_TAG] },
+    );
+    h.process([
+      [ev('a', 1), 2],
+      [ev('a', 2), 3],
+      [ev('a', 4), 12],
+    ]);
+    h.watermark(13);
+    assert.deepEqual(rows(h), ['insert a [-7,3) 1', 'insert a [3,13) 6']);
+    h.process([[ev('a', 8), 12]]);
+    assert.deepEqual(
+      h.sideOutput<Ev>(LATE_TAG).map((e) => e.value.v),
+      [8],
+    );
+  });
+});
+
 describe('session windows', () => {
   function sessions(gapMs: number, latenessMs = 0) {
     return new OperatorHarness<Ev, WindowResult<string, number>>(

@@ -1,6 +1,8 @@
 // Two-input keyed joins. Input 0 is the left stream, input 1 the right; state is bounded by the watermark
-// (the minimum of both inputs), so a join holds only what a future record could still match.
+// (the minimum of both inputs), so a join holds only what a future record could still match. Records behind the
+// watermark go to the late side output (they never vanish silently).
 import type { Batch, Operator, OperatorContext } from '../types.ts';
+import { LATE_TAG } from './window-aggregate.ts';
 
 /** One key's buffered records of one side; `sorted` while they arrived in time order (binary search). */
 interface Buffered<V> {
@@ -57,7 +59,9 @@ export class IntervalJoinOperator<L, R, K, O> implements Operator<L | R, O> {
       const value = batch.values[i]!;
       const ts = batch.timestamps[i]!;
       if (ts < watermark) {
-        this.ctx.countLate(1); // behind the watermark: its partners may be gone (Flink drops these too)
+        // Behind the watermark: its partners may be gone (Flink drops these; we divert them).
+        this.ctx.emitSide(LATE_TAG, value, ts);
+        this.ctx.countLate(1);
         continue;
       }
       try {
@@ -97,7 +101,7 @@ export class IntervalJoinOperator<L, R, K, O> implements Operator<L | R, O> {
       const out = isLeft
         ? this.combine(value as L, other.values[j] as R)
         : this.combine(other.values[j] as L, value as R);
-      this.ctx.emit(out, ts > t ? ts : t);
+      this.ctx.emit(out, Math.max(ts, t));
     }
   }
 
@@ -158,6 +162,7 @@ export class WindowJoinOperator<L, R, K, O> implements Operator<L | R, O> {
   private readonly rightKey: (value: R) => K;
   private readonly sizeMs: number;
   private readonly slideMs: number;
+  private readonly offsetMs: number;
   private readonly combine: (left: L, right: R, window: { start: number; end: number }) => O;
 
   constructor(
@@ -166,11 +171,13 @@ export class WindowJoinOperator<L, R, K, O> implements Operator<L | R, O> {
     sizeMs: number,
     slideMs: number,
     combine: (left: L, right: R, window: { start: number; end: number }) => O,
+    offsetMs = 0,
   ) {
     this.leftKey = leftKey;
     this.rightKey = rightKey;
     this.sizeMs = sizeMs;
     this.slideMs = slideMs;
+    this.offsetMs = offsetMs;
     this.combine = combine;
   }
 
@@ -186,7 +193,7 @@ export class WindowJoinOperator<L, R, K, O> implements Operator<L | R, O> {
       try {
         const key = input === 0 ? this.leftKey(value as L) : this.rightKey(value as R);
         let assigned = false;
-        const last = ts - (((ts % this.slideMs) + this.slideMs) % this.slideMs);
+        const last = ts - ((((ts - this.offsetMs) % this.slideMs) + this.slideMs) % this.slideMs);
         for (let start = last; start > ts - this.sizeMs; start -= this.slideMs) {
           if (start + this.sizeMs <= watermark) continue; // that window already fired
           assigned = true;
@@ -197,7 +204,10 @@ export class WindowJoinOperator<L, R, K, O> implements Operator<L | R, O> {
           if (input === 0) pair[0].push(value as L);
           else pair[1].push(value as R);
         }
-        if (!assigned) this.ctx.countLate(1);
+        if (!assigned) {
+          this.ctx.emitSide(LATE_TAG, value, ts);
+          this.ctx.countLate(1);
+        }
       } catch (error) {
         this.ctx.deadLetter(error, value, ts);
       }

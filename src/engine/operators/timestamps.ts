@@ -1,5 +1,6 @@
 // Event time: extracts each record's timestamp and generates watermarks per input channel (source partition),
-// merged by minimum, with an idleness timeout so that a silent partition stops holding time back.
+// merged by minimum, with an idleness timeout so that a silent partition stops holding time back; when every
+// channel is idle the stream itself is marked idle, so that it does not hold back a union or a join either.
 import { type Batch, MAX_WATERMARK, MIN_WATERMARK, type Operator, type OperatorContext } from '../types.ts';
 
 export interface WatermarkStrategy {
@@ -16,9 +17,12 @@ interface ChannelState {
 }
 
 export class TimestampAssigner<T> implements Operator<T, T> {
+  readonly generatesWatermarks = true;
   private ctx!: OperatorContext<T>;
   private readonly channels = new Map<number, ChannelState>();
   private emitted = MIN_WATERMARK;
+  /** Every channel is idle and downstream has been told so. */
+  private idle = false;
   private readonly extract: (value: T) => number;
   private readonly strategy: WatermarkStrategy;
 
@@ -40,6 +44,10 @@ export class TimestampAssigner<T> implements Operator<T, T> {
     if (batch.values.length === 0) return; // a source announcing its channel
     channel.lastActive = now;
     channel.idle = false;
+    if (this.idle) {
+      this.idle = false;
+      this.ctx.emitIdle(false);
+    }
     const { values } = batch;
     let max = channel.maxTimestamp;
     const stamped = new Array<number>(values.length);
@@ -86,7 +94,15 @@ export class TimestampAssigner<T> implements Operator<T, T> {
       active++;
       if (channel.maxTimestamp < min) min = channel.maxTimestamp;
     }
-    if (active === 0 || min === MIN_WATERMARK) return; // all idle, or a channel has not spoken yet: hold
+    if (active === 0) {
+      // Every channel is idle: so is this stream (downstream leaves it out of its minimum until it speaks).
+      if (!this.idle && this.channels.size > 0) {
+        this.idle = true;
+        this.ctx.emitIdle(true);
+      }
+      return;
+    }
+    if (min === MIN_WATERMARK) return; // a channel has not spoken yet: hold
     const watermark = min - this.strategy.maxOutOfOrdernessMs;
     if (watermark > this.emitted) {
       this.emitted = watermark;
@@ -100,7 +116,7 @@ export class TimestampAssigner<T> implements Operator<T, T> {
 
   restore(state: unknown): void {
     const s = state as { channels: [number, number][]; emitted: number };
-    const now = Date.now();
+    const now = this.ctx?.processingTime() ?? Date.now();
     for (const [id, maxTimestamp] of s.channels) this.channels.set(id, { maxTimestamp, lastActive: now, idle: false });
     this.emitted = s.emitted;
   }
@@ -108,6 +124,7 @@ export class TimestampAssigner<T> implements Operator<T, T> {
 
 /** Processing-time mode: each record is stamped with the wall clock, and the watermark follows the clock. */
 export class ProcessingTimeAssigner<T> implements Operator<T, T> {
+  readonly generatesWatermarks = true;
   private ctx!: OperatorContext<T>;
   open(ctx: OperatorContext<T>): void {
     this.ctx = ctx;

@@ -48,6 +48,12 @@ export class PaneWindowOperator<T, K, Acc, R> implements Operator<T, WindowResul
     return ts - ((((ts - offsetMs) % this.paneMs) + this.paneMs) % this.paneMs);
   }
 
+  /** The start of the last window containing the pane: the pane start aligned down to the slide. */
+  private lastWindowStart(paneStart: number): number {
+    const { offsetMs, slideMs } = this.options;
+    return paneStart - ((((paneStart - offsetMs) % slideMs) + slideMs) % slideMs);
+  }
+
   processBatch(batch: Batch<T>): void {
     const { values, timestamps } = batch;
     const { key: keyOf, aggregate, sizeMs, allowedLatenessMs } = this.options;
@@ -56,8 +62,8 @@ export class PaneWindowOperator<T, K, Acc, R> implements Operator<T, WindowResul
       const value = values[i]!;
       const ts = timestamps[i]!;
       const paneStart = this.paneStart(ts);
-      // The last window containing this pane starts at the pane; once it is past its lateness, the record is late.
-      if (paneStart + sizeMs + allowedLatenessMs <= watermark) {
+      // Once the last window containing this pane is past its lateness, the record is late.
+      if (this.lastWindowStart(paneStart) + sizeMs + allowedLatenessMs <= watermark) {
         this.ctx.emitSide(LATE_TAG, value, ts);
         this.ctx.countLate(1);
         continue;
@@ -157,7 +163,7 @@ export class PaneWindowOperator<T, K, Acc, R> implements Operator<T, WindowResul
     if (watermark > this.firedUpTo) this.firedUpTo = watermark;
     // Drop panes whose every window is past its lateness.
     for (const paneStart of this.panes.keys()) {
-      if (paneStart + sizeMs + allowedLatenessMs <= watermark) {
+      if (this.lastWindowStart(paneStart) + sizeMs + allowedLatenessMs <= watermark) {
         this.panes.delete(paneStart);
         if (paneStart === this.lastPaneStart) {
           this.lastPaneStart = Number.NaN;
