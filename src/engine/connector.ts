@@ -42,5 +42,19 @@ export interface Sink<T> {
   onWatermark?(watermark: number): void;
   /** Makes everything written so far durable/visible. */
   flush?(): Promise<void>;
+  /**
+   * Checkpoint phase 1: the checkpoint's barrier reached this sink (every record before it has been written).
+   * Make those writes durable and return what recovery needs to undo any later write (end offsets, an epoch);
+   * it is stored in the checkpoint. Without it, a sink is at-least-once.
+   */
+  prepareCheckpoint?(checkpointId: number): Promise<unknown>;
+  /** Checkpoint phase 2: checkpoint `checkpointId` is durable everywhere (e.g. publish a commit marker). */
+  commitCheckpoint?(checkpointId: number): Promise<void>;
+  /**
+   * Recovery, after open() and before any write: the pipeline resumes from the checkpoint whose
+   * prepareCheckpoint() returned `state` (undefined: from the beginning). Undo every write made after it, so
+   * that the replayed records are written exactly once.
+   */
+  recover?(state: unknown): Promise<void>;
   close?(): Promise<void>;
 }
