@@ -6,6 +6,7 @@ import { registerConsume } from './commands/consume.ts';
 import { registerDev } from './commands/dev.ts';
 import { registerProduce } from './commands/produce.ts';
 import { registerRun } from './commands/run.ts';
+import { registerSavepoint } from './commands/savepoint.ts';
 import { registerTopics } from './commands/topics.ts';
 import { describeFailure, EXIT, paint } from './common.ts';
 
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerDev(program);
   registerBroker(program);
   registerRun(program);
+  registerSavepoint(program);
   registerTopics(program);
   registerProduce(program);
   registerConsume(program);

@@ -14,7 +14,17 @@ export type { KeyedContext, KeyedProcessFunction, TimerService } from './operato
 export type { RollingResult } from './operators/rolling.ts';
 export type { ProcessContext } from './operators/stateless.ts';
 export { LATE_TAG } from './operators/window-aggregate.ts';
-export { type OperatorMetrics, Pipeline, type PipelineMetrics, type PipelineOptions } from './pipeline.ts';
+export { type CheckpointData, CHECKPOINT_FORMAT_VERSION } from './checkpoint/format.ts';
+export { readCheckpointFile, requestSavepoint } from './checkpoint/store.ts';
+export {
+  type CheckpointInfo,
+  type CheckpointOptions,
+  type OperatorMetrics,
+  Pipeline,
+  type PipelineMetrics,
+  type PipelineOptions,
+} from './pipeline.ts';
+export { type RestartPolicy, type SupervisedRun, supervise } from './supervise.ts';
 export type { KeyedState, ListState, MapState, StateOptions, ValueState } from './state.ts';
 export { DataStream, JoinedStream, KeyedStream, WindowedStream, WindowResultStream } from './stream.ts';
 export { type Batch, type DeadLetter, MAX_WATERMARK, MIN_WATERMARK, type Operator } from './types.ts';

@@ -34,8 +34,19 @@ class Emitter {
   readonly edges: Edge[] = [];
 }
 
+/** What a checkpoint keeps of a node besides its operator's state: where event time stood. */
+export interface NodeTimeState {
+  inputs: number[];
+  idle: boolean[];
+  watermark: number;
+  output: number;
+  outputIdle: boolean;
+}
+
 export class Node {
   readonly name: string;
+  /** The id its state is stored under in checkpoints and savepoints (the name unless set with `.uid()`). */
+  uid: string;
   readonly operator: Operator<unknown, unknown>;
   private readonly main = new Emitter();
   private readonly sides = new Map<string, Emitter>();
@@ -55,7 +66,29 @@ export class Node {
 
   constructor(name: string, operator: Operator<unknown, unknown>) {
     this.name = name;
+    this.uid = name;
     this.operator = operator;
+  }
+
+  snapshotTime(): NodeTimeState {
+    return {
+      inputs: [...this.inputWatermarks],
+      idle: [...this.inputIdle],
+      watermark: this.watermark,
+      output: this.outputWatermark,
+      outputIdle: this.outputIdle,
+    };
+  }
+
+  /** Restores event time without firing anything: the restored operator state already reflects it. */
+  restoreTime(state: NodeTimeState): void {
+    for (let i = 0; i < this.inputWatermarks.length; i++) {
+      this.inputWatermarks[i] = state.inputs[i] ?? this.inputWatermarks[i]!;
+      this.inputIdle[i] = state.idle[i] ?? false;
+    }
+    this.watermark = state.watermark;
+    this.outputWatermark = state.output;
+    this.outputIdle = state.outputIdle;
   }
 
   connect(target: Node, input: number, sideTag?: string): void {

@@ -195,11 +195,11 @@ describe('pipelines', () => {
 
     const first = build(false, 2);
     const running = first.p.run();
-    await until(() => first.p.snapshot().sources[0]?.toString() === '6', 'two batches read');
+    await until(() => Object.values(first.p.snapshot().sources)[0]?.toString() === '6', 'two batches read');
     first.p.stop();
     await running;
     const snapshot = structuredClone(first.p.snapshot());
-    assert.deepEqual(snapshot.sources, [[6]]);
+    assert.deepEqual(Object.values(snapshot.sources), [[6]]);
     const second = build(true);
     second.p.restore(snapshot);
     await second.p.run();

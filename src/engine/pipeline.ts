@@ -2,9 +2,19 @@
 // its own read loop; a batch is pushed synchronously through the operators to the sinks; a source reads its next
 // batch only once the sinks' writes for the previous one have settled, so a slow sink slows the sources and the
 // memory in flight is bounded by one batch per source.
+//
+// Checkpoints use barriers in the Chandy–Lamport way Flink does, specialised to one thread: a checkpoint asks every
+// source loop to stop at its next batch boundary (a waiting poll is interrupted); a loop that stops has pushed
+// everything before the barrier through the whole graph, synchronously, and its sinks' writes have settled. Once
+// all loops have stopped (the barrier is aligned at every operator with several inputs), operator state, event
+// time and source positions form a consistent cut; exactly-once sinks pre-commit; the state is serialised; the
+// loops resume. Writing the file and the sinks' commit happen while the data flows again.
+import { SluiceError } from '../errors.ts';
 import { createLogger, type Logger } from '../logger.ts';
+import { type CheckpointData, encodeCheckpoint } from './checkpoint/format.ts';
+import { CheckpointStore, readCheckpointFile } from './checkpoint/store.ts';
 import type { Sink, Source, SourceBatch } from './connector.ts';
-import { Node, type NodeMetrics, PipelineFailure } from './node.ts';
+import { Node, type NodeMetrics, type NodeTimeState, PipelineFailure } from './node.ts';
 import { SinkOperator } from './operators/sink.ts';
 import { UnionOperator } from './operators/stateless.ts';
 import { DataStream } from './stream.ts';
@@ -22,6 +32,30 @@ export interface PipelineOptions {
   clock?: () => number;
 }
 
+export interface CheckpointOptions {
+  /** This pipeline's checkpoint directory (the runner uses `<data dir>/checkpoints/<pipeline name>`). */
+  dir: string;
+  /** Period of automatic checkpoints in ms (default 10,000; 0: only on demand). */
+  intervalMs?: number;
+  /** How many completed checkpoints to keep (default 3). */
+  retain?: number;
+  /** Where to start: the latest complete checkpoint (default), a savepoint or checkpoint file, or nothing. */
+  restoreFrom?: 'latest' | 'none' | { file: string };
+  /** Start from a savepoint that has state for operators this pipeline no longer has (that state is dropped). */
+  allowNonRestoredState?: boolean;
+}
+
+export interface CheckpointInfo {
+  id: number;
+  kind: 'checkpoint' | 'savepoint';
+  file: string;
+  bytes: number;
+  /** How long the sources were held at the barrier (snapshot, sink pre-commit and serialisation). */
+  pauseMs: number;
+  /** From the barrier to the file being durable and the sinks committed. */
+  durationMs: number;
+}
+
 export interface OperatorMetrics extends NodeMetrics {
   /** Records in per second, over the time since the previous metrics() call (at least one second apart). */
   ratePerSec: number;
@@ -37,6 +71,15 @@ export interface PipelineMetrics {
   uptimeMs: number;
   operators: OperatorMetrics[];
   deadLetters: number;
+  checkpoints: { completed: number; failed: number; restoredFrom: string | null; last: CheckpointInfo | null };
+}
+
+interface Barrier {
+  parked: number;
+  released: Promise<void>;
+  release: () => void;
+  aligned: Promise<void>;
+  onAligned: () => void;
 }
 
 const DEAD_LETTER_TAG = 'dead-letters';
@@ -56,6 +99,16 @@ export class Pipeline {
   private failure: unknown;
   private deadLetterCount = 0;
   private readonly rateSamples = new Map<Node, { at: number; recordsIn: number; rate: number }>();
+  private checkpointOptions: Required<Omit<CheckpointOptions, 'restoreFrom'>> & Pick<CheckpointOptions, 'restoreFrom'>;
+  private store: CheckpointStore | undefined;
+  private pendingRestore: CheckpointData | undefined;
+  private nextCheckpointId = 1;
+  private checkpointChain: Promise<unknown> = Promise.resolve();
+  private checkpointStats = { completed: 0, failed: 0, restoredFrom: null as string | null, last: null as CheckpointInfo | null };
+  private barrier: Barrier | undefined;
+  /** Source loops running (not yet finished): the barrier is aligned when all of them have parked. */
+  private liveLoops = 0;
+  private readonly polls = new Map<number, AbortController>();
 
   constructor(options: PipelineOptions = {}) {
     this.name = options.name ?? 'pipeline';
@@ -67,6 +120,7 @@ export class Pipeline {
       clock: options.clock ?? Date.now,
     };
     this.logger = createLogger('engine', { pipeline: this.name });
+    this.checkpointOptions = { dir: '', intervalMs: 10_000, retain: 3, allowNonRestoredState: false };
     this.deadLetterNode = this.addNode('dead-letters', new UnionOperator());
   }
 
@@ -103,11 +157,35 @@ export class Pipeline {
     this.sinks.push({ operator, node });
   }
 
+  /**
+   * Turns checkpoints on (the runner does this for pipeline files): periodic, on demand (`checkpoint()`), and on
+   * request from `sluice savepoint`; run() then starts from the latest complete checkpoint.
+   */
+  enableCheckpoints(options: CheckpointOptions): this {
+    if (this.running) throw new PipelineFailure('PIPELINE_RUNNING', 'enable checkpoints before run()');
+    this.checkpointOptions = {
+      dir: options.dir,
+      intervalMs: options.intervalMs ?? 10_000,
+      retain: options.retain ?? 3,
+      restoreFrom: options.restoreFrom,
+      allowNonRestoredState: options.allowNonRestoredState ?? false,
+    };
+    this.store = new CheckpointStore(options.dir, this.checkpointOptions.retain, this.logger);
+    return this;
+  }
+
   /** Runs until stop() (or, in bounded mode, until every source is exhausted and every result is written). */
   async run(): Promise<void> {
     if (this.running) throw new PipelineFailure('PIPELINE_RUNNING', `pipeline ${this.name} is already running`);
     if (this.sinks.length === 0) {
       throw new PipelineFailure('NO_SINK', `pipeline ${this.name} has no sink: add .sinkTo(...) to a stream`);
+    }
+    const uids = new Set<string>();
+    for (const node of this.nodes) {
+      if (uids.has(node.uid)) {
+        throw new PipelineFailure('DUPLICATE_UID', `two operators of pipeline ${this.name} have the uid "${node.uid}"`);
+      }
+      uids.add(node.uid);
     }
     this.running = true;
     this.startedAt = this.options.clock();
@@ -117,17 +195,32 @@ export class Pipeline {
       deadLetter: (letter: DeadLetter) => this.onDeadLetter(letter),
       processingTime: this.options.clock,
     };
-    for (const node of this.nodes) node.open(hooks);
-    for (const { operator } of this.sinks) await operator.sink.open?.();
-    const tick = setInterval(() => this.guard(() => this.tick()), this.options.tickMs);
+    const timers: NodeJS.Timeout[] = [];
     try {
+      for (const node of this.nodes) node.open(hooks);
+      for (const { operator } of this.sinks) await operator.sink.open?.();
+      const restored = this.loadRestorePoint();
+      if (restored) this.applyCheckpoint(restored);
+      if (this.store) {
+        for (const { operator, node } of this.sinks) await operator.sink.recover?.(restored?.sinks[node.uid]);
+      }
+      for (const s of this.sources) await this.openSource(s);
+      // A first checkpoint before any record: recovery then always has a point to roll sinks back to.
+      if (this.store && !restored) await this.checkpoint();
+      timers.push(setInterval(() => this.guard(() => this.tick()), this.options.tickMs));
+      if (this.store && this.checkpointOptions.intervalMs > 0) {
+        timers.push(setInterval(() => this.checkpointInBackground(), this.checkpointOptions.intervalMs));
+      }
+      this.liveLoops = this.sources.length;
       await Promise.all(this.sources.map((s) => this.runSource(s)));
       this.throwIfFailed();
       await this.drainSinks();
       for (const { operator } of this.sinks) await operator.sink.flush?.();
       this.throwIfFailed();
+      await this.checkpointChain;
     } finally {
-      clearInterval(tick);
+      for (const timer of timers) clearInterval(timer);
+      await this.checkpointChain.catch(() => {});
       this.running = false;
       for (const { source } of this.sources) await source.close().catch(() => {});
       for (const { operator } of this.sinks) await operator.sink.close?.().catch(() => {});
@@ -141,42 +234,189 @@ export class Pipeline {
 
   /** Processing-time tick (public for tests with a manual clock). */
   tick(): void {
+    if (this.barrier) return; // nothing may move between a checkpoint's cut and its sinks' pre-commit
     const now = this.options.clock();
     for (const node of this.nodes) node.onProcessingTime(now);
+    if (this.store && this.running) {
+      for (const name of this.store.takeRequests()) {
+        this.checkpoint({ savepoint: name }).then(
+          (info) => this.logger.info({ file: info.file }, 'savepoint written'),
+          (error: unknown) => this.logger.error({ err: error, name }, 'savepoint failed'),
+        );
+      }
+    }
   }
 
-  private async runSource({ source, node, index }: { source: Source<unknown>; node: Node; index: number }) {
+  /**
+   * Takes a checkpoint now (or a savepoint, kept until deleted), after any checkpoint in progress; resolves once
+   * its file is durable and the sinks have committed.
+   */
+  checkpoint(options: { savepoint?: string } = {}): Promise<CheckpointInfo> {
+    const store = this.store;
+    if (!store) {
+      return Promise.reject(
+        new PipelineFailure('CHECKPOINTS_DISABLED', `pipeline ${this.name} has no checkpoint directory`),
+      );
+    }
+    if (options.savepoint !== undefined) store.savepointFile(options.savepoint); // validates the name first
+    const run = this.checkpointChain.catch(() => {}).then(() => this.takeCheckpoint(store, options.savepoint));
+    this.checkpointChain = run;
+    return run;
+  }
+
+  private checkpointInBackground(): void {
+    if (this.barrier || !this.running || this.stopController.signal.aborted) return;
+    this.checkpoint().catch(() => {}); // counted and logged in takeCheckpoint
+  }
+
+  private async takeCheckpoint(store: CheckpointStore, savepoint: string | undefined): Promise<CheckpointInfo> {
+    const id = this.nextCheckpointId++;
+    const kind = savepoint === undefined ? 'checkpoint' : 'savepoint';
+    const started = performance.now();
+    let pauseMs = 0;
+    try {
+      let bytes: Buffer;
+      await this.alignBarrier();
+      try {
+        await this.drainSinks();
+        if (this.failure !== undefined) throw this.failure;
+        const data = this.snapshot();
+        data.id = id;
+        data.kind = kind;
+        for (const { operator, node } of this.sinks) {
+          if (operator.sink.prepareCheckpoint) data.sinks[node.uid] = await operator.sink.prepareCheckpoint(id);
+        }
+        bytes = encodeCheckpoint(data);
+      } finally {
+        pauseMs = performance.now() - started;
+        this.releaseBarrier();
+      }
+      const file =
+        savepoint === undefined ? await store.writeCheckpoint(id, bytes) : await store.writeSavepoint(savepoint, bytes);
+      for (const { operator } of this.sinks) await operator.sink.commitCheckpoint?.(id);
+      const info: CheckpointInfo = {
+        id,
+        kind,
+        file,
+        bytes: bytes.length,
+        pauseMs: Math.round(pauseMs * 100) / 100,
+        durationMs: Math.round((performance.now() - started) * 100) / 100,
+      };
+      this.checkpointStats.completed++;
+      this.checkpointStats.last = info;
+      this.logger.debug(info, 'checkpoint complete');
+      return info;
+    } catch (error) {
+      this.checkpointStats.failed++;
+      this.logger.error({ err: error, id }, 'checkpoint failed');
+      throw error;
+    }
+  }
+
+  /** Holds every source loop at its next batch boundary; resolves once all are held (or finished). */
+  private alignBarrier(): Promise<void> {
+    let release!: () => void;
+    let onAligned!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const aligned = new Promise<void>((resolve) => (onAligned = resolve));
+    const barrier: Barrier = { parked: 0, released, release, aligned, onAligned };
+    this.barrier = barrier;
+    for (const poll of this.polls.values()) poll.abort(); // a poll waiting for data gives way to the barrier
+    this.checkAligned();
+    return aligned;
+  }
+
+  private checkAligned(): void {
+    const barrier = this.barrier;
+    if (barrier && barrier.parked >= this.liveLoops) barrier.onAligned();
+  }
+
+  private releaseBarrier(): void {
+    const barrier = this.barrier;
+    this.barrier = undefined;
+    barrier?.release();
+  }
+
+  private async park(): Promise<void> {
+    const barrier = this.barrier!;
+    barrier.parked++;
+    this.checkAligned();
+    await barrier.released;
+  }
+
+  /** The checkpoint or savepoint to start from, per the checkpoint options (or one handed to restore()). */
+  private loadRestorePoint(): CheckpointData | undefined {
+    if (this.pendingRestore) {
+      const data = this.pendingRestore;
+      this.pendingRestore = undefined;
+      return data;
+    }
+    const store = this.store;
+    if (!store) return undefined;
+    const from = this.checkpointOptions.restoreFrom ?? 'latest';
+    this.nextCheckpointId = (store.ids()[0] ?? 0) + 1;
+    if (from === 'none') return undefined;
+    const stored = from === 'latest' ? store.latest() : { data: readCheckpointFile(from.file), file: from.file };
+    if (!stored) return undefined;
+    if (stored.data.pipeline !== this.name) {
+      throw new SluiceError(
+        'INCOMPATIBLE_CHECKPOINT',
+        `${stored.file} belongs to pipeline "${stored.data.pipeline}", not "${this.name}"`,
+        { file: stored.file },
+      );
+    }
+    this.checkpointStats.restoredFrom = stored.file;
+    this.logger.info({ file: stored.file, id: stored.data.id }, 'restoring from checkpoint');
+    return stored.data;
+  }
+
+  private async openSource({ source, node, index }: { source: Source<unknown>; node: Node; index: number }) {
     await source.open({
       bounded: this.options.bounded,
       deadLetter: (letter) => this.onDeadLetter({ operator: node.name, ...letter }),
     });
-    const channelBase = index * 1_000_000;
     // Announce every channel, so that an empty partition holds the watermark back as Kafka's does in Flink.
     for (const channel of source.channels())
-      node.receiveBatch({ values: [], timestamps: [], channel: channelBase + channel }, 0);
+      node.receiveBatch({ values: [], timestamps: [], channel: index * 1_000_000 + channel }, 0);
+  }
+
+  private async runSource({ source, node, index }: { source: Source<unknown>; node: Node; index: number }) {
+    const channelBase = index * 1_000_000;
     const signal = this.stopController.signal;
-    while (!signal.aborted && this.failure === undefined) {
-      let batch: SourceBatch<unknown> | null;
-      try {
-        batch = await source.poll(signal);
-      } catch (error) {
-        this.fail(error);
-        break;
+    try {
+      while (!signal.aborted && this.failure === undefined) {
+        if (this.barrier) await this.park();
+        if (signal.aborted || this.failure !== undefined) break;
+        let batch: SourceBatch<unknown> | null;
+        const poll = new AbortController();
+        this.polls.set(index, poll);
+        try {
+          batch = await source.poll(AbortSignal.any([signal, poll.signal]));
+        } catch (error) {
+          this.fail(error);
+          break;
+        } finally {
+          this.polls.delete(index);
+        }
+        if (batch === null) break;
+        if (batch.values.length > 0) {
+          this.guard(() =>
+            node.receiveBatch(
+              { values: batch.values, timestamps: batch.timestamps, channel: channelBase + batch.channel },
+              0,
+            ),
+          );
+        }
+        await this.drainSinks();
       }
-      if (batch === null) break;
-      if (batch.values.length > 0) {
-        this.guard(() =>
-          node.receiveBatch(
-            { values: batch.values, timestamps: batch.timestamps, channel: channelBase + batch.channel },
-            0,
-          ),
-        );
+      // The end of a bounded input: a final watermark fires every window and timer downstream.
+      if (this.options.bounded && this.failure === undefined && !signal.aborted) {
+        this.guard(() => node.receiveWatermark(MAX_WATERMARK, 0));
+        await this.drainSinks();
       }
-      await this.drainSinks();
-    }
-    // The end of a bounded input: a final watermark fires every window and timer downstream.
-    if (this.options.bounded && this.failure === undefined && !signal.aborted) {
-      this.guard(() => node.receiveWatermark(MAX_WATERMARK, 0));
+    } finally {
+      this.liveLoops--;
+      this.checkAligned();
     }
   }
 
@@ -232,6 +472,7 @@ export class Pipeline {
       running: this.running,
       uptimeMs,
       deadLetters: this.deadLetterCount,
+      checkpoints: { ...this.checkpointStats },
       operators: this.nodes
         .filter((node) => node !== this.deadLetterNode || node.recordsIn > 0)
         .map((node) => {
@@ -263,24 +504,72 @@ export class Pipeline {
     return Math.round(sample.rate);
   }
 
-  /** State of every operator and source position, for checkpoints (taken between batches). */
-  snapshot(): { sources: unknown[]; operators: Record<string, unknown> } {
-    const operators: Record<string, unknown> = {};
+  /**
+   * The state of every operator, its event time and every source position, keyed by uid. Consistent only between
+   * batches: checkpoint() takes it at an aligned barrier.
+   */
+  snapshot(): CheckpointData {
+    const data: CheckpointData = {
+      pipeline: this.name,
+      id: 0,
+      kind: 'checkpoint',
+      takenAt: Date.now(),
+      sources: {},
+      operators: {},
+      sinks: {},
+    };
+    for (const { source, node } of this.sources) data.sources[node.uid] = source.snapshot?.();
     for (const node of this.nodes) {
-      const state = node.operator.snapshot?.();
-      if (state !== undefined) operators[node.name] = state;
+      data.operators[node.uid] = {
+        kind: node.operator.constructor.name,
+        state: node.operator.snapshot?.(),
+        time: node.snapshotTime(),
+      };
     }
-    return { sources: this.sources.map(({ source }) => source.snapshot?.()), operators };
+    return data;
   }
 
-  restore(snapshot: { sources: unknown[]; operators: Record<string, unknown> }): void {
-    this.sources.forEach(({ source }, i) => {
-      if (snapshot.sources[i] !== undefined) source.restore?.(snapshot.sources[i]);
-    });
-    for (const node of this.nodes) {
-      const state = snapshot.operators[node.name];
-      if (state !== undefined) node.operator.restore?.(state);
+  /** Starts the next run() from `snapshot` (as taken by snapshot() or read from a checkpoint file). */
+  restore(snapshot: CheckpointData): void {
+    if (this.running) throw new PipelineFailure('PIPELINE_RUNNING', 'restore() before run()');
+    this.pendingRestore = snapshot;
+  }
+
+  /** Matches state to operators by uid; refuses what would silently lose or misplace state. */
+  private applyCheckpoint(data: CheckpointData): void {
+    const byUid = new Map(this.nodes.map((node) => [node.uid, node]));
+    const incompatible = (message: string) =>
+      new SluiceError('INCOMPATIBLE_CHECKPOINT', `cannot restore checkpoint ${data.id} of ${data.pipeline}: ${message}`);
+    for (const [uid, saved] of Object.entries(data.operators)) {
+      const node = byUid.get(uid);
+      if (!node) {
+        if (saved.state !== undefined && !this.checkpointOptions.allowNonRestoredState) {
+          throw incompatible(
+            `it has state for operator "${uid}" (${saved.kind}), which this pipeline does not have; give stateful ` +
+              'operators stable ids with .uid(...), or start with allowNonRestoredState to drop that state',
+          );
+        }
+        continue;
+      }
+      if (saved.kind !== node.operator.constructor.name && (saved.state !== undefined || node.operator.snapshot)) {
+        throw incompatible(`operator "${uid}" was a ${saved.kind} and is now a ${node.operator.constructor.name}`);
+      }
     }
+    for (const { source, node } of this.sources) {
+      const position = data.sources[node.uid];
+      if (position !== undefined) source.restore?.(position);
+    }
+    for (const [uid, saved] of Object.entries(data.operators)) {
+      const node = byUid.get(uid);
+      if (!node) continue;
+      try {
+        if (saved.state !== undefined) node.operator.restore?.(saved.state);
+        node.restoreTime(saved.time as NodeTimeState);
+      } catch (error) {
+        throw incompatible(`operator "${uid}" refused its state: ${(error as Error).message}`);
+      }
+    }
+    this.nextCheckpointId = Math.max(this.nextCheckpointId, data.id + 1);
   }
 }
 

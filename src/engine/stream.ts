@@ -43,6 +43,16 @@ export class DataStream<T> {
     return new DataStream<O>(this.pipeline, node);
   }
 
+  /**
+   * Names this operator's state in checkpoints and savepoints. Stateful operators that keep a uid keep their state
+   * when the pipeline's code changes around them (without one, the generated name — `window-aggregate-2` — may
+   * shift when operators are added).
+   */
+  uid(id: string): this {
+    this.node.uid = id;
+    return this;
+  }
+
   map<O>(fn: (value: T) => O): DataStream<O> {
     return this.pipe('map', new MapOperator(fn));
   }

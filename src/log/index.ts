@@ -81,6 +81,12 @@ export interface Log {
    */
   waitForData(topic: string, partition: number, offset: number, options?: WaitOptions): Promise<boolean>;
 
+  /**
+   * Removes the records at and after `offset` (which must start a batch, as every offset a sink recorded after
+   * its own append does). Exactly-once sinks use it to roll back what they wrote after their last checkpoint.
+   */
+  truncate(topic: string, partition: number, offset: number): Promise<void>;
+
   readonly groups: GroupOffsetStore;
 
   /** Flushes and fsyncs everything, then releases files. Further calls throw `LOG_CLOSED`. */

@@ -149,6 +149,30 @@ describe('append and read', () => {
     assert.equal(log.offsetForTimestamp('t', 0, 99_999), null);
   });
 
+  it('truncates at a batch boundary across segments, then appends from there, also after a restart', async () => {
+    const dir = tempDir();
+    const log = await open(dir);
+    await log.createTopic('t', { partitions: 1, config: { segmentBytes: 2048 } });
+    for (let i = 0; i < 100; i++) await log.append('t', 0, [rec(`v${i}`.padEnd(40, '.')), rec(`w${i}`)]);
+    assert.ok(log.describeTopic('t').partitions[0]!.segments > 3);
+    await assert.rejects(log.truncate('t', 0, 51), { code: 'INVALID_OFFSET' });
+    await log.truncate('t', 0, 60);
+    assert.equal(log.describeTopic('t').partitions[0]!.logEndOffset, 60);
+    await log.append('t', 0, [rec('after')]);
+    const all = values(log, 't', 0, 0);
+    assert.equal(all.length, 61);
+    assert.equal(all[59], 'w29');
+    assert.equal(all[60], 'after');
+    assert.equal(log.offsetForTimestamp('t', 0, Date.now() + 60_000), null);
+    await log.close();
+    logs.length = 0;
+    const reopened = await open(dir);
+    assert.deepEqual(values(reopened, 't', 0, 0), all);
+    await reopened.truncate('t', 0, 0);
+    assert.deepEqual(values(reopened, 't', 0, 0), []);
+    await reopened.truncate('t', 0, 0); // nothing left: a no-op
+  });
+
   it('rejects oversize batches and empty appends without writing anything', async () => {
     const log = await open(tempDir());
     await log.createTopic('t', { partitions: 1, config: { maxMessageBytes: 200 } });

@@ -248,6 +248,10 @@ export class FileLog implements Log {
     }
   }
 
+  truncate(topic: string, partition: number, offset: number): Promise<void> {
+    return this.partitionOf(topic, partition).truncateTo(offset);
+  }
+
   /** Forces a segment roll (tests and tools). */
   roll(topic: string, partition: number): void {
     this.partitionOf(topic, partition).roll();

@@ -471,6 +471,38 @@ export class Partition {
     }
   }
 
+  /**
+   * Removes every record at and after `offset`, which must start a batch (an exactly-once sink rolls back what it
+   * wrote after its last checkpoint; the offsets it recorded are always batch boundaries). Waits for appends in
+   * flight first. Readers that already read past `offset` will see other records there afterwards.
+   */
+  async truncateTo(offset: number): Promise<void> {
+    this.ensureWritable();
+    while (this.syncing || this.pending.length > 0) {
+      await new Promise((resolve) => setImmediate(resolve));
+      this.ensureWritable();
+    }
+    if (offset >= this.nextOffset) return;
+    if (!Number.isSafeInteger(offset) || offset < this.logStartOffset) {
+      throw new SluiceError(
+        'OFFSET_OUT_OF_RANGE',
+        `cannot truncate ${this.topic}-${this.id} to ${offset}: the log starts at ${this.logStartOffset}`,
+        { topic: this.topic, partition: this.id, offset },
+      );
+    }
+    while (this.segments.length > 1 && this.active.baseOffset >= offset) {
+      const dropped = this.segments.pop()!;
+      dropped.close();
+      dropped.remove(this.dir);
+    }
+    this.active.truncateTo(this.dir, offset);
+    this.nextOffset = offset;
+    this.highWatermark = offset;
+    this.producers.clear();
+    this.rebuildProducerState();
+    this.logger.info({ topic: this.topic, partition: this.id, offset }, 'truncated the log');
+  }
+
   /** Waits for in-flight acknowledgements, syncs, persists indexes and marks the shutdown clean. */
   async close(): Promise<void> {
     if (this.closed) return;

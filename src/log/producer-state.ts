@@ -24,6 +24,10 @@ export type SequenceCheck = { kind: 'append' } | { kind: 'duplicate'; baseOffset
 export class ProducerStateTable {
   private readonly producers = new Map<number, ProducerEntry>();
 
+  clear(): void {
+    this.producers.clear();
+  }
+
   /** Classifies a batch; throws OUT_OF_ORDER_SEQUENCE_NUMBER or INVALID_PRODUCER_EPOCH when it must be refused. */
   check(header: BatchHeader, where: string): SequenceCheck {
     if (header.producerId < 0 || header.baseSequence < 0) return { kind: 'append' };

@@ -320,6 +320,31 @@ export class Segment {
     }
   }
 
+  /**
+   * Cuts the segment so that `offset` is its next offset (it must start a batch), for a sink rolling back writes
+   * made after its last checkpoint. The persisted indexes are removed and the in-memory ones rebuilt.
+   */
+  truncateTo(dir: string, offset: number): void {
+    if (offset === this.nextOffset) return;
+    let cut = -1;
+    if (offset === this.baseOffset) cut = 0;
+    else {
+      this.scan(this.positionFor(offset), this.size, false, (header, position) => {
+        if (cut < 0 && header.baseOffset === offset) cut = position;
+      });
+    }
+    if (cut < 0) {
+      throw new SluiceError('INVALID_OFFSET', `${this.logPath}: offset ${offset} does not start a record batch`, {
+        offset,
+      });
+    }
+    for (const suffix of ['.index', '.timeindex']) fs.rmSync(path.join(dir, segmentFileName(this.baseOffset, suffix)), { force: true });
+    fs.ftruncateSync(this.fd, cut);
+    fs.fdatasyncSync(this.fd);
+    this.rebuild(cut, false);
+    this.visibleSize = this.size;
+  }
+
   close(): void {
     fs.closeSync(this.fd);
   }

@@ -1,12 +1,15 @@
 // `sluice run <pipeline.ts>`: runs a pipeline file with the log embedded in this process and its Kafka listener
-// open, so that any Kafka client can feed the pipeline's inputs and read its outputs.
+// open, so that any Kafka client can feed the pipeline's inputs and read its outputs. The pipeline checkpoints into
+// `<data dir>/checkpoints/<pipeline name>`, resumes from there after a crash, and is restarted with backoff when
+// it fails.
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
-import type { PipelineDefinition } from '../../engine/index.ts';
+import { type Duration, type PipelineDefinition, supervise, toMillis } from '../../engine/index.ts';
 import { SluiceError } from '../../errors.ts';
 import { startBroker } from '../../kafka/index.ts';
-import { openLog } from '../../log/index.ts';
+import { createLogger } from '../../logger.ts';
+import { type Log, openLog } from '../../log/index.ts';
 import { DEFAULTS, paint, portOption, untilShutdownSignal } from '../common.ts';
 
 interface RunFlags {
@@ -14,6 +17,15 @@ interface RunFlags {
   host: string;
   kafkaPort: number;
   bounded?: boolean;
+  checkpoints: boolean;
+  checkpointInterval: string;
+  fromSavepoint?: string;
+  allowNonRestoredState?: boolean;
+  kafka: boolean;
+}
+
+export function checkpointDir(dataDir: string, pipeline: string): string {
+  return path.join(dataDir, 'checkpoints', pipeline);
 }
 
 export async function loadPipelineFile(file: string): Promise<PipelineDefinition> {
@@ -38,36 +50,85 @@ export function registerRun(program: Command): void {
     .option('--host <host>', 'interface for the Kafka listener', DEFAULTS.host)
     .option('--kafka-port <port>', 'Kafka protocol port (0 picks a free one)', portOption, DEFAULTS.kafkaPort)
     .option('--bounded', 'process what is in the log now, then exit (a batch run)')
+    .option('--checkpoint-interval <duration>', 'period of checkpoints (e.g. 10s, 500ms; 0 = on demand only)', '10s')
+    .option('--no-checkpoints', 'run without checkpoints (a crash replays from the start, at-least-once)')
+    .option('--from-savepoint <name|file>', 'start from a savepoint (by name or file) instead of the latest checkpoint')
+    .option('--allow-non-restored-state', 'start from a savepoint that has state for operators the pipeline lost')
+    .option('--no-kafka', 'do not open the Kafka listener')
     .addHelpText(
       'after',
       `
 Examples:
   $ sluice run examples/windowed-counts.ts --data-dir /tmp/wc --kafka-port 19092
-  $ sluice run examples/windowed-counts.ts --bounded`,
+  $ sluice run examples/windowed-counts.ts --bounded
+  $ sluice savepoint windowed-counts --name before-upgrade      # in another terminal
+  $ sluice run examples/windowed-counts.ts --from-savepoint before-upgrade`,
     )
     .action(async (file: string, flags: RunFlags) => {
       const define = await loadPipelineFile(file);
+      const intervalMs = parseInterval(flags.checkpointInterval);
       const log = await openLog({ dataDir: flags.dataDir });
-      const broker = await startBroker({ log, host: flags.host, port: flags.kafkaPort, autoCreateTopics: true });
-      try {
+      const broker = flags.kafka
+        ? await startBroker({ log, host: flags.host, port: flags.kafkaPort, autoCreateTopics: true })
+        : undefined;
+      const logger = createLogger('run');
+      let first = true;
+      const build = async () => {
         const pipeline = await define({ log, bounded: flags.bounded ?? false, dataDir: log.dataDir });
-        console.log(
-          `${paint('bold', 'sluice run')}: pipeline ${pipeline.name} from ${file}; Kafka protocol on ${paint('cyan', broker.address)}` +
-            (flags.bounded ? ' (bounded)' : ' (Ctrl-C stops)'),
-        );
-        const running = pipeline.run();
-        if (!flags.bounded) {
-          const stopped = untilShutdownSignal().then(() => pipeline.stop());
-          await Promise.race([running, stopped]);
+        if (flags.checkpoints) {
+          const dir = checkpointDir(log.dataDir, pipeline.name);
+          pipeline.enableCheckpoints({
+            dir,
+            intervalMs,
+            // A savepoint is where the first run starts; restarts resume from the newer checkpoints.
+            restoreFrom: first && flags.fromSavepoint ? { file: savepointFile(dir, flags.fromSavepoint) } : 'latest',
+            allowNonRestoredState: flags.allowNonRestoredState ?? false,
+          });
         }
-        await running;
-        const m = pipeline.metrics();
-        console.log(
-          `sluice run: stopped; ${m.operators.map((o) => `${o.name} ${o.recordsIn}`).join(', ')}; dead letters ${m.deadLetters}`,
-        );
+        if (first) {
+          console.log(
+            `${paint('bold', 'sluice run')}: pipeline ${pipeline.name} from ${file}` +
+              (broker ? `; Kafka protocol on ${paint('cyan', broker.address)}` : '') +
+              (flags.bounded ? ' (bounded)' : ' (Ctrl-C stops)'),
+          );
+        }
+        first = false;
+        return pipeline;
+      };
+      try {
+        const run = supervise(build, {}, logger);
+        if (!flags.bounded) {
+          const stopped = untilShutdownSignal().then(() => run.stop());
+          await Promise.race([run.done, stopped]);
+        }
+        await run.done;
+        const pipeline = run.current();
+        if (pipeline) report(pipeline.metrics());
       } finally {
-        await broker.close();
+        await broker?.close();
         await log.close();
       }
     });
 }
+
+function report(m: ReturnType<import('../../engine/index.ts').Pipeline['metrics']>): void {
+  const restored = m.checkpoints.restoredFrom ? `; restored from ${m.checkpoints.restoredFrom}` : '';
+  console.log(
+    `sluice run: stopped; ${m.operators.map((o) => `${o.name} ${o.recordsIn}`).join(', ')}; dead letters ${m.deadLetters}; ` +
+      `checkpoints ${m.checkpoints.completed}${restored}`,
+  );
+}
+
+function parseInterval(value: string): number {
+  if (value === '0') return 0;
+  return /^\d+$/.test(value) ? Number(value) : toMillis(value as Duration, '--checkpoint-interval');
+}
+
+/** A savepoint given by name (in the pipeline's checkpoint directory) or by path. */
+export function savepointFile(dir: string, nameOrFile: string): string {
+  return nameOrFile.includes('/') || nameOrFile.endsWith('.ckpt')
+    ? path.resolve(nameOrFile)
+    : path.join(dir, 'savepoints', `${nameOrFile}.ckpt`);
+}
+
+export type { Log };
