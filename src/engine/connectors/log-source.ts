@@ -61,6 +61,7 @@ export class LogSource<T> implements Source<T> {
   }
 
   channels(): number[] {
+    if (this.next >= this.offsets.length) this.next = 0;
     return this.offsets.map((_, i) => i);
   }
 
@@ -134,14 +135,20 @@ export class LogSource<T> implements Source<T> {
     }
   }
 
+  /** Offsets per partition, and the partition read next: with both, a replay reads the very same batches. */
   snapshot(): unknown {
-    return this.position();
+    return { offsets: this.position(), next: this.next };
   }
 
   restore(position: unknown): void {
-    if (!Array.isArray(position)) throw new SluiceError('INVALID_CHECKPOINT', `${this.name}: bad source position`);
-    this.restored = position as number[];
-    this.offsets = [...(position as number[])];
+    const p = position as { offsets?: unknown; next?: unknown } | number[];
+    const offsets = Array.isArray(p) ? p : p?.offsets;
+    if (!Array.isArray(offsets) || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
+      throw new SluiceError('INVALID_CHECKPOINT', `${this.name}: the checkpoint has no valid offsets for this source`);
+    }
+    this.restored = offsets as number[];
+    this.offsets = [...(offsets as number[])];
+    if (!Array.isArray(p) && typeof p.next === 'number') this.next = p.next;
   }
 
   async close(): Promise<void> {}

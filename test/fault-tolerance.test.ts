@@ -1,0 +1,231 @@
+// Exactly-once under crashes: a pipeline process is SIGKILLed at random instants (during processing, checkpoints
+// and sink writes alike) and restarted, over a deterministic disordered input, until it completes; its outputs
+// must then equal those of an uninterrupted run exactly: nothing lost, nothing twice.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { openLog } from '../src/log/index.ts';
+import { SLUICE } from './helpers/processes.ts';
+
+const dirs: string[] = [];
+after(() => {
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-fault-'));
+  dirs.push(dir);
+  return dir;
+}
+
+/** A small deterministic PRNG (mulberry32), so that every run sees the same input. */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Input = {
+  topic: string;
+  partitions: number;
+  /** Records to write (default: the test's count). */
+  count?: number;
+  records: (rand: () => number, i: number) => { key: string; value: unknown };
+};
+
+async function writeInput(dataDir: string, inputs: Input[], count: number): Promise<void> {
+  const log = await openLog({ dataDir });
+  const rand = random(42);
+  for (const input of inputs) {
+    await log.createTopic(input.topic, { partitions: input.partitions });
+    const perPartition: { key: Buffer; value: Buffer }[][] = Array.from({ length: input.partitions }, () => []);
+    for (let i = 0; i < (input.count ?? count); i++) {
+      const { key, value } = input.records(rand, i);
+      perPartition[i % input.partitions]!.push({ key: Buffer.from(key), value: Buffer.from(JSON.stringify(value)) });
+    }
+    for (let p = 0; p < input.partitions; p++) {
+      const records = perPartition[p]!;
+      for (let i = 0; i < records.length; i += 500) await log.append(input.topic, p, records.slice(i, i + 500));
+    }
+  }
+  await log.close();
+}
+
+async function readTopics(dataDir: string, topics: string[]): Promise<Record<string, string[]>> {
+  const log = await openLog({ dataDir });
+  const out: Record<string, string[]> = {};
+  try {
+    for (const topic of topics) {
+      const values: string[] = [];
+      for (const p of log.describeTopic(topic).partitions) {
+        for (let offset = p.logStartOffset; offset < p.logEndOffset; ) {
+          const page = log.readRecords(topic, p.partition, offset);
+          for (const r of page.records) values.push(r.value?.toString() ?? '');
+          offset = page.nextOffset;
+        }
+      }
+      out[topic] = values.sort();
+    }
+  } finally {
+    await log.close();
+  }
+  return out;
+}
+
+/** Runs the pipeline bounded; resolves with its exit code, or kills it `killAfterMs` after it started working. */
+function runPipeline(
+  file: string,
+  dataDir: string,
+  args: string[],
+  killAfterMs?: number,
+): Promise<{ code: number | null; killed: boolean; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [SLUICE, 'run', file, '--data-dir', dataDir, '--bounded', '--no-kafka', ...args],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, NODE_TEST_CONTEXT: '', SLUICE_LOG_LEVEL: 'warn' },
+      },
+    );
+    let output = '';
+    let killed = false;
+    let timer: NodeJS.Timeout | undefined;
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (killAfterMs !== undefined && timer === undefined && output.includes('sluice run')) {
+        timer = setTimeout(() => {
+          killed = child.kill('SIGKILL');
+        }, killAfterMs);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, killed: killed && code === null, output });
+    });
+  });
+}
+
+async function crashTest(options: {
+  pipeline: string;
+  inputs: Input[];
+  outputs: string[];
+  count: number;
+  kills: number;
+}): Promise<void> {
+  const file = new URL(options.pipeline, import.meta.url).pathname;
+  const reference = tempDir();
+  await writeInput(reference, options.inputs, options.count);
+  const pristine = tempDir();
+  fs.cpSync(reference, pristine, { recursive: true });
+  const crashed = tempDir();
+  fs.cpSync(reference, crashed, { recursive: true });
+
+  const clean = await runPipeline(file, reference, ['--no-checkpoints']);
+  assert.equal(clean.code, 0, clean.output);
+  const expected = await readTopics(reference, options.outputs);
+  assert.ok(expected[options.outputs[0]!]!.length > 100, 'the reference run produced results');
+
+  const rand = random(7);
+  let kills = 0;
+  let attempts = 0;
+  // Kill anywhere from startup (restore, first checkpoint) to deep into the run; shorter when runs are quick.
+  let maxDelayMs = 400;
+  for (;;) {
+    attempts++;
+    assert.ok(attempts < options.kills * 6, `the pipeline keeps making progress between kills (${kills} kills)`);
+    const wantKill = kills < options.kills;
+    const args = ['--checkpoint-interval', '40ms'];
+    const result = await runPipeline(file, crashed, args, wantKill ? Math.floor(rand() * maxDelayMs) : undefined);
+    if (result.killed) {
+      kills++;
+      continue;
+    }
+    assert.equal(result.code, 0, result.output);
+    if (!wantKill) break;
+    // It finished before its kill: begin again from the input, killing sooner, so that the final run has seen
+    // every kill.
+    kills = 0;
+    maxDelayMs = Math.max(100, Math.floor(maxDelayMs * 0.6));
+    fs.rmSync(crashed, { recursive: true, force: true });
+    fs.cpSync(pristine, crashed, { recursive: true });
+  }
+  const actual = await readTopics(crashed, options.outputs);
+  for (const topic of options.outputs) {
+    assert.equal(actual[topic]!.length, expected[topic]!.length, `${topic}: as many records as the uninterrupted run`);
+    assert.deepEqual(actual[topic], expected[topic], `${topic}: the same records`);
+  }
+}
+
+describe('exactly-once under SIGKILL', { timeout: 300_000 }, () => {
+  it('windowed counts over 400,000 disordered events: 30 kills, output equal to an uninterrupted run', async () => {
+    await crashTest({
+      pipeline: '../examples/windowed-counts.ts',
+      inputs: [
+        {
+          topic: 'events',
+          partitions: 3,
+          records: (rand, i) => {
+            const key = `k${Math.floor(rand() * 40)}`;
+            // 5 ms apart, up to 4 s of disorder, and 1% far behind (late data).
+            const late = rand() < 0.01 ? 30_000 : 0;
+            return {
+              key,
+              value: { key, ts: 1_700_000_000_000 + i * 5 - Math.floor(rand() * 4000) - late, value: i % 97 },
+            };
+          },
+        },
+      ],
+      outputs: ['window-totals', 'events-late'],
+      count: 400_000,
+      kills: 30,
+    });
+  });
+
+  it('a click/view interval join and user sessions over 240,000 events: 30 kills, output equal', async () => {
+    const base = 1_700_000_000_000;
+    const viewTs = (i: number) => base + i * 20 - ((i * 7919) % 3000);
+    await crashTest({
+      pipeline: '../examples/clickstream.ts',
+      inputs: [
+        {
+          topic: 'views',
+          partitions: 3,
+          records: (_rand, i) => {
+            const view = { viewId: `v${i}`, user: `u${i % 997}`, ad: `a${i % 23}`, ts: viewTs(i) };
+            return { key: view.viewId, value: view };
+          },
+        },
+        {
+          topic: 'clicks',
+          partitions: 3,
+          count: 40_000,
+          records: (rand, i) => {
+            const v = i * 5 + Math.floor(rand() * 5);
+            // Most clicks within 10 minutes of their view; some after (not attributed).
+            const click = {
+              viewId: `v${v}`,
+              user: `u${v % 997}`,
+              ad: `a${v % 23}`,
+              ts: viewTs(v) + Math.floor(rand() * 700_000),
+            };
+            return { key: click.viewId, value: click };
+          },
+        },
+      ],
+      outputs: ['ad-ctr', 'user-sessions'],
+      count: 200_000,
+      kills: 30,
+    });
+  });
+});
