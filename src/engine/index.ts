@@ -2,6 +2,8 @@
 
 export type { Aggregate } from './aggregates/index.ts';
 export * as agg from './aggregates/index.ts';
+export { CHECKPOINT_FORMAT_VERSION, type CheckpointData } from './checkpoint/format.ts';
+export { readCheckpointFile, requestSavepoint } from './checkpoint/store.ts';
 export type { Sink, Source, SourceBatch, SourceContext } from './connector.ts';
 export { bytes, type Format, json, text } from './connectors/formats.ts';
 export { type LogSinkOptions, logSink } from './connectors/log-sink.ts';
@@ -14,8 +16,6 @@ export type { KeyedContext, KeyedProcessFunction, TimerService } from './operato
 export type { RollingResult } from './operators/rolling.ts';
 export type { ProcessContext } from './operators/stateless.ts';
 export { LATE_TAG } from './operators/window-aggregate.ts';
-export { type CheckpointData, CHECKPOINT_FORMAT_VERSION } from './checkpoint/format.ts';
-export { readCheckpointFile, requestSavepoint } from './checkpoint/store.ts';
 export {
   type CheckpointInfo,
   type CheckpointOptions,
@@ -24,9 +24,9 @@ export {
   type PipelineMetrics,
   type PipelineOptions,
 } from './pipeline.ts';
-export { type RestartPolicy, type SupervisedRun, supervise } from './supervise.ts';
 export type { KeyedState, ListState, MapState, StateOptions, ValueState } from './state.ts';
 export { DataStream, JoinedStream, KeyedStream, WindowedStream, WindowResultStream } from './stream.ts';
+export { type RestartPolicy, type SupervisedRun, supervise } from './supervise.ts';
 export { type Batch, type DeadLetter, MAX_WATERMARK, MIN_WATERMARK, type Operator } from './types.ts';
 export { watermarks } from './watermarks.ts';
 export { type WindowAssigner, type WindowResult, windows } from './windows.ts';

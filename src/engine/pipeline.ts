@@ -104,7 +104,12 @@ export class Pipeline {
   private pendingRestore: CheckpointData | undefined;
   private nextCheckpointId = 1;
   private checkpointChain: Promise<unknown> = Promise.resolve();
-  private checkpointStats = { completed: 0, failed: 0, restoredFrom: null as string | null, last: null as CheckpointInfo | null };
+  private checkpointStats = {
+    completed: 0,
+    failed: 0,
+    restoredFrom: null as string | null,
+    last: null as CheckpointInfo | null,
+  };
   private barrier: Barrier | undefined;
   /** Source loops running (not yet finished): the barrier is aligned when all of them have parked. */
   private liveLoops = 0;
@@ -539,7 +544,10 @@ export class Pipeline {
   private applyCheckpoint(data: CheckpointData): void {
     const byUid = new Map(this.nodes.map((node) => [node.uid, node]));
     const incompatible = (message: string) =>
-      new SluiceError('INCOMPATIBLE_CHECKPOINT', `cannot restore checkpoint ${data.id} of ${data.pipeline}: ${message}`);
+      new SluiceError(
+        'INCOMPATIBLE_CHECKPOINT',
+        `cannot restore checkpoint ${data.id} of ${data.pipeline}: ${message}`,
+      );
     for (const [uid, saved] of Object.entries(data.operators)) {
       const node = byUid.get(uid);
       if (!node) {
