@@ -1,6 +1,8 @@
 // Keyed state for user functions: value, map and list state scoped to the current key, with an optional time to
 // live (processing time since the last write, like Flink's OnCreateAndWrite). Everything lives in plain Maps so
 // that a checkpoint is one v8.serialize of `snapshot()`.
+
+import { fromColumns, type MapColumns, toColumns } from './checkpoint/columns.ts';
 import { type Duration, toMillis } from './duration.ts';
 
 export interface StateOptions {
@@ -157,14 +159,14 @@ export class KeyedStateBackend<K> {
   }
 
   snapshot(): unknown {
-    return [...this.tables].map(([name, t]) => [name, t.ttlMs, [...t.entries]]);
+    return [...this.tables].map(([name, t]) => [name, t.ttlMs, toColumns(t.entries)]);
   }
 
   restore(state: unknown): void {
     this.tables = new Map(
-      (state as [string, number | undefined, [unknown, Entry][]][]).map(([name, ttlMs, entries]) => [
+      (state as [string, number | undefined, MapColumns<unknown, Entry>][]).map(([name, ttlMs, entries]) => [
         name,
-        { ttlMs, entries: new Map(entries) },
+        { ttlMs, entries: fromColumns(entries) },
       ]),
     );
     this.handles.clear();

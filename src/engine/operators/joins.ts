@@ -1,6 +1,8 @@
 // Two-input keyed joins. Input 0 is the left stream, input 1 the right; state is bounded by the watermark
 // (the minimum of both inputs), so a join holds only what a future record could still match. Records behind the
 // watermark go to the late side output (they never vanish silently).
+
+import { fromColumns, type MapColumns, toColumns } from '../checkpoint/columns.ts';
 import type { Batch, Operator, OperatorContext } from '../types.ts';
 import { LATE_TAG } from './window-aggregate.ts';
 
@@ -134,13 +136,13 @@ export class IntervalJoinOperator<L, R, K, O> implements Operator<L | R, O> {
   }
 
   snapshot(): unknown {
-    return { left: [...this.left], right: [...this.right] };
+    return { left: toColumns(this.left), right: toColumns(this.right) };
   }
 
   restore(state: unknown): void {
-    const s = state as { left: [K, Buffered<L>][]; right: [K, Buffered<R>][] };
-    this.left = new Map(s.left);
-    this.right = new Map(s.right);
+    const s = state as { left: MapColumns<K, Buffered<L>>; right: MapColumns<K, Buffered<R>> };
+    this.left = fromColumns(s.left);
+    this.right = fromColumns(s.right);
   }
 
   stateSize(): number {
@@ -300,11 +302,11 @@ export class EnrichJoinOperator<T, U, K, O> implements Operator<T | U, O> {
   }
 
   snapshot(): unknown {
-    return [...this.table];
+    return toColumns(this.table);
   }
 
   restore(state: unknown): void {
-    this.table = new Map(state as [K, U][]);
+    this.table = fromColumns(state as MapColumns<K, U>);
   }
 
   stateSize(): number {

@@ -2,6 +2,7 @@
 // (e.g. a 5-minute rolling average). Two-stacks sliding aggregation: each record is added and evicted once, and
 // a result merges at most two accumulators, so any mergeable aggregate works without an inverse.
 import type { Aggregate } from '../aggregates/index.ts';
+import { fromColumns, type MapColumns, toColumns } from '../checkpoint/columns.ts';
 import type { Batch, Operator, OperatorContext } from '../types.ts';
 
 export interface RollingResult<K, R> {
@@ -111,11 +112,11 @@ export class RollingOperator<T, K, Acc, R> implements Operator<T, RollingResult<
   }
 
   snapshot(): unknown {
-    return [...this.windows];
+    return toColumns(this.windows);
   }
 
   restore(state: unknown): void {
-    this.windows = new Map(state as [K, KeyWindow<T, Acc>][]);
+    this.windows = fromColumns(state as MapColumns<K, KeyWindow<T, Acc>>);
   }
 
   stateSize(): number {

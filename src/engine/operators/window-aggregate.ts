@@ -3,6 +3,7 @@
 // record costs one accumulator update however many sliding windows contain it. Allowed lateness keeps panes
 // until end + lateness: each late record re-emits its fired windows as updates; later records go to 'late'.
 import type { Aggregate } from '../aggregates/index.ts';
+import { fromColumns, type MapColumns, toColumns } from '../checkpoint/columns.ts';
 import type { Batch, Operator, OperatorContext } from '../types.ts';
 import type { WindowResult } from '../windows.ts';
 
@@ -175,12 +176,12 @@ export class PaneWindowOperator<T, K, Acc, R> implements Operator<T, WindowResul
   }
 
   snapshot(): unknown {
-    return { panes: [...this.panes].map(([start, map]) => [start, [...map]]), firedUpTo: this.firedUpTo };
+    return { panes: [...this.panes].map(([start, map]) => [start, toColumns(map)]), firedUpTo: this.firedUpTo };
   }
 
   restore(state: unknown): void {
-    const s = state as { panes: [number, [K, Acc][]][]; firedUpTo: number };
-    this.panes = new Map(s.panes.map(([start, entries]) => [start, new Map(entries)]));
+    const s = state as { panes: [number, MapColumns<K, Acc>][]; firedUpTo: number };
+    this.panes = new Map(s.panes.map(([start, columns]) => [start, fromColumns(columns)]));
     this.firedUpTo = s.firedUpTo;
   }
 
