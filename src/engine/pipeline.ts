@@ -388,8 +388,15 @@ export class Pipeline {
   private async runSource({ source, node, index }: { source: Source<unknown>; node: Node; index: number }) {
     const channelBase = index * 1_000_000;
     const signal = this.stopController.signal;
+    let yieldedAt = performance.now();
     try {
       while (!signal.aborted && this.failure === undefined) {
+        // A source that always has data (a log being caught up on) resolves its polls as microtasks; give timers
+        // (ticks, checkpoints) and I/O a turn every few milliseconds.
+        if (performance.now() - yieldedAt > 5) {
+          await new Promise((resolve) => setImmediate(resolve));
+          yieldedAt = performance.now();
+        }
         if (this.barrier) await this.park();
         if (signal.aborted || this.failure !== undefined) break;
         let batch: SourceBatch<unknown> | null;

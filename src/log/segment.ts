@@ -338,7 +338,8 @@ export class Segment {
         offset,
       });
     }
-    for (const suffix of ['.index', '.timeindex']) fs.rmSync(path.join(dir, segmentFileName(this.baseOffset, suffix)), { force: true });
+    for (const suffix of ['.index', '.timeindex'])
+      fs.rmSync(path.join(dir, segmentFileName(this.baseOffset, suffix)), { force: true });
     fs.ftruncateSync(this.fd, cut);
     fs.fdatasyncSync(this.fd);
     this.rebuild(cut, false);

@@ -8,8 +8,8 @@ import type { Command } from 'commander';
 import { type Duration, type PipelineDefinition, supervise, toMillis } from '../../engine/index.ts';
 import { SluiceError } from '../../errors.ts';
 import { startBroker } from '../../kafka/index.ts';
-import { createLogger } from '../../logger.ts';
 import { type Log, openLog } from '../../log/index.ts';
+import { createLogger } from '../../logger.ts';
 import { DEFAULTS, paint, portOption, untilShutdownSignal } from '../common.ts';
 
 interface RunFlags {

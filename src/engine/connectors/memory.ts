@@ -52,6 +52,10 @@ export function generator<T>(count: number, generate: (i: number) => T, batchSiz
       i += n;
       return { channel: 0, values, timestamps: n === batchSize ? zeros : zeros.slice(0, n) };
     },
+    snapshot: () => i,
+    restore: (position) => {
+      i = position as number;
+    },
     async close() {},
   };
 }
