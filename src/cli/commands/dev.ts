@@ -6,6 +6,7 @@ import { startBroker } from '../../kafka/index.ts';
 import { openLog } from '../../log/index.ts';
 import { DEFAULTS, paint, portOption, positiveIntOption, untilShutdownSignal } from '../common.ts';
 import { startDemoGenerator } from '../demo.ts';
+import { checkpointDir } from './run.ts';
 
 interface DevFlags {
   dataDir: string;
@@ -46,6 +47,8 @@ Example:
       }
       const generator = await startDemoGenerator(log, { eventsPerSecond: flags.rate });
       const pipeline = await windowedCounts({ log, bounded: false, dataDir: log.dataDir });
+      // Like `sluice run`: a restarted `npm start` resumes the pipeline where it stopped, exactly once.
+      pipeline.enableCheckpoints({ dir: checkpointDir(log.dataDir, pipeline.name) });
       console.log(`  demo generator   ${flags.rate} events/s → topic events (demo time runs 10× faster)`);
       console.log(
         '  pipeline         windowed-counts: 60 s tumbling windows per sensor → window-totals, late → events-late',
