@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { openLog } from '../src/log/index.ts';
-import { SLUICE } from './helpers/processes.ts';
+import { SLUICE, sluice, startSluice } from './helpers/processes.ts';
 
 const dirs: string[] = [];
 after(() => {
@@ -227,5 +227,46 @@ describe('exactly-once under SIGKILL', { timeout: 300_000 }, () => {
       count: 200_000,
       kills: 30,
     });
+  });
+
+  it('a savepoint taken with `sluice savepoint` resumes a changed pipeline with unchanged results', async () => {
+    const events: Input = {
+      topic: 'events',
+      partitions: 3,
+      records: (rand, i) => {
+        const key = `k${Math.floor(rand() * 20)}`;
+        return { key, value: { key, ts: 1_700_000_000_000 + i * 20 - Math.floor(rand() * 4000), value: i % 13 } };
+      },
+    };
+    const reference = tempDir();
+    await writeInput(reference, [events], 50_000);
+    const upgraded = tempDir();
+    fs.cpSync(reference, upgraded, { recursive: true });
+    const original = new URL('../examples/windowed-counts.ts', import.meta.url).pathname;
+    const changed = new URL('./fixtures/windowed-counts-v2.ts', import.meta.url).pathname;
+
+    const clean = await runPipeline(original, reference, ['--no-checkpoints']);
+    assert.equal(clean.code, 0, clean.output);
+    const expected = await readTopics(reference, ['window-totals', 'events-late']);
+
+    // The original runs live (it has read everything and waits for more) when the savepoint is taken.
+    const live = startSluice(['run', original, '--data-dir', upgraded, '--no-kafka', '--checkpoint-interval', '0']);
+    await live.waitFor(/sluice run: pipeline windowed-counts/);
+    const saved = await sluice(
+      ['savepoint', 'windowed-counts', '--data-dir', upgraded, '--name', 'v1'],
+      undefined,
+      30_000,
+    );
+    assert.equal(saved.code, 0, saved.stderr);
+    assert.match(saved.stdout.toString(), /v1 written to .*savepoints\/v1\.ckpt/);
+    assert.equal(await live.stop('SIGTERM'), 0);
+
+    const again = await sluice(['savepoint', 'windowed-counts', '--data-dir', upgraded, '--name', 'bad name!']);
+    assert.equal(again.code, 2, 'an invalid savepoint name is a usage error');
+
+    const resumed = await runPipeline(changed, upgraded, ['--from-savepoint', 'v1', '--checkpoint-interval', '0']);
+    assert.equal(resumed.code, 0, resumed.output);
+    assert.match(resumed.output, /restored from .*v1\.ckpt/);
+    assert.deepEqual(await readTopics(upgraded, ['window-totals', 'events-late']), expected);
   });
 });
