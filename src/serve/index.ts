@@ -1,0 +1,12 @@
+// The serving stage: real-time tables in embedded DuckDB that pipelines write and SQL reads.
+export { COLUMN_TYPES, type ColumnType, inferColumns, type TableDefinition } from './schema.ts';
+export {
+  DEFAULT_MAX_ROWS,
+  DEFAULT_QUERY_TIMEOUT_MS,
+  type QueryOptions,
+  type QueryResult,
+  ServingStore,
+  type ServingStoreOptions,
+  type TableInfo,
+} from './store.ts';
+export { type ServeTableOptions, type ServeTableSink, serveTable } from './table-sink.ts';
