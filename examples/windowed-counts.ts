@@ -3,10 +3,13 @@
 //   sluice run examples/windowed-counts.ts --data-dir D --kafka-port P
 //
 // reads JSON {"key": string, "ts": epoch-ms, "value": number} from topic `events` (produce with any Kafka client
-// to 127.0.0.1:P), allows 5 s of disorder (watermark = max ts seen - 5000, per partition, minimum over
-// partitions), emits {window_start, window_end, key, cnt, total} to topic `window-totals` once the watermark
-// reaches the window's end, and sends events that arrive after that to topic `events-late`.
+// to 127.0.0.1:P, or POST NDJSON to /v1/topics/events/records), allows 5 s of disorder (watermark = max ts seen -
+// 5000, per partition, minimum over partitions), emits {window_start, window_end, key, cnt, total, kind} to topic
+// `window-totals` and to the serving table `window_totals` once the watermark reaches the window's end; an event
+// up to 30 s later than that updates its window (kind "update": the table's row is replaced), and events later
+// still go to topic `events-late`.
 import { agg, definePipeline, json, logSink, logSource, Pipeline, watermarks, windows } from '../src/engine/index.ts';
+import { serveTable } from '../src/serve/index.ts';
 
 export interface Event {
   key: string;
@@ -20,6 +23,7 @@ export interface WindowTotal {
   key: string;
   cnt: number;
   total: number;
+  kind: 'insert' | 'update';
 }
 
 /** Refuses records that are not events, naming the field (they go to the dead-letter output). */
@@ -31,7 +35,7 @@ function asEvent(value: unknown): Event {
   return e as Event;
 }
 
-export default definePipeline(async ({ log, bounded }) => {
+export default definePipeline(async ({ log, bounded, serving }) => {
   for (const topic of ['events', 'window-totals', 'events-late']) {
     if (!log.hasTopic(topic)) await log.createTopic(topic, { partitions: topic === 'events' ? 3 : 1 });
   }
@@ -41,18 +45,35 @@ export default definePipeline(async ({ log, bounded }) => {
     .withTimestamps((e) => e.ts, watermarks.boundedOutOfOrderness('5s'))
     .keyBy((e) => e.key)
     .window(windows.tumbling('60s'))
+    .allowedLateness('30s')
     .aggregate(agg.multi({ cnt: agg.count<Event>(), total: agg.sum((e: Event) => e.value) }));
-  totals
-    .map(
-      (r): WindowTotal => ({
-        window_start: r.windowStart,
-        window_end: r.windowEnd,
-        key: r.key,
-        cnt: r.value.cnt,
-        total: r.value.total,
+  const rows = totals.map(
+    (r): WindowTotal => ({
+      window_start: r.windowStart,
+      window_end: r.windowEnd,
+      key: r.key,
+      cnt: r.value.cnt,
+      total: r.value.total,
+      kind: r.kind === 'update' ? 'update' : 'insert',
+    }),
+  );
+  rows.sinkTo(logSink({ log, topic: 'window-totals', format: json<WindowTotal>(), key: (t) => t.key }));
+  if (serving) {
+    rows.sinkTo(
+      serveTable({
+        store: serving,
+        name: 'window_totals',
+        columns: [
+          { name: 'window_start', type: 'TIMESTAMP_MS' },
+          { name: 'window_end', type: 'TIMESTAMP_MS' },
+          { name: 'key', type: 'VARCHAR' },
+          { name: 'cnt', type: 'BIGINT' },
+          { name: 'total', type: 'DOUBLE' },
+        ],
+        key: ['window_start', 'key'],
       }),
-    )
-    .sinkTo(logSink({ log, topic: 'window-totals', format: json<WindowTotal>(), key: (t) => t.key }));
+    );
+  }
   totals.lateData().sinkTo(logSink({ log, topic: 'events-late', format: json<Event>(), key: (e) => e.key }));
   return p;
 });

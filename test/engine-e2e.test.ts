@@ -60,7 +60,14 @@ describe('engine end to end', { timeout: 60_000 }, () => {
         () => log.hasTopic('window-totals') && readAll(log, 'window-totals').length === 6,
         'window 0 results',
       );
-      // Late: minute 0 has fired everywhere.
+      // Late but within the 30 s of allowed lateness: alpha's window is updated.
+      await produce(log, [{ key: 'alpha', ts: 2000, value: 100 }]);
+      await eventually(() => readAll(log, 'window-totals').length === 7, 'the update of window 0');
+      // Past the lateness everywhere: a late event goes to events-late.
+      for (let partition = 0; partition < 3; partition++) {
+        const e = { key: `advance-${partition}`, ts: 100_000, value: 0 };
+        await log.append('events', partition, [{ key: Buffer.from(e.key), value: Buffer.from(JSON.stringify(e)) }]);
+      }
       await produce(log, [{ key: 'alpha', ts: 1000, value: -1 }]);
       await eventually(() => readAll(log, 'events-late').length === 1, 'the late event');
     } finally {
@@ -68,7 +75,9 @@ describe('engine end to end', { timeout: 60_000 }, () => {
       await running;
     }
 
-    const totals = readAll<WindowTotal>(log, 'window-totals').sort((a, b) => a.key.localeCompare(b.key));
+    const all = readAll<WindowTotal>(log, 'window-totals');
+    const update = all.filter((t) => t.kind === 'update');
+    const totals = all.filter((t) => t.kind === 'insert').sort((a, b) => a.key.localeCompare(b.key));
     const expected = keys
       .map((key) => {
         const mine = minute0.filter((e) => e.key === key && e.ts < 60_000);
@@ -78,17 +87,29 @@ describe('engine end to end', { timeout: 60_000 }, () => {
           key,
           cnt: mine.length,
           total: mine.reduce((s, e) => s + e.value, 0),
+          kind: 'insert',
         };
       })
       .sort((a, b) => a.key.localeCompare(b.key));
     assert.deepEqual(totals, expected);
+    const alpha = expected.find((t) => t.key === 'alpha')!;
+    assert.deepEqual(update, [{ ...alpha, cnt: alpha.cnt + 1, total: alpha.total + 100, kind: 'update' }]);
     assert.deepEqual(readAll<Event>(log, 'events-late'), [{ key: 'alpha', ts: 1000, value: -1 }]);
     await log.close();
   });
 
   it('`sluice run` serves the pipeline to Kafka clients', async () => {
     const dataDir = tempDir();
-    const runner = startSluice(['run', 'examples/windowed-counts.ts', '--data-dir', dataDir, '--kafka-port', '0']);
+    const runner = startSluice([
+      'run',
+      'examples/windowed-counts.ts',
+      '--data-dir',
+      dataDir,
+      '--kafka-port',
+      '0',
+      '--http-port',
+      '0',
+    ]);
     const bootstrap = (await runner.waitFor(/Kafka protocol on (\S+)/))[1]!;
     const lines = [
       { key: 'k', ts: 1000, value: 2 },
@@ -118,6 +139,7 @@ describe('engine end to end', { timeout: 60_000 }, () => {
       key: 'k',
       cnt: 2,
       total: 5,
+      kind: 'insert',
     });
     assert.equal(await runner.stop('SIGINT'), 0);
     assert.match(runner.output(), /sluice run: stopped/);

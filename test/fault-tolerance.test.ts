@@ -89,7 +89,7 @@ function runPipeline(
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      [SLUICE, 'run', file, '--data-dir', dataDir, '--bounded', '--no-kafka', ...args],
+      [SLUICE, 'run', file, '--data-dir', dataDir, '--bounded', '--no-kafka', '--no-http', ...args],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, NODE_TEST_CONTEXT: '', SLUICE_LOG_LEVEL: 'warn' },
@@ -250,7 +250,16 @@ describe('exactly-once under SIGKILL', { timeout: 300_000 }, () => {
     const expected = await readTopics(reference, ['window-totals', 'events-late']);
 
     // The original runs live (it has read everything and waits for more) when the savepoint is taken.
-    const live = startSluice(['run', original, '--data-dir', upgraded, '--no-kafka', '--checkpoint-interval', '0']);
+    const live = startSluice([
+      'run',
+      original,
+      '--data-dir',
+      upgraded,
+      '--no-kafka',
+      '--no-http',
+      '--checkpoint-interval',
+      '0',
+    ]);
     await live.waitFor(/sluice run: pipeline windowed-counts/);
     const saved = await sluice(
       ['savepoint', 'windowed-counts', '--data-dir', upgraded, '--name', 'v1'],

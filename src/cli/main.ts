@@ -5,8 +5,10 @@ import { registerBroker } from './commands/broker.ts';
 import { registerConsume } from './commands/consume.ts';
 import { registerDev } from './commands/dev.ts';
 import { registerProduce } from './commands/produce.ts';
+import { registerQuery } from './commands/query.ts';
 import { registerRun } from './commands/run.ts';
 import { registerSavepoint } from './commands/savepoint.ts';
+import { registerServe } from './commands/serve.ts';
 import { registerTopics } from './commands/topics.ts';
 import { describeFailure, EXIT, paint } from './common.ts';
 
@@ -22,6 +24,8 @@ export function buildProgram(): Command {
   registerBroker(program);
   registerRun(program);
   registerSavepoint(program);
+  registerServe(program);
+  registerQuery(program);
   registerTopics(program);
   registerProduce(program);
   registerConsume(program);

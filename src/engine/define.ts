@@ -1,6 +1,7 @@
 // The contract of a pipeline file (`sluice run file.ts`): its default export builds the pipeline from what the
 // runner provides, so that the same file runs embedded, against a remote broker, or bounded for a batch job.
 import type { Log } from '../log/index.ts';
+import type { ServingStore } from '../serve/index.ts';
 import type { Pipeline } from './pipeline.ts';
 
 export interface PipelineEnvironment {
@@ -10,6 +11,8 @@ export interface PipelineEnvironment {
   bounded: boolean;
   /** The runner's data directory (for serving tables and other local state). */
   dataDir: string;
+  /** The serving store, when the runner has one (`sluice dev`, `sluice run`): sink results with serveTable(). */
+  serving?: ServingStore;
 }
 
 export type PipelineDefinition = (env: PipelineEnvironment) => Pipeline | Promise<Pipeline>;

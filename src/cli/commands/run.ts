@@ -8,13 +8,13 @@ import type { Command } from 'commander';
 import { type Duration, type PipelineDefinition, supervise, toMillis } from '../../engine/index.ts';
 import { SluiceError } from '../../errors.ts';
 import { startBroker } from '../../kafka/index.ts';
-import { type Log, openLog } from '../../log/index.ts';
+import type { Log } from '../../log/index.ts';
 import { createLogger } from '../../logger.ts';
 import { DEFAULTS, paint, portOption, untilShutdownSignal } from '../common.ts';
+import { type HttpFlags, openServices } from '../services.ts';
 
-interface RunFlags {
+interface RunFlags extends HttpFlags {
   dataDir: string;
-  host: string;
   kafkaPort: number;
   bounded?: boolean;
   checkpoints: boolean;
@@ -55,6 +55,14 @@ export function registerRun(program: Command): void {
     .option('--from-savepoint <name|file>', 'start from a savepoint (by name or file) instead of the latest checkpoint')
     .option('--allow-non-restored-state', 'start from a savepoint that has state for operators the pipeline lost')
     .option('--no-kafka', 'do not open the Kafka listener')
+    .option(
+      '--http-port <port>',
+      'HTTP API port (SQL, ingest, metrics; 0 picks a free one)',
+      portOption,
+      DEFAULTS.httpPort,
+    )
+    .option('--no-http', 'do not start the HTTP API')
+    .option('--auth-token <token>', 'require this bearer token on HTTP (env SLUICE_AUTH_TOKEN)')
     .addHelpText(
       'after',
       `
@@ -67,14 +75,24 @@ Examples:
     .action(async (file: string, flags: RunFlags) => {
       const define = await loadPipelineFile(file);
       const intervalMs = parseInterval(flags.checkpointInterval);
-      const log = await openLog({ dataDir: flags.dataDir });
+      let current: (() => import('../../engine/index.ts').Pipeline | undefined) | undefined;
+      const services = await openServices(flags.dataDir, flags, () => {
+        const pipeline = current?.();
+        return pipeline ? [pipeline] : [];
+      });
+      const { log, store, http } = services;
       const broker = flags.kafka
-        ? await startBroker({ log, host: flags.host, port: flags.kafkaPort, autoCreateTopics: true })
+        ? await startBroker({ log, host: flags.host, port: flags.kafkaPort, autoCreateTopics: true }).catch(
+            async (error: unknown) => {
+              await services.close();
+              throw error;
+            },
+          )
         : undefined;
       const logger = createLogger('run');
       let first = true;
       const build = async () => {
-        const pipeline = await define({ log, bounded: flags.bounded ?? false, dataDir: log.dataDir });
+        const pipeline = await define({ log, bounded: flags.bounded ?? false, dataDir: log.dataDir, serving: store });
         if (flags.checkpoints) {
           const dir = checkpointDir(log.dataDir, pipeline.name);
           pipeline.enableCheckpoints({
@@ -89,6 +107,7 @@ Examples:
           console.log(
             `${paint('bold', 'sluice run')}: pipeline ${pipeline.name} from ${file}` +
               (broker ? `; Kafka protocol on ${paint('cyan', broker.address)}` : '') +
+              (http ? `; HTTP on ${paint('cyan', http.url)}` : '') +
               (flags.bounded ? ' (bounded)' : ' (Ctrl-C stops)'),
           );
         }
@@ -97,6 +116,7 @@ Examples:
       };
       try {
         const run = supervise(build, {}, logger);
+        current = run.current;
         if (!flags.bounded) {
           const stopped = untilShutdownSignal().then(() => run.stop());
           await Promise.race([run.done, stopped]);
@@ -106,7 +126,7 @@ Examples:
         if (pipeline) report(pipeline.metrics());
       } finally {
         await broker?.close();
-        await log.close();
+        await services.close();
       }
     });
 }

@@ -1,0 +1,100 @@
+// Prometheus metrics for /metrics: HTTP and serving metrics updated as requests run, and log and pipeline
+// metrics read when scraped (a collect callback), so that nothing is sampled between scrapes.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ServerOptions } from './server.ts';
+
+export function createMetrics(options: ServerOptions) {
+  const registry = new Registry();
+  const requests = new Counter({
+    name: 'sluice_http_requests_total',
+    help: 'HTTP requests by route and status',
+    labelNames: ['route', 'status'] as const,
+    registers: [registry],
+  });
+  const requestSeconds = new Histogram({
+    name: 'sluice_http_request_duration_seconds',
+    help: 'HTTP request duration',
+    labelNames: ['route'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [registry],
+  });
+  const querySeconds = new Histogram({
+    name: 'sluice_sql_query_duration_seconds',
+    help: 'SQL query duration (serving store)',
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 5],
+    registers: [registry],
+  });
+  const ingested = new Counter({
+    name: 'sluice_ingest_records_total',
+    help: 'Records ingested over HTTP',
+    labelNames: ['topic'] as const,
+    registers: [registry],
+  });
+  const ingestRejected = new Counter({
+    name: 'sluice_ingest_rejected_requests_total',
+    help: 'Ingest requests refused, by error code',
+    labelNames: ['topic', 'code'] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'sluice_log_end_offset',
+    help: 'Log end offset per topic partition',
+    labelNames: ['topic', 'partition'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const topic of options.log.listTopics()) {
+        for (const p of topic.partitions)
+          this.set({ topic: topic.name, partition: String(p.partition) }, p.logEndOffset);
+      }
+    },
+  });
+  const pipelines = () => (options.pipelines?.() ?? []).map((p) => p.metrics());
+  new Gauge({
+    name: 'sluice_operator_records_in',
+    help: 'Records into each operator since the pipeline started',
+    labelNames: ['pipeline', 'operator'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const m of pipelines())
+        for (const o of m.operators) this.set({ pipeline: m.name, operator: o.name }, o.recordsIn);
+    },
+  });
+  new Gauge({
+    name: 'sluice_operator_watermark_lag_seconds',
+    help: 'Processing time minus the operator watermark',
+    labelNames: ['pipeline', 'operator'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const m of pipelines()) {
+        for (const o of m.operators) {
+          if (o.watermarkLagMs !== null) this.set({ pipeline: m.name, operator: o.name }, o.watermarkLagMs / 1000);
+        }
+      }
+    },
+  });
+  new Gauge({
+    name: 'sluice_pipeline_checkpoints_completed',
+    help: 'Completed checkpoints',
+    labelNames: ['pipeline'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const m of pipelines()) this.set({ pipeline: m.name }, m.checkpoints.completed);
+    },
+  });
+  new Gauge({
+    name: 'sluice_serving_queries',
+    help: 'SQL queries run (and failed) by the serving store',
+    labelNames: ['result'] as const,
+    registers: [registry],
+    collect() {
+      if (!options.store) return;
+      this.set({ result: 'all' }, options.store.queries);
+      this.set({ result: 'failed' }, options.store.queryErrors);
+    },
+  });
+  return { registry, requests, requestSeconds, querySeconds, ingested, ingestRejected };
+}

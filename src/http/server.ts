@@ -1,0 +1,179 @@
+// The HTTP API (hono on node:http): health, Prometheus metrics, NDJSON ingest into topics of the log, read-only
+// SQL over the serving store, tables and pipelines. Binds to 127.0.0.1 unless told otherwise; a non-loopback
+// address requires a bearer token. Every body has a size limit; ingest has a per-topic rate limit.
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import type { Context } from 'hono';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { Pipeline } from '../engine/index.ts';
+import { isSluiceError, SluiceError } from '../errors.ts';
+import type { Log } from '../log/index.ts';
+import { createLogger } from '../logger.ts';
+import type { ServingStore } from '../serve/index.ts';
+import { ingestRecords, RateLimiter } from './ingest.ts';
+import { createMetrics } from './metrics.ts';
+
+export interface ServerOptions {
+  log: Log;
+  store?: ServingStore;
+  /** The pipelines running in this process (for /v1/pipelines and /metrics). */
+  pipelines?: () => Pipeline[];
+  host?: string;
+  port?: number;
+  /** Bearer token every request must carry; required for a non-loopback host. */
+  authToken?: string;
+  /** Largest ingest body (default 16 MiB); other bodies are limited to 1 MiB. */
+  maxIngestBytes?: number;
+  /** Records per second per topic (default 200,000), with a burst of one second's worth. */
+  ingestRatePerSec?: number;
+  queryTimeoutMs?: number;
+  maxRows?: number;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/** The status each stable error code maps to. */
+function statusOf(code: string): 400 | 401 | 404 | 408 | 413 | 429 | 500 | 503 {
+  if (code === 'UNAUTHORIZED') return 401;
+  if (code.startsWith('UNKNOWN_')) return 404;
+  if (code === 'QUERY_TIMEOUT') return 408;
+  if (code === 'PAYLOAD_TOO_LARGE') return 413;
+  if (code === 'RATE_LIMITED') return 429;
+  if (code === 'STORE_CLOSED' || code === 'LOG_CLOSED' || code === 'NO_SERVING_STORE') return 503;
+  if (code === 'STORAGE_ERROR') return 500;
+  return 400;
+}
+
+export function createApp(options: ServerOptions): Hono {
+  const logger = createLogger('http');
+  const app = new Hono();
+  const metrics = createMetrics(options);
+  const limiter = new RateLimiter(options.ingestRatePerSec ?? 200_000);
+  const maxIngestBytes = options.maxIngestBytes ?? 16 * 1024 * 1024;
+  const fail = (c: Context, error: unknown) => {
+    if (isSluiceError(error)) {
+      const status = statusOf(error.code);
+      if (status === 429) c.header('Retry-After', String(error.details.retryAfterSec ?? 1));
+      return c.json({ error: { code: error.code, message: error.message, details: error.details } }, status);
+    }
+    logger.error({ err: error }, 'request failed');
+    return c.json({ error: { code: 'INTERNAL', message: (error as Error).message } }, 500);
+  };
+  const tooLarge = (limit: number) => (c: Context) =>
+    fail(c, new SluiceError('PAYLOAD_TOO_LARGE', `the body is larger than ${limit} bytes`, { limit }));
+
+  app.use('*', async (c, next) => {
+    if (options.authToken !== undefined && c.req.header('authorization') !== `Bearer ${options.authToken}`) {
+      return fail(
+        c,
+        new SluiceError('UNAUTHORIZED', 'send Authorization: Bearer <token> (the server has --auth-token)'),
+      );
+    }
+    const started = performance.now();
+    await next();
+    metrics.requests.inc({ route: c.req.routePath, status: String(c.res.status) });
+    metrics.requestSeconds.observe({ route: c.req.routePath }, (performance.now() - started) / 1000);
+  });
+
+  app.get('/health', (c) => c.json({ status: 'ok' }));
+
+  app.get('/metrics', async (c) => {
+    c.header('Content-Type', metrics.registry.contentType);
+    return c.body(await metrics.registry.metrics());
+  });
+
+  app.post(
+    '/v1/topics/:topic/records',
+    bodyLimit({ maxSize: maxIngestBytes, onError: tooLarge(maxIngestBytes) }),
+    async (c) => {
+      const topic = c.req.param('topic');
+      try {
+        const body = await c.req.text();
+        const result = await ingestRecords(options.log, topic, body, {
+          keyField: c.req.query('key'),
+          timestampField: c.req.query('timestamp'),
+          limiter,
+        });
+        metrics.ingested.inc({ topic }, result.count);
+        return c.json(result);
+      } catch (error) {
+        metrics.ingestRejected.inc({ topic, code: isSluiceError(error) ? error.code : 'INTERNAL' });
+        return fail(c, error);
+      }
+    },
+  );
+
+  app.post('/v1/sql', bodyLimit({ maxSize: 1024 * 1024, onError: tooLarge(1024 * 1024) }), async (c) => {
+    try {
+      if (!options.store) throw new SluiceError('NO_SERVING_STORE', 'this server has no serving store');
+      const body = (await c.req.json().catch(() => {
+        throw new SluiceError('INVALID_REQUEST', 'the body must be JSON: {"sql": "SELECT ..."}');
+      })) as { sql?: unknown; timeoutMs?: unknown; maxRows?: unknown };
+      if (typeof body?.sql !== 'string') throw new SluiceError('INVALID_REQUEST', 'the body needs "sql": a string');
+      const started = performance.now();
+      const result = await options.store.query(body.sql, {
+        timeoutMs: Math.min(positive(body.timeoutMs) ?? Number.POSITIVE_INFINITY, options.queryTimeoutMs ?? 10_000),
+        maxRows: Math.min(positive(body.maxRows) ?? Number.POSITIVE_INFINITY, options.maxRows ?? 10_000),
+      });
+      metrics.querySeconds.observe((performance.now() - started) / 1000);
+      return c.json(result);
+    } catch (error) {
+      return fail(c, error);
+    }
+  });
+
+  app.get('/v1/tables', async (c) => {
+    try {
+      return c.json({ tables: options.store ? await options.store.listTables() : [] });
+    } catch (error) {
+      return fail(c, error);
+    }
+  });
+
+  app.get('/v1/pipelines', (c) => c.json({ pipelines: (options.pipelines?.() ?? []).map((p) => p.metrics()) }));
+
+  app.notFound((c) => fail(c, new SluiceError('UNKNOWN_ROUTE', `no route ${c.req.method} ${c.req.path}`)));
+  return app;
+}
+
+/** Starts the HTTP API; refuses a non-loopback address without a token. */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const host = options.host ?? '127.0.0.1';
+  if (!LOOPBACK.has(host) && !options.authToken) {
+    throw new SluiceError(
+      'INSECURE_BIND',
+      `refusing to serve HTTP on ${host} without a token: pass --auth-token (or SLUICE_AUTH_TOKEN), or bind to 127.0.0.1`,
+    );
+  }
+  const app = createApp(options);
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: host, port: options.port ?? 8080 }, () => resolve(s));
+    s.once('error', reject);
+  });
+  // Slow clients cannot hold connections forever.
+  const http = server as unknown as import('node:http').Server;
+  http.requestTimeout = 60_000;
+  http.headersTimeout = 10_000;
+  const port = (server.address() as AddressInfo).port;
+  const shown = host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${shown}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        http.closeAllConnections?.();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function positive(value: unknown): number | undefined {
+  return typeof value === 'number' && value > 0 ? value : undefined;
+}
