@@ -159,7 +159,8 @@ describe('freshness', () => {
     const ingest = (events: object[]) =>
       post(`${url}/v1/topics/events/records?key=key&timestamp=ts`, events.map((e) => JSON.stringify(e)).join('\n'));
     const rowsOf = async () =>
-      (await sql(url, 'SELECT key, cnt, total, epoch_ms(window_start) FROM window_totals ORDER BY key')).body.rows ?? [];
+      (await sql(url, 'SELECT key, cnt, total, epoch_ms(window_start) FROM window_totals ORDER BY key')).body.rows ??
+      [];
     assert.equal(
       (
         await ingest([

@@ -69,7 +69,14 @@ export function supervise(build: () => Promise<Pipeline>, policy: RestartPolicy,
         );
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, delay);
-          stopping.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+          stopping.signal.addEventListener(
+            'abort',
+            () => {
+              clearTimeout(timer);
+              resolve();
+            },
+            { once: true },
+          );
         });
         if (stopping.signal.aborted) return;
         restarts++;
