@@ -110,7 +110,7 @@ describe('engine end to end', { timeout: 60_000 }, () => {
       '--http-port',
       '0',
     ]);
-    const bootstrap = (await runner.waitFor(/Kafka protocol on (\S+)/))[1]!;
+    const bootstrap = (await runner.waitFor(/Kafka protocol on ([\d.]+:\d+)/))[1]!;
     const lines = [
       { key: 'k', ts: 1000, value: 2 },
       { key: 'k', ts: 5000, value: 3 },

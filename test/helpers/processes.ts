@@ -46,6 +46,11 @@ export interface Daemon {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+const running = new Set<ReturnType<typeof spawn>>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /** Starts a long-running `sluice` command (broker, dev, run...). */
 export function startSluice(args: string[], env: Record<string, string> = {}): Daemon {
   const child = spawn(process.execPath, [SLUICE, ...args], {
@@ -54,6 +59,12 @@ export function startSluice(args: string[], env: Record<string, string> = {}): D
   });
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  // A failed assertion must not leave the daemon running, nor keep the test process alive waiting for it.
+  running.add(child);
+  child.on('exit', () => running.delete(child));
+  child.unref();
+  (child.stdout as unknown as { unref(): void }).unref();
+  (child.stderr as unknown as { unref(): void }).unref();
   child.stdout.on('data', (chunk: Buffer) => {
     output += chunk.toString();
   });
