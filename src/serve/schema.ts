@@ -13,7 +13,14 @@ export interface TableDefinition {
   key: string[];
   /** Rows whose `column` (epoch ms) is older than `ms` before now are deleted. */
   retention?: { column: string; ms: number };
+  /**
+   * A rollup table (Druid-style pre-aggregation): rows hold partial aggregates per flush, and the table's view
+   * merges them by the non-metric columns. Metric columns are merged with their function.
+   */
+  rollup?: { metrics: Record<string, RollupFunction> };
 }
+
+export type RollupFunction = 'sum' | 'min' | 'max';
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
@@ -39,6 +46,16 @@ export function validateTable(table: TableDefinition): TableDefinition {
     }
   }
   for (const key of table.key) if (!seen.has(key)) throw bad(`key column ${key} is not a column`);
+  if (table.rollup) {
+    if (table.key.length > 0) throw bad('a rollup table has no key (it merges by its dimension columns)');
+    for (const [metric, fn] of Object.entries(table.rollup.metrics)) {
+      const column = table.columns.find((c) => c.name === metric);
+      if (!column || (column.type !== 'DOUBLE' && column.type !== 'BIGINT')) {
+        throw bad(`rollup metric ${metric} must be a DOUBLE or BIGINT column`);
+      }
+      if (!['sum', 'min', 'max'].includes(fn)) throw bad(`rollup metric ${metric}: ${fn} is not sum, min or max`);
+    }
+  }
   if (table.retention) {
     const column = table.columns.find((c) => c.name === table.retention!.column);
     if (!column || (column.type !== 'TIMESTAMP_MS' && column.type !== 'BIGINT')) {
@@ -51,6 +68,7 @@ export function validateTable(table: TableDefinition): TableDefinition {
     columns: table.columns.map((c) => ({ name: c.name, type: c.type })),
     key: [...table.key],
     ...(table.retention ? { retention: { column: table.retention.column, ms: table.retention.ms } } : {}),
+    ...(table.rollup ? { rollup: { metrics: { ...table.rollup.metrics } } } : {}),
   };
 }
 

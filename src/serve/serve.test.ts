@@ -152,6 +152,55 @@ describe('serving tables', () => {
     await again.close?.();
   });
 
+  it('roll rows up at ingest by time bucket and dimensions, and compact partials without changing results', async () => {
+    const store = await open();
+    const sink = serveTable({
+      store,
+      name: 'clicks_per_minute',
+      columns: [
+        { name: 'ts', type: 'TIMESTAMP_MS' },
+        { name: 'page', type: 'VARCHAR' },
+        { name: 'clicks', type: 'BIGINT' },
+        { name: 'max_ms', type: 'DOUBLE' },
+      ],
+      rollup: { time: 'ts', bucketMs: 60_000, metrics: { clicks: 'sum', max_ms: 'max' } },
+    });
+    await sink.open?.();
+    await sink.recover?.(undefined);
+    const raw = Array.from({ length: 1000 }, (_, i) => ({
+      ts: i * 1000,
+      page: `p${i % 3}`,
+      clicks: 1,
+      max_ms: i % 97,
+    }));
+    const expected = new Map<string, [number, number]>();
+    for (const r of raw) {
+      const k = `${Math.floor(r.ts / 60_000) * 60_000}|${r.page}`;
+      const [c, m] = expected.get(k) ?? [0, 0];
+      expected.set(k, [c + r.clicks, Math.max(m, r.max_ms)]);
+    }
+    const query = async () =>
+      (await rows(store, 'SELECT epoch_ms(ts), page, clicks, max_ms FROM clicks_per_minute ORDER BY 1, 2')).map(
+        (r) => `${r[0]}|${r[1]}=${r[2]},${r[3]}`,
+      );
+    const want = [...expected]
+      .map(([k, [c, m]]) => `${k}=${c},${m}`)
+      .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+    for (let i = 0; i < raw.length; i += 100) {
+      await sink.write(batch(raw.slice(i, i + 100)));
+      await sink.flush!();
+    }
+    const before = await query();
+    assert.deepEqual([...before].sort(), [...want].sort());
+    const partials = Number((await rows(store, 'SELECT count(*) FROM "clicks_per_minute$rows"'))[0]![0]);
+    assert.ok(partials < raw.length && partials > expected.size, `stored ${partials} partial rows for ${raw.length}`);
+    await sink.prepareCheckpoint!(1);
+    await sink.commitCheckpoint!(1);
+    assert.deepEqual(await query(), before, 'compaction changes no result');
+    assert.deepEqual(await rows(store, 'SELECT count(*) FROM "clicks_per_minute$rows"'), [[String(expected.size)]]);
+    await sink.close?.();
+  });
+
   it('keep tables across a restart of the store', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-serve-'));
     dirs.push(dir);

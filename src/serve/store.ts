@@ -131,7 +131,7 @@ export class ServingStore {
           );
         } else {
           await db.run(`CREATE TABLE ${base} (${columns}, _epoch BIGINT NOT NULL)`);
-          await db.run(`CREATE VIEW ${quoteIdent(table.name)} AS SELECT ${names} FROM ${base}`);
+          await db.run(`CREATE VIEW ${quoteIdent(table.name)} AS ${viewQuery(table, base)}`);
         }
         await db.run('INSERT INTO _sluice_tables VALUES ($1, $2)', [table.name, JSON.stringify(table)]);
         await db.run('COMMIT');
@@ -253,6 +253,18 @@ export class ServingStore {
     for (const connection of this.idle) connection.closeSync();
     this.instance.closeSync();
   }
+}
+
+/** An append table's view: its rows, or for a rollup table its partial aggregates merged by dimension. */
+function viewQuery(table: TableDefinition, base: string): string {
+  const metrics = table.rollup?.metrics;
+  if (!metrics) return `SELECT ${table.columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${base}`;
+  const dimensions = table.columns.filter((c) => !(c.name in metrics)).map((c) => quoteIdent(c.name));
+  const columns = table.columns.map((c) => {
+    const fn = metrics[c.name];
+    return fn ? `${fn}(${quoteIdent(c.name)}) AS ${quoteIdent(c.name)}` : quoteIdent(c.name);
+  });
+  return `SELECT ${columns.join(', ')} FROM ${base} GROUP BY ${dimensions.join(', ')}`;
 }
 
 function describe(table: TableDefinition): string {

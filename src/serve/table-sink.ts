@@ -36,6 +36,11 @@ export interface ServeTableOptions {
   key?: string[];
   /** Delete rows older than `keepMs` by this epoch-ms column. */
   retention?: { column: string; keepMs: number };
+  /**
+   * Pre-aggregate at ingest (Druid's rollup): rows are grouped by `bucketMs` of `time` and the other non-metric
+   * columns, and only the aggregates are stored (e.g. one row per minute and page instead of every click).
+   */
+  rollup?: { time: string; bucketMs: number; metrics: Record<string, 'sum' | 'min' | 'max'> };
   /** A row's kind; default: its `kind` field when that is 'insert', 'update' or 'delete', else 'update'. */
   kind?: (row: Record<string, unknown>) => 'insert' | 'update' | 'delete';
   flushMs?: number;
@@ -89,6 +94,7 @@ class TableSink implements ServeTableSink {
       columns,
       key: this.options.key ?? [],
       ...(retention ? { retention: { column: retention.column, ms: retention.keepMs } } : {}),
+      ...(this.options.rollup ? { rollup: { metrics: this.options.rollup.metrics } } : {}),
     });
   }
 
@@ -113,9 +119,11 @@ class TableSink implements ServeTableSink {
     await this.flushing;
   }
 
-  private async writeRows(rows: Row[]): Promise<void> {
+  private async writeRows(input: Row[]): Promise<void> {
+    let rows = input;
     if (!this.table) await this.define(inferColumns(rows[0]!));
     const table = this.table!;
+    if (this.options.rollup) rows = rollUp(table, rows, this.options.rollup);
     const epoch = this.epoch;
     const kindOf = this.options.kind ?? defaultKind;
     let direct = rows;
@@ -233,10 +241,37 @@ class TableSink implements ServeTableSink {
 
   private async compact(upToEpoch: number): Promise<void> {
     const table = this.table;
+    if (table?.rollup) return this.compactRollup(table, upToEpoch);
     if (!table || table.key.length === 0) return;
     const base = quoteIdent(`${table.name}$rows`);
     await this.options.store.write(async (db) => {
       await db.run(`DELETE FROM ${base} WHERE _superseded <= ${upToEpoch} OR (_deleted AND _epoch <= ${upToEpoch})`);
+    });
+  }
+
+  /** Merges a rollup table's partial aggregates up to a committed epoch into one row per group. */
+  private async compactRollup(table: TableDefinition, upToEpoch: number): Promise<void> {
+    const metrics = table.rollup!.metrics;
+    const base = quoteIdent(`${table.name}$rows`);
+    const merged = quoteIdent(`${table.name}$merged`);
+    const dimensions = table.columns.filter((c) => !(c.name in metrics)).map((c) => quoteIdent(c.name));
+    const columns = table.columns.map((c) =>
+      metrics[c.name] ? `${metrics[c.name]}(${quoteIdent(c.name)})` : quoteIdent(c.name),
+    );
+    await this.options.store.write(async (db) => {
+      await db.run('BEGIN TRANSACTION');
+      try {
+        await db.run(
+          `CREATE TEMP TABLE ${merged} AS SELECT ${columns.join(', ')}, ${upToEpoch}::BIGINT AS _epoch FROM ${base} WHERE _epoch <= ${upToEpoch} GROUP BY ${dimensions.join(', ')}`,
+        );
+        await db.run(`DELETE FROM ${base} WHERE _epoch <= ${upToEpoch}`);
+        await db.run(`INSERT INTO ${base} SELECT * FROM ${merged}`);
+        await db.run(`DROP TABLE ${merged}`);
+        await db.run('COMMIT');
+      } catch (error) {
+        await db.run('ROLLBACK').catch(() => {});
+        throw error;
+      }
     });
   }
 
@@ -262,6 +297,30 @@ class TableSink implements ServeTableSink {
     clearInterval(this.maintenance);
     await this.flush().catch(() => {});
   }
+}
+
+/** Groups a flush's rows by time bucket and dimensions into partial aggregates (the view merges partials). */
+function rollUp(table: TableDefinition, rows: Row[], rollup: NonNullable<ServeTableOptions['rollup']>): Row[] {
+  const { time, bucketMs, metrics } = rollup;
+  const dimensions = table.columns.map((c) => c.name).filter((name) => !(name in metrics));
+  const groups = new Map<string, Row>();
+  for (const row of rows) {
+    checkRow(table, row);
+    const t = row[time] as number;
+    const bucketed: Row = { ...row, [time]: t - (((t % bucketMs) + bucketMs) % bucketMs) };
+    const key = dimensions.map((d) => bucketed[d]).join('\u0000');
+    const group = groups.get(key);
+    if (!group) {
+      groups.set(key, { ...bucketed, kind: 'insert' });
+      continue;
+    }
+    for (const [metric, fn] of Object.entries(metrics)) {
+      const a = group[metric] as number;
+      const b = bucketed[metric] as number;
+      group[metric] = fn === 'sum' ? a + b : fn === 'min' ? Math.min(a, b) : Math.max(a, b);
+    }
+  }
+  return [...groups.values()];
 }
 
 function defaultKind(row: Row): 'insert' | 'update' | 'delete' {
