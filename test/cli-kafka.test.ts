@@ -109,7 +109,7 @@ describe('sluice CLI against sluice broker', { timeout: 90_000 }, () => {
     const own = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-cli-'));
     const daemon = startSluice(['broker', '--data-dir', own, '--kafka-port', '0']);
     await daemon.waitFor(/Kafka protocol on/);
-    assert.equal(await daemon.stop('SIGTERM'), 0);
+    assert.equal(await daemon.stop('SIGTERM'), 0, `exit by signal, or a non-zero code; output:\n${daemon.output()}`);
     assert.match(daemon.output(), /sluice broker: stopped/);
     assert.equal(fs.existsSync(path.join(own, 'LOCK')), false, 'the lock is released');
     fs.rmSync(own, { recursive: true, force: true });

@@ -58,7 +58,12 @@ export function startSluice(args: string[], env: Record<string, string> = {}): D
     env: { ...process.env, NODE_TEST_CONTEXT: '', ...env },
   });
   let output = '';
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('close', (code, signal) => {
+      if (signal) output += `\n[terminated by ${signal}]`;
+      resolve(code);
+    }),
+  );
   // A failed assertion must not leave the daemon running, nor keep the test process alive waiting for it.
   running.add(child);
   child.on('exit', () => running.delete(child));
