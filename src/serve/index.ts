@@ -1,4 +1,5 @@
 // The serving stage: real-time tables in embedded DuckDB that pipelines write and SQL reads.
+export { replaceBatch, type ServeBatchOptions, type ServeBatchSink, serveBatch } from './hybrid.ts';
 export { COLUMN_TYPES, type ColumnType, inferColumns, type TableDefinition } from './schema.ts';
 export {
   DEFAULT_MAX_ROWS,
@@ -8,5 +9,6 @@ export {
   ServingStore,
   type ServingStoreOptions,
   type TableInfo,
+  type TimeRange,
 } from './store.ts';
 export { type ServeTableOptions, type ServeTableSink, serveTable } from './table-sink.ts';

@@ -11,8 +11,16 @@ export interface TableDefinition {
   columns: { name: string; type: ColumnType }[];
   /** Primary key columns: rows with the same key replace each other (upserts). Empty: an append table. */
   key: string[];
-  /** Rows whose `column` (epoch ms) is older than `ms` before now are deleted. */
-  retention?: { column: string; ms: number };
+  /**
+   * Time-partitioned retention: rows live in one table per `partitionMs` of `column` (epoch ms), behind the view,
+   * and a partition is dropped once all of it is older than `ms` before now.
+   */
+  retention?: { column: string; ms: number; partitionMs: number };
+  /**
+   * A hybrid (Lambda) table: a batch part, replaced a time range at a time by bounded recomputations, and the
+   * real-time part the sink writes; the view shows batch rows inside the batch range and real-time rows outside it.
+   */
+  hybrid?: { time: string };
   /**
    * A rollup table (Druid-style pre-aggregation): rows hold partial aggregates per flush, and the table's view
    * merges them by the non-metric columns. Metric columns are merged with their function.
@@ -21,6 +29,11 @@ export interface TableDefinition {
 }
 
 export type RollupFunction = 'sum' | 'min' | 'max';
+
+/** Default partition span for retention: an hour for retention up to two days, else a day. */
+export function defaultPartitionMs(retentionMs: number): number {
+  return retentionMs <= 2 * 86_400_000 ? 3_600_000 : 86_400_000;
+}
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
@@ -62,13 +75,37 @@ export function validateTable(table: TableDefinition): TableDefinition {
       throw bad(`retention needs a TIMESTAMP_MS or BIGINT column, not ${table.retention.column}`);
     }
     if (!(table.retention.ms > 0)) throw bad('retention must be a positive duration');
+    if (!(table.retention.partitionMs >= 1000)) throw bad('retention partitions must span at least a second');
+    if (table.key.length > 0 && !table.key.includes(table.retention.column)) {
+      throw bad(
+        `retention column ${table.retention.column} must be part of the key (a key's versions share a partition)`,
+      );
+    }
+    if (table.rollup && table.retention.column in table.rollup.metrics) {
+      throw bad(`retention column ${table.retention.column} cannot be a rollup metric`);
+    }
+  }
+  if (table.hybrid) {
+    const column = table.columns.find((c) => c.name === table.hybrid!.time);
+    if (!column || (column.type !== 'TIMESTAMP_MS' && column.type !== 'BIGINT')) {
+      throw bad(`a hybrid table's time needs a TIMESTAMP_MS or BIGINT column, not ${table.hybrid.time}`);
+    }
   }
   return {
     name: table.name,
     columns: table.columns.map((c) => ({ name: c.name, type: c.type })),
     key: [...table.key],
-    ...(table.retention ? { retention: { column: table.retention.column, ms: table.retention.ms } } : {}),
+    ...(table.retention
+      ? {
+          retention: {
+            column: table.retention.column,
+            ms: table.retention.ms,
+            partitionMs: table.retention.partitionMs,
+          },
+        }
+      : {}),
     ...(table.rollup ? { rollup: { metrics: { ...table.rollup.metrics } } } : {}),
+    ...(table.hybrid ? { hybrid: { time: table.hybrid.time } } : {}),
   };
 }
 

@@ -201,6 +201,89 @@ describe('serving tables', () => {
     await sink.close?.();
   });
 
+  it('retention drops whole time partitions; a keyed partitioned table updates and recovers across them', async () => {
+    const store = await open();
+    const day = 86_400_000;
+    const now = Date.now();
+    const today = now - (now % day);
+    const sink = serveTable({
+      store,
+      name: 'clicks',
+      columns: [
+        { name: 'ts', type: 'TIMESTAMP_MS' },
+        { name: 'page', type: 'VARCHAR' },
+      ],
+      retention: { column: 'ts', keepMs: 2 * day, partitionMs: day },
+    });
+    await sink.open?.();
+    const raw = [];
+    for (let d = -5; d <= 0; d++)
+      for (let h = 0; h < 24; h += 6) raw.push({ ts: today + d * day + h * 3_600_000, page: `d${d}` });
+    await sink.write(batch(raw));
+    await sink.flush!();
+    const partitions = async () =>
+      (await rows(store, "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'clicks$p%' ORDER BY 1")).map(
+        (r) => Number(String(r[0]).slice('clicks$p'.length)),
+      );
+    assert.deepEqual((await partitions()).sort(), [-5, -4, -3, -2, -1, 0].map((d) => today + d * day).sort());
+    assert.deepEqual(await rows(store, 'SELECT count(*) FROM clicks'), [[String(raw.length)]]);
+    // The cutoff (now - 2 days) falls inside day -2: days -5..-3 are wholly older and go; day -2 stays whole.
+    assert.equal(await store.applyRetention('clicks', now), 3);
+    assert.deepEqual((await partitions()).sort(), [-2, -1, 0].map((d) => today + d * day).sort());
+    assert.deepEqual(await rows(store, 'SELECT DISTINCT page FROM clicks ORDER BY page'), [['d-1'], ['d-2'], ['d0']]);
+    assert.equal((await store.listTables()).find((t) => t.name === 'clicks')?.partitions, 3);
+    assert.equal(await store.applyRetention('clicks', now), 0);
+    await sink.close?.();
+
+    const keyed = serveTable({
+      store,
+      name: 'hourly',
+      columns: totals,
+      key: ['window_start', 'key'],
+      retention: { column: 'window_start', keepMs: 7 * day, partitionMs: 3_600_000 },
+    });
+    await keyed.open?.();
+    await keyed.recover?.(undefined);
+    const hour = today - 3 * 3_600_000;
+    await keyed.write(
+      batch([
+        { window_start: hour, key: 'a', cnt: 1, kind: 'insert' },
+        { window_start: hour + 3_600_000, key: 'a', cnt: 2, kind: 'insert' },
+      ]),
+    );
+    const state = await keyed.prepareCheckpoint!(1);
+    await keyed.write(
+      batch([
+        { window_start: hour, key: 'a', cnt: 5, kind: 'update' },
+        { window_start: hour + 2 * 3_600_000, key: 'b', cnt: 1, kind: 'insert' },
+      ]),
+    );
+    await keyed.flush!();
+    const current = () =>
+      rows(store, 'SELECT epoch_ms(window_start) - $1, key, cnt FROM hourly ORDER BY 1'.replace('$1', String(hour)));
+    assert.deepEqual(await current(), [
+      ['0', 'a', '5'],
+      ['3600000', 'a', '2'],
+      ['7200000', 'b', '1'],
+    ]);
+    await keyed.recover!(state);
+    assert.deepEqual(await current(), [
+      ['0', 'a', '1'],
+      ['3600000', 'a', '2'],
+    ]);
+    await keyed.close?.();
+    await assert.rejects(
+      serveTable({
+        store,
+        name: 'bad',
+        columns: totals,
+        key: ['key'],
+        retention: { column: 'window_start', keepMs: day },
+      }).open!(),
+      { code: 'INVALID_TABLE', message: /must be part of the key/ },
+    );
+  });
+
   it('keep tables across a restart of the store', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-serve-'));
     dirs.push(dir);
@@ -209,10 +292,21 @@ describe('serving tables', () => {
     await sink.open?.();
     await sink.write(batch([{ window_start: 5, key: 'z', cnt: 9, kind: 'insert' }]));
     await sink.close?.();
+    const parted = serveTable({
+      store,
+      name: 'parted',
+      columns: totals,
+      retention: { column: 'window_start', keepMs: 1e12, partitionMs: 1000 },
+    });
+    await parted.open?.();
+    await parted.write(batch([0, 1000, 2500].map((t) => ({ window_start: t, key: 'k', cnt: 1 }))));
+    await parted.close?.();
     await store.close();
     const reopened = await open(dir);
     assert.deepEqual(await rows(reopened, 'SELECT key, cnt FROM kept'), [['z', '9']]);
     assert.equal(reopened.table('kept')?.key[0], 'key');
+    assert.deepEqual(reopened.partsOf('parted'), ['parted$rows', 'parted$p0', 'parted$p1000', 'parted$p2000']);
+    assert.deepEqual(await rows(reopened, 'SELECT count(*) FROM parted'), [['3']]);
   });
 });
 

@@ -13,6 +13,12 @@ import { SluiceError } from '../errors.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { type ColumnType, quoteIdent, type TableDefinition, validateTable } from './schema.ts';
 
+/** A time range `[from, to)` in epoch milliseconds. */
+export interface TimeRange {
+  from: number;
+  to: number;
+}
+
 export interface ServingStoreOptions {
   /** Where the database file lives (`<dir>/serving.duckdb`); `:memory:` for tests and benchmarks. */
   dir: string | ':memory:';
@@ -33,10 +39,14 @@ export interface QueryResult {
 
 export interface TableInfo {
   name: string;
-  kind: 'append' | 'keyed';
+  kind: 'append' | 'keyed' | 'rollup';
   key: string[];
   columns: { name: string; type: ColumnType }[];
   rows: number;
+  /** Time partitions of the real-time part (tables with retention). */
+  partitions?: number;
+  /** A hybrid table's batch range: batch rows are shown inside it, real-time rows outside. */
+  hybrid?: { time: string; batch: TimeRange | null };
 }
 
 export const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
@@ -49,6 +59,10 @@ export class ServingStore {
   private readonly idle: DuckDBConnection[];
   private readonly waiting: ((connection: DuckDBConnection) => void)[] = [];
   private readonly tables = new Map<string, TableDefinition>();
+  /** Start (epoch ms) of every time partition of each partitioned table. */
+  private readonly partitions = new Map<string, Set<number>>();
+  /** The batch range of each hybrid table that has one. */
+  private readonly batchRanges = new Map<string, TimeRange>();
   /** Writes are serialised on the writer connection (one statement at a time per connection). */
   private writeChain: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -87,6 +101,19 @@ export class ServingStore {
     for (const [definition] of known.getRowsJson()) {
       const table = JSON.parse(definition as string) as TableDefinition;
       store.tables.set(table.name, table);
+      if (table.retention) store.partitions.set(table.name, new Set());
+    }
+    const physical = await writer.runAndReadAll("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'");
+    for (const [name] of physical.getRowsJson()) {
+      const match = /^(.+)\$p(-?\d+)$/.exec(name as string);
+      if (match) store.partitions.get(match[1]!)?.add(Number(match[2]));
+    }
+    await writer.run(
+      'CREATE TABLE IF NOT EXISTS _sluice_batch_ranges (name VARCHAR PRIMARY KEY, range_from BIGINT NOT NULL, range_to BIGINT NOT NULL)',
+    );
+    const ranges = await writer.runAndReadAll('SELECT name, range_from, range_to FROM _sluice_batch_ranges');
+    for (const [name, from, to] of ranges.getRowsJson()) {
+      store.batchRanges.set(name as string, { from: Number(from), to: Number(to) });
     }
     return store;
   }
@@ -117,31 +144,159 @@ export class ServingStore {
       return existing;
     }
     await this.write(async (db) => {
-      const base = quoteIdent(`${table.name}$rows`);
-      const columns = table.columns.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(', ');
-      const names = table.columns.map((c) => quoteIdent(c.name)).join(', ');
       await db.run('BEGIN TRANSACTION');
       try {
-        if (table.key.length > 0) {
-          await db.run(
-            `CREATE TABLE ${base} (${columns}, _epoch BIGINT NOT NULL, _superseded BIGINT, _deleted BOOLEAN NOT NULL)`,
-          );
-          await db.run(
-            `CREATE VIEW ${quoteIdent(table.name)} AS SELECT ${names} FROM ${base} WHERE _superseded IS NULL AND NOT _deleted`,
-          );
-        } else {
-          await db.run(`CREATE TABLE ${base} (${columns}, _epoch BIGINT NOT NULL)`);
-          await db.run(`CREATE VIEW ${quoteIdent(table.name)} AS ${viewQuery(table, base)}`);
-        }
+        await db.run(`CREATE TABLE ${quoteIdent(`${table.name}$rows`)} (${physicalColumns(table, true)})`);
+        if (table.hybrid)
+          await db.run(`CREATE TABLE ${quoteIdent(`${table.name}$batch`)} (${physicalColumns(table, false)})`);
+        if (table.retention) this.partitions.set(table.name, new Set());
+        await this.refreshViews(db, table);
         await db.run('INSERT INTO _sluice_tables VALUES ($1, $2)', [table.name, JSON.stringify(table)]);
         await db.run('COMMIT');
       } catch (error) {
+        this.partitions.delete(table.name);
         await db.run('ROLLBACK').catch(() => {});
         throw error;
       }
     });
     this.tables.set(table.name, table);
     return table;
+  }
+
+  /**
+   * The physical tables of a table's real-time part: `<name>$rows` (all rows of an unpartitioned table; empty
+   * otherwise, the template) and one `<name>$p<start>` per time partition.
+   */
+  partsOf(name: string): string[] {
+    const starts = [...(this.partitions.get(name) ?? [])].sort((a, b) => a - b);
+    return [`${name}$rows`, ...starts.map((start) => `${name}$p${start}`)];
+  }
+
+  /** The start of the time partition a value of the retention column falls in. */
+  partitionStart(table: TableDefinition, value: number | bigint): number {
+    const span = table.retention!.partitionMs;
+    const t = Number(value);
+    return t - (((t % span) + span) % span);
+  }
+
+  /** Creates missing time partitions (and the view over them). On the writer, inside write(). */
+  async ensurePartitions(db: DuckDBConnection, table: TableDefinition, starts: Iterable<number>): Promise<void> {
+    const known = this.partitions.get(table.name)!;
+    const missing = [...new Set(starts)].filter((start) => !known.has(start));
+    if (missing.length === 0) return;
+    await db.run('BEGIN TRANSACTION');
+    try {
+      for (const start of missing) {
+        await db.run(`CREATE TABLE ${quoteIdent(`${table.name}$p${start}`)} (${physicalColumns(table, true)})`);
+        known.add(start);
+      }
+      await this.refreshViews(db, table);
+      await db.run('COMMIT');
+    } catch (error) {
+      for (const start of missing) known.delete(start);
+      await db.run('ROLLBACK').catch(() => {});
+      throw error;
+    }
+  }
+
+  /**
+   * Retention: drops the time partitions whose whole span is older than the table's retention before `now` (and
+   * deletes batch rows older than it, for a hybrid table). Returns how many partitions went.
+   */
+  async applyRetention(name: string, now = Date.now()): Promise<number> {
+    const table = this.tables.get(name);
+    if (!table?.retention) return 0;
+    const { column, ms, partitionMs } = table.retention;
+    const cutoff = Math.trunc(now - ms);
+    return this.write(async (db) => {
+      const known = this.partitions.get(name)!;
+      const expired = [...known].filter((start) => start + partitionMs <= cutoff);
+      if (expired.length === 0 && !table.hybrid) return 0;
+      await db.run('BEGIN TRANSACTION');
+      try {
+        for (const start of expired) known.delete(start);
+        // The view first: it must not name a table that is about to go.
+        await this.refreshViews(db, table);
+        for (const start of expired) await db.run(`DROP TABLE ${quoteIdent(`${name}$p${start}`)}`);
+        if (table.hybrid) {
+          await db.run(
+            `DELETE FROM ${quoteIdent(`${name}$batch`)} WHERE ${quoteIdent(column)} < ${timeLiteral(table, column, cutoff)}`,
+          );
+        }
+        await db.run('COMMIT');
+      } catch (error) {
+        for (const start of expired) known.add(start);
+        await db.run('ROLLBACK').catch(() => {});
+        throw error;
+      }
+      return expired.length;
+    });
+  }
+
+  /** A hybrid table's batch range, if a batch part has been swapped in. */
+  batchRange(name: string): TimeRange | undefined {
+    return this.batchRanges.get(name);
+  }
+
+  /**
+   * Swaps a recomputed batch part in, atomically (one transaction): the rows of `stage` (a temp table of the
+   * writer connection, with the table's columns) inside `range` replace the batch rows in it, the real-time rows
+   * in it are deleted, and the batch range (the time boundary) grows to include it. Readers see the table before
+   * or after, never between. A range that would leave a gap in the batch range is refused. On the writer.
+   */
+  async swapBatch(db: DuckDBConnection, table: TableDefinition, stage: string, range: TimeRange): Promise<TimeRange> {
+    const time = table.hybrid!.time;
+    const old = this.batchRanges.get(table.name);
+    if (old && (range.from > old.to || range.to < old.from)) {
+      throw new SluiceError(
+        'HYBRID_GAP',
+        `hybrid table ${table.name}: the batch range [${range.from}, ${range.to}) does not touch the current one [${old.from}, ${old.to}); recompute the time between them too`,
+        { table: table.name },
+      );
+    }
+    const next = old ? { from: Math.min(old.from, range.from), to: Math.max(old.to, range.to) } : { ...range };
+    const t = quoteIdent(time);
+    const inRange = `${t} >= ${timeLiteral(table, time, range.from)} AND ${t} < ${timeLiteral(table, time, range.to)}`;
+    const names = table.columns.map((c) => quoteIdent(c.name)).join(', ');
+    await db.run('BEGIN TRANSACTION');
+    try {
+      await db.run(`DELETE FROM ${quoteIdent(`${table.name}$batch`)} WHERE ${inRange}`);
+      await db.run(`INSERT INTO ${quoteIdent(`${table.name}$batch`)} SELECT ${names} FROM ${stage} WHERE ${inRange}`);
+      for (const part of this.partsOf(table.name)) await db.run(`DELETE FROM ${quoteIdent(part)} WHERE ${inRange}`);
+      await db.run('INSERT OR REPLACE INTO _sluice_batch_ranges VALUES ($1, $2, $3)', [table.name, next.from, next.to]);
+      this.batchRanges.set(table.name, next);
+      await this.refreshViews(db, table);
+      await db.run('COMMIT');
+    } catch (error) {
+      if (old) this.batchRanges.set(table.name, old);
+      else this.batchRanges.delete(table.name);
+      await db.run('ROLLBACK').catch(() => {});
+      throw error;
+    }
+    return next;
+  }
+
+  /** (Re)creates a table's views from its current parts (and batch range). Inside the caller's transaction. */
+  private async refreshViews(db: DuckDBConnection, table: TableDefinition): Promise<void> {
+    const current = currentRowsQuery(table, this.partsOf(table.name));
+    if (!table.hybrid) {
+      await db.run(`CREATE OR REPLACE VIEW ${quoteIdent(table.name)} AS ${current}`);
+      return;
+    }
+    const realtime = quoteIdent(`${table.name}$realtime`);
+    await db.run(`CREATE OR REPLACE VIEW ${realtime} AS ${current}`);
+    const names = table.columns.map((c) => quoteIdent(c.name)).join(', ');
+    const range = this.batchRanges.get(table.name);
+    let view = `SELECT ${names} FROM ${realtime}`;
+    if (range) {
+      const t = quoteIdent(table.hybrid.time);
+      const from = timeLiteral(table, table.hybrid.time, range.from);
+      const to = timeLiteral(table, table.hybrid.time, range.to);
+      view =
+        `SELECT ${names} FROM ${quoteIdent(`${table.name}$batch`)} WHERE ${t} >= ${from} AND ${t} < ${to} ` +
+        `UNION ALL SELECT ${names} FROM ${realtime} WHERE ${t} IS NULL OR ${t} < ${from} OR ${t} >= ${to}`;
+    }
+    await db.run(`CREATE OR REPLACE VIEW ${quoteIdent(table.name)} AS ${view}`);
   }
 
   table(name: string): TableDefinition | undefined {
@@ -154,10 +309,14 @@ export class ServingStore {
       const result = await this.query(`SELECT count(*) FROM ${quoteIdent(table.name)}`);
       out.push({
         name: table.name,
-        kind: table.key.length > 0 ? 'keyed' : 'append',
+        kind: table.rollup ? 'rollup' : table.key.length > 0 ? 'keyed' : 'append',
         key: table.key,
         columns: table.columns,
         rows: Number(result.rows[0]?.[0] ?? 0),
+        ...(table.retention ? { partitions: this.partitions.get(table.name)?.size ?? 0 } : {}),
+        ...(table.hybrid
+          ? { hybrid: { time: table.hybrid.time, batch: this.batchRanges.get(table.name) ?? null } }
+          : {}),
       });
     }
     return out;
@@ -255,16 +414,37 @@ export class ServingStore {
   }
 }
 
-/** An append table's view: its rows, or for a rollup table its partial aggregates merged by dimension. */
-function viewQuery(table: TableDefinition, base: string): string {
+/** The physical columns: the table's own, then (for real-time parts) the bookkeeping columns. */
+function physicalColumns(table: TableDefinition, realtime: boolean): string {
+  const columns = table.columns.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(', ');
+  if (!realtime) return columns;
+  if (table.key.length > 0) return `${columns}, _epoch BIGINT NOT NULL, _superseded BIGINT, _deleted BOOLEAN NOT NULL`;
+  return `${columns}, _epoch BIGINT NOT NULL`;
+}
+
+/**
+ * The current rows of a table's real-time parts: every row (append), the live version of each key (keyed), or
+ * the partial aggregates merged by dimension (rollup).
+ */
+function currentRowsQuery(table: TableDefinition, parts: string[]): string {
+  const names = table.columns.map((c) => quoteIdent(c.name)).join(', ');
+  const live = table.key.length > 0 ? ' WHERE _superseded IS NULL AND NOT _deleted' : '';
+  const union = parts.map((part) => `SELECT ${names} FROM ${quoteIdent(part)}${live}`).join(' UNION ALL ');
   const metrics = table.rollup?.metrics;
-  if (!metrics) return `SELECT ${table.columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${base}`;
+  if (!metrics) return union;
   const dimensions = table.columns.filter((c) => !(c.name in metrics)).map((c) => quoteIdent(c.name));
   const columns = table.columns.map((c) => {
     const fn = metrics[c.name];
     return fn ? `${fn}(${quoteIdent(c.name)}) AS ${quoteIdent(c.name)}` : quoteIdent(c.name);
   });
-  return `SELECT ${columns.join(', ')} FROM ${base} GROUP BY ${dimensions.join(', ')}`;
+  return `SELECT ${columns.join(', ')} FROM (${union}) GROUP BY ${dimensions.join(', ')}`;
+}
+
+/** An epoch-ms bound as a literal comparable with the column (a TIMESTAMP for TIMESTAMP_MS columns). */
+export function timeLiteral(table: TableDefinition, column: string, ms: number): string {
+  const type = table.columns.find((c) => c.name === column)!.type;
+  const n = Math.trunc(ms);
+  return type === 'TIMESTAMP_MS' ? `epoch_ms(${n}::BIGINT)` : `${n}`;
 }
 
 function describe(table: TableDefinition): string {
