@@ -1,4 +1,5 @@
 // The serving stage: real-time tables in embedded DuckDB that pipelines write and SQL reads.
+export { type ClickHouseSink, type ClickHouseSinkOptions, clickhouseSink } from './clickhouse.ts';
 export { replaceBatch, type ServeBatchOptions, type ServeBatchSink, serveBatch } from './hybrid.ts';
 export { COLUMN_TYPES, type ColumnType, inferColumns, type TableDefinition } from './schema.ts';
 export {
