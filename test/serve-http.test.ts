@@ -8,9 +8,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import windowedCounts from '../examples/windowed-counts.ts';
+import { collect, fromArrays, Pipeline } from '../src/engine/index.ts';
 import { startServer } from '../src/http/index.ts';
 import { type Log, openLog } from '../src/log/index.ts';
-import { ServingStore } from '../src/serve/index.ts';
+import { ServingStore, serveTable } from '../src/serve/index.ts';
 import { eventually } from './helpers/broker.ts';
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -29,7 +30,7 @@ async function setup(options: { authToken?: string; maxIngestBytes?: number; ing
     await log.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
-  return { log, store, url: server.url };
+  return { log, store, server, url: server.url };
 }
 
 const post = (url: string, body: string, headers: Record<string, string> = {}) =>
@@ -84,6 +85,24 @@ describe('HTTP ingest', () => {
     assert.equal(tooLarge.status, 413);
     assert.equal(((await tooLarge.json()) as { error: { code: string } }).error.code, 'PAYLOAD_TOO_LARGE');
 
+    // A streamed body without a length is cut off at the limit, answered while the client is still sending.
+    let sent = 0;
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        sent += 1000;
+        if (sent > 100_000_000) controller.close();
+        else controller.enqueue(new TextEncoder().encode(`{"pad":"${'x'.repeat(990)}"}\n`));
+      },
+    });
+    const streamed = await fetch(`${url}/v1/topics/events/records`, {
+      method: 'POST',
+      body: endless,
+      duplex: 'half',
+    } as RequestInit);
+    assert.equal(streamed.status, 413);
+    assert.ok(sent < 10_000_000, `the server stopped reading early (client sent ${sent} bytes)`);
+    await endless.cancel().catch(() => {});
+
     const unknown = await post(`${url}/v1/topics/nope/records`, '{"a":1}\n');
     assert.equal(unknown.status, 404);
 
@@ -107,8 +126,14 @@ describe('HTTP SQL', () => {
       "COPY (SELECT 1) TO '/tmp/sluice-http.csv'",
       "ATTACH '/tmp/sluice-http.db'",
       'INSTALL httpfs',
+      'LOAD httpfs',
       'CREATE TABLE t (a INT)',
       'SELECT 1; SELECT 2',
+      'SELECT 1; DROP TABLE window_totals',
+      'SET enable_external_access = true',
+      'PRAGMA enable_profiling',
+      "SELECT * FROM read_parquet('http://example.com/x.parquet')",
+      "SELECT * FROM read_text('/etc/hostname')",
     ]) {
       const refused = await sql(url, attack);
       assert.equal(refused.status, 400, attack);
@@ -135,8 +160,16 @@ describe('HTTP SQL', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('exposes Prometheus metrics for ingest, queries and the log', async () => {
-    const { log, url } = await setup();
+  it('exposes Prometheus metrics for ingest, queries, the log, serving tables and registered pipelines', async () => {
+    const { log, url, server, store } = await setup();
+    const pipeline = new Pipeline({ name: 'registered' });
+    pipeline.source(fromArrays([[1, 2, 3]])).sinkTo(collect());
+    await pipeline.run();
+    const undo = server.registerPipelineMetrics(pipeline);
+    const sink = serveTable({ store, name: 'm_rows', columns: [{ name: 'x', type: 'BIGINT' }] });
+    await sink.open?.();
+    await sink.write({ values: [{ x: 1 }, { x: 2 }], timestamps: [0, 0] });
+    await sink.close?.();
     await log.createTopic('m', { partitions: 1 });
     await post(`${url}/v1/topics/m/records`, '{"a":1}\n{"a":2}\n');
     await sql(url, 'SELECT 1');
@@ -144,6 +177,26 @@ describe('HTTP SQL', () => {
     assert.match(text, /sluice_ingest_records_total\{topic="m"\} 2/);
     assert.match(text, /sluice_log_end_offset\{topic="m",partition="0"\} 2/);
     assert.match(text, /sluice_sql_query_duration_seconds_count 1/);
+    assert.match(text, /sluice_serving_rows_written\{table="m_rows"\} 2/);
+    assert.match(text, /sluice_operator_records_in\{pipeline="registered",operator="[^"]+"\} 3/);
+    assert.match(text, /# TYPE sluice_http_requests_total counter/);
+    const pipelines = (await (await fetch(`${url}/v1/pipelines`)).json()) as { pipelines: { name: string }[] };
+    assert.deepEqual(
+      pipelines.pipelines.map((p) => p.name),
+      ['registered'],
+    );
+    undo();
+    assert.doesNotMatch(await (await fetch(`${url}/metrics`)).text(), /pipeline="registered"/);
+  });
+
+  it('answers /health', async () => {
+    const { url } = await setup();
+    const health = await fetch(`${url}/health`);
+    assert.equal(health.status, 200);
+    assert.deepEqual(await health.json(), { status: 'ok' });
+    const missing = await fetch(`${url}/v1/nothing`);
+    assert.equal(missing.status, 404);
+    assert.equal(((await missing.json()) as { error: { code: string } }).error.code, 'UNKNOWN_ROUTE');
   });
 });
 

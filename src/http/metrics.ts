@@ -1,10 +1,14 @@
 // Prometheus metrics for /metrics: HTTP and serving metrics updated as requests run, and log and pipeline
-// metrics read when scraped (a collect callback), so that nothing is sampled between scrapes.
+// metrics read when scraped (a collect callback), so that nothing is sampled between scrapes. One registry per
+// server (no global default registry: several servers can run in one process); anything may add metrics to it.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Pipeline } from '../engine/index.ts';
 import type { ServerOptions } from './server.ts';
 
 export function createMetrics(options: ServerOptions) {
   const registry = new Registry();
+  /** Pipelines registered after the server started (registerPipelineMetrics), besides options.pipelines(). */
+  const registered = new Set<Pipeline>();
   const requests = new Counter({
     name: 'sluice_http_requests_total',
     help: 'HTTP requests by route and status',
@@ -49,7 +53,7 @@ export function createMetrics(options: ServerOptions) {
       }
     },
   });
-  const pipelines = () => (options.pipelines?.() ?? []).map((p) => p.metrics());
+  const pipelines = () => [...new Set([...(options.pipelines?.() ?? []), ...registered])].map((p) => p.metrics());
   new Gauge({
     name: 'sluice_operator_records_in',
     help: 'Records into each operator since the pipeline started',
@@ -96,5 +100,29 @@ export function createMetrics(options: ServerOptions) {
       this.set({ result: 'failed' }, options.store.queryErrors);
     },
   });
-  return { registry, requests, requestSeconds, querySeconds, ingested, ingestRejected };
+  new Gauge({
+    name: 'sluice_serving_rows_written',
+    help: 'Rows written into each serving table since the store opened',
+    labelNames: ['table'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [table, n] of options.store?.rowsWritten ?? []) this.set({ table }, n);
+    },
+  });
+  /** Adds a pipeline's metrics (operators, watermarks, checkpoints) to /metrics; returns the undo. */
+  const registerPipelineMetrics = (pipeline: Pipeline): (() => void) => {
+    registered.add(pipeline);
+    return () => registered.delete(pipeline);
+  };
+  return {
+    registry,
+    pipelines,
+    requests,
+    requestSeconds,
+    querySeconds,
+    ingested,
+    ingestRejected,
+    registerPipelineMetrics,
+  };
 }

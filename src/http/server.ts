@@ -6,6 +6,7 @@ import { serve } from '@hono/node-server';
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import type { Registry } from 'prom-client';
 import type { Pipeline } from '../engine/index.ts';
 import { isSluiceError, SluiceError } from '../errors.ts';
 import type { Log } from '../log/index.ts';
@@ -34,6 +35,10 @@ export interface ServerOptions {
 export interface RunningServer {
   url: string;
   port: number;
+  /** The server's Prometheus registry: register more metrics (of the log, of other parts) into it. */
+  registry: Registry;
+  /** Adds a pipeline's metrics to /metrics and /v1/pipelines (besides options.pipelines); returns the undo. */
+  registerPipelineMetrics(pipeline: Pipeline): () => void;
   close(): Promise<void>;
 }
 
@@ -52,6 +57,10 @@ function statusOf(code: string): 400 | 401 | 404 | 408 | 413 | 429 | 500 | 503 {
 }
 
 export function createApp(options: ServerOptions): Hono {
+  return buildApp(options).app;
+}
+
+function buildApp(options: ServerOptions): { app: Hono; metrics: ReturnType<typeof createMetrics> } {
   const logger = createLogger('http');
   const app = new Hono();
   const metrics = createMetrics(options);
@@ -137,10 +146,10 @@ export function createApp(options: ServerOptions): Hono {
     }
   });
 
-  app.get('/v1/pipelines', (c) => c.json({ pipelines: (options.pipelines?.() ?? []).map((p) => p.metrics()) }));
+  app.get('/v1/pipelines', (c) => c.json({ pipelines: metrics.pipelines() }));
 
   app.notFound((c) => fail(c, new SluiceError('UNKNOWN_ROUTE', `no route ${c.req.method} ${c.req.path}`)));
-  return app;
+  return { app, metrics };
 }
 
 /** Starts the HTTP API; refuses a non-loopback address without a token. */
@@ -152,7 +161,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       `refusing to serve HTTP on ${host} without a token: pass --auth-token (or SLUICE_AUTH_TOKEN), or bind to 127.0.0.1`,
     );
   }
-  const app = createApp(options);
+  const { app, metrics } = buildApp(options);
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: host, port: options.port ?? 8080 }, () => resolve(s));
     s.once('error', reject);
@@ -166,6 +175,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   return {
     url: `http://${shown}:${port}`,
     port,
+    registry: metrics.registry,
+    registerPipelineMetrics: metrics.registerPipelineMetrics,
     close: () =>
       new Promise<void>((resolve) => {
         http.closeAllConnections?.();

@@ -67,6 +67,7 @@ export function serveBatch<T extends object>(options: ServeBatchOptions): ServeB
       }
     });
     rows += pending.length;
+    store.countRows(options.name, pending.length);
   };
   const dropStage = () =>
     staged ? store.write((db) => db.run(`DROP TABLE IF EXISTS ${quoteIdent(stageName)}`)) : undefined;

@@ -68,6 +68,8 @@ export class ServingStore {
   private closed = false;
   queries = 0;
   queryErrors = 0;
+  /** Rows written into each table by its sinks (real-time and batch), for metrics. */
+  readonly rowsWritten = new Map<string, number>();
 
   private constructor(instance: DuckDBInstance, writer: DuckDBConnection, readers: DuckDBConnection[]) {
     this.instance = instance;
@@ -297,6 +299,11 @@ export class ServingStore {
         `UNION ALL SELECT ${names} FROM ${realtime} WHERE ${t} IS NULL OR ${t} < ${from} OR ${t} >= ${to}`;
     }
     await db.run(`CREATE OR REPLACE VIEW ${quoteIdent(table.name)} AS ${view}`);
+  }
+
+  /** Counts rows a sink wrote into a table (metrics). */
+  countRows(name: string, n: number): void {
+    this.rowsWritten.set(name, (this.rowsWritten.get(name) ?? 0) + n);
   }
 
   table(name: string): TableDefinition | undefined {

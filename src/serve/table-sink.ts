@@ -172,6 +172,7 @@ class TableSink implements ServeTableSink {
       if (staged.length > 0) await this.supersede(db, table, staged, epoch);
     });
     this.rowsWritten += direct.length + staged.length;
+    store.countRows(table.name, direct.length + staged.length);
   }
 
   /** Rows by the physical table they go to (their time partition, for a partitioned table). */

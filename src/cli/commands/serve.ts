@@ -6,6 +6,7 @@ import { type HttpFlags, openServices } from '../services.ts';
 
 interface ServeFlags extends HttpFlags {
   dataDir: string;
+  port?: number;
 }
 
 export function registerServe(program: Command): void {
@@ -15,6 +16,7 @@ export function registerServe(program: Command): void {
     .option('--data-dir <dir>', 'the data directory', DEFAULTS.dataDir)
     .option('--host <host>', 'interface to listen on (non-loopback needs --auth-token)', DEFAULTS.host)
     .option('--http-port <port>', 'HTTP port (0 picks a free one)', portOption, DEFAULTS.httpPort)
+    .option('--port <port>', 'the same as --http-port', portOption)
     .option('--auth-token <token>', 'require this bearer token (env SLUICE_AUTH_TOKEN)')
     .addHelpText(
       'after',
@@ -24,7 +26,8 @@ Examples:
   $ curl -s localhost:8080/v1/sql -d '{"sql":"SELECT * FROM window_totals LIMIT 5"}'`,
     )
     .action(async (flags: ServeFlags) => {
-      const services = await openServices(flags.dataDir, { ...flags, http: true }, () => []);
+      const httpPort = flags.port ?? flags.httpPort;
+      const services = await openServices(flags.dataDir, { ...flags, httpPort, http: true }, () => []);
       console.log(
         `${paint('bold', 'sluice serve')}: HTTP on ${paint('cyan', services.http!.url)} for ${services.log.dataDir}`,
       );
