@@ -358,9 +358,10 @@ export class ServingStore {
       });
       if (prepared.statementType !== StatementType.SELECT) {
         prepared.destroySync();
+        const type = StatementType[prepared.statementType];
         throw new SluiceError(
           'READ_ONLY',
-          `only SELECT queries are allowed here (this is a ${StatementType[prepared.statementType]} statement)`,
+          `only SELECT queries are allowed here${type && type !== 'INVALID' ? ` (this is a ${type} statement)` : ''}`,
         );
       }
       await connection.run('BEGIN TRANSACTION READ ONLY');
