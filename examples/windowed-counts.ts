@@ -8,7 +8,18 @@
 // `window-totals` and to the serving table `window_totals` once the watermark reaches the window's end; an event
 // up to 30 s later than that updates its window (kind "update": the table's row is replaced), and events later
 // still go to topic `events-late`.
-import { agg, definePipeline, json, logSink, logSource, Pipeline, watermarks, windows } from '../src/engine/index.ts';
+import {
+  agg,
+  type DataStream,
+  definePipeline,
+  json,
+  logSink,
+  logSource,
+  Pipeline,
+  type PipelineEnvironment,
+  watermarks,
+  windows,
+} from '../src/engine/index.ts';
 import { serveTable } from '../src/serve/index.ts';
 
 export interface Event {
@@ -35,14 +46,23 @@ function asEvent(value: unknown): Event {
   return e as Event;
 }
 
-export default definePipeline(async ({ log, bounded, serving }) => {
+export interface WindowedCountsOptions {
+  /** Steps between event time and the window (a later version of the pipeline may add some: see the tests). */
+  prepare?: (events: DataStream<Event>) => DataStream<Event>;
+}
+
+export async function buildWindowedCounts(
+  { log, bounded, serving }: PipelineEnvironment,
+  options: WindowedCountsOptions = {},
+): Promise<Pipeline> {
   for (const topic of ['events', 'window-totals', 'events-late']) {
     if (!log.hasTopic(topic)) await log.createTopic(topic, { partitions: topic === 'events' ? 3 : 1 });
   }
   const p = new Pipeline({ name: 'windowed-counts', bounded });
-  const totals = p
+  const events = p
     .source(logSource({ log, topic: 'events', format: json(asEvent) }))
-    .withTimestamps((e) => e.ts, watermarks.boundedOutOfOrderness('5s'))
+    .withTimestamps((e) => e.ts, watermarks.boundedOutOfOrderness('5s'));
+  const totals = (options.prepare?.(events) ?? events)
     .keyBy((e) => e.key)
     .window(windows.tumbling('60s'))
     .allowedLateness('30s')
@@ -76,4 +96,6 @@ export default definePipeline(async ({ log, bounded, serving }) => {
   }
   totals.lateData().sinkTo(logSink({ log, topic: 'events-late', format: json<Event>(), key: (e) => e.key }));
   return p;
-});
+}
+
+export default definePipeline((env) => buildWindowedCounts(env));

@@ -4,8 +4,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { SluiceError } from '../errors.ts';
+import { fsyncDirSync, writeFileAtomicSync } from '../files.ts';
 import { type BatchHeader, LOG_OVERHEAD, readBatchHeader, verifyBatch } from './batch/record-batch.ts';
-import { fsyncDirSync, writeFileAtomicSync } from './files.ts';
 
 export const INDEX_INTERVAL_BYTES = 4096;
 const SCAN_CHUNK = 1 << 20;

@@ -145,22 +145,20 @@ export class ServingStore {
       }
       return existing;
     }
-    await this.write(async (db) => {
-      await db.run('BEGIN TRANSACTION');
-      try {
-        await db.run(`CREATE TABLE ${quoteIdent(`${table.name}$rows`)} (${physicalColumns(table, true)})`);
-        if (table.hybrid)
-          await db.run(`CREATE TABLE ${quoteIdent(`${table.name}$batch`)} (${physicalColumns(table, false)})`);
-        if (table.retention) this.partitions.set(table.name, new Set());
-        await this.refreshViews(db, table);
-        await db.run('INSERT INTO _sluice_tables VALUES ($1, $2)', [table.name, JSON.stringify(table)]);
-        await db.run('COMMIT');
-      } catch (error) {
-        this.partitions.delete(table.name);
-        await db.run('ROLLBACK').catch(() => {});
-        throw error;
-      }
-    });
+    await this.write((db) =>
+      inTransaction(
+        db,
+        async () => {
+          await db.run(`CREATE TABLE ${quoteIdent(`${table.name}$rows`)} (${physicalColumns(table, true)})`);
+          if (table.hybrid)
+            await db.run(`CREATE TABLE ${quoteIdent(`${table.name}$batch`)} (${physicalColumns(table, false)})`);
+          if (table.retention) this.partitions.set(table.name, new Set());
+          await this.refreshViews(db, table);
+          await db.run('INSERT INTO _sluice_tables VALUES ($1, $2)', [table.name, JSON.stringify(table)]);
+        },
+        () => this.partitions.delete(table.name),
+      ),
+    );
     this.tables.set(table.name, table);
     return table;
   }
@@ -186,19 +184,19 @@ export class ServingStore {
     const known = this.partitions.get(table.name)!;
     const missing = [...new Set(starts)].filter((start) => !known.has(start));
     if (missing.length === 0) return;
-    await db.run('BEGIN TRANSACTION');
-    try {
-      for (const start of missing) {
-        await db.run(`CREATE TABLE ${quoteIdent(`${table.name}$p${start}`)} (${physicalColumns(table, true)})`);
-        known.add(start);
-      }
-      await this.refreshViews(db, table);
-      await db.run('COMMIT');
-    } catch (error) {
-      for (const start of missing) known.delete(start);
-      await db.run('ROLLBACK').catch(() => {});
-      throw error;
-    }
+    await inTransaction(
+      db,
+      async () => {
+        for (const start of missing) {
+          await db.run(`CREATE TABLE ${quoteIdent(`${table.name}$p${start}`)} (${physicalColumns(table, true)})`);
+          known.add(start);
+        }
+        await this.refreshViews(db, table);
+      },
+      () => {
+        for (const start of missing) known.delete(start);
+      },
+    );
   }
 
   /**
@@ -214,23 +212,23 @@ export class ServingStore {
       const known = this.partitions.get(name)!;
       const expired = [...known].filter((start) => start + partitionMs <= cutoff);
       if (expired.length === 0 && !table.hybrid) return 0;
-      await db.run('BEGIN TRANSACTION');
-      try {
-        for (const start of expired) known.delete(start);
-        // The view first: it must not name a table that is about to go.
-        await this.refreshViews(db, table);
-        for (const start of expired) await db.run(`DROP TABLE ${quoteIdent(`${name}$p${start}`)}`);
-        if (table.hybrid) {
-          await db.run(
-            `DELETE FROM ${quoteIdent(`${name}$batch`)} WHERE ${quoteIdent(column)} < ${timeLiteral(table, column, cutoff)}`,
-          );
-        }
-        await db.run('COMMIT');
-      } catch (error) {
-        for (const start of expired) known.add(start);
-        await db.run('ROLLBACK').catch(() => {});
-        throw error;
-      }
+      await inTransaction(
+        db,
+        async () => {
+          for (const start of expired) known.delete(start);
+          // The view first: it must not name a table that is about to go.
+          await this.refreshViews(db, table);
+          for (const start of expired) await db.run(`DROP TABLE ${quoteIdent(`${name}$p${start}`)}`);
+          if (table.hybrid) {
+            await db.run(
+              `DELETE FROM ${quoteIdent(`${name}$batch`)} WHERE ${quoteIdent(column)} < ${timeLiteral(table, column, cutoff)}`,
+            );
+          }
+        },
+        () => {
+          for (const start of expired) known.add(start);
+        },
+      );
       return expired.length;
     });
   }
@@ -260,21 +258,25 @@ export class ServingStore {
     const t = quoteIdent(time);
     const inRange = `${t} >= ${timeLiteral(table, time, range.from)} AND ${t} < ${timeLiteral(table, time, range.to)}`;
     const names = table.columns.map((c) => quoteIdent(c.name)).join(', ');
-    await db.run('BEGIN TRANSACTION');
-    try {
-      await db.run(`DELETE FROM ${quoteIdent(`${table.name}$batch`)} WHERE ${inRange}`);
-      await db.run(`INSERT INTO ${quoteIdent(`${table.name}$batch`)} SELECT ${names} FROM ${stage} WHERE ${inRange}`);
-      for (const part of this.partsOf(table.name)) await db.run(`DELETE FROM ${quoteIdent(part)} WHERE ${inRange}`);
-      await db.run('INSERT OR REPLACE INTO _sluice_batch_ranges VALUES ($1, $2, $3)', [table.name, next.from, next.to]);
-      this.batchRanges.set(table.name, next);
-      await this.refreshViews(db, table);
-      await db.run('COMMIT');
-    } catch (error) {
-      if (old) this.batchRanges.set(table.name, old);
-      else this.batchRanges.delete(table.name);
-      await db.run('ROLLBACK').catch(() => {});
-      throw error;
-    }
+    await inTransaction(
+      db,
+      async () => {
+        await db.run(`DELETE FROM ${quoteIdent(`${table.name}$batch`)} WHERE ${inRange}`);
+        await db.run(`INSERT INTO ${quoteIdent(`${table.name}$batch`)} SELECT ${names} FROM ${stage} WHERE ${inRange}`);
+        for (const part of this.partsOf(table.name)) await db.run(`DELETE FROM ${quoteIdent(part)} WHERE ${inRange}`);
+        await db.run('INSERT OR REPLACE INTO _sluice_batch_ranges VALUES ($1, $2, $3)', [
+          table.name,
+          next.from,
+          next.to,
+        ]);
+        this.batchRanges.set(table.name, next);
+        await this.refreshViews(db, table);
+      },
+      () => {
+        if (old) this.batchRanges.set(table.name, old);
+        else this.batchRanges.delete(table.name);
+      },
+    );
     return next;
   }
 
@@ -453,6 +455,23 @@ export function timeLiteral(table: TableDefinition, column: string, ms: number):
   const type = table.columns.find((c) => c.name === column)!.type;
   const n = Math.trunc(ms);
   return type === 'TIMESTAMP_MS' ? `epoch_ms(${n}::BIGINT)` : `${n}`;
+}
+
+/**
+ * Runs `work` in one transaction on `db` (the writer connection): commits, or rolls back, calls `undo` to put
+ * back in-memory bookkeeping the work had changed, and rethrows.
+ */
+export async function inTransaction<T>(db: DuckDBConnection, work: () => Promise<T>, undo?: () => void): Promise<T> {
+  await db.run('BEGIN TRANSACTION');
+  try {
+    const result = await work();
+    await db.run('COMMIT');
+    return result;
+  } catch (error) {
+    undo?.();
+    await db.run('ROLLBACK').catch(() => {});
+    throw error;
+  }
 }
 
 function describe(table: TableDefinition): string {

@@ -14,7 +14,7 @@ import type { Sink } from '../engine/connector.ts';
 import type { Batch } from '../engine/types.ts';
 import { appendRows, checkRow, type Row } from './rows.ts';
 import { defaultPartitionMs, inferColumns, quoteIdent, type TableDefinition } from './schema.ts';
-import type { ServingStore } from './store.ts';
+import { inTransaction, type ServingStore } from './store.ts';
 
 export interface ServeTableOptions {
   store: ServingStore;
@@ -205,8 +205,8 @@ class TableSink implements ServeTableSink {
       `CREATE TEMP TABLE IF NOT EXISTS ${stage} AS SELECT * FROM ${quoteIdent(`${table.name}$rows`)} LIMIT 0`,
     );
     const byPart = this.byPart(table, staged, (s) => s.row);
-    await db.run('BEGIN TRANSACTION');
-    try {
+    // A failed flush must not leave its rows in the stage for the next one.
+    await inTransaction(db, async () => {
       for (const [part, rows] of byPart) {
         const appender = await db.createAppender(`${table.name}$stage`, 'main', 'temp');
         try {
@@ -229,12 +229,10 @@ class TableSink implements ServeTableSink {
         await db.run(`INSERT INTO ${base} SELECT * FROM ${stage}`);
         await db.run(`DELETE FROM ${stage}`);
       }
-      await db.run('COMMIT');
-    } catch (error) {
-      await db.run('ROLLBACK').catch(() => {});
+    }).catch(async (error: unknown) => {
       await db.run(`DELETE FROM ${stage}`).catch(() => {});
       throw error;
-    }
+    });
   }
 
   /** Phase 1: everything before the barrier is in the table; later rows belong to the next epoch. */
@@ -262,9 +260,8 @@ class TableSink implements ServeTableSink {
     const table = this.table ?? this.options.store.table(this.options.name);
     if (!table) return;
     const store = this.options.store;
-    await store.write(async (db) => {
-      await db.run('BEGIN TRANSACTION');
-      try {
+    await store.write((db) =>
+      inTransaction(db, async () => {
         for (const part of store.partsOf(table.name)) {
           const base = quoteIdent(part);
           await db.run(`DELETE FROM ${base} WHERE _epoch > ${epoch}`);
@@ -272,12 +269,8 @@ class TableSink implements ServeTableSink {
             await db.run(`UPDATE ${base} SET _superseded = NULL WHERE _superseded > ${epoch}`);
           }
         }
-        await db.run('COMMIT');
-      } catch (error) {
-        await db.run('ROLLBACK').catch(() => {});
-        throw error;
-      }
-    });
+      }),
+    );
   }
 
   private async compact(upToEpoch: number): Promise<void> {
@@ -303,9 +296,8 @@ class TableSink implements ServeTableSink {
       metrics[c.name] ? `${metrics[c.name]}(${quoteIdent(c.name)})` : quoteIdent(c.name),
     );
     const store = this.options.store;
-    await store.write(async (db) => {
-      await db.run('BEGIN TRANSACTION');
-      try {
+    await store.write((db) =>
+      inTransaction(db, async () => {
         for (const part of store.partsOf(table.name)) {
           const base = quoteIdent(part);
           await db.run(
@@ -315,12 +307,8 @@ class TableSink implements ServeTableSink {
           await db.run(`INSERT INTO ${base} SELECT * FROM ${merged}`);
           await db.run(`DROP TABLE ${merged}`);
         }
-        await db.run('COMMIT');
-      } catch (error) {
-        await db.run('ROLLBACK').catch(() => {});
-        throw error;
-      }
-    });
+      }),
+    );
   }
 
   private async maintain(): Promise<void> {

@@ -59,10 +59,7 @@ Examples:
       };
       if (!response.ok) {
         const code = body.error?.code ?? `HTTP_${response.status}`;
-        throw new SluiceError(
-          code.startsWith('INVALID') ? code : code === 'READ_ONLY' ? 'INVALID_SQL' : code,
-          body.error?.message ?? response.statusText,
-        );
+        throw new SluiceError(code === 'READ_ONLY' ? 'INVALID_SQL' : code, body.error?.message ?? response.statusText);
       }
       if (flags.json) {
         const objects = body.rows.map((row) => Object.fromEntries(body.columns.map((c, i) => [c.name, row[i]])));

@@ -5,10 +5,16 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
-import { type Duration, type PipelineDefinition, supervise, toMillis } from '../../engine/index.ts';
+import {
+  type Duration,
+  type Pipeline,
+  type PipelineDefinition,
+  type PipelineMetrics,
+  supervise,
+  toMillis,
+} from '../../engine/index.ts';
 import { SluiceError } from '../../errors.ts';
 import { startBroker } from '../../kafka/index.ts';
-import type { Log } from '../../log/index.ts';
 import { createLogger } from '../../logger.ts';
 import { DEFAULTS, paint, portOption, untilShutdownSignal } from '../common.ts';
 import { type HttpFlags, openServices } from '../services.ts';
@@ -75,7 +81,7 @@ Examples:
     .action(async (file: string, flags: RunFlags) => {
       const define = await loadPipelineFile(file);
       const intervalMs = parseInterval(flags.checkpointInterval);
-      let current: (() => import('../../engine/index.ts').Pipeline | undefined) | undefined;
+      let current: (() => Pipeline | undefined) | undefined;
       const services = await openServices(flags.dataDir, flags, () => {
         const pipeline = current?.();
         return pipeline ? [pipeline] : [];
@@ -131,7 +137,7 @@ Examples:
     });
 }
 
-function report(m: ReturnType<import('../../engine/index.ts').Pipeline['metrics']>): void {
+function report(m: PipelineMetrics): void {
   const restored = m.checkpoints.restoredFrom ? `; restored from ${m.checkpoints.restoredFrom}` : '';
   console.log(
     `sluice run: stopped; ${m.operators.map((o) => `${o.name} ${o.recordsIn}`).join(', ')}; dead letters ${m.deadLetters}; ` +
@@ -150,5 +156,3 @@ export function savepointFile(dir: string, nameOrFile: string): string {
     ? path.resolve(nameOrFile)
     : path.join(dir, 'savepoints', `${nameOrFile}.ckpt`);
 }
-
-export type { Log };

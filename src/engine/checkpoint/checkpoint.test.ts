@@ -131,7 +131,7 @@ describe('checkpoint files', () => {
     assert.equal(store.latest()?.data.id, 3);
     fs.writeFileSync(store.checkpointFile(3), data(3).subarray(0, 20)); // a torn write the rename should prevent
     assert.equal(store.latest()?.data.id, 2);
-    assert.ok(!fs.readdirSync(dir).some((f) => f.startsWith('.tmp-')), 'no temporary files left behind');
+    assert.ok(!fs.readdirSync(dir).some((f) => f.includes('.tmp-')), 'no temporary files left behind');
   });
 });
 

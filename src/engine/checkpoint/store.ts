@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { SluiceError } from '../../errors.ts';
+import { removeTempFilesSync, writeFileAtomic } from '../../files.ts';
 import type { Logger } from '../../logger.ts';
 import { type CheckpointData, decodeCheckpoint } from './format.ts';
 
@@ -31,7 +32,8 @@ export class CheckpointStore {
     this.logger = logger;
     fs.mkdirSync(path.join(dir, 'savepoints'), { recursive: true });
     fs.mkdirSync(path.join(dir, 'requests'), { recursive: true });
-    for (const name of fs.readdirSync(dir)) if (name.startsWith('.tmp-')) fs.rmSync(path.join(dir, name));
+    removeTempFilesSync(dir);
+    removeTempFilesSync(path.join(dir, 'savepoints'));
   }
 
   /** Ids of the checkpoints on disk, newest first. */
@@ -74,14 +76,14 @@ export class CheckpointStore {
   /** Writes a checkpoint atomically, then removes checkpoints beyond the newest `retain`. */
   async writeCheckpoint(id: number, bytes: Buffer): Promise<string> {
     const file = this.checkpointFile(id);
-    await writeFileDurably(file, bytes);
+    await writeFileAtomic(file, bytes);
     for (const old of this.ids().slice(this.retain)) await fs.promises.rm(this.checkpointFile(old), { force: true });
     return file;
   }
 
   async writeSavepoint(name: string, bytes: Buffer): Promise<string> {
     const file = this.savepointFile(name);
-    await writeFileDurably(file, bytes);
+    await writeFileAtomic(file, bytes);
     return file;
   }
 
@@ -134,23 +136,4 @@ export async function requestSavepoint(dir: string, name: string, timeoutMs = 60
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return file;
-}
-
-async function writeFileDurably(file: string, bytes: Buffer): Promise<void> {
-  const dir = path.dirname(file);
-  const temp = path.join(dir, `.tmp-${path.basename(file)}-${process.pid}`);
-  const handle = await fs.promises.open(temp, 'w');
-  try {
-    await handle.writeFile(bytes);
-    await handle.datasync();
-  } finally {
-    await handle.close();
-  }
-  await fs.promises.rename(temp, file);
-  const dirHandle = await fs.promises.open(dir, 'r');
-  try {
-    await dirHandle.sync();
-  } finally {
-    await dirHandle.close();
-  }
 }

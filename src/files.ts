@@ -1,7 +1,8 @@
-// Small durable-file helpers: atomic replace (write temp, fsync, rename, fsync directory) and directory fsync.
+// Small durable-file helpers shared by the log and the checkpoint store: atomic replace (write temp, fsync, rename,
+// fsync directory), directory fsync, temp-file cleanup, and the data-directory lock.
 import fs from 'node:fs';
 import path from 'node:path';
-import { SluiceError } from '../errors.ts';
+import { SluiceError } from './errors.ts';
 
 /** fsyncs a directory so that entries created, renamed or removed in it survive a crash. */
 export function fsyncDirSync(dir: string): void {
