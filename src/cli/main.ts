@@ -1,15 +1,19 @@
 // The `sluice` command line: one subcommand per file under commands/, errors mapped to stable exit codes.
 import { Command, CommanderError } from 'commander';
 import { setLogLevel } from '../logger.ts';
+import { registerBackfill } from './commands/backfill.ts';
 import { registerBroker } from './commands/broker.ts';
 import { registerConsume } from './commands/consume.ts';
 import { registerDev } from './commands/dev.ts';
 import { registerProduce } from './commands/produce.ts';
 import { registerQuery } from './commands/query.ts';
+import { registerReplay } from './commands/replay.ts';
 import { registerRun } from './commands/run.ts';
 import { registerSavepoint } from './commands/savepoint.ts';
 import { registerServe } from './commands/serve.ts';
+import { registerStatus } from './commands/status.ts';
 import { registerTopics } from './commands/topics.ts';
+import { registerUp } from './commands/up.ts';
 import { describeFailure, EXIT, paint } from './common.ts';
 
 export function buildProgram(): Command {
@@ -23,6 +27,10 @@ export function buildProgram(): Command {
   registerDev(program);
   registerBroker(program);
   registerRun(program);
+  registerUp(program);
+  registerStatus(program);
+  registerReplay(program);
+  registerBackfill(program);
   registerSavepoint(program);
   registerServe(program);
   registerQuery(program);

@@ -1,6 +1,7 @@
 // The embedded services a long-running command opens on a data directory: the log, the serving store
 // (`<data dir>/serve`) and the HTTP API; closed in reverse order.
 import path from 'node:path';
+import type { Hono } from 'hono';
 import type { Pipeline } from '../engine/index.ts';
 import { type RunningServer, startServer } from '../http/index.ts';
 import { type Log, openLog } from '../log/index.ts';
@@ -20,7 +21,13 @@ export interface Services {
   close(): Promise<void>;
 }
 
-export async function openServices(dataDir: string, flags: HttpFlags, pipelines: () => Pipeline[]): Promise<Services> {
+export async function openServices(
+  dataDir: string,
+  flags: HttpFlags,
+  pipelines: () => Pipeline[],
+  /** More HTTP routes by prefix, built once the log and store are open. */
+  mount?: () => Record<string, Hono>,
+): Promise<Services> {
   const log = await openLog({ dataDir });
   let store: ServingStore | undefined;
   let http: RunningServer | undefined;
@@ -34,6 +41,7 @@ export async function openServices(dataDir: string, flags: HttpFlags, pipelines:
         host: flags.host,
         port: flags.httpPort,
         authToken: flags.authToken ?? process.env.SLUICE_AUTH_TOKEN,
+        ...(mount ? { mount: mount() } : {}),
       });
     }
   } catch (error) {

@@ -1,12 +1,25 @@
 // The contract of a pipeline file (`sluice run file.ts`): its default export builds the pipeline from what the
 // runner provides, so that the same file runs embedded, against a remote broker, or bounded for a batch job.
-import type { Log } from '../log/index.ts';
+import type { Log, RecordReadResult } from '../log/index.ts';
 import type { ServingStore } from '../serve/index.ts';
 import type { Pipeline } from './pipeline.ts';
 
+/**
+ * What sources, sinks and pipeline definitions use of a log. The embedded `Log` is one; a worker process's client
+ * of the orchestrator's log is another, whose reads and timestamp lookups are asynchronous (so callers await them).
+ */
+export interface PipelineLog
+  extends Pick<Log, 'hasTopic' | 'createTopic' | 'describeTopic' | 'append' | 'truncate' | 'waitForData'> {
+  readRecords(...args: Parameters<Log['readRecords']>): RecordReadResult | Promise<RecordReadResult>;
+  offsetForTimestamp(...args: Parameters<Log['offsetForTimestamp']>): number | null | Promise<number | null>;
+}
+
 export interface PipelineEnvironment {
-  /** The log the pipeline reads and writes (embedded in the runner's process). */
-  log: Log;
+  /**
+   * The log the pipeline reads and writes: the embedded log itself (`sluice run`, `sluice dev`), or, for a pipeline
+   * that `sluice up` runs in a worker process, a client of the orchestrator's log.
+   */
+  log: PipelineLog;
   /** True for a bounded (batch or replay) run over what is in the log now. */
   bounded: boolean;
   /** The runner's data directory (for serving tables and other local state). */

@@ -223,6 +223,8 @@ export class Pipeline {
       for (const { operator } of this.sinks) await operator.sink.flush?.();
       this.throwIfFailed();
       await this.checkpointChain;
+      // Stopped (not finished): a last checkpoint, so that the next start resumes exactly here, replaying nothing.
+      if (this.store && this.stopController.signal.aborted && !this.options.bounded) await this.checkpoint();
     } finally {
       for (const timer of timers) clearInterval(timer);
       await this.checkpointChain.catch(() => {});
@@ -232,7 +234,12 @@ export class Pipeline {
     }
   }
 
-  /** Stops reading, finishes the batches in flight and flushes the sinks; run() then resolves. */
+  /** The source connectors, in the order they were added (a runner may reposition them before run()). */
+  sourceConnectors(): Source<unknown>[] {
+    return this.sources.map((s) => s.source);
+  }
+
+  /** Stops reading, finishes the batches in flight, flushes the sinks and, with checkpoints on, takes a last one. */
   stop(): void {
     this.stopController.abort();
   }

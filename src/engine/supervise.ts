@@ -23,18 +23,74 @@ export interface SupervisedRun {
   stop(): void;
 }
 
+/**
+ * Counts failures against a restart policy: each failure gives the delay before the next attempt, or throws
+ * PIPELINE_CRASH_LOOP (with the last error as cause) once too many fell within the window.
+ */
+export class RestartBudget {
+  private readonly failures: number[] = [];
+  private consecutive = 0;
+  private readonly maxFailures: number;
+  private readonly windowMs: number;
+  private readonly initialDelayMs: number;
+  private readonly maxDelayMs: number;
+
+  constructor(policy: RestartPolicy = {}) {
+    this.maxFailures = policy.maxFailures ?? 5;
+    this.windowMs = policy.windowMs ?? 10 * 60_000;
+    this.initialDelayMs = policy.initialDelayMs ?? 1000;
+    this.maxDelayMs = policy.maxDelayMs ?? 60_000;
+  }
+
+  /** Records a failure; returns the jittered, exponentially growing delay before the restart. */
+  failed(error: unknown, what = 'pipeline'): number {
+    const now = Date.now();
+    this.failures.push(now);
+    while (this.failures.length > 0 && this.failures[0]! < now - this.windowMs) this.failures.shift();
+    this.consecutive++;
+    if (this.failures.length > this.maxFailures) {
+      throw new SluiceError(
+        'PIPELINE_CRASH_LOOP',
+        `${what} failed ${this.failures.length} times within ${Math.round(this.windowMs / 1000)} s; last error: ${(error as Error)?.message ?? String(error)}`,
+        { failures: this.failures.length },
+        { cause: error },
+      );
+    }
+    const delay = Math.min(this.maxDelayMs, this.initialDelayMs * 2 ** (this.consecutive - 1));
+    return delay * (0.8 + Math.random() * 0.4);
+  }
+
+  /** A run that stayed healthy: the next failure starts the backoff afresh. */
+  recovered(): void {
+    this.consecutive = 0;
+  }
+
+  get recentFailures(): number {
+    return this.failures.length;
+  }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
 export function supervise(build: () => Promise<Pipeline>, policy: RestartPolicy, logger: Logger): SupervisedRun {
-  const maxFailures = policy.maxFailures ?? 5;
-  const windowMs = policy.windowMs ?? 10 * 60_000;
-  const initialDelayMs = policy.initialDelayMs ?? 1000;
-  const maxDelayMs = policy.maxDelayMs ?? 60_000;
   const stopping = new AbortController();
   let pipeline: Pipeline | undefined;
   let restarts = 0;
 
   const done = (async () => {
-    const failures: number[] = [];
-    let consecutive = 0;
+    const budget = new RestartBudget(policy);
     for (;;) {
       try {
         pipeline = await build();
@@ -50,34 +106,17 @@ export function supervise(build: () => Promise<Pipeline>, policy: RestartPolicy,
         return;
       } catch (error) {
         if (stopping.signal.aborted) throw error;
-        const now = Date.now();
-        failures.push(now);
-        while (failures.length > 0 && failures[0]! < now - windowMs) failures.shift();
-        consecutive++;
-        if (failures.length > maxFailures) {
-          throw new SluiceError(
-            'PIPELINE_CRASH_LOOP',
-            `pipeline failed ${failures.length} times within ${Math.round(windowMs / 1000)} s; last error: ${(error as Error).message}`,
-            { failures: failures.length },
-            { cause: error },
-          );
-        }
-        const delay = Math.min(maxDelayMs, initialDelayMs * 2 ** (consecutive - 1)) * (0.8 + Math.random() * 0.4);
+        const delay = budget.failed(error);
         logger.error(
-          { err: error, failures: failures.length, maxFailures, restartInMs: Math.round(delay) },
+          {
+            err: error,
+            failures: budget.recentFailures,
+            maxFailures: policy.maxFailures ?? 5,
+            restartInMs: Math.round(delay),
+          },
           'pipeline failed; restarting from its latest checkpoint',
         );
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, delay);
-          stopping.signal.addEventListener(
-            'abort',
-            () => {
-              clearTimeout(timer);
-              resolve();
-            },
-            { once: true },
-          );
-        });
+        await sleep(delay, stopping.signal);
         if (stopping.signal.aborted) return;
         restarts++;
       }

@@ -30,6 +30,8 @@ export interface ServerOptions {
   ingestRatePerSec?: number;
   queryTimeoutMs?: number;
   maxRows?: number;
+  /** More routes, by path prefix (e.g. `sluice up`'s control API at /v1/deployment); their errors map by code. */
+  mount?: Record<string, Hono>;
 }
 
 export interface RunningServer {
@@ -148,6 +150,8 @@ function buildApp(options: ServerOptions): { app: Hono; metrics: ReturnType<type
 
   app.get('/v1/pipelines', (c) => c.json({ pipelines: metrics.pipelines() }));
 
+  for (const [prefix, routes] of Object.entries(options.mount ?? {})) app.route(prefix, routes);
+  app.onError((error, c) => fail(c, error));
   app.notFound((c) => fail(c, new SluiceError('UNKNOWN_ROUTE', `no route ${c.req.method} ${c.req.path}`)));
   return { app, metrics };
 }

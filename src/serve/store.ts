@@ -47,6 +47,8 @@ export interface TableInfo {
   partitions?: number;
   /** A hybrid table's batch range: batch rows are shown inside it, real-time rows outside. */
   hybrid?: { time: string; batch: TimeRange | null };
+  /** For an alias of versioned tables: the version it shows now. */
+  version?: string;
 }
 
 export const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
@@ -63,6 +65,8 @@ export class ServingStore {
   private readonly partitions = new Map<string, Set<number>>();
   /** The batch range of each hybrid table that has one. */
   private readonly batchRanges = new Map<string, TimeRange>();
+  /** Versioned tables: the name readers query → the table (version) it shows now. */
+  private readonly aliases = new Map<string, string>();
   /** Writes are serialised on the writer connection (one statement at a time per connection). */
   private writeChain: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -117,6 +121,9 @@ export class ServingStore {
     for (const [name, from, to] of ranges.getRowsJson()) {
       store.batchRanges.set(name as string, { from: Number(from), to: Number(to) });
     }
+    await writer.run('CREATE TABLE IF NOT EXISTS _sluice_aliases (name VARCHAR PRIMARY KEY, target VARCHAR NOT NULL)');
+    const aliases = await writer.runAndReadAll('SELECT name, target FROM _sluice_aliases');
+    for (const [name, target] of aliases.getRowsJson()) store.aliases.set(name as string, target as string);
     return store;
   }
 
@@ -303,6 +310,66 @@ export class ServingStore {
     await db.run(`CREATE OR REPLACE VIEW ${quoteIdent(table.name)} AS ${view}`);
   }
 
+  /**
+   * Points each alias (a name readers query) at a table of this store (one version of it), all in one transaction:
+   * a query sees the old versions or the new ones, never a mix, and never an error.
+   */
+  async publishVersions(versions: Record<string, string>): Promise<void> {
+    for (const [alias, target] of Object.entries(versions)) {
+      if (!this.tables.has(target)) {
+        throw new SluiceError('UNKNOWN_TABLE', `cannot publish ${alias}: there is no table ${target}`, {
+          table: target,
+        });
+      }
+      if (this.tables.has(alias)) {
+        throw new SluiceError('TABLE_EXISTS', `cannot publish versions as ${alias}: a table has that name`, {
+          table: alias,
+        });
+      }
+    }
+    await this.write((db) =>
+      inTransaction(db, async () => {
+        for (const [alias, target] of Object.entries(versions)) {
+          await db.run(`CREATE OR REPLACE VIEW ${quoteIdent(alias)} AS SELECT * FROM ${quoteIdent(target)}`);
+          await db.run('INSERT OR REPLACE INTO _sluice_aliases VALUES ($1, $2)', [alias, target]);
+        }
+      }),
+    );
+    for (const [alias, target] of Object.entries(versions)) this.aliases.set(alias, target);
+  }
+
+  /** The table (version) `alias` shows, if it is an alias. */
+  versionOf(alias: string): string | undefined {
+    return this.aliases.get(alias);
+  }
+
+  /** Drops a table with all its parts (an old version); refused while an alias shows it. */
+  async dropTable(name: string): Promise<void> {
+    const table = this.tables.get(name);
+    if (!table) throw new SluiceError('UNKNOWN_TABLE', `there is no table ${name}`, { table: name });
+    for (const [alias, target] of this.aliases) {
+      if (target === name) {
+        throw new SluiceError('TABLE_IN_USE', `table ${name} is the version ${alias} shows; publish another first`, {
+          table: name,
+          alias,
+        });
+      }
+    }
+    await this.write((db) =>
+      inTransaction(db, async () => {
+        await db.run(`DROP VIEW IF EXISTS ${quoteIdent(name)}`);
+        if (table.hybrid) await db.run(`DROP VIEW IF EXISTS ${quoteIdent(`${name}$realtime`)}`);
+        for (const part of this.partsOf(name)) await db.run(`DROP TABLE IF EXISTS ${quoteIdent(part)}`);
+        if (table.hybrid) await db.run(`DROP TABLE IF EXISTS ${quoteIdent(`${name}$batch`)}`);
+        await db.run('DELETE FROM _sluice_tables WHERE name = $1', [name]);
+        await db.run('DELETE FROM _sluice_batch_ranges WHERE name = $1', [name]);
+      }),
+    );
+    this.tables.delete(name);
+    this.partitions.delete(name);
+    this.batchRanges.delete(name);
+  }
+
   /** Counts rows a sink wrote into a table (metrics). */
   countRows(name: string, n: number): void {
     this.rowsWritten.set(name, (this.rowsWritten.get(name) ?? 0) + n);
@@ -327,6 +394,10 @@ export class ServingStore {
           ? { hybrid: { time: table.hybrid.time, batch: this.batchRanges.get(table.name) ?? null } }
           : {}),
       });
+    }
+    for (const [alias, target] of this.aliases) {
+      const shown = out.find((t) => t.name === target);
+      if (shown) out.push({ ...shown, name: alias, version: target });
     }
     return out;
   }

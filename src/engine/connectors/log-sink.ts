@@ -5,13 +5,14 @@
 // barrier; recovery truncates the topic back to them before the replay writes again, so every result is in the
 // topic once. Records are visible as soon as they are written (read-uncommitted): a consumer that reads past the
 // last checkpoint may see records that a crash then replaces. The topic must be written by this sink only.
-import { type Log, type LogRecord, partitionForKey } from '../../log/index.ts';
+import { type LogRecord, partitionForKey } from '../../log/index.ts';
 import type { Sink } from '../connector.ts';
+import type { PipelineLog } from '../define.ts';
 import type { Batch } from '../types.ts';
 import type { Format } from './formats.ts';
 
 export interface LogSinkOptions<T> {
-  log: Log;
+  log: PipelineLog;
   topic: string;
   format: Format<T>;
   /** The record key (same key → same partition); without it, batches go round robin. */

@@ -2,14 +2,15 @@
 // log's waiters (not polling the disk) when it has caught up. Bounded mode stops at the end offsets it saw when
 // it opened (or at given ones), which is what makes replays and batch runs finite.
 import { SluiceError } from '../../errors.ts';
-import type { Log } from '../../log/index.ts';
+import type { RecordReadResult } from '../../log/index.ts';
 import type { Source, SourceBatch, SourceContext } from '../connector.ts';
+import type { PipelineLog } from '../define.ts';
 import type { Format } from './formats.ts';
 
 export type StartPosition = 'earliest' | 'latest' | { timestamp: number } | { offsets: Record<number, number> };
 
 export interface LogSourceOptions<T> {
-  log: Log;
+  log: PipelineLog;
   topic: string;
   format: Format<T>;
   /** Where to start when no checkpoint says otherwise (default: earliest). */
@@ -31,7 +32,7 @@ export class LogSource<T> implements Source<T> {
   private next = 0;
   private restored: number[] | undefined;
 
-  private readonly options: LogSourceOptions<T>;
+  private options: LogSourceOptions<T>;
 
   constructor(options: LogSourceOptions<T>) {
     this.options = options;
@@ -43,21 +44,40 @@ export class LogSource<T> implements Source<T> {
     const { log, topic } = this.options;
     const info = log.describeTopic(topic);
     const from = this.options.from ?? 'earliest';
-    this.offsets = info.partitions.map((p, i) => {
-      if (this.restored?.[i] !== undefined) return this.restored[i]!;
-      if (from === 'earliest') return p.logStartOffset;
-      if (from === 'latest') return p.logEndOffset;
-      if ('timestamp' in from) return log.offsetForTimestamp(topic, i, from.timestamp) ?? p.logEndOffset;
-      return from.offsets[i] ?? p.logStartOffset;
-    });
+    this.offsets = await Promise.all(
+      info.partitions.map(async (p, i) => {
+        if (this.restored?.[i] !== undefined) return this.restored[i]!;
+        if (from === 'earliest') return p.logStartOffset;
+        if (from === 'latest') return p.logEndOffset;
+        if ('timestamp' in from) return (await log.offsetForTimestamp(topic, i, from.timestamp)) ?? p.logEndOffset;
+        return Math.max(p.logStartOffset, Math.min(p.logEndOffset, from.offsets[i] ?? p.logStartOffset));
+      }),
+    );
     if (ctx.bounded) {
       const until = this.options.until;
-      this.ends = info.partitions.map((p, i) => {
-        if (until === undefined) return p.logEndOffset;
-        if ('timestamp' in until) return log.offsetForTimestamp(topic, i, until.timestamp as number) ?? p.logEndOffset;
-        return (until as Record<number, number>)[i] ?? p.logEndOffset;
-      });
+      this.ends = await Promise.all(
+        info.partitions.map(async (p, i) => {
+          if (until === undefined) return p.logEndOffset;
+          if ('timestamp' in until) {
+            return (await log.offsetForTimestamp(topic, i, until.timestamp as number)) ?? p.logEndOffset;
+          }
+          return (until as Record<number, number>)[i] ?? p.logEndOffset;
+        }),
+      );
     }
+  }
+
+  /**
+   * Where to start (and, bounded, stop) instead of the pipeline's own choice, when no checkpoint says otherwise:
+   * the runner's business for a replay (`sluice replay --from`) or a batch job over a past range. Call before run().
+   */
+  reposition(from: StartPosition, until?: LogSourceOptions<T>['until']): void {
+    this.options = { ...this.options, from, ...(until === undefined ? {} : { until }) };
+  }
+
+  /** The topic this source reads. */
+  get topic(): string {
+    return this.options.topic;
   }
 
   channels(): number[] {
@@ -82,9 +102,9 @@ export class LogSource<T> implements Source<T> {
         const offset = this.offsets[partition]!;
         if (end !== undefined && offset >= end) continue;
         allDone = false;
-        let page: ReturnType<Log['readRecords']>;
+        let page: RecordReadResult;
         try {
-          page = log.readRecords(topic, partition, offset, { maxBytes: this.options.maxBytesPerRead ?? 1 << 20 });
+          page = await log.readRecords(topic, partition, offset, { maxBytes: this.options.maxBytesPerRead ?? 1 << 20 });
         } catch (error) {
           if ((error as SluiceError).code === 'OFFSET_OUT_OF_RANGE') {
             // Retention deleted what we had not read yet: carry on from the earliest offset still there.

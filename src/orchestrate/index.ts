@@ -1,0 +1,18 @@
+// Orchestration: deployment specs, `sluice up` (supervised pipeline processes in dependency order, tables loaded
+// from topics, scheduled jobs), Kappa replays and the Lambda batch layer.
+export { type BatchRunResult, type ReconciliationReport, reconcile } from './batch.ts';
+export { controlApi } from './control-api.ts';
+export { DeploymentRunner, type DeploymentStatus, deploymentDir, type ReplayFrom } from './deployment.ts';
+export { type JobRunRecord, Scheduler } from './jobs.ts';
+export { PipelineProcess, type ProcessState } from './pipeline-process.ts';
+export { Replay, type ReplayStatus, versionedTopic } from './replay.ts';
+export {
+  type Deployment,
+  type DeploymentInput,
+  defineDeployment,
+  type JobContext,
+  type JobFunction,
+  loadDeployment,
+  parseDeployment,
+} from './spec.ts';
+export { versionedTable } from './table-loader.ts';

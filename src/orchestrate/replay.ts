@@ -1,0 +1,192 @@
+// Kappa replay: history is reprocessed by the same pipeline code, not by a second codebase. A new instance of the
+// pipeline (fresh state, its own checkpoints) reads its inputs from the given point and writes a new version of its
+// output topics, loaded into new versions of its tables; once it has caught up with what the log held when the
+// replay began and its tables have loaded, readers switch to the new versions in one transaction and the new
+// instance becomes the live one. The old version stays (tables, topics, checkpoints) until it is dropped.
+import type { StartPosition } from '../engine/index.ts';
+import { SluiceError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { DeploymentRunner, ReplayFrom } from './deployment.ts';
+import type { PipelineProcess } from './pipeline-process.ts';
+import { versionedTable } from './table-loader.ts';
+
+/** The topic that version `version` (> 1) of a pipeline writes instead of `topic`. */
+export function versionedTopic(topic: string, version: number): string {
+  return `${topic}.v${version}`;
+}
+
+export interface ReplayStatus {
+  id: string;
+  pipeline: string;
+  version: number;
+  state: 'running' | 'switched' | 'failed' | 'cancelled';
+  /** Input records reprocessed so far, and how many the log held (from the start point) when the replay began. */
+  processed: number;
+  total: number;
+  ratePerSec: number;
+  etaSec: number | null;
+  startedAt: number;
+  switchedAt?: number;
+  error?: string;
+}
+
+let replays = 0;
+
+export class Replay {
+  readonly id: string;
+  readonly done: Promise<void>;
+  private readonly deployment: DeploymentRunner;
+  private readonly pipeline: string;
+  private readonly version: number;
+  private readonly logger: Logger;
+  private process: PipelineProcess | undefined;
+  private readonly cancelled = new AbortController();
+  private current: ReplayStatus;
+  /** Per input topic: where the replay starts and the end offsets when it began. */
+  private targets = new Map<string, { start: number[]; end: number[] }>();
+  private samples: { at: number; processed: number }[] = [];
+
+  constructor(options: { deployment: DeploymentRunner; pipeline: string; from: ReplayFrom; logger: Logger }) {
+    this.deployment = options.deployment;
+    this.pipeline = options.pipeline;
+    this.logger = options.logger;
+    const previous = options.deployment.versionOf(options.pipeline);
+    this.version = previous + 1;
+    this.id = `${options.pipeline}@v${this.version}-${Date.now().toString(36)}${++replays}`;
+    this.current = {
+      id: this.id,
+      pipeline: this.pipeline,
+      version: this.version,
+      state: 'running',
+      processed: 0,
+      total: 0,
+      ratePerSec: 0,
+      etaSec: null,
+      startedAt: Date.now(),
+    };
+    this.done = this.run(options.from).catch((error: unknown) => {
+      this.current.state = this.cancelled.signal.aborted ? 'cancelled' : 'failed';
+      this.current.error = (error as Error).message;
+      this.logger.error({ replay: this.id, err: error }, 'replay failed');
+      throw error;
+    });
+  }
+
+  status(): ReplayStatus {
+    return { ...this.current };
+  }
+
+  async cancel(): Promise<void> {
+    if (this.current.state !== 'running') return;
+    this.cancelled.abort();
+    await this.process?.stop();
+    await this.done.catch(() => {});
+  }
+
+  private async run(from: ReplayFrom): Promise<void> {
+    const { deployment } = this;
+    const spec = deployment.spec.pipelines[this.pipeline]!;
+    const log = deployment.log;
+    await this.clearLeftovers();
+    // What the log holds now, from the start point on: the replay is caught up once it has read that much.
+    let total = 0;
+    for (const topic of spec.inputs) {
+      const partitions = log.describeTopic(topic).partitions;
+      const start = partitions.map((p) => {
+        if (from === 'earliest') return p.logStartOffset;
+        if ('timestamp' in from) return log.offsetForTimestamp(topic, p.partition, from.timestamp) ?? p.logEndOffset;
+        return Math.max(p.logStartOffset, Math.min(p.logEndOffset, from.offset));
+      });
+      const end = partitions.map((p) => p.logEndOffset);
+      this.targets.set(topic, { start, end });
+      total += end.reduce((sum, e, i) => sum + Math.max(0, e - start[i]!), 0);
+    }
+    this.current.total = total;
+    const partitions = Math.max(...spec.inputs.map((t) => log.describeTopic(t).partitions.length), 1);
+    const position: StartPosition =
+      from === 'earliest' || 'timestamp' in from
+        ? from
+        : { offsets: Object.fromEntries(Array.from({ length: partitions }, (_, i) => [i, from.offset])) };
+    const process = deployment.createProcess(this.pipeline, this.version, {
+      from: position,
+      label: `${this.pipeline}@v${this.version}`,
+    });
+    this.process = process;
+    const tables = Object.entries(deployment.spec.tables)
+      .filter(([, table]) => spec.outputs.includes(table.from))
+      .map(([name]) => name);
+    await Promise.race([process.ready, this.aborted()]);
+    const loaders = tables.map((name) => deployment.loadVersion(name, this.version));
+    this.logger.info({ replay: this.id, total }, 'replay started');
+    // Caught up: the inputs read up to where the log ended when the replay began, the new tables loaded.
+    for (;;) {
+      this.measure();
+      const inputsDone = [...this.targets].every(([topic, { end }]) => {
+        const position = process.positions[topic];
+        return position !== undefined && end.every((e, i) => (position[i] ?? 0) >= e);
+      });
+      if (inputsDone && loaders.every((l) => l.lag() === 0)) break;
+      if (process.state === 'failed') throw new SluiceError('REPLAY_FAILED', `${this.id}: ${process.lastError}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      if (this.cancelled.signal.aborted) throw new SluiceError('REPLAY_CANCELLED', `${this.id} was cancelled`);
+    }
+    // The switch: readers move to the new tables at once; the new instance becomes the live pipeline.
+    await deployment.store.publishVersions(
+      Object.fromEntries(tables.map((name) => [name, versionedTable(name, this.version)])),
+    );
+    const old = deployment.promote(this.pipeline, this.version, process);
+    this.current.state = 'switched';
+    this.current.switchedAt = Date.now();
+    this.current.processed = Math.max(this.current.processed, total);
+    this.logger.info({ replay: this.id }, 'replay caught up; readers switched to the new version');
+    await old?.stop();
+    for (const name of tables) await deployment.stopLoader(versionedTable(name, this.version - 1));
+  }
+
+  /** A replay of this version that was interrupted left topics, tables and checkpoints: start clean. */
+  private async clearLeftovers(): Promise<void> {
+    const { deployment } = this;
+    const spec = deployment.spec.pipelines[this.pipeline]!;
+    for (const topic of spec.outputs) {
+      const name = versionedTopic(topic, this.version);
+      if (deployment.log.hasTopic(name)) await deployment.log.deleteTopic(name);
+    }
+    for (const [name, table] of Object.entries(deployment.spec.tables)) {
+      if (!spec.outputs.includes(table.from)) continue;
+      const physical = versionedTable(name, this.version);
+      await deployment.stopLoader(physical);
+      if (deployment.store.table(physical)) await deployment.store.dropTable(physical);
+      await removeDir(`${deployment.log.dataDir}/checkpoints/table-${physical}`);
+    }
+    await removeDir(deployment.checkpointDir(this.pipeline, this.version));
+  }
+
+  private measure(): void {
+    let processed = 0;
+    for (const [topic, { start, end }] of this.targets) {
+      const position = this.process?.positions[topic] ?? start;
+      processed += end.reduce((sum, e, i) => sum + Math.max(0, Math.min(e, position[i] ?? 0) - start[i]!), 0);
+    }
+    const now = Date.now();
+    this.samples.push({ at: now, processed });
+    while (this.samples.length > 1 && this.samples[0]!.at < now - 5000) this.samples.shift();
+    const first = this.samples[0]!;
+    const rate = now > first.at ? ((processed - first.processed) * 1000) / (now - first.at) : 0;
+    this.current.processed = processed;
+    this.current.ratePerSec = Math.round(rate);
+    this.current.etaSec = rate > 0 ? Math.ceil((this.current.total - processed) / rate) : null;
+  }
+
+  private aborted(): Promise<never> {
+    return new Promise((_, reject) =>
+      this.cancelled.signal.addEventListener('abort', () =>
+        reject(new SluiceError('REPLAY_CANCELLED', `${this.id} was cancelled`)),
+      ),
+    );
+  }
+}
+
+async function removeDir(dir: string): Promise<void> {
+  const fs = await import('node:fs/promises');
+  await fs.rm(dir, { recursive: true, force: true });
+}

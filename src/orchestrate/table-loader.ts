@@ -1,0 +1,71 @@
+// Serving tables fed from topics, as Druid and Pinot ingest from Kafka: pipelines write their results to topics,
+// and the orchestrator loads each table's topic into the serving store with a small checkpointed pipeline of its
+// own (log source → serveTable), so a table holds every result exactly once however often anything restarts.
+import path from 'node:path';
+import { json, type LogSource, logSource, Pipeline, type SupervisedRun, supervise, toMillis } from '../engine/index.ts';
+import type { Log } from '../log/index.ts';
+import type { Logger } from '../logger.ts';
+import { type ServingStore, serveTable } from '../serve/index.ts';
+import type { TableSpec } from './spec.ts';
+
+export interface TableLoader {
+  /** The table this loader writes (one version of the spec's table). */
+  table: string;
+  topic: string;
+  run: SupervisedRun;
+  /** Records of the topic not loaded yet. */
+  lag(): number;
+}
+
+/** The physical table of version `version` of spec table `name`. */
+export function versionedTable(name: string, version: number): string {
+  return `${name}__v${version}`;
+}
+
+/** Starts loading `topic` into table `table` (a version of spec table `spec`), checkpointing into the data dir. */
+export function startTableLoader(options: {
+  log: Log;
+  store: ServingStore;
+  table: string;
+  topic: string;
+  spec: TableSpec;
+  dataDir: string;
+  logger: Logger;
+}): TableLoader {
+  const { log, store, table, topic, spec } = options;
+  let source: LogSource<Record<string, unknown>> | undefined;
+  const build = async () => {
+    const p = new Pipeline({ name: `load-${table}` });
+    source = logSource({ log, topic, format: json<Record<string, unknown>>() });
+    p.source(source)
+      .uid('source')
+      .sinkTo(
+        serveTable({
+          store,
+          name: table,
+          ...(spec.columns ? { columns: spec.columns } : {}),
+          ...(spec.key ? { key: spec.key } : {}),
+          ...(spec.time ? { hybrid: { time: spec.time } } : {}),
+          ...(spec.retention
+            ? { retention: { column: spec.retention.column, keepMs: toMillis(spec.retention.keep) } }
+            : {}),
+          flushMs: 100,
+        }),
+      );
+    p.enableCheckpoints({ dir: path.join(options.dataDir, 'checkpoints', `table-${table}`), intervalMs: 1000 });
+    return p;
+  };
+  const run = supervise(build, {}, options.logger);
+  return {
+    table,
+    topic,
+    run,
+    lag() {
+      if (!source || !log.hasTopic(topic)) return 0;
+      const position = source.position();
+      return log
+        .describeTopic(topic)
+        .partitions.reduce((sum, p, i) => sum + Math.max(0, p.logEndOffset - (position[i] ?? p.logStartOffset)), 0);
+    },
+  };
+}
