@@ -44,7 +44,8 @@ async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
-    return EXIT.OK;
+    // A command may set its own exit code (`status` reports health through it).
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and version are successes; everything else commander reports is a usage error (already printed).

@@ -4,10 +4,14 @@
 // computed for the same range: how many rows differ, and which.
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import { json, logSource, Pipeline, toMillis } from '../engine/index.ts';
+import { toMillis } from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
+import type { Log } from '../log/index.ts';
 import type { Logger } from '../logger.ts';
-import { quoteIdent, type ServingStore, serveBatch, type TableDefinition } from '../serve/index.ts';
+import { quoteIdent, replaceBatch, type ServingStore, type TableDefinition } from '../serve/index.ts';
+
+type Row = Record<string, unknown>;
+
 import type { DeploymentRunner } from './deployment.ts';
 import type { TimeRange } from './jobs.ts';
 import { PipelineProcess } from './pipeline-process.ts';
@@ -17,6 +21,11 @@ import { versionedTable } from './table-loader.ts';
 export interface ReconciliationReport {
   table: string;
   range: TimeRange;
+  /**
+   * What the batch rows are compared with: what the table served for the range before the run — the speed layer's
+   * rows, or an earlier batch run's where one had replaced them (a rerun then checks that the batch is repeatable).
+   */
+  compared?: 'speed' | 'batch' | 'speed+batch';
   /** Rows in the range: as the batch run computed them, and as the speed layer had them. */
   batchRows: number;
   speedRows: number;
@@ -84,91 +93,144 @@ export async function runBatch(options: {
       signal.removeEventListener('abort', onAbort);
     }
     if (signal.aborted) throw new SluiceError('JOB_CANCELLED', `batch run ${runId} was stopped`);
-    const rows = await loadBatch(store, table, scratch[tableSpec.from]!, deployment, range);
-    const info = (await store.listTables()).find((t) => t.name === table);
-    const reconciliation = await reconcile(store, store.table(table)!, range);
-    options.logger.info({ job: options.job, range, rows, differing: reconciliation.differing }, 'batch run committed');
-    return { range, rows, batchRange: info?.hybrid?.batch ?? range, reconciliation };
+    const definition = store.table(table)!;
+    const rows = readResults(log, scratch[tableSpec.from]!, definition, range);
+    // Reconcile before the swap: the swap deletes the speed layer's rows of the range.
+    const current = (await store.listTables()).find((t) => t.name === table)?.hybrid?.batch ?? null;
+    const served = await servedRows(store, definition, range);
+    const reconciliation = { ...reconcile(definition, served, rows, range), compared: comparedWith(range, current) };
+    const batchRange = await replaceBatch(store, table, range, rows);
+    options.logger.info(
+      { job: options.job, range, rows: rows.length, differing: reconciliation.differing },
+      'batch run committed',
+    );
+    return { range, rows: rows.length, batchRange, reconciliation };
   } finally {
     for (const topic of Object.values(scratch)) if (log.hasTopic(topic)) await log.deleteTopic(topic);
   }
 }
 
-/** Loads a scratch topic's results as the batch part of `table` for `range`, atomically. */
-async function loadBatch(
-  store: ServingStore,
-  table: string,
-  topic: string,
-  deployment: DeploymentRunner,
-  range: TimeRange,
-): Promise<number> {
-  if (!deployment.log.hasTopic(topic)) {
+/** Largest batch (rows of one range) held in memory for reconciliation and the swap. */
+const MAX_BATCH_ROWS = 2_000_000;
+
+/** The batch run's results in `range`, from its scratch topic: the last version of each key, deletions applied. */
+function readResults(log: Log, topic: string, table: TableDefinition, range: TimeRange): Row[] {
+  if (!log.hasTopic(topic)) {
     throw new SluiceError('BATCH_NO_OUTPUT', `the batch run wrote nothing to ${topic}: does the pipeline write it?`);
   }
-  const sink = serveBatch<Record<string, unknown>>({ store, name: table, range });
-  const p = new Pipeline({ name: `batch-load-${table}`, bounded: true });
-  p.source(logSource({ log: deployment.log, topic, format: json<Record<string, unknown>>() })).sinkTo(sink);
-  try {
-    await p.run();
-    await sink.commit();
-  } catch (error) {
-    await sink.abort();
-    throw error;
+  const time = table.hybrid!.time;
+  const key = keyColumns(table);
+  const latest = new Map<string, Row | null>();
+  for (const p of log.describeTopic(topic).partitions) {
+    for (let offset = p.logStartOffset; offset < p.logEndOffset; ) {
+      const page = log.readRecords(topic, p.partition, offset, { maxBytes: 4 << 20 });
+      for (const record of page.records) {
+        if (record.value === null) continue;
+        const row = JSON.parse(record.value.toString()) as Row;
+        const t = Number(row[time]);
+        if (!(t >= range.from && t < range.to)) continue;
+        latest.set(keyOf(row, key), row.kind === 'delete' ? null : row);
+        if (latest.size > MAX_BATCH_ROWS) {
+          throw new SluiceError(
+            'BATCH_TOO_LARGE',
+            `more than ${MAX_BATCH_ROWS} rows in one batch range: use a shorter range`,
+          );
+        }
+      }
+      offset = page.nextOffset;
+    }
   }
-  return sink.rows;
+  return [...latest.values()].filter((row): row is Row => row !== null);
 }
 
-/** Compares the speed layer's rows with the batch rows for the same range. */
-export async function reconcile(
-  store: ServingStore,
-  table: TableDefinition,
-  range: TimeRange,
-): Promise<ReconciliationReport> {
+/** What the previous answer for `range` came from: the speed layer, an earlier batch run, or both in parts. */
+function comparedWith(range: TimeRange, batch: TimeRange | null): ReconciliationReport['compared'] {
+  if (!batch || range.to <= batch.from || range.from >= batch.to) return 'speed';
+  return range.from >= batch.from && range.to <= batch.to ? 'batch' : 'speed+batch';
+}
+
+/**
+ * The rows the table served for `range` before this run (times as epoch ms): the speed layer's, or, where an earlier
+ * batch run already replaced them, that run's.
+ */
+async function servedRows(store: ServingStore, table: TableDefinition, range: TimeRange): Promise<Row[]> {
   const time = table.hybrid!.time;
-  const type = table.columns.find((c) => c.name === time)!.type;
-  const at = (ms: number) => (type === 'TIMESTAMP_MS' ? `epoch_ms(${ms}::BIGINT)` : String(ms));
-  const inRange = `${quoteIdent(time)} >= ${at(range.from)} AND ${quoteIdent(time)} < ${at(range.to)}`;
-  const key = table.key.length > 0 ? table.key : table.columns.map((c) => c.name);
-  const values = table.columns.filter((c) => !key.includes(c.name));
-  const same = (c: { name: string; type: string }) => {
-    const s = `s.${quoteIdent(c.name)}`;
-    const b = `b.${quoteIdent(c.name)}`;
-    return c.type === 'DOUBLE'
-      ? `(${s} IS NOT DISTINCT FROM ${b} OR abs(${s} - ${b}) <= 1e-9 * greatest(1, abs(${b})))`
-      : `${s} IS NOT DISTINCT FROM ${b}`;
-  };
-  const k0 = quoteIdent(key[0]!);
-  const differs = [`s.${k0} IS NULL`, `b.${k0} IS NULL`, ...values.map((c) => `NOT ${same(c)}`)].join(' OR ');
-  const joined =
-    `WITH s AS (SELECT * FROM ${quoteIdent(`${table.name}$realtime`)} WHERE ${inRange}), ` +
-    `b AS (SELECT * FROM ${quoteIdent(`${table.name}$batch`)} WHERE ${inRange}) `;
-  const on = key.map((k) => `s.${quoteIdent(k)} IS NOT DISTINCT FROM b.${quoteIdent(k)}`).join(' AND ');
-  const counts = await store.query(
-    `${joined}SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM b), count(*) FILTER (WHERE ${differs}), ` +
-      `count(*) FILTER (WHERE s.${k0} IS NULL), count(*) FILTER (WHERE b.${k0} IS NULL) ` +
-      `FROM s FULL OUTER JOIN b ON ${on}`,
+  const isTime = (c: string) => table.columns.find((x) => x.name === c)!.type === 'TIMESTAMP_MS';
+  const at = (ms: number) => (isTime(time) ? `epoch_ms(${ms}::BIGINT)` : String(ms));
+  const select = table.columns
+    .map((c) =>
+      c.type === 'TIMESTAMP_MS' ? `epoch_ms(${quoteIdent(c.name)}) AS ${quoteIdent(c.name)}` : quoteIdent(c.name),
+    )
+    .join(', ');
+  const result = await store.query(
+    `SELECT ${select} FROM ${quoteIdent(table.name)} WHERE ${quoteIdent(time)} >= ${at(range.from)} AND ${quoteIdent(time)} < ${at(range.to)}`,
+    { maxRows: MAX_BATCH_ROWS },
   );
-  const [speedRows, batchRows, differing, missingInSpeed, missingInBatch] = counts.rows[0]!.map(Number);
+  if (result.truncated) {
+    throw new SluiceError(
+      'BATCH_TOO_LARGE',
+      `more than ${MAX_BATCH_ROWS} rows in one batch range: use a shorter range`,
+    );
+  }
+  return result.rows.map((values) => Object.fromEntries(result.columns.map((c, i) => [c.name, values[i]])));
+}
+
+function keyColumns(table: TableDefinition): string[] {
+  return table.key.length > 0 ? table.key : table.columns.map((c) => c.name);
+}
+
+function keyOf(row: Row, key: string[]): string {
+  return JSON.stringify(key.map((k) => normalise(row[k])));
+}
+
+function normalise(value: unknown): unknown {
+  if (typeof value === 'bigint') return Number(value);
+  if (typeof value === 'string' && /^-?\d+$/.test(value)) return Number(value);
+  return value ?? null;
+}
+
+function same(a: unknown, b: unknown): boolean {
+  const x = normalise(a);
+  const y = normalise(b);
+  if (typeof x === 'number' && typeof y === 'number') return Math.abs(x - y) <= 1e-9 * Math.max(1, Math.abs(y));
+  return x === y;
+}
+
+/** Compares the speed layer's rows with the batch rows of the same range, by key. */
+export function reconcile(table: TableDefinition, speed: Row[], batch: Row[], range: TimeRange): ReconciliationReport {
+  const key = keyColumns(table);
   const columns = table.columns.map((c) => c.name);
-  const pick = (side: 's' | 'b') => columns.map((c) => `${side}.${quoteIdent(c)}`).join(', ');
-  const examples = await store.query(
-    `${joined}SELECT ${pick('s')}, ${pick('b')} FROM s FULL OUTER JOIN b ON ${on} WHERE ${differs} ` +
-      `ORDER BY ${key.map((k) => `coalesce(s.${quoteIdent(k)}, b.${quoteIdent(k)})`).join(', ')} LIMIT 20`,
-  );
-  const toRow = (row: unknown[], offset: number) => Object.fromEntries(columns.map((c, i) => [c, row[offset + i]]));
-  return {
+  const project = (row: Row) => Object.fromEntries(columns.map((c) => [c, normalise(row[c])]));
+  const speedByKey = new Map(speed.map((row) => [keyOf(row, key), row]));
+  const batchByKey = new Map(batch.map((row) => [keyOf(row, key), row]));
+  const report: ReconciliationReport = {
     table: table.name,
     range,
-    batchRows: batchRows!,
-    speedRows: speedRows!,
-    differing: differing!,
-    missingInSpeed: missingInSpeed!,
-    missingInBatch: missingInBatch!,
-    examples: examples.rows.map((row) => {
-      const speed = row[columns.indexOf(key[0]!)] === null ? null : toRow(row, 0);
-      const batchSide = row[columns.length + columns.indexOf(key[0]!)] === null ? null : toRow(row, columns.length);
-      const source = speed ?? batchSide!;
-      return { key: Object.fromEntries(key.map((k) => [k, source[k]])), speed, batch: batchSide };
-    }),
+    batchRows: batchByKey.size,
+    speedRows: speedByKey.size,
+    differing: 0,
+    missingInSpeed: 0,
+    missingInBatch: 0,
+    examples: [],
   };
+  const differ = (id: string, s: Row | undefined, b: Row | undefined) => {
+    report.differing++;
+    if (!s) report.missingInSpeed++;
+    if (!b) report.missingInBatch++;
+    if (report.examples.length < 20) {
+      const source = (s ?? b)!;
+      report.examples.push({
+        key: Object.fromEntries(key.map((k) => [k, normalise(source[k])])),
+        speed: s ? project(s) : null,
+        batch: b ? project(b) : null,
+      });
+    }
+    void id;
+  };
+  for (const [id, b] of batchByKey) {
+    const s = speedByKey.get(id);
+    if (!s || !columns.every((c) => same(s[c], b[c]))) differ(id, s, b);
+  }
+  for (const [id, s] of speedByKey) if (!batchByKey.has(id)) differ(id, s, undefined);
+  return report;
 }

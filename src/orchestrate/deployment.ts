@@ -94,6 +94,13 @@ export class DeploymentRunner {
       historyDir: path.join(this.dir, 'jobs'),
       logger: this.logger,
       batch: (name, batch, range, signal) => this.runBatchJob(name, batch, range, signal),
+      backwards: async (name, range) => {
+        const batch = this.spec.jobs[name]?.batch;
+        if (!batch) return false;
+        const physical = versionedTable(batch.table, this.versionOf(batch.pipeline));
+        const current = (await this.store.listTables()).find((t) => t.name === physical)?.hybrid?.batch;
+        return current !== null && current !== undefined && range.from < current.from;
+      },
     });
   }
 
@@ -142,6 +149,10 @@ export class DeploymentRunner {
     }
   }
 
+  private get closing(): boolean {
+    return this.state === 'stopping' || this.state === 'stopped';
+  }
+
   versionOf(pipeline: string): number {
     return this.versions.pipelines[pipeline]?.version ?? 1;
   }
@@ -187,7 +198,7 @@ export class DeploymentRunner {
     after.then(
       () => {
         this.pending.delete(name);
-        if (this.state === 'stopping' || this.state === 'stopped') return;
+        if (this.closing) return;
         const process = this.createProcess(name, this.versionOf(name));
         this.processes.set(name, process);
         this.logger.info({ pipeline: name, version: this.versionOf(name) }, 'pipeline starting');
@@ -225,13 +236,13 @@ export class DeploymentRunner {
     const start = async () => {
       // The producer creates its output topics when it opens: load once it is healthy.
       if (producer) await (await this.waitForProcess(producer)).ready;
-      if (this.state === 'stopping' || this.state === 'stopped') return;
+      if (this.closing) return;
       this.loadVersion(name, version);
       if (this.store.versionOf(name) !== undefined) return;
       // The first version is published as soon as its loader has defined it (the sink does that when it opens).
       const physical = versionedTable(name, version);
       while (!this.store.table(physical)) {
-        if (this.state === 'stopping' || this.state === 'stopped') return;
+        if (this.closing) return;
         await sleep(50);
       }
       await this.store.publishVersions({ [name]: physical });

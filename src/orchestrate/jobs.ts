@@ -36,6 +36,11 @@ export interface SchedulerOptions {
   logger: Logger;
   /** Runs a Lambda batch job over a range. */
   batch: (job: string, batch: BatchSpec, range: TimeRange, signal: AbortSignal) => Promise<unknown>;
+  /**
+   * Whether a backfill of the job over `range` goes newest range first: a hybrid table's batch part must stay one
+   * unbroken range, so a backfill into the past grows it backwards.
+   */
+  backwards?: (job: string, range: TimeRange) => Promise<boolean>;
 }
 
 let runs = 0;
@@ -97,10 +102,15 @@ export class Scheduler {
       if (!range) return [await this.runRange(name, this.scheduledRange(name, job, Date.now()), 'manual')];
       const records: JobRunRecord[] = [];
       const span = job.batch ? toMillis(job.batch.range) : range.to - range.from;
-      for (let from = range.from; from < range.to && !this.stopping.signal.aborted; from += span) {
-        const record = await this.runRange(name, { from, to: Math.min(range.to, from + span) }, 'backfill');
+      const ranges: TimeRange[] = [];
+      for (let from = range.from; from < range.to; from += span)
+        ranges.push({ from, to: Math.min(range.to, from + span) });
+      if (await this.options.backwards?.(name, range)) ranges.reverse();
+      for (const part of ranges) {
+        if (this.stopping.signal.aborted) break;
+        const record = await this.runRange(name, part, 'backfill');
         records.push(record);
-        if (record.status === 'failed') break; // later ranges wait until this one is fixed
+        if (record.status === 'failed') break; // the other ranges wait until this one is fixed
       }
       return records;
     })();

@@ -118,18 +118,30 @@ export class Replay {
     await Promise.race([process.ready, this.aborted()]);
     const loaders = tables.map((name) => deployment.loadVersion(name, this.version));
     this.logger.info({ replay: this.id, total }, 'replay started');
-    // Caught up: the inputs read up to where the log ended when the replay began, the new tables loaded.
-    for (;;) {
+    // Caught up, in three steps. (1) The new instance has read its inputs up to where the log ended when the replay
+    // began. (2) It has completed a checkpoint since: its barrier came after those records, so every result they
+    // produced is in the new topics. (3) The new tables have loaded those topics up to there and checkpointed.
+    const wait = async (done: () => boolean) => {
+      while (!done()) {
+        this.measure();
+        if (process.state === 'failed') throw new SluiceError('REPLAY_FAILED', `${this.id}: ${process.lastError}`);
+        if (this.cancelled.signal.aborted) throw new SluiceError('REPLAY_CANCELLED', `${this.id} was cancelled`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
       this.measure();
-      const inputsDone = [...this.targets].every(([topic, { end }]) => {
+    };
+    await wait(() =>
+      [...this.targets].every(([topic, { end }]) => {
         const position = process.positions[topic];
         return position !== undefined && end.every((e, i) => (position[i] ?? 0) >= e);
-      });
-      if (inputsDone && loaders.every((l) => l.lag() === 0)) break;
-      if (process.state === 'failed') throw new SluiceError('REPLAY_FAILED', `${this.id}: ${process.lastError}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      if (this.cancelled.signal.aborted) throw new SluiceError('REPLAY_CANCELLED', `${this.id} was cancelled`);
-    }
+      }),
+    );
+    const checkpointed = process.metrics?.checkpoints.completed ?? 0;
+    await wait(() => (process.metrics?.checkpoints.completed ?? 0) > checkpointed);
+    const outputEnds = loaders.map((l) => log.describeTopic(l.topic).partitions.map((p) => p.logEndOffset));
+    await wait(() => loaders.every((l, i) => outputEnds[i]!.every((end, p) => (l.position()[p] ?? -1) >= end)));
+    const loaded = loaders.map((l) => l.checkpoints());
+    await wait(() => loaders.every((l, i) => l.checkpoints() > loaded[i]!));
     // The switch: readers move to the new tables at once; the new instance becomes the live pipeline.
     await deployment.store.publishVersions(
       Object.fromEntries(tables.map((name) => [name, versionedTable(name, this.version)])),

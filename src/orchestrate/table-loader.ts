@@ -15,6 +15,10 @@ export interface TableLoader {
   run: SupervisedRun;
   /** Records of the topic not loaded yet. */
   lag(): number;
+  /** The next offset to load, per partition (empty before the loader has opened). */
+  position(): number[];
+  /** Checkpoints the loader completed (what it loaded before one is in the table for good). */
+  checkpoints(): number;
 }
 
 /** The physical table of version `version` of spec table `name`. */
@@ -60,6 +64,8 @@ export function startTableLoader(options: {
     table,
     topic,
     run,
+    position: () => source?.position() ?? [],
+    checkpoints: () => run.current()?.metrics().checkpoints.completed ?? 0,
     lag() {
       if (!source || !log.hasTopic(topic)) return 0;
       const position = source.position();
