@@ -4,12 +4,14 @@
 //
 // reads JSON views {"viewId", "user", "ad", "ts"} from topic `views` and clicks {"viewId", "user", "ad", "ts"}
 // from topic `clicks` (any Kafka client), and writes:
-//   - `ad-ctr`: per ad and minute of event time, {ad, window_start, views, clicks, ctr}, where a click counts
-//     only when it follows its view within 10 minutes (an interval join on viewId);
+//   - `ad-ctr`: per ad, in 5-minute windows sliding by a minute of event time, {ad, window_start, window_end, views,
+//     clicks, ctr}, where a click counts only when it follows its view within 10 minutes (an interval join on viewId);
 //   - `user-sessions`: per user, sessions of activity (views and clicks) separated by 30 s of silence,
 //     {user, session_start, session_end, events, kind} (a late event that bridges two sessions merges them:
 //     the later one is retracted with kind "delete").
+// With a serving store (`sluice dev`, `sluice run`) both also land in tables `ad_ctr` and `user_sessions`.
 import { agg, definePipeline, json, logSink, logSource, Pipeline, watermarks, windows } from '../src/engine/index.ts';
+import { serveTable } from '../src/serve/index.ts';
 
 export interface Interaction {
   viewId: string;
@@ -27,7 +29,23 @@ function asInteraction(value: unknown): Interaction {
   return e as Interaction;
 }
 
-export default definePipeline(async ({ log, bounded }) => {
+export const AD_CTR_COLUMNS = [
+  { name: 'ad', type: 'VARCHAR' },
+  { name: 'window_start', type: 'TIMESTAMP_MS' },
+  { name: 'window_end', type: 'TIMESTAMP_MS' },
+  { name: 'views', type: 'BIGINT' },
+  { name: 'clicks', type: 'BIGINT' },
+  { name: 'ctr', type: 'DOUBLE' },
+] as const satisfies { name: string; type: string }[];
+
+export const USER_SESSION_COLUMNS = [
+  { name: 'user', type: 'VARCHAR' },
+  { name: 'session_start', type: 'TIMESTAMP_MS' },
+  { name: 'session_end', type: 'TIMESTAMP_MS' },
+  { name: 'events', type: 'BIGINT' },
+] as const satisfies { name: string; type: string }[];
+
+export default definePipeline(async ({ log, bounded, serving }) => {
   for (const [topic, partitions] of [
     ['views', 3],
     ['clicks', 3],
@@ -55,11 +73,11 @@ export default definePipeline(async ({ log, bounded }) => {
     )
     .uid('attribute-clicks');
 
-  views
+  const ctr = views
     .map((v) => ({ ...v, kind: 'view' }))
     .union(attributed)
     .keyBy((e) => e.ad)
-    .window(windows.tumbling('1m'))
+    .window(windows.sliding('5m', '1m'))
     .aggregate(
       agg.multi({
         views: agg.sum((e: { kind: string }) => (e.kind === 'view' ? 1 : 0)),
@@ -70,13 +88,15 @@ export default definePipeline(async ({ log, bounded }) => {
     .map((r) => ({
       ad: r.key,
       window_start: r.windowStart,
+      window_end: r.windowEnd,
       views: r.value.views,
       clicks: r.value.clicks,
       ctr: r.value.views === 0 ? null : r.value.clicks / r.value.views,
-    }))
-    .sinkTo(logSink({ log, topic: 'ad-ctr', format: json(), key: (r) => r.ad }));
+      kind: r.kind,
+    }));
+  ctr.sinkTo(logSink({ log, topic: 'ad-ctr', format: json(), key: (r) => r.ad }));
 
-  views
+  const sessions = views
     .union(clicks)
     .keyBy((e) => e.user)
     .window(windows.session('30s'))
@@ -88,7 +108,20 @@ export default definePipeline(async ({ log, bounded }) => {
       session_end: r.windowEnd,
       events: r.value,
       kind: r.kind,
-    }))
-    .sinkTo(logSink({ log, topic: 'user-sessions', format: json(), key: (s) => s.user }));
+    }));
+  sessions.sinkTo(logSink({ log, topic: 'user-sessions', format: json(), key: (s) => s.user }));
+  if (serving) {
+    ctr.sinkTo(
+      serveTable({ store: serving, name: 'ad_ctr', columns: [...AD_CTR_COLUMNS], key: ['ad', 'window_start'] }),
+    );
+    sessions.sinkTo(
+      serveTable({
+        store: serving,
+        name: 'user_sessions',
+        columns: [...USER_SESSION_COLUMNS],
+        key: ['user', 'session_start'],
+      }),
+    );
+  }
   return p;
 });

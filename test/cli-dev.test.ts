@@ -25,14 +25,17 @@ it('sluice dev runs the demo pipeline end to end and stops on SIGINT', { timeout
     await dev.waitFor(/Kafka protocol\s+127\.0\.0\.1:\d+/);
     const url = (await dev.waitFor(/HTTP API\s+(http:\/\/\S+)/))[1]!;
     // Demo time runs 10x: the first one-minute windows close after about 6.5 s.
-    await dev.waitFor(/window rows [1-9]\d*/, 40_000);
+    await dev.waitFor(/windowed-counts \d+→[1-9]\d*/, 40_000);
+    await dev.waitFor(/clickstream \d+→[1-9]\d*.*sensor-averages \d+→[1-9]\d*/, 40_000);
     const health = await fetch(`${url}/health`);
     assert.deepEqual(await health.json(), { status: 'ok' });
     const tables = (await (await fetch(`${url}/v1/tables`)).json()) as { tables: { name: string; rows: number }[] };
-    assert.ok(
-      tables.tables.some((t) => t.name === 'window_totals'),
-      JSON.stringify(tables),
-    );
+    for (const name of ['window_totals', 'ad_ctr', 'user_sessions', 'sensor_averages']) {
+      assert.ok(
+        tables.tables.some((t) => t.name === name),
+        `${name} in ${JSON.stringify(tables)}`,
+      );
+    }
     const query = await sluice(['query', 'SELECT key, cnt FROM window_totals ORDER BY key', '--url', url, '--json']);
     assert.equal(query.code, 0, query.stderr);
     const rows = JSON.parse(query.stdout.toString()) as { key: string; cnt: number }[];

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type StartPosition, sleep, toMillis } from '../engine/index.ts';
+import { RestartBudget, type StartPosition, sleep, toMillis } from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
 import { writeFileAtomicSync } from '../files.ts';
 import type { Log } from '../log/index.ts';
@@ -15,7 +15,7 @@ import { runBatch } from './batch.ts';
 import { type JobRunRecord, Scheduler } from './jobs.ts';
 import { PipelineProcess } from './pipeline-process.ts';
 import { Replay, type ReplayStatus, versionedTopic } from './replay.ts';
-import type { Deployment, PipelineSpec } from './spec.ts';
+import type { Deployment, PipelineSpec, ServiceFunction } from './spec.ts';
 import { startTableLoader, type TableLoader, versionedTable } from './table-loader.ts';
 
 export interface DeploymentStatus {
@@ -44,6 +44,7 @@ export interface DeploymentStatus {
   tables: { name: string; version: string; topic: string; lag: number; state: string }[];
   jobs: { name: string; schedule: string; nextRun: number | null; lastRun?: JobRunRecord }[];
   replays: ReplayStatus[];
+  services: { name: string; state: string; restarts: number; lastError?: string }[];
 }
 
 interface Versions {
@@ -109,6 +110,7 @@ export class DeploymentRunner {
     await this.ensureTopics();
     this.writeStatus();
     this.heartbeat = setInterval(() => this.writeStatus(), 1000);
+    for (const [name, service] of Object.entries(this.spec.services)) this.startService(name, service);
     for (const name of this.spec.order) this.startPipeline(name);
     for (const name of Object.keys(this.spec.tables)) this.startTable(name);
     // Jobs read what the pipelines and tables produce: schedule them once every pipeline is healthy.
@@ -208,6 +210,51 @@ export class DeploymentRunner {
         placeholder.state = `blocked: ${error.message}`;
       },
     );
+  }
+
+  private readonly services = new Map<
+    string,
+    { state: string; restarts: number; lastError?: string; done: Promise<void> }
+  >();
+  private readonly stopping = new AbortController();
+
+  /** Runs a service until the deployment stops, restarting it with backoff when it throws. */
+  private startService(name: string, service: ServiceFunction): void {
+    const entry: { state: string; restarts: number; lastError?: string; done: Promise<void> } = {
+      state: 'running',
+      restarts: 0,
+      done: Promise.resolve(),
+    };
+    const signal = this.stopping.signal;
+    entry.done = (async () => {
+      const budget = new RestartBudget({ initialDelayMs: 500 });
+      while (!signal.aborted) {
+        try {
+          entry.state = 'running';
+          await service({ log: this.log, signal });
+          if (!signal.aborted)
+            await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+        } catch (error) {
+          if (signal.aborted) break;
+          entry.lastError = (error as Error).message;
+          let delay: number;
+          try {
+            delay = budget.failed(error, `service ${name}`);
+          } catch (given) {
+            entry.state = 'failed';
+            entry.lastError = (given as Error).message;
+            this.logger.error({ service: name, err: given }, 'service given up on');
+            return;
+          }
+          entry.state = 'restarting';
+          entry.restarts++;
+          this.logger.warn({ service: name, err: error, restartInMs: Math.round(delay) }, 'service failed; restarting');
+          await sleep(delay, signal);
+        }
+      }
+      entry.state = 'stopped';
+    })();
+    this.services.set(name, entry);
   }
 
   private readonly pending = new Map<string, { state: string }>();
@@ -404,6 +451,12 @@ export class DeploymentRunner {
         state: l.run.current()?.metrics().running ? 'loading' : 'starting',
       })),
       jobs: this.scheduler.status(),
+      services: [...this.services].map(([name, s]) => ({
+        name,
+        state: s.state,
+        restarts: s.restarts,
+        ...(s.lastError ? { lastError: s.lastError } : {}),
+      })),
       replays: [...this.replays.values()].map((r) => r.status()),
     };
   }
@@ -440,6 +493,8 @@ export class DeploymentRunner {
     for (const replay of this.replays.values()) await replay.cancel();
     for (const name of [...this.spec.order].reverse()) await this.processes.get(name)?.stop();
     for (const table of [...this.loaders.keys()]) await this.stopLoader(table);
+    this.stopping.abort();
+    await Promise.all([...this.services.values()].map((s) => s.done));
     clearInterval(this.heartbeat);
     this.state = 'stopped';
     this.writeStatus();

@@ -14,5 +14,7 @@ export {
   type JobFunction,
   loadDeployment,
   parseDeployment,
+  type ServiceContext,
+  type ServiceFunction,
 } from './spec.ts';
 export { versionedTable } from './table-loader.ts';

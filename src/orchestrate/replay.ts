@@ -3,7 +3,7 @@
 // output topics, loaded into new versions of its tables; once it has caught up with what the log held when the
 // replay began and its tables have loaded, readers switch to the new versions in one transaction and the new
 // instance becomes the live one. The old version stays (tables, topics, checkpoints) until it is dropped.
-import type { StartPosition } from '../engine/index.ts';
+import { requestSavepoint, type StartPosition } from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { DeploymentRunner, ReplayFrom } from './deployment.ts';
@@ -137,6 +137,14 @@ export class Replay {
       }),
     );
     const checkpointed = process.metrics?.checkpoints.completed ?? 0;
+    // Ask for one now rather than waiting for the interval (a savepoint is a checkpoint with a name).
+    requestSavepoint(
+      deployment.checkpointDir(this.pipeline, this.version),
+      `replay-caught-up-${Date.now()}`,
+      60_000,
+    ).catch(
+      () => {}, // the periodic checkpoint will do
+    );
     await wait(() => (process.metrics?.checkpoints.completed ?? 0) > checkpointed);
     const outputEnds = loaders.map((l) => log.describeTopic(l.topic).partitions.map((p) => p.logEndOffset));
     await wait(() => loaders.every((l, i) => outputEnds[i]!.every((end, p) => (l.position()[p] ?? -1) >= end)));

@@ -7,6 +7,7 @@ import { Cron } from 'croner';
 import { z } from 'zod';
 import { toMillis } from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
+import type { Log } from '../log/index.ts';
 import { COLUMN_TYPES } from '../serve/index.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
@@ -105,12 +106,28 @@ export interface JobContext {
 }
 export type JobFunction = (context: JobContext) => Promise<unknown> | unknown;
 
+export interface ServiceContext {
+  /** The deployment's log (a producer appends to it). */
+  log: Log;
+  /** Aborted when the deployment stops: return (or resolve) then. */
+  signal: AbortSignal;
+}
+/** A long-running function (a producer, a feed from elsewhere), started before the pipelines. */
+export type ServiceFunction = (context: ServiceContext) => Promise<unknown> | unknown;
+
 const deploymentSchema = z.strictObject({
   name: z.string().regex(NAME, 'letters, digits, ".", "_" and "-"'),
   topics: z.record(z.string().regex(NAME, 'a topic name'), topicSchema).default({}),
   pipelines: z.record(z.string().regex(NAME, 'a pipeline name'), pipelineSchema).default({}),
   tables: z.record(z.string().regex(TABLE_NAME, 'a table name (letters, digits, _)'), tableSchema).default({}),
   jobs: z.record(z.string().regex(NAME, 'a job name'), jobSchema).default({}),
+  /** Long-running functions in the orchestrator (e.g. a producer), restarted with backoff when they throw. */
+  services: z
+    .record(
+      z.string().regex(NAME, 'a service name'),
+      z.custom<ServiceFunction>((value) => typeof value === 'function', 'must be a function'),
+    )
+    .default({}),
 });
 
 /** What a spec file writes (defaults optional). */

@@ -68,7 +68,9 @@ Examples:
         console.log(`${paint('bold', 'sluice up')}: deployment ${spec.name} from ${file}; data in ${log.dataDir}`);
         if (broker) console.log(`  Kafka protocol   ${broker.address}`);
         if (http) console.log(`  HTTP API         ${http.url}   (control: ${http.url}/v1/deployment)`);
-        console.log(`  pipelines        ${spec.order.join(' → ') || '(none)'}`);
+        const deps = (name: string) =>
+          spec.dependencies[name]!.length ? ` (after ${spec.dependencies[name]!.join(', ')})` : '';
+        console.log(`  pipelines        ${spec.order.map((name) => `${name}${deps(name)}`).join(', ') || '(none)'}`);
         const live = runner;
         const healthy = live.healthy().then(
           () => console.log(`  ${paint('green', 'healthy')}: every pipeline is running (sluice status for details)`),
