@@ -17,13 +17,15 @@ after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  let last: unknown;
   for (;;) {
     const value = await probe().catch((error: Error) => {
       if (error.message.startsWith('backfill failed')) throw error;
+      last = error.message;
       return undefined;
     });
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${String(last)})`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -107,7 +109,8 @@ it('sluice up: dependent pipelines, a killed worker, batch jobs, backfill, repla
     const busy = [...expected.values()].filter((w) => w.cnt >= 3).length;
     await until('busy_windows loaded', async () => {
       const [[n]] = (await sql('SELECT count(*)::INT FROM busy_windows')) as [[number]];
-      return n === busy ? true : undefined;
+      if (n !== busy) throw new Error(`${n} of ${busy} rows`);
+      return true;
     });
 
     // The scheduled batch job (every 3 s, the minute that ended ten minutes ago) has moved the hybrid boundary.

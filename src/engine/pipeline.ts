@@ -96,6 +96,7 @@ export class Pipeline {
   private running = false;
   private startedAt = 0;
   private stopController = new AbortController();
+  private finalCheckpoint = true;
   private failure: unknown;
   private deadLetterCount = 0;
   private readonly rateSamples = new Map<Node, { at: number; recordsIn: number; rate: number }>();
@@ -224,7 +225,9 @@ export class Pipeline {
       this.throwIfFailed();
       await this.checkpointChain;
       // Stopped (not finished): a last checkpoint, so that the next start resumes exactly here, replaying nothing.
-      if (this.store && this.stopController.signal.aborted && !this.options.bounded) await this.checkpoint();
+      if (this.store && this.stopController.signal.aborted && this.finalCheckpoint && !this.options.bounded) {
+        await this.checkpoint();
+      }
     } finally {
       for (const timer of timers) clearInterval(timer);
       await this.checkpointChain.catch(() => {});
@@ -239,8 +242,12 @@ export class Pipeline {
     return this.sources.map((s) => s.source);
   }
 
-  /** Stops reading, finishes the batches in flight, flushes the sinks and, with checkpoints on, takes a last one. */
-  stop(): void {
+  /**
+   * Stops reading, finishes the batches in flight, flushes the sinks and, with checkpoints on, takes a last one
+   * (`{ checkpoint: false }` leaves that out: a crash as far as recovery can tell).
+   */
+  stop(options: { checkpoint?: boolean } = {}): void {
+    this.finalCheckpoint = options.checkpoint ?? true;
     this.stopController.abort();
   }
 

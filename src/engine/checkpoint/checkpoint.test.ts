@@ -152,7 +152,7 @@ describe('checkpointed pipelines', () => {
     assert.ok(info.pauseMs >= 0 && info.durationMs >= info.pauseMs && info.bytes > 0);
     source.allow(3); // processed after the checkpoint, then lost in the "crash"
     await until(() => source.read() === 100, '3 more batches');
-    first.stop();
+    first.stop({ checkpoint: false }); // a crash: no last checkpoint
     await running;
     const saved = readCheckpointFile(info.file);
     assert.equal(saved.sources['source:gated'], 70);
@@ -169,6 +169,8 @@ describe('checkpointed pipelines', () => {
     assert.equal(second.metrics().checkpoints.restoredFrom, info.file);
     const kept = built.out.values.slice(0, atCheckpoint);
     assert.deepEqual([...kept, ...out.values].sort(), [...want].sort());
+    // A graceful stop takes a last checkpoint: the next start resumes at the very end, replaying nothing.
+    assert.equal(readCheckpointFile(second.metrics().checkpoints.last!.file).sources['source:gated'], input.length);
   });
 
   it('take savepoints on request, and start from one after adding a stateless operator', async () => {
