@@ -206,12 +206,7 @@ export class RemoteLog implements PipelineLog {
     offset: number,
     options: { maxBytes?: number } = {},
   ): Promise<RecordReadResult> {
-    const raw = await this.call<{
-      batches: Uint8Array;
-      nextOffset: number;
-      highWatermark: number;
-      logStartOffset: number;
-    }>('readRaw', topic, partition, offset, options.maxBytes ?? 1 << 20);
+    const raw = await this.read(topic, partition, offset, options.maxBytes ?? 1 << 20);
     const p = this.partition(topic, partition);
     if (p) {
       p.logEndOffset = raw.highWatermark;
@@ -223,6 +218,21 @@ export class RemoteLog implements PipelineLog {
       highWatermark: raw.highWatermark,
       logStartOffset: raw.logStartOffset,
     };
+  }
+
+  private async read(topic: string, partition: number, offset: number, maxBytes: number) {
+    try {
+      return await this.call<{
+        batches: Uint8Array;
+        nextOffset: number;
+        highWatermark: number;
+        logStartOffset: number;
+      }>('readRaw', topic, partition, offset, maxBytes);
+    } catch (error) {
+      // Out of range: retention or a writer's rollback moved the bounds; the caller looks them up next.
+      if ((error as SluiceError).code === 'OFFSET_OUT_OF_RANGE') await this.refresh();
+      throw error;
+    }
   }
 
   offsetForTimestamp(topic: string, partition: number, timestamp: number): Promise<number | null> {

@@ -48,7 +48,9 @@ export function startTableLoader(options: {
           store,
           name: table,
           ...(spec.columns ? { columns: spec.columns } : {}),
-          ...(spec.key ? { key: spec.key } : {}),
+          // A topic may hold a result twice (a writer that is only at-least-once, a reader that rolled back):
+          // every row of a keyed table is an upsert, so loading is idempotent.
+          ...(spec.key ? { key: spec.key, kind: (row) => (row.kind === 'delete' ? 'delete' : 'update') } : {}),
           ...(spec.time ? { hybrid: { time: spec.time } } : {}),
           ...(spec.retention
             ? { retention: { column: spec.retention.column, keepMs: toMillis(spec.retention.keep) } }

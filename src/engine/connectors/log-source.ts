@@ -107,8 +107,12 @@ export class LogSource<T> implements Source<T> {
           page = await log.readRecords(topic, partition, offset, { maxBytes: this.options.maxBytesPerRead ?? 1 << 20 });
         } catch (error) {
           if ((error as SluiceError).code === 'OFFSET_OUT_OF_RANGE') {
+            const { logStartOffset, logEndOffset } = log.describeTopic(topic).partitions[partition]!;
+            // Past the end: an exactly-once writer rolled the topic back after a crash and is writing the same
+            // records again; wait here for them rather than read anything twice.
+            if (offset >= logEndOffset) continue;
             // Retention deleted what we had not read yet: carry on from the earliest offset still there.
-            this.offsets[partition] = log.describeTopic(topic).partitions[partition]!.logStartOffset;
+            this.offsets[partition] = logStartOffset;
             continue;
           }
           throw error;
