@@ -3,6 +3,7 @@
 // restart is logged with its cause, and too many failures within a window end supervision with the last error.
 import { SluiceError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import type { PipelineHistory } from './history.ts';
 import type { Pipeline } from './pipeline.ts';
 
 export interface RestartPolicy {
@@ -31,6 +32,8 @@ export function supervise(build: () => Promise<Pipeline>, policy: RestartPolicy,
   const stopping = new AbortController();
   let pipeline: Pipeline | undefined;
   let restarts = 0;
+  /** The first instance's history, handed to every rebuilt one: failures and checkpoints survive restarts. */
+  let history: PipelineHistory | undefined;
 
   const done = (async () => {
     const failures: number[] = [];
@@ -38,6 +41,8 @@ export function supervise(build: () => Promise<Pipeline>, policy: RestartPolicy,
     for (;;) {
       try {
         pipeline = await build();
+        if (history) pipeline.adoptHistory(history);
+        else history = pipeline.history;
         if (stopping.signal.aborted) return;
         const running = pipeline.run();
         const stop = () => pipeline?.stop();
@@ -54,7 +59,14 @@ export function supervise(build: () => Promise<Pipeline>, policy: RestartPolicy,
         failures.push(now);
         while (failures.length > 0 && failures[0]! < now - windowMs) failures.shift();
         consecutive++;
+        const cause = {
+          at: now,
+          code: typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : null,
+          message: error instanceof Error ? error.message : String(error),
+          failures: failures.length,
+        };
         if (failures.length > maxFailures) {
+          history?.recordRestart({ ...cause, restartInMs: null });
           throw new SluiceError(
             'PIPELINE_CRASH_LOOP',
             `pipeline failed ${failures.length} times within ${Math.round(windowMs / 1000)} s; last error: ${(error as Error).message}`,
@@ -63,6 +75,7 @@ export function supervise(build: () => Promise<Pipeline>, policy: RestartPolicy,
           );
         }
         const delay = Math.min(maxDelayMs, initialDelayMs * 2 ** (consecutive - 1)) * (0.8 + Math.random() * 0.4);
+        history?.recordRestart({ ...cause, restartInMs: Math.round(delay) });
         logger.error(
           { err: error, failures: failures.length, maxFailures, restartInMs: Math.round(delay) },
           'pipeline failed; restarting from its latest checkpoint',
