@@ -1,19 +1,27 @@
 // The HTTP API (hono on node:http): health, Prometheus metrics, NDJSON ingest into topics of the log, read-only
-// SQL over the serving store, tables and pipelines. Binds to 127.0.0.1 unless told otherwise; a non-loopback
-// address requires a bearer token. Every body has a size limit; ingest has a per-topic rate limit.
+// SQL over the serving store, tables, pipelines, topics, checkpoints, live Server-Sent Events for the dashboard,
+// and the dashboard itself at `/`. Binds to 127.0.0.1 unless told otherwise; a non-loopback address requires a
+// bearer token (on every API route; the dashboard's files hold no data and load without it). Every body and query
+// parameter has a size limit; ingest has a per-topic rate limit.
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import type { Registry } from 'prom-client';
 import type { Pipeline } from '../engine/index.ts';
 import { isSluiceError, SluiceError } from '../errors.ts';
 import type { Log } from '../log/index.ts';
 import { createLogger } from '../logger.ts';
 import type { ServingStore } from '../serve/index.ts';
+import type { CheckpointsJson, PipelineDetailJson, SeriesSpec, TopicsJson } from './api.ts';
+import { isAssetPath, serveDashboard } from './assets.ts';
 import { ingestRecords, RateLimiter } from './ingest.ts';
+import { CHANNELS, type Channel, historyOf, LiveHub } from './live.ts';
 import { createMetrics } from './metrics.ts';
+import { parseSeriesSpec } from './series.ts';
+import { TopicSampler } from './topics.ts';
 
 export interface ServerOptions {
   log: Log;
@@ -30,6 +38,12 @@ export interface ServerOptions {
   ingestRatePerSec?: number;
   queryTimeoutMs?: number;
   maxRows?: number;
+  /** The built dashboard (default: web/dist of this package). */
+  dashboardDir?: string;
+  /** Period of live pushes and topic samples (default 1,000 ms). */
+  liveIntervalMs?: number;
+  /** Live streams open at once (default 64). */
+  maxStreams?: number;
 }
 
 export interface RunningServer {
@@ -52,6 +66,7 @@ function statusOf(code: string): 400 | 401 | 404 | 408 | 413 | 429 | 500 | 503 {
   if (code === 'PAYLOAD_TOO_LARGE') return 413;
   if (code === 'RATE_LIMITED') return 429;
   if (code === 'STORE_CLOSED' || code === 'LOG_CLOSED' || code === 'NO_SERVING_STORE') return 503;
+  if (code === 'TOO_MANY_STREAMS') return 503;
   if (code === 'STORAGE_ERROR') return 500;
   return 400;
 }
@@ -60,10 +75,32 @@ export function createApp(options: ServerOptions): Hono {
   return buildApp(options).app;
 }
 
-function buildApp(options: ServerOptions): { app: Hono; metrics: ReturnType<typeof createMetrics> } {
+/** Most series one live stream may carry, and the longest series spec. */
+const MAX_STREAM_SERIES = 8;
+const MAX_SERIES_SPEC = 2000;
+
+function buildApp(options: ServerOptions): {
+  app: Hono;
+  metrics: ReturnType<typeof createMetrics>;
+  sampler: TopicSampler;
+  hub: LiveHub;
+} {
   const logger = createLogger('http');
   const app = new Hono();
   const metrics = createMetrics(options);
+  const sampler = new TopicSampler({
+    log: options.log,
+    pipelines: metrics.instances,
+    intervalMs: options.liveIntervalMs,
+  });
+  const hub = new LiveHub({
+    pipelines: metrics.instances,
+    store: options.store,
+    sampler,
+    intervalMs: options.liveIntervalMs,
+    queryTimeoutMs: options.queryTimeoutMs,
+    maxStreams: options.maxStreams,
+  });
   const limiter = new RateLimiter(options.ingestRatePerSec ?? 200_000);
   const maxIngestBytes = options.maxIngestBytes ?? 16 * 1024 * 1024;
   const fail = (c: Context, error: unknown) => {
@@ -79,7 +116,9 @@ function buildApp(options: ServerOptions): { app: Hono; metrics: ReturnType<type
     fail(c, new SluiceError('PAYLOAD_TOO_LARGE', `the body is larger than ${limit} bytes`, { limit }));
 
   app.use('*', async (c, next) => {
-    if (options.authToken !== undefined && c.req.header('authorization') !== `Bearer ${options.authToken}`) {
+    // The dashboard's files are public (code, no data); everything it then asks the API for needs the token.
+    const asset = (c.req.method === 'GET' || c.req.method === 'HEAD') && isAssetPath(c.req.path);
+    if (options.authToken !== undefined && !asset && c.req.header('authorization') !== `Bearer ${options.authToken}`) {
       return fail(
         c,
         new SluiceError('UNAUTHORIZED', 'send Authorization: Bearer <token> (the server has --auth-token)'),
@@ -148,8 +187,120 @@ function buildApp(options: ServerOptions): { app: Hono; metrics: ReturnType<type
 
   app.get('/v1/pipelines', (c) => c.json({ pipelines: metrics.pipelines() }));
 
+  app.get('/v1/pipelines/:name', (c) => {
+    const name = c.req.param('name');
+    const pipeline = metrics.instances().find((p) => p.name === name);
+    if (!pipeline) return fail(c, new SluiceError('UNKNOWN_PIPELINE', `no pipeline "${name}" runs here`, { name }));
+    const detail: PipelineDetailJson = {
+      metrics: pipeline.metrics(),
+      topology: pipeline.topology(),
+      history: historyOf(pipeline),
+    };
+    return c.json(detail);
+  });
+
+  app.get('/v1/checkpoints', (c) => {
+    const body: CheckpointsJson = { pipelines: metrics.instances().map(historyOf) };
+    return c.json(body);
+  });
+
+  app.get('/v1/topics', (c) => {
+    sampler.start();
+    const body: TopicsJson =
+      c.req.query('history') === '1' ? { ...sampler.current(), history: sampler.points() } : sampler.current();
+    return c.json(body);
+  });
+
+  // Live updates as Server-Sent Events: ?channels=pipelines,topics,history and any number (up to 8) of
+  // &series={json spec}. The first event of each channel comes at once, then one per interval.
+  app.get('/v1/stream', (c) => {
+    let channels: Set<Channel>;
+    let series: SeriesSpec[];
+    try {
+      channels = new Set();
+      for (const name of (c.req.query('channels') ?? '').split(',')) {
+        if (name === '') continue;
+        if (!(CHANNELS as readonly string[]).includes(name)) {
+          throw new SluiceError(
+            'INVALID_REQUEST',
+            `unknown channel "${name.slice(0, 40)}": use ${CHANNELS.join(', ')}`,
+          );
+        }
+        channels.add(name as Channel);
+      }
+      const specs = c.req.queries('series') ?? [];
+      if (specs.length > MAX_STREAM_SERIES) {
+        throw new SluiceError('INVALID_REQUEST', `at most ${MAX_STREAM_SERIES} series per stream`);
+      }
+      series = specs.map((text) => {
+        if (text.length > MAX_SERIES_SPEC) {
+          throw new SluiceError('INVALID_SERIES', `series: the spec is longer than ${MAX_SERIES_SPEC} characters`);
+        }
+        if (!options.store) throw new SluiceError('NO_SERVING_STORE', 'this server has no serving store');
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          throw new SluiceError('INVALID_SERIES', 'series: the spec is not valid JSON');
+        }
+        return parseSeriesSpec(parsed, options.store);
+      });
+      if (new Set(series.map((s) => s.id)).size !== series.length) {
+        throw new SluiceError('INVALID_SERIES', 'series: two series have the same id');
+      }
+      if (channels.size === 0 && series.length === 0) {
+        throw new SluiceError('INVALID_REQUEST', `subscribe to something: ?channels=${CHANNELS.join(',')} or &series=`);
+      }
+    } catch (error) {
+      return fail(c, error);
+    }
+    // Subscribed before the response starts, so that a refusal (too many streams) is a plain 503; what the hub
+    // sends before the stream is writable waits in `early`.
+    let sse: SSEStreamingApi | undefined;
+    const early: [string, unknown][] = [];
+    let end = () => {};
+    const ended = new Promise<void>((resolve) => (end = resolve));
+    let unsubscribe: () => void;
+    try {
+      unsubscribe = hub.subscribe(channels, series, {
+        send: async (event, data) => {
+          if (sse) await sse.writeSSE({ event, data: JSON.stringify(data) });
+          else early.push([event, data]);
+        },
+        close: () => end(),
+      });
+    } catch (error) {
+      return fail(c, error);
+    }
+    return streamSSE(c, async (stream) => {
+      stream.onAbort(() => end());
+      // A comment now and then keeps proxies and idle timeouts from closing a quiet stream.
+      const ping = setInterval(() => void stream.write(': ping\n\n'), 15_000);
+      ping.unref();
+      try {
+        await stream.writeSSE({
+          event: 'hello',
+          data: JSON.stringify({ intervalMs: sampler.intervalMs }),
+          retry: 2000,
+        });
+        // Events may arrive while these are written: drain until none is left, then write directly.
+        for (let next = early.shift(); next; next = early.shift()) {
+          await stream.writeSSE({ event: next[0], data: JSON.stringify(next[1]) });
+        }
+        sse = stream;
+        await ended;
+      } finally {
+        clearInterval(ping);
+        unsubscribe();
+      }
+    });
+  });
+
+  const dashboard = serveDashboard(options.dashboardDir);
+  app.on(['GET', 'HEAD'], '*', (c, next) => (isAssetPath(c.req.path) ? dashboard(c) : next()));
+
   app.notFound((c) => fail(c, new SluiceError('UNKNOWN_ROUTE', `no route ${c.req.method} ${c.req.path}`)));
-  return { app, metrics };
+  return { app, metrics, sampler, hub };
 }
 
 /** Starts the HTTP API; refuses a non-loopback address without a token. */
@@ -161,7 +312,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       `refusing to serve HTTP on ${host} without a token: pass --auth-token (or SLUICE_AUTH_TOKEN), or bind to 127.0.0.1`,
     );
   }
-  const { app, metrics } = buildApp(options);
+  const { app, metrics, sampler, hub } = buildApp(options);
+  sampler.start(); // topic rates and lag are charted from the server's start, not from the first page view
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: host, port: options.port ?? 8080 }, () => resolve(s));
     s.once('error', reject);
@@ -179,6 +331,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     registerPipelineMetrics: metrics.registerPipelineMetrics,
     close: () =>
       new Promise<void>((resolve) => {
+        hub.close();
+        sampler.close();
         http.closeAllConnections?.();
         server.close(() => resolve());
       }),
