@@ -203,8 +203,15 @@ export interface SeriesErrorJson {
   error: { code: string; message: string };
 }
 
-/** The stream's `pipelines` event (every interval). */
+/** Records per second per operator, per pipeline, at one moment. */
+export interface ThroughputPoint {
+  at: number;
+  rates: Record<string, Record<string, number>>;
+}
+
+/** The stream's `pipelines` event (every interval; the first one also has the last minutes of throughput). */
 export interface PipelinesEventJson {
   at: number;
   pipelines: PipelineJson[];
+  history?: ThroughputPoint[];
 }

@@ -21,6 +21,7 @@ import type {
 import { createApp } from './index.ts';
 import { LiveHub } from './live.ts';
 import { parseSeriesSpec, type SeriesRow, seriesDelta, seriesSql } from './series.ts';
+import { ThroughputSampler } from './throughput.ts';
 import { TopicSampler } from './topics.ts';
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -288,6 +289,19 @@ describe('dashboard API', () => {
     assert.equal(points[1]!.produce.clicks, 0);
   });
 
+  it("samples every operator's records per second, keeping the last minutes", () => {
+    const sampler = new ThroughputSampler({ pipelines: () => [pipeline], keep: 2 });
+    sampler.sample(1);
+    sampler.sample(2);
+    const last = sampler.sample(3);
+    assert.deepEqual(Object.keys(last.rates.counter!), ['source:log:clicks', 'map', 'sink:collect']);
+    assert.ok(Object.values(last.rates.counter!).every((rate) => rate >= 0));
+    assert.deepEqual(
+      sampler.points().map((p) => p.at),
+      [2, 3],
+    );
+  });
+
   it('GET /v1/pipelines/{name}: metrics, topology and history; 404 for an unknown one', async () => {
     const response = await app().request('/v1/pipelines/counter');
     assert.equal(response.status, 200);
@@ -373,6 +387,7 @@ describe('dashboard API', () => {
       assert.equal((await events.next()).event, 'hello');
       const pipelines = await events.until<PipelinesEventJson>('pipelines');
       assert.equal(pipelines.pipelines[0]!.name, 'counter');
+      assert.ok(Array.isArray(pipelines.history), 'the first pipelines event carries the throughput history');
       const topics = await events.until<TopicsJson>('topics');
       assert.ok(Array.isArray(topics.history), 'the first topics event carries the history');
       const first = await events.until<SeriesEventJson>('series');
@@ -388,6 +403,7 @@ describe('dashboard API', () => {
       });
       const later = await events.until<TopicsJson>('topics');
       assert.equal(later.history, undefined, 'later ones do not');
+      assert.equal((await events.until<PipelinesEventJson>('pipelines')).history, undefined);
       await writeReadings(store, [
         { ts: 120_500, sensor: 'b', value: 10, seq: 4 },
         { ts: 180_000, sensor: 'a', value: 5, seq: 5 },
@@ -426,7 +442,8 @@ describe('dashboard API', () => {
   it('runs one query per series per tick however many streams show it, and limits open streams', async () => {
     const spec: SeriesSpec = { id: 'n', table: 'readings', time: 'ts', measure: 'count', points: 10 };
     const sampler = new TopicSampler({ log, pipelines: () => [] });
-    const hub = new LiveHub({ pipelines: () => [], store, sampler, intervalMs: 20, maxStreams: 3 });
+    const throughput = new ThroughputSampler({ pipelines: () => [] });
+    const hub = new LiveHub({ pipelines: () => [], store, sampler, throughput, intervalMs: 20, maxStreams: 3 });
     cleanup.push(() => hub.close());
     const received: SeriesEventJson[][] = [[], [], []];
     const before = store.queries;

@@ -8,6 +8,7 @@ import { createLogger } from '../logger.ts';
 import type { ServingStore } from '../serve/index.ts';
 import type { PipelineHistoryJson, PipelineJson, SeriesSpec } from './api.ts';
 import { querySeries, type SeriesRow, seriesDelta, seriesKey } from './series.ts';
+import type { ThroughputSampler } from './throughput.ts';
 import type { TopicSampler } from './topics.ts';
 
 export const CHANNELS = ['pipelines', 'topics', 'history'] as const;
@@ -17,6 +18,7 @@ export interface LiveHubOptions {
   pipelines: () => Pipeline[];
   store?: ServingStore;
   sampler: TopicSampler;
+  throughput: ThroughputSampler;
   /** Period of pushes (default 1,000 ms). */
   intervalMs?: number;
   /** A series query is run again at least this often even when its table reports no new rows (default 5 s). */
@@ -42,6 +44,7 @@ interface Subscription {
   sentSeries: Map<string, SeriesRow[]>;
   sentHistory: string | undefined;
   sentTopicsHistory: boolean;
+  sentThroughputHistory: boolean;
   /** Series ids whose last attempt failed (an error event was sent; a later success clears it). */
   failing: Set<string>;
 }
@@ -89,10 +92,12 @@ export class LiveHub {
       sentSeries: new Map(),
       sentHistory: undefined,
       sentTopicsHistory: false,
+      sentThroughputHistory: false,
       failing: new Set(),
     };
     this.subscriptions.add(subscription);
     if (channels.has('topics')) this.options.sampler.start();
+    if (channels.has('pipelines')) this.options.throughput.start();
     if (!this.timer) {
       this.timer = setInterval(() => void this.tick(), this.options.intervalMs ?? 1000);
       this.timer.unref();
@@ -133,7 +138,11 @@ export class LiveHub {
     try {
       const { channels, sink } = subscription;
       if (channels.has('pipelines')) {
-        await sink.send('pipelines', { at: now.at, pipelines: now.metrics() });
+        if (!subscription.sentThroughputHistory) {
+          subscription.sentThroughputHistory = true;
+          const history = this.options.throughput.points();
+          await sink.send('pipelines', { at: now.at, pipelines: now.metrics(), history });
+        } else await sink.send('pipelines', { at: now.at, pipelines: now.metrics() });
       }
       if (channels.has('topics')) {
         const snapshot = this.options.sampler.current();

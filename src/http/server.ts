@@ -21,6 +21,7 @@ import { ingestRecords, RateLimiter } from './ingest.ts';
 import { CHANNELS, type Channel, historyOf, LiveHub } from './live.ts';
 import { createMetrics } from './metrics.ts';
 import { parseSeriesSpec } from './series.ts';
+import { ThroughputSampler } from './throughput.ts';
 import { TopicSampler } from './topics.ts';
 
 export interface ServerOptions {
@@ -83,6 +84,7 @@ function buildApp(options: ServerOptions): {
   app: Hono;
   metrics: ReturnType<typeof createMetrics>;
   sampler: TopicSampler;
+  throughput: ThroughputSampler;
   hub: LiveHub;
 } {
   const logger = createLogger('http');
@@ -93,10 +95,12 @@ function buildApp(options: ServerOptions): {
     pipelines: metrics.instances,
     intervalMs: options.liveIntervalMs,
   });
+  const throughput = new ThroughputSampler({ pipelines: metrics.instances, intervalMs: options.liveIntervalMs });
   const hub = new LiveHub({
     pipelines: metrics.instances,
     store: options.store,
     sampler,
+    throughput,
     intervalMs: options.liveIntervalMs,
     queryTimeoutMs: options.queryTimeoutMs,
     maxStreams: options.maxStreams,
@@ -300,7 +304,7 @@ function buildApp(options: ServerOptions): {
   app.on(['GET', 'HEAD'], '*', (c, next) => (isAssetPath(c.req.path) ? dashboard(c) : next()));
 
   app.notFound((c) => fail(c, new SluiceError('UNKNOWN_ROUTE', `no route ${c.req.method} ${c.req.path}`)));
-  return { app, metrics, sampler, hub };
+  return { app, metrics, sampler, throughput, hub };
 }
 
 /** Starts the HTTP API; refuses a non-loopback address without a token. */
@@ -312,8 +316,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       `refusing to serve HTTP on ${host} without a token: pass --auth-token (or SLUICE_AUTH_TOKEN), or bind to 127.0.0.1`,
     );
   }
-  const { app, metrics, sampler, hub } = buildApp(options);
-  sampler.start(); // topic rates and lag are charted from the server's start, not from the first page view
+  const { app, metrics, sampler, throughput, hub } = buildApp(options);
+  // Rates and lag are charted from the server's start, not from the first page view.
+  sampler.start();
+  throughput.start();
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: host, port: options.port ?? 8080 }, () => resolve(s));
     s.once('error', reject);
@@ -333,6 +339,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       new Promise<void>((resolve) => {
         hub.close();
         sampler.close();
+        throughput.close();
         http.closeAllConnections?.();
         server.close(() => resolve());
       }),

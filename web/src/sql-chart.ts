@@ -18,9 +18,13 @@ export function isTimeType(type: string): boolean {
 export function parseTime(value: unknown): number | null {
   if (typeof value === 'number') return value;
   if (typeof value !== 'string') return null;
-  let text = value.trim().replace(' ', 'T');
-  if (/[+-]\d\d$/.test(text)) text += ':00';
-  else if (!/(Z|[+-]\d\d:\d\d)$/.test(text)) text += text.includes('T') ? 'Z' : 'T00:00:00Z';
+  let text = value.trim();
+  if (/^\d{4}-\d\d-\d\d$/.test(text)) text += 'T00:00:00Z';
+  else {
+    text = text.replace(' ', 'T');
+    if (/T.*[+-]\d\d$/.test(text)) text += ':00';
+    else if (!/(Z|[+-]\d\d:\d\d)$/.test(text)) text += 'Z';
+  }
   const ms = Date.parse(text);
   return Number.isNaN(ms) ? null : ms;
 }

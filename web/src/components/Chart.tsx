@@ -205,32 +205,3 @@ function showLatest(chart: uPlot): void {
     if (n > 0 && (chart.cursor.left ?? -1) < 0) chart.setLegend({ idx: n - 1 });
   });
 }
-
-/** Turns long rows `[x, group, value]` (ordered by x) into uPlot's columns: one series per group. */
-export function pivot(rows: readonly (readonly [number, string, number | null])[]): {
-  data: (number | null)[][];
-  groups: string[];
-} {
-  const xs: number[] = [];
-  const groups: string[] = [];
-  const index = new Map<string, number>();
-  const columns: (number | null)[][] = [];
-  for (const [x, group] of rows) {
-    if (xs.length === 0 || xs[xs.length - 1] !== x) xs.push(x);
-    if (!index.has(group)) {
-      index.set(group, groups.length);
-      groups.push(group);
-    }
-  }
-  for (let g = 0; g < groups.length; g++) columns.push(new Array<number | null>(xs.length).fill(null));
-  let i = -1;
-  let lastX: number | undefined;
-  for (const [x, group, value] of rows) {
-    if (x !== lastX) {
-      i++;
-      lastX = x;
-    }
-    columns[index.get(group)!]![i] = value;
-  }
-  return { data: [xs, ...columns], groups };
-}

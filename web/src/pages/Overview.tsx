@@ -7,6 +7,7 @@ import type {
   PipelineDetailJson,
   PipelineJson,
   PipelinesEventJson,
+  ThroughputPoint,
   TopologyJson,
 } from '../../../src/http/api.ts';
 import { getJson } from '../api.ts';
@@ -22,12 +23,15 @@ const KEEP = 300;
 
 export function Overview() {
   const [latest, setLatest] = useState<PipelinesEventJson | undefined>();
-  const [samples, setSamples] = useState<PipelinesEventJson[]>([]);
+  const [samples, setSamples] = useState<ThroughputPoint[]>([]);
   const stream = useStream('channels=pipelines', (event, data) => {
     if (event !== 'pipelines') return;
     const sample = data as PipelinesEventJson;
     setLatest(sample);
-    setSamples((list) => pushLimited(list, sample, KEEP));
+    // The first event brings the server's last minutes; each one after adds a point.
+    const point = pointOf(sample);
+    if (sample.history) setSamples([...sample.history.filter((p) => p.at < point.at), point].slice(-KEEP));
+    else setSamples((list) => pushLimited(list, point, KEEP));
   });
   const topologies = useTopologies(latest?.pipelines ?? []);
 
@@ -109,7 +113,7 @@ function useTopologies(pipelines: PipelineJson[]): Map<string, TopologyJson> {
 function PipelineCard(props: {
   pipeline: PipelineJson;
   topology: TopologyJson | undefined;
-  samples: PipelinesEventJson[];
+  samples: ThroughputPoint[];
 }) {
   const { pipeline, topology, samples } = props;
   const health = pipelineHealth(pipeline);
@@ -193,19 +197,24 @@ function PipelineCard(props: {
   );
 }
 
+function pointOf(sample: PipelinesEventJson): ThroughputPoint {
+  const rates: ThroughputPoint['rates'] = {};
+  for (const p of sample.pipelines) rates[p.name] = Object.fromEntries(p.operators.map((o) => [o.name, o.ratePerSec]));
+  return { at: sample.at, rates };
+}
+
 /** Records/s of the pipeline's sources and sinks over the samples kept. */
-function throughputSeries(name: string, samples: PipelinesEventJson[]) {
+function throughputSeries(name: string, samples: ThroughputPoint[]) {
   const names: string[] = [];
-  const rows = samples.map((s) => s.pipelines.find((p) => p.name === name));
-  for (const p of rows) {
-    for (const o of p?.operators ?? []) {
-      if ((o.name.startsWith('source:') || o.name.startsWith('sink:')) && !names.includes(o.name) && names.length < 8) {
-        names.push(o.name);
-      }
+  const rows = samples.map((s) => s.rates[name]);
+  for (const rates of rows) {
+    for (const operator of Object.keys(rates ?? {})) {
+      const edge = operator.startsWith('source:') || operator.startsWith('sink:');
+      if (edge && !names.includes(operator) && names.length < 8) names.push(operator);
     }
   }
   const xs = samples.map((s) => s.at);
-  const ys = names.map((n) => rows.map((p) => p?.operators.find((o) => o.name === n)?.ratePerSec ?? null));
+  const ys = names.map((n) => rows.map((rates) => rates?.[n] ?? null));
   return {
     data: [xs, ...ys],
     series: names.map((n) => ({ label: n, dash: n.startsWith('sink:') })),

@@ -13,11 +13,12 @@ import {
   type TablesJson,
 } from '../../../src/http/api.ts';
 import { ApiError, postJson } from '../api.ts';
-import { Chart, pivot } from '../components/Chart.tsx';
+import { Chart } from '../components/Chart.tsx';
 import { DataTable } from '../components/DataTable.tsx';
 import { fmtAgo, fmtCell, fmtDuration, fmtNumber, fmtTime } from '../format.ts';
 import { useJson, useNow, useStream } from '../hooks.ts';
 import { setParams, useRoute } from '../router.ts';
+import { mergeSeries, pivot } from '../series.ts';
 import { type ChartableResult, chartOf, isNumericType, isTimeType } from '../sql-chart.ts';
 
 type Row = SeriesEventJson['rows'][number];
@@ -174,7 +175,7 @@ function LiveSeries({ spec }: { spec: SeriesSpec }) {
   const stream = useStream(query, (event, data) => {
     if (event === 'series') {
       const delta = data as SeriesEventJson;
-      setRows((before) => merge(before, delta));
+      setRows((before) => mergeSeries(before, delta));
       setChangedAt(Date.now());
       setError(undefined);
     } else if (event === 'series-error') {
@@ -222,15 +223,6 @@ function LiveSeries({ spec }: { spec: SeriesSpec }) {
       </details>
     </div>
   );
-}
-
-/** Applies a series event: a reset replaces everything; a delta keeps [start, from) and appends its rows. */
-export function merge(before: Row[] | undefined, event: SeriesEventJson): Row[] {
-  if (event.reset || !before) return event.rows;
-  const kept = before.filter(
-    ([t]) => event.start !== null && t >= event.start && (event.from === null || t < event.from),
-  );
-  return event.rows.length > 0 ? kept.concat(event.rows) : kept;
 }
 
 const SQL_KEY = 'sluice.sql';
