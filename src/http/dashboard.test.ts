@@ -424,19 +424,81 @@ describe('dashboard API', () => {
     }
   });
 
-  it('groups a series by a column, and reports a failing series without ending the stream', async () => {
-    const grouped = { id: 'g', table: 'readings', time: 'ts', measure: 'count', groupBy: 'sensor', points: 2 };
-    const response = await app().request(
-      `/v1/stream?channels=pipelines&series=${encodeURIComponent(JSON.stringify(grouped))}`,
+  it('pushes a new row to a series within a second (at the default interval)', async () => {
+    const spec = { id: 'fresh', table: 'readings', time: 'ts', measure: 'max', column: 'seq' };
+    const response = await app({ liveIntervalMs: 1000 }).request(
+      `/v1/stream?series=${encodeURIComponent(JSON.stringify(spec))}`,
     );
     const events = sseReader(response);
     try {
-      const series = await events.until<SeriesEventJson>('series');
-      assert.ok(series.rows.every(([, g, v]) => (g === 'a' || g === 'b') && v! >= 1));
-      assert.equal(new Set(series.rows.map(([t]) => t)).size, 2, 'the last two time points');
+      await events.until<SeriesEventJson>('series', (e) => e.reset);
+      await writeReadings(store, [{ ts: 240_000, sensor: 'c', value: 1, seq: 99 }]);
+      const written = performance.now();
+      const delta = await events.until<SeriesEventJson>('series', (e) => e.rows.some((r) => r[2] === 99), 3000);
+      const latency = performance.now() - written;
+      assert.deepEqual(delta.rows.at(-1), [240_000, '', 99]);
+      assert.ok(latency < 1000, `the row reached the stream after ${Math.round(latency)} ms`);
     } finally {
       await events.cancel();
     }
+  });
+
+  it('groups a series by the most frequent values of a column, over the last N time points', async () => {
+    const grouped = { id: 'g', table: 'readings', time: 'ts', measure: 'count', groupBy: 'sensor', points: 2 };
+    const response = await app().request(`/v1/stream?series=${encodeURIComponent(JSON.stringify(grouped))}`);
+    const events = sseReader(response);
+    try {
+      const series = await events.until<SeriesEventJson>('series');
+      const times = [...new Set(series.rows.map(([t]) => t))];
+      assert.equal(times.length, 2, 'the last two time points');
+      const all = (await store.query('SELECT DISTINCT epoch_ms(ts) FROM readings ORDER BY 1 DESC LIMIT 2')).rows;
+      assert.deepEqual(times, all.map((r) => Number(r[0])).reverse());
+      assert.ok(
+        series.rows.every(([, g, v]) => ['a', 'b', 'c'].includes(g) && v! >= 1),
+        JSON.stringify(series),
+      );
+    } finally {
+      await events.cancel();
+    }
+  });
+
+  it('reports a failing series query as an event, and carries on when it works again', async () => {
+    let fail = true;
+    const flaky = {
+      rowsWritten: new Map<string, number>(),
+      table: (name: string) => store.table(name),
+      query: (sql: string, options: object) => {
+        if (!fail) return store.query(sql, options);
+        fail = false;
+        return Promise.reject(Object.assign(new Error('the query ran too long'), { code: 'QUERY_TIMEOUT' }));
+      },
+    } as unknown as ServingStore;
+    const sampler = new TopicSampler({ log, pipelines: () => [] });
+    const throughput = new ThroughputSampler({ pipelines: () => [] });
+    const hub = new LiveHub({ pipelines: () => [], store: flaky, sampler, throughput, intervalMs: 40 });
+    cleanup.push(() => hub.close());
+    const got: [string, unknown][] = [];
+    const spec = parseSeriesSpec({ id: 'f', table: 'readings', time: 'ts', measure: 'count' }, store);
+    const stop = hub.subscribe(new Set(), [spec], {
+      send: async (event, data) => {
+        got.push([event, data]);
+      },
+      close() {},
+    });
+    try {
+      const deadline = Date.now() + 5000;
+      while (!got.some(([event]) => event === 'series')) {
+        if (Date.now() > deadline) throw new Error(`no series after the error: ${JSON.stringify(got)}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    } finally {
+      stop();
+    }
+    assert.deepEqual(got[0], [
+      'series-error',
+      { id: 'f', error: { code: 'INTERNAL', message: 'the query ran too long' } },
+    ]);
+    assert.equal((got.find(([event]) => event === 'series')![1] as SeriesEventJson).reset, true);
   });
 
   it('runs one query per series per tick however many streams show it, and limits open streams', async () => {

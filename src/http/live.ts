@@ -1,7 +1,8 @@
 // The push side of the dashboard: Server-Sent Events streams, each subscribed to channels (pipeline metrics, topic
-// samples, checkpoint history) and to live series over serving tables. One timer serves every stream: each tick
-// takes the pipelines' metrics and a topic sample once, and runs each distinct series query once however many
-// streams show it; a stream that is still writing the previous tick (a slow client) skips a tick rather than queue.
+// samples, checkpoint history) and to live series over serving tables. Two timers serve every stream: once per
+// interval, the pipelines' metrics and a topic sample are taken once for all; four times per interval, each
+// distinct series is queried once however many streams show it, and only if its table got rows. A stream still
+// writing an earlier push (a slow client) skips a tick rather than queue.
 import type { Pipeline } from '../engine/index.ts';
 import { isSluiceError, SluiceError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
@@ -39,7 +40,8 @@ interface Subscription {
   channels: Set<Channel>;
   series: SeriesSpec[];
   sink: LiveSink;
-  busy: boolean;
+  /** A push of that kind is being written to this stream. */
+  busy: { channels: boolean; series: boolean };
   /** What this stream was last sent of each series, by series id. */
   sentSeries: Map<string, SeriesRow[]>;
   sentHistory: string | undefined;
@@ -63,8 +65,8 @@ export class LiveHub {
   /** Series queries running now, by key: a second stream asking for the same series waits for the same query. */
   private readonly pendingQueries = new Map<string, Promise<SeriesCache>>();
   private readonly logger = createLogger('http');
-  private timer: NodeJS.Timeout | undefined;
-  private ticking = false;
+  private timers: NodeJS.Timeout[] = [];
+  private ticking = { channels: false, series: false };
   private closed = false;
 
   constructor(options: LiveHubOptions) {
@@ -76,8 +78,9 @@ export class LiveHub {
   }
 
   /**
-   * Adds a stream: it gets a first event on every channel at once, then one per tick. Returns the unsubscribe.
-   * Throws TOO_MANY_STREAMS (503) past the limit.
+   * Adds a stream: it gets a first event on every channel and series at once, then channels once per interval
+   * and series as soon as they change (checked four times per interval). Returns the unsubscribe. Throws
+   * TOO_MANY_STREAMS (503) past the limit.
    */
   subscribe(channels: Set<Channel>, series: SeriesSpec[], sink: LiveSink): () => void {
     if (this.closed) throw new SluiceError('STORE_CLOSED', 'the server is shutting down');
@@ -88,7 +91,7 @@ export class LiveHub {
       channels,
       series,
       sink,
-      busy: false,
+      busy: { channels: false, series: false },
       sentSeries: new Map(),
       sentHistory: undefined,
       sentTopicsHistory: false,
@@ -98,45 +101,61 @@ export class LiveHub {
     this.subscriptions.add(subscription);
     if (channels.has('topics')) this.options.sampler.start();
     if (channels.has('pipelines')) this.options.throughput.start();
-    if (!this.timer) {
-      this.timer = setInterval(() => void this.tick(), this.options.intervalMs ?? 1000);
-      this.timer.unref();
+    if (this.timers.length === 0) {
+      const interval = this.options.intervalMs ?? 1000;
+      this.timers = [
+        setInterval(() => void this.tick('channels'), interval),
+        setInterval(() => void this.tick('series'), this.seriesIntervalMs),
+      ];
+      for (const timer of this.timers) timer.unref();
     }
-    void this.push(subscription, frame(this.options.pipelines()));
+    void this.pushChannels(subscription, frame(this.options.pipelines()));
+    void this.pushSeries(subscription);
     return () => {
       this.subscriptions.delete(subscription);
-      if (this.subscriptions.size === 0) {
-        clearInterval(this.timer);
-        this.timer = undefined;
-      }
+      if (this.subscriptions.size === 0) this.stopTimers();
     };
   }
 
   close(): void {
     this.closed = true;
-    clearInterval(this.timer);
-    this.timer = undefined;
+    this.stopTimers();
     for (const subscription of this.subscriptions) subscription.sink.close();
     this.subscriptions.clear();
   }
 
-  private async tick(): Promise<void> {
-    if (this.ticking) return; // the previous tick's queries are still running: skip rather than pile up
-    this.ticking = true;
+  /** Series are checked this often: a new row shows within this plus the query's time, well within a second. */
+  private get seriesIntervalMs(): number {
+    return Math.max(10, Math.round((this.options.intervalMs ?? 1000) / 4));
+  }
+
+  private stopTimers(): void {
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+  }
+
+  private async tick(kind: 'channels' | 'series'): Promise<void> {
+    if (this.ticking[kind]) return; // the previous tick is still running: skip rather than pile up
+    this.ticking[kind] = true;
     try {
-      const now = frame(this.options.pipelines());
-      await Promise.all([...this.subscriptions].map((s) => this.push(s, now)));
+      const subscriptions = [...this.subscriptions];
+      if (kind === 'channels') {
+        const now = frame(this.options.pipelines());
+        await Promise.all(subscriptions.map((s) => this.pushChannels(s, now)));
+      } else {
+        await Promise.all(subscriptions.map((s) => this.pushSeries(s)));
+      }
     } finally {
-      this.ticking = false;
+      this.ticking[kind] = false;
     }
   }
 
-  /** Sends a stream what it subscribed to; skipped while its previous push is still being written. */
-  private async push(subscription: Subscription, now: Frame): Promise<void> {
-    if (subscription.busy || !this.subscriptions.has(subscription)) return;
-    subscription.busy = true;
+  /** Sends a stream its channels; skipped while its previous push is still being written (a slow client). */
+  private async pushChannels(subscription: Subscription, now: Frame): Promise<void> {
+    const { channels, sink } = subscription;
+    if (channels.size === 0 || subscription.busy.channels || !this.subscriptions.has(subscription)) return;
+    subscription.busy.channels = true;
     try {
-      const { channels, sink } = subscription;
       if (channels.has('pipelines')) {
         if (!subscription.sentThroughputHistory) {
           subscription.sentThroughputHistory = true;
@@ -158,7 +177,21 @@ export class LiveHub {
           await sink.send('history', { pipelines: histories });
         }
       }
-      for (const spec of subscription.series) {
+    } catch (error) {
+      // The stream is gone (the client left): its unsubscribe runs when the response closes.
+      this.logger.debug({ err: error }, 'live push failed');
+    } finally {
+      subscription.busy.channels = false;
+    }
+  }
+
+  /** Sends a stream what changed in its series since it was last sent them. */
+  private async pushSeries(subscription: Subscription): Promise<void> {
+    const { series, sink } = subscription;
+    if (series.length === 0 || subscription.busy.series || !this.subscriptions.has(subscription)) return;
+    subscription.busy.series = true;
+    try {
+      for (const spec of series) {
         const cache = await this.seriesOf(spec);
         if (cache.error) {
           if (!subscription.failing.has(spec.id)) {
@@ -173,26 +206,26 @@ export class LiveHub {
         if (delta) await sink.send('series', delta);
       }
     } catch (error) {
-      // The stream is gone (the client left): its unsubscribe runs when the response closes.
       this.logger.debug({ err: error }, 'live push failed');
     } finally {
-      subscription.busy = false;
+      subscription.busy.series = false;
     }
   }
 
-  /** A series' latest result: queried at most once per tick, and again only when its table changed or aged. */
+  /**
+   * A series' latest result: queried again only when its table has new rows (or the result is a few seconds old,
+   * for changes that write no rows, such as retention dropping a partition), and at most once per series tick.
+   */
   private seriesOf(spec: SeriesSpec): Promise<SeriesCache> {
     const key = seriesKey(spec);
     const store = this.options.store;
     const now = Date.now();
     const cached = this.seriesCache.get(key);
     const written = store?.rowsWritten.get(spec.table) ?? 0;
-    const interval = this.options.intervalMs ?? 1000;
-    if (
-      cached &&
-      (now - cached.at < interval * 0.9 ||
-        (cached.rowsWritten === written && now - cached.at < (this.options.maxSeriesAgeMs ?? 5000)))
-    ) {
+    const age = cached ? now - cached.at : Number.POSITIVE_INFINITY;
+    // A failed query is tried again after an interval, whether or not rows came.
+    const maxAge = cached?.error ? (this.options.intervalMs ?? 1000) : (this.options.maxSeriesAgeMs ?? 5000);
+    if (cached && (age < this.seriesIntervalMs * 0.9 || (cached.rowsWritten === written && age < maxAge))) {
       return Promise.resolve(cached);
     }
     const pending = this.pendingQueries.get(key);
