@@ -1,7 +1,7 @@
-// Lays a pipeline's dataflow graph out in layers: each operator one layer after its furthest input (sinks all in
-// the last layer), ordered within its layer by the average position of its neighbours (a few sweeps of the
-// barycentre heuristic, which removes most crossings in graphs this size). Left to right, or top to bottom on a
-// narrow screen.
+// Lays a pipeline's dataflow graph out in layers: each operator one layer after its furthest input, ordered within
+// its layer by the average position of its neighbours (a few sweeps of the barycentre heuristic, which removes
+// most crossings in graphs this size). Sinks stay in their own layer rather than all in the last one: an edge that
+// skipped layers would run behind the boxes in between. Left to right, or top to bottom on a narrow screen.
 
 export interface LayoutInput {
   nodes: { id: string; kind: string }[];
@@ -46,7 +46,6 @@ export function layoutTopology(graph: LayoutInput, options: LayoutOptions): Layo
     }
   }
   const last = Math.max(0, ...layer.values());
-  for (const node of graph.nodes) if (node.kind === 'sink') layer.set(node.id, last);
 
   const layers: string[][] = Array.from({ length: last + 1 }, () => []);
   for (const id of ids) layers[layer.get(id)!]!.push(id);
