@@ -3,17 +3,103 @@
 // interval, the pipelines' metrics and a topic sample are taken once for all; four times per interval, each
 // distinct series is queried once however many streams show it, and only if its table got rows. A stream still
 // writing an earlier push (a slow client) skips a tick rather than queue.
+import type { Context } from 'hono';
+import { streamSSE } from 'hono/streaming';
 import type { Pipeline } from '../engine/index.ts';
 import { isSluiceError, SluiceError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
 import type { ServingStore } from '../serve/index.ts';
 import type { PipelineHistoryJson, PipelineJson, SeriesSpec } from './api.ts';
-import { querySeries, type SeriesRow, seriesDelta, seriesKey } from './series.ts';
+import { parseSeriesSpec, querySeries, type SeriesRow, seriesDelta, seriesKey } from './series.ts';
 import type { ThroughputSampler } from './throughput.ts';
 import type { TopicSampler } from './topics.ts';
 
 export const CHANNELS = ['pipelines', 'topics', 'history'] as const;
 export type Channel = (typeof CHANNELS)[number];
+
+/** Most series one stream may carry, and the longest spec of one. */
+const MAX_STREAM_SERIES = 8;
+const MAX_SERIES_SPEC = 2000;
+
+export interface LiveSubscription {
+  channels: Set<Channel>;
+  series: SeriesSpec[];
+}
+
+/** Checks a stream's query: `channels` (comma-separated) and `series` (JSON specs); throws with a precise reason. */
+export function parseSubscription(
+  channelsParam: string | undefined,
+  seriesParams: string[],
+  store: ServingStore | undefined,
+): LiveSubscription {
+  const channels = new Set<Channel>();
+  for (const name of (channelsParam ?? '').split(',')) {
+    if (name === '') continue;
+    if (!(CHANNELS as readonly string[]).includes(name)) {
+      throw new SluiceError('INVALID_REQUEST', `unknown channel "${name.slice(0, 40)}": use ${CHANNELS.join(', ')}`);
+    }
+    channels.add(name as Channel);
+  }
+  if (seriesParams.length > MAX_STREAM_SERIES) {
+    throw new SluiceError('INVALID_REQUEST', `at most ${MAX_STREAM_SERIES} series per stream`);
+  }
+  const series = seriesParams.map((text) => {
+    if (text.length > MAX_SERIES_SPEC) {
+      throw new SluiceError('INVALID_SERIES', `series: the spec is longer than ${MAX_SERIES_SPEC} characters`);
+    }
+    if (!store) throw new SluiceError('NO_SERVING_STORE', 'this server has no serving store');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new SluiceError('INVALID_SERIES', 'series: the spec is not valid JSON');
+    }
+    return parseSeriesSpec(parsed, store);
+  });
+  if (new Set(series.map((s) => s.id)).size !== series.length) {
+    throw new SluiceError('INVALID_SERIES', 'series: two series have the same id');
+  }
+  if (channels.size === 0 && series.length === 0) {
+    throw new SluiceError('INVALID_REQUEST', `subscribe to something: ?channels=${CHANNELS.join(',')} or &series=`);
+  }
+  return { channels, series };
+}
+
+/**
+ * Answers with an SSE stream fed by the hub until the client leaves or the server closes. Subscribes before the
+ * response starts, so that a refusal (too many streams) throws and becomes a plain 503; what the hub sends before
+ * the stream is writable waits in `early`.
+ */
+export function streamLive(c: Context, hub: LiveHub, subscription: LiveSubscription, intervalMs: number): Response {
+  let writable: ((event: string, data: unknown) => Promise<void>) | undefined;
+  const early: [string, unknown][] = [];
+  let end = () => {};
+  const ended = new Promise<void>((resolve) => (end = resolve));
+  const unsubscribe = hub.subscribe(subscription.channels, subscription.series, {
+    send: async (event, data) => {
+      if (writable) await writable(event, data);
+      else early.push([event, data]);
+    },
+    close: () => end(),
+  });
+  return streamSSE(c, async (stream) => {
+    stream.onAbort(() => end());
+    // A comment now and then keeps proxies and idle timeouts from closing a quiet stream.
+    const ping = setInterval(() => void stream.write(': ping\n\n'), 15_000);
+    ping.unref();
+    const write = (event: string, data: unknown) => stream.writeSSE({ event, data: JSON.stringify(data) });
+    try {
+      await stream.writeSSE({ event: 'hello', data: JSON.stringify({ intervalMs }), retry: 2000 });
+      // Events may arrive while these are written: drain until none is left, then write directly.
+      for (let next = early.shift(); next; next = early.shift()) await write(next[0], next[1]);
+      writable = write;
+      await ended;
+    } finally {
+      clearInterval(ping);
+      unsubscribe();
+    }
+  });
+}
 
 export interface LiveHubOptions {
   pipelines: () => Pipeline[];

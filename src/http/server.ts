@@ -8,19 +8,17 @@ import { serve } from '@hono/node-server';
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import type { Registry } from 'prom-client';
 import type { Pipeline } from '../engine/index.ts';
 import { isSluiceError, SluiceError } from '../errors.ts';
 import type { Log } from '../log/index.ts';
 import { createLogger } from '../logger.ts';
 import type { ServingStore } from '../serve/index.ts';
-import type { CheckpointsJson, PipelineDetailJson, SeriesSpec, TopicsJson } from './api.ts';
+import type { CheckpointsJson, PipelineDetailJson, TopicsJson } from './api.ts';
 import { isAssetPath, serveDashboard } from './assets.ts';
 import { ingestRecords, RateLimiter } from './ingest.ts';
-import { CHANNELS, type Channel, historyOf, LiveHub } from './live.ts';
+import { historyOf, LiveHub, parseSubscription, streamLive } from './live.ts';
 import { createMetrics } from './metrics.ts';
-import { parseSeriesSpec } from './series.ts';
 import { ThroughputSampler } from './throughput.ts';
 import { TopicSampler } from './topics.ts';
 
@@ -75,10 +73,6 @@ function statusOf(code: string): 400 | 401 | 404 | 408 | 413 | 429 | 500 | 503 {
 export function createApp(options: ServerOptions): Hono {
   return buildApp(options).app;
 }
-
-/** Most series one live stream may carry, and the longest series spec. */
-const MAX_STREAM_SERIES = 8;
-const MAX_SERIES_SPEC = 2000;
 
 function buildApp(options: ServerOptions): {
   app: Hono;
@@ -215,89 +209,14 @@ function buildApp(options: ServerOptions): {
     return c.json(body);
   });
 
-  // Live updates as Server-Sent Events: ?channels=pipelines,topics,history and any number (up to 8) of
-  // &series={json spec}. The first event of each channel comes at once, then one per interval.
+  // Live updates as Server-Sent Events: ?channels=pipelines,topics,history and up to 8 &series={json spec}.
   app.get('/v1/stream', (c) => {
-    let channels: Set<Channel>;
-    let series: SeriesSpec[];
     try {
-      channels = new Set();
-      for (const name of (c.req.query('channels') ?? '').split(',')) {
-        if (name === '') continue;
-        if (!(CHANNELS as readonly string[]).includes(name)) {
-          throw new SluiceError(
-            'INVALID_REQUEST',
-            `unknown channel "${name.slice(0, 40)}": use ${CHANNELS.join(', ')}`,
-          );
-        }
-        channels.add(name as Channel);
-      }
-      const specs = c.req.queries('series') ?? [];
-      if (specs.length > MAX_STREAM_SERIES) {
-        throw new SluiceError('INVALID_REQUEST', `at most ${MAX_STREAM_SERIES} series per stream`);
-      }
-      series = specs.map((text) => {
-        if (text.length > MAX_SERIES_SPEC) {
-          throw new SluiceError('INVALID_SERIES', `series: the spec is longer than ${MAX_SERIES_SPEC} characters`);
-        }
-        if (!options.store) throw new SluiceError('NO_SERVING_STORE', 'this server has no serving store');
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          throw new SluiceError('INVALID_SERIES', 'series: the spec is not valid JSON');
-        }
-        return parseSeriesSpec(parsed, options.store);
-      });
-      if (new Set(series.map((s) => s.id)).size !== series.length) {
-        throw new SluiceError('INVALID_SERIES', 'series: two series have the same id');
-      }
-      if (channels.size === 0 && series.length === 0) {
-        throw new SluiceError('INVALID_REQUEST', `subscribe to something: ?channels=${CHANNELS.join(',')} or &series=`);
-      }
+      const subscription = parseSubscription(c.req.query('channels'), c.req.queries('series') ?? [], options.store);
+      return streamLive(c, hub, subscription, sampler.intervalMs);
     } catch (error) {
       return fail(c, error);
     }
-    // Subscribed before the response starts, so that a refusal (too many streams) is a plain 503; what the hub
-    // sends before the stream is writable waits in `early`.
-    let sse: SSEStreamingApi | undefined;
-    const early: [string, unknown][] = [];
-    let end = () => {};
-    const ended = new Promise<void>((resolve) => (end = resolve));
-    let unsubscribe: () => void;
-    try {
-      unsubscribe = hub.subscribe(channels, series, {
-        send: async (event, data) => {
-          if (sse) await sse.writeSSE({ event, data: JSON.stringify(data) });
-          else early.push([event, data]);
-        },
-        close: () => end(),
-      });
-    } catch (error) {
-      return fail(c, error);
-    }
-    return streamSSE(c, async (stream) => {
-      stream.onAbort(() => end());
-      // A comment now and then keeps proxies and idle timeouts from closing a quiet stream.
-      const ping = setInterval(() => void stream.write(': ping\n\n'), 15_000);
-      ping.unref();
-      try {
-        await stream.writeSSE({
-          event: 'hello',
-          data: JSON.stringify({ intervalMs: sampler.intervalMs }),
-          retry: 2000,
-        });
-        // Events may arrive while these are written: drain until none is left, then write directly.
-        for (let next = early.shift(); next; next = early.shift()) {
-          await stream.writeSSE({ event: next[0], data: JSON.stringify(next[1]) });
-        }
-        sse = stream;
-        await ended;
-      } finally {
-        clearInterval(ping);
-        unsubscribe();
-      }
-    });
   });
 
   const dashboard = serveDashboard(options.dashboardDir);
@@ -317,13 +236,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     );
   }
   const { app, metrics, sampler, throughput, hub } = buildApp(options);
-  // Rates and lag are charted from the server's start, not from the first page view.
-  sampler.start();
-  throughput.start();
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: host, port: options.port ?? 8080 }, () => resolve(s));
     s.once('error', reject);
   });
+  // Rates and lag are charted from the server's start, not from the first page view.
+  sampler.start();
+  throughput.start();
   // Slow clients cannot hold connections forever.
   const http = server as unknown as import('node:http').Server;
   http.requestTimeout = 60_000;
