@@ -27,6 +27,8 @@ export interface Source<T> {
    * batch); `null` when a bounded input is exhausted.
    */
   poll(signal: AbortSignal): Promise<SourceBatch<T> | null>;
+  /** The topic it reads and the next offset it will read in each partition (consumer lag, for the dashboard). */
+  readPositions?(): { topic: string; offsets: number[] };
   /** Position to resume from (offsets), for checkpoints. */
   snapshot?(): unknown;
   restore?(position: unknown): void;

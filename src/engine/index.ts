@@ -12,6 +12,12 @@ export { type CollectSink, collect, countingSink, fromArrays, generator } from '
 export { definePipeline, type PipelineDefinition, type PipelineEnvironment, type PipelineLog } from './define.ts';
 export { type Duration, toMillis } from './duration.ts';
 export { OperatorHarness } from './harness.ts';
+export {
+  type CheckpointRecord,
+  PipelineHistory,
+  type PipelineHistorySnapshot,
+  type RestartRecord,
+} from './history.ts';
 export type { KeyedContext, KeyedProcessFunction, TimerService } from './operators/keyed-process.ts';
 export type { RollingResult } from './operators/rolling.ts';
 export type { ProcessContext } from './operators/stateless.ts';
@@ -23,6 +29,9 @@ export {
   Pipeline,
   type PipelineMetrics,
   type PipelineOptions,
+  type PipelineTopology,
+  type TopologyEdge,
+  type TopologyNode,
 } from './pipeline.ts';
 export type { KeyedState, ListState, MapState, StateOptions, ValueState } from './state.ts';
 export { DataStream, JoinedStream, KeyedStream, WindowedStream, WindowResultStream } from './stream.ts';

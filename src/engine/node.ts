@@ -227,6 +227,13 @@ export class Node {
   }
 
   /** Every node downstream of this one (including itself). */
+  /** Where this node's output goes: the main output's edges, then each side output's with its tag. */
+  outputs(): { node: Node; input: number; side: string | null }[] {
+    const out = this.main.edges.map((edge) => ({ node: edge.node, input: edge.input, side: null as string | null }));
+    for (const [tag, side] of this.sides) for (const edge of side.edges) out.push({ ...edge, side: tag });
+    return out;
+  }
+
   reachable(): Set<Node> {
     const seen = new Set<Node>();
     const visit = (node: Node) => {

@@ -14,6 +14,7 @@ import { createLogger, type Logger } from '../logger.ts';
 import { type CheckpointData, encodeCheckpoint } from './checkpoint/format.ts';
 import { CheckpointStore, readCheckpointFile } from './checkpoint/store.ts';
 import type { Sink, Source, SourceBatch } from './connector.ts';
+import { PipelineHistory } from './history.ts';
 import { Node, type NodeMetrics, type NodeTimeState, PipelineFailure } from './node.ts';
 import { SinkOperator } from './operators/sink.ts';
 import { UnionOperator } from './operators/stateless.ts';
@@ -72,6 +73,34 @@ export interface PipelineMetrics {
   operators: OperatorMetrics[];
   deadLetters: number;
   checkpoints: { completed: number; failed: number; restoredFrom: string | null; last: CheckpointInfo | null };
+  /** Why the pipeline failed, if it did (its run() rejected). */
+  error: string | null;
+  /** Restarts by a supervisor (see supervise()). */
+  restarts: number;
+}
+
+/** An operator of the dataflow graph; `id` is its unique name, as in metrics. */
+export interface TopologyNode {
+  id: string;
+  kind: 'source' | 'operator' | 'sink' | 'dead-letters';
+  /** What it runs: the source's or sink's name (`log:events`), or the operator's class. */
+  description: string;
+  /** The id its state is checkpointed under. */
+  uid: string;
+}
+
+/** Records flow `from` → `to` (into input `input` of a two-input operator), from a side output when `side`. */
+export interface TopologyEdge {
+  from: string;
+  to: string;
+  input: number;
+  side: string | null;
+}
+
+export interface PipelineTopology {
+  name: string;
+  nodes: TopologyNode[];
+  edges: TopologyEdge[];
 }
 
 interface Barrier {
@@ -111,6 +140,7 @@ export class Pipeline {
     restoredFrom: null as string | null,
     last: null as CheckpointInfo | null,
   };
+  private historyStore = new PipelineHistory();
   private barrier: Barrier | undefined;
   /** Source loops running (not yet finished): the barrier is aligned when all of them have parked. */
   private liveLoops = 0;
@@ -292,6 +322,7 @@ export class Pipeline {
     const id = this.nextCheckpointId++;
     const kind = savepoint === undefined ? 'checkpoint' : 'savepoint';
     const started = performance.now();
+    const startedAt = this.options.clock();
     let pauseMs = 0;
     try {
       let bytes: Buffer;
@@ -323,10 +354,29 @@ export class Pipeline {
       };
       this.checkpointStats.completed++;
       this.checkpointStats.last = info;
+      this.historyStore.recordCheckpoint({
+        id,
+        kind,
+        startedAt,
+        status: 'completed',
+        durationMs: info.durationMs,
+        pauseMs: info.pauseMs,
+        bytes: info.bytes,
+      });
       this.logger.debug(info, 'checkpoint complete');
       return info;
     } catch (error) {
       this.checkpointStats.failed++;
+      this.historyStore.recordCheckpoint({
+        id,
+        kind,
+        startedAt,
+        status: 'failed',
+        durationMs: Math.round((performance.now() - started) * 100) / 100,
+        pauseMs: Math.round(pauseMs * 100) / 100,
+        bytes: null,
+        error: error instanceof Error ? error.message : String(error),
+      });
       this.logger.error({ err: error, id }, 'checkpoint failed');
       throw error;
     }
@@ -499,6 +549,9 @@ export class Pipeline {
       uptimeMs,
       deadLetters: this.deadLetterCount,
       checkpoints: { ...this.checkpointStats },
+      error:
+        this.failure === undefined ? null : this.failure instanceof Error ? this.failure.message : String(this.failure),
+      restarts: this.historyStore.restarts,
       operators: this.nodes
         .filter((node) => node !== this.deadLetterNode || node.recordsIn > 0)
         .map((node) => {
@@ -513,6 +566,50 @@ export class Pipeline {
           };
         }),
     };
+  }
+
+  /** The dataflow graph: every operator and the edges between them (the dead-letter output only when used). */
+  topology(): PipelineTopology {
+    const sources = new Map(this.sources.map((s) => [s.node, s.source]));
+    const sinks = new Map(this.sinks.map((s) => [s.node, s.operator.sink]));
+    const nodes = this.nodes.filter(
+      (node) => node !== this.deadLetterNode || node.recordsIn > 0 || node.outputs().length > 0,
+    );
+    return {
+      name: this.name,
+      nodes: nodes.map((node) => {
+        const source = sources.get(node);
+        const sink = sinks.get(node);
+        return {
+          id: node.name,
+          kind: source ? 'source' : sink ? 'sink' : node === this.deadLetterNode ? 'dead-letters' : 'operator',
+          description: source?.name ?? sink?.name ?? node.operator.constructor.name,
+          uid: node.uid,
+        };
+      }),
+      edges: nodes.flatMap((node) =>
+        node.outputs().map((edge) => ({ from: node.name, to: edge.node.name, input: edge.input, side: edge.side })),
+      ),
+    };
+  }
+
+  /** Where each source that reads a topic stands: the next offset per partition (its consumer lag). */
+  sourcePositions(): { operator: string; topic: string; offsets: number[] }[] {
+    return this.sources.flatMap(({ source, node }) => {
+      const positions = source.readPositions?.();
+      return positions ? [{ operator: node.name, ...positions }] : [];
+    });
+  }
+
+  /** The last checkpoints and restarts (shared with the instances a supervisor rebuilds after a failure). */
+  get history(): PipelineHistory {
+    return this.historyStore;
+  }
+
+  /** @internal A supervisor hands a rebuilt pipeline the history of the instances before it. */
+  adoptHistory(history: PipelineHistory): void {
+    if (this.running) throw new PipelineFailure('PIPELINE_RUNNING', 'adopt a history before run()');
+    this.historyStore = history;
   }
 
   private rate(node: Node, now: number): number {

@@ -3,6 +3,7 @@
 // restart is logged with its cause, and too many failures within a window end supervision with the last error.
 import { SluiceError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import type { PipelineHistory } from './history.ts';
 import type { Pipeline } from './pipeline.ts';
 
 export interface RestartPolicy {
@@ -88,12 +89,16 @@ export function supervise(build: () => Promise<Pipeline>, policy: RestartPolicy,
   const stopping = new AbortController();
   let pipeline: Pipeline | undefined;
   let restarts = 0;
+  /** The first instance's history, handed to every rebuilt one: failures and checkpoints survive restarts. */
+  let history: PipelineHistory | undefined;
 
   const done = (async () => {
     const budget = new RestartBudget(policy);
     for (;;) {
       try {
         pipeline = await build();
+        if (history) pipeline.adoptHistory(history);
+        else history = pipeline.history;
         if (stopping.signal.aborted) return;
         const running = pipeline.run();
         const stop = () => pipeline?.stop();
@@ -106,7 +111,20 @@ export function supervise(build: () => Promise<Pipeline>, policy: RestartPolicy,
         return;
       } catch (error) {
         if (stopping.signal.aborted) throw error;
-        const delay = budget.failed(error);
+        const cause = {
+          at: Date.now(),
+          code: typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : null,
+          message: error instanceof Error ? error.message : String(error),
+          failures: budget.recentFailures + 1,
+        };
+        let delay: number;
+        try {
+          delay = budget.failed(error);
+        } catch (given) {
+          history?.recordRestart({ ...cause, restartInMs: null });
+          throw given;
+        }
+        history?.recordRestart({ ...cause, restartInMs: Math.round(delay) });
         logger.error(
           {
             err: error,

@@ -1,4 +1,5 @@
-// The HTTP API: ingest, SQL, tables, pipelines, health and metrics.
+// The HTTP API: ingest, SQL, tables, pipelines, topics, checkpoints, live streams, health, metrics and the dashboard.
 
+export type * from './api.ts';
 export { type IngestResult, ingestRecords, RateLimiter } from './ingest.ts';
 export { createApp, type RunningServer, type ServerOptions, startServer } from './server.ts';

@@ -53,7 +53,9 @@ export function createMetrics(options: ServerOptions) {
       }
     },
   });
-  const pipelines = () => [...new Set([...(options.pipelines?.() ?? []), ...registered])].map((p) => p.metrics());
+  /** Every pipeline this server shows: the ones the options name and the ones registered since. */
+  const instances = () => [...new Set([...(options.pipelines?.() ?? []), ...registered])];
+  const pipelines = () => instances().map((p) => p.metrics());
   new Gauge({
     name: 'sluice_operator_records_in',
     help: 'Records into each operator since the pipeline started',
@@ -117,6 +119,7 @@ export function createMetrics(options: ServerOptions) {
   };
   return {
     registry,
+    instances,
     pipelines,
     requests,
     requestSeconds,

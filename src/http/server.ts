@@ -1,6 +1,8 @@
 // The HTTP API (hono on node:http): health, Prometheus metrics, NDJSON ingest into topics of the log, read-only
-// SQL over the serving store, tables and pipelines. Binds to 127.0.0.1 unless told otherwise; a non-loopback
-// address requires a bearer token. Every body has a size limit; ingest has a per-topic rate limit.
+// SQL over the serving store, tables, pipelines, topics, checkpoints, live Server-Sent Events for the dashboard,
+// and the dashboard itself at `/`. Binds to 127.0.0.1 unless told otherwise; a non-loopback address requires a
+// bearer token (on every API route; the dashboard's files hold no data and load without it). Every body and query
+// parameter has a size limit; ingest has a per-topic rate limit.
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Context } from 'hono';
@@ -12,8 +14,13 @@ import { isSluiceError, SluiceError } from '../errors.ts';
 import type { Log } from '../log/index.ts';
 import { createLogger } from '../logger.ts';
 import type { ServingStore } from '../serve/index.ts';
+import type { CheckpointsJson, PipelineDetailJson, TopicsJson } from './api.ts';
+import { isAssetPath, serveDashboard } from './assets.ts';
 import { ingestRecords, RateLimiter } from './ingest.ts';
+import { historyOf, LiveHub, parseSubscription, streamLive } from './live.ts';
 import { createMetrics } from './metrics.ts';
+import { ThroughputSampler } from './throughput.ts';
+import { TopicSampler } from './topics.ts';
 
 export interface ServerOptions {
   log: Log;
@@ -32,6 +39,12 @@ export interface ServerOptions {
   maxRows?: number;
   /** More routes, by path prefix (e.g. `sluice up`'s control API at /v1/deployment); their errors map by code. */
   mount?: Record<string, Hono>;
+  /** The built dashboard (default: web/dist of this package). */
+  dashboardDir?: string;
+  /** Period of live pushes and topic samples (default 1,000 ms). */
+  liveIntervalMs?: number;
+  /** Live streams open at once (default 64). */
+  maxStreams?: number;
 }
 
 export interface RunningServer {
@@ -54,6 +67,7 @@ function statusOf(code: string): 400 | 401 | 404 | 408 | 413 | 429 | 500 | 503 {
   if (code === 'PAYLOAD_TOO_LARGE') return 413;
   if (code === 'RATE_LIMITED') return 429;
   if (code === 'STORE_CLOSED' || code === 'LOG_CLOSED' || code === 'NO_SERVING_STORE') return 503;
+  if (code === 'TOO_MANY_STREAMS') return 503;
   if (code === 'STORAGE_ERROR') return 500;
   return 400;
 }
@@ -62,10 +76,31 @@ export function createApp(options: ServerOptions): Hono {
   return buildApp(options).app;
 }
 
-function buildApp(options: ServerOptions): { app: Hono; metrics: ReturnType<typeof createMetrics> } {
+function buildApp(options: ServerOptions): {
+  app: Hono;
+  metrics: ReturnType<typeof createMetrics>;
+  sampler: TopicSampler;
+  throughput: ThroughputSampler;
+  hub: LiveHub;
+} {
   const logger = createLogger('http');
   const app = new Hono();
   const metrics = createMetrics(options);
+  const sampler = new TopicSampler({
+    log: options.log,
+    pipelines: metrics.instances,
+    intervalMs: options.liveIntervalMs,
+  });
+  const throughput = new ThroughputSampler({ pipelines: metrics.instances, intervalMs: options.liveIntervalMs });
+  const hub = new LiveHub({
+    pipelines: metrics.instances,
+    store: options.store,
+    sampler,
+    throughput,
+    intervalMs: options.liveIntervalMs,
+    queryTimeoutMs: options.queryTimeoutMs,
+    maxStreams: options.maxStreams,
+  });
   const limiter = new RateLimiter(options.ingestRatePerSec ?? 200_000);
   const maxIngestBytes = options.maxIngestBytes ?? 16 * 1024 * 1024;
   const fail = (c: Context, error: unknown) => {
@@ -81,7 +116,9 @@ function buildApp(options: ServerOptions): { app: Hono; metrics: ReturnType<type
     fail(c, new SluiceError('PAYLOAD_TOO_LARGE', `the body is larger than ${limit} bytes`, { limit }));
 
   app.use('*', async (c, next) => {
-    if (options.authToken !== undefined && c.req.header('authorization') !== `Bearer ${options.authToken}`) {
+    // The dashboard's files are public (code, no data); everything it then asks the API for needs the token.
+    const asset = (c.req.method === 'GET' || c.req.method === 'HEAD') && isAssetPath(c.req.path);
+    if (options.authToken !== undefined && !asset && c.req.header('authorization') !== `Bearer ${options.authToken}`) {
       return fail(
         c,
         new SluiceError('UNAUTHORIZED', 'send Authorization: Bearer <token> (the server has --auth-token)'),
@@ -152,8 +189,46 @@ function buildApp(options: ServerOptions): { app: Hono; metrics: ReturnType<type
 
   for (const [prefix, routes] of Object.entries(options.mount ?? {})) app.route(prefix, routes);
   app.onError((error, c) => fail(c, error));
+
+  app.get('/v1/pipelines/:name', (c) => {
+    const name = c.req.param('name');
+    const pipeline = metrics.instances().find((p) => p.name === name);
+    if (!pipeline) return fail(c, new SluiceError('UNKNOWN_PIPELINE', `no pipeline "${name}" runs here`, { name }));
+    const detail: PipelineDetailJson = {
+      metrics: pipeline.metrics(),
+      topology: pipeline.topology(),
+      history: historyOf(pipeline),
+    };
+    return c.json(detail);
+  });
+
+  app.get('/v1/checkpoints', (c) => {
+    const body: CheckpointsJson = { pipelines: metrics.instances().map(historyOf) };
+    return c.json(body);
+  });
+
+  app.get('/v1/topics', (c) => {
+    sampler.start();
+    const body: TopicsJson =
+      c.req.query('history') === '1' ? { ...sampler.current(), history: sampler.points() } : sampler.current();
+    return c.json(body);
+  });
+
+  // Live updates as Server-Sent Events: ?channels=pipelines,topics,history and up to 8 &series={json spec}.
+  app.get('/v1/stream', (c) => {
+    try {
+      const subscription = parseSubscription(c.req.query('channels'), c.req.queries('series') ?? [], options.store);
+      return streamLive(c, hub, subscription, sampler.intervalMs);
+    } catch (error) {
+      return fail(c, error);
+    }
+  });
+
+  const dashboard = serveDashboard(options.dashboardDir);
+  app.on(['GET', 'HEAD'], '*', (c, next) => (isAssetPath(c.req.path) ? dashboard(c) : next()));
+
   app.notFound((c) => fail(c, new SluiceError('UNKNOWN_ROUTE', `no route ${c.req.method} ${c.req.path}`)));
-  return { app, metrics };
+  return { app, metrics, sampler, throughput, hub };
 }
 
 /** Starts the HTTP API; refuses a non-loopback address without a token. */
@@ -165,11 +240,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       `refusing to serve HTTP on ${host} without a token: pass --auth-token (or SLUICE_AUTH_TOKEN), or bind to 127.0.0.1`,
     );
   }
-  const { app, metrics } = buildApp(options);
+  const { app, metrics, sampler, throughput, hub } = buildApp(options);
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: host, port: options.port ?? 8080 }, () => resolve(s));
     s.once('error', reject);
   });
+  // Rates and lag are charted from the server's start, not from the first page view.
+  sampler.start();
+  throughput.start();
   // Slow clients cannot hold connections forever.
   const http = server as unknown as import('node:http').Server;
   http.requestTimeout = 60_000;
@@ -183,6 +261,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     registerPipelineMetrics: metrics.registerPipelineMetrics,
     close: () =>
       new Promise<void>((resolve) => {
+        hub.close();
+        sampler.close();
+        throughput.close();
         http.closeAllConnections?.();
         server.close(() => resolve());
       }),

@@ -85,6 +85,10 @@ export class LogSource<T> implements Source<T> {
     return this.offsets.map((_, i) => i);
   }
 
+  readPositions(): { topic: string; offsets: number[] } {
+    return { topic: this.options.topic, offsets: this.position() };
+  }
+
   /** Offsets (next to read) per partition. */
   position(): number[] {
     return [...this.offsets];

@@ -1,0 +1,217 @@
+// The JSON shapes of the HTTP API that the dashboard reads. No imports and no code, so that web/ can type-check
+// against the same declarations the server is checked against (the server assigns engine and log values to them).
+
+export interface ErrorBody {
+  error: { code: string; message: string; details?: Record<string, unknown> };
+}
+
+/** One operator, as in Pipeline.metrics(); infinite watermarks become null in JSON. */
+export interface OperatorJson {
+  name: string;
+  recordsIn: number;
+  recordsOut: number;
+  /** Event time the operator has reached (epoch ms); null before the first watermark. */
+  watermark: number | null;
+  idle: boolean;
+  lateRecords: number;
+  deadLetters: number;
+  /** Entries of keyed state (windows × keys, join buffers...). */
+  stateSize: number;
+  ratePerSec: number;
+  /** Fraction of the time its output waited for slow sinks downstream (0..1). */
+  backpressure: number;
+  watermarkLagMs: number | null;
+}
+
+export interface CheckpointInfoJson {
+  id: number;
+  kind: 'checkpoint' | 'savepoint';
+  file: string;
+  bytes: number;
+  pauseMs: number;
+  durationMs: number;
+}
+
+export interface PipelineJson {
+  name: string;
+  running: boolean;
+  uptimeMs: number;
+  operators: OperatorJson[];
+  deadLetters: number;
+  checkpoints: { completed: number; failed: number; restoredFrom: string | null; last: CheckpointInfoJson | null };
+  error: string | null;
+  restarts: number;
+}
+
+export interface TopologyJson {
+  name: string;
+  nodes: { id: string; kind: 'source' | 'operator' | 'sink' | 'dead-letters'; description: string; uid: string }[];
+  edges: { from: string; to: string; input: number; side: string | null }[];
+}
+
+export interface CheckpointRecordJson {
+  id: number;
+  kind: 'checkpoint' | 'savepoint';
+  startedAt: number;
+  status: 'completed' | 'failed';
+  durationMs: number;
+  pauseMs: number;
+  bytes: number | null;
+  error?: string;
+}
+
+export interface RestartRecordJson {
+  at: number;
+  code: string | null;
+  message: string;
+  failures: number;
+  restartInMs: number | null;
+}
+
+export interface PipelineHistoryJson {
+  name: string;
+  running: boolean;
+  error: string | null;
+  checkpoints: CheckpointRecordJson[];
+  restarts: RestartRecordJson[];
+  /** Totals since the pipeline started (the lists keep only the latest entries). */
+  totals: { completed: number; failed: number; restarts: number; restoredFrom: string | null };
+}
+
+/** GET /v1/pipelines/{name} */
+export interface PipelineDetailJson {
+  metrics: PipelineJson;
+  topology: TopologyJson;
+  history: PipelineHistoryJson;
+}
+
+/** GET /v1/pipelines */
+export interface PipelinesJson {
+  pipelines: PipelineJson[];
+}
+
+/** GET /v1/checkpoints */
+export interface CheckpointsJson {
+  pipelines: PipelineHistoryJson[];
+}
+
+export interface PartitionJson {
+  partition: number;
+  startOffset: number;
+  endOffset: number;
+  bytes: number;
+  /** Records and bytes appended per second since the previous sample (null for the first sample). */
+  recordsPerSec: number | null;
+  bytesPerSec: number | null;
+}
+
+export interface TopicJson {
+  name: string;
+  partitions: PartitionJson[];
+  /** Records held (end − start, summed) and bytes on disk. */
+  records: number;
+  bytes: number;
+  recordsPerSec: number | null;
+  retention: { ms: number; bytes: number };
+}
+
+/** A reader of a topic: a consumer group (committed offsets) or a running pipeline's source (its read position). */
+export interface ConsumerJson {
+  /** `group:<group>:<topic>` or `pipeline:<pipeline>:<operator>`. */
+  id: string;
+  kind: 'group' | 'pipeline';
+  /** The group id, or the pipeline's name. */
+  name: string;
+  topic: string;
+  partitions: { partition: number; offset: number | null; endOffset: number; lag: number | null }[];
+  lag: number;
+}
+
+export interface TopicsHistoryPoint {
+  at: number;
+  /** Records appended per second, per topic. */
+  produce: Record<string, number>;
+  /** Lag per partition, per consumer id. */
+  lag: Record<string, (number | null)[]>;
+}
+
+/** GET /v1/topics, and the stream's `topics` event (with `history` in the first one). */
+export interface TopicsJson {
+  at: number;
+  topics: TopicJson[];
+  consumers: ConsumerJson[];
+  history?: TopicsHistoryPoint[];
+}
+
+export interface TableJson {
+  name: string;
+  kind: 'append' | 'keyed' | 'rollup';
+  key: string[];
+  columns: { name: string; type: string }[];
+  rows: number;
+}
+
+/** GET /v1/tables */
+export interface TablesJson {
+  tables: TableJson[];
+}
+
+/** POST /v1/sql */
+export interface SqlResultJson {
+  columns: { name: string; type: string }[];
+  rows: unknown[][];
+  truncated: boolean;
+  elapsedMs: number;
+}
+
+export const SERIES_MEASURES = ['count', 'sum', 'avg', 'min', 'max'] as const;
+export type SeriesMeasure = (typeof SERIES_MEASURES)[number];
+
+/** A live time series over a serving table: `measure(column)` per time bucket (and per group). */
+export interface SeriesSpec {
+  /** The client's name for it (letters, digits, - and _), echoed in each `series` event. */
+  id: string;
+  table: string;
+  /** A TIMESTAMP_MS column, or a BIGINT/DOUBLE one holding epoch milliseconds. */
+  time: string;
+  measure: SeriesMeasure;
+  /** The measured column (numeric); not needed for count. */
+  column?: string;
+  /** One line per value of this column (the 10 most frequent). */
+  groupBy?: string;
+  /** Buckets of this many ms (0 or absent: each distinct time value is a point). */
+  bucketMs?: number;
+  /** The last this many time points (default 120, at most 2,000). */
+  points?: number;
+}
+
+/**
+ * The stream's `series` event: rows `[time ms, group, value]` ordered by time then group. The first event for a
+ * series (reset) holds all of it; later ones replace every point at or after `from` and drop points before `start`.
+ */
+export interface SeriesEventJson {
+  id: string;
+  reset: boolean;
+  start: number | null;
+  from: number | null;
+  rows: [number, string, number | null][];
+}
+
+/** The stream's `series-error` event: the series' query failed (the stream goes on; it is retried). */
+export interface SeriesErrorJson {
+  id: string;
+  error: { code: string; message: string };
+}
+
+/** Records per second per operator, per pipeline, at one moment. */
+export interface ThroughputPoint {
+  at: number;
+  rates: Record<string, Record<string, number>>;
+}
+
+/** The stream's `pipelines` event (every interval; the first one also has the last minutes of throughput). */
+export interface PipelinesEventJson {
+  at: number;
+  pipelines: PipelineJson[];
+  history?: ThroughputPoint[];
+}
