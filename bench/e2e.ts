@@ -13,9 +13,10 @@ import { parseArgs } from 'node:util';
 import { agg, json, logSource, Pipeline, watermarks, windows } from '../src/engine/index.ts';
 import { startBroker } from '../src/kafka/index.ts';
 import { openLog } from '../src/log/index.ts';
+import { setLogLevel } from '../src/logger.ts';
 import { ServingStore, serveTable } from '../src/serve/index.ts';
 
-process.env.SLUICE_LOG_LEVEL ??= 'warn'; // loggers are made when the broker and the log start
+setLogLevel('warn');
 
 const { values: flags } = parseArgs({
   options: {
