@@ -1,7 +1,8 @@
 // Redis Streams as a reference point for the Kafka benchmark: the same load (100-byte messages produced and consumed
 // in bulk, then produce latency at a fixed rate) against Debian's redis-server on loopback, through a minimal RESP
-// client with pipelining (what a production client does for bulk XADD).
-import { type ChildProcess, spawn } from 'node:child_process';
+// client with pipelining (what a production client does for bulk XADD), and the bulk XADDs again through
+// redis-benchmark (C), as kcat is for Sluice.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -167,9 +168,19 @@ export async function benchRedis(load: ReferenceLoad, durability: 'none' | 'aof-
     await Promise.all(pending);
     latencies.sort((a, b) => a - b);
     client.close();
+    // The same XADDs from Redis's own C benchmark client (pipelined by 1,000), the counterpart of kcat's figure.
+    let produceCClient: number | undefined;
+    const cli = spawnSync(
+      'redis-benchmark',
+      ['-p', String(port), '-n', String(messages), '-P', '1000', '-q', 'XADD', 'cbench', '*', 'v', value.toString()],
+      { encoding: 'utf8', timeout: 300_000 },
+    );
+    const rps = /([\d.]+) requests per second/.exec(cli.stdout ?? '');
+    if (rps) produceCClient = Math.round(Number(rps[1]));
     return {
       durability,
       produce,
+      ...(produceCClient === undefined ? {} : { produceCClient }),
       consume,
       latency: { rate: load.rate, p50Ms: at(latencies, 0.5), p99Ms: at(latencies, 0.99), maxMs: at(latencies, 1) },
     };
