@@ -1,7 +1,9 @@
 // `npm run bench -- kafka [--messages N]`: Kafka-protocol throughput and latency against `sluice broker` running in
 // its own process (as users run it): produce/consume of 100-byte messages through kcat (librdkafka) and kafkajs on
 // 1 and 6 partitions, and produce latency with acks=all at a fixed 20,000 msg/s (open loop: each message's latency
-// counts from its scheduled send time, so a stall cannot hide behind a slower send rate).
+// counts from its scheduled send time, so a stall cannot hide behind a slower send rate). Reference points, when
+// installed: the same load against Redis Streams (redis-server, without persistence and with an fsync per write) and
+// NATS JetStream (nats-server -js) on loopback.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -11,7 +13,9 @@ import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { apis, decodeResponse, encodeRequest } from '../src/kafka/protocol/index.ts';
 import { encodeRecordBatch } from '../src/log/index.ts';
-import { type Daemon, run, startSluice } from '../test/helpers/processes.ts';
+import { type Daemon, installed, run, startSluice } from '../test/helpers/processes.ts';
+import { benchNats } from './brokers/nats.ts';
+import { benchRedis } from './brokers/redis.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -249,4 +253,15 @@ results.produceLatencyAt20k_kafkajs = await produceLatency('latency', { idempote
 await admin.disconnect();
 await broker.stop('SIGTERM');
 fs.rmSync(dir, { recursive: true, force: true });
+// The reference points: the same messages, counts and fixed rate against other brokers on loopback.
+const load = { messages: MESSAGES, value: Buffer.from(VALUE), rate: RATE, latencySeconds: LATENCY_SECONDS };
+if (installed('redis-server')) {
+  results.redisStreams = await benchRedis(load, 'none');
+  results.redisStreamsFsyncAlways = await benchRedis(load, 'aof-always');
+} else results.redisStreams = 'redis-server is not installed (apt-get install redis-server)';
+if (installed('nats-server')) results.natsJetStream = await benchNats(load);
+else results.natsJetStream = 'nats-server is not installed (apt-get install nats-server)';
+for (const name of ['redisStreams', 'redisStreamsFsyncAlways', 'natsJetStream']) {
+  if (results[name] !== undefined) console.error(`${name}: ${JSON.stringify(results[name])}`);
+}
 console.log(JSON.stringify(results));

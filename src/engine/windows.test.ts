@@ -226,6 +226,24 @@ describe('session windows', () => {
     assert.deepEqual(rows(h), ['insert b [6,16) 7', 'insert a [30,40) 4']);
   });
 
+  it('grow a session in place with in-order records, firing it once at its final end, and clean it up', () => {
+    const h = sessions(10, 5);
+    h.process([[ev('a', 1), 0]]);
+    h.watermark(9); // the session's first end was 10: nothing is due yet
+    h.process([
+      [ev('a', 2), 8],
+      [ev('a', 3), 17],
+    ]);
+    h.watermark(20); // its queued end (10) comes up: the session now ends at 27, queued again
+    assert.deepEqual(rows(h), []);
+    h.process([[ev('a', 4), 26]]);
+    h.watermark(36);
+    assert.deepEqual(rows(h), ['insert a [0,36) 10']);
+    assert.equal(h.stateSize(), 1); // kept for its lateness
+    h.watermark(41);
+    assert.equal(h.stateSize(), 0);
+  });
+
   it('merge two fired sessions when a late record bridges them: one update, one delete', () => {
     const h = sessions(10, 100);
     h.process([

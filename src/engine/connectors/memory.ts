@@ -2,6 +2,10 @@
 import type { Sink, Source, SourceBatch } from '../connector.ts';
 import type { Batch } from '../types.ts';
 
+const ZEROS: number[] = new Array(4096).fill(0);
+/** `n` zero timestamps; batches without timestamps of their own share one array (operators never mutate inputs). */
+const zeros = (n: number) => (n === ZEROS.length ? ZEROS : new Array<number>(n).fill(0));
+
 /** A bounded source over arrays of records per channel (partition), read in batches. */
 export function fromArrays<T>(
   channels: T[][],
@@ -23,7 +27,8 @@ export function fromArrays<T>(
         if (from >= data.length) continue;
         const values = data.slice(from, from + batchSize);
         positions[channel] = from + values.length;
-        const timestamps = values.map((v) => options.timestamp?.(v) ?? 0);
+        const stamp = options.timestamp;
+        const timestamps = stamp ? values.map(stamp) : zeros(values.length);
         return { channel, values, timestamps };
       }
       return null;

@@ -56,7 +56,22 @@ export class SessionWindowOperator<T, K, Acc, R> implements Operator<T, WindowRe
         this.ctx.deadLetter(error, value, ts);
         continue;
       }
-      const list = this.sessions.get(key) ?? [];
+      // Fast path (records in order): the record falls inside its key's latest session, not yet fired. Sessions of
+      // a key are disjoint and sorted, so no other one can touch it; the session grows in place and its queue
+      // entries are moved when they come up (see onWatermark).
+      const latest = this.sessions.get(key);
+      const last = latest?.[latest.length - 1];
+      if (last !== undefined && !last.fired && last.start <= ts && ts < last.end) {
+        try {
+          last.acc = aggregate.add(last.acc, value);
+        } catch (error) {
+          this.ctx.deadLetter(error, value, ts);
+          continue;
+        }
+        if (ts + gapMs > last.end) last.end = ts + gapMs;
+        continue;
+      }
+      const list = latest ?? [];
       // Sessions this record touches: [ts, ts + gap) overlaps [start, end).
       const touching = list.filter((s) => s.start < ts + gapMs && ts < s.end);
       const start = Math.min(ts, ...touching.map((s) => s.start));
@@ -118,12 +133,21 @@ export class SessionWindowOperator<T, K, Acc, R> implements Operator<T, WindowRe
 
   onWatermark(watermark: number): number {
     while (this.fireQueue.size > 0 && this.fireQueue.peekPriority() <= watermark) {
-      const { key, session } = this.fireQueue.pop()!;
-      if (session.live && session.dirty && session.end <= watermark) this.fire(key, session);
+      const entry = this.fireQueue.pop()!;
+      const { key, session } = entry;
+      if (!session.live) continue;
+      // The session grew in place since it was queued: queue it again at its end.
+      if (session.end > watermark) this.fireQueue.push(session.end, entry);
+      else if (session.dirty) this.fire(key, session);
     }
     while (this.cleanQueue.size > 0 && this.cleanQueue.peekPriority() <= watermark) {
-      const { key, session } = this.cleanQueue.pop()!;
-      if (!session.live || session.end + this.options.allowedLatenessMs > watermark) continue;
+      const entry = this.cleanQueue.pop()!;
+      const { key, session } = entry;
+      if (!session.live) continue;
+      if (session.end + this.options.allowedLatenessMs > watermark) {
+        this.cleanQueue.push(session.end + this.options.allowedLatenessMs, entry);
+        continue;
+      }
       session.live = false;
       const rest = (this.sessions.get(key) ?? []).filter((s) => s.live);
       if (rest.length === 0) this.sessions.delete(key);

@@ -49,8 +49,31 @@ export class TimestampAssigner<T> implements Operator<T, T> {
       this.ctx.emitIdle(false);
     }
     const { values } = batch;
+    const extract = this.extract;
     let max = channel.maxTimestamp;
     const stamped = new Array<number>(values.length);
+    // Fast path: every timestamp extracts and is finite (one try for the whole batch, no per-record branches).
+    let clean = true;
+    try {
+      for (let i = 0; i < values.length; i++) {
+        const ts = extract(values[i]!);
+        if (!Number.isFinite(ts)) {
+          clean = false; // NaN, ±Infinity or not a number: the slow path sends it to the dead letters
+          break;
+        }
+        if (ts > max) max = ts;
+        stamped[i] = ts;
+      }
+    } catch {
+      clean = false;
+    }
+    if (clean) {
+      this.ctx.emitAll(values, stamped);
+      channel.maxTimestamp = max;
+      this.advance();
+      return;
+    }
+    max = channel.maxTimestamp;
     let bad = 0;
     for (let i = 0; i < values.length; i++) {
       let ts: number;
@@ -131,7 +154,7 @@ export class ProcessingTimeAssigner<T> implements Operator<T, T> {
   }
   processBatch(batch: Batch<T>): void {
     const now = this.ctx.processingTime();
-    for (const value of batch.values) this.ctx.emit(value, now);
+    this.ctx.emitAll(batch.values, new Array<number>(batch.values.length).fill(now));
   }
   onWatermark(watermark: number): number | undefined {
     return watermark === MAX_WATERMARK ? MAX_WATERMARK : undefined;

@@ -32,6 +32,12 @@ export class PaneWindowOperator<T, K, Acc, R> implements Operator<T, WindowResul
   private firedUpTo = Number.NEGATIVE_INFINITY;
   private lastPaneStart = Number.NaN;
   private lastPane: Map<K, Acc> | undefined;
+  /** When the last pane's every window is past its lateness (records for it are late from then on). */
+  private lastPaneExpiry = Number.NaN;
+  /** No window with data ends before this, and no pane expires before `nextDrop`: watermarks below both (most of
+   * them: one per source batch) have nothing to do. -Infinity: unknown, look. */
+  private nextDue = Number.POSITIVE_INFINITY;
+  private nextDrop = Number.POSITIVE_INFINITY;
 
   private readonly options: PaneWindowOptions<T, K, Acc, R>;
 
@@ -59,12 +65,23 @@ export class PaneWindowOperator<T, K, Acc, R> implements Operator<T, WindowResul
     const { values, timestamps } = batch;
     const { key: keyOf, aggregate, sizeMs, allowedLatenessMs } = this.options;
     const watermark = this.ctx.currentWatermark();
+    const paneMs = this.paneMs;
     for (let i = 0; i < values.length; i++) {
       const value = values[i]!;
       const ts = timestamps[i]!;
-      const paneStart = this.paneStart(ts);
-      // Once the last window containing this pane is past its lateness, the record is late.
-      if (this.lastWindowStart(paneStart) + sizeMs + allowedLatenessMs <= watermark) {
+      let paneStart = this.lastPaneStart;
+      let expiry: number;
+      let pane: Map<K, Acc> | undefined;
+      // Records mostly fall in the pane of the one before (false when lastPaneStart is NaN).
+      if (ts >= paneStart && ts < paneStart + paneMs) {
+        expiry = this.lastPaneExpiry;
+        pane = this.lastPane;
+      } else {
+        paneStart = this.paneStart(ts);
+        // Once the last window containing this pane is past its lateness, the record is late.
+        expiry = this.lastWindowStart(paneStart) + sizeMs + allowedLatenessMs;
+      }
+      if (expiry <= watermark) {
         this.ctx.emitSide(LATE_TAG, value, ts);
         this.ctx.countLate(1);
         continue;
@@ -76,17 +93,19 @@ export class PaneWindowOperator<T, K, Acc, R> implements Operator<T, WindowResul
         this.ctx.deadLetter(error, value, ts);
         continue;
       }
-      let pane: Map<K, Acc>;
-      if (paneStart === this.lastPaneStart) pane = this.lastPane!;
-      else {
+      if (pane === undefined) {
         let found = this.panes.get(paneStart);
-        if (!found) this.panes.set(paneStart, (found = new Map()));
+        if (!found) {
+          this.panes.set(paneStart, (found = new Map()));
+          this.notePane(paneStart, expiry);
+        }
         pane = found;
         this.lastPaneStart = paneStart;
         this.lastPane = found;
+        this.lastPaneExpiry = expiry;
       }
       // Some window containing this pane has fired already (the earliest of them ends at pane end at the soonest).
-      const late = paneStart + this.paneMs <= this.firedUpTo;
+      const late = paneStart + paneMs <= this.firedUpTo;
       const before = late ? this.firedWindowsHolding(paneStart, key) : undefined;
       const acc = pane.get(key);
       try {
@@ -97,6 +116,16 @@ export class PaneWindowOperator<T, K, Acc, R> implements Operator<T, WindowResul
       }
       if (late) this.emitLateUpdates(paneStart, key, before!);
     }
+  }
+
+  /** A new pane: its first window still to fire and its expiry may come before any other's. */
+  private notePane(paneStart: number, expiry: number): void {
+    const { sizeMs, slideMs, offsetMs } = this.options;
+    const firstStart = paneStart - sizeMs + this.paneMs;
+    let start = firstStart + ((((offsetMs - firstStart) % slideMs) + slideMs) % slideMs);
+    while (start + sizeMs <= this.firedUpTo) start += slideMs;
+    if (start <= paneStart && start + sizeMs < this.nextDue) this.nextDue = start + sizeMs;
+    if (expiry < this.nextDrop) this.nextDrop = expiry;
   }
 
   /** For each fired window containing the pane (still within lateness): did `key` have data in it already? */
@@ -141,16 +170,23 @@ export class PaneWindowOperator<T, K, Acc, R> implements Operator<T, WindowResul
 
   onWatermark(watermark: number): number {
     const { sizeMs, slideMs, offsetMs, allowedLatenessMs } = this.options;
-    // Fire every window with data whose end is in (firedUpTo, watermark], in order of end.
+    if (watermark < this.nextDue && watermark < this.nextDrop) {
+      if (watermark > this.firedUpTo) this.firedUpTo = watermark;
+      return watermark;
+    }
+    // Fire every window with data whose end is in (firedUpTo, watermark], in order of end; note the next one.
     const due = new Set<number>();
+    let nextDue = Number.POSITIVE_INFINITY;
     for (const paneStart of this.panes.keys()) {
       const firstStart = paneStart - sizeMs + this.paneMs;
       let start = firstStart + ((((offsetMs - firstStart) % slideMs) + slideMs) % slideMs);
       for (; start <= paneStart; start += slideMs) {
         const end = start + sizeMs;
         if (end > this.firedUpTo && end <= watermark) due.add(start);
+        else if (end > watermark && end < nextDue) nextDue = end;
       }
     }
+    this.nextDue = nextDue;
     const starts = [...due].sort((a, b) => a - b);
     for (const start of starts) {
       const keys = new Set<K>();
@@ -163,8 +199,12 @@ export class PaneWindowOperator<T, K, Acc, R> implements Operator<T, WindowResul
     // Every window ending at or before the watermark has now fired.
     if (watermark > this.firedUpTo) this.firedUpTo = watermark;
     // Drop panes whose every window is past its lateness.
+    let nextDrop = Number.POSITIVE_INFINITY;
     for (const paneStart of this.panes.keys()) {
-      if (this.lastWindowStart(paneStart) + sizeMs + allowedLatenessMs <= watermark) {
+      const expiry = this.lastWindowStart(paneStart) + sizeMs + allowedLatenessMs;
+      if (expiry > watermark) {
+        if (expiry < nextDrop) nextDrop = expiry;
+      } else {
         this.panes.delete(paneStart);
         if (paneStart === this.lastPaneStart) {
           this.lastPaneStart = Number.NaN;
@@ -172,6 +212,7 @@ export class PaneWindowOperator<T, K, Acc, R> implements Operator<T, WindowResul
         }
       }
     }
+    this.nextDrop = nextDrop;
     return watermark;
   }
 
@@ -183,6 +224,10 @@ export class PaneWindowOperator<T, K, Acc, R> implements Operator<T, WindowResul
     const s = state as { panes: [number, MapColumns<K, Acc>][]; firedUpTo: number };
     this.panes = new Map(s.panes.map(([start, columns]) => [start, fromColumns(columns)]));
     this.firedUpTo = s.firedUpTo;
+    this.lastPaneStart = Number.NaN;
+    this.lastPane = undefined;
+    this.nextDue = Number.NEGATIVE_INFINITY;
+    this.nextDrop = Number.NEGATIVE_INFINITY;
   }
 
   stateSize(): number {

@@ -1,0 +1,255 @@
+// `npm run bench -- nexmark [--events N] [--queries q0,q5] [--source generator|log] [--runs R]`: the Nexmark
+// queries on one core, measured as the Nexmark harnesses count them. Per query, each part in its own process:
+//   throughput   N events through the pipeline from the generator (or, with --source log, deserialised from the
+//                embedded log): events/s of wall time and per CPU-second (process CPU time, generator included);
+//   pre-generated  the same from events generated in memory beforehand, beside a hand-written loop computing the
+//                same result in the same process (bench/nexmark/loops.ts): the ratio is the engine's overhead;
+//   latency      events paced at half the measured throughput for a few seconds: p50/p99 from when the event that
+//                produced (or fired) a result was due to when the result reached the sink;
+// and each part's peak RSS. Prints a table to stderr and one JSON line per query to stdout.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  countingSink,
+  type DataStream,
+  fromArrays,
+  json,
+  logSource,
+  Pipeline,
+  type Sink,
+} from '../src/engine/index.ts';
+import { openLog } from '../src/log/index.ts';
+import { NexmarkGenerator } from './nexmark/generator.ts';
+import { LOOPS } from './nexmark/loops.ts';
+import type { NexmarkEvent } from './nexmark/model.ts';
+import { nexmarkEvents, QUERIES, type QueryName } from './nexmark/queries.ts';
+import { nexmarkSource, pacedSource, produceToLog } from './nexmark/sources.ts';
+
+const { values: flags } = parseArgs({
+  options: {
+    events: { type: 'string', default: '5000000' },
+    'pregen-events': { type: 'string' },
+    queries: { type: 'string', default: Object.keys(QUERIES).join(',') },
+    source: { type: 'string', default: 'generator' },
+    runs: { type: 'string', default: '1' },
+    'latency-seconds': { type: 'string', default: '5' },
+    rate: { type: 'string' },
+    mode: { type: 'string' },
+  },
+});
+const N = Number(flags.events);
+const PREGEN = Number(flags['pregen-events'] ?? Math.min(N, 2_000_000));
+const RUNS = Number(flags.runs);
+const queries = flags.queries.split(',').map((q) => q.trim()) as QueryName[];
+for (const q of queries) {
+  if (!(q in QUERIES)) {
+    console.error(`unknown query ${q}; the queries are ${Object.keys(QUERIES).join(', ')}`);
+    process.exit(2);
+  }
+}
+if (flags.source !== 'generator' && flags.source !== 'log') {
+  console.error('--source is generator or log');
+  process.exit(2);
+}
+
+type Build = (events: DataStream<NexmarkEvent>) => DataStream<unknown>;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const cpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
+
+/** Runs `body` and measures its wall and CPU time. */
+async function measure<T>(count: number, body: () => Promise<T> | T) {
+  const cpu0 = cpuSeconds();
+  const t0 = performance.now();
+  const result = await body();
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds() - cpu0;
+  return { result, eventsPerSec: Math.round(count / wall), eventsPerCpuSec: Math.round(count / cpu) };
+}
+
+async function runPipeline(query: QueryName, source: Parameters<typeof nexmarkEvents>[1], sink: Sink<unknown>) {
+  const p = new Pipeline({ bounded: true, onError: 'fail', ...(query === 'q12' ? { tickMs: 10 } : {}) });
+  (QUERIES[query] as unknown as Build)(nexmarkEvents(p, source)).sinkTo(sink);
+  await p.run();
+}
+
+/** The median run of several, by events per CPU-second. */
+function best<T extends { eventsPerCpuSec: number }>(runs: T[]): T {
+  return [...runs].sort((a, b) => a.eventsPerCpuSec - b.eventsPerCpuSec)[Math.floor(runs.length / 2)]!;
+}
+
+async function throughput(query: QueryName) {
+  const generator = new NexmarkGenerator();
+  // Warm-up: the engine's and the generator's code compiled once.
+  await runPipeline(query, nexmarkSource(generator, Math.min(N, 200_000)), countingSink());
+  const runs = [];
+  for (let r = 0; r < RUNS; r++) {
+    const sink = countingSink<unknown>();
+    const m = await measure(N, () => runPipeline(query, nexmarkSource(generator, N), sink));
+    runs.push({ eventsPerSec: m.eventsPerSec, eventsPerCpuSec: m.eventsPerCpuSec, results: sink.count });
+  }
+  return { ...best(runs), peakRssMb: peakRssMb() };
+}
+
+async function fromLog(query: QueryName) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-nexmark-'));
+  try {
+    const log = await openLog({ dataDir: dir, fsync: { mode: 'none' } });
+    const generator = new NexmarkGenerator();
+    const t0 = performance.now();
+    await produceToLog(log, 'nexmark', generator, N);
+    const produceSec = (performance.now() - t0) / 1000;
+    const source = () => logSource({ log, topic: 'nexmark', format: json<NexmarkEvent>() });
+    const runs = [];
+    for (let r = 0; r <= RUNS; r++) {
+      const sink = countingSink<unknown>();
+      const m = await measure(N, () => runPipeline(query, source(), sink));
+      // The first run reads the log cold and compiles the code: a warm-up.
+      if (r > 0) runs.push({ eventsPerSec: m.eventsPerSec, eventsPerCpuSec: m.eventsPerCpuSec, results: sink.count });
+    }
+    await log.close();
+    return { ...best(runs), producedPerSec: Math.round(N / produceSec), peakRssMb: peakRssMb() };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function pregenerated(query: QueryName) {
+  const generator = new NexmarkGenerator();
+  const events = Array.from({ length: PREGEN }, (_, i) => generator.event(i));
+  const loop = LOOPS[query];
+  const engine = async () => {
+    const sink = countingSink<unknown>();
+    await runPipeline(query, fromArrays([events], { batchSize: 4096 }), sink);
+    return sink.count;
+  };
+  await engine();
+  loop(events);
+  const engineRuns = [];
+  const loopRuns = [];
+  for (let r = 0; r < RUNS; r++) {
+    engineRuns.push(await measure(PREGEN, engine));
+    loopRuns.push(await measure(PREGEN, () => loop(events)));
+  }
+  const e = best(engineRuns);
+  const l = best(loopRuns);
+  return {
+    events: PREGEN,
+    eventsPerSec: e.eventsPerSec,
+    eventsPerCpuSec: e.eventsPerCpuSec,
+    results: e.result,
+    loopEventsPerSec: l.eventsPerSec,
+    loopResults: l.result,
+    ratio: +(median(engineRuns.map((x) => x.eventsPerSec)) / median(loopRuns.map((x) => x.eventsPerSec))).toFixed(2),
+    peakRssMb: peakRssMb(),
+  };
+}
+
+/** Weighted percentiles over (latency, count) pairs. */
+function percentiles(samples: [number, number][], qs: number[]): number[] {
+  samples.sort((a, b) => a[0] - b[0]);
+  const total = samples.reduce((n, s) => n + s[1], 0);
+  return qs.map((q) => {
+    let seen = 0;
+    for (const [ms, n] of samples) {
+      seen += n;
+      if (seen >= q * total) return +ms.toFixed(2);
+    }
+    return Number.NaN;
+  });
+}
+
+async function latency(query: QueryName, rate: number) {
+  const generator = new NexmarkGenerator();
+  // Processing-time windows of 10 s: run long enough for one to close after the warm-up.
+  const seconds = query === 'q12' ? Math.max(12, Number(flags['latency-seconds'])) : Number(flags['latency-seconds']);
+  await runPipeline(query, nexmarkSource(generator, Math.min(N, 200_000)), countingSink());
+  const source = pacedSource(generator, rate, seconds);
+  const samples: [number, number][] = [];
+  let results = 0;
+  const sink: Sink<unknown> = {
+    name: 'latency',
+    write(batch) {
+      const now = performance.now();
+      results += batch.values.length;
+      if (query === 'q12') {
+        // Processing-time windows: from the window's end (wall clock) to the result.
+        const wall = Date.now();
+        for (const row of batch.values) samples.push([wall - (row as { endtime: number }).endtime, 1]);
+      } else samples.push([now - source.batchDue, batch.values.length]);
+    },
+  };
+  const p = new Pipeline({ onError: 'fail', ...(query === 'q12' ? { tickMs: 10 } : {}) });
+  (QUERIES[query] as unknown as Build)(nexmarkEvents(p, source)).sinkTo(sink);
+  // A streaming (unbounded) run: it ends when the paced source is exhausted; windows still open are not fired.
+  await p.run();
+  const [p50, p99] = samples.length > 0 ? percentiles(samples, [0.5, 0.99]) : [null, null];
+  return { ratePerSec: rate, seconds, events: source.produced, results, p50Ms: p50, p99Ms: p99 };
+}
+
+if (flags.mode !== undefined) {
+  const query = queries[0]!;
+  const out =
+    flags.mode === 'throughput'
+      ? await (flags.source === 'log' ? fromLog(query) : throughput(query))
+      : flags.mode === 'pregen'
+        ? await pregenerated(query)
+        : await latency(query, Number(flags.rate));
+  console.log(JSON.stringify(out));
+} else {
+  const child = (query: QueryName, mode: string, extra: string[] = []) => {
+    const args = [import.meta.filename, '--mode', mode, '--queries', query, '--events', String(N)];
+    args.push('--pregen-events', String(PREGEN), '--runs', String(RUNS), '--source', flags.source);
+    args.push('--latency-seconds', flags['latency-seconds'], ...extra);
+    const out = execFileSync(process.execPath, ['--max-old-space-size=8192', ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, SLUICE_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    return JSON.parse(out.trim().split('\n').at(-1)!);
+  };
+  const k = (x: number | null | undefined) =>
+    x == null ? '-' : x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : `${Math.round(x / 1e3)}k`;
+  console.error(
+    `Nexmark, ${N.toLocaleString('en')} events (source: ${flags.source}), pre-generated ${PREGEN.toLocaleString('en')}, ` +
+      `${RUNS} run(s) each, ${os.cpus()[0]?.model ?? 'cpu'}`,
+  );
+  console.error(
+    'query  ev/s     ev/CPU-s  results     | pre-gen ev/s  ev/CPU-s  loop ev/s  ratio | latency at ev/s  p50 ms  p99 ms | RSS MB',
+  );
+  for (const query of queries) {
+    const t = child(query, 'throughput');
+    const pre = child(query, 'pregen');
+    const rate = flags.rate === undefined ? Math.max(1000, Math.round(t.eventsPerSec / 2)) : Number(flags.rate);
+    const lat = child(query, 'latency', ['--rate', String(rate)]);
+    const row = {
+      bench: 'nexmark',
+      query,
+      source: flags.source,
+      events: N,
+      eventsPerSec: t.eventsPerSec,
+      eventsPerCpuSec: t.eventsPerCpuSec,
+      results: t.results,
+      peakRssMb: t.peakRssMb,
+      ...(t.producedPerSec ? { logProducedPerSec: t.producedPerSec } : {}),
+      pregenerated: pre,
+      latency: lat,
+    };
+    console.error(
+      `${query.padEnd(6)} ${k(t.eventsPerSec).padEnd(8)} ${k(t.eventsPerCpuSec).padEnd(9)} ${String(t.results).padEnd(11)} | ` +
+        `${k(pre.eventsPerSec).padEnd(13)} ${k(pre.eventsPerCpuSec).padEnd(9)} ${k(pre.loopEventsPerSec).padEnd(10)} ` +
+        `${String(pre.ratio).padEnd(5)} | ${k(lat.ratePerSec).padEnd(15)} ${String(lat.p50Ms ?? '-').padEnd(7)} ` +
+        `${String(lat.p99Ms ?? '-').padEnd(7)} | ${t.peakRssMb}`,
+    );
+    if (pre.results !== pre.loopResults && query !== 'q12') {
+      console.error(`  ${query}: the pipeline gave ${pre.results} results, the loop ${pre.loopResults}`);
+    }
+    console.log(JSON.stringify(row));
+  }
+}
