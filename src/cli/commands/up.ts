@@ -72,13 +72,13 @@ Examples:
           spec.dependencies[name]!.length ? ` (after ${spec.dependencies[name]!.join(', ')})` : '';
         console.log(`  pipelines        ${spec.order.map((name) => `${name}${deps(name)}`).join(', ') || '(none)'}`);
         const live = runner;
-        const healthy = live.healthy().then(
+        // Reported as it happens; the deployment keeps running (and restarting) either way.
+        live.healthy().then(
           () => console.log(`  ${paint('green', 'healthy')}: every pipeline is running (sluice status for details)`),
           (error: Error) => console.error(`  ${paint('red', 'failed', process.stderr)}: ${error.message}`),
         );
         await untilShutdownSignal();
         console.log('sluice up: stopping (last checkpoints)…');
-        void healthy;
         await live.stop();
       } finally {
         await runner?.stop().catch(() => {});
