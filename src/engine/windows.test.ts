@@ -147,6 +147,62 @@ describe('sliding windows', () => {
   });
 });
 
+describe('window firing as the watermark creeps', () => {
+  it('fires the same rows, each as soon as its end passes, whether the watermark moves by 1 ms or all at once', () => {
+    const make = () =>
+      new OperatorHarness<Ev, WindowResult<string, number>>(
+        new PaneWindowOperator({
+          key: (e: Ev) => e.k,
+          sizeMs: 30,
+          slideMs: 10,
+          offsetMs: 0,
+          allowedLatenessMs: 15,
+          aggregate: agg.sum((e: Ev) => e.v),
+        }),
+        { sideOutputs: [LATE_TAG] },
+      );
+    const input: [Ev, number][] = [
+      [ev('a', 1), 3],
+      [ev('b', 2), 14],
+      [ev('a', 4), 47],
+      [ev('b', 8), 95],
+    ];
+    const creeping = make();
+    const fired: string[] = [];
+    let previous = Number.NEGATIVE_INFINITY;
+    for (const [e, ts] of input) {
+      creeping.process([[e, ts]]);
+      for (let w = Math.max(previous + 1, ts - 20); w <= ts; w++) {
+        creeping.watermark(w);
+        for (const r of rows(creeping)) {
+          fired.push(r);
+          const end = Number(/,(-?\d+)\)/.exec(r)![1]);
+          assert.ok(end <= w && end > previous, `${r} fires at the first watermark reaching its end (${w})`);
+        }
+        previous = w;
+      }
+    }
+    // A late record (within lateness) into a pane that never had data, two of whose three windows have fired
+    // (one of them already past its lateness).
+    creeping.process([[ev('c', 16), 77]]);
+    creeping.watermark(Number.POSITIVE_INFINITY);
+    fired.push(...rows(creeping));
+    const all = make();
+    for (const [e, ts] of input) all.process([[e, ts]]);
+    all
+      .watermark(95)
+      .process([[ev('c', 16), 77]])
+      .watermark(Number.POSITIVE_INFINITY);
+    const expected = rows(all);
+    assert.deepEqual(fired, expected);
+    assert.deepEqual(
+      expected.filter((r) => r.includes(' c ')),
+      ['insert c [60,90) 16', 'insert c [70,100) 16'],
+    );
+    assert.equal(creeping.stateSize(), 0);
+  });
+});
+
 describe('sliding windows past their lateness', () => {
   it('send a record to the late output once the last window holding it has fired, even when slide does not divide size', () => {
     const h = new OperatorHarness<Ev, WindowResult<string, number>>(
