@@ -16,7 +16,7 @@ import { type JobRunRecord, Scheduler } from './jobs.ts';
 import { PipelineProcess } from './pipeline-process.ts';
 import { Replay, type ReplayStatus, versionedTopic } from './replay.ts';
 import type { Deployment, PipelineSpec, ServiceFunction } from './spec.ts';
-import { startTableLoader, type TableLoader, versionedTable } from './table-loader.ts';
+import { loaderCheckpointDir, startTableLoader, type TableLoader, versionedTable } from './table-loader.ts';
 
 export interface DeploymentStatus {
   name: string;
@@ -301,7 +301,7 @@ export class DeploymentRunner {
   loadVersion(name: string, version: number): TableLoader {
     const spec = this.spec.tables[name]!;
     const physical = versionedTable(name, version);
-    const topic = version === 1 ? spec.from : versionedTopic(spec.from, version);
+    const topic = versionedTopic(spec.from, version);
     const loader = startTableLoader({
       log: this.log,
       store: this.store,
@@ -384,20 +384,32 @@ export class DeploymentRunner {
     if (!entry?.previous.includes(version)) {
       throw new SluiceError('UNKNOWN_VERSION', `${pipeline} has no old version ${version}`);
     }
-    for (const [name, table] of Object.entries(this.spec.tables)) {
-      if (!spec.outputs.includes(table.from)) continue;
+    await this.removeVersion(pipeline, version);
+    entry.previous = entry.previous.filter((v) => v !== version);
+    this.writeVersions();
+  }
+
+  /** The spec's tables that load one of the pipeline's outputs. */
+  tablesOf(pipeline: string): string[] {
+    const outputs = this.spec.pipelines[pipeline]!.outputs;
+    return Object.entries(this.spec.tables)
+      .filter(([, table]) => outputs.includes(table.from))
+      .map(([name]) => name);
+  }
+
+  /** Removes what a version of a pipeline left: its tables (and their loaders), topics and checkpoints. */
+  async removeVersion(pipeline: string, version: number): Promise<void> {
+    for (const name of this.tablesOf(pipeline)) {
       const physical = versionedTable(name, version);
       await this.stopLoader(physical);
       if (this.store.table(physical)) await this.store.dropTable(physical);
-      fs.rmSync(path.join(this.log.dataDir, 'checkpoints', `table-${physical}`), { recursive: true, force: true });
+      fs.rmSync(loaderCheckpointDir(this.log.dataDir, physical), { recursive: true, force: true });
     }
-    for (const topic of spec.outputs) {
-      const name = version === 1 ? topic : versionedTopic(topic, version);
+    for (const topic of this.spec.pipelines[pipeline]!.outputs) {
+      const name = versionedTopic(topic, version);
       if (this.log.hasTopic(name)) await this.log.deleteTopic(name);
     }
     fs.rmSync(this.checkpointDir(pipeline, version), { recursive: true, force: true });
-    entry.previous = entry.previous.filter((v) => v !== version);
-    this.writeVersions();
   }
 
   runJobNow(job: string, range?: { from: number; to: number }): Promise<JobRunRecord[]> {
@@ -462,9 +474,6 @@ export class DeploymentRunner {
   }
 
   private writeStatus(): void {
-    if (this.state === 'starting' && [...this.processes.values()].length === this.spec.order.length) {
-      if ([...this.processes.values()].every((p) => p.state === 'running')) this.state = 'running';
-    }
     try {
       // Advisory and rewritten every second: renamed into place (never half-written), but not fsynced.
       const file = path.join(this.dir, 'status.json');

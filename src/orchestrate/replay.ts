@@ -10,9 +10,9 @@ import type { DeploymentRunner, ReplayFrom } from './deployment.ts';
 import type { PipelineProcess } from './pipeline-process.ts';
 import { versionedTable } from './table-loader.ts';
 
-/** The topic that version `version` (> 1) of a pipeline writes instead of `topic`. */
+/** The topic that version `version` of a pipeline writes for `topic` (version 1 writes `topic` itself). */
 export function versionedTopic(topic: string, version: number): string {
-  return `${topic}.v${version}`;
+  return version === 1 ? topic : `${topic}.v${version}`;
 }
 
 export interface ReplayStatus {
@@ -87,7 +87,8 @@ export class Replay {
     const { deployment } = this;
     const spec = deployment.spec.pipelines[this.pipeline]!;
     const log = deployment.log;
-    await this.clearLeftovers();
+    // A replay of this version that was interrupted left topics, tables and checkpoints: start clean.
+    await deployment.removeVersion(this.pipeline, this.version);
     // What the log holds now, from the start point on: the replay is caught up once it has read that much.
     let total = 0;
     for (const topic of spec.inputs) {
@@ -112,9 +113,7 @@ export class Replay {
       label: `${this.pipeline}@v${this.version}`,
     });
     this.process = process;
-    const tables = Object.entries(deployment.spec.tables)
-      .filter(([, table]) => spec.outputs.includes(table.from))
-      .map(([name]) => name);
+    const tables = deployment.tablesOf(this.pipeline);
     await Promise.race([process.ready, this.aborted()]);
     const loaders = tables.map((name) => deployment.loadVersion(name, this.version));
     this.logger.info({ replay: this.id, total }, 'replay started');
@@ -163,24 +162,6 @@ export class Replay {
     for (const name of tables) await deployment.stopLoader(versionedTable(name, this.version - 1));
   }
 
-  /** A replay of this version that was interrupted left topics, tables and checkpoints: start clean. */
-  private async clearLeftovers(): Promise<void> {
-    const { deployment } = this;
-    const spec = deployment.spec.pipelines[this.pipeline]!;
-    for (const topic of spec.outputs) {
-      const name = versionedTopic(topic, this.version);
-      if (deployment.log.hasTopic(name)) await deployment.log.deleteTopic(name);
-    }
-    for (const [name, table] of Object.entries(deployment.spec.tables)) {
-      if (!spec.outputs.includes(table.from)) continue;
-      const physical = versionedTable(name, this.version);
-      await deployment.stopLoader(physical);
-      if (deployment.store.table(physical)) await deployment.store.dropTable(physical);
-      await removeDir(`${deployment.log.dataDir}/checkpoints/table-${physical}`);
-    }
-    await removeDir(deployment.checkpointDir(this.pipeline, this.version));
-  }
-
   private measure(): void {
     let processed = 0;
     for (const [topic, { start, end }] of this.targets) {
@@ -204,9 +185,4 @@ export class Replay {
       ),
     );
   }
-}
-
-async function removeDir(dir: string): Promise<void> {
-  const fs = await import('node:fs/promises');
-  await fs.rm(dir, { recursive: true, force: true });
 }

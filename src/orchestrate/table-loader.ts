@@ -26,6 +26,11 @@ export function versionedTable(name: string, version: number): string {
   return `${name}__v${version}`;
 }
 
+/** Where the loader of `table` checkpoints. */
+export function loaderCheckpointDir(dataDir: string, table: string): string {
+  return path.join(dataDir, 'checkpoints', `table-${table}`);
+}
+
 /** Starts loading `topic` into table `table` (a version of spec table `spec`), checkpointing into the data dir. */
 export function startTableLoader(options: {
   log: Log;
@@ -58,7 +63,7 @@ export function startTableLoader(options: {
           flushMs: 100,
         }),
       );
-    p.enableCheckpoints({ dir: path.join(options.dataDir, 'checkpoints', `table-${table}`), intervalMs: 1000 });
+    p.enableCheckpoints({ dir: loaderCheckpointDir(options.dataDir, table), intervalMs: 1000 });
     return p;
   };
   const run = supervise(build, {}, options.logger);
