@@ -29,6 +29,11 @@ export interface Source<T> {
   poll(signal: AbortSignal): Promise<SourceBatch<T> | null>;
   /** The topic it reads and the next offset it will read in each partition (consumer lag, for the dashboard). */
   readPositions?(): { topic: string; offsets: number[] };
+  /**
+   * Reads only these partitions (a partition task of a scaled-out pipeline; see Pipeline.runAsTask). Call before
+   * open(). Sources that cannot be split leave it out, and such a pipeline runs in one piece only.
+   */
+  assign?(partitions: readonly number[]): void;
   /** Position to resume from (offsets), for checkpoints. */
   snapshot?(): unknown;
   restore?(position: unknown): void;
@@ -38,6 +43,12 @@ export interface Source<T> {
 export interface Sink<T> {
   readonly name: string;
   open?(): Promise<void>;
+  /**
+   * Called before open(): `writer` names this writer stably across restarts (the pipeline, or `<pipeline>#<p>` for
+   * the task of partition p); `shared` says other tasks write the same target, so that recovery cannot simply cut
+   * the target back to the checkpoint and must recognise its own earlier writes instead.
+   */
+  setWriter?(writer: string, options: { shared: boolean }): void;
   /** Writes a batch; a returned promise holds the sources back until it settles (backpressure). */
   write(batch: Batch<T>): void | Promise<void>;
   /** Called when the watermark reaching the sink advances (e.g. to commit a serving table's time boundary). */

@@ -12,6 +12,10 @@ export interface PipelineLog
   extends Pick<Log, 'hasTopic' | 'createTopic' | 'describeTopic' | 'append' | 'truncate' | 'waitForData'> {
   readRecords(...args: Parameters<Log['readRecords']>): RecordReadResult | Promise<RecordReadResult>;
   offsetForTimestamp(...args: Parameters<Log['offsetForTimestamp']>): number | null | Promise<number | null>;
+  /** False for a log that cannot cut a partition back (a Kafka cluster): exactly-once sinks then deduplicate. */
+  readonly supportsTruncate?: boolean;
+  /** Reloads cached metadata (end offsets) for a log whose describeTopic() answers from a cache. */
+  refresh?(topic?: string): Promise<void>;
 }
 
 export interface PipelineEnvironment {

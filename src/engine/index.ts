@@ -6,7 +6,7 @@ export { CHECKPOINT_FORMAT_VERSION, type CheckpointData } from './checkpoint/for
 export { readCheckpointFile, requestSavepoint } from './checkpoint/store.ts';
 export type { Sink, Source, SourceBatch, SourceContext } from './connector.ts';
 export { bytes, type Format, json, text } from './connectors/formats.ts';
-export { type LogSinkOptions, logSink } from './connectors/log-sink.ts';
+export { LogSinkConnector, type LogSinkOptions, logSink } from './connectors/log-sink.ts';
 export { LogSource, type LogSourceOptions, logSource, type StartPosition } from './connectors/log-source.ts';
 export { type CollectSink, collect, countingSink, fromArrays, generator } from './connectors/memory.ts';
 export { definePipeline, type PipelineDefinition, type PipelineEnvironment, type PipelineLog } from './define.ts';

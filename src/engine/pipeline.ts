@@ -145,6 +145,8 @@ export class Pipeline {
   /** Source loops running (not yet finished): the barrier is aligned when all of them have parked. */
   private liveLoops = 0;
   private readonly polls = new Map<number, AbortController>();
+  /** Set for a partition task of a scaled-out pipeline (see runAsTask). */
+  private taskPartition: number | undefined;
 
   constructor(options: PipelineOptions = {}) {
     this.name = options.name ?? 'pipeline';
@@ -234,15 +236,22 @@ export class Pipeline {
     const timers: NodeJS.Timeout[] = [];
     try {
       for (const node of this.nodes) node.open(hooks);
-      for (const { operator } of this.sinks) await operator.sink.open?.();
+      const task = this.taskPartition;
+      for (const { operator } of this.sinks) {
+        operator.sink.setWriter?.(task === undefined ? this.name : `${this.name}#${task}`, {
+          shared: task !== undefined,
+        });
+        await operator.sink.open?.();
+      }
       const restored = this.loadRestorePoint();
       if (restored) this.applyCheckpoint(restored);
       if (this.store) {
         for (const { operator, node } of this.sinks) await operator.sink.recover?.(restored?.sinks[node.uid]);
       }
       for (const s of this.sources) await this.openSource(s);
-      // A first checkpoint before any record: recovery then always has a point to roll sinks back to.
-      if (this.store && !restored) await this.checkpoint();
+      // A first checkpoint before any record: recovery then always has a point to roll sinks back to. After a
+      // savepoint, it also makes the savepoint's state the latest, so that a crash does not fall back behind it.
+      if (this.store && (!restored || restored.kind === 'savepoint')) await this.checkpoint();
       timers.push(setInterval(() => this.guard(() => this.tick()), this.options.tickMs));
       if (this.store && this.checkpointOptions.intervalMs > 0) {
         timers.push(setInterval(() => this.checkpointInBackground(), this.checkpointOptions.intervalMs));
@@ -265,6 +274,35 @@ export class Pipeline {
       for (const { source } of this.sources) await source.close().catch(() => {});
       for (const { operator } of this.sinks) await operator.sink.close?.().catch(() => {});
     }
+  }
+
+  /**
+   * Makes this instance the task of input partition `partition`: every source reads only that partition (of each
+   * of its topics, which must be co-partitioned: keyed alike, same partition count) and sinks identify their
+   * writes as this task's. Every record of a key must be in one partition, as in Kafka Streams; a runner starts
+   * one instance per partition it owns and moves them, with their checkpoints, between processes.
+   */
+  runAsTask(partition: number): this {
+    if (this.running) throw new PipelineFailure('PIPELINE_RUNNING', 'assign the task before run()');
+    if (!Number.isSafeInteger(partition) || partition < 0) {
+      throw new PipelineFailure('INVALID_TASK', `task partition must be an integer >= 0, got ${partition}`);
+    }
+    for (const { source } of this.sources) {
+      if (!source.assign) {
+        throw new PipelineFailure(
+          'TASKS_UNSUPPORTED',
+          `pipeline ${this.name}: source ${source.name} cannot be split into partition tasks`,
+        );
+      }
+      source.assign([partition]);
+    }
+    this.taskPartition = partition;
+    return this;
+  }
+
+  /** The input partition of a task instance (undefined when the pipeline runs in one piece). */
+  get task(): number | undefined {
+    return this.taskPartition;
   }
 
   /** The source connectors, in the order they were added (a runner may reposition them before run()). */

@@ -1,7 +1,12 @@
 // `sluice savepoint <pipeline>`: asks a running pipeline (`sluice run`, any process on this data directory) for a
-// named snapshot of its state, and waits until the file is durable. Start from it with `--from-savepoint`.
+// named snapshot of its state, and waits until the file is durable. Start from it with `--from-savepoint`. A pipeline
+// that runs scaled out (`--group`, `--parallelism`) gets one savepoint per partition task, from whichever process
+// runs each task; together they are the savepoint a rescaled run starts from.
+
+import path from 'node:path';
 import type { Command } from 'commander';
 import { requestSavepoint } from '../../engine/index.ts';
+import { taskDirs } from '../../scale/index.ts';
 import { DEFAULTS, paint, positiveIntOption } from '../common.ts';
 import { checkpointDir } from './run.ts';
 
@@ -27,6 +32,13 @@ Examples:
     )
     .action(async (pipeline: string, flags: SavepointFlags) => {
       const name = flags.name ?? `savepoint-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      const tasks = taskDirs(path.join(flags.dataDir, 'checkpoints'), pipeline);
+      if (tasks.size > 0) {
+        // Every task independently: tasks share no state, so their savepoints need no common barrier.
+        await Promise.all([...tasks.values()].map((dir) => requestSavepoint(dir, name, flags.timeoutMs)));
+        console.log(`${paint('bold', 'sluice savepoint')}: ${name} written for ${tasks.size} partition tasks`);
+        return;
+      }
       const file = await requestSavepoint(checkpointDir(flags.dataDir, pipeline), name, flags.timeoutMs);
       console.log(`${paint('bold', 'sluice savepoint')}: ${name} written to ${file}`);
     });

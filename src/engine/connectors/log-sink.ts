@@ -5,7 +5,14 @@
 // barrier; recovery truncates the topic back to them before the replay writes again, so every result is in the
 // topic once. Records are visible as soon as they are written (read-uncommitted): a consumer that reads past the
 // last checkpoint may see records that a crash then replaces. The topic must be written by this sink only.
-import { type LogRecord, partitionForKey } from '../../log/index.ts';
+//
+// Where cutting back is impossible — a Kafka cluster has no truncation, and a partition task of a scaled-out
+// pipeline shares the topic with the other tasks — the sink is idempotent instead: every record carries its
+// writer's id and a sequence number that the checkpoint stores. Recovery reads what the writer put in the topic
+// after the checkpoint, and the replay skips each record whose sequence number is already there (comparing the
+// bytes: a replay that computes something else — processing-time logic — writes it and counts a divergence).
+import { type LogRecord, partitionForKey, type RecordHeader } from '../../log/index.ts';
+import { createLogger } from '../../logger.ts';
 import type { Sink } from '../connector.ts';
 import type { PipelineLog } from '../define.ts';
 import type { Batch } from '../types.ts';
@@ -23,54 +30,161 @@ export interface LogSinkOptions<T> {
   guarantee?: 'exactly-once' | 'at-least-once';
 }
 
-export function logSink<T>(options: LogSinkOptions<T>): Sink<T> {
-  const { log, topic, format, key } = options;
-  let roundRobin = 0;
-  let partitions = 0;
-  return {
-    name: `log:${topic}`,
-    async open() {
-      if (!log.hasTopic(topic)) {
-        await log
-          .createTopic(topic, { partitions: options.createPartitions ?? 1 })
-          .catch((error: { code?: string }) => {
-            if (error.code !== 'TOPIC_ALREADY_EXISTS') throw error;
-          });
+export function logSink<T>(options: LogSinkOptions<T>): LogSinkConnector<T> {
+  return new LogSinkConnector(options);
+}
+
+/** Header names of the idempotent mode; `sluice.` keeps them apart from the user's headers. */
+export const WRITER_HEADER = 'sluice.writer';
+export const SEQUENCE_HEADER = 'sluice.seq';
+
+interface SinkCheckpoint {
+  topic: string;
+  endOffsets: number[];
+  /** Idempotent mode: the writer and the last sequence number written before the barrier. */
+  writer?: string;
+  sequence?: number;
+}
+
+export class LogSinkConnector<T> implements Sink<T> {
+  readonly name: string;
+  private readonly options: LogSinkOptions<T>;
+  private roundRobin = 0;
+  private partitions = 0;
+  private writer: string | undefined;
+  private shared = false;
+  private writerHeader: RecordHeader | undefined;
+  private sequence = 0;
+  /** Idempotent recovery: what this writer put in the topic after the checkpoint, by sequence number. */
+  private written: Map<number, Buffer> | undefined;
+  private writtenUpTo = 0;
+  /** Replayed records that differed from what was written before the crash (see the file comment). */
+  divergences = 0;
+  /** Replayed records found already written and skipped. */
+  skipped = 0;
+
+  constructor(options: LogSinkOptions<T>) {
+    this.options = options;
+    this.name = `log:${options.topic}`;
+  }
+
+  setWriter(writer: string, options: { shared: boolean }): void {
+    this.writer = writer;
+    this.shared = options.shared;
+  }
+
+  /** True when recovery must recognise earlier writes rather than truncate (see the file comment). */
+  get idempotent(): boolean {
+    return this.options.guarantee !== 'at-least-once' && (this.shared || this.options.log.supportsTruncate === false);
+  }
+
+  async open(): Promise<void> {
+    const { log, topic } = this.options;
+    if (!log.hasTopic(topic)) {
+      await log
+        .createTopic(topic, { partitions: this.options.createPartitions ?? 1 })
+        .catch((error: { code?: string }) => {
+          if (error.code !== 'TOPIC_ALREADY_EXISTS') throw error;
+        });
+    }
+    this.partitions = log.describeTopic(topic).partitions.length;
+    if (this.idempotent) this.writerHeader = { key: WRITER_HEADER, value: Buffer.from(this.writer ?? this.name) };
+  }
+
+  async write(batch: Batch<T>): Promise<void> {
+    const { log, topic, format, key } = this.options;
+    const byPartition = new Map<number, LogRecord[]>();
+    for (let i = 0; i < batch.values.length; i++) {
+      const value = batch.values[i]!;
+      const k = key?.(value) ?? null;
+      const keyBytes = k === null ? null : Buffer.isBuffer(k) ? k : Buffer.from(k);
+      const bytes = format.encode(value);
+      const ts = batch.timestamps[i]!;
+      const record: LogRecord = { key: keyBytes, value: bytes, timestamp: Number.isFinite(ts) ? ts : undefined };
+      if (this.writerHeader && !this.stamp(record, bytes)) continue;
+      const partition = keyBytes === null ? this.roundRobin : partitionForKey(keyBytes, this.partitions);
+      let list = byPartition.get(partition);
+      if (!list) byPartition.set(partition, (list = []));
+      list.push(record);
+    }
+    this.roundRobin = (this.roundRobin + 1) % this.partitions;
+    await Promise.all([...byPartition].map(([partition, records]) => log.append(topic, partition, records)));
+  }
+
+  /** Gives the record the next sequence number; false when the replay finds it already in the topic. */
+  private stamp(record: LogRecord, bytes: Buffer): boolean {
+    const sequence = ++this.sequence;
+    if (this.written) {
+      if (sequence > this.writtenUpTo) {
+        this.written = undefined;
+      } else {
+        const before = this.written.get(sequence);
+        this.written.delete(sequence);
+        if (before?.equals(bytes)) {
+          this.skipped++;
+          return false;
+        }
+        if (this.divergences++ === 0) {
+          createLogger('engine').warn(
+            { sink: this.name, writer: this.writer, sequence },
+            'the replay differs from what was written before the crash; writing the new result too',
+          );
+        }
       }
-      partitions = log.describeTopic(topic).partitions.length;
-    },
-    async write(batch: Batch<T>) {
-      const byPartition = new Map<number, LogRecord[]>();
-      for (let i = 0; i < batch.values.length; i++) {
-        const value = batch.values[i]!;
-        const k = key?.(value) ?? null;
-        const keyBytes = k === null ? null : Buffer.isBuffer(k) ? k : Buffer.from(k);
-        const partition = keyBytes === null ? roundRobin : partitionForKey(keyBytes, partitions);
-        let list = byPartition.get(partition);
-        if (!list) byPartition.set(partition, (list = []));
-        const ts = batch.timestamps[i]!;
-        list.push({ key: keyBytes, value: format.encode(value), timestamp: Number.isFinite(ts) ? ts : undefined });
+    }
+    const seq = Buffer.allocUnsafe(8);
+    seq.writeBigUInt64BE(BigInt(sequence));
+    record.headers = [this.writerHeader!, { key: SEQUENCE_HEADER, value: seq }];
+    return true;
+  }
+
+  // Every write before the barrier has been acknowledged (the pipeline drains sinks first).
+  async prepareCheckpoint(): Promise<SinkCheckpoint | undefined> {
+    if (this.options.guarantee === 'at-least-once') return undefined;
+    const { log, topic } = this.options;
+    const endOffsets = log.describeTopic(topic).partitions.map((p) => p.logEndOffset);
+    return this.idempotent
+      ? { topic, endOffsets, writer: this.writer, sequence: this.sequence }
+      : { topic, endOffsets };
+  }
+
+  async recover(state: unknown): Promise<void> {
+    if (this.options.guarantee === 'at-least-once') return;
+    const checkpoint = state as SinkCheckpoint | undefined;
+    if (this.idempotent) return this.findEarlierWrites(checkpoint);
+    if (checkpoint === undefined) return;
+    const { log, topic } = this.options;
+    const now = log.describeTopic(topic).partitions;
+    for (let partition = 0; partition < now.length; partition++) {
+      const end = checkpoint.endOffsets[partition];
+      if (end === undefined || now[partition]!.logEndOffset <= end) continue;
+      await log.truncate(topic, partition, Math.max(end, now[partition]!.logStartOffset));
+    }
+  }
+
+  /** Reads this writer's records after the checkpoint (from the start, without one): the replay skips them. */
+  private async findEarlierWrites(checkpoint: SinkCheckpoint | undefined): Promise<void> {
+    const { log, topic } = this.options;
+    this.sequence = checkpoint?.sequence ?? 0;
+    await log.refresh?.(topic);
+    const mine = this.writerHeader!.value!;
+    const written = new Map<number, Buffer>();
+    const partitions = log.describeTopic(topic).partitions;
+    for (const { partition, logStartOffset, logEndOffset } of partitions) {
+      let offset = Math.max(logStartOffset, checkpoint?.endOffsets[partition] ?? 0);
+      while (offset < logEndOffset) {
+        const page = await log.readRecords(topic, partition, offset, { maxBytes: 4 << 20 });
+        for (const record of page.records) {
+          if (record.offset < offset || record.value === null) continue;
+          const writer = record.headers.find((h) => h.key === WRITER_HEADER)?.value;
+          const seq = record.headers.find((h) => h.key === SEQUENCE_HEADER)?.value;
+          if (writer?.equals(mine) && seq?.length === 8) written.set(Number(seq.readBigUInt64BE()), record.value);
+        }
+        if (page.nextOffset <= offset) break;
+        offset = page.nextOffset;
       }
-      roundRobin = (roundRobin + 1) % partitions;
-      await Promise.all([...byPartition].map(([partition, records]) => log.append(topic, partition, records)));
-    },
-    ...(options.guarantee === 'at-least-once'
-      ? {}
-      : {
-          // Every write before the barrier has been acknowledged (the pipeline drains sinks first).
-          async prepareCheckpoint() {
-            return { topic, endOffsets: log.describeTopic(topic).partitions.map((p) => p.logEndOffset) };
-          },
-          async recover(state: unknown) {
-            if (state === undefined) return;
-            const { endOffsets } = state as { topic: string; endOffsets: number[] };
-            const now = log.describeTopic(topic).partitions;
-            for (let partition = 0; partition < now.length; partition++) {
-              const end = endOffsets[partition];
-              if (end === undefined || now[partition]!.logEndOffset <= end) continue;
-              await log.truncate(topic, partition, Math.max(end, now[partition]!.logStartOffset));
-            }
-          },
-        }),
-  };
+    }
+    for (const seq of written.keys()) if (seq > this.writtenUpTo) this.writtenUpTo = seq;
+    this.written = written.size > 0 ? written : undefined;
+  }
 }

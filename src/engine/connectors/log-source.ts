@@ -29,7 +29,11 @@ export class LogSource<T> implements Source<T> {
   private ctx!: SourceContext;
   private offsets: number[] = [];
   private ends: number[] | undefined;
+  /** Index into `order` of the partition read next (round robin). */
   private next = 0;
+  /** The partitions read, in round-robin order: all of them, or a task's share (assign()). */
+  private order: number[] = [];
+  private assigned: readonly number[] | undefined;
   private restored: number[] | undefined;
 
   private options: LogSourceOptions<T>;
@@ -39,10 +43,25 @@ export class LogSource<T> implements Source<T> {
     this.name = `log:${options.topic}`;
   }
 
+  assign(partitions: readonly number[]): void {
+    this.assigned = [...partitions].sort((a, b) => a - b);
+  }
+
   async open(ctx: SourceContext): Promise<void> {
     this.ctx = ctx;
     const { log, topic } = this.options;
     const info = log.describeTopic(topic);
+    const count = info.partitions.length;
+    const outside = this.assigned?.find((p) => p >= count);
+    if (outside !== undefined) {
+      throw new SluiceError(
+        'NOT_CO_PARTITIONED',
+        `${this.name}: task partition ${outside} does not exist (topic ${topic} has ${count} partitions); ` +
+          'every input topic of a scaled-out pipeline needs the same partition count',
+        { topic, partition: outside, partitions: count },
+      );
+    }
+    this.order = this.assigned ? [...this.assigned] : info.partitions.map((_, i) => i);
     const from = this.options.from ?? 'earliest';
     this.offsets = await Promise.all(
       info.partitions.map(async (p, i) => {
@@ -81,8 +100,8 @@ export class LogSource<T> implements Source<T> {
   }
 
   channels(): number[] {
-    if (this.next >= this.offsets.length) this.next = 0;
-    return this.offsets.map((_, i) => i);
+    if (this.next >= this.order.length) this.next = 0;
+    return [...this.order];
   }
 
   readPositions(): { topic: string; offsets: number[] } {
@@ -96,11 +115,11 @@ export class LogSource<T> implements Source<T> {
 
   async poll(signal: AbortSignal): Promise<SourceBatch<T> | null> {
     const { log, topic, format } = this.options;
-    const n = this.offsets.length;
+    const n = this.order.length;
     for (;;) {
       let allDone = true;
       for (let tried = 0; tried < n; tried++) {
-        const partition = this.next;
+        const partition = this.order[this.next]!;
         this.next = (this.next + 1) % n;
         const end = this.ends?.[partition];
         const offset = this.offsets[partition]!;
@@ -152,8 +171,11 @@ export class LogSource<T> implements Source<T> {
       signal.addEventListener('abort', onAbort, { once: true });
       try {
         await Promise.race(
-          this.offsets.map((offset, partition) =>
-            log.waitForData(topic, partition, offset, { timeoutMs: 1000, signal: controller.signal }),
+          this.order.map((partition) =>
+            log.waitForData(topic, partition, this.offsets[partition]!, {
+              timeoutMs: 1000,
+              signal: controller.signal,
+            }),
           ),
         );
       } finally {

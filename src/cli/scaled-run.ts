@@ -1,0 +1,184 @@
+// `sluice run --group/--parallelism`: a pipeline scaled out as one task per input partition (src/scale). A member
+// process joins the pipeline's group on the cluster holding its input and runs the tasks the group gives it, with
+// checkpoints in the data directory's shared store; `--parallelism N` starts N member processes and restarts any
+// that dies. Without `--bootstrap` the command also hosts the log and its broker, and the members connect to it.
+import { type ChildProcess, fork } from 'node:child_process';
+import { statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  LogSource,
+  type Pipeline,
+  type PipelineDefinition,
+  type PipelineLog,
+  RestartBudget,
+  sleep,
+} from '../engine/index.ts';
+import { SluiceError } from '../errors.ts';
+import { createLogger, type Logger } from '../logger.ts';
+import { joinTaskGroup, TaskRunner, taskDirs } from '../scale/index.ts';
+import { paint, untilShutdownSignal } from './common.ts';
+
+export interface MemberOptions {
+  file: string;
+  define: PipelineDefinition;
+  log: PipelineLog;
+  bootstrap: string;
+  group?: string;
+  dataDir: string;
+  intervalMs: number;
+  fromSavepoint?: string;
+  allowNonRestoredState?: boolean;
+  sessionTimeoutMs?: number;
+}
+
+/** What a probe instance tells about a pipeline: its name and its (co-partitioned) input topics. */
+export async function inspectPipeline(
+  define: PipelineDefinition,
+  log: PipelineLog,
+  dataDir: string,
+): Promise<{ name: string; topics: string[]; partitions: number }> {
+  const probe: Pipeline = await define({ log, bounded: false, dataDir });
+  const topics: string[] = [];
+  for (const source of probe.sourceConnectors()) {
+    if (!(source instanceof LogSource)) {
+      throw new SluiceError(
+        'TASKS_UNSUPPORTED',
+        `pipeline ${probe.name}: source ${source.name} is not a log or Kafka topic, so it cannot be split into partition tasks`,
+      );
+    }
+    topics.push(source.topic);
+  }
+  await log.refresh?.();
+  const counts = topics.map((topic) => log.describeTopic(topic).partitions.length);
+  if (new Set(counts).size > 1) {
+    throw new SluiceError(
+      'NOT_CO_PARTITIONED',
+      `pipeline ${probe.name} reads ${topics.map((t, i) => `${t} (${counts[i]} partitions)`).join(', ')}: ` +
+        'a scaled-out pipeline needs the same partition count on every input (task p reads partition p of each)',
+      { topics, counts },
+    );
+  }
+  return { name: probe.name, topics: [...new Set(topics)], partitions: counts[0] ?? 0 };
+}
+
+/** One member of the group: runs its share of the tasks until SIGINT/SIGTERM (then hands them over cleanly). */
+export async function runMember(options: MemberOptions): Promise<void> {
+  const { name, topics, partitions } = await inspectPipeline(options.define, options.log, options.dataDir);
+  const checkpointRoot = path.join(options.dataDir, 'checkpoints');
+  if (options.fromSavepoint !== undefined) checkSavepoint(checkpointRoot, name, partitions, options.fromSavepoint);
+  const logger = createLogger('run', { pipeline: name, member: process.pid });
+  const runner = new TaskRunner({
+    define: async () => options.define({ log: options.log, bounded: false, dataDir: options.dataDir }),
+    pipeline: name,
+    checkpointRoot,
+    intervalMs: options.intervalMs,
+    fromSavepoint: options.fromSavepoint,
+    allowNonRestoredState: options.allowNonRestoredState,
+    logger,
+  });
+  const group = options.group ?? name;
+  const membership = await joinTaskGroup({
+    bootstrap: options.bootstrap,
+    group,
+    topics,
+    onAssign: (owned) => {
+      runner.assign(owned).then(
+        () => console.log(`sluice run: ${name} tasks [${owned.join(',')}] of ${partitions}`),
+        (error: unknown) => logger.error({ err: error }, 'task reassignment failed'),
+      );
+    },
+    sessionTimeoutMs: options.sessionTimeoutMs,
+    logger,
+  });
+  console.log(
+    `${paint('bold', 'sluice run')}: pipeline ${name} from ${options.file}, member of group ${group} on ` +
+      `${paint('cyan', options.bootstrap)} (${partitions} partition tasks; Ctrl-C hands them over)`,
+  );
+  const stop = new AbortController();
+  const signalled = untilShutdownSignal().then(() => stop.abort());
+  try {
+    while (!stop.signal.aborted && runner.failed === undefined) await sleep(200, stop.signal);
+  } finally {
+    void signalled;
+    // Tasks first (a last checkpoint each, leases released), then the group: the partitions' next owners start at
+    // once from those checkpoints.
+    await runner.close();
+    await membership.leave();
+  }
+  if (runner.failed !== undefined) throw runner.failed;
+}
+
+/** Every task of the pipeline must have the savepoint, or the rescaled run would start some tasks from scratch. */
+function checkSavepoint(root: string, pipeline: string, partitions: number, name: string): void {
+  const dirs = taskDirs(root, pipeline);
+  const missing: number[] = [];
+  for (let p = 0; p < partitions; p++) {
+    const dir = dirs.get(p);
+    if (!dir || !isFile(path.join(dir, 'savepoints', `${name}.ckpt`))) missing.push(p);
+  }
+  if (missing.length > 0) {
+    throw new SluiceError(
+      'SAVEPOINT_NOT_FOUND',
+      `savepoint "${name}" of pipeline ${pipeline} is missing for task(s) ${missing.join(', ')} under ${root}`,
+      { missing },
+    );
+  }
+}
+
+function isFile(file: string): boolean {
+  try {
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+export interface SpawnMembersOptions {
+  count: number;
+  /** The arguments of `sluice run` for one member (file, --bootstrap, --group, --data-dir, ...). */
+  args: string[];
+  logger?: Logger;
+}
+
+/**
+ * Runs `count` member processes until SIGINT/SIGTERM, restarting one that dies (its tasks move to the others
+ * meanwhile) with backoff, and giving up — stopping the rest — when they crash in a loop.
+ */
+export async function superviseMembers({
+  count,
+  args,
+  logger = createLogger('run'),
+}: SpawnMembersOptions): Promise<void> {
+  const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+  const stop = new AbortController();
+  const children = new Set<ChildProcess>();
+  const budget = new RestartBudget({ maxFailures: 5 * count });
+  let failure: unknown;
+  const member = async (index: number) => {
+    while (!stop.signal.aborted) {
+      const child = fork(main, ['run', ...args], { stdio: 'inherit' });
+      children.add(child);
+      const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+      children.delete(child);
+      if (stop.signal.aborted) return;
+      const error = new SluiceError('MEMBER_EXITED', `member ${index} exited with code ${code}`);
+      let delay: number;
+      try {
+        delay = budget.failed(error, `member ${index}`);
+      } catch (given) {
+        failure = given;
+        stop.abort();
+        return;
+      }
+      logger.error({ member: index, code, restartInMs: Math.round(delay) }, 'member exited; restarting it');
+      await sleep(delay, stop.signal);
+    }
+  };
+  const running = Promise.all(Array.from({ length: count }, (_, i) => member(i)));
+  await Promise.race([untilShutdownSignal(), running]);
+  stop.abort();
+  for (const child of children) child.kill('SIGTERM');
+  await running;
+  if (failure !== undefined) throw failure;
+}

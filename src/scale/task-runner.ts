@@ -1,0 +1,208 @@
+// Runs the partition tasks a process owns. A scaled-out pipeline is one task per input partition (of every input
+// topic; they are co-partitioned), as in Kafka Streams: each task is a whole instance of the pipeline reading one
+// partition, with its own state and its own checkpoints in `<checkpoints>/<pipeline>/tasks/p<NNNN>/`. Moving a task
+// is stopping it (a last checkpoint), releasing its lease, and starting it elsewhere from that checkpoint; a task
+// whose process died resumes from its latest checkpoint and its sinks skip what it had already written. Rescaling
+// is the same move done for many tasks at once, so results do not depend on how many processes run them.
+import fs from 'node:fs';
+import path from 'node:path';
+import { type Pipeline, type PipelineMetrics, type SupervisedRun, supervise } from '../engine/index.ts';
+import { SluiceError } from '../errors.ts';
+import { writeFileAtomicSync } from '../files.ts';
+import type { Logger } from '../logger.ts';
+import { TaskLease } from './lease.ts';
+
+export interface TaskRunnerOptions {
+  /** Builds a fresh instance of the pipeline (the runner makes it a task and turns its checkpoints on). */
+  define: () => Promise<Pipeline>;
+  pipeline: string;
+  /** The checkpoint store's root (`<data dir>/checkpoints`); shared by every process running the pipeline. */
+  checkpointRoot: string;
+  /** Period of checkpoints in ms (0: only on stop and on request). */
+  intervalMs: number;
+  /** A savepoint name every task starts from, once (later starts resume from the task's newer checkpoints). */
+  fromSavepoint?: string;
+  allowNonRestoredState?: boolean;
+  /** A lease not renewed for this long is taken over (default 10 s; on one host a dead owner at once). */
+  leaseMs?: number;
+  logger: Logger;
+}
+
+interface RunningTask {
+  partition: number;
+  lease: TaskLease;
+  starting: AbortController;
+  run: SupervisedRun | undefined;
+  /** Settles once the task has stopped and let go of its lease. */
+  stopped: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function taskDir(checkpointRoot: string, pipeline: string, partition: number): string {
+  return path.join(checkpointRoot, pipeline, 'tasks', `p${String(partition).padStart(4, '0')}`);
+}
+
+/** The task directories of a pipeline that has run scaled out (for `sluice savepoint`), by partition. */
+export function taskDirs(checkpointRoot: string, pipeline: string): Map<number, string> {
+  const root = path.join(checkpointRoot, pipeline, 'tasks');
+  const dirs = new Map<number, string>();
+  let names: string[];
+  try {
+    names = fs.readdirSync(root);
+  } catch {
+    return dirs;
+  }
+  for (const name of names) {
+    const match = /^p(\d{4,})$/.exec(name);
+    if (match) dirs.set(Number(match[1]), path.join(root, name));
+  }
+  return dirs;
+}
+
+export class TaskRunner {
+  private readonly options: TaskRunnerOptions;
+  private readonly tasks = new Map<number, RunningTask>();
+  private reconciling: Promise<void> = Promise.resolve();
+  private failure: unknown;
+  private closed = false;
+
+  constructor(options: TaskRunnerOptions) {
+    this.options = options;
+  }
+
+  /** The partitions whose tasks run here (or are starting). */
+  partitions(): number[] {
+    return [...this.tasks.keys()].sort((a, b) => a - b);
+  }
+
+  /** The task pipelines running now, by partition. */
+  pipelines(): Map<number, Pipeline> {
+    const running = new Map<number, Pipeline>();
+    for (const [partition, task] of this.tasks) {
+      const pipeline = task.run?.current();
+      if (pipeline) running.set(partition, pipeline);
+    }
+    return running;
+  }
+
+  metrics(): { partition: number; metrics: PipelineMetrics }[] {
+    return [...this.pipelines()].map(([partition, pipeline]) => ({ partition, metrics: pipeline.metrics() }));
+  }
+
+  /** A task that gave up (crash loop): the process should exit so that its partitions move elsewhere. */
+  get failed(): unknown {
+    return this.failure;
+  }
+
+  /**
+   * Makes the running tasks exactly `partitions`: stops those no longer owned (each with a last checkpoint, then
+   * its lease released) before starting the new ones, which wait for their previous owners to let go.
+   */
+  assign(partitions: readonly number[]): Promise<void> {
+    const wanted = new Set(partitions);
+    this.reconciling = this.reconciling.then(async () => {
+      if (this.closed) return;
+      const leaving = [...this.tasks.values()].filter((t) => !wanted.has(t.partition));
+      await Promise.all(leaving.map((t) => t.stop()));
+      for (const partition of [...wanted].sort((a, b) => a - b)) {
+        if (!this.tasks.has(partition)) this.tasks.set(partition, this.start(partition));
+      }
+      this.options.logger.info({ partitions: this.partitions() }, 'tasks assigned');
+    });
+    return this.reconciling;
+  }
+
+  /** Stops every task with a last checkpoint and releases the leases. */
+  async close(): Promise<void> {
+    await this.assign([]);
+    this.closed = true;
+  }
+
+  private start(partition: number): RunningTask {
+    const { options } = this;
+    const dir = taskDir(options.checkpointRoot, options.pipeline, partition);
+    fs.mkdirSync(dir, { recursive: true });
+    const lease = new TaskLease(dir, { leaseMs: options.leaseMs });
+    const starting = new AbortController();
+    const logger = options.logger.child({ task: partition });
+    const task: RunningTask = {
+      partition,
+      lease,
+      starting,
+      run: undefined,
+      stopped: Promise.resolve(),
+      stop: async () => {
+        starting.abort();
+        task.run?.stop();
+        await task.stopped;
+      },
+    };
+    task.stopped = (async () => {
+      try {
+        await lease.acquire(starting.signal, () => {
+          logger.error('another process took this task over (lease lost); stopping it without a checkpoint');
+          task.run?.stop();
+          task.run?.current()?.stop({ checkpoint: false });
+        });
+      } catch {
+        return; // unassigned before the previous owner let go
+      }
+      try {
+        let first = true;
+        task.run = supervise(
+          async () => {
+            const pipeline = (await options.define()).runAsTask(partition);
+            pipeline.enableCheckpoints({
+              dir,
+              intervalMs: options.intervalMs,
+              restoreFrom: first ? this.savepointToApply(dir, pipeline, logger) : 'latest',
+              allowNonRestoredState: options.allowNonRestoredState ?? false,
+            });
+            first = false;
+            return pipeline;
+          },
+          {},
+          logger,
+        );
+        if (starting.signal.aborted) task.run.stop();
+        await task.run.done;
+      } catch (error) {
+        this.failure ??= error;
+        logger.error({ err: error }, 'task failed for good');
+      } finally {
+        lease.release();
+        this.tasks.delete(partition);
+      }
+    })();
+    return task;
+  }
+
+  /**
+   * `--from-savepoint` applies to each task once: a process that takes a task over later, started with the same
+   * flags, must resume from the task's newer checkpoints rather than rewind it. The marker is written once the
+   * restored task has checkpointed (its first checkpoint follows the restore at once).
+   */
+  private savepointToApply(dir: string, pipeline: Pipeline, logger: Logger): 'latest' | { file: string } {
+    const name = this.options.fromSavepoint;
+    if (name === undefined) return 'latest';
+    const file = path.join(dir, 'savepoints', `${name}.ckpt`);
+    let stamp: string;
+    try {
+      stamp = `${name}@${fs.statSync(file).mtimeMs}`;
+    } catch {
+      throw new SluiceError('SAVEPOINT_NOT_FOUND', `task ${dir} has no savepoint "${name}" (${file})`, { file });
+    }
+    const marker = path.join(dir, 'SAVEPOINT-APPLIED');
+    const applied = fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8') : '';
+    if (applied === stamp) return 'latest';
+    const watch = setInterval(() => {
+      if (!pipeline.metrics().running && pipeline.metrics().error) return clearInterval(watch);
+      if (pipeline.metrics().checkpoints.completed === 0) return;
+      clearInterval(watch);
+      writeFileAtomicSync(marker, stamp);
+      logger.info({ savepoint: file }, 'started from the savepoint');
+    }, 50);
+    watch.unref();
+    return { file };
+  }
+}
