@@ -6,6 +6,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { connectKafkaLog } from '../connectors/index.ts';
 import {
   LogSource,
   type Pipeline,
@@ -15,9 +16,11 @@ import {
   sleep,
 } from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
+import { type KafkaBroker, startBroker } from '../kafka/index.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { joinTaskGroup, TaskRunner, taskDirs } from '../scale/index.ts';
 import { paint, untilShutdownSignal } from './common.ts';
+import { type HttpFlags, openServices } from './services.ts';
 
 export interface MemberOptions {
   file: string;
@@ -97,6 +100,8 @@ export async function runMember(options: MemberOptions): Promise<void> {
   );
   const stop = new AbortController();
   const signalled = untilShutdownSignal().then(() => stop.abort());
+  // Started by `--parallelism`: a member does not outlive its supervisor (killed, it cannot pass the signal on).
+  if (process.send) process.once('disconnect', () => stop.abort());
   try {
     while (!stop.signal.aborted && runner.failed === undefined) await sleep(200, stop.signal);
   } finally {
@@ -181,4 +186,85 @@ export async function superviseMembers({
   for (const child of children) child.kill('SIGTERM');
   await running;
   if (failure !== undefined) throw failure;
+}
+
+export interface ScaledOutFlags extends HttpFlags {
+  dataDir: string;
+  kafkaPort: number;
+  bootstrap?: string;
+  group?: string;
+  parallelism?: number;
+  bounded?: boolean;
+  checkpointInterval: string;
+  intervalMs: number;
+  sessionTimeout: string;
+  sessionTimeoutMs: number;
+  fromSavepoint?: string;
+  allowNonRestoredState?: boolean;
+}
+
+/**
+ * `sluice run --group/--parallelism`: one member here (`--bootstrap`, parallelism 1), or N supervised member
+ * processes — reading from `--bootstrap`, or from the log this process then hosts with its broker (and HTTP API).
+ */
+export async function runScaledOut(file: string, define: PipelineDefinition, flags: ScaledOutFlags): Promise<void> {
+  if (flags.bounded) {
+    throw new SluiceError('INVALID_ARGUMENT', '--bounded runs in one process: leave out --group and --parallelism');
+  }
+  const count = flags.parallelism ?? 1;
+  const memberArgs = (bootstrap: string) => [
+    file,
+    '--bootstrap',
+    bootstrap,
+    ...(flags.group === undefined ? [] : ['--group', flags.group]),
+    '--data-dir',
+    flags.dataDir,
+    '--checkpoint-interval',
+    flags.checkpointInterval,
+    '--session-timeout',
+    flags.sessionTimeout,
+    '--no-http',
+    ...(flags.fromSavepoint === undefined ? [] : ['--from-savepoint', flags.fromSavepoint]),
+    ...(flags.allowNonRestoredState ? ['--allow-non-restored-state'] : []),
+  ];
+  if (flags.bootstrap !== undefined && count === 1) {
+    const log = await connectKafkaLog({ bootstrap: flags.bootstrap, clientId: `sluice-member-${process.pid}` });
+    try {
+      await runMember({
+        file,
+        define,
+        log,
+        bootstrap: flags.bootstrap,
+        group: flags.group,
+        dataDir: flags.dataDir,
+        intervalMs: flags.intervalMs,
+        fromSavepoint: flags.fromSavepoint,
+        allowNonRestoredState: flags.allowNonRestoredState,
+        sessionTimeoutMs: flags.sessionTimeoutMs,
+      });
+    } finally {
+      await log.close();
+    }
+    return;
+  }
+  if (flags.bootstrap !== undefined) {
+    console.log(`${paint('bold', 'sluice run')}: ${count} member processes of ${file} on ${flags.bootstrap}`);
+    await superviseMembers({ count, args: memberArgs(flags.bootstrap) });
+    return;
+  }
+  // Embedded: this process owns the log; the members reach it through its broker, as they would a cluster.
+  const services = await openServices(flags.dataDir, flags, () => []);
+  let broker: KafkaBroker | undefined;
+  try {
+    broker = await startBroker({ log: services.log, host: flags.host, port: flags.kafkaPort, autoCreateTopics: true });
+    console.log(
+      `${paint('bold', 'sluice run')}: ${count} member processes of ${file}; log and Kafka protocol on ` +
+        `${paint('cyan', broker.address)}` +
+        (services.http ? `; HTTP on ${paint('cyan', services.http.url)}` : ''),
+    );
+    await superviseMembers({ count, args: memberArgs(broker.address) });
+  } finally {
+    await broker?.close();
+    await services.close();
+  }
 }

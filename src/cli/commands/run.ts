@@ -16,7 +16,8 @@ import {
 import { SluiceError } from '../../errors.ts';
 import { startBroker } from '../../kafka/index.ts';
 import { createLogger } from '../../logger.ts';
-import { DEFAULTS, paint, portOption, untilShutdownSignal } from '../common.ts';
+import { DEFAULTS, paint, portOption, positiveIntOption, untilShutdownSignal } from '../common.ts';
+import { runScaledOut } from '../scaled-run.ts';
 import { type HttpFlags, openServices } from '../services.ts';
 
 interface RunFlags extends HttpFlags {
@@ -28,6 +29,10 @@ interface RunFlags extends HttpFlags {
   fromSavepoint?: string;
   allowNonRestoredState?: boolean;
   kafka: boolean;
+  bootstrap?: string;
+  group?: string;
+  parallelism?: number;
+  sessionTimeout: string;
 }
 
 export function checkpointDir(dataDir: string, pipeline: string): string {
@@ -62,6 +67,17 @@ export function registerRun(program: Command): void {
     .option('--allow-non-restored-state', 'start from a savepoint that has state for operators the pipeline lost')
     .option('--no-kafka', 'do not open the Kafka listener')
     .option(
+      '--bootstrap <host:port>',
+      'read and write topics on this Kafka-protocol cluster instead of an embedded log',
+    )
+    .option('--group <id>', 'run scaled out as a member of this group: one task per input partition (docs/scale.md)')
+    .option(
+      '--parallelism <n>',
+      'run scaled out with n member processes (their tasks split the partitions)',
+      positiveIntOption,
+    )
+    .option('--session-timeout <duration>', 'a scaled-out member silent this long loses its tasks', '10s')
+    .option(
       '--http-port <port>',
       'HTTP API port (SQL, ingest, metrics; 0 picks a free one)',
       portOption,
@@ -81,6 +97,13 @@ Examples:
     .action(async (file: string, flags: RunFlags) => {
       const define = await loadPipelineFile(file);
       const intervalMs = parseInterval(flags.checkpointInterval);
+      if (flags.group !== undefined || flags.parallelism !== undefined) {
+        return runScaledOut(file, define, {
+          ...flags,
+          intervalMs,
+          sessionTimeoutMs: parseDuration(flags.sessionTimeout),
+        });
+      }
       let current: (() => Pipeline | undefined) | undefined;
       const services = await openServices(flags.dataDir, flags, () => {
         const pipeline = current?.();
@@ -143,6 +166,10 @@ function report(m: PipelineMetrics): void {
     `sluice run: stopped; ${m.operators.map((o) => `${o.name} ${o.recordsIn}`).join(', ')}; dead letters ${m.deadLetters}; ` +
       `checkpoints ${m.checkpoints.completed}${restored}`,
   );
+}
+
+function parseDuration(value: string): number {
+  return /^\d+$/.test(value) ? Number(value) : toMillis(value as Duration, '--session-timeout');
 }
 
 function parseInterval(value: string): number {

@@ -1,0 +1,177 @@
+// `npm run bench -- scale [--events N] [--processes 1,2,3]`: the windowed-counts pipeline (examples/windowed-counts.ts,
+// 60 s tumbling windows per key) over N events in a 12-partition topic, run (a) in one process on the embedded log
+// — the fast path — and (b) scaled out as 1, 2, 3 member processes (`sluice run --bootstrap --parallelism P`) that
+// read through the broker, which this process hosts. The clock starts when the first member gets its tasks (node
+// start-up and group join excluded; the rebalances as the others join included) and stops when the last window
+// total is in the output topic. The events are loaded before each run, so each measures catching up on a backlog.
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildWindowedCounts } from '../examples/windowed-counts.ts';
+import { startBroker } from '../src/kafka/index.ts';
+import { type Log, openLog, partitionForKey } from '../src/log/index.ts';
+import { setLogLevel } from '../src/logger.ts';
+
+setLogLevel('warn');
+const { values: flags } = parseArgs({
+  options: {
+    events: { type: 'string', default: '2000000' },
+    processes: { type: 'string', default: '1,2,3' },
+    keys: { type: 'string', default: '1000' },
+  },
+});
+const EVENTS = Number(flags.events);
+const KEYS = Number(flags.keys);
+const PARTITIONS = 12;
+const PROCESSES = flags.processes.split(',').map(Number);
+const SLUICE = new URL('../bin/sluice.js', import.meta.url).pathname;
+const PIPELINE = new URL('../examples/windowed-counts.ts', import.meta.url).pathname;
+const START = 1_700_000_000_000;
+const CLOSE_TS = START + EVENTS + 3_600_000;
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-scale-'));
+
+/** Loads the events (1 ms apart, keys round robin) and a far-future event per key that closes every window. */
+async function load(log: Log): Promise<number> {
+  await log.createTopic('events', { partitions: PARTITIONS });
+  const keys = Array.from({ length: KEYS }, (_, k) => Buffer.from(`key-${k}`));
+  const partitionOf = keys.map((k) => partitionForKey(k, PARTITIONS));
+  const windows = new Set<string>();
+  const chunk = 50_000;
+  for (let from = 0; from <= EVENTS; from += chunk) {
+    const byPartition = Array.from(
+      { length: PARTITIONS },
+      () => [] as { key: Buffer; value: Buffer; timestamp: number }[],
+    );
+    const to = Math.min(EVENTS, from + chunk);
+    for (let i = from; i < to; i++) {
+      const k = i % KEYS;
+      const ts = START + i;
+      windows.add(`${Math.floor(ts / 60_000)}:${k}`);
+      byPartition[partitionOf[k]!]!.push({
+        key: keys[k]!,
+        value: Buffer.from(`{"key":"key-${k}","ts":${ts},"value":${i % 10}}`),
+        timestamp: ts,
+      });
+    }
+    if (to === EVENTS) {
+      for (let k = 0; k < KEYS; k++) {
+        byPartition[partitionOf[k]!]!.push({
+          key: keys[k]!,
+          value: Buffer.from(`{"key":"key-${k}","ts":${CLOSE_TS},"value":0}`),
+          timestamp: CLOSE_TS,
+        });
+      }
+    }
+    await Promise.all(byPartition.map((records, p) => (records.length ? log.append('events', p, records) : null)));
+    if (to === EVENTS) break;
+  }
+  return windows.size; // the window totals expected (the closing events' windows never close)
+}
+
+function outputCount(log: Log): number {
+  if (!log.hasTopic('window-totals')) return 0;
+  return log.describeTopic('window-totals').partitions.reduce((n, p) => n + p.logEndOffset, 0);
+}
+
+async function resetOutputs(log: Log): Promise<void> {
+  for (const topic of ['window-totals', 'events-late']) if (log.hasTopic(topic)) await log.deleteTopic(topic);
+  await log.createTopic('window-totals', { partitions: 4 });
+  await log.createTopic('events-late', { partitions: 1 });
+}
+
+async function until(check: () => boolean, ms: number): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function embedded(log: Log, expected: number) {
+  await resetOutputs(log);
+  const started = performance.now();
+  const pipeline = await buildWindowedCounts({ log, bounded: false, dataDir: log.dataDir });
+  const running = pipeline.run();
+  await until(() => outputCount(log) >= expected, 600_000);
+  const seconds = (performance.now() - started) / 1000;
+  pipeline.stop({ checkpoint: false });
+  await running;
+  return { mode: 'embedded', processes: 1, seconds: round(seconds), eventsPerSec: Math.round(EVENTS / seconds) };
+}
+
+async function scaled(log: Log, bootstrap: string, processes: number, expected: number) {
+  await resetOutputs(log);
+  const dataDir = path.join(root, `members-${processes}`);
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      SLUICE,
+      'run',
+      PIPELINE,
+      '--bootstrap',
+      bootstrap,
+      '--group',
+      `bench-${processes}`,
+      '--parallelism',
+      String(processes),
+      '--data-dir',
+      dataDir,
+      '--no-http',
+      '--checkpoint-interval',
+      '10s',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SLUICE_LOG_LEVEL: 'warn' } },
+  );
+  let firstTasks: number | undefined;
+  child.stdout!.on('data', (chunk: Buffer) => {
+    if (firstTasks === undefined && /tasks \[\d/.test(chunk.toString())) firstTasks = performance.now();
+  });
+  const spawned = performance.now();
+  await until(() => outputCount(log) >= expected, 600_000);
+  const done = performance.now();
+  child.kill('SIGTERM');
+  await new Promise((resolve) => child.once('exit', resolve));
+  const seconds = (done - (firstTasks ?? spawned)) / 1000;
+  return {
+    mode: 'members',
+    processes,
+    seconds: round(seconds),
+    startupSeconds: round(((firstTasks ?? spawned) - spawned) / 1000),
+    eventsPerSec: Math.round(EVENTS / seconds),
+  };
+}
+
+const round = (x: number) => Math.round(x * 100) / 100;
+
+const log = await openLog({ dataDir: path.join(root, 'log') });
+const broker = await startBroker({ log, port: 0 });
+try {
+  const expected = await load(log);
+  const results: Record<string, unknown>[] = [await embedded(log, expected)];
+  for (const n of PROCESSES) results.push(await scaled(log, broker.address, n, expected));
+  const one = results.find((r) => r.mode === 'members' && r.processes === 1)?.eventsPerSec as number | undefined;
+  for (const r of results) {
+    if (one && r.mode === 'members') r.speedupVsOne = round((r.eventsPerSec as number) / one);
+    console.error(
+      `${String(r.mode).padEnd(9)} ${r.processes} process(es): ${r.eventsPerSec} events/s (${r.seconds} s)`,
+    );
+  }
+  console.log(
+    JSON.stringify({
+      bench: 'scale',
+      events: EVENTS,
+      partitions: PARTITIONS,
+      keys: KEYS,
+      windows: expected,
+      cores: os.availableParallelism(),
+      results,
+    }),
+  );
+} finally {
+  await broker.close();
+  await log.close();
+  fs.rmSync(root, { recursive: true, force: true });
+}
