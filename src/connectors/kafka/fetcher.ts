@@ -1,8 +1,9 @@
-// Reads partitions of a Kafka cluster with Consumer.fetch (no group): one-off reads with one page of read-ahead per
-// partition, and long polls that wait for data. Waits asked for in the same tick share one fetch per broker (a
+// Reads partitions of a Kafka cluster with Consumer.fetch (no group): one-off reads, and long polls that wait for
+// data. Waits asked for in the same tick share one fetch per broker (a
 // source waits on all its partitions at once, and a broker answers one request per connection at a time, so
-// separate long polls would queue behind each other). Pages a poll or a read-ahead brought back are kept so that
-// the read that follows at that offset costs no second round trip.
+// separate long polls would queue behind each other). Pages a poll brought back are kept so that the read that
+// follows at that offset costs no second round trip. (Reading ahead on the reader's one connection measured no
+// faster on loopback: the requests queue behind each other at the broker; see docs/connectors.md.)
 import type { Consumer } from '@platformatic/kafka';
 import { SluiceError } from '../../errors.ts';
 import type { RecordReadResult } from '../../log/index.ts';
@@ -16,7 +17,7 @@ export interface FetchTarget {
 }
 
 export interface FetcherOptions {
-  /** Serves one-off reads and read-ahead. */
+  /** Serves one-off reads. */
   reader: Consumer;
   /** Serves long polls only, on its own connections, so that a poll never holds a read back. */
   poller: Consumer;
@@ -34,11 +35,10 @@ interface Request {
   maxBytes: number;
 }
 
+/** A page a long poll fetched, from `offset`, that no read has taken yet. */
 interface Prefetched {
   offset: number;
-  page: Promise<RecordReadResult | null>;
-  /** Set once the page has arrived. */
-  ready?: RecordReadResult | null;
+  page: RecordReadResult;
 }
 
 interface Waiter {
@@ -69,25 +69,17 @@ export class Fetcher {
 
   async read(topic: string, partition: number, offset: number, maxBytes = PAGE_BYTES): Promise<RecordReadResult> {
     const key = keyOf(topic, partition);
-    const ahead = this.prefetched.get(key);
+    const kept = this.prefetched.get(key);
     this.prefetched.delete(key);
-    let page = ahead?.offset === offset ? await ahead.page : null;
-    // An empty page may be stale by now: ask again rather than report "nothing" from the past.
-    if (page === null || page.records.length === 0) {
-      const outcome = await this.fetchOne(this.options.reader, { topic, partition, offset, maxBytes }, 0);
-      if ('errorCode' in outcome) throw this.partitionError(outcome.errorCode, topic, partition, offset);
-      page = outcome.page;
-    }
-    if (page.records.length > 0 && page.nextOffset < page.highWatermark) {
-      this.readAhead({ topic, partition, offset: page.nextOffset, maxBytes });
-    }
-    return page;
+    if (kept?.offset === offset) return kept.page;
+    const outcome = await this.fetchOne(this.options.reader, { topic, partition, offset, maxBytes }, 0);
+    if ('errorCode' in outcome) throw this.partitionError(outcome.errorCode, topic, partition, offset);
+    return outcome.page;
   }
 
   /** True when a fetched page at `offset` is waiting to be read. */
   hasPage(topic: string, partition: number, offset: number): boolean {
-    const ahead = this.prefetched.get(keyOf(topic, partition));
-    return ahead?.offset === offset && (ahead.ready?.records.length ?? 0) > 0;
+    return this.prefetched.get(keyOf(topic, partition))?.offset === offset;
   }
 
   wait(topic: string, partition: number, offset: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
@@ -173,15 +165,6 @@ export class Fetcher {
     if (this.queue.length > 0) this.schedulePoll();
   }
 
-  private readAhead(request: Request): void {
-    const entry: Prefetched = { offset: request.offset, page: Promise.resolve(null) };
-    entry.page = this.fetchOne(this.options.reader, request, 0).then(
-      (outcome) => (entry.ready = 'page' in outcome ? outcome.page : null),
-      () => (entry.ready = null), // the read that wanted it asks again and reports the error
-    );
-    this.prefetched.set(keyOf(request.topic, request.partition), entry);
-  }
-
   private async fetchOne(consumer: Consumer, request: Request, maxWaitMs: number): Promise<Outcome> {
     const outcomes = await this.fetchMany(consumer, [request], maxWaitMs);
     return outcomes.get(keyOf(request.topic, request.partition)) ?? { errorCode: UNKNOWN_TOPIC_OR_PARTITION };
@@ -253,7 +236,7 @@ export class Fetcher {
     this.options.observed(topic, p.partitionIndex, page);
     outcomes.set(key, { page });
     if (page.records.length > 0 && !this.hasPage(topic, p.partitionIndex, request.offset)) {
-      this.prefetched.set(key, { offset: request.offset, page: Promise.resolve(page), ready: page });
+      this.prefetched.set(key, { offset: request.offset, page });
     }
   }
 
