@@ -1,9 +1,11 @@
 // The embedded services a long-running command opens on a data directory: the log, the serving store
-// (`<data dir>/serve`) and the HTTP API; closed in reverse order.
+// (`<data dir>/serve`) and the HTTP API; closed in reverse order. `sluice run --bootstrap` opens the store and the
+// HTTP API over a Kafka cluster's log instead (openServing).
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Hono } from 'hono';
 import type { Pipeline } from '../engine/index.ts';
-import { type RunningServer, startServer } from '../http/index.ts';
+import { type RunningServer, type ServerLog, startServer } from '../http/index.ts';
 import { type Log, openLog } from '../log/index.ts';
 import { ServingStore } from '../serve/index.ts';
 
@@ -21,6 +23,12 @@ export interface Services {
   close(): Promise<void>;
 }
 
+export interface Serving {
+  store: ServingStore;
+  http: RunningServer | undefined;
+  close(): Promise<void>;
+}
+
 export async function openServices(
   dataDir: string,
   flags: HttpFlags,
@@ -29,10 +37,35 @@ export async function openServices(
   mount?: () => Record<string, Hono>,
 ): Promise<Services> {
   const log = await openLog({ dataDir });
-  let store: ServingStore | undefined;
+  let serving: Serving;
+  try {
+    serving = await openServing(log.dataDir, log, flags, pipelines, mount);
+  } catch (error) {
+    await log.close();
+    throw error;
+  }
+  return {
+    log,
+    ...serving,
+    async close() {
+      await serving.close();
+      await log.close();
+    },
+  };
+}
+
+/** The serving store in `<dataDir>/serve` and the HTTP API over `log` (which the caller owns and closes). */
+export async function openServing(
+  dataDir: string,
+  log: ServerLog,
+  flags: HttpFlags,
+  pipelines: () => Pipeline[],
+  mount?: () => Record<string, Hono>,
+): Promise<Serving> {
+  fs.mkdirSync(dataDir, { recursive: true });
+  const store = await ServingStore.open({ dir: path.join(dataDir, 'serve') });
   let http: RunningServer | undefined;
   try {
-    store = await ServingStore.open({ dir: path.join(log.dataDir, 'serve') });
     if (flags.http) {
       http = await startServer({
         log,
@@ -45,19 +78,15 @@ export async function openServices(
       });
     }
   } catch (error) {
-    await store?.close().catch(() => {});
-    await log.close();
+    await store.close().catch(() => {});
     throw error;
   }
-  const opened = store;
   return {
-    log,
-    store: opened,
+    store,
     http,
     async close() {
       await http?.close();
-      await opened.close();
-      await log.close();
+      await store.close();
     },
   };
 }

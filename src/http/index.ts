@@ -2,4 +2,4 @@
 
 export type * from './api.ts';
 export { type IngestResult, ingestRecords, RateLimiter } from './ingest.ts';
-export { createApp, type RunningServer, type ServerOptions, startServer } from './server.ts';
+export { createApp, type RunningServer, type ServerLog, type ServerOptions, startServer } from './server.ts';

@@ -2,7 +2,8 @@
 // checked before anything is written (a bad line rejects the request with its line number), rate-limited per
 // topic, partitioned by key like Kafka producers do, and acknowledged only once the log says it is durable.
 import { SluiceError } from '../errors.ts';
-import { type Log, type LogRecord, partitionForKey } from '../log/index.ts';
+import { type LogRecord, partitionForKey } from '../log/index.ts';
+import type { ServerLog } from './server.ts';
 
 export interface IngestOptions {
   /** The field of each object holding the record key (`?key=field`). */
@@ -21,7 +22,7 @@ export interface IngestResult {
 const CHUNK = 2000;
 
 export async function ingestRecords(
-  log: Log,
+  log: ServerLog,
   topic: string,
   body: string,
   options: IngestOptions = {},

@@ -11,7 +11,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { Registry } from 'prom-client';
 import type { Pipeline } from '../engine/index.ts';
 import { isSluiceError, SluiceError } from '../errors.ts';
-import type { Log } from '../log/index.ts';
+import type { GroupOffsetStore, Log } from '../log/index.ts';
 import { createLogger } from '../logger.ts';
 import type { ServingStore } from '../serve/index.ts';
 import type { CheckpointsJson, PipelineDetailJson, TopicsJson } from './api.ts';
@@ -22,8 +22,16 @@ import { createMetrics } from './metrics.ts';
 import { ThroughputSampler } from './throughput.ts';
 import { TopicSampler } from './topics.ts';
 
+/**
+ * What the HTTP API uses of a log: the embedded one, or a Kafka cluster seen through its client (`sluice run
+ * --bootstrap`), which has no consumer-group offsets to show.
+ */
+export type ServerLog = Pick<Log, 'listTopics' | 'hasTopic' | 'createTopic' | 'describeTopic' | 'append'> & {
+  readonly groups?: Pick<GroupOffsetStore, 'listGroups' | 'fetch'>;
+};
+
 export interface ServerOptions {
-  log: Log;
+  log: ServerLog;
   store?: ServingStore;
   /** The pipelines running in this process (for /v1/pipelines and /metrics). */
   pipelines?: () => Pipeline[];

@@ -3,11 +3,12 @@
 // partition. A sampler takes one snapshot a second and keeps the last few minutes, so that rates and lag can be
 // charted over time from the moment a page opens.
 import type { Pipeline } from '../engine/index.ts';
-import type { Log, TopicInfo } from '../log/index.ts';
+import type { TopicInfo } from '../log/index.ts';
 import type { ConsumerJson, TopicJson, TopicsHistoryPoint, TopicsJson } from './api.ts';
+import type { ServerLog } from './server.ts';
 
 export interface TopicSamplerOptions {
-  log: Log;
+  log: ServerLog;
   pipelines: () => Pipeline[];
   /** Period between samples (default 1,000 ms). */
   intervalMs?: number;
@@ -120,12 +121,12 @@ export class TopicSampler {
     const { log, pipelines } = this.options;
     let groups: string[] = [];
     try {
-      groups = log.groups.listGroups();
+      groups = log.groups?.listGroups() ?? [];
     } catch {
       // a closed log
     }
     for (const group of groups) {
-      for (const [topic, committed] of log.groups.fetch(group)) {
+      for (const [topic, committed] of log.groups?.fetch(group) ?? []) {
         const info = byName.get(topic);
         if (!info) continue;
         out.push(consumer(`group:${group}:${topic}`, 'group', group, info, (p) => committed.get(p)?.offset ?? null));

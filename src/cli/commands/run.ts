@@ -1,5 +1,6 @@
 // `sluice run <pipeline.ts>`: runs a pipeline file with the log embedded in this process and its Kafka listener
-// open, so that any Kafka client can feed the pipeline's inputs and read its outputs. The pipeline checkpoints into
+// open, so that any Kafka client can feed the pipeline's inputs and read its outputs — or, with `--bootstrap`,
+// against a Kafka-protocol cluster instead (src/cli/run-log.ts). The pipeline checkpoints into
 // `<data dir>/checkpoints/<pipeline name>`, resumes from there after a crash, and is restarted with backoff when
 // it fails.
 import path from 'node:path';
@@ -14,22 +15,17 @@ import {
   toMillis,
 } from '../../engine/index.ts';
 import { SluiceError } from '../../errors.ts';
-import { startBroker } from '../../kafka/index.ts';
 import { createLogger } from '../../logger.ts';
 import { DEFAULTS, paint, portOption, positiveIntOption, untilShutdownSignal } from '../common.ts';
+import { openRunLog, type RunLogFlags } from '../run-log.ts';
 import { runScaledOut } from '../scaled-run.ts';
-import { type HttpFlags, openServices } from '../services.ts';
 
-interface RunFlags extends HttpFlags {
-  dataDir: string;
-  kafkaPort: number;
+interface RunFlags extends RunLogFlags {
   bounded?: boolean;
   checkpoints: boolean;
   checkpointInterval: string;
   fromSavepoint?: string;
   allowNonRestoredState?: boolean;
-  kafka: boolean;
-  bootstrap?: string;
   group?: string;
   parallelism?: number;
   sessionTimeout: string;
@@ -66,10 +62,7 @@ export function registerRun(program: Command): void {
     .option('--from-savepoint <name|file>', 'start from a savepoint (by name or file) instead of the latest checkpoint')
     .option('--allow-non-restored-state', 'start from a savepoint that has state for operators the pipeline lost')
     .option('--no-kafka', 'do not open the Kafka listener')
-    .option(
-      '--bootstrap <host:port>',
-      'read and write topics on this Kafka-protocol cluster instead of an embedded log',
-    )
+    .option('--bootstrap <host:port>', 'run against this Kafka-protocol cluster: no embedded log, no listener')
     .option('--group <id>', 'run scaled out as a member of this group: one task per input partition (docs/scale.md)')
     .option(
       '--parallelism <n>',
@@ -92,9 +85,10 @@ Examples:
   $ sluice run examples/windowed-counts.ts --data-dir /tmp/wc --kafka-port 19092
   $ sluice run examples/windowed-counts.ts --bounded
   $ sluice savepoint windowed-counts --name before-upgrade      # in another terminal
-  $ sluice run examples/windowed-counts.ts --from-savepoint before-upgrade`,
+  $ sluice run examples/windowed-counts.ts --from-savepoint before-upgrade
+  $ sluice run examples/windowed-counts.ts --bootstrap kafka-1.internal:9092 --data-dir /var/lib/wc`,
     )
-    .action(async (file: string, flags: RunFlags) => {
+    .action(async (file: string, flags: RunFlags, command: Command) => {
       const define = await loadPipelineFile(file);
       const intervalMs = parseInterval(flags.checkpointInterval);
       if (flags.group !== undefined || flags.parallelism !== undefined) {
@@ -105,25 +99,17 @@ Examples:
         });
       }
       let current: (() => Pipeline | undefined) | undefined;
-      const services = await openServices(flags.dataDir, flags, () => {
+      const target = await openRunLog(flags, command, () => {
         const pipeline = current?.();
         return pipeline ? [pipeline] : [];
       });
-      const { log, store, http } = services;
-      const broker = flags.kafka
-        ? await startBroker({ log, host: flags.host, port: flags.kafkaPort, autoCreateTopics: true }).catch(
-            async (error: unknown) => {
-              await services.close();
-              throw error;
-            },
-          )
-        : undefined;
+      const { log, dataDir, store, http } = target;
       const logger = createLogger('run');
       let first = true;
       const build = async () => {
-        const pipeline = await define({ log, bounded: flags.bounded ?? false, dataDir: log.dataDir, serving: store });
+        const pipeline = await define({ log, bounded: flags.bounded ?? false, dataDir, serving: store });
         if (flags.checkpoints) {
-          const dir = checkpointDir(log.dataDir, pipeline.name);
+          const dir = checkpointDir(dataDir, pipeline.name);
           pipeline.enableCheckpoints({
             dir,
             intervalMs,
@@ -135,7 +121,7 @@ Examples:
         if (first) {
           console.log(
             `${paint('bold', 'sluice run')}: pipeline ${pipeline.name} from ${file}` +
-              (broker ? `; Kafka protocol on ${paint('cyan', broker.address)}` : '') +
+              (target.describe ? `; ${target.describe}` : '') +
               (http ? `; HTTP on ${paint('cyan', http.url)}` : '') +
               (flags.bounded ? ' (bounded)' : ' (Ctrl-C stops)'),
           );
@@ -154,8 +140,7 @@ Examples:
         const pipeline = run.current();
         if (pipeline) report(pipeline.metrics());
       } finally {
-        await broker?.close();
-        await services.close();
+        await target.close();
       }
     });
 }

@@ -1,0 +1,81 @@
+// `npm run bench -- connectors [--messages N] [--partitions P]`: the engine's LogSource and a logSink-like writer
+// over KafkaClusterLog, against `sluice broker` in its own process on loopback, beside the same over the embedded
+// log in this process. 100-byte values, appends of 1,000 records with one append in flight per partition (as
+// logSink writes), reads of 1 MiB pages (LogSource's default) in bounded mode. Prints one JSON line.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { connectKafkaLog } from '../src/connectors/index.ts';
+import { bytes, LogSource, type PipelineLog } from '../src/engine/index.ts';
+import { type LogRecord, openLog } from '../src/log/index.ts';
+import { startSluice } from '../test/helpers/processes.ts';
+
+const { values: flags } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '1000000' },
+    partitions: { type: 'string', default: '3' },
+  },
+});
+const MESSAGES = Number(flags.messages);
+const PARTITIONS = Number(flags.partitions);
+const BATCH = 1000;
+const VALUE = Buffer.from('x'.repeat(100));
+
+const perSec = (n: number, ms: number) => Math.round((n * 1000) / ms);
+
+/** Appends MESSAGES records to `topic`, spread evenly over its partitions; records/s. */
+async function appendRate(log: PipelineLog, topic: string): Promise<number> {
+  const batch: LogRecord[] = Array.from({ length: BATCH }, (_, i) => ({ key: Buffer.from(`k${i}`), value: VALUE }));
+  const perPartition = Math.ceil(MESSAGES / BATCH / PARTITIONS);
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: PARTITIONS }, async (_, partition) => {
+      for (let i = 0; i < perPartition; i++) await log.append(topic, partition, batch);
+    }),
+  );
+  return perSec(perPartition * PARTITIONS * BATCH, performance.now() - start);
+}
+
+/** Reads the whole topic through a bounded LogSource, as a pipeline would; records/s. */
+async function readRate(log: PipelineLog, topic: string): Promise<number> {
+  const source = new LogSource({ log, topic, format: bytes() });
+  const start = performance.now();
+  await source.open({ bounded: true, deadLetter: () => {} });
+  const signal = new AbortController().signal;
+  let count = 0;
+  for (let batch = await source.poll(signal); batch !== null; batch = await source.poll(signal)) {
+    count += batch.values.length;
+  }
+  const ms = performance.now() - start;
+  await source.close();
+  return perSec(count, ms);
+}
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-connectors-'));
+const results: Record<string, unknown> = { messages: MESSAGES, partitions: PARTITIONS, valueBytes: VALUE.length };
+try {
+  const embedded = await openLog({ dataDir: path.join(dir, 'embedded') });
+  await embedded.createTopic('bench', { partitions: PARTITIONS });
+  results.embeddedAppend = await appendRate(embedded, 'bench');
+  results.embeddedRead = await readRate(embedded, 'bench');
+  await embedded.close();
+
+  const broker = startSluice(['broker', '--data-dir', path.join(dir, 'broker'), '--kafka-port', '0']);
+  try {
+    const bootstrap = (await broker.waitFor(/Kafka protocol on (\S+),/))[1]!;
+    const cluster = await connectKafkaLog({ bootstrap, clientId: 'bench' });
+    try {
+      await cluster.createTopic('bench', { partitions: PARTITIONS });
+      results.clusterAppend = await appendRate(cluster, 'bench');
+      results.clusterRead = await readRate(cluster, 'bench');
+    } finally {
+      await cluster.close();
+    }
+  } finally {
+    await broker.stop('SIGTERM');
+  }
+} finally {
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+console.log(JSON.stringify(results));

@@ -1,0 +1,85 @@
+// Where `sluice run` gets the pipeline's log: the embedded log in the data directory with its own Kafka listener
+// (the default), or a Kafka-protocol cluster (`--bootstrap`), with no log or broker of its own. Either way the
+// serving store and the HTTP API live in the data directory, and so do the checkpoints.
+import path from 'node:path';
+import type { Command } from 'commander';
+import { connectKafkaLog } from '../connectors/index.ts';
+import type { Pipeline, PipelineLog } from '../engine/index.ts';
+import { SluiceError } from '../errors.ts';
+import type { RunningServer } from '../http/index.ts';
+import { startBroker } from '../kafka/index.ts';
+import type { ServingStore } from '../serve/index.ts';
+import { paint } from './common.ts';
+import { type HttpFlags, openServices, openServing } from './services.ts';
+
+export interface RunLogFlags extends HttpFlags {
+  dataDir: string;
+  kafkaPort: number;
+  kafka: boolean;
+  bootstrap?: string;
+}
+
+export interface RunLog {
+  log: PipelineLog;
+  dataDir: string;
+  store: ServingStore;
+  http: RunningServer | undefined;
+  /** How clients reach the pipeline's topics, for the banner ("Kafka protocol on …"). */
+  describe: string | undefined;
+  close(): Promise<void>;
+}
+
+export async function openRunLog(flags: RunLogFlags, command: Command, pipelines: () => Pipeline[]): Promise<RunLog> {
+  if (flags.bootstrap === undefined) return openEmbedded(flags, pipelines);
+  if (command.getOptionValueSource('kafkaPort') === 'cli') {
+    throw new SluiceError(
+      'INVALID_FLAGS',
+      '--bootstrap runs the pipeline against that cluster, with no broker of its own: drop --kafka-port',
+    );
+  }
+  if (!/^[^:\s]+:\d{1,5}$/.test(flags.bootstrap)) {
+    throw new SluiceError('INVALID_FLAGS', `--bootstrap must be host:port, got "${flags.bootstrap}"`);
+  }
+  const dataDir = path.resolve(flags.dataDir);
+  const log = await connectKafkaLog({ bootstrap: flags.bootstrap, clientId: 'sluice-run' });
+  try {
+    const serving = await openServing(dataDir, log, flags, pipelines);
+    return {
+      log,
+      dataDir,
+      ...serving,
+      describe: `Kafka cluster at ${paint('cyan', flags.bootstrap)}`,
+      async close() {
+        await serving.close();
+        await log.close();
+      },
+    };
+  } catch (error) {
+    await log.close();
+    throw error;
+  }
+}
+
+async function openEmbedded(flags: RunLogFlags, pipelines: () => Pipeline[]): Promise<RunLog> {
+  const services = await openServices(flags.dataDir, flags, pipelines);
+  const { log } = services;
+  const broker = flags.kafka
+    ? await startBroker({ log, host: flags.host, port: flags.kafkaPort, autoCreateTopics: true }).catch(
+        async (error: unknown) => {
+          await services.close();
+          throw error;
+        },
+      )
+    : undefined;
+  return {
+    log,
+    dataDir: log.dataDir,
+    store: services.store,
+    http: services.http,
+    describe: broker ? `Kafka protocol on ${paint('cyan', broker.address)}` : undefined,
+    async close() {
+      await broker?.close();
+      await services.close();
+    },
+  };
+}

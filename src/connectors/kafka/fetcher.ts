@@ -1,0 +1,275 @@
+// Reads partitions of a Kafka cluster with Consumer.fetch (no group): one-off reads, and long polls that wait for
+// data. Waits asked for in the same tick share one fetch per broker (a
+// source waits on all its partitions at once, and a broker answers one request per connection at a time, so
+// separate long polls would queue behind each other). Pages a poll brought back are kept so that the read that
+// follows at that offset costs no second round trip. (Reading ahead on the reader's one connection measured no
+// faster on loopback: the requests queue behind each other at the broker; see docs/connectors.md.)
+import type { Consumer } from '@platformatic/kafka';
+import { SluiceError } from '../../errors.ts';
+import type { RecordReadResult } from '../../log/index.ts';
+import { type FetchedPartition, type FetchResponse, toReadResult } from './records.ts';
+
+export interface FetchTarget {
+  /** What the fetch request names the topic by: its UUID when the cluster has them, else its name. */
+  topicId: string;
+  /** The partition leader's node id. */
+  node: number;
+}
+
+export interface FetcherOptions {
+  /** Serves one-off reads. */
+  reader: Consumer;
+  /** Serves long polls only, on its own connections, so that a poll never holds a read back. */
+  poller: Consumer;
+  target(topic: string, partition: number): FetchTarget;
+  /** Every partition a fetch saw: its end and start offsets. */
+  observed(topic: string, partition: number, page: RecordReadResult): void;
+  /** Maps a client error to a SluiceError. */
+  fail(error: unknown, what: string): unknown;
+}
+
+interface Request {
+  topic: string;
+  partition: number;
+  offset: number;
+  maxBytes: number;
+}
+
+/** A page a long poll fetched, from `offset`, that no read has taken yet. */
+interface Prefetched {
+  offset: number;
+  page: RecordReadResult;
+}
+
+interface Waiter {
+  request: Request;
+  deadline: number;
+  signal: AbortSignal | undefined;
+  resolve(ready: boolean): void;
+  reject(error: unknown): void;
+  settled: boolean;
+}
+
+/** One partition's outcome in a fetch: a page, or Kafka's error code for it. */
+type Outcome = { page: RecordReadResult } | { errorCode: number };
+
+const PAGE_BYTES = 1 << 20;
+
+export class Fetcher {
+  private readonly prefetched = new Map<string, Prefetched>();
+  private queue: Waiter[] = [];
+  private polling = false;
+  private flushScheduled = false;
+  private closed = false;
+  private readonly options: FetcherOptions;
+
+  constructor(options: FetcherOptions) {
+    this.options = options;
+  }
+
+  async read(topic: string, partition: number, offset: number, maxBytes = PAGE_BYTES): Promise<RecordReadResult> {
+    const key = keyOf(topic, partition);
+    const kept = this.prefetched.get(key);
+    this.prefetched.delete(key);
+    if (kept?.offset === offset) return kept.page;
+    const outcome = await this.fetchOne(this.options.reader, { topic, partition, offset, maxBytes }, 0);
+    if ('errorCode' in outcome) throw this.partitionError(outcome.errorCode, topic, partition, offset);
+    return outcome.page;
+  }
+
+  /** True when a fetched page at `offset` is waiting to be read. */
+  hasPage(topic: string, partition: number, offset: number): boolean {
+    return this.prefetched.get(keyOf(topic, partition))?.offset === offset;
+  }
+
+  wait(topic: string, partition: number, offset: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (signal?.aborted || this.closed) return Promise.resolve(false);
+    return new Promise<boolean>((resolve, reject) => {
+      const waiter: Waiter = {
+        request: { topic, partition, offset, maxBytes: PAGE_BYTES },
+        deadline: Date.now() + timeoutMs,
+        signal,
+        settled: false,
+        resolve: (ready) => settle(() => resolve(ready)),
+        reject: (error) => settle(() => reject(error)),
+      };
+      const onAbort = () => waiter.resolve(false); // the poll carries on; its pages are kept for the next read
+      const settle = (done: () => void) => {
+        if (waiter.settled) return;
+        waiter.settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        done();
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.enqueue(waiter);
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const waiter of this.queue) waiter.resolve(false);
+    this.queue = [];
+    this.prefetched.clear();
+  }
+
+  private enqueue(waiter: Waiter): void {
+    this.queue.push(waiter);
+    if (!this.polling) this.schedulePoll();
+  }
+
+  /**
+   * Polls on the next turn of the event loop: waits asked for in one tick go into one fetch, and a wait whose
+   * caller gave up (aborted once another partition woke it) is settled before the next poll is built.
+   */
+  private schedulePoll(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      void this.poll();
+    });
+  }
+
+  /** One long poll for every waiter queued so far; waiters still waiting afterwards go into the next one. */
+  private async poll(): Promise<void> {
+    const waiters = this.queue.filter((w) => !w.settled);
+    this.queue = [];
+    if (waiters.length === 0 || this.closed) return;
+    this.polling = true;
+    const now = Date.now();
+    const maxWait = Math.max(0, Math.min(...waiters.map((w) => w.deadline - now)));
+    const requests = new Map<string, Request>();
+    for (const w of waiters) requests.set(keyOf(w.request.topic, w.request.partition), w.request);
+    let outcomes: Map<string, Outcome> | undefined;
+    let failure: unknown;
+    try {
+      outcomes = await this.fetchMany(this.options.poller, [...requests.values()], maxWait);
+    } catch (error) {
+      failure = error;
+    }
+    this.polling = false;
+    const after = Date.now();
+    for (const w of waiters) {
+      if (w.settled) continue;
+      if (this.closed) w.resolve(false);
+      else if (outcomes === undefined) w.reject(failure);
+      else {
+        const outcome = outcomes.get(keyOf(w.request.topic, w.request.partition));
+        // A partition error (out of range, moved leader) is for the read that follows to report.
+        if (outcome !== undefined && ('errorCode' in outcome || outcome.page.highWatermark > w.request.offset)) {
+          w.resolve(true);
+        } else if (after >= w.deadline) w.resolve(false);
+        else this.queue.push(w);
+      }
+    }
+    if (this.queue.length > 0) this.schedulePoll();
+  }
+
+  private async fetchOne(consumer: Consumer, request: Request, maxWaitMs: number): Promise<Outcome> {
+    const outcomes = await this.fetchMany(consumer, [request], maxWaitMs);
+    return outcomes.get(keyOf(request.topic, request.partition)) ?? { errorCode: UNKNOWN_TOPIC_OR_PARTITION };
+  }
+
+  /** Fetches every request (one fetch per leader, in parallel); keeps the pages no read asked for yet. */
+  private async fetchMany(consumer: Consumer, requests: Request[], maxWaitMs: number): Promise<Map<string, Outcome>> {
+    const byNode = new Map<number, Request[]>();
+    for (const r of requests) {
+      const { node } = this.options.target(r.topic, r.partition);
+      let list = byNode.get(node);
+      if (!list) byNode.set(node, (list = []));
+      list.push(r);
+    }
+    const outcomes = new Map<string, Outcome>();
+    await Promise.all(
+      [...byNode].map(async ([node, list]) => {
+        const names = new Map<string, string>();
+        const topics = new Map<string, { topicId: string; partitions: FetchPartition[] }>();
+        let maxBytes = 0;
+        for (const r of list) {
+          const { topicId } = this.options.target(r.topic, r.partition);
+          names.set(topicId, r.topic);
+          let entry = topics.get(topicId);
+          if (!entry) topics.set(topicId, (entry = { topicId, partitions: [] }));
+          entry.partitions.push({
+            partition: r.partition,
+            fetchOffset: BigInt(r.offset),
+            currentLeaderEpoch: -1,
+            lastFetchedEpoch: -1,
+            partitionMaxBytes: r.maxBytes,
+          });
+          maxBytes += r.maxBytes;
+        }
+        let response: FetchResponse;
+        try {
+          response = await consumer.fetch({
+            node,
+            maxWaitTime: maxWaitMs,
+            minBytes: 1,
+            maxBytes,
+            topics: [...topics.values()],
+          });
+        } catch (error) {
+          // A partition's error fails the whole call, but the response still holds every partition's answer.
+          const partial = (error as { response?: FetchResponse }).response;
+          if (partial?.responses === undefined) throw this.options.fail(error, `fetch from node ${node}`);
+          response = partial;
+        }
+        for (const t of response.responses) {
+          const topic = names.get(t.topicId);
+          if (topic === undefined) continue;
+          for (const p of t.partitions) this.record(outcomes, list, topic, p);
+        }
+      }),
+    );
+    return outcomes;
+  }
+
+  private record(outcomes: Map<string, Outcome>, requests: Request[], topic: string, p: FetchedPartition): void {
+    const key = keyOf(topic, p.partitionIndex);
+    const request = requests.find((r) => r.topic === topic && r.partition === p.partitionIndex);
+    if (request === undefined) return;
+    if (p.errorCode !== 0) {
+      outcomes.set(key, { errorCode: p.errorCode });
+      return;
+    }
+    const page = toReadResult(request.offset, p);
+    this.options.observed(topic, p.partitionIndex, page);
+    outcomes.set(key, { page });
+    if (page.records.length > 0 && !this.hasPage(topic, p.partitionIndex, request.offset)) {
+      this.prefetched.set(key, { offset: request.offset, page });
+    }
+  }
+
+  private partitionError(errorCode: number, topic: string, partition: number, offset: number): SluiceError {
+    const where = `${topic}-${partition}`;
+    if (errorCode === OFFSET_OUT_OF_RANGE) {
+      return new SluiceError('OFFSET_OUT_OF_RANGE', `${where}: offset ${offset} is out of range`, {
+        topic,
+        partition,
+        offset,
+      });
+    }
+    if (errorCode === UNKNOWN_TOPIC_OR_PARTITION) {
+      return new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `${where}: the cluster does not host it`, {
+        topic,
+        partition,
+      });
+    }
+    return new SluiceError('FETCH_FAILED', `${where}: Kafka error code ${errorCode} reading offset ${offset}`, {
+      topic,
+      partition,
+      offset,
+      errorCode,
+    });
+  }
+}
+
+type FetchPartition = Parameters<Consumer['fetch']>[0]['topics'][number]['partitions'][number];
+
+/** Kafka's error codes for the two partition errors callers handle. */
+const OFFSET_OUT_OF_RANGE = 1;
+const UNKNOWN_TOPIC_OR_PARTITION = 3;
+
+function keyOf(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
