@@ -10,7 +10,17 @@
 //     {user, session_start, session_end, events, kind} (a late event that bridges two sessions merges them:
 //     the later one is retracted with kind "delete").
 // With a serving store (`sluice dev`, `sluice run`) both also land in tables `ad_ctr` and `user_sessions`.
-import { agg, definePipeline, json, logSink, logSource, Pipeline, watermarks, windows } from '../src/engine/index.ts';
+import {
+  agg,
+  definePipeline,
+  ensureTopic,
+  json,
+  logSink,
+  logSource,
+  Pipeline,
+  watermarks,
+  windows,
+} from '../src/engine/index.ts';
 import { serveTable } from '../src/serve/index.ts';
 
 export interface Interaction {
@@ -52,7 +62,7 @@ export default definePipeline(async ({ log, bounded, serving }) => {
     ['ad-ctr', 1],
     ['user-sessions', 1],
   ] as const) {
-    if (!log.hasTopic(topic)) await log.createTopic(topic, { partitions });
+    await ensureTopic(log, topic, { partitions });
   }
   const p = new Pipeline({ name: 'clickstream', bounded });
   const strategy = watermarks.boundedOutOfOrderness('5s');

@@ -7,7 +7,16 @@
 // before it — {sensor, ts, avg_5m, min_5m, max_5m, readings_5m} — to topic `sensor-averages` and to the serving
 // table `sensor_averages`. A reading more than a minute behind the watermark (a device that reconnects with old
 // data) would distort the rolling figure of a moment long past: it goes to topic `readings-late` instead.
-import { agg, definePipeline, json, logSink, logSource, Pipeline, watermarks } from '../src/engine/index.ts';
+import {
+  agg,
+  definePipeline,
+  ensureTopic,
+  json,
+  logSink,
+  logSource,
+  Pipeline,
+  watermarks,
+} from '../src/engine/index.ts';
 import { serveTable } from '../src/serve/index.ts';
 
 export interface Reading {
@@ -51,7 +60,7 @@ export default definePipeline(async ({ log, bounded, serving }) => {
     ['sensor-averages', 1],
     ['readings-late', 1],
   ] as const) {
-    if (!log.hasTopic(topic)) await log.createTopic(topic, { partitions });
+    await ensureTopic(log, topic, { partitions });
   }
   const p = new Pipeline({ name: 'sensor-averages', bounded });
   const onTime = p

@@ -12,6 +12,7 @@ import {
   agg,
   type DataStream,
   definePipeline,
+  ensureTopic,
   json,
   logSink,
   logSource,
@@ -56,7 +57,7 @@ export async function buildWindowedCounts(
   options: WindowedCountsOptions = {},
 ): Promise<Pipeline> {
   for (const topic of ['events', 'window-totals', 'events-late']) {
-    if (!log.hasTopic(topic)) await log.createTopic(topic, { partitions: topic === 'events' ? 3 : 1 });
+    await ensureTopic(log, topic, { partitions: topic === 'events' ? 3 : 1 });
   }
   const p = new Pipeline({ name: 'windowed-counts', bounded });
   const events = p

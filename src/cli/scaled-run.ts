@@ -109,6 +109,7 @@ export async function runMember(options: MemberOptions): Promise<void> {
     // Tasks first (a last checkpoint each, leases released), then the group: the partitions' next owners start at
     // once from those checkpoints.
     await runner.close();
+    logger.debug('tasks stopped');
     await membership.leave();
   }
   if (runner.failed !== undefined) throw runner.failed;
@@ -216,6 +217,9 @@ export async function runScaledOut(file: string, define: PipelineDefinition, fla
     file,
     '--bootstrap',
     bootstrap,
+    // One member each (the group defaults to the pipeline's name, which only the member learns).
+    '--parallelism',
+    '1',
     ...(flags.group === undefined ? [] : ['--group', flags.group]),
     '--data-dir',
     flags.dataDir,
@@ -244,6 +248,8 @@ export async function runScaledOut(file: string, define: PipelineDefinition, fla
       });
     } finally {
       await log.close();
+      // A member started by `--parallelism` has its supervisor's IPC channel open, which would keep it alive.
+      if (process.connected) process.disconnect();
     }
     return;
   }

@@ -1,6 +1,6 @@
 // The contract of a pipeline file (`sluice run file.ts`): its default export builds the pipeline from what the
 // runner provides, so that the same file runs embedded, against a remote broker, or bounded for a batch job.
-import type { Log, RecordReadResult } from '../log/index.ts';
+import type { Log, RecordReadResult, TopicSpec } from '../log/index.ts';
 import type { ServingStore } from '../serve/index.ts';
 import type { Pipeline } from './pipeline.ts';
 
@@ -37,4 +37,15 @@ export type PipelineDefinition = (env: PipelineEnvironment) => Pipeline | Promis
 /** Types a pipeline file's default export: `export default definePipeline(({ log }) => { ... })`. */
 export function definePipeline(define: PipelineDefinition): PipelineDefinition {
   return define;
+}
+
+/**
+ * Creates `topic` unless it exists. Several processes of a scaled-out pipeline define it at once, so a topic that
+ * another one created meanwhile (TOPIC_ALREADY_EXISTS) is as good as created here.
+ */
+export async function ensureTopic(log: PipelineLog, topic: string, spec: TopicSpec): Promise<void> {
+  if (log.hasTopic(topic)) return;
+  await log.createTopic(topic, spec).catch((error: { code?: string }) => {
+    if (error.code !== 'TOPIC_ALREADY_EXISTS') throw error;
+  });
 }

@@ -9,7 +9,13 @@ export { bytes, type Format, json, text } from './connectors/formats.ts';
 export { LogSinkConnector, type LogSinkOptions, logSink } from './connectors/log-sink.ts';
 export { LogSource, type LogSourceOptions, logSource, type StartPosition } from './connectors/log-source.ts';
 export { type CollectSink, collect, countingSink, fromArrays, generator } from './connectors/memory.ts';
-export { definePipeline, type PipelineDefinition, type PipelineEnvironment, type PipelineLog } from './define.ts';
+export {
+  definePipeline,
+  ensureTopic,
+  type PipelineDefinition,
+  type PipelineEnvironment,
+  type PipelineLog,
+} from './define.ts';
 export { type Duration, toMillis } from './duration.ts';
 export { OperatorHarness } from './harness.ts';
 export {

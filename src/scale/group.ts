@@ -74,8 +74,18 @@ export async function joinTaskGroup(options: TaskGroupOptions): Promise<TaskGrou
       return consumer.memberId;
     },
     async leave() {
-      await new Promise<void>((resolve) => consumer.leaveGroup(false, () => resolve()));
-      await consumer.close(true).catch(() => {});
+      // Leaving tells the coordinator at once (no session timeout to wait out); bounded, as a broker that is gone
+      // would otherwise hold the shutdown up.
+      await Promise.race([
+        new Promise<void>((resolve) => consumer.leaveGroup(false, () => resolve())),
+        new Promise<void>((resolve) => setTimeout(resolve, 3000).unref()),
+      ]);
+      options.logger.debug('left the group');
+      await Promise.race([
+        consumer.close(true).catch(() => {}),
+        new Promise<void>((resolve) => setTimeout(resolve, 3000).unref()),
+      ]);
+      options.logger.debug('consumer closed');
     },
   };
 }

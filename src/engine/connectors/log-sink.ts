@@ -162,16 +162,20 @@ export class LogSinkConnector<T> implements Sink<T> {
     }
   }
 
-  /** Reads this writer's records after the checkpoint (from the start, without one): the replay skips them. */
+  /**
+   * Reads this writer's records after the checkpoint: the replay skips them. Without a checkpoint there are none
+   * (a pipeline checkpoints before its first record), whatever an earlier deployment of the same name wrote.
+   */
   private async findEarlierWrites(checkpoint: SinkCheckpoint | undefined): Promise<void> {
     const { log, topic } = this.options;
     this.sequence = checkpoint?.sequence ?? 0;
+    if (checkpoint?.sequence === undefined) return;
     await log.refresh?.(topic);
     const mine = this.writerHeader!.value!;
     const written = new Map<number, Buffer>();
     const partitions = log.describeTopic(topic).partitions;
     for (const { partition, logStartOffset, logEndOffset } of partitions) {
-      let offset = Math.max(logStartOffset, checkpoint?.endOffsets[partition] ?? 0);
+      let offset = Math.max(logStartOffset, checkpoint.endOffsets[partition] ?? 0);
       while (offset < logEndOffset) {
         const page = await log.readRecords(topic, partition, offset, { maxBytes: 4 << 20 });
         for (const record of page.records) {
