@@ -156,6 +156,30 @@ describe('pipelines', () => {
     assert.ok(maxGap <= 2, `one source ran ${maxGap} batches ahead of the other`);
   });
 
+  it('hands a large window firing to the sink in batches as the rows are made', async () => {
+    const p = new Pipeline({ bounded: true });
+    const sizes: number[] = [];
+    const rows: number[] = [];
+    p.source(fromArrays([Array.from({ length: 10_000 }, (_, i) => i)]))
+      .withTimestamps(() => 0, watermarks.ascending())
+      .keyBy((v) => v)
+      .window(windows.tumbling('10s'))
+      .aggregate(agg.count())
+      .sinkTo({
+        name: 'batches',
+        write(batch) {
+          sizes.push(batch.values.length);
+          for (const r of batch.values) rows.push(r.key);
+        },
+      });
+    await p.run();
+    assert.deepEqual(sizes, [4096, 4096, 1808], 'one window of 10,000 keys, in batches of at most 4,096');
+    assert.deepEqual(
+      rows,
+      Array.from({ length: 10_000 }, (_, i) => i),
+    );
+  });
+
   it('stops waiting for a silent stream after its idle timeout: a union downstream follows the live one', async () => {
     let now = 0;
     const p = new Pipeline({ clock: () => now, tickMs: 60_000 });
