@@ -25,7 +25,7 @@ import { openLog } from '../src/log/index.ts';
 import { NexmarkGenerator } from './nexmark/generator.ts';
 import { LOOPS } from './nexmark/loops.ts';
 import type { NexmarkEvent } from './nexmark/model.ts';
-import { nexmarkEvents, QUERIES, type QueryName } from './nexmark/queries.ts';
+import { nexmarkEvents, QUERIES, type QueryName, type QueryOptions } from './nexmark/queries.ts';
 import { nexmarkSource, pacedSource, produceToLog } from './nexmark/sources.ts';
 
 const { values: flags } = parseArgs({
@@ -55,7 +55,7 @@ if (flags.source !== 'generator' && flags.source !== 'log') {
   process.exit(2);
 }
 
-type Build = (events: DataStream<NexmarkEvent>) => DataStream<unknown>;
+type Build = (events: DataStream<NexmarkEvent>, options: QueryOptions) => DataStream<unknown>;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const cpuSeconds = () => {
   const u = process.cpuUsage();
@@ -73,10 +73,23 @@ async function measure<T>(count: number, body: () => Promise<T> | T) {
   return { result, eventsPerSec: Math.round(count / wall), eventsPerCpuSec: Math.round(count / cpu) };
 }
 
+/** Builds `query` into `p`, with a temporary directory for q10's files (removed by the returned function). */
+function build(query: QueryName, p: Pipeline, source: Parameters<typeof nexmarkEvents>[1], sink: Sink<unknown>) {
+  const outputDir = query === 'q10' ? fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-nexmark-q10-')) : undefined;
+  (QUERIES[query] as unknown as Build)(nexmarkEvents(p, source), { outputDir }).sinkTo(sink);
+  return () => {
+    if (outputDir !== undefined) fs.rmSync(outputDir, { recursive: true, force: true });
+  };
+}
+
 async function runPipeline(query: QueryName, source: Parameters<typeof nexmarkEvents>[1], sink: Sink<unknown>) {
   const p = new Pipeline({ bounded: true, onError: 'fail', ...(query === 'q12' ? { tickMs: 10 } : {}) });
-  (QUERIES[query] as unknown as Build)(nexmarkEvents(p, source)).sinkTo(sink);
-  await p.run();
+  const cleanUp = build(query, p, source, sink);
+  try {
+    await p.run();
+  } finally {
+    cleanUp();
+  }
 }
 
 /** The median run of several, by events per CPU-second. */
@@ -186,9 +199,13 @@ async function latency(query: QueryName, rate: number) {
     },
   };
   const p = new Pipeline({ onError: 'fail', ...(query === 'q12' ? { tickMs: 10 } : {}) });
-  (QUERIES[query] as unknown as Build)(nexmarkEvents(p, source)).sinkTo(sink);
+  const cleanUp = build(query, p, source, sink);
   // A streaming (unbounded) run: it ends when the paced source is exhausted; windows still open are not fired.
-  await p.run();
+  try {
+    await p.run();
+  } finally {
+    cleanUp();
+  }
   const [p50, p99] = samples.length > 0 ? percentiles(samples, [0.5, 0.99]) : [null, null];
   return { ratePerSec: rate, seconds, events: source.produced, results, p50Ms: p50, p99Ms: p99 };
 }

@@ -2,11 +2,14 @@
 // same events: the same rows (or, for changelogs, the same final state). Events are 2 ms apart, so that 100,000 of
 // them span 200 s of event time: several tumbling, sliding and session windows, and auctions that expire.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { NexmarkGenerator } from '../bench/nexmark/generator.ts';
 import { AUCTION, BID, type Bid, type NexmarkEvent, PERSON } from '../bench/nexmark/model.ts';
-import { nexmarkEvents, QUERIES, type QueryName } from '../bench/nexmark/queries.ts';
+import { nexmarkEvents, QUERIES, type QueryName, type QueryOptions, SIDE_INPUT } from '../bench/nexmark/queries.ts';
 import { collect, type DataStream, fromArrays, Pipeline } from '../src/engine/index.ts';
 
 const N = 100_000;
@@ -48,6 +51,15 @@ async function load(): Promise<void> {
     a.endRow();
   }
   for (const a of Object.values(tables)) a.closeSync();
+  // q13's bounded side input, the same rows the pipeline looks up.
+  await db.run('CREATE TABLE side_input (key BIGINT, value VARCHAR)');
+  const side = await db.createAppender('side_input');
+  for (const [key, value] of SIDE_INPUT) {
+    side.appendBigInt(BigInt(key));
+    side.appendVarchar(value);
+    side.endRow();
+  }
+  side.closeSync();
 }
 
 async function sql(query: string): Promise<unknown[][]> {
@@ -55,11 +67,12 @@ async function sql(query: string): Promise<unknown[][]> {
   return reader.getRows().map((row) => row.map((v) => (typeof v === 'bigint' ? Number(v) : v)));
 }
 
-async function pipeline<R>(name: QueryName): Promise<R[]> {
+async function pipeline<R>(name: QueryName, options: QueryOptions = {}): Promise<R[]> {
   const p = new Pipeline({ bounded: true, onError: 'fail' });
   const sink = collect<R>();
-  (QUERIES[name] as unknown as (events: DataStream<NexmarkEvent>) => DataStream<R>)(
+  (QUERIES[name] as unknown as (events: DataStream<NexmarkEvent>, options: QueryOptions) => DataStream<R>)(
     nexmarkEvents(p, fromArrays([events], { batchSize: 500 })),
+    options,
   ).sinkTo(sink);
   await p.run();
   return sink.values;
@@ -153,6 +166,25 @@ describe('Nexmark queries agree with DuckDB SQL over the same events', { timeout
     );
   });
 
+  it("q6 average selling price of each seller's last 10 closed auctions", async () => {
+    const rows = await pipeline<{ seller: number; avg: number }>('q6');
+    const expected = await sql(`SELECT seller, AVG(final) OVER (PARTITION BY seller ORDER BY expires, id
+        ROWS BETWEEN 9 PRECEDING AND CURRENT ROW) FROM (SELECT A.id, A.seller, A.expires, MAX(B.price) AS final FROM auction A, bid B
+        WHERE A.id = B.auction AND B.dateTime BETWEEN A.dateTime AND A.expires GROUP BY A.id, A.seller, A.expires)`);
+    sameRows(
+      rows.map((r) => [r.seller, Math.round(r.avg * 1000)]),
+      (expected as [number, number][]).map(([seller, avg]) => [seller, Math.round(avg * 1000)]),
+      'q6',
+    );
+    // Sellers with more than 10 closed auctions: the window slides (the oldest leave the average).
+    const perSeller = new Map<number, number>();
+    for (const r of rows) perSeller.set(r.seller, (perSeller.get(r.seller) ?? 0) + 1);
+    assert.ok(
+      [...perSeller.values()].some((n) => n > 10),
+      'some seller closed more than 10 auctions',
+    );
+  });
+
   it('q7 highest bid (10 s tumbling windows)', async () => {
     const rows = await pipeline<{ auction: number; price: number; bidder: number; dateTime: number }>('q7');
     sameRows(
@@ -177,6 +209,48 @@ describe('Nexmark queries agree with DuckDB SQL over the same events', { timeout
     );
   });
 
+  it('q9 winning bids (highest price, then earliest)', async () => {
+    const rows = await pipeline<Record<string, number>>('q9');
+    sameRows(
+      rows.map((r) => [r.id, r.seller, r.expires, r.auction, r.bidder, r.price, r.bid_dateTime]),
+      await sql(`SELECT id, seller, expires, auction, bidder, price, bid_dateTime FROM (
+          SELECT A.id, A.seller, A.expires, B.auction, B.bidder, B.price, B.dateTime AS bid_dateTime,
+            ROW_NUMBER() OVER (PARTITION BY A.id ORDER BY B.price DESC, B.dateTime ASC, B.seq ASC) AS rownum
+          FROM auction A, bid B WHERE A.id = B.auction AND B.dateTime BETWEEN A.dateTime AND A.expires)
+        WHERE rownum <= 1`),
+      'q9',
+    );
+  });
+
+  it('q10 bids logged to files partitioned by minute, each partition committed', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-test-q10-'));
+    try {
+      const rows = await pipeline<{ auction: number }>('q10', { outputDir: dir });
+      const partitions = fs.readdirSync(dir).flatMap((dt) => fs.readdirSync(path.join(dir, dt)).map((hm) => [dt, hm]));
+      // 200 s of event time from 00:00:00: minutes 00:00 to 00:03.
+      assert.deepEqual(
+        partitions.map(([dt, hm]) => `${dt}/${hm}`),
+        ['dt=2015-07-15/hm=00:00', 'dt=2015-07-15/hm=00:01', 'dt=2015-07-15/hm=00:02', 'dt=2015-07-15/hm=00:03'],
+      );
+      for (const [dt, hm] of partitions) {
+        assert.deepEqual(fs.readdirSync(path.join(dir, dt!, hm!)).sort(), ['_SUCCESS', 'part-0.csv'], `${dt}/${hm}`);
+      }
+      const written = await sql(`SELECT auction, bidder, price, CAST(dateTime AS VARCHAR), extra, dt, hm
+        FROM read_csv('${dir}/*/*/part-0.csv', header = false, hive_partitioning = true, hive_types_autocast = false,
+          columns = {'auction': 'BIGINT', 'bidder': 'BIGINT', 'price': 'BIGINT', 'dateTime': 'VARCHAR',
+            'extra': 'VARCHAR'})`);
+      sameRows(
+        written,
+        await sql(`SELECT auction, bidder, price, strftime(epoch_ms(dateTime), '%Y-%m-%d %H:%M:%S.%g'), extra,
+            strftime(epoch_ms(dateTime), '%Y-%m-%d'), strftime(epoch_ms(dateTime), '%H:%M') FROM bid`),
+        'q10 files',
+      );
+      assert.equal(rows.length, written.length, 'the result stream carries the rows written');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('q11 user sessions (10 s gap)', async () => {
     const rows = await pipeline<{ bidder: number; bid_count: number; starttime: number; endtime: number }>('q11');
     sameRows(
@@ -196,6 +270,18 @@ describe('Nexmark queries agree with DuckDB SQL over the same events', { timeout
     const perBidder = new Map<number, number>();
     for (const r of rows) perBidder.set(r.bidder, (perBidder.get(r.bidder) ?? 0) + r.bid_count);
     sameRows([...perBidder], await sql('SELECT bidder, count(*) FROM bid GROUP BY bidder'), 'q12');
+  });
+
+  it('q13 bids joined with a bounded side input', async () => {
+    const rows = await pipeline<{ auction: number; bidder: number; price: number; dateTime: number; value: string }>(
+      'q13',
+    );
+    sameRows(
+      rows.map((r) => [r.auction, r.bidder, r.price, r.dateTime, r.value]),
+      await sql(`SELECT B.auction, B.bidder, B.price, B.dateTime, S.value FROM bid B
+        JOIN side_input S ON B.auction % 10000 = S.key`),
+      'q13',
+    );
   });
 
   it('q14 a calculation with a user function', async () => {

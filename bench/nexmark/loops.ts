@@ -2,8 +2,12 @@
 // an engine: the baseline the benchmark compares the pipelines with (same results, same run). Events come in time
 // order (the generator's), so the watermark is the latest time minus the 4 s bound and windows fire as it passes.
 // Each loop returns the number of result rows (the pipeline's must be equal) and keeps the last row alive.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { partitionedFiles } from './files.ts';
 import { AUCTION, type Auction, BID, type Bid, type NexmarkEvent, PERSON, type Person } from './model.ts';
-import { bidTimeType, countChar, formatDay, type QueryName } from './queries.ts';
+import { bidTimeType, countChar, formatDay, type QueryName, q10Line, SIDE_INPUT } from './queries.ts';
 
 const BOUND = 4000;
 let sinkHole: unknown;
@@ -173,6 +177,102 @@ function q4(events: NexmarkEvent[]): number {
   return n;
 }
 
+/** Each auction's winning bid as it closes, the watermark trailing the latest event by the bound (q6, q9). */
+function winningBids(events: NexmarkEvent[], onClose: (a: Auction, b: Bid) => void): void {
+  const open = new Map<number, { auction: Auction; best: Bid | undefined }>();
+  const early = new Map<number, Bid[]>();
+  const closing = new Heap<number>();
+  let watermark = Number.NEGATIVE_INFINITY;
+  let lastSweep = Number.NEGATIVE_INFINITY;
+  const beats = (b: Bid, best: Bid | undefined) =>
+    best === undefined || b.price > best.price || (b.price === best.price && b.dateTime < best.dateTime);
+  const closed: { auction: Auction; best: Bid }[] = [];
+  const close = (upTo: number) => {
+    while (closing.size > 0 && closing.peek() <= upTo) {
+      const id = closing.pop();
+      const s = open.get(id)!;
+      open.delete(id);
+      if (s.best) closed.push({ auction: s.auction, best: s.best });
+    }
+    // Auctions expiring at the same time, in id order (the heap pops equal times in any order).
+    if (closed.length > 1) closed.sort((a, b) => a.auction.expires - b.auction.expires || a.auction.id - b.auction.id);
+    for (const c of closed) onClose(c.auction, c.best);
+    closed.length = 0;
+  };
+  for (const e of events) {
+    if (e.type === AUCTION) {
+      let best: Bid | undefined;
+      const before = early.get(e.id);
+      if (before) {
+        for (const b of before) if (b.dateTime >= e.dateTime && b.dateTime <= e.expires && beats(b, best)) best = b;
+        early.delete(e.id);
+      }
+      open.set(e.id, { auction: e, best });
+      closing.push(e.expires + 1, e.id);
+    } else if (e.type === BID) {
+      const s = open.get(e.auction);
+      if (s) {
+        if (e.dateTime >= s.auction.dateTime && e.dateTime <= s.auction.expires && beats(e, s.best)) s.best = e;
+      } else {
+        let list = early.get(e.auction);
+        if (!list) early.set(e.auction, (list = []));
+        list.push(e);
+      }
+    }
+    if (e.dateTime - BOUND > watermark) {
+      watermark = e.dateTime - BOUND;
+      close(watermark);
+      if (watermark >= lastSweep + 100) {
+        lastSweep = watermark;
+        for (const [id, list] of early) if (list[list.length - 1]!.dateTime < watermark) early.delete(id);
+      }
+    }
+  }
+  close(Number.POSITIVE_INFINITY);
+}
+
+function q6(events: NexmarkEvent[]): number {
+  // Per seller, the final prices of its last 10 closed auctions (they close in order of expiry, then id).
+  const last = new Map<number, number[]>();
+  let n = 0;
+  winningBids(events, (a, b) => {
+    let list = last.get(a.seller);
+    if (!list) last.set(a.seller, (list = []));
+    list.push(b.price);
+    if (list.length > 10) list.shift();
+    let sum = 0;
+    for (const price of list) sum += price;
+    keep({ seller: a.seller, avg: sum / list.length });
+    n++;
+  });
+  return n;
+}
+
+function q9(events: NexmarkEvent[]): number {
+  let n = 0;
+  winningBids(events, (a, b) => {
+    keep({
+      id: a.id,
+      itemName: a.itemName,
+      description: a.description,
+      initialBid: a.initialBid,
+      reserve: a.reserve,
+      dateTime: a.dateTime,
+      expires: a.expires,
+      seller: a.seller,
+      category: a.category,
+      extra: a.extra,
+      auction: b.auction,
+      bidder: b.bidder,
+      price: b.price,
+      bid_dateTime: b.dateTime,
+      bid_extra: b.extra,
+    });
+    n++;
+  });
+  return n;
+}
+
 function q5(events: NexmarkEvent[]): number {
   const panes = new Map<number, Map<number, number>>();
   let n = 0;
@@ -281,6 +381,41 @@ function q8(events: NexmarkEvent[]): number {
   return n;
 }
 
+function q10(events: NexmarkEvent[]): number {
+  // The same files as the pipeline's, in a directory of its own, removed afterwards.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-nexmark-q10-loop-'));
+  try {
+    const files = partitionedFiles(dir);
+    let n = 0;
+    let watermark = Number.NEGATIVE_INFINITY;
+    for (const e of events) {
+      if (e.type === BID) {
+        const iso = new Date(e.dateTime).toISOString();
+        const row = {
+          auction: e.auction,
+          bidder: e.bidder,
+          price: e.price,
+          dateTime: `${iso.slice(0, 10)} ${iso.slice(11, 23)}`,
+          extra: e.extra,
+          dt: iso.slice(0, 10),
+          hm: iso.slice(11, 16),
+        };
+        files.append(q10Line(row), e.dateTime);
+        keep(row);
+        n++;
+      }
+      if (e.dateTime - BOUND > watermark) {
+        watermark = e.dateTime - BOUND;
+        files.commitUpTo(watermark);
+      }
+    }
+    files.commitUpTo(Number.POSITIVE_INFINITY);
+    return n;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function q11(events: NexmarkEvent[]): number {
   const sessions = new Map<number, { start: number; end: number; count: number }>();
   let n = 0;
@@ -332,6 +467,18 @@ function q12(events: NexmarkEvent[]): number {
     if (e.type === BID) counts.set(e.bidder, (counts.get(e.bidder) ?? 0) + 1);
   }
   fire();
+  return n;
+}
+
+function q13(events: NexmarkEvent[]): number {
+  let n = 0;
+  for (const e of events) {
+    if (e.type !== BID) continue;
+    const value = SIDE_INPUT.get(e.auction % 10_000);
+    if (value === undefined) continue;
+    keep({ auction: e.auction, bidder: e.bidder, price: e.price, dateTime: e.dateTime, value });
+    n++;
+  }
   return n;
 }
 
@@ -572,10 +719,14 @@ export const LOOPS: Record<QueryName, (events: NexmarkEvent[]) => number> = {
   q3,
   q4,
   q5,
+  q6,
   q7,
   q8,
+  q9,
+  q10,
   q11,
   q12,
+  q13,
   q14,
   q15,
   q16,

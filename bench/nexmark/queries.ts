@@ -12,6 +12,7 @@ import {
   watermarks,
   windows,
 } from '../../src/engine/index.ts';
+import { csvField, partitionedCsvSink } from './files.ts';
 import { type Auction, type Bid, isAuction, isBid, isPerson, type NexmarkEvent, type Person } from './model.ts';
 
 /** The events of a source with Nexmark's event time: `dateTime`, watermark 4 s behind (nexmark-flink's DDL). */
@@ -225,6 +226,110 @@ export function q5(events: DataStream<NexmarkEvent>): DataStream<Q5Row> {
     );
 }
 
+/** An auction's winning bid: its highest bid within its lifetime, the earliest of equal prices (then the first). */
+const beats = (b: Bid, best: Bid | undefined) =>
+  best === undefined || b.price > best.price || (b.price === best.price && b.dateTime < best.dateTime);
+
+export interface WinningBid {
+  auction: Auction;
+  bid: Bid;
+}
+interface AuctionBids {
+  auction: Auction | undefined;
+  best: Bid | undefined;
+  /** Bids that came before their auction, kept until the watermark passes them. */
+  early: Bid[];
+}
+/**
+ * Each auction's winning bid, emitted when the auction closes (the watermark passes its expiry, when no bid within
+ * its lifetime can still come): q4's first stage keeping the bid rather than its price. Auctions without a bid in
+ * their lifetime have no row.
+ */
+export function winningBids(events: DataStream<NexmarkEvent>): DataStream<WinningBid> {
+  let open: ValueState<AuctionBids> | undefined;
+  return events
+    .filter((e): e is Auction | Bid => isAuction(e) || isBid(e))
+    .keyBy((e) => (isAuction(e) ? e.id : e.auction))
+    .process<WinningBid>({
+      processElement(e, ctx) {
+        open ??= ctx.state.value<AuctionBids>('bids');
+        let s = open.get();
+        if (isAuction(e)) {
+          if (!s) open.set((s = { auction: e, best: undefined, early: [] }));
+          s.auction = e;
+          for (const b of s.early)
+            if (b.dateTime >= e.dateTime && b.dateTime <= e.expires && beats(b, s.best)) s.best = b;
+          s.early = [];
+          ctx.timers.registerEventTimeTimer(e.expires + 1);
+          return;
+        }
+        if (s?.auction) {
+          const a = s.auction;
+          if (e.dateTime >= a.dateTime && e.dateTime <= a.expires && beats(e, s.best)) s.best = e;
+          return;
+        }
+        // No auction yet: it may still come (with a time at or before this bid's) until the watermark passes it.
+        if (!s) open.set((s = { auction: undefined, best: undefined, early: [] }));
+        s.early.push(e);
+        ctx.timers.registerEventTimeTimer(e.dateTime + 1);
+      },
+      onTimer(timestamp, ctx) {
+        const s = open!.get();
+        if (!s) return;
+        if (s.auction) {
+          if (timestamp !== s.auction.expires + 1) return;
+          if (s.best) ctx.emit({ auction: s.auction, bid: s.best });
+          open!.clear();
+        } else {
+          s.early = s.early.filter((b) => b.dateTime >= timestamp);
+          if (s.early.length === 0) open!.clear();
+        }
+      },
+    });
+}
+
+// q6: the average selling price of each seller's last 10 closed auctions, updated as each closes (not run by
+//     nexmark-flink; its SQL, with the window of Beam's Query6 — 10 auctions — and "last" meaning last to close):
+//   SELECT Q.seller, AVG(Q.final) OVER (PARTITION BY Q.seller ORDER BY Q.expires, Q.id
+//     ROWS BETWEEN 9 PRECEDING AND CURRENT ROW) FROM (SELECT MAX(B.price) AS final, A.seller, A.expires, A.id
+//     FROM auction AS A, bid AS B WHERE A.id = B.auction and B.dateTime between A.dateTime and A.expires
+//     GROUP BY A.id, A.seller, A.expires) AS Q
+export interface Q6Row {
+  seller: number;
+  avg: number;
+}
+/** A closed auction of a seller: [expires, id, final price]. */
+type Closed = [number, number, number];
+const byClosing = (a: Closed, b: Closed) => a[0] - b[0] || a[1] - b[1];
+export function q6(events: DataStream<NexmarkEvent>): DataStream<Q6Row> {
+  let state: ValueState<{ last: Closed[]; closing: Closed[] }> | undefined;
+  return winningBids(events)
+    .keyBy((w) => w.auction.seller)
+    .process<Q6Row>({
+      processElement(w, ctx) {
+        state ??= ctx.state.value('q6');
+        let s = state.get();
+        if (!s) state.set((s = { last: [], closing: [] }));
+        // Auctions of one seller expiring at the same time close at the same watermark, in whatever order their
+        // timers fire: gathered until it reaches this stage too, then taken in id order.
+        s.closing.push([w.auction.expires, w.auction.id, w.bid.price]);
+        ctx.timers.registerEventTimeTimer(ctx.timestamp);
+      },
+      onTimer(timestamp, ctx) {
+        const s = state!.get()!;
+        const due = s.closing.filter((c) => c[0] + 1 <= timestamp).sort(byClosing);
+        s.closing = s.closing.filter((c) => c[0] + 1 > timestamp);
+        for (const c of due) {
+          s.last.push(c);
+          if (s.last.length > 10) s.last.shift();
+          let sum = 0;
+          for (const x of s.last) sum += x[2];
+          ctx.emit({ seller: ctx.key as number, avg: sum / s.last.length });
+        }
+      },
+    });
+}
+
 // q7: the highest bids of each 10 s tumbling window:
 //   SELECT B.auction, B.price, B.bidder, B.dateTime, B.extra FROM bid B JOIN (SELECT MAX(price) AS maxprice,
 //   window_end as dateTime FROM TUMBLE(bid, dateTime, 10 s) GROUP BY window_start, window_end) B1
@@ -278,6 +383,84 @@ export function q8(events: DataStream<NexmarkEvent>): DataStream<Q8Row> {
     );
 }
 
+// q9: the winning bid of each auction (not in the original suite):
+//   SELECT id, itemName, description, initialBid, reserve, dateTime, expires, seller, category, extra, auction,
+//     bidder, price, bid_dateTime, bid_extra FROM (SELECT A.*, B.auction, B.bidder, B.price, B.dateTime AS
+//     bid_dateTime, B.extra AS bid_extra, ROW_NUMBER() OVER (PARTITION BY A.id ORDER BY B.price DESC, B.dateTime
+//     ASC) AS rownum FROM auction A, bid B WHERE A.id = B.auction AND B.dateTime BETWEEN A.dateTime AND A.expires)
+//   WHERE rownum <= 1
+export interface Q9Row {
+  id: number;
+  itemName: string;
+  description: string;
+  initialBid: number;
+  reserve: number;
+  dateTime: number;
+  expires: number;
+  seller: number;
+  category: number;
+  extra: string;
+  auction: number;
+  bidder: number;
+  price: number;
+  bid_dateTime: number;
+  bid_extra: string;
+}
+export function q9(events: DataStream<NexmarkEvent>): DataStream<Q9Row> {
+  return winningBids(events).map(({ auction: a, bid: b }) => ({
+    id: a.id,
+    itemName: a.itemName,
+    description: a.description,
+    initialBid: a.initialBid,
+    reserve: a.reserve,
+    dateTime: a.dateTime,
+    expires: a.expires,
+    seller: a.seller,
+    category: a.category,
+    extra: a.extra,
+    auction: b.auction,
+    bidder: b.bidder,
+    price: b.price,
+    bid_dateTime: b.dateTime,
+    bid_extra: b.extra,
+  }));
+}
+
+// q10: every bid logged to files partitioned by time (not in the original suite):
+//   INSERT INTO fs_sink SELECT auction, bidder, price, dateTime, extra, DATE_FORMAT(dateTime, 'yyyy-MM-dd'),
+//     DATE_FORMAT(dateTime, 'HH:mm') FROM bid
+//   with fs_sink PARTITIONED BY (dt, hm), csv, committed with a success file once the watermark is a minute past
+//   the partition's end. The rows go to the files (bench/nexmark/files.ts) and on as the query's result stream.
+export interface Q10Row {
+  auction: number;
+  bidder: number;
+  price: number;
+  /** yyyy-MM-dd HH:mm:ss.SSS (UTC), as Flink writes a TIMESTAMP(3). */
+  dateTime: string;
+  extra: string;
+  dt: string;
+  hm: string;
+}
+export function q10(events: DataStream<NexmarkEvent>, options: QueryOptions = {}): DataStream<Q10Row> {
+  const rows = events.filter(isBid).map((b) => {
+    const iso = new Date(b.dateTime).toISOString();
+    return {
+      auction: b.auction,
+      bidder: b.bidder,
+      price: b.price,
+      dateTime: `${iso.slice(0, 10)} ${iso.slice(11, 23)}`,
+      extra: b.extra,
+      dt: iso.slice(0, 10),
+      hm: iso.slice(11, 16),
+    };
+  });
+  if (options.outputDir === undefined) throw new Error('q10 writes files: give it an outputDir');
+  rows.sinkTo(partitionedCsvSink(options.outputDir, q10Line));
+  return rows;
+}
+/** A row of q10's files: the partition columns are in the path, as Flink's filesystem sink writes them. */
+export const q10Line = (r: Q10Row) => `${r.auction},${r.bidder},${r.price},${r.dateTime},${csvField(r.extra)}\n`;
+
 // q11: SELECT B.bidder, count(*) as bid_count, SESSION_START(B.dateTime, INTERVAL '10' SECOND) as starttime,
 //      SESSION_END(B.dateTime, INTERVAL '10' SECOND) as endtime FROM bid B
 //      GROUP BY B.bidder, SESSION(B.dateTime, INTERVAL '10' SECOND)
@@ -307,6 +490,38 @@ export function q12(events: DataStream<NexmarkEvent>): DataStream<Q11Row> {
     .window(windows.tumbling('10s'))
     .aggregate(agg.count())
     .map((r) => ({ bidder: r.key, bid_count: r.value, starttime: r.windowStart, endtime: r.windowEnd }));
+}
+
+// q13: bids joined with a bounded side input (not in the original suite):
+//   SELECT B.auction, B.bidder, B.price, B.dateTime, S.value FROM (SELECT *, PROCTIME() as p_time FROM bid) B
+//   JOIN side_input FOR SYSTEM_TIME AS OF B.p_time AS S ON mod(B.auction, 10000) = S.key
+// The side input is a table read whole before the stream starts (as Flink's lookup join caches a file table):
+// SIDE_INPUT, 10,000 rows parsed from CSV text.
+export interface Q13Row {
+  auction: number;
+  bidder: number;
+  price: number;
+  dateTime: number;
+  value: string;
+}
+export const SIDE_INPUT_CSV = Array.from({ length: 10_000 }, (_, key) => `${key},side-${(key * 7919) % 10_000}\n`).join(
+  '',
+);
+export const SIDE_INPUT: ReadonlyMap<number, string> = new Map(
+  SIDE_INPUT_CSV.trimEnd()
+    .split('\n')
+    .map((line) => {
+      const comma = line.indexOf(',');
+      return [Number(line.slice(0, comma)), line.slice(comma + 1)];
+    }),
+);
+export function q13(events: DataStream<NexmarkEvent>): DataStream<Q13Row> {
+  return events.filter(isBid).flatMap((b) => {
+    const value = SIDE_INPUT.get(b.auction % 10_000);
+    // An inner join: a bid whose key the side input lacks has no row.
+    if (value === undefined) return [];
+    return [{ auction: b.auction, bidder: b.bidder, price: b.price, dateTime: b.dateTime, value }];
+  });
 }
 
 // q14: SELECT auction, bidder, 0.908 * price as price, CASE WHEN HOUR(dateTime) >= 8 AND HOUR(dateTime) <= 18
@@ -671,5 +886,34 @@ export function q22(events: DataStream<NexmarkEvent>): DataStream<Q22Row> {
   });
 }
 
-export const QUERIES = { q0, q1, q2, q3, q4, q5, q7, q8, q11, q12, q14, q15, q16, q17, q18, q19, q20, q21, q22 };
+/** What a query may need besides its events: where q10 writes its files. */
+export interface QueryOptions {
+  outputDir?: string;
+}
+
+export const QUERIES = {
+  q0,
+  q1,
+  q2,
+  q3,
+  q4,
+  q5,
+  q6,
+  q7,
+  q8,
+  q9,
+  q10,
+  q11,
+  q12,
+  q13,
+  q14,
+  q15,
+  q16,
+  q17,
+  q18,
+  q19,
+  q20,
+  q21,
+  q22,
+};
 export type QueryName = keyof typeof QUERIES;

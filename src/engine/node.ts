@@ -26,6 +26,9 @@ export interface RuntimeHooks {
   processingTime(): number;
 }
 
+/** Records an operator emits in one call before they are pushed downstream without waiting for the call's end. */
+const FLUSH_AT = 4096;
+
 class Emitter {
   /** The arrays are someone else's (adopted by emitAll): copy before pushing. */
   adopted = false;
@@ -120,6 +123,9 @@ export class Node {
         }
         main.values.push(value);
         main.timestamps.push(timestamp);
+        // A call that emits a lot (a window firing for 100,000 keys) hands its output on in batches as it goes,
+        // so that the first rows reach the sink while the rest are made, not all at once at the end.
+        if (main.values.length >= FLUSH_AT) node.flush();
       },
       emitAll(values, timestamps) {
         if (main.values.length === 0) {

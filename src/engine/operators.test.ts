@@ -243,6 +243,73 @@ describe('joins', () => {
     );
   });
 
+  it('interval join over disordered inputs: every pair of accepted records, and exactly the live state kept', () => {
+    // Its buffers are kept in time order with a heap of keys by oldest record, so that a watermark prunes only
+    // what expired; this drives both through disorder, uneven inputs and a snapshot/restore against brute force.
+    type Rec = { side: 'l' | 'r'; id: number; k: number };
+    const lower = -30;
+    const upper = 10;
+    const make = () =>
+      new IntervalJoinOperator(
+        (a: Rec) => a.k,
+        (b: Rec) => b.k,
+        lower,
+        upper,
+        (a, b) => `${a.id}+${b.id}`,
+      );
+    let h = new OperatorHarness<Rec, string>(make(), { inputs: 2, sideOutputs: [LATE_TAG] });
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 16) % n;
+    };
+    const accepted: { rec: Rec; ts: number }[] = [];
+    const got: string[] = [];
+    let late = 0;
+    let watermark = Number.NEGATIVE_INFINITY;
+    const maxTs = [0, 0];
+    for (let round = 0; round < 400; round++) {
+      const input = rand(3) === 0 ? 1 : 0; // the left input runs ahead, as a faster source would
+      const batch: [Rec, number][] = [];
+      for (let j = rand(4); j >= 0; j--) {
+        maxTs[input]! += rand(4);
+        const ts = maxTs[input]! - rand(25); // up to 24 ms out of order
+        const rec: Rec = { side: input === 0 ? 'l' : 'r', id: accepted.length * 10 + j, k: rand(3) };
+        batch.push([rec, ts]);
+        if (ts >= watermark) accepted.push({ rec, ts });
+        else late++;
+      }
+      h.process(batch, input);
+      if (round % 5 === 4) {
+        watermark = Math.max(watermark, Math.min(maxTs[0]!, maxTs[1]!) - 15); // some records fall behind it
+        h.watermark(watermark);
+        const live = accepted.filter(({ rec, ts }) =>
+          rec.side === 'l' ? ts + upper >= watermark : ts - lower >= watermark,
+        );
+        assert.equal(h.stateSize(), live.length, `state at watermark ${watermark}`);
+      }
+      if (round === 200) {
+        got.push(...h.values());
+        const saved = structuredClone(h.snapshot());
+        const again = make();
+        h = new OperatorHarness<Rec, string>(again, { inputs: 2, sideOutputs: [LATE_TAG] });
+        again.restore(saved);
+        h.watermark(watermark);
+      }
+    }
+    got.push(...h.values());
+    const expected: string[] = [];
+    for (const a of accepted) {
+      if (a.rec.side !== 'l') continue;
+      for (const b of accepted) {
+        if (b.rec.side === 'r' && b.rec.k === a.rec.k && b.ts >= a.ts + lower && b.ts <= a.ts + upper)
+          expected.push(`${a.rec.id}+${b.rec.id}`);
+      }
+    }
+    assert.ok(expected.length > 100 && late > 10, `a meaningful run: ${expected.length} pairs, ${late} late`);
+    assert.deepEqual(got.sort(), expected.sort());
+  });
+
   it('window join pairs both sides of a key within a window when it fires', () => {
     const h = new OperatorHarness<{ v: string }, string>(
       new WindowJoinOperator(

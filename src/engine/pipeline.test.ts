@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Source } from './connector.ts';
-import { agg, collect, fromArrays, Pipeline, watermarks, windows } from './index.ts';
+import { agg, collect, fromArrays, generator, Pipeline, watermarks, windows } from './index.ts';
 
 /** Resolves once `condition` holds (checked on every turn of the event loop), or fails after `ms`. */
 async function until(condition: () => boolean, what: string, ms = 5000): Promise<void> {
@@ -132,6 +132,52 @@ describe('pipelines', () => {
     assert.equal(slow.values.length, 1000);
     assert.ok(maxAhead <= 1, `the source ran ${maxAhead} batches ahead of the sink`);
     assert.ok(sampled > 0.5, `backpressure ${sampled} should show the map waiting on the sink most of the time`);
+  });
+
+  it('keeps sources that always have data in step, batch by batch, across the turns given to timers', async () => {
+    // One input costs more per batch than the other; were each source loop to take its own turn for timers, the
+    // cheap one would run alone for a few milliseconds at a time and race ahead (a join would buffer the gap).
+    const done = [0, 0];
+    let maxGap = 0;
+    const p = new Pipeline({ bounded: true });
+    const make = (input: number) =>
+      p.source(generator(40 * 64, (i) => i, 64)).map((v) => {
+        if (v % 64 === 0) {
+          if (input === 0) for (const end = performance.now() + 0.5; performance.now() < end; );
+          done[input]!++;
+          maxGap = Math.max(maxGap, Math.abs(done[0]! - done[1]!));
+        }
+        return v;
+      });
+    const out = collect<number>();
+    make(0).union(make(1)).sinkTo(out);
+    await p.run();
+    assert.equal(out.values.length, 2 * 40 * 64);
+    assert.ok(maxGap <= 2, `one source ran ${maxGap} batches ahead of the other`);
+  });
+
+  it('hands a large window firing to the sink in batches as the rows are made', async () => {
+    const p = new Pipeline({ bounded: true });
+    const sizes: number[] = [];
+    const rows: number[] = [];
+    p.source(fromArrays([Array.from({ length: 10_000 }, (_, i) => i)]))
+      .withTimestamps(() => 0, watermarks.ascending())
+      .keyBy((v) => v)
+      .window(windows.tumbling('10s'))
+      .aggregate(agg.count())
+      .sinkTo({
+        name: 'batches',
+        write(batch) {
+          sizes.push(batch.values.length);
+          for (const r of batch.values) rows.push(r.key);
+        },
+      });
+    await p.run();
+    assert.deepEqual(sizes, [4096, 4096, 1808], 'one window of 10,000 keys, in batches of at most 4,096');
+    assert.deepEqual(
+      rows,
+      Array.from({ length: 10_000 }, (_, i) => i),
+    );
   });
 
   it('stops waiting for a silent stream after its idle timeout: a union downstream follows the live one', async () => {

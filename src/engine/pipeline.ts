@@ -147,6 +147,9 @@ export class Pipeline {
   private readonly polls = new Map<number, AbortController>();
   /** Set for a partition task of a scaled-out pipeline (see runAsTask). */
   private taskPartition: number | undefined;
+  /** When the source loops last gave timers and I/O a turn, and the turn they are waiting for (shared). */
+  private yieldedAt = performance.now();
+  private turn: Promise<void> | undefined;
 
   constructor(options: PipelineOptions = {}) {
     this.name = options.name ?? 'pipeline';
@@ -490,15 +493,10 @@ export class Pipeline {
   private async runSource({ source, node, index }: { source: Source<unknown>; node: Node; index: number }) {
     const channelBase = index * 1_000_000;
     const signal = this.stopController.signal;
-    let yieldedAt = performance.now();
     try {
       while (!signal.aborted && this.failure === undefined) {
-        // A source that always has data (a log being caught up on) resolves its polls as microtasks; give timers
-        // (ticks, checkpoints) and I/O a turn every few milliseconds.
-        if (performance.now() - yieldedAt > 5) {
-          await new Promise((resolve) => setImmediate(resolve));
-          yieldedAt = performance.now();
-        }
+        const turn = this.yieldTurn();
+        if (turn) await turn;
         if (this.barrier) await this.park();
         if (signal.aborted || this.failure !== undefined) break;
         let batch: SourceBatch<unknown> | null;
@@ -532,6 +530,26 @@ export class Pipeline {
       this.liveLoops--;
       this.checkAligned();
     }
+  }
+
+  /**
+   * A source that always has data (a log being caught up on) resolves its polls as microtasks; every few
+   * milliseconds the loops give timers (ticks, checkpoints) and I/O a turn. They wait for one shared turn, so that
+   * they resume together and keep alternating batch by batch: a turn of its own per loop would let each run alone
+   * for its slice, and the cheaper input of a join would race ahead of the other, its records piling up in the
+   * join's state until the slower one's watermark caught up.
+   */
+  private yieldTurn(): Promise<void> | undefined {
+    if (this.turn) return this.turn;
+    if (performance.now() - this.yieldedAt <= 5) return undefined;
+    this.turn = new Promise((resolve) =>
+      setImmediate(() => {
+        this.turn = undefined;
+        this.yieldedAt = performance.now();
+        resolve();
+      }),
+    );
+    return this.turn;
   }
 
   /** Waits for pending sink writes: this wait is the backpressure a slow sink exerts on the sources. */

@@ -3,26 +3,137 @@
 // watermark go to the late side output (they never vanish silently).
 
 import { fromColumns, type MapColumns, toColumns } from '../checkpoint/columns.ts';
+import { MinHeap } from '../heap.ts';
 import type { Batch, Operator, OperatorContext } from '../types.ts';
 import { LATE_TAG } from './window-aggregate.ts';
 
-/** One key's buffered records of one side; `sorted` while they arrived in time order (binary search). */
+/**
+ * One key's buffered records of one side, kept in time order (records arriving out of order are inserted at
+ * their place) so that partners are found by binary search and expired records are always a prefix. The live
+ * records are `[head, times.length)`: pruning advances `head` and compacts only once the dead prefix is the
+ * larger part, so dropping a record costs O(1) amortised instead of shifting the whole buffer.
+ */
 interface Buffered<V> {
   values: V[];
   times: number[];
-  sorted: boolean;
+  head: number;
+}
+
+/** First index in `[from, to)` whose time is >= `t` (or `to`). */
+function lowerBound(times: number[], t: number, from: number, to: number): number {
+  while (from < to) {
+    const mid = (from + to) >>> 1;
+    if (times[mid]! < t) from = mid + 1;
+    else to = mid;
+  }
+  return from;
+}
+
+/** First index in `[from, to)` whose time is > `t` (or `to`): where a record of time `t` goes, after its equals. */
+function upperBound(times: number[], t: number, from: number, to: number): number {
+  while (from < to) {
+    const mid = (from + to) >>> 1;
+    if (times[mid]! <= t) from = mid + 1;
+    else to = mid;
+  }
+  return from;
+}
+
+/** One side of the join: its buffers by key, and a heap of keys by their oldest buffered time. */
+class JoinSide<K, V> {
+  buffers = new Map<K, Buffered<V>>();
+  /**
+   * Each non-empty key has an entry holding its oldest time, so that pruning visits only the keys with something
+   * to drop (rather than every key and record on every watermark: when one input runs ahead of the other, the
+   * buffers hold millions of records that a scan would walk each time). Entries go stale when a key's oldest
+   * record changes; they are recognised on pop and cost nothing more.
+   */
+  private oldest = new MinHeap<K>();
+  size = 0;
+
+  add(key: K, value: V, ts: number): void {
+    let side = this.buffers.get(key);
+    if (!side) this.buffers.set(key, (side = { values: [], times: [], head: 0 }));
+    const times = side.times;
+    const end = times.length;
+    if (end === side.head || ts >= times[end - 1]!) {
+      times.push(ts);
+      side.values.push(value);
+    } else {
+      const at = upperBound(times, ts, side.head, end);
+      times.splice(at, 0, ts);
+      side.values.splice(at, 0, value);
+    }
+    if (times[side.head] === ts) this.oldest.push(ts, key);
+    this.size++;
+  }
+
+  /** Drops every record with time < `before`. */
+  prune(before: number): void {
+    while (this.oldest.peekPriority() < before) {
+      const key = this.oldest.pop()!;
+      const side = this.buffers.get(key);
+      if (!side) continue; // stale: the key was emptied by an earlier entry
+      const { times, values } = side;
+      const cut = lowerBound(times, before, side.head, times.length);
+      if (cut === side.head) continue; // stale: its oldest record is newer than this entry
+      this.size -= cut - side.head;
+      if (cut === times.length) {
+        this.buffers.delete(key);
+        continue;
+      }
+      if (cut * 2 >= times.length) {
+        const n = times.length - cut;
+        for (let j = 0; j < n; j++) {
+          times[j] = times[j + cut]!;
+          values[j] = values[j + cut]!;
+        }
+        times.length = n;
+        values.length = n;
+        side.head = 0;
+      } else {
+        // Release the dropped records now; the compaction above comes once they are most of the buffer.
+        for (let j = side.head; j < cut; j++) values[j] = undefined as V;
+        side.head = cut;
+      }
+      this.oldest.push(times[side.head]!, key);
+    }
+  }
+
+  snapshot(): MapColumns<K, { values: V[]; times: number[] }> {
+    const live = new Map<K, { values: V[]; times: number[] }>();
+    for (const [key, side] of this.buffers) {
+      live.set(key, { values: side.values.slice(side.head), times: side.times.slice(side.head) });
+    }
+    return toColumns(live);
+  }
+
+  /** Also reads the buffers of checkpoints written before they were kept in time order (arrival order then). */
+  restore(state: MapColumns<K, { values: V[]; times: number[] }>): void {
+    this.buffers = new Map();
+    this.oldest = new MinHeap();
+    this.size = 0;
+    for (const [key, { values, times }] of fromColumns(state)) {
+      const order = times.map((_, i) => i).sort((a, b) => times[a]! - times[b]! || a - b);
+      const side: Buffered<V> = { values: order.map((i) => values[i]!), times: order.map((i) => times[i]!), head: 0 };
+      if (side.times.length === 0) continue;
+      this.buffers.set(key, side);
+      this.oldest.push(side.times[0]!, key);
+      this.size += side.times.length;
+    }
+  }
 }
 
 /**
  * Interval join: each left record `a` meets every right record `b` with the same key and
  * b.ts in [a.ts + lowerMs, a.ts + upperMs] (e.g. clicks joined to the page views of the 10 minutes before:
- * lower = -10 min, upper = 0). The result's timestamp is the later of the two.
+ * lower = -10 min, upper = 0). The result's timestamp is the later of the two. A record's partners are emitted in
+ * their time order.
  */
 export class IntervalJoinOperator<L, R, K, O> implements Operator<L | R, O> {
   private ctx!: OperatorContext<O>;
-  private left = new Map<K, Buffered<L>>();
-  private right = new Map<K, Buffered<R>>();
-  private lastSweep = Number.NEGATIVE_INFINITY;
+  private left = new JoinSide<K, L>();
+  private right = new JoinSide<K, R>();
 
   private readonly leftKey: (value: L) => K;
   private readonly rightKey: (value: R) => K;
@@ -51,8 +162,8 @@ export class IntervalJoinOperator<L, R, K, O> implements Operator<L | R, O> {
   processBatch(batch: Batch<L | R>, input: number): void {
     const watermark = this.ctx.currentWatermark();
     const isLeft = input === 0;
-    const mine = isLeft ? this.left : this.right;
-    const theirs = isLeft ? this.right : this.left;
+    const mine = (isLeft ? this.left : this.right) as JoinSide<K, L | R>;
+    const theirs = (isLeft ? this.right : this.left) as JoinSide<K, L | R>;
     // The partner's time window, relative to this record's time.
     const fromOffset = isLeft ? this.lowerMs : -this.upperMs;
     const toOffset = isLeft ? this.upperMs : -this.lowerMs;
@@ -68,12 +179,8 @@ export class IntervalJoinOperator<L, R, K, O> implements Operator<L | R, O> {
       }
       try {
         const key = keyOf(value);
-        let side = mine.get(key);
-        if (!side) mine.set(key, (side = { values: [], times: [], sorted: true }));
-        if (side.sorted && side.times.length > 0 && ts < side.times[side.times.length - 1]!) side.sorted = false;
-        side.values.push(value as never);
-        side.times.push(ts);
-        const other = theirs.get(key);
+        mine.add(key, value, ts);
+        const other = theirs.buffers.get(key);
         if (other) this.match(value, ts, isLeft, other, ts + fromOffset, ts + toOffset);
       } catch (error) {
         this.ctx.deadLetter(error, value, ts);
@@ -81,25 +188,12 @@ export class IntervalJoinOperator<L, R, K, O> implements Operator<L | R, O> {
     }
   }
 
-  /** Emits a pair for every buffered partner with time in [lo, hi]; in-order buffers are binary-searched. */
+  /** Emits a pair for every buffered partner with time in [lo, hi] (binary search to the first). */
   private match(value: L | R, ts: number, isLeft: boolean, other: Buffered<L | R>, lo: number, hi: number): void {
     const times = other.times;
-    let j = 0;
-    if (other.sorted) {
-      let end = times.length;
-      while (j < end) {
-        const mid = (j + end) >>> 1;
-        if (times[mid]! < lo) j = mid + 1;
-        else end = mid;
-      }
-    }
-    for (; j < times.length; j++) {
+    for (let j = lowerBound(times, lo, other.head, times.length); j < times.length; j++) {
       const t = times[j]!;
-      if (t > hi) {
-        if (other.sorted) break;
-        continue;
-      }
-      if (t < lo) continue;
+      if (t > hi) break;
       const out = isLeft
         ? this.combine(value as L, other.values[j] as R)
         : this.combine(other.values[j] as L, value as R);
@@ -110,46 +204,26 @@ export class IntervalJoinOperator<L, R, K, O> implements Operator<L | R, O> {
   onWatermark(watermark: number): number {
     // A left record can still match right records with ts >= watermark only if ts + upper >= watermark;
     // a right record can still match left records with ts >= watermark only if ts - lower >= watermark.
-    const span = this.upperMs - this.lowerMs;
-    if (Number.isFinite(watermark) && watermark < this.lastSweep + Math.max(span / 4, 1)) return watermark;
-    this.lastSweep = watermark;
-    const prune = <V>(map: Map<K, Buffered<V>>, keep: (t: number) => boolean) => {
-      for (const [key, side] of map) {
-        let w = 0;
-        for (let j = 0; j < side.times.length; j++) {
-          if (keep(side.times[j]!)) {
-            side.times[w] = side.times[j]!;
-            side.values[w] = side.values[j]!;
-            w++;
-          }
-        }
-        if (w === 0) map.delete(key);
-        else {
-          side.times.length = w;
-          side.values.length = w;
-        }
-      }
-    };
-    prune(this.left, (t) => t + this.upperMs >= watermark);
-    prune(this.right, (t) => t - this.lowerMs >= watermark);
+    this.left.prune(watermark - this.upperMs);
+    this.right.prune(watermark + this.lowerMs);
     return watermark;
   }
 
   snapshot(): unknown {
-    return { left: toColumns(this.left), right: toColumns(this.right) };
+    return { left: this.left.snapshot(), right: this.right.snapshot() };
   }
 
   restore(state: unknown): void {
-    const s = state as { left: MapColumns<K, Buffered<L>>; right: MapColumns<K, Buffered<R>> };
-    this.left = fromColumns(s.left);
-    this.right = fromColumns(s.right);
+    const s = state as {
+      left: MapColumns<K, { values: L[]; times: number[] }>;
+      right: MapColumns<K, { values: R[]; times: number[] }>;
+    };
+    this.left.restore(s.left);
+    this.right.restore(s.right);
   }
 
   stateSize(): number {
-    let n = 0;
-    for (const side of this.left.values()) n += side.times.length;
-    for (const side of this.right.values()) n += side.times.length;
-    return n;
+    return this.left.size + this.right.size;
   }
 }
 

@@ -189,7 +189,22 @@ export class PaneWindowOperator<T, K, Acc, R> implements Operator<T, WindowResul
     this.nextDue = nextDue;
     const starts = [...due].sort((a, b) => a - b);
     const { aggregate } = this.options;
+    // A tumbling window without lateness is one pane, dropped below once fired: its accumulators are read as they
+    // are, with no merged copy (nothing can add to them after this; with lateness, a late record could).
+    const onePane = sizeMs === this.paneMs && allowedLatenessMs === 0;
     for (const start of starts) {
+      const end = start + sizeMs;
+      if (onePane) {
+        const pane = this.panes.get(start);
+        if (pane === undefined) continue;
+        for (const [key, acc] of pane) {
+          this.ctx.emit(
+            { kind: 'insert', key, windowStart: start, windowEnd: end, value: aggregate.result(acc) },
+            end - 1,
+          );
+        }
+        continue;
+      }
       // Merge the window's panes in one pass over their entries (keys in order of first appearance, panes in time
       // order: the same rows, in the same order, as emitWindow per key, for one lookup per entry).
       const merged = new Map<K, Acc>();
@@ -201,7 +216,6 @@ export class PaneWindowOperator<T, K, Acc, R> implements Operator<T, WindowResul
           merged.set(key, aggregate.merge(acc === undefined ? aggregate.create() : acc, part));
         }
       }
-      const end = start + sizeMs;
       for (const [key, acc] of merged) {
         this.ctx.emit(
           { kind: 'insert', key, windowStart: start, windowEnd: end, value: aggregate.result(acc) },
