@@ -130,8 +130,10 @@ async function scaled(log: Log, bootstrap: string, processes: number, expected: 
     if (firstTasks === undefined && /tasks \[\d/.test(chunk.toString())) firstTasks = performance.now();
   });
   const spawned = performance.now();
+  const brokerCpu = process.cpuUsage();
   await until(() => outputCount(log) >= expected, 600_000);
   const done = performance.now();
+  const cpu = process.cpuUsage(brokerCpu);
   child.kill('SIGTERM');
   await new Promise((resolve) => child.once('exit', resolve));
   const seconds = (done - (firstTasks ?? spawned)) / 1000;
@@ -141,6 +143,8 @@ async function scaled(log: Log, bootstrap: string, processes: number, expected: 
     seconds: round(seconds),
     startupSeconds: round(((firstTasks ?? spawned) - spawned) / 1000),
     eventsPerSec: Math.round(EVENTS / seconds),
+    // The broker shares the machine's cores with the members: its CPU time over the run, in cores.
+    brokerCores: round((cpu.user + cpu.system) / 1e6 / ((done - spawned) / 1000)),
   };
 }
 
