@@ -146,6 +146,5 @@ test('two members split the partitions; when one leaves the other takes its task
   );
   await groupA.leave();
   await a.close();
-  console.log('rows', expected.filter(windowsBefore).length, (await totals(log)).length);
   assert.deepEqual((await totals(log)).filter(windowsBefore), expected.filter(windowsBefore));
 });

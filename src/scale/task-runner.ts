@@ -171,7 +171,7 @@ export class TaskRunner {
         logger.error({ err: error }, 'task failed for good');
       } finally {
         lease.release();
-        this.tasks.delete(partition);
+        if (this.tasks.get(partition) === task) this.tasks.delete(partition);
       }
     })();
     return task;
