@@ -99,13 +99,12 @@ export async function runMember(options: MemberOptions): Promise<void> {
       `${paint('cyan', options.bootstrap)} (${partitions} partition tasks; Ctrl-C hands them over)`,
   );
   const stop = new AbortController();
-  const signalled = untilShutdownSignal().then(() => stop.abort());
+  void untilShutdownSignal().then(() => stop.abort());
   // Started by `--parallelism`: a member does not outlive its supervisor (killed, it cannot pass the signal on).
   if (process.send) process.once('disconnect', () => stop.abort());
   try {
     while (!stop.signal.aborted && runner.failed === undefined) await sleep(200, stop.signal);
   } finally {
-    void signalled;
     // Tasks first (a last checkpoint each, leases released), then the group: the partitions' next owners start at
     // once from those checkpoints.
     await runner.close();
