@@ -167,7 +167,9 @@ export class Fetcher {
 
   private async fetchOne(consumer: Consumer, request: Request, maxWaitMs: number): Promise<Outcome> {
     const outcomes = await this.fetchMany(consumer, [request], maxWaitMs);
-    return outcomes.get(keyOf(request.topic, request.partition)) ?? { errorCode: UNKNOWN_TOPIC_OR_PARTITION };
+    // An incremental fetch session (KIP-227, real Kafka) leaves out partitions with nothing new: an empty page.
+    const empty = { records: [], nextOffset: request.offset, highWatermark: request.offset, logStartOffset: 0 };
+    return outcomes.get(keyOf(request.topic, request.partition)) ?? { page: empty };
   }
 
   /** Fetches every request (one fetch per leader, in parallel); keeps the pages no read asked for yet. */
