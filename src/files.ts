@@ -92,7 +92,8 @@ export function acquireDirLockSync(dir: string): () => void {
   };
 }
 
-function isAlive(pid: number): boolean {
+/** True while process `pid` exists on this host (EPERM: it does, owned by another user). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

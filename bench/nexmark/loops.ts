@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { partitionedFiles } from './files.ts';
 import { AUCTION, type Auction, BID, type Bid, type NexmarkEvent, PERSON, type Person } from './model.ts';
-import { bidTimeType, countChar, formatDay, type QueryName, q10Line, SIDE_INPUT } from './queries.ts';
+import { bidTimeType, countChar, formatDay, type QueryName, q9Row, q10Line, SIDE_INPUT } from './queries.ts';
 
 const BOUND = 4000;
 let sinkHole: unknown;
@@ -251,23 +251,7 @@ function q6(events: NexmarkEvent[]): number {
 function q9(events: NexmarkEvent[]): number {
   let n = 0;
   winningBids(events, (a, b) => {
-    keep({
-      id: a.id,
-      itemName: a.itemName,
-      description: a.description,
-      initialBid: a.initialBid,
-      reserve: a.reserve,
-      dateTime: a.dateTime,
-      expires: a.expires,
-      seller: a.seller,
-      category: a.category,
-      extra: a.extra,
-      auction: b.auction,
-      bidder: b.bidder,
-      price: b.price,
-      bid_dateTime: b.dateTime,
-      bid_extra: b.extra,
-    });
+    keep(q9Row(a, b));
     n++;
   });
   return n;

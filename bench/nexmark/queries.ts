@@ -406,8 +406,9 @@ export interface Q9Row {
   bid_dateTime: number;
   bid_extra: string;
 }
-export function q9(events: DataStream<NexmarkEvent>): DataStream<Q9Row> {
-  return winningBids(events).map(({ auction: a, bid: b }) => ({
+/** A q9 result: the auction with its winning bid (shared with the hand-written loop). */
+export function q9Row(a: Auction, b: Bid): Q9Row {
+  return {
     id: a.id,
     itemName: a.itemName,
     description: a.description,
@@ -423,7 +424,11 @@ export function q9(events: DataStream<NexmarkEvent>): DataStream<Q9Row> {
     price: b.price,
     bid_dateTime: b.dateTime,
     bid_extra: b.extra,
-  }));
+  };
+}
+
+export function q9(events: DataStream<NexmarkEvent>): DataStream<Q9Row> {
+  return winningBids(events).map(({ auction: a, bid: b }) => q9Row(a, b));
 }
 
 // q10: every bid logged to files partitioned by time (not in the original suite):

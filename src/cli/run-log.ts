@@ -26,6 +26,8 @@ export interface RunLog {
   http: RunningServer | undefined;
   /** How clients reach the pipeline's topics, for the banner ("Kafka protocol on …"). */
   describe: string | undefined;
+  /** The embedded log's Kafka listener (host:port), when it is open. */
+  bootstrap?: string;
   close(): Promise<void>;
 }
 
@@ -60,7 +62,8 @@ export async function openRunLog(flags: RunLogFlags, command: Command, pipelines
   }
 }
 
-async function openEmbedded(flags: RunLogFlags, pipelines: () => Pipeline[]): Promise<RunLog> {
+/** The log in the data directory, with its Kafka listener unless `--no-kafka`, the serving store and HTTP. */
+export async function openEmbedded(flags: RunLogFlags, pipelines: () => Pipeline[]): Promise<RunLog> {
   const services = await openServices(flags.dataDir, flags, pipelines);
   const { log } = services;
   const broker = flags.kafka
@@ -77,6 +80,7 @@ async function openEmbedded(flags: RunLogFlags, pipelines: () => Pipeline[]): Pr
     store: services.store,
     http: services.http,
     describe: broker ? `Kafka protocol on ${paint('cyan', broker.address)}` : undefined,
+    ...(broker ? { bootstrap: broker.address } : {}),
     async close() {
       await broker?.close();
       await services.close();

@@ -16,11 +16,11 @@ import {
   sleep,
 } from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
-import { type KafkaBroker, startBroker } from '../kafka/index.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { joinTaskGroup, TaskRunner, taskDirs } from '../scale/index.ts';
 import { paint, untilShutdownSignal } from './common.ts';
-import { type HttpFlags, openServices } from './services.ts';
+import { openEmbedded } from './run-log.ts';
+import type { HttpFlags } from './services.ts';
 
 export interface MemberOptions {
   file: string;
@@ -258,18 +258,14 @@ export async function runScaledOut(file: string, define: PipelineDefinition, fla
     return;
   }
   // Embedded: this process owns the log; the members reach it through its broker, as they would a cluster.
-  const services = await openServices(flags.dataDir, flags, () => []);
-  let broker: KafkaBroker | undefined;
+  const host = await openEmbedded({ ...flags, kafka: true }, () => []);
   try {
-    broker = await startBroker({ log: services.log, host: flags.host, port: flags.kafkaPort, autoCreateTopics: true });
     console.log(
-      `${paint('bold', 'sluice run')}: ${count} member processes of ${file}; log and Kafka protocol on ` +
-        `${paint('cyan', broker.address)}` +
-        (services.http ? `; HTTP on ${paint('cyan', services.http.url)}` : ''),
+      `${paint('bold', 'sluice run')}: ${count} member processes of ${file}; ${host.describe}` +
+        (host.http ? `; HTTP on ${paint('cyan', host.http.url)}` : ''),
     );
-    await superviseMembers({ count, args: memberArgs(broker.address) });
+    await superviseMembers({ count, args: memberArgs(host.bootstrap!) });
   } finally {
-    await broker?.close();
-    await services.close();
+    await host.close();
   }
 }

@@ -303,11 +303,6 @@ export class Pipeline {
     return this;
   }
 
-  /** The input partition of a task instance (undefined when the pipeline runs in one piece). */
-  get task(): number | undefined {
-    return this.taskPartition;
-  }
-
   /** The source connectors, in the order they were added (a runner may reposition them before run()). */
   sourceConnectors(): Source<unknown>[] {
     return this.sources.map((s) => s.source);

@@ -36,7 +36,7 @@ export const assignByPartitionIndex: GroupPartitionsAssigner = (_current, member
     return {
       memberId,
       assignments: new Map(
-        [...topics].map((topic) => [topic, { topic, partitions: mine.filter((p) => p < counts[0]!) }] as const),
+        [...topics].map((topic, t) => [topic, { topic, partitions: mine.filter((p) => p < counts[t]!) }] as const),
       ),
     };
   });

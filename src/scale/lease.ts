@@ -8,8 +8,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { sleep } from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
-import { writeFileAtomic } from '../files.ts';
+import { isAlive, writeFileAtomic } from '../files.ts';
 
 export interface LeaseHolder {
   /** The member (process) that holds it: `<host>:<pid>:<n>`, unique per claim. */
@@ -50,7 +51,7 @@ export class TaskLease {
       return undefined; // none, or half-written by a crash (written atomically, so only by hand)
     }
     if (held.owner === this.owner) return held;
-    if (held.host === os.hostname() && !processAlive(held.pid)) return undefined;
+    if (held.host === os.hostname() && !isAlive(held.pid)) return undefined;
     if (this.clock() - held.renewedAt > this.leaseMs) return undefined;
     return held;
   }
@@ -98,17 +99,4 @@ export class TaskLease {
     const holder: LeaseHolder = { owner: this.owner, host: os.hostname(), pid: process.pid, renewedAt: this.clock() };
     return writeFileAtomic(this.file, Buffer.from(JSON.stringify(holder)));
   }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -30,8 +30,6 @@ export interface TaskRunnerOptions {
 
 interface RunningTask {
   partition: number;
-  lease: TaskLease;
-  starting: AbortController;
   run: SupervisedRun | undefined;
   /** Settles once the task has stopped and let go of its lease. */
   stopped: Promise<void>;
@@ -127,8 +125,6 @@ export class TaskRunner {
     const logger = options.logger.child({ task: partition });
     const task: RunningTask = {
       partition,
-      lease,
-      starting,
       run: undefined,
       stopped: Promise.resolve(),
       stop: async () => {
@@ -196,8 +192,9 @@ export class TaskRunner {
     const applied = fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8') : '';
     if (applied === stamp) return 'latest';
     const watch = setInterval(() => {
-      if (!pipeline.metrics().running && pipeline.metrics().error) return clearInterval(watch);
-      if (pipeline.metrics().checkpoints.completed === 0) return;
+      const { running, error, checkpoints } = pipeline.metrics();
+      if (!running && error) return clearInterval(watch);
+      if (checkpoints.completed === 0) return;
       clearInterval(watch);
       writeFileAtomicSync(marker, stamp);
       logger.info({ savepoint: file }, 'started from the savepoint');
