@@ -1,31 +1,36 @@
-// `npm run bench -- scale [--events N] [--processes 1,2,3]`: the windowed-counts pipeline (examples/windowed-counts.ts,
-// 60 s tumbling windows per key) over N events in a 12-partition topic, run (a) in one process on the embedded log
-// — the fast path — and (b) scaled out as 1, 2, 3 member processes (`sluice run --bootstrap --parallelism P`) that
-// read through the broker, which this process hosts. The clock starts when the first member gets its tasks (node
-// start-up and group join excluded; the rebalances as the others join included) and stops when the last window
+// `npm run bench -- scale [--events N] [--threads 1,2] [--processes 1,2,3]`: the windowed-counts pipeline
+// (examples/windowed-counts.ts, 60 s tumbling windows per key) over N events in a 12-partition topic, run (a) in one
+// process on the embedded log — the fast path, one core —, (b) as partition tasks in 1 and 2 worker threads over the
+// same embedded log (`sluice run --parallelism P`), and (c) scaled out as 1, 2, 3 member processes (`sluice run
+// --bootstrap --parallelism P`) that read through the broker, which this process hosts. For (b) the clock starts
+// when the threads have their tasks (thread start-up excluded), for (c) when the first member gets its tasks (node
+// start-up and group join excluded; the rebalances as the others join included); it stops when the last window
 // total is in the output topic. The events are loaded before each run, so each measures catching up on a backlog.
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildWindowedCounts } from '../examples/windowed-counts.ts';
+import windowedCounts, { buildWindowedCounts } from '../examples/windowed-counts.ts';
 import { startBroker } from '../src/kafka/index.ts';
 import { type Log, openLog, partitionForKey } from '../src/log/index.ts';
 import { setLogLevel } from '../src/logger.ts';
+import { startTaskThreads } from '../src/scale/index.ts';
 
 setLogLevel('warn');
 const { values: flags } = parseArgs({
   options: {
     events: { type: 'string', default: '2000000' },
     processes: { type: 'string', default: '1,2,3' },
+    threads: { type: 'string', default: '1,2' },
     keys: { type: 'string', default: '1000' },
   },
 });
 const EVENTS = Number(flags.events);
 const KEYS = Number(flags.keys);
 const PARTITIONS = 12;
-const PROCESSES = flags.processes.split(',').map(Number);
+const PROCESSES = flags.processes.split(',').filter(Boolean).map(Number);
+const THREADS = flags.threads.split(',').filter(Boolean).map(Number);
 const SLUICE = new URL('../bin/sluice.js', import.meta.url).pathname;
 const PIPELINE = new URL('../examples/windowed-counts.ts', import.meta.url).pathname;
 const START = 1_700_000_000_000;
@@ -102,6 +107,36 @@ async function embedded(log: Log, expected: number) {
   return { mode: 'embedded', processes: 1, seconds: round(seconds), eventsPerSec: Math.round(EVENTS / seconds) };
 }
 
+async function threaded(log: Log, threads: number, expected: number) {
+  await resetOutputs(log);
+  const running = await startTaskThreads({
+    file: PIPELINE,
+    define: windowedCounts,
+    log,
+    dataDir: path.join(root, `threads-${threads}`),
+    parallelism: threads,
+    intervalMs: 10_000,
+  });
+  await running.started;
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  await until(() => outputCount(log) >= expected, 600_000);
+  const done = performance.now();
+  const used = process.cpuUsage(cpu);
+  const seconds = (done - started) / 1000;
+  await running.stop();
+  await running.done;
+  return {
+    mode: 'threads',
+    processes: 1,
+    threads,
+    seconds: round(seconds),
+    eventsPerSec: Math.round(EVENTS / seconds),
+    // The whole process's CPU (every thread, GC and the log's I/O included), in cores.
+    cores: round((used.user + used.system) / 1e6 / seconds),
+  };
+}
+
 async function scaled(log: Log, bootstrap: string, processes: number, expected: number) {
   await resetOutputs(log);
   const dataDir = path.join(root, `members-${processes}`);
@@ -155,13 +190,15 @@ const broker = await startBroker({ log, port: 0 });
 try {
   const expected = await load(log);
   const results: Record<string, unknown>[] = [await embedded(log, expected)];
+  for (const n of THREADS) results.push(await threaded(log, n, expected));
   for (const n of PROCESSES) results.push(await scaled(log, broker.address, n, expected));
-  const one = results.find((r) => r.mode === 'members' && r.processes === 1)?.eventsPerSec as number | undefined;
+  const oneOf = (mode: string) =>
+    results.find((r) => r.mode === mode && (r.threads ?? r.processes) === 1)?.eventsPerSec as number | undefined;
   for (const r of results) {
-    if (one && r.mode === 'members') r.speedupVsOne = round((r.eventsPerSec as number) / one);
-    console.error(
-      `${String(r.mode).padEnd(9)} ${r.processes} process(es): ${r.eventsPerSec} events/s (${r.seconds} s)`,
-    );
+    const one = oneOf(String(r.mode));
+    if (one && r.mode !== 'embedded') r.speedupVsOne = round((r.eventsPerSec as number) / one);
+    const what = r.mode === 'threads' ? `${r.threads} thread(s)` : `${r.processes} process(es)`;
+    console.error(`${String(r.mode).padEnd(9)} ${what}: ${r.eventsPerSec} events/s (${r.seconds} s)`);
   }
   console.log(
     JSON.stringify({

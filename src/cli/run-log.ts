@@ -8,6 +8,7 @@ import type { Pipeline, PipelineLog } from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
 import type { RunningServer } from '../http/index.ts';
 import { startBroker } from '../kafka/index.ts';
+import type { Log } from '../log/index.ts';
 import type { ServingStore } from '../serve/index.ts';
 import { paint } from './common.ts';
 import { type HttpFlags, openServices, openServing } from './services.ts';
@@ -63,7 +64,7 @@ export async function openRunLog(flags: RunLogFlags, command: Command, pipelines
 }
 
 /** The log in the data directory, with its Kafka listener unless `--no-kafka`, the serving store and HTTP. */
-export async function openEmbedded(flags: RunLogFlags, pipelines: () => Pipeline[]): Promise<RunLog> {
+export async function openEmbedded(flags: RunLogFlags, pipelines: () => Pipeline[]): Promise<RunLog & { log: Log }> {
   const services = await openServices(flags.dataDir, flags, pipelines);
   const { log } = services;
   const broker = flags.kafka

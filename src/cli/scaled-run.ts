@@ -1,23 +1,17 @@
-// `sluice run --group/--parallelism`: a pipeline scaled out as one task per input partition (src/scale). A member
-// process joins the pipeline's group on the cluster holding its input and runs the tasks the group gives it, with
-// checkpoints in the data directory's shared store; `--parallelism N` starts N member processes and restarts any
-// that dies. Without `--bootstrap` the command also hosts the log and its broker, and the members connect to it.
+// `sluice run --group/--parallelism`: a pipeline scaled out as one task per input partition (src/scale). On the
+// embedded log, `--parallelism N` runs the tasks in N worker threads of this process, which keeps the log. Against a
+// cluster (`--bootstrap`), or with `--group`, a member process joins the pipeline's group on the cluster holding its
+// input and runs the tasks the group gives it, with checkpoints in the data directory's shared store; `--parallelism
+// N` then starts N member processes and restarts any that dies. Embedded with `--group`, this process also hosts the
+// log and its broker, and the members (and members on other hosts) connect to it.
 import { type ChildProcess, fork } from 'node:child_process';
-import { statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectKafkaLog } from '../connectors/index.ts';
-import {
-  LogSource,
-  type Pipeline,
-  type PipelineDefinition,
-  type PipelineLog,
-  RestartBudget,
-  sleep,
-} from '../engine/index.ts';
+import { type PipelineDefinition, type PipelineLog, RestartBudget, sleep } from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
 import { createLogger, type Logger } from '../logger.ts';
-import { joinTaskGroup, TaskRunner, taskDirs } from '../scale/index.ts';
+import { inspectPipeline, joinTaskGroup, requireTaskSavepoints, startTaskThreads, TaskRunner } from '../scale/index.ts';
 import { paint, untilShutdownSignal } from './common.ts';
 import { openEmbedded } from './run-log.ts';
 import type { HttpFlags } from './services.ts';
@@ -35,41 +29,12 @@ export interface MemberOptions {
   sessionTimeoutMs?: number;
 }
 
-/** What a probe instance tells about a pipeline: its name and its (co-partitioned) input topics. */
-export async function inspectPipeline(
-  define: PipelineDefinition,
-  log: PipelineLog,
-  dataDir: string,
-): Promise<{ name: string; topics: string[]; partitions: number }> {
-  const probe: Pipeline = await define({ log, bounded: false, dataDir });
-  const topics: string[] = [];
-  for (const source of probe.sourceConnectors()) {
-    if (!(source instanceof LogSource)) {
-      throw new SluiceError(
-        'TASKS_UNSUPPORTED',
-        `pipeline ${probe.name}: source ${source.name} is not a log or Kafka topic, so it cannot be split into partition tasks`,
-      );
-    }
-    topics.push(source.topic);
-  }
-  await log.refresh?.();
-  const counts = topics.map((topic) => log.describeTopic(topic).partitions.length);
-  if (new Set(counts).size > 1) {
-    throw new SluiceError(
-      'NOT_CO_PARTITIONED',
-      `pipeline ${probe.name} reads ${topics.map((t, i) => `${t} (${counts[i]} partitions)`).join(', ')}: ` +
-        'a scaled-out pipeline needs the same partition count on every input (task p reads partition p of each)',
-      { topics, counts },
-    );
-  }
-  return { name: probe.name, topics: [...new Set(topics)], partitions: counts[0] ?? 0 };
-}
-
 /** One member of the group: runs its share of the tasks until SIGINT/SIGTERM (then hands them over cleanly). */
 export async function runMember(options: MemberOptions): Promise<void> {
   const { name, topics, partitions } = await inspectPipeline(options.define, options.log, options.dataDir);
   const checkpointRoot = path.join(options.dataDir, 'checkpoints');
-  if (options.fromSavepoint !== undefined) checkSavepoint(checkpointRoot, name, partitions, options.fromSavepoint);
+  if (options.fromSavepoint !== undefined)
+    requireTaskSavepoints(checkpointRoot, name, partitions, options.fromSavepoint);
   const logger = createLogger('run', { pipeline: name, member: process.pid });
   const runner = new TaskRunner({
     define: async () => options.define({ log: options.log, bounded: false, dataDir: options.dataDir }),
@@ -112,31 +77,6 @@ export async function runMember(options: MemberOptions): Promise<void> {
     await membership.leave();
   }
   if (runner.failed !== undefined) throw runner.failed;
-}
-
-/** Every task of the pipeline must have the savepoint, or the rescaled run would start some tasks from scratch. */
-function checkSavepoint(root: string, pipeline: string, partitions: number, name: string): void {
-  const dirs = taskDirs(root, pipeline);
-  const missing: number[] = [];
-  for (let p = 0; p < partitions; p++) {
-    const dir = dirs.get(p);
-    if (!dir || !isFile(path.join(dir, 'savepoints', `${name}.ckpt`))) missing.push(p);
-  }
-  if (missing.length > 0) {
-    throw new SluiceError(
-      'SAVEPOINT_NOT_FOUND',
-      `savepoint "${name}" of pipeline ${pipeline} is missing for task(s) ${missing.join(', ')} under ${root}`,
-      { missing },
-    );
-  }
-}
-
-function isFile(file: string): boolean {
-  try {
-    return statSync(file).isFile();
-  } catch {
-    return false;
-  }
 }
 
 export interface SpawnMembersOptions {
@@ -191,6 +131,7 @@ export async function superviseMembers({
 export interface ScaledOutFlags extends HttpFlags {
   dataDir: string;
   kafkaPort: number;
+  kafka: boolean;
   bootstrap?: string;
   group?: string;
   parallelism?: number;
@@ -201,6 +142,38 @@ export interface ScaledOutFlags extends HttpFlags {
   sessionTimeoutMs: number;
   fromSavepoint?: string;
   allowNonRestoredState?: boolean;
+}
+
+/** Embedded `--parallelism N`: this process keeps the log (and its listener, HTTP) and N task threads run the tasks. */
+async function runThreads(file: string, define: PipelineDefinition, flags: ScaledOutFlags, count: number) {
+  const host = await openEmbedded(flags, () => []);
+  try {
+    const threads = await startTaskThreads({
+      file,
+      define,
+      log: host.log,
+      dataDir: host.dataDir,
+      parallelism: count,
+      intervalMs: flags.intervalMs,
+      fromSavepoint: flags.fromSavepoint,
+      allowNonRestoredState: flags.allowNonRestoredState,
+    });
+    const { shape, assignment } = threads;
+    console.log(
+      `${paint('bold', 'sluice run')}: pipeline ${shape.name} from ${file} in ${assignment.length} threads ` +
+        `(${shape.partitions} partition tasks)` +
+        (host.describe ? `; ${host.describe}` : '') +
+        (host.http ? `; HTTP on ${paint('cyan', host.http.url)}` : '') +
+        ' (Ctrl-C stops)',
+    );
+    await Promise.race([threads.started, untilShutdownSignal()]);
+    for (const [i, tasks] of assignment.entries()) console.log(`sluice run: thread ${i} tasks [${tasks.join(',')}]`);
+    await Promise.race([untilShutdownSignal(), threads.done.catch(() => {})]);
+    await threads.stop();
+    await threads.done;
+  } finally {
+    await host.close();
+  }
 }
 
 /**
@@ -257,7 +230,12 @@ export async function runScaledOut(file: string, define: PipelineDefinition, fla
     await superviseMembers({ count, args: memberArgs(flags.bootstrap) });
     return;
   }
-  // Embedded: this process owns the log; the members reach it through its broker, as they would a cluster.
+  if (flags.group === undefined) {
+    await runThreads(file, define, flags, count);
+    return;
+  }
+  // Embedded with a group: this process owns the log; the members reach it through its broker, as members on other
+  // hosts would (they may join the same group).
   const host = await openEmbedded({ ...flags, kafka: true }, () => []);
   try {
     console.log(

@@ -4,6 +4,15 @@ export { type BatchRunResult, type ReconciliationReport, reconcile } from './bat
 export { controlApi } from './control-api.ts';
 export { DeploymentRunner, type DeploymentStatus, deploymentDir, type ReplayFrom } from './deployment.ts';
 export { type JobRunRecord, Scheduler } from './jobs.ts';
+export {
+  childProcessPort,
+  type LogChannelServer,
+  type LogPort,
+  parentProcessPort,
+  RemoteLog,
+  serveLog,
+  threadPort,
+} from './log-channel.ts';
 export { PipelineProcess, type ProcessState } from './pipeline-process.ts';
 export { Replay, type ReplayStatus, versionedTopic } from './replay.ts';
 export {

@@ -1,13 +1,16 @@
-// The orchestrator's log, lent to a pipeline running in a worker process over the worker's IPC channel. The
-// orchestrator owns the one embedded log (a data directory has exactly one writer); a worker reads raw batches and
-// decodes them itself, appends and truncates through the channel, and keeps topic metadata in a local cache that
-// every reply refreshes. A worker's output topics may be renamed (a replay writes a new version of them).
+// The embedded log, lent to a pipeline running elsewhere: a worker process (`sluice up`) over its IPC channel, or a
+// worker thread (`sluice run --parallelism`) over its message port. The owner keeps the one log (a data directory has
+// exactly one writer) and does only the I/O: a worker reads raw batches and decodes them itself, encodes the batches
+// it appends, and keeps topic metadata in a local cache that every reply refreshes — so the work that grows with the
+// records is the worker's, on its own core. A worker's output topics may be renamed (a replay writes a new version).
 import type { ChildProcess } from 'node:child_process';
+import type { MessagePort, Worker } from 'node:worker_threads';
 import type { PipelineLog } from '../engine/index.ts';
 import { isSluiceError, SluiceError } from '../errors.ts';
 import {
   type AppendResult,
   decodeRecordBatches,
+  encodeRecordBatch,
   type Log,
   type LogRecord,
   type RecordReadResult,
@@ -33,6 +36,92 @@ interface ReplyMessage {
 /** Largest read a worker may ask for in one call. */
 const MAX_READ_BYTES = 8 << 20;
 
+/** One end of the channel between the log's owner and a worker: what the two transports have in common. */
+export interface LogPort {
+  /** Sends `message`; a thread's port moves the `transfer` buffers instead of copying them. */
+  post(message: object, transfer?: ArrayBuffer[]): void;
+  /** Adds a listener for every message; the returned function removes it. */
+  listen(listener: (message: unknown) => void): () => void;
+  /** Runs once the other end is gone. */
+  onClose(listener: () => void): void;
+  readonly open: boolean;
+}
+
+/** The owner's end of a worker process's IPC channel. */
+export function childProcessPort(child: ChildProcess): LogPort {
+  return {
+    post: (message) => {
+      if (child.connected) child.send(message, (error) => error && undefined);
+    },
+    listen: (listener) => {
+      child.on('message', listener);
+      return () => child.off('message', listener);
+    },
+    onClose: (listener) => child.once('disconnect', listener),
+    get open() {
+      return child.connected;
+    },
+  };
+}
+
+/** A worker process's end: its parent over IPC. */
+export function parentProcessPort(): LogPort {
+  let open = process.connected;
+  process.once('disconnect', () => {
+    open = false;
+  });
+  return {
+    post: (message) => {
+      if (process.connected) process.send?.(message);
+    },
+    listen: (listener) => {
+      process.on('message', listener);
+      return () => process.off('message', listener);
+    },
+    onClose: (listener) => process.once('disconnect', listener),
+    get open() {
+      return open && process.send !== undefined;
+    },
+  };
+}
+
+/** Either end of a worker thread's channel: the Worker object (owner) or the thread's parentPort (worker). */
+export function threadPort(port: Worker | MessagePort): LogPort {
+  let open = true;
+  const closed = () => {
+    open = false;
+  };
+  // A Worker says 'exit' when its thread ends; a port says 'close' when the other end is closed.
+  port.once('exit', closed);
+  port.once('close', closed);
+  return {
+    post: (message, transfer) => {
+      if (open) port.postMessage(message, transfer);
+    },
+    listen: (listener) => {
+      port.on('message', listener);
+      return () => port.off('message', listener);
+    },
+    onClose: (listener) => {
+      port.once('exit', listener);
+      port.once('close', listener);
+    },
+    get open() {
+      return open;
+    },
+  };
+}
+
+/** A reply whose buffers may move rather than be copied. */
+class Reply {
+  readonly value: unknown;
+  readonly transfer: ArrayBuffer[];
+  constructor(value: unknown, transfer: ArrayBuffer[]) {
+    this.value = value;
+    this.transfer = transfer;
+  }
+}
+
 export interface LogChannelServer {
   /** Resolves once every call the worker made has finished (before a restarted worker may truncate). */
   drain(): Promise<void>;
@@ -43,7 +132,7 @@ export interface LogChannelServer {
  * Serves `log` to the worker `child`. `renames` maps the topic names the pipeline uses to the topics it really
  * reads and writes (a replay's versioned outputs); the worker sees only the names it knows.
  */
-export function serveLog(child: ChildProcess, log: Log, renames: Record<string, string> = {}): LogChannelServer {
+export function serveLog(port: LogPort, log: Log, renames: Record<string, string> = {}): LogChannelServer {
   const real = (topic: unknown) => {
     if (typeof topic !== 'string') throw new SluiceError('INVALID_REQUEST', 'a topic name must be a string');
     return renames[topic] ?? topic;
@@ -62,15 +151,21 @@ export function serveLog(child: ChildProcess, log: Log, renames: Record<string, 
           .map(asShown);
       case 'createTopic':
         return asShown(await log.createTopic(real(args[0]), args[1] as TopicSpec));
-      case 'append': {
-        const [topic, partition, records] = args as [string, number, LogRecord[]];
-        return log.append(real(topic), partition, records.map(asLogRecord));
+      case 'appendRaw': {
+        const [topic, partition, batch] = args as [string, number, Uint8Array];
+        if (!(batch instanceof Uint8Array))
+          throw new SluiceError('INVALID_REQUEST', 'appendRaw needs record batch bytes');
+        return log.appendRaw(real(topic), partition, asBuffer(batch)!);
       }
       case 'truncate':
         return log.truncate(real(args[0]), args[1] as number, args[2] as number);
       case 'readRaw': {
         const maxBytes = Math.min(MAX_READ_BYTES, Number(args[3]) || 1 << 20);
-        return log.readRaw(real(args[0]), args[1] as number, args[2] as number, { maxBytes });
+        const read = log.readRaw(real(args[0]), args[1] as number, args[2] as number, { maxBytes });
+        // The bytes move to a thread in a buffer of their own (cloning would copy the read's whole window twice).
+        const bytes = new Uint8Array(read.batches.length);
+        bytes.set(read.batches);
+        return new Reply({ ...read, batches: bytes }, [bytes.buffer]);
       }
       case 'offsetForTimestamp':
         return log.offsetForTimestamp(real(args[0]), args[1] as number, args[2] as number);
@@ -84,10 +179,14 @@ export function serveLog(child: ChildProcess, log: Log, renames: Record<string, 
     }
   };
 
-  const onMessage = (message: CallMessage) => {
+  const onMessage = (received: unknown) => {
+    const message = received as CallMessage;
     if (message?.kind !== 'log') return;
     const call = handle(message.op, message.args).then(
-      (value) => reply({ kind: 'log-reply', id: message.id, value }),
+      (value) =>
+        value instanceof Reply
+          ? port.post({ kind: 'log-reply', id: message.id, value: value.value }, value.transfer)
+          : reply({ kind: 'log-reply', id: message.id, value }),
       (error: unknown) =>
         reply({
           kind: 'log-reply',
@@ -100,16 +199,14 @@ export function serveLog(child: ChildProcess, log: Log, renames: Record<string, 
     pending.add(call);
     call.finally(() => pending.delete(call));
   };
-  const reply = (message: ReplyMessage) => {
-    if (child.connected) child.send(message, (error) => error && undefined);
-  };
-  child.on('message', onMessage);
+  const reply = (message: ReplyMessage) => port.post(message);
+  const stopListening = port.listen(onMessage);
   return {
     async drain() {
       while (pending.size > 0) await Promise.allSettled([...pending]);
     },
     close() {
-      child.off('message', onMessage);
+      stopListening();
     },
   };
 }
@@ -120,24 +217,35 @@ function asBuffer(bytes: Uint8Array | null | undefined): Buffer | null {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-function asLogRecord(record: LogRecord): LogRecord {
-  return {
-    key: asBuffer(record.key),
-    value: asBuffer(record.value),
-    ...(record.timestamp === undefined ? {} : { timestamp: record.timestamp }),
-    ...(record.headers ? { headers: record.headers.map((h) => ({ key: h.key, value: asBuffer(h.value) })) } : {}),
-  };
+interface RawPage {
+  batches: Uint8Array;
+  nextOffset: number;
+  highWatermark: number;
+  logStartOffset: number;
 }
 
-/** The worker's side: the orchestrator's log as a PipelineLog. */
+interface ReadAhead {
+  offset: number;
+  maxBytes: number;
+  /** Set once the read has arrived. */
+  page: RawPage | undefined;
+  pending: Promise<RawPage | undefined>;
+}
+
+/** The worker's side: the owner's log as a PipelineLog. */
 export class RemoteLog implements PipelineLog {
   private readonly topics = new Map<string, TopicInfo>();
   private readonly calls = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+  private readonly port: LogPort;
+  /** The next page of a partition being caught up on, read ahead (by `<partition>:<topic>`). */
+  private readonly ahead = new Map<string, ReadAhead>();
   private nextId = 0;
   private closed = false;
 
-  constructor() {
-    process.on('message', (message: ReplyMessage) => {
+  constructor(port: LogPort = parentProcessPort()) {
+    this.port = port;
+    port.listen((received) => {
+      const message = received as ReplyMessage;
       if (message?.kind !== 'log-reply') return;
       const call = this.calls.get(message.id);
       if (!call) return;
@@ -146,21 +254,21 @@ export class RemoteLog implements PipelineLog {
         call.reject(new SluiceError(message.error.code, message.error.message, message.error.details));
       } else call.resolve(message.value);
     });
-    process.on('disconnect', () => {
+    port.onClose(() => {
       this.closed = true;
-      for (const call of this.calls.values()) call.reject(new SluiceError('LOG_CLOSED', 'the orchestrator is gone'));
+      for (const call of this.calls.values()) call.reject(new SluiceError('LOG_CLOSED', "the log's owner is gone"));
       this.calls.clear();
     });
   }
 
   private call<T>(op: string, ...args: unknown[]): Promise<T> {
-    if (this.closed || !process.send) {
-      return Promise.reject(new SluiceError('LOG_CLOSED', 'this worker is not connected to an orchestrator'));
+    if (this.closed || !this.port.open) {
+      return Promise.reject(new SluiceError('LOG_CLOSED', "this worker is not connected to the log's owner"));
     }
     const id = ++this.nextId;
     return new Promise<T>((resolve, reject) => {
       this.calls.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      process.send!({ kind: 'log', id, op, args } satisfies CallMessage);
+      this.port.post({ kind: 'log', id, op, args } satisfies CallMessage);
     });
   }
 
@@ -188,46 +296,84 @@ export class RemoteLog implements PipelineLog {
   }
 
   async append(topic: string, partition: number, records: readonly LogRecord[]): Promise<AppendResult> {
-    const result = await this.call<AppendResult>('append', topic, partition, records);
+    // Encoded here (the worker's core), sent as one buffer: the owner only verifies the CRC and writes it.
+    const result = await this.call<AppendResult>('appendRaw', topic, partition, encodeRecordBatch(records));
     const p = this.partition(topic, partition);
     if (p) p.logEndOffset = Math.max(p.logEndOffset, result.lastOffset + 1);
     return result;
   }
 
   async truncate(topic: string, partition: number, offset: number): Promise<void> {
+    this.ahead.delete(`${partition}:${topic}`); // it may hold records the truncation removes
     await this.call('truncate', topic, partition, offset);
     const p = this.partition(topic, partition);
     if (p) p.logEndOffset = offset;
   }
 
-  async readRecords(
+  /**
+   * Decoded records from `offset`. While a partition has a backlog the next page is read ahead as this one is
+   * processed, so catching up costs no round trip per page and a thread's tasks take turns as they would reading
+   * the log directly (a round trip after every page made them alternate page by page, which costs twice the GC).
+   */
+  readRecords(
     topic: string,
     partition: number,
     offset: number,
     options: { maxBytes?: number } = {},
-  ): Promise<RecordReadResult> {
-    const raw = await this.read(topic, partition, offset, options.maxBytes ?? 1 << 20);
+  ): RecordReadResult | Promise<RecordReadResult> {
+    const maxBytes = options.maxBytes ?? 1 << 20;
+    const key = `${partition}:${topic}`;
+    const ahead = this.ahead.get(key);
+    this.ahead.delete(key);
+    if (ahead && ahead.offset === offset && ahead.maxBytes === maxBytes) {
+      if (ahead.page) return this.decodePage(topic, partition, offset, maxBytes, ahead.page);
+      return ahead.pending.then((page) =>
+        page
+          ? this.decodePage(topic, partition, offset, maxBytes, page)
+          : this.readNow(topic, partition, offset, maxBytes),
+      );
+    }
+    return this.readNow(topic, partition, offset, maxBytes);
+  }
+
+  private async readNow(topic: string, partition: number, offset: number, maxBytes: number) {
+    const page = await this.read(topic, partition, offset, maxBytes);
+    return this.decodePage(topic, partition, offset, maxBytes, page);
+  }
+
+  private decodePage(topic: string, partition: number, offset: number, maxBytes: number, page: RawPage) {
     const p = this.partition(topic, partition);
     if (p) {
-      p.logEndOffset = raw.highWatermark;
-      p.logStartOffset = raw.logStartOffset;
+      p.logEndOffset = page.highWatermark;
+      p.logStartOffset = page.logStartOffset;
+    }
+    if (page.nextOffset > offset && page.nextOffset < page.highWatermark) {
+      this.readAhead(topic, partition, page.nextOffset, maxBytes);
     }
     return {
-      records: decodeRecordBatches(asBuffer(raw.batches)!, offset),
-      nextOffset: raw.nextOffset,
-      highWatermark: raw.highWatermark,
-      logStartOffset: raw.logStartOffset,
+      records: decodeRecordBatches(asBuffer(page.batches)!, offset),
+      nextOffset: page.nextOffset,
+      highWatermark: page.highWatermark,
+      logStartOffset: page.logStartOffset,
     };
   }
 
-  private async read(topic: string, partition: number, offset: number, maxBytes: number) {
+  private readAhead(topic: string, partition: number, offset: number, maxBytes: number): void {
+    const ahead: ReadAhead = { offset, maxBytes, page: undefined, pending: Promise.resolve(undefined) };
+    // A failed read-ahead is forgotten: the read it was for asks again, and reports the error.
+    ahead.pending = this.call<RawPage>('readRaw', topic, partition, offset, maxBytes).then(
+      (page) => {
+        ahead.page = page;
+        return page;
+      },
+      () => undefined,
+    );
+    this.ahead.set(`${partition}:${topic}`, ahead);
+  }
+
+  private async read(topic: string, partition: number, offset: number, maxBytes: number): Promise<RawPage> {
     try {
-      return await this.call<{
-        batches: Uint8Array;
-        nextOffset: number;
-        highWatermark: number;
-        logStartOffset: number;
-      }>('readRaw', topic, partition, offset, maxBytes);
+      return await this.call<RawPage>('readRaw', topic, partition, offset, maxBytes);
     } catch (error) {
       // Out of range: retention or a writer's rollback moved the bounds; the caller looks them up next.
       if ((error as SluiceError).code === 'OFFSET_OUT_OF_RANGE') await this.refresh();

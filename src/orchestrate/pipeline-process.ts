@@ -6,7 +6,7 @@ import { type PipelineMetrics, RestartBudget, type RestartPolicy, sleep } from '
 import { SluiceError } from '../errors.ts';
 import type { Log } from '../log/index.ts';
 import type { Logger } from '../logger.ts';
-import { type LogChannelServer, serveLog } from './log-channel.ts';
+import { childProcessPort, type LogChannelServer, serveLog } from './log-channel.ts';
 import type { WorkerMessage, WorkerStart } from './worker-protocol.ts';
 
 const WORKER = new URL('./worker.ts', import.meta.url);
@@ -112,7 +112,7 @@ export class PipelineProcess {
     });
     this.child = child;
     this.pid = child.pid;
-    this.channel = serveLog(child, this.options.log, this.options.renames);
+    this.channel = serveLog(childProcessPort(child), this.options.log, this.options.renames);
     let finished = false;
     let failure: string | undefined;
     let healthySince = 0;

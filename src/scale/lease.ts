@@ -8,15 +8,18 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { sleep } from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
 import { isAlive, writeFileAtomic } from '../files.ts';
 
 export interface LeaseHolder {
-  /** The member (process) that holds it: `<host>:<pid>:<n>`, unique per claim. */
+  /** The member that holds it: `<host>:<pid>:<thread>:<n>`, unique per claim. */
   owner: string;
   host: string;
   pid: number;
+  /** The worker thread (0: the main thread); a dead thread's leases are released by its process (see below). */
+  thread: number;
   renewedAt: number;
 }
 
@@ -37,7 +40,7 @@ export class TaskLease {
 
   constructor(dir: string, options: LeaseOptions = {}) {
     this.file = path.join(dir, 'LEASE');
-    this.owner = `${os.hostname()}:${process.pid}:${++claims}`;
+    this.owner = `${os.hostname()}:${process.pid}:${threadId}:${++claims}`;
     this.leaseMs = options.leaseMs ?? 10_000;
     this.clock = options.clock ?? Date.now;
   }
@@ -96,7 +99,35 @@ export class TaskLease {
   }
 
   private write(): Promise<void> {
-    const holder: LeaseHolder = { owner: this.owner, host: os.hostname(), pid: process.pid, renewedAt: this.clock() };
+    const holder: LeaseHolder = {
+      owner: this.owner,
+      host: os.hostname(),
+      pid: process.pid,
+      thread: threadId,
+      renewedAt: this.clock(),
+    };
     return writeFileAtomic(this.file, Buffer.from(JSON.stringify(holder)));
   }
+}
+
+/**
+ * Removes the leases a worker thread of this process held in `dirs` when the thread died without letting go: its
+ * process is alive, so a newcomer could not tell the owner is gone until the lease expired.
+ */
+export function releaseThreadLeases(dirs: Iterable<string>, thread: number): number {
+  let released = 0;
+  for (const dir of dirs) {
+    const file = path.join(dir, 'LEASE');
+    let held: LeaseHolder;
+    try {
+      held = JSON.parse(fs.readFileSync(file, 'utf8')) as LeaseHolder;
+    } catch {
+      continue;
+    }
+    if (held.host === os.hostname() && held.pid === process.pid && held.thread === thread) {
+      fs.rmSync(file, { force: true });
+      released++;
+    }
+  }
+  return released;
 }

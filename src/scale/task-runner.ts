@@ -57,6 +57,31 @@ export function taskDirs(checkpointRoot: string, pipeline: string): Map<number, 
   return dirs;
 }
 
+/** Every task of the pipeline must have the savepoint, or the rescaled run would start some tasks from scratch. */
+export function requireTaskSavepoints(root: string, pipeline: string, partitions: number, name: string): void {
+  const dirs = taskDirs(root, pipeline);
+  const missing: number[] = [];
+  for (let p = 0; p < partitions; p++) {
+    const dir = dirs.get(p);
+    if (!dir || !isFile(path.join(dir, 'savepoints', `${name}.ckpt`))) missing.push(p);
+  }
+  if (missing.length > 0) {
+    throw new SluiceError(
+      'SAVEPOINT_NOT_FOUND',
+      `savepoint "${name}" of pipeline ${pipeline} is missing for task(s) ${missing.join(', ')} under ${root}`,
+      { missing },
+    );
+  }
+}
+
+function isFile(file: string): boolean {
+  try {
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
 export class TaskRunner {
   private readonly options: TaskRunnerOptions;
   private readonly tasks = new Map<number, RunningTask>();

@@ -1,0 +1,76 @@
+// The entry point of a task thread (src/scale/threads.ts): builds the pipeline from its file against the owner's
+// log (over this thread's port), runs its partition tasks until told to stop, and reports their metrics.
+import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { type PipelineDefinition, type PipelineMetrics, sleep } from '../engine/index.ts';
+import { isSluiceError, SluiceError } from '../errors.ts';
+import { createLogger } from '../logger.ts';
+import { RemoteLog, threadPort } from '../orchestrate/index.ts';
+import { TaskRunner } from './task-runner.ts';
+
+export interface TaskThreadStart {
+  fileUrl: string;
+  dataDir: string;
+  pipeline: string;
+  checkpointRoot: string;
+  partitions: number[];
+  intervalMs: number;
+  fromSavepoint?: string;
+  allowNonRestoredState?: boolean;
+}
+
+export type TaskThreadMessage =
+  | { kind: 'started' }
+  | { kind: 'metrics'; tasks: { partition: number; metrics: PipelineMetrics }[] }
+  | { kind: 'failed'; error: { code: string; message: string } };
+
+const REPORT_MS = 1000;
+
+async function main(): Promise<void> {
+  if (!parentPort) throw new Error('task-thread.ts runs as a worker thread (src/scale/threads.ts starts it)');
+  const owner = parentPort;
+  const start = workerData as TaskThreadStart;
+  const send = (message: TaskThreadMessage) => owner.postMessage(message);
+  const port = threadPort(owner);
+  const stop = new AbortController();
+  port.listen((message) => {
+    if ((message as { kind?: string })?.kind === 'stop') stop.abort();
+  });
+  const log = new RemoteLog(port);
+  await log.refresh();
+  const module = (await import(start.fileUrl)) as { default?: PipelineDefinition };
+  const define = module.default;
+  if (typeof define !== 'function') {
+    throw new SluiceError('INVALID_PIPELINE', `${start.fileUrl} must export default definePipeline(...)`);
+  }
+  const runner = new TaskRunner({
+    define: async () => define({ log, bounded: false, dataDir: start.dataDir }),
+    pipeline: start.pipeline,
+    checkpointRoot: start.checkpointRoot,
+    intervalMs: start.intervalMs,
+    fromSavepoint: start.fromSavepoint,
+    allowNonRestoredState: start.allowNonRestoredState,
+    logger: createLogger('run', { pipeline: start.pipeline, thread: threadId }),
+  });
+  await runner.assign(start.partitions);
+  send({ kind: 'started' });
+  const report = setInterval(() => send({ kind: 'metrics', tasks: runner.metrics() }), REPORT_MS);
+  try {
+    while (!stop.signal.aborted && runner.failed === undefined) await sleep(200, stop.signal);
+  } finally {
+    clearInterval(report);
+    await runner.close();
+  }
+  if (runner.failed !== undefined) throw runner.failed;
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    const code = isSluiceError(error) ? error.code : 'PIPELINE_FAILED';
+    parentPort?.postMessage({
+      kind: 'failed',
+      error: { code, message: (error as Error)?.message ?? String(error) },
+    } satisfies TaskThreadMessage);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,165 @@
+// `sluice run --parallelism N` on the embedded log: N worker threads in this process, each running the partition
+// tasks p ≡ i (mod N) of the pipeline (the same TaskRunner, leases and per-task checkpoints as member processes).
+// This thread keeps the log and only serves it — raw batches out, encoded batches in — so decoding, the pipeline's
+// work and encoding happen on the workers' cores. A thread that dies is restarted with backoff from its tasks'
+// checkpoints (its leases released first: its process lives on, so a lease could not tell it is gone).
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { type PipelineDefinition, type PipelineMetrics, RestartBudget, sleep } from '../engine/index.ts';
+import { SluiceError } from '../errors.ts';
+import type { Log } from '../log/index.ts';
+import { createLogger, type Logger } from '../logger.ts';
+import { serveLog, threadPort } from '../orchestrate/index.ts';
+import { inspectPipeline, type PipelineShape } from './inspect.ts';
+import { releaseThreadLeases } from './lease.ts';
+import { requireTaskSavepoints, taskDir } from './task-runner.ts';
+import type { TaskThreadMessage, TaskThreadStart } from './task-thread.ts';
+
+const ENTRY = new URL('./task-thread.ts', import.meta.url);
+
+export interface TaskThreadsOptions {
+  /** The pipeline file each thread imports (its default export builds the pipeline). */
+  file: string;
+  /** The same definition, loaded here to inspect the pipeline (and create its topics) before the threads start. */
+  define: PipelineDefinition;
+  log: Log;
+  dataDir: string;
+  parallelism: number;
+  /** Period of the tasks' checkpoints in ms. */
+  intervalMs: number;
+  fromSavepoint?: string;
+  allowNonRestoredState?: boolean;
+  /** How long a stopping thread may take for its last checkpoints before it is terminated (default 60 s). */
+  stopTimeoutMs?: number;
+  logger?: Logger;
+}
+
+export interface TaskThreads {
+  readonly shape: PipelineShape;
+  /** The partitions each thread runs, by thread index. */
+  readonly assignment: number[][];
+  /** Resolves once every thread has its tasks started (they may still wait for a lease or restore state). */
+  readonly started: Promise<void>;
+  /** Settles when the threads have stopped: rejects if one crashed in a loop (the others are stopped then). */
+  readonly done: Promise<void>;
+  /** The tasks' latest metrics, as the threads last reported them (about once a second). */
+  metrics(): { partition: number; metrics: PipelineMetrics }[];
+  /** Stops every task with a last checkpoint, then the threads. */
+  stop(): Promise<void>;
+}
+
+export async function startTaskThreads(options: TaskThreadsOptions): Promise<TaskThreads> {
+  const logger = options.logger ?? createLogger('run');
+  const shape = await inspectPipeline(options.define, options.log, options.dataDir);
+  if (shape.partitions === 0) {
+    throw new SluiceError('TASKS_UNSUPPORTED', `pipeline ${shape.name} reads no log topic, so it has no tasks`);
+  }
+  const checkpointRoot = path.join(options.dataDir, 'checkpoints');
+  if (options.fromSavepoint !== undefined) {
+    requireTaskSavepoints(checkpointRoot, shape.name, shape.partitions, options.fromSavepoint);
+  }
+  const count = Math.min(options.parallelism, shape.partitions);
+  if (count < options.parallelism) {
+    logger.warn({ parallelism: options.parallelism, partitions: shape.partitions }, 'more threads than tasks');
+  }
+  const assignment = Array.from({ length: count }, (_, i) => {
+    const mine: number[] = [];
+    for (let p = i; p < shape.partitions; p += count) mine.push(p);
+    return mine;
+  });
+  const stopping = new AbortController();
+  const budget = new RestartBudget({ maxFailures: 5 * count });
+  const live = new Set<Worker>();
+  const reported = new Map<number, PipelineMetrics>();
+  const startedOnce = assignment.map(() => Promise.withResolvers<void>());
+  let failure: unknown;
+
+  const runThread = async (index: number) => {
+    const partitions = assignment[index]!;
+    while (!stopping.signal.aborted) {
+      const start: TaskThreadStart = {
+        fileUrl: pathToFileURL(path.resolve(options.file)).href,
+        dataDir: options.dataDir,
+        pipeline: shape.name,
+        checkpointRoot,
+        partitions,
+        intervalMs: options.intervalMs,
+        fromSavepoint: options.fromSavepoint,
+        allowNonRestoredState: options.allowNonRestoredState,
+      };
+      const worker = new Worker(ENTRY, { workerData: start, name: `${shape.name}#${index}` });
+      const thread = worker.threadId;
+      live.add(worker);
+      const channel = serveLog(threadPort(worker), options.log);
+      let lastError: { code: string; message: string } | undefined;
+      worker.on('message', (message: TaskThreadMessage) => {
+        if (message.kind === 'started') startedOnce[index]!.resolve();
+        if (message.kind === 'metrics') for (const t of message.tasks) reported.set(t.partition, t.metrics);
+        if (message.kind === 'failed') lastError = message.error;
+      });
+      worker.on('error', (error) => {
+        lastError = { code: (error as SluiceError).code ?? 'THREAD_FAILED', message: error.message };
+      });
+      if (stopping.signal.aborted) worker.postMessage({ kind: 'stop' });
+      const code = await new Promise<number>((resolve) => worker.once('exit', resolve));
+      live.delete(worker);
+      // Calls the thread made may still be running (an append): let them land before its successor starts.
+      await channel.drain();
+      channel.close();
+      for (const p of partitions) reported.delete(p);
+      if (stopping.signal.aborted && code === 0) return;
+      const dirs = partitions.map((p) => taskDir(checkpointRoot, shape.name, p));
+      const released = releaseThreadLeases(dirs, thread);
+      const error = new SluiceError(
+        lastError?.code ?? 'THREAD_EXITED',
+        `thread ${index} (tasks ${partitions.join(',')}) exited with code ${code}` +
+          (lastError ? `: ${lastError.message}` : ''),
+      );
+      if (stopping.signal.aborted) {
+        logger.error({ err: error }, 'thread stopped abnormally');
+        return;
+      }
+      let delay: number;
+      try {
+        delay = budget.failed(error, `thread ${index}`);
+      } catch (given) {
+        failure ??= given;
+        stopping.abort();
+        for (const other of live) other.postMessage({ kind: 'stop' });
+        return;
+      }
+      logger.error({ err: error, released, restartInMs: Math.round(delay) }, 'task thread died; restarting it');
+      await sleep(delay, stopping.signal);
+    }
+  };
+
+  const threads = Promise.all(assignment.map((_, i) => runThread(i)));
+  const done = threads.then(() => {
+    if (failure !== undefined) throw failure;
+  });
+  const started = Promise.race([
+    Promise.all(startedOnce.map((s) => s.promise)).then(() => {}),
+    // A thread that cannot start at all ends the run: do not leave a caller waiting for it.
+    done,
+  ]);
+  return {
+    shape,
+    assignment,
+    started,
+    done,
+    metrics: () => [...reported].map(([partition, metrics]) => ({ partition, metrics })),
+    async stop() {
+      stopping.abort();
+      for (const worker of live) worker.postMessage({ kind: 'stop' });
+      const deadline = setTimeout(() => {
+        for (const worker of live) void worker.terminate();
+      }, options.stopTimeoutMs ?? 60_000);
+      try {
+        await threads;
+      } finally {
+        clearTimeout(deadline);
+      }
+    },
+  };
+}
