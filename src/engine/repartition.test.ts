@@ -13,6 +13,7 @@ import {
   encodeMarker,
   RepartitionReader,
   RepartitionTopic,
+  RepartitionWriter,
   WATERMARK_HEADER,
 } from './connectors/repartition-topic.ts';
 import { agg, json, logSink, logSource, MAX_WATERMARK, Pipeline, watermarks, windows } from './index.ts';
@@ -73,10 +74,10 @@ async function produce(log: Log, list: View[]): Promise<void> {
   }
 }
 
-/** One far-future view in every partition: every task's watermark passes every earlier window. */
-async function closeAll(log: Log): Promise<void> {
+/** One far-future view in every partition (or those given): every task's watermark passes every earlier window. */
+async function closeAll(log: Log, partitions?: number[]): Promise<void> {
   const count = log.describeTopic('views').partitions.length;
-  for (let p = 0; p < count; p++) {
+  for (const p of partitions ?? Array.from({ length: count }, (_, i) => i)) {
     let n = 0;
     while (partitionForKey(Buffer.from(`closer${n}`), count) !== p) n++;
     await log.append('views', p, [
@@ -88,11 +89,11 @@ async function closeAll(log: Log): Promise<void> {
   }
 }
 
-function build(log: Log, options: { bounded?: boolean; repartition?: boolean } = {}): Pipeline {
+function build(log: Log, options: { bounded?: boolean; repartition?: boolean; idleTimeout?: string } = {}): Pipeline {
   const p = new Pipeline({ name: 'views', bounded: options.bounded ?? false, tickMs: 20 });
   const counted = p
     .source(logSource({ log, topic: 'views', format: json<View>() }))
-    .withTimestamps((v) => v.ts, watermarks.boundedOutOfOrderness('1s'))
+    .withTimestamps((v) => v.ts, watermarks.boundedOutOfOrderness('1s', { idleTimeout: options.idleTimeout }))
     .keyBy(
       (v) => v.country,
       options.repartition === false ? {} : { repartition: { name: 'by-country', watermarkIntervalMs: 20 } },
@@ -170,6 +171,33 @@ describe('between partition tasks', () => {
     await closeAll(log);
     await Promise.all([0, 1, 2, 3].map((p) => build(log, { bounded: true }).runAsTask(p).run()));
     assert.equal(log.describeTopic('views-by-country-repartition').partitions.length, 4);
+    assert.deepEqual(counts(log), expected);
+
+    // Without the step, each task counts only the views of its own users: partial counts.
+    const { log: plain } = await setup(4);
+    await produce(plain, list);
+    await closeAll(plain);
+    await Promise.all([0, 1, 2, 3].map((p) => build(plain, { bounded: true, repartition: false }).runAsTask(p).run()));
+    assert.notDeepEqual(counts(plain), expected);
+  });
+
+  it('a task whose input stays silent goes idle and does not hold the others back', async () => {
+    const list = views(0, 2000).filter((v) => partitionForKey(Buffer.from(v.user), 3) !== 2);
+    const expected = await (async () => {
+      const { log } = await setup(3);
+      await produce(log, list);
+      await closeAll(log, [0, 1]);
+      await build(log, { bounded: true }).run();
+      return counts(log);
+    })();
+    const { log } = await setup(3);
+    const tasks = [0, 1, 2].map((p) => build(log, { idleTimeout: '100ms' }).runAsTask(p));
+    const done = tasks.map((t) => t.run());
+    await produce(log, list);
+    await closeAll(log, [0, 1]); // partition 2 never gets a record
+    await until(() => counts(log).length >= expected.length, 'every window');
+    for (const t of tasks) t.stop();
+    await Promise.all(done);
     assert.deepEqual(counts(log), expected);
   });
 
@@ -279,6 +307,58 @@ describe('the reader', () => {
     const next = await again.poll(signal);
     assert.deepEqual(next!.values, [1]);
     assert.equal(next!.watermark, 20);
+  });
+});
+
+describe('the writer', () => {
+  const rec = (key: string, value: string) => ({ key: Buffer.from(key), value: Buffer.from(value) });
+  /** Every partition's contents: values, and markers as `@watermark`. */
+  const contents = (log: Log, topic: string) =>
+    log.describeTopic(topic).partitions.map(({ partition }) =>
+      log.readRecords(topic, partition, 0).records.map((r) => {
+        const marker = r.headers.find((h) => h.key === WATERMARK_HEADER);
+        return marker ? `@${decodeMarker(marker.value)!.watermark}` : r.value!.toString();
+      }),
+    );
+
+  it('puts markers after the records they cover, in every partition, and sends them again on recovery', async () => {
+    const { log } = await setup(3);
+    const topic = 'views-w-repartition';
+    const writer = new RepartitionWriter(new RepartitionTopic(log, topic, ['views']), { watermarkIntervalMs: 60_000 });
+    writer.setWriter('views#1');
+    await writer.open();
+    const keys = ['a', 'b', 'c', 'd', 'e', 'f'];
+    void writer.write({ values: keys.map((k, i) => rec(k, String(i))), timestamps: [1, 2, 3, 4, 5, 6] });
+    writer.onWatermark(50); // the first marker goes at once
+    void writer.write({ values: [rec('a', '6'), rec('b', '7')], timestamps: [7, 8] });
+    writer.onWatermark(60); // within the interval: held back until flush (or the interval)
+    const state = (await writer.prepareCheckpoint()) as { watermark: number };
+    assert.equal(state.watermark, 60);
+    let parts = contents(log, topic);
+    for (const part of parts) assert.equal(part.filter((v) => v === '@50').length, 1);
+    assert.equal(parts.flat().filter((v) => v === '@60').length, 0);
+    await writer.flush();
+    parts = contents(log, topic);
+    for (const part of parts) {
+      const at50 = part.indexOf('@50');
+      assert.ok(
+        part.slice(0, at50).every((v) => Number(v) < 6),
+        'the first batch before the first marker',
+      );
+      assert.ok(part.slice(at50).every((v) => v.startsWith('@') || Number(v) >= 6));
+      assert.equal(part.at(-1), '@60');
+    }
+    assert.equal(writer.markers, 6);
+    await writer.close();
+
+    // A crash after that checkpoint: the new instance sends the checkpoint's watermark again, and skips its records.
+    const again = new RepartitionWriter(new RepartitionTopic(log, topic, ['views']), { watermarkIntervalMs: 60_000 });
+    again.setWriter('views#1');
+    await again.open();
+    await again.recover(state);
+    await again.prepareCheckpoint();
+    assert.equal(again.markers, 3);
+    await again.close();
   });
 });
 

@@ -91,6 +91,13 @@ export class RepartitionTopic {
   }
 }
 
+interface WriterCheckpoint {
+  /** The log sink's: end offsets, writer and sequence number. */
+  records: unknown;
+  watermark: number;
+  idle: boolean;
+}
+
 const passBytes: Format<ShuffleRecord> = {
   name: 'repartition',
   encode: (record) => record.value,
@@ -172,13 +179,23 @@ export class RepartitionWriter implements Sink<ShuffleRecord> {
     await this.settled();
   }
 
-  async prepareCheckpoint(): Promise<unknown> {
+  async prepareCheckpoint(): Promise<WriterCheckpoint> {
     await this.settled();
-    return this.records.prepareCheckpoint();
+    return { records: await this.records.prepareCheckpoint(), watermark: this.watermark, idle: this.idle };
   }
 
+  /**
+   * Besides the records' recovery: the watermark and status at the checkpoint go out again at once. The last
+   * marker before a crash may never have been sent (they wait for the interval), and nothing else would send it
+   * while the input stays as it was; readers keep each writer's highest, so a marker sent twice does no harm.
+   */
   async recover(state: unknown): Promise<void> {
-    await this.records.recover(state);
+    const checkpoint = state as WriterCheckpoint | undefined;
+    await this.records.recover(checkpoint?.records);
+    if (checkpoint === undefined) return;
+    this.watermark = checkpoint.watermark;
+    this.idle = checkpoint.idle;
+    this.schedule(true);
   }
 
   async close(): Promise<void> {
