@@ -8,6 +8,12 @@ export interface SourceBatch<T> {
   readonly values: T[];
   /** The records' own timestamps (e.g. Kafka record timestamps), used until withTimestamps() replaces them. */
   readonly timestamps: number[];
+  /**
+   * For sources that carry event time themselves (a repartition topic's reader): the watermark after these
+   * records, and whether the source's every writer is idle. Ordinary sources leave both out.
+   */
+  readonly watermark?: number;
+  readonly idle?: boolean;
 }
 
 export interface SourceContext {
@@ -53,6 +59,8 @@ export interface Sink<T> {
   write(batch: Batch<T>): void | Promise<void>;
   /** Called when the watermark reaching the sink advances (e.g. to commit a serving table's time boundary). */
   onWatermark?(watermark: number): void;
+  /** Called when the stream reaching the sink goes idle (every input channel silent) or speaks again. */
+  onIdle?(idle: boolean): void;
   /** Makes everything written so far durable/visible. */
   flush?(): Promise<void>;
   /**

@@ -39,6 +39,7 @@ export {
   type TopologyEdge,
   type TopologyNode,
 } from './pipeline.ts';
+export type { RepartitionOptions } from './repartition.ts';
 export type { KeyedState, ListState, MapState, StateOptions, ValueState } from './state.ts';
 export { DataStream, JoinedStream, KeyedStream, WindowedStream, WindowResultStream } from './stream.ts';
 export { RestartBudget, type RestartPolicy, type SupervisedRun, sleep, supervise } from './supervise.ts';

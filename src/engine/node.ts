@@ -105,6 +105,12 @@ export class Node {
     target.inputIdle.length = target.inputWatermarks.length;
   }
 
+  /** Removes the main-output edge to `target` (a repartition step rewired for a partition task). */
+  disconnect(target: Node): void {
+    const i = this.main.edges.findIndex((edge) => edge.node === target);
+    if (i >= 0) this.main.edges.splice(i, 1);
+  }
+
   open(hooks: RuntimeHooks): void {
     this.hooks = hooks;
     for (let i = 0; i < this.inputWatermarks.length; i++) {
@@ -189,7 +195,10 @@ export class Node {
     for (let i = 0; i < this.inputWatermarks.length; i++) if (!this.inputIdle[i]) allIdle = false;
     this.advance();
     // Operators that make their own watermarks decide their own status; the others follow their inputs.
-    if (!this.operator.generatesWatermarks) this.forwardIdle(allIdle);
+    if (!this.operator.generatesWatermarks && allIdle !== this.outputIdle) {
+      this.operator.onIdle?.(allIdle);
+      this.forwardIdle(allIdle);
+    }
   }
 
   /**

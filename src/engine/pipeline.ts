@@ -113,12 +113,34 @@ interface Barrier {
 
 const DEAD_LETTER_TAG = 'dead-letters';
 
+/**
+ * @internal A step whose records cross between partition tasks (a repartition, see repartition.ts). In one process
+ * its `writer` node feeds its `reader` node directly; runAsTask() cuts that edge, has the writer feed a sink and
+ * the reader read a source (an internal topic), both made by split() for the task's partition.
+ */
+export interface ShuffleStep {
+  /** The internal topic (unique in a pipeline). */
+  readonly topic: string;
+  readonly writer: Node;
+  readonly reader: Node;
+  split(partition: number, inputs: readonly Source<unknown>[]): { sink: Sink<unknown>; source: Source<unknown> };
+}
+
+interface SourceEntry {
+  source: Source<unknown>;
+  node: Node;
+  index: number;
+  /** A repartition topic's reader (runAsTask adds it), not one of the pipeline's inputs. */
+  internal: boolean;
+}
+
 export class Pipeline {
   readonly name: string;
   readonly options: Required<Omit<PipelineOptions, 'clock'>> & { clock: () => number };
   readonly logger: Logger;
   private readonly nodes: Node[] = [];
-  private readonly sources: { source: Source<unknown>; node: Node; index: number }[] = [];
+  private readonly sources: SourceEntry[] = [];
+  private readonly shuffles: ShuffleStep[] = [];
   private readonly sinks: { operator: SinkOperator<unknown>; node: Node }[] = [];
   private readonly deadLetterNode: Node;
   private readonly names = new Map<string, number>();
@@ -181,13 +203,27 @@ export class Pipeline {
 
   source<T>(source: Source<T>): DataStream<T> {
     const node = this.addNode(`source:${source.name}`, new UnionOperator());
-    this.sources.push({ source: source as Source<unknown>, node, index: this.sources.length });
+    this.sources.push({ source: source as Source<unknown>, node, index: this.sources.length, internal: false });
     return new DataStream<T>(this, node);
   }
 
   /** Every record refused by any operator or source, with the error and the original record. */
   deadLetters(): DataStream<DeadLetter> {
     return new DataStream<DeadLetter>(this, this.deadLetterNode);
+  }
+
+  /** @internal Registers a repartition step (wired for a partition task by runAsTask). */
+  addShuffle(step: ShuffleStep): void {
+    if (this.taskPartition !== undefined) {
+      throw new PipelineFailure('PIPELINE_RUNNING', 'add repartition steps before runAsTask()');
+    }
+    if (this.shuffles.some((s) => s.topic === step.topic)) {
+      throw new PipelineFailure(
+        'INVALID_REPARTITION',
+        `pipeline ${this.name} has two repartition steps with the topic ${step.topic}: give each its own name`,
+      );
+    }
+    this.shuffles.push(step);
   }
 
   /** @internal */
@@ -283,12 +319,20 @@ export class Pipeline {
    * Makes this instance the task of input partition `partition`: every source reads only that partition (of each
    * of its topics, which must be co-partitioned: keyed alike, same partition count) and sinks identify their
    * writes as this task's. Every record of a key must be in one partition, as in Kafka Streams; a runner starts
-   * one instance per partition it owns and moves them, with their checkpoints, between processes.
+   * one instance per partition it owns and moves them, with their checkpoints, between processes. A keyBy on another
+   * key goes through a repartition step (`stream.repartition()`): its records then cross between the tasks through
+   * an internal topic, which task p writes by key and reads partition p of.
    */
   runAsTask(partition: number): this {
     if (this.running) throw new PipelineFailure('PIPELINE_RUNNING', 'assign the task before run()');
     if (!Number.isSafeInteger(partition) || partition < 0) {
       throw new PipelineFailure('INVALID_TASK', `task partition must be an integer >= 0, got ${partition}`);
+    }
+    if (this.taskPartition !== undefined) {
+      throw new PipelineFailure(
+        'INVALID_TASK',
+        `pipeline ${this.name} is already the task of partition ${this.taskPartition}`,
+      );
     }
     for (const { source } of this.sources) {
       if (!source.assign) {
@@ -299,13 +343,24 @@ export class Pipeline {
       }
       source.assign([partition]);
     }
+    const inputs = this.sources.map((s) => s.source);
+    for (const step of this.shuffles) {
+      const { sink, source } = step.split(partition, inputs);
+      step.writer.disconnect(step.reader);
+      this.addSink(step.writer, undefined, sink);
+      source.assign?.([partition]);
+      this.sources.push({ source, node: step.reader, index: this.sources.length, internal: true });
+    }
     this.taskPartition = partition;
     return this;
   }
 
-  /** The source connectors, in the order they were added (a runner may reposition them before run()). */
+  /**
+   * The pipeline's input connectors, in the order they were added (a runner may reposition them before run());
+   * repartition topics' readers are not among them.
+   */
   sourceConnectors(): Source<unknown>[] {
-    return this.sources.map((s) => s.source);
+    return this.sources.filter((s) => !s.internal).map((s) => s.source);
   }
 
   /**
@@ -475,7 +530,7 @@ export class Pipeline {
     return stored.data;
   }
 
-  private async openSource({ source, node, index }: { source: Source<unknown>; node: Node; index: number }) {
+  private async openSource({ source, node, index }: SourceEntry) {
     await source.open({
       bounded: this.options.bounded,
       deadLetter: (letter) => this.onDeadLetter({ operator: node.name, ...letter }),
@@ -485,7 +540,7 @@ export class Pipeline {
       node.receiveBatch({ values: [], timestamps: [], channel: index * 1_000_000 + channel }, 0);
   }
 
-  private async runSource({ source, node, index }: { source: Source<unknown>; node: Node; index: number }) {
+  private async runSource({ source, node, index }: SourceEntry) {
     const channelBase = index * 1_000_000;
     const signal = this.stopController.signal;
     try {
@@ -506,14 +561,14 @@ export class Pipeline {
           this.polls.delete(index);
         }
         if (batch === null) break;
-        if (batch.values.length > 0) {
+        if (batch.values.length > 0 && batch.watermark === undefined && batch.idle === undefined) {
           this.guard(() =>
             node.receiveBatch(
               { values: batch.values, timestamps: batch.timestamps, channel: channelBase + batch.channel },
               0,
             ),
           );
-        }
+        } else this.guard(() => this.receiveTimed(node, batch, channelBase));
         await this.drainSinks();
       }
       // The end of a bounded input: a final watermark fires every window and timer downstream.
@@ -525,6 +580,20 @@ export class Pipeline {
       this.liveLoops--;
       this.checkAligned();
     }
+  }
+
+  /** A batch from a source that carries event time (a repartition topic's reader): records, then time. */
+  private receiveTimed(node: Node, batch: SourceBatch<unknown>, channelBase: number): void {
+    // Waking up before the records, going idle after them: downstream never sees records from an idle input.
+    if (batch.idle === false) node.receiveIdle(false, 0);
+    if (batch.values.length > 0) {
+      node.receiveBatch(
+        { values: batch.values, timestamps: batch.timestamps, channel: channelBase + batch.channel },
+        0,
+      );
+    }
+    if (batch.watermark !== undefined) node.receiveWatermark(batch.watermark, 0);
+    if (batch.idle === true) node.receiveIdle(true, 0);
   }
 
   /**

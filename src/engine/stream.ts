@@ -21,6 +21,7 @@ import { TemporalJoinOperator } from './operators/temporal-join.ts';
 import { ProcessingTimeAssigner, TimestampAssigner, type WatermarkStrategy } from './operators/timestamps.ts';
 import { LATE_TAG, PaneWindowOperator } from './operators/window-aggregate.ts';
 import type { Pipeline } from './pipeline.ts';
+import { addRepartition, type RepartitionOptions } from './repartition.ts';
 import type { Operator } from './types.ts';
 import type { WindowAssigner, WindowResult } from './windows.ts';
 
@@ -94,8 +95,27 @@ export class DataStream<T> {
     return this.pipe('processing-time', new ProcessingTimeAssigner());
   }
 
-  keyBy<K>(key: (value: T) => K): KeyedStream<T, K> {
-    return new KeyedStream<T, K>(this, key);
+  /**
+   * Groups by `key`. When the input topic is not partitioned by this key and the pipeline runs scaled out,
+   * `{ repartition: 'name' }` moves each key's records to one task first (see repartition()).
+   */
+  keyBy<K>(key: (value: T) => K, options: { repartition?: string | RepartitionOptions<T> } = {}): KeyedStream<T, K> {
+    const { repartition } = options;
+    if (repartition === undefined) return new KeyedStream<T, K>(this, key);
+    const shuffled = this.repartition(key, typeof repartition === 'string' ? { name: repartition } : repartition);
+    return new KeyedStream<T, K>(shuffled, key);
+  }
+
+  /**
+   * Regroups the stream by `key` (a shuffle). In one process the records pass through unchanged; in the partition
+   * tasks of a scaled-out pipeline (`sluice run --group/--parallelism`) every task writes its records to the topic
+   * `<pipeline>-<name>-repartition` by key and reads its own partition of it back, with exactly-once delivery and
+   * event time carried across (the watermark downstream never passes any task's). Put it after withTimestamps()
+   * and before the keyed operation; records must survive `format` (default JSON) unchanged.
+   */
+  repartition<K>(key: (value: T) => K, options: RepartitionOptions<T>): DataStream<T> {
+    const node = addRepartition(this.pipeline, this.node, this.sideTag, key, options);
+    return new DataStream<T>(this.pipeline, node);
   }
 
   sinkTo(sink: Sink<T>): void {

@@ -58,6 +58,11 @@ export interface Operator<I, O> {
   onWatermark?(watermark: number): number | undefined;
   /** Called periodically with the wall clock, for processing-time timers and idleness. */
   onProcessingTime?(now: number): void;
+  /**
+   * The operator's inputs all went idle (true) or one speaks again (false); the node forwards the status itself.
+   * Not called on operators that generate watermarks (they decide their own status).
+   */
+  onIdle?(idle: boolean): void;
   /** Serializable state for checkpoints; `restore` gets it back in a new instance. */
   snapshot?(): unknown;
   restore?(state: unknown): void;

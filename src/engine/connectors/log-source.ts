@@ -94,6 +94,11 @@ export class LogSource<T> implements Source<T> {
     this.options = { ...this.options, from, ...(until === undefined ? {} : { until }) };
   }
 
+  /** The log this source reads. */
+  get log(): PipelineLog {
+    return this.options.log;
+  }
+
   /** The topic this source reads. */
   get topic(): string {
     return this.options.topic;

@@ -42,4 +42,8 @@ export class SinkOperator<T> implements Operator<T, never> {
     this.sink.onWatermark?.(watermark);
     return watermark;
   }
+
+  onIdle(idle: boolean): void {
+    this.sink.onIdle?.(idle);
+  }
 }

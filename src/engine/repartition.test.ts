@@ -1,0 +1,380 @@
+// The repartition step: a pass-through in one process; between partition tasks an internal topic carrying records
+// exactly once and event time as watermark markers, so that tasks counting by another key than the input's
+// partitioning key give one process's results — bounded, streaming, and with a task crashing and resuming.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { type Log, openLog, partitionForKey } from '../log/index.ts';
+import { WRITER_HEADER } from './connectors/log-sink.ts';
+import {
+  decodeMarker,
+  encodeMarker,
+  RepartitionReader,
+  RepartitionTopic,
+  RepartitionWriter,
+  WATERMARK_HEADER,
+} from './connectors/repartition-topic.ts';
+import { agg, json, logSink, logSource, MAX_WATERMARK, Pipeline, watermarks, windows } from './index.ts';
+import { keyBytes } from './operators/repartition.ts';
+
+const dirs: string[] = [];
+const logs: Log[] = [];
+after(async () => {
+  for (const log of logs) await log.close().catch(() => {});
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function setup(partitions: number): Promise<{ log: Log; dir: string }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-repartition-'));
+  dirs.push(dir);
+  const log = await openLog({ dataDir: path.join(dir, 'log') });
+  logs.push(log);
+  await log.createTopic('views', { partitions });
+  await log.createTopic('counts', { partitions: 2 });
+  return { log, dir };
+}
+
+interface View {
+  user: string;
+  country: string;
+  ts: number;
+}
+
+const COUNTRIES = ['de', 'fr', 'it', 'es', 'pl', 'nl', 'se'];
+
+/** Views by 40 users, each in one country, a little out of order (within the 1 s bound), partitioned by user. */
+function views(from: number, to: number): View[] {
+  const out: View[] = [];
+  for (let i = from; i < to; i++) {
+    const user = `u${(i * 7) % 40}`;
+    out.push({
+      user,
+      country: COUNTRIES[Number(user.slice(1)) % COUNTRIES.length]!,
+      ts: 1_000_000 + i * 100 - (i % 4) * 200,
+    });
+  }
+  return out;
+}
+
+async function produce(log: Log, list: View[]): Promise<void> {
+  const count = log.describeTopic('views').partitions.length;
+  const byPartition = new Map<number, View[]>();
+  for (const v of list) {
+    const p = partitionForKey(Buffer.from(v.user), count);
+    byPartition.set(p, [...(byPartition.get(p) ?? []), v]);
+  }
+  for (const [p, vs] of byPartition) {
+    await log.append(
+      'views',
+      p,
+      vs.map((v) => ({ key: Buffer.from(v.user), value: Buffer.from(JSON.stringify(v)), timestamp: v.ts })),
+    );
+  }
+}
+
+/** One far-future view in every partition (or those given): every task's watermark passes every earlier window. */
+async function closeAll(log: Log, partitions?: number[]): Promise<void> {
+  const count = log.describeTopic('views').partitions.length;
+  for (const p of partitions ?? Array.from({ length: count }, (_, i) => i)) {
+    let n = 0;
+    while (partitionForKey(Buffer.from(`closer${n}`), count) !== p) n++;
+    await log.append('views', p, [
+      {
+        key: Buffer.from(`closer${n}`),
+        value: Buffer.from(JSON.stringify({ user: `closer${n}`, country: 'zz', ts: 9_000_000 })),
+      },
+    ]);
+  }
+}
+
+function build(log: Log, options: { bounded?: boolean; repartition?: boolean; idleTimeout?: string } = {}): Pipeline {
+  const p = new Pipeline({ name: 'views', bounded: options.bounded ?? false, tickMs: 20 });
+  const counted = p
+    .source(logSource({ log, topic: 'views', format: json<View>() }))
+    .withTimestamps((v) => v.ts, watermarks.boundedOutOfOrderness('1s', { idleTimeout: options.idleTimeout }))
+    .keyBy(
+      (v) => v.country,
+      options.repartition === false ? {} : { repartition: { name: 'by-country', watermarkIntervalMs: 20 } },
+    )
+    .window(windows.tumbling('10s'))
+    .aggregate(agg.count<View>());
+  counted
+    .map((r) => ({ start: r.windowStart, country: r.key, views: r.value, kind: r.kind }))
+    .sinkTo(logSink({ log, topic: 'counts', format: json(), key: (r) => r.country }));
+  return p;
+}
+
+function counts(log: Log): string[] {
+  const rows: string[] = [];
+  for (const { partition, logEndOffset } of log.describeTopic('counts').partitions) {
+    let offset = 0;
+    while (offset < logEndOffset) {
+      const page = log.readRecords('counts', partition, offset);
+      for (const r of page.records) {
+        const c = JSON.parse(r.value!.toString()) as { start: number; country: string; views: number; kind: string };
+        if (c.country !== 'zz') rows.push(`${c.start} ${c.country} ${c.views} ${c.kind}`);
+      }
+      offset = page.nextOffset;
+    }
+  }
+  return rows.sort();
+}
+
+/** The same views in one process, bounded: the reference. */
+async function reference(list: View[], partitions: number, repartition = true): Promise<string[]> {
+  const { log } = await setup(partitions);
+  await produce(log, list);
+  await closeAll(log);
+  await build(log, { bounded: true, repartition }).run();
+  assert.equal(log.hasTopic('views-by-country-repartition'), false, 'one process needs no repartition topic');
+  return counts(log);
+}
+
+async function until(condition: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('in one process', () => {
+  it('passes records through: the results equal a keyBy without it', async () => {
+    const list = views(0, 2000);
+    const withStep = await reference(list, 3);
+    const without = await reference(list, 3, false);
+    assert.ok(withStep.length > 50);
+    assert.deepEqual(withStep, without);
+  });
+
+  it('shows in the topology, and refuses a bad or repeated name', async () => {
+    const { log } = await setup(2);
+    const p = build(log);
+    const nodes = p.topology().nodes.map((n) => n.id);
+    assert.ok(nodes.includes('repartition:by-country'));
+    assert.ok(nodes.includes('source:log:views-by-country-repartition'));
+    const stream = new Pipeline({ name: 'x' }).source(logSource({ log, topic: 'views', format: json<View>() }));
+    assert.throws(() => stream.repartition((v) => v.user, { name: 'no spaces' }), { code: 'INVALID_REPARTITION' });
+    stream.repartition((v) => v.user, { name: 'a' });
+    assert.throws(() => stream.repartition((v) => v.country, { name: 'a' }), { code: 'INVALID_REPARTITION' });
+  });
+});
+
+describe('between partition tasks', () => {
+  it('bounded tasks end once every task has, with one process results', async () => {
+    const list = views(0, 3000);
+    const expected = await reference(list, 4);
+    const { log } = await setup(4);
+    await produce(log, list);
+    await closeAll(log);
+    await Promise.all([0, 1, 2, 3].map((p) => build(log, { bounded: true }).runAsTask(p).run()));
+    assert.equal(log.describeTopic('views-by-country-repartition').partitions.length, 4);
+    assert.deepEqual(counts(log), expected);
+
+    // Without the step, each task counts only the views of its own users: partial counts.
+    const { log: plain } = await setup(4);
+    await produce(plain, list);
+    await closeAll(plain);
+    await Promise.all([0, 1, 2, 3].map((p) => build(plain, { bounded: true, repartition: false }).runAsTask(p).run()));
+    assert.notDeepEqual(counts(plain), expected);
+  });
+
+  it('a task whose input stays silent goes idle and does not hold the others back', async () => {
+    const list = views(0, 2000).filter((v) => partitionForKey(Buffer.from(v.user), 3) !== 2);
+    const expected = await (async () => {
+      const { log } = await setup(3);
+      await produce(log, list);
+      await closeAll(log, [0, 1]);
+      await build(log, { bounded: true }).run();
+      return counts(log);
+    })();
+    const { log } = await setup(3);
+    const tasks = [0, 1, 2].map((p) => build(log, { idleTimeout: '100ms' }).runAsTask(p));
+    const done = tasks.map((t) => t.run());
+    await produce(log, list);
+    await closeAll(log, [0, 1]); // partition 2 never gets a record
+    await until(() => counts(log).length >= expected.length, 'every window');
+    for (const t of tasks) t.stop();
+    await Promise.all(done);
+    assert.deepEqual(counts(log), expected);
+  });
+
+  it('streaming, with a task crashing and resuming from its checkpoint: each window once, as one process', async () => {
+    const all = views(0, 4500);
+    const expected = await reference(all, 3);
+    const { log, dir } = await setup(3);
+    const start = (p: number) => {
+      const pipeline = build(log).runAsTask(p);
+      pipeline.enableCheckpoints({ dir: path.join(dir, 'checkpoints', `p${p}`), intervalMs: 0 });
+      return { pipeline, done: pipeline.run() };
+    };
+    const tasks = [start(0), start(1), start(2)];
+    await produce(log, all.slice(0, 1500));
+    await until(() => counts(log).length > 0, 'first windows');
+    for (const t of tasks) await t.pipeline.checkpoint();
+    await produce(log, all.slice(1500, 3000));
+    const written = () =>
+      log.describeTopic('views-by-country-repartition').partitions.reduce((n, p) => n + p.logEndOffset, 0);
+    const before = written();
+    await until(() => written() > before + 500, 'task 1 to write past its checkpoint');
+    // A crash, as far as recovery can tell: task 1 resumes from the checkpoint, its writes since then already there.
+    tasks[1]!.pipeline.stop({ checkpoint: false });
+    await tasks[1]!.done;
+    tasks[1] = start(1);
+    await produce(log, all.slice(3000));
+    await closeAll(log);
+    await until(() => counts(log).length >= expected.length, 'every window');
+    await new Promise((resolve) => setTimeout(resolve, 200)); // anything more would be a duplicate: let it show
+    for (const t of tasks) t.pipeline.stop();
+    await Promise.all(tasks.map((t) => t.done));
+    assert.deepEqual(counts(log), expected);
+  });
+});
+
+describe('the reader', () => {
+  const marker = (writer: string, watermark: number, idle = false) => ({
+    key: null,
+    value: null,
+    headers: [
+      { key: WRITER_HEADER, value: Buffer.from(writer) },
+      { key: WATERMARK_HEADER, value: encodeMarker(watermark, idle) },
+    ],
+  });
+  const data = (n: number) => ({ key: Buffer.from('k'), value: Buffer.from(String(n)), timestamp: n });
+
+  async function reader(bounded = false): Promise<{ log: Log; source: RepartitionReader<number> }> {
+    const { log } = await setup(3);
+    const topic = new RepartitionTopic(log, 'views-t-repartition', ['views']);
+    const source = new RepartitionReader(topic, json<number>());
+    source.assign([1]);
+    await source.open({ bounded, deadLetter: () => {} });
+    return { log, source };
+  }
+
+  it('holds the watermark at the slowest writer, counting those not heard from yet', async () => {
+    const { log, source } = await reader();
+    const signal = new AbortController().signal;
+    await log.append('views-t-repartition', 1, [data(5), marker('v#0', 100), data(6), marker('v#1', 50)]);
+    const first = await source.poll(signal);
+    assert.deepEqual(first!.values, [5, 6]);
+    assert.equal(first!.watermark, undefined, 'writer 2 has not spoken: no watermark yet');
+    await log.append('views-t-repartition', 1, [marker('v#2', 70), data(7), marker('v#1', 200)]);
+    const second = await source.poll(signal);
+    assert.deepEqual(second!.values, []);
+    assert.equal(second!.watermark, 50, 'the minimum over the three writers');
+    const third = await source.poll(signal);
+    assert.deepEqual(third!.values, [7], 'a batch is cut at each marker that moves time');
+    assert.equal(third!.watermark, 70);
+  });
+
+  it('leaves idle writers out, takes the highest when all are idle, and ends when all have ended', async () => {
+    const { log, source } = await reader(true);
+    const signal = new AbortController().signal;
+    await log.append('views-t-repartition', 1, [
+      marker('v#0', 100),
+      marker('v#1', 300),
+      marker('v#2', Number.NEGATIVE_INFINITY, true),
+    ]);
+    assert.equal((await source.poll(signal))!.watermark, 100);
+    await log.append('views-t-repartition', 1, [marker('v#0', 120, true)]);
+    assert.equal((await source.poll(signal))!.watermark, 300);
+    await log.append('views-t-repartition', 1, [marker('v#1', 310, true)]);
+    const allIdle = await source.poll(signal);
+    assert.deepEqual([allIdle!.watermark, allIdle!.idle], [310, true]);
+    await log.append('views-t-repartition', 1, [
+      marker('v#0', MAX_WATERMARK),
+      marker('v#1', MAX_WATERMARK),
+      marker('v#2', MAX_WATERMARK),
+    ]);
+    const last = await source.poll(signal);
+    assert.equal(last!.watermark, MAX_WATERMARK);
+    assert.equal(await source.poll(signal), null);
+  });
+
+  it('resumes from its snapshot with what it knew of every writer', async () => {
+    const { log, source } = await reader();
+    const signal = new AbortController().signal;
+    await log.append('views-t-repartition', 1, [marker('v#0', 10), marker('v#1', 20), marker('v#2', 30), data(1)]);
+    await source.poll(signal);
+    const snapshot = source.snapshot();
+    const again = new RepartitionReader(new RepartitionTopic(log, 'views-t-repartition', ['views']), json<number>());
+    again.assign([1]);
+    again.restore(structuredClone(snapshot));
+    await again.open({ bounded: false, deadLetter: () => {} });
+    await log.append('views-t-repartition', 1, [marker('v#0', 40)]);
+    const next = await again.poll(signal);
+    assert.deepEqual(next!.values, [1]);
+    assert.equal(next!.watermark, 20);
+  });
+});
+
+describe('the writer', () => {
+  const rec = (key: string, value: string) => ({ key: Buffer.from(key), value: Buffer.from(value) });
+  /** Every partition's contents: values, and markers as `@watermark`. */
+  const contents = (log: Log, topic: string) =>
+    log.describeTopic(topic).partitions.map(({ partition }) =>
+      log.readRecords(topic, partition, 0).records.map((r) => {
+        const marker = r.headers.find((h) => h.key === WATERMARK_HEADER);
+        return marker ? `@${decodeMarker(marker.value)!.watermark}` : r.value!.toString();
+      }),
+    );
+
+  it('puts markers after the records they cover, in every partition, and sends them again on recovery', async () => {
+    const { log } = await setup(3);
+    const topic = 'views-w-repartition';
+    const writer = new RepartitionWriter(new RepartitionTopic(log, topic, ['views']), { watermarkIntervalMs: 60_000 });
+    writer.setWriter('views#1');
+    await writer.open();
+    const keys = ['a', 'b', 'c', 'd', 'e', 'f'];
+    void writer.write({ values: keys.map((k, i) => rec(k, String(i))), timestamps: [1, 2, 3, 4, 5, 6] });
+    writer.onWatermark(50); // the first marker goes at once
+    void writer.write({ values: [rec('a', '6'), rec('b', '7')], timestamps: [7, 8] });
+    writer.onWatermark(60); // within the interval: held back until flush (or the interval)
+    const state = (await writer.prepareCheckpoint()) as { watermark: number };
+    assert.equal(state.watermark, 60);
+    let parts = contents(log, topic);
+    for (const part of parts) assert.equal(part.filter((v) => v === '@50').length, 1);
+    assert.equal(parts.flat().filter((v) => v === '@60').length, 0);
+    await writer.flush();
+    parts = contents(log, topic);
+    for (const part of parts) {
+      const at50 = part.indexOf('@50');
+      assert.ok(
+        part.slice(0, at50).every((v) => Number(v) < 6),
+        'the first batch before the first marker',
+      );
+      assert.ok(part.slice(at50).every((v) => v.startsWith('@') || Number(v) >= 6));
+      assert.equal(part.at(-1), '@60');
+    }
+    assert.equal(writer.markers, 6);
+    await writer.close();
+
+    // A crash after that checkpoint: the new instance sends the checkpoint's watermark again, and skips its records.
+    const again = new RepartitionWriter(new RepartitionTopic(log, topic, ['views']), { watermarkIntervalMs: 60_000 });
+    again.setWriter('views#1');
+    await again.open();
+    await again.recover(state);
+    await again.prepareCheckpoint();
+    assert.equal(again.markers, 3);
+    await again.close();
+  });
+});
+
+it('markers and keys encode as documented', () => {
+  assert.deepEqual(decodeMarker(encodeMarker(-5, true)), { watermark: -5, idle: true });
+  assert.deepEqual(decodeMarker(encodeMarker(MAX_WATERMARK, false)), { watermark: MAX_WATERMARK, idle: false });
+  assert.equal(decodeMarker(Buffer.alloc(3)), undefined);
+  assert.equal(keyBytes('de').toString(), 'de');
+  assert.equal(keyBytes(42).toString(), '42');
+  assert.equal(keyBytes({ a: 1 }).toString(), '{"a":1}');
+  assert.equal(keyBytes(10n).toString(), '10');
+});
+
+it('a task refuses a repartition topic made for another task count', async () => {
+  const { log } = await setup(3);
+  await log.createTopic('views-by-country-repartition', { partitions: 2 });
+  const p = build(log).runAsTask(0);
+  await assert.rejects(p.run(), { code: 'NOT_CO_PARTITIONED' });
+});
