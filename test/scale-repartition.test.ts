@@ -2,6 +2,8 @@
 // members against `sluice broker` — each task writes its views to the repartition topic by country and counts its
 // own share of the countries. One member is SIGKILLed mid-run; its tasks resume elsewhere from their checkpoints.
 // The counts equal a single process's, each window exactly once, and nothing is late that was not late there.
+// Then the same pipeline in task threads of one `sluice run --parallelism` on its embedded log: a thread dies
+// mid-run and is restarted, the run is stopped and resumed with another thread count, and the counts still equal.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -206,4 +208,84 @@ it('three members count by another key than the partitioning one; one killed mid
   assert.deepEqual((await counts(kafka)).filter(beforeClosing), expected.rows);
   assert.equal(await endOffset(kafka, 'views-late'), expected.late);
   for (const m of [members[0]!, members[2]!]) assert.equal(await m.stop('SIGTERM'), 0, m.output());
+});
+
+/** `sluice run --parallelism N` on its own embedded log (task threads), its Kafka listener on a free port. */
+function threadedHost(dataDir: string, threads: number, crashFile: string): Daemon {
+  const daemon = startSluice(
+    [
+      'run',
+      PIPELINE,
+      '--parallelism',
+      String(threads),
+      '--data-dir',
+      dataDir,
+      '--kafka-port',
+      '0',
+      '--http-port',
+      '0',
+      '--checkpoint-interval',
+      '300ms',
+    ],
+    { SLUICE_TEST_CRASH_FILE: crashFile },
+  );
+  daemons.push(daemon);
+  return daemon;
+}
+
+async function hostKafka(host: Daemon): Promise<Kafka> {
+  const bootstrap = (await host.waitFor(/Kafka protocol on (\S+?)[;,\s]/))[1]!;
+  return new Kafka({ brokers: [bootstrap], clientId: 'threads-test', logLevel: logLevel.NOTHING });
+}
+
+it('task threads on the embedded log: a thread dies mid-run, then 2 → 3 threads; each window once', async () => {
+  const data = tempDir();
+  const crashFile = path.join(data, 'CRASH');
+  // The topics exist before the pipeline does, with the partitions the test wants (the pipeline would make 3).
+  const seed = await openLog({ dataDir: data });
+  await seed.createTopic('views', { partitions: PARTITIONS });
+  await seed.close();
+
+  let host = threadedHost(data, 2, crashFile);
+  await host.waitFor(/thread 1 tasks \[1,3,5\]/);
+  let kafka = await hostKafka(host);
+  await produce(kafka, batch(0));
+  await eventually(async () => (await endOffset(kafka, 'country-counts')) > 0, 'first windows', 30_000);
+  // A thread dies as the second batch comes through (its tasks have written some of it, past their checkpoint).
+  fs.writeFileSync(crashFile, '');
+  await produce(kafka, batch(1));
+  await eventually(() => !fs.existsSync(crashFile), 'a thread to die', 30_000);
+  const died = (await host.waitFor(/"released":(\d+).*task thread died; restarting it/))[1];
+  // Its leases are let go at once (its process lives on): the restarted thread does not wait for them to expire.
+  assert.ok(Number(died) > 0, host.output());
+  await eventually(
+    async () => (await endOffset(kafka, 'views-by-country-by-country-repartition')) >= 4_000,
+    'the second batch through the repartition topic',
+    30_000,
+  );
+  // Stopped (each task's last checkpoint), then resumed by three threads: the tasks move, their state with them.
+  assert.equal(await host.stop('SIGTERM'), 0, host.output());
+  host = threadedHost(data, 3, crashFile);
+  await host.waitFor(/thread 2 tasks \[2,5\]/);
+  kafka = await hostKafka(host);
+  await produce(kafka, [...batch(2), ...closing()]);
+  const expected = await reference([...batch(0), ...batch(1), ...batch(2), ...closing()]);
+  await eventually(
+    async () => (await counts(kafka)).filter(beforeClosing).length >= expected.rows.length,
+    'every window',
+    30_000,
+  );
+  await new Promise((resolve) => setTimeout(resolve, 500)); // anything extra would be a duplicate: let it show
+  assert.deepEqual((await counts(kafka)).filter(beforeClosing), expected.rows);
+  assert.equal(await endOffset(kafka, 'views-late'), expected.late);
+  // The tasks show in the host's HTTP API and /metrics, as the threads report them.
+  const http = (await host.waitFor(/HTTP on (http:\/\/\S+?)[;\s]/))[1]!;
+  const tasks = Array.from({ length: PARTITIONS }, (_, p) => `views-by-country#${p}`);
+  await eventually(async () => {
+    const { pipelines } = (await (await fetch(`${http}/v1/pipelines`)).json()) as { pipelines: { name: string }[] };
+    return pipelines.map((p) => p.name).sort().join() === tasks.join();
+  }, 'every task in /v1/pipelines');
+  const metrics = await (await fetch(`${http}/metrics`)).text();
+  assert.match(metrics, /sluice_operator_records_in\{pipeline="views-by-country#5",operator="[^"]+"\} [1-9]/);
+  assert.equal(await host.stop('SIGTERM'), 0, host.output());
 });

@@ -4,7 +4,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { connectKafkaLog } from '../connectors/index.ts';
-import type { Pipeline, PipelineLog } from '../engine/index.ts';
+import type { PipelineLog, PipelineView } from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
 import type { RunningServer } from '../http/index.ts';
 import { startBroker } from '../kafka/index.ts';
@@ -32,7 +32,11 @@ export interface RunLog {
   close(): Promise<void>;
 }
 
-export async function openRunLog(flags: RunLogFlags, command: Command, pipelines: () => Pipeline[]): Promise<RunLog> {
+export async function openRunLog(
+  flags: RunLogFlags,
+  command: Command,
+  pipelines: () => PipelineView[],
+): Promise<RunLog> {
   if (flags.bootstrap === undefined) return openEmbedded(flags, pipelines);
   if (command.getOptionValueSource('kafkaPort') === 'cli') {
     throw new SluiceError(
@@ -64,7 +68,10 @@ export async function openRunLog(flags: RunLogFlags, command: Command, pipelines
 }
 
 /** The log in the data directory, with its Kafka listener unless `--no-kafka`, the serving store and HTTP. */
-export async function openEmbedded(flags: RunLogFlags, pipelines: () => Pipeline[]): Promise<RunLog & { log: Log }> {
+export async function openEmbedded(
+  flags: RunLogFlags,
+  pipelines: () => PipelineView[],
+): Promise<RunLog & { log: Log }> {
   const services = await openServices(flags.dataDir, flags, pipelines);
   const { log } = services;
   const broker = flags.kafka

@@ -11,7 +11,14 @@ import { connectKafkaLog } from '../connectors/index.ts';
 import { type PipelineDefinition, type PipelineLog, RestartBudget, sleep } from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
 import { createLogger, type Logger } from '../logger.ts';
-import { inspectPipeline, joinTaskGroup, requireTaskSavepoints, startTaskThreads, TaskRunner } from '../scale/index.ts';
+import {
+  inspectPipeline,
+  joinTaskGroup,
+  requireTaskSavepoints,
+  startTaskThreads,
+  TaskRunner,
+  type TaskThreads,
+} from '../scale/index.ts';
 import { paint, untilShutdownSignal } from './common.ts';
 import { openEmbedded } from './run-log.ts';
 import type { HttpFlags } from './services.ts';
@@ -146,9 +153,10 @@ export interface ScaledOutFlags extends HttpFlags {
 
 /** Embedded `--parallelism N`: this process keeps the log (and its listener, HTTP) and N task threads run the tasks. */
 async function runThreads(file: string, define: PipelineDefinition, flags: ScaledOutFlags, count: number) {
-  const host = await openEmbedded(flags, () => []);
+  let threads: TaskThreads | undefined;
+  const host = await openEmbedded(flags, () => threads?.views() ?? []);
   try {
-    const threads = await startTaskThreads({
+    threads = await startTaskThreads({
       file,
       define,
       log: host.log,

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Hono } from 'hono';
-import type { Pipeline } from '../engine/index.ts';
+import type { PipelineView } from '../engine/index.ts';
 import { type RunningServer, type ServerLog, startServer } from '../http/index.ts';
 import { type Log, openLog } from '../log/index.ts';
 import { ServingStore } from '../serve/index.ts';
@@ -32,7 +32,7 @@ export interface Serving {
 export async function openServices(
   dataDir: string,
   flags: HttpFlags,
-  pipelines: () => Pipeline[],
+  pipelines: () => PipelineView[],
   /** More HTTP routes by prefix, built once the log and store are open. */
   mount?: () => Record<string, Hono>,
 ): Promise<Services> {
@@ -59,7 +59,7 @@ export async function openServing(
   dataDir: string,
   log: ServerLog,
   flags: HttpFlags,
-  pipelines: () => Pipeline[],
+  pipelines: () => PipelineView[],
   mount?: () => Record<string, Hono>,
 ): Promise<Serving> {
   fs.mkdirSync(dataDir, { recursive: true });

@@ -36,6 +36,7 @@ export {
   type PipelineMetrics,
   type PipelineOptions,
   type PipelineTopology,
+  type PipelineView,
   type TopologyEdge,
   type TopologyNode,
 } from './pipeline.ts';

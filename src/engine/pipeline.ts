@@ -14,7 +14,7 @@ import { createLogger, type Logger } from '../logger.ts';
 import { type CheckpointData, encodeCheckpoint } from './checkpoint/format.ts';
 import { CheckpointStore, readCheckpointFile } from './checkpoint/store.ts';
 import type { Sink, Source, SourceBatch } from './connector.ts';
-import { PipelineHistory } from './history.ts';
+import { PipelineHistory, type PipelineHistorySnapshot } from './history.ts';
 import { Node, type NodeMetrics, type NodeTimeState, PipelineFailure } from './node.ts';
 import { SinkOperator } from './operators/sink.ts';
 import { UnionOperator } from './operators/stateless.ts';
@@ -112,6 +112,18 @@ interface Barrier {
 }
 
 const DEAD_LETTER_TAG = 'dead-letters';
+
+/**
+ * What observers (the HTTP API, /metrics, the dashboard) read of a running pipeline: a Pipeline itself, or the
+ * latest report of one running elsewhere (a task thread).
+ */
+export interface PipelineView {
+  readonly name: string;
+  metrics(): PipelineMetrics;
+  topology(): PipelineTopology;
+  sourcePositions(): { operator: string; topic: string; offsets: number[] }[];
+  readonly history: { snapshot(): PipelineHistorySnapshot };
+}
 
 /**
  * @internal A step whose records cross between partition tasks (a repartition, see repartition.ts). In one process

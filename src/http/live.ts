@@ -5,7 +5,7 @@
 // writing an earlier push (a slow client) skips a tick rather than queue.
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import type { Pipeline } from '../engine/index.ts';
+import type { PipelineView } from '../engine/index.ts';
 import { isSluiceError, SluiceError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
 import type { ServingStore } from '../serve/index.ts';
@@ -102,7 +102,7 @@ export function streamLive(c: Context, hub: LiveHub, subscription: LiveSubscript
 }
 
 export interface LiveHubOptions {
-  pipelines: () => Pipeline[];
+  pipelines: () => PipelineView[];
   store?: ServingStore;
   sampler: TopicSampler;
   throughput: ThroughputSampler;
@@ -350,7 +350,7 @@ interface Frame {
   histories(): { histories: PipelineHistoryJson[]; json: string };
 }
 
-function frame(pipelines: Pipeline[]): Frame {
+function frame(pipelines: PipelineView[]): Frame {
   let metrics: PipelineJson[] | undefined;
   let histories: { histories: PipelineHistoryJson[]; json: string } | undefined;
   return {
@@ -367,7 +367,7 @@ function frame(pipelines: Pipeline[]): Frame {
 }
 
 /** A pipeline's checkpoint and restart history, with its totals. */
-export function historyOf(pipeline: Pipeline): PipelineHistoryJson {
+export function historyOf(pipeline: PipelineView): PipelineHistoryJson {
   const metrics = pipeline.metrics();
   const { checkpoints, restarts } = pipeline.history.snapshot();
   return {

@@ -2,13 +2,13 @@
 // metrics read when scraped (a collect callback), so that nothing is sampled between scrapes. One registry per
 // server (no global default registry: several servers can run in one process); anything may add metrics to it.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Pipeline } from '../engine/index.ts';
+import type { PipelineView } from '../engine/index.ts';
 import type { ServerOptions } from './server.ts';
 
 export function createMetrics(options: ServerOptions) {
   const registry = new Registry();
   /** Pipelines registered after the server started (registerPipelineMetrics), besides options.pipelines(). */
-  const registered = new Set<Pipeline>();
+  const registered = new Set<PipelineView>();
   const requests = new Counter({
     name: 'sluice_http_requests_total',
     help: 'HTTP requests by route and status',
@@ -113,7 +113,7 @@ export function createMetrics(options: ServerOptions) {
     },
   });
   /** Adds a pipeline's metrics (operators, watermarks, checkpoints) to /metrics; returns the undo. */
-  const registerPipelineMetrics = (pipeline: Pipeline): (() => void) => {
+  const registerPipelineMetrics = (pipeline: PipelineView): (() => void) => {
     registered.add(pipeline);
     return () => registered.delete(pipeline);
   };

@@ -9,7 +9,7 @@ import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Registry } from 'prom-client';
-import type { Pipeline } from '../engine/index.ts';
+import type { PipelineView } from '../engine/index.ts';
 import { isSluiceError, SluiceError } from '../errors.ts';
 import type { GroupOffsetStore, Log } from '../log/index.ts';
 import { createLogger } from '../logger.ts';
@@ -34,7 +34,7 @@ export interface ServerOptions {
   log: ServerLog;
   store?: ServingStore;
   /** The pipelines running in this process (for /v1/pipelines and /metrics). */
-  pipelines?: () => Pipeline[];
+  pipelines?: () => PipelineView[];
   host?: string;
   port?: number;
   /** Bearer token every request must carry; required for a non-loopback host. */
@@ -61,7 +61,7 @@ export interface RunningServer {
   /** The server's Prometheus registry: register more metrics (of the log, of other parts) into it. */
   registry: Registry;
   /** Adds a pipeline's metrics to /metrics and /v1/pipelines (besides options.pipelines); returns the undo. */
-  registerPipelineMetrics(pipeline: Pipeline): () => void;
+  registerPipelineMetrics(pipeline: PipelineView): () => void;
   close(): Promise<void>;
 }
 

@@ -1,17 +1,17 @@
 // Records per second of every operator of every pipeline, sampled once a second and kept for a few minutes, so that
 // the dashboard's throughput charts start with the recent past instead of empty when a page opens.
-import type { Pipeline } from '../engine/index.ts';
+import type { PipelineView } from '../engine/index.ts';
 import type { ThroughputPoint } from './api.ts';
 
 export class ThroughputSampler {
-  private readonly pipelines: () => Pipeline[];
+  private readonly pipelines: () => PipelineView[];
   private readonly intervalMs: number;
   private readonly keep: number;
   private readonly history: ThroughputPoint[] = [];
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor(options: { pipelines: () => Pipeline[]; intervalMs?: number; keep?: number }) {
+  constructor(options: { pipelines: () => PipelineView[]; intervalMs?: number; keep?: number }) {
     this.pipelines = options.pipelines;
     this.intervalMs = options.intervalMs ?? 1000;
     this.keep = options.keep ?? 300;

@@ -2,14 +2,14 @@
 // (consumer groups by their committed offsets, running pipelines by their sources' positions) with lag per
 // partition. A sampler takes one snapshot a second and keeps the last few minutes, so that rates and lag can be
 // charted over time from the moment a page opens.
-import type { Pipeline } from '../engine/index.ts';
+import type { PipelineView } from '../engine/index.ts';
 import type { TopicInfo } from '../log/index.ts';
 import type { ConsumerJson, TopicJson, TopicsHistoryPoint, TopicsJson } from './api.ts';
 import type { ServerLog } from './server.ts';
 
 export interface TopicSamplerOptions {
   log: ServerLog;
-  pipelines: () => Pipeline[];
+  pipelines: () => PipelineView[];
   /** Period between samples (default 1,000 ms). */
   intervalMs?: number;
   /** Samples kept for the history (default 300: five minutes at one a second). */

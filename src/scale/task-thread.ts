@@ -1,7 +1,13 @@
 // The entry point of a task thread (src/scale/threads.ts): builds the pipeline from its file against the owner's
 // log (over this thread's port), runs its partition tasks until told to stop, and reports their metrics.
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { type PipelineDefinition, type PipelineMetrics, sleep } from '../engine/index.ts';
+import {
+  type PipelineDefinition,
+  type PipelineHistorySnapshot,
+  type PipelineMetrics,
+  type PipelineTopology,
+  sleep,
+} from '../engine/index.ts';
 import { isSluiceError, SluiceError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
 import { RemoteLog, threadPort } from '../orchestrate/index.ts';
@@ -18,9 +24,18 @@ export interface TaskThreadStart {
   allowNonRestoredState?: boolean;
 }
 
+/** What a task thread tells of one of its tasks, about once a second (for the owner's HTTP API and /metrics). */
+export interface TaskReport {
+  partition: number;
+  metrics: PipelineMetrics;
+  topology: PipelineTopology;
+  positions: { operator: string; topic: string; offsets: number[] }[];
+  history: PipelineHistorySnapshot;
+}
+
 export type TaskThreadMessage =
   | { kind: 'started' }
-  | { kind: 'metrics'; tasks: { partition: number; metrics: PipelineMetrics }[] }
+  | { kind: 'report'; tasks: TaskReport[] }
   | { kind: 'failed'; error: { code: string; message: string } };
 
 const REPORT_MS = 1000;
@@ -53,7 +68,16 @@ async function main(): Promise<void> {
   });
   await runner.assign(start.partitions);
   send({ kind: 'started' });
-  const report = setInterval(() => send({ kind: 'metrics', tasks: runner.metrics() }), REPORT_MS);
+  const report = setInterval(() => {
+    const tasks = [...runner.pipelines()].map(([partition, pipeline]) => ({
+      partition,
+      metrics: pipeline.metrics(),
+      topology: pipeline.topology(),
+      positions: pipeline.sourcePositions(),
+      history: pipeline.history.snapshot(),
+    }));
+    send({ kind: 'report', tasks });
+  }, REPORT_MS);
   try {
     while (!stop.signal.aborted && runner.failed === undefined) await sleep(200, stop.signal);
   } finally {

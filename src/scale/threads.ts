@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { type PipelineDefinition, type PipelineMetrics, RestartBudget, sleep } from '../engine/index.ts';
+import { type PipelineDefinition, type PipelineView, RestartBudget, sleep } from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
 import type { Log } from '../log/index.ts';
 import { createLogger, type Logger } from '../logger.ts';
@@ -14,7 +14,7 @@ import { serveLog, threadPort } from '../orchestrate/index.ts';
 import { inspectPipeline, type PipelineShape } from './inspect.ts';
 import { releaseThreadLeases } from './lease.ts';
 import { requireTaskSavepoints, taskDir } from './task-runner.ts';
-import type { TaskThreadMessage, TaskThreadStart } from './task-thread.ts';
+import type { TaskReport, TaskThreadMessage, TaskThreadStart } from './task-thread.ts';
 
 const ENTRY = new URL('./task-thread.ts', import.meta.url);
 
@@ -43,8 +43,11 @@ export interface TaskThreads {
   readonly started: Promise<void>;
   /** Settles when the threads have stopped: rejects if one crashed in a loop (the others are stopped then). */
   readonly done: Promise<void>;
-  /** The tasks' latest metrics, as the threads last reported them (about once a second). */
-  metrics(): { partition: number; metrics: PipelineMetrics }[];
+  /**
+   * The running tasks as the threads last reported them (about once a second), each named `<pipeline>#<partition>`:
+   * for the HTTP API and /metrics.
+   */
+  views(): PipelineView[];
   /** Stops every task with a last checkpoint, then the threads. */
   stop(): Promise<void>;
 }
@@ -71,7 +74,7 @@ export async function startTaskThreads(options: TaskThreadsOptions): Promise<Tas
   const stopping = new AbortController();
   const budget = new RestartBudget({ maxFailures: 5 * count });
   const live = new Set<Worker>();
-  const reported = new Map<number, PipelineMetrics>();
+  const reported = new Map<number, TaskReport>();
   const startedOnce = assignment.map(() => Promise.withResolvers<void>());
   let failure: unknown;
 
@@ -95,7 +98,7 @@ export async function startTaskThreads(options: TaskThreadsOptions): Promise<Tas
       let lastError: { code: string; message: string } | undefined;
       worker.on('message', (message: TaskThreadMessage) => {
         if (message.kind === 'started') startedOnce[index]!.resolve();
-        if (message.kind === 'metrics') for (const t of message.tasks) reported.set(t.partition, t.metrics);
+        if (message.kind === 'report') for (const t of message.tasks) reported.set(t.partition, t);
         if (message.kind === 'failed') lastError = message.error;
       });
       worker.on('error', (error) => {
@@ -148,7 +151,7 @@ export async function startTaskThreads(options: TaskThreadsOptions): Promise<Tas
     assignment,
     started,
     done,
-    metrics: () => [...reported].map(([partition, metrics]) => ({ partition, metrics })),
+    views: () => [...reported.values()].sort((a, b) => a.partition - b.partition).map(viewOf),
     async stop() {
       stopping.abort();
       for (const worker of live) worker.postMessage({ kind: 'stop' });
@@ -161,5 +164,16 @@ export async function startTaskThreads(options: TaskThreadsOptions): Promise<Tas
         clearTimeout(deadline);
       }
     },
+  };
+}
+
+function viewOf(report: TaskReport): PipelineView {
+  const name = `${report.metrics.name}#${report.partition}`;
+  return {
+    name,
+    metrics: () => ({ ...report.metrics, name }),
+    topology: () => report.topology,
+    sourcePositions: () => report.positions,
+    history: { snapshot: () => report.history },
   };
 }
