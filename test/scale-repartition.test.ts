@@ -283,7 +283,8 @@ it('task threads on the embedded log: a thread dies mid-run, then 2 → 3 thread
   const tasks = Array.from({ length: PARTITIONS }, (_, p) => `views-by-country#${p}`);
   await eventually(async () => {
     const { pipelines } = (await (await fetch(`${http}/v1/pipelines`)).json()) as { pipelines: { name: string }[] };
-    return pipelines.map((p) => p.name).sort().join() === tasks.join();
+    const names = pipelines.map((p) => p.name).sort();
+    return names.join() === tasks.join();
   }, 'every task in /v1/pipelines');
   const metrics = await (await fetch(`${http}/metrics`)).text();
   assert.match(metrics, /sluice_operator_records_in\{pipeline="views-by-country#5",operator="[^"]+"\} [1-9]/);

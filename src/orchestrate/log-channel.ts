@@ -45,6 +45,8 @@ export interface LogPort {
   /** Runs once the other end is gone. */
   onClose(listener: () => void): void;
   readonly open: boolean;
+  /** Whether `post` can move buffers (a thread's port); IPC serializes them anyway. */
+  readonly transfers: boolean;
 }
 
 /** The owner's end of a worker process's IPC channel. */
@@ -61,6 +63,7 @@ export function childProcessPort(child: ChildProcess): LogPort {
     get open() {
       return child.connected;
     },
+    transfers: false,
   };
 }
 
@@ -82,6 +85,7 @@ export function parentProcessPort(): LogPort {
     get open() {
       return open && process.send !== undefined;
     },
+    transfers: false,
   };
 }
 
@@ -109,6 +113,7 @@ export function threadPort(port: Worker | MessagePort): LogPort {
     get open() {
       return open;
     },
+    transfers: true,
   };
 }
 
@@ -162,6 +167,7 @@ export function serveLog(port: LogPort, log: Log, renames: Record<string, string
       case 'readRaw': {
         const maxBytes = Math.min(MAX_READ_BYTES, Number(args[3]) || 1 << 20);
         const read = log.readRaw(real(args[0]), args[1] as number, args[2] as number, { maxBytes });
+        if (!port.transfers) return read;
         // The bytes move to a thread in a buffer of their own (cloning would copy the read's whole window twice).
         const bytes = new Uint8Array(read.batches.length);
         bytes.set(read.batches);
