@@ -234,3 +234,46 @@ it('rescales 2 → 4 → 1 through savepoints with identical results', async () 
   );
   assert.deepEqual((await totals(kafka)).filter(beforeClosing), expected);
 });
+
+it('embedded with a group: the host serves its log to its member and to one joining from outside', async () => {
+  const data = tempDir();
+  // The topics exist before the pipeline does, with the partitions the test wants.
+  const seed = await openLog({ dataDir: data });
+  await seed.createTopic('events', { partitions: PARTITIONS });
+  await seed.createTopic('window-totals', { partitions: 4 });
+  await seed.close();
+  const host = startSluice([
+    'run',
+    PIPELINE,
+    '--group',
+    'wc',
+    '--parallelism',
+    '1',
+    '--data-dir',
+    data,
+    '--kafka-port',
+    '0',
+    '--no-http',
+    '--checkpoint-interval',
+    '300ms',
+    '--session-timeout',
+    '3s',
+  ]);
+  daemons.push(host);
+  const bootstrap = (await host.waitFor(/Kafka protocol on (\S+?)[;,\s]/))[1]!;
+  const kafka = new Kafka({ brokers: [bootstrap], clientId: 'scale-test', logLevel: logLevel.NOTHING });
+  await eventually(() => tasksOf(host).length === PARTITIONS, 'the host member with every task', 30_000);
+  await produce(kafka, batch(0));
+  const outside = member(bootstrap, data);
+  await eventually(() => tasksOf(outside).length === PARTITIONS / 2, 'the outside member to get half', 30_000);
+  await produce(kafka, [...batch(1), ...closing()]);
+  const expected = await reference([...batch(0), ...batch(1), ...closing()]);
+  await eventually(
+    async () => (await totals(kafka)).filter(beforeClosing).length >= expected.length,
+    'every window',
+    30_000,
+  );
+  assert.deepEqual((await totals(kafka)).filter(beforeClosing), expected);
+  assert.equal(await outside.stop('SIGTERM'), 0, outside.output());
+  assert.equal(await host.stop('SIGTERM'), 0, host.output());
+});
