@@ -10,7 +10,8 @@ import {
 } from '../engine/index.ts';
 import { isSluiceError, SluiceError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
-import { RemoteLog, threadPort } from '../orchestrate/index.ts';
+// The channel alone: the orchestrator's index would load DuckDB, the HTTP stack and more into every thread.
+import { RemoteLog, threadPort } from '../orchestrate/log-channel.ts';
 import { TaskRunner } from './task-runner.ts';
 
 export interface TaskThreadStart {
