@@ -40,8 +40,9 @@ export interface MemberOptions {
 export async function runMember(options: MemberOptions): Promise<void> {
   const { name, topics, partitions } = await inspectPipeline(options.define, options.log, options.dataDir);
   const checkpointRoot = path.join(options.dataDir, 'checkpoints');
-  if (options.fromSavepoint !== undefined)
+  if (options.fromSavepoint !== undefined) {
     requireTaskSavepoints(checkpointRoot, name, partitions, options.fromSavepoint);
+  }
   const logger = createLogger('run', { pipeline: name, member: process.pid });
   const runner = new TaskRunner({
     define: async () => options.define({ log: options.log, bounded: false, dataDir: options.dataDir }),

@@ -66,7 +66,7 @@ export function registerRun(program: Command): void {
     .option('--group <id>', 'run scaled out as a member of this group: one task per input partition (docs/scale.md)')
     .option(
       '--parallelism <n>',
-      'run scaled out with n member processes (their tasks split the partitions)',
+      'run the partition tasks in n threads (embedded log) or n member processes (--bootstrap, --group)',
       positiveIntOption,
     )
     .option('--session-timeout <duration>', 'a scaled-out member silent this long loses its tasks', '10s')
@@ -86,6 +86,7 @@ Examples:
   $ sluice run examples/windowed-counts.ts --bounded
   $ sluice savepoint windowed-counts --name before-upgrade      # in another terminal
   $ sluice run examples/windowed-counts.ts --from-savepoint before-upgrade
+  $ sluice run examples/windowed-counts.ts --parallelism 4                 # all cores: 4 task threads
   $ sluice run examples/windowed-counts.ts --bootstrap kafka-1.internal:9092 --data-dir /var/lib/wc`,
     )
     .action(async (file: string, flags: RunFlags, command: Command) => {
