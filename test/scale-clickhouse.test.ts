@@ -4,36 +4,23 @@
 // FINAL (the `_latest` views), every window and key is there once with the count computed from the events, and
 // every event once. Skipped, saying why, when no ClickHouse is installed.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, it } from 'node:test';
-import { Kafka, logLevel } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { partitionForKey } from '../src/log/index.ts';
 import type { Event } from './fixtures/clickhouse-counts.ts';
 import { eventually } from './helpers/broker.ts';
 import { startClickHouse, type TestClickHouse } from './helpers/clickhouse.ts';
-import { type Daemon, startSluice } from './helpers/processes.ts';
+import { produceKeyed, scaleTestResources, startClusterBroker, startMember, tasksOf } from './helpers/scale.ts';
 
-process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 const PARTITIONS = 12;
 const KEYS = 48;
 const PIPELINE = new URL('./fixtures/clickhouse-counts.ts', import.meta.url).pathname;
 const CLOSING_TS = 1_800_000_000_000;
-const dirs: string[] = [];
-const daemons: Daemon[] = [];
+const resources = scaleTestResources('sluice-scale-ch-');
 let clickhouse: TestClickHouse | undefined;
 after(async () => {
-  for (const d of daemons) await d.stop('SIGKILL');
   await clickhouse?.stop();
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
 });
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-scale-ch-'));
-  dirs.push(dir);
-  return dir;
-}
 
 /**
  * Events of `batch`: every key in every 60 s window several times, a little out of order (within the 5 s bound),
@@ -76,29 +63,7 @@ async function windowCounts(ch: TestClickHouse): Promise<string[]> {
 }
 
 /** Sends `events` in requests of 100, so that the tasks read them a few at a time and fire windows in between. */
-async function produce(kafka: Kafka, events: Event[]): Promise<void> {
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
-  for (let i = 0; i < events.length; i += 100) {
-    await producer.send({
-      topic: 'events',
-      acks: -1,
-      messages: events.slice(i, i + 100).map((e) => ({
-        key: e.key,
-        value: JSON.stringify(e),
-        timestamp: String(e.ts),
-        partition: partitionForKey(Buffer.from(e.key), PARTITIONS),
-      })),
-    });
-  }
-  await producer.disconnect();
-}
-
-const tasksOf = (d: Daemon): number[] => {
-  const all = [...d.output().matchAll(/tasks \[([\d,]*)\] of/g)];
-  const last = all.at(-1)?.[1];
-  return last ? last.split(',').filter(Boolean).map(Number) : [];
-};
+const produce = (kafka: Kafka, events: Event[]) => produceKeyed(kafka, 'events', PARTITIONS, events, (e) => e.key, 100);
 
 it('three members, one SIGKILLed after writing: each window and key once with its count, each event once', async (t) => {
   const server = await startClickHouse();
@@ -107,39 +72,18 @@ it('three members, one SIGKILLed after writing: each window and key once with it
     return;
   }
   const ch = (clickhouse = server);
-  const broker = startSluice(['broker', '--data-dir', tempDir(), '--kafka-port', '0']);
-  daemons.push(broker);
-  const bootstrap = (await broker.waitFor(/Kafka protocol on (\S+),/))[1]!;
-  const kafka = new Kafka({ brokers: [bootstrap], clientId: 'scale-ch-test', logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic: 'events', numPartitions: PARTITIONS }] });
-  await admin.disconnect();
-
-  const data = tempDir();
-  const member = () => {
-    const daemon = startSluice(
-      [
-        'run',
-        PIPELINE,
-        '--bootstrap',
-        bootstrap,
-        '--group',
-        'chc',
-        '--data-dir',
-        data,
-        // Rare checkpoints: what a task wrote before the kill is almost surely after its last one, so it replays.
-        '--checkpoint-interval',
-        '5s',
-        '--session-timeout',
-        '3s',
-        '--no-http',
-      ],
-      { SLUICE_CLICKHOUSE_URL: ch.url },
-    );
-    daemons.push(daemon);
-    return daemon;
-  };
+  const { bootstrap, kafka } = await startClusterBroker(resources, [{ topic: 'events', numPartitions: PARTITIONS }]);
+  const data = resources.tempDir();
+  const member = () =>
+    startMember(resources, {
+      pipeline: PIPELINE,
+      bootstrap,
+      group: 'chc',
+      dataDir: data,
+      // Rare checkpoints: what a task wrote before the kill is almost surely after its last one, so it replays.
+      checkpointInterval: '5s',
+      env: { SLUICE_CLICKHOUSE_URL: ch.url },
+    });
   const members = [member(), member(), member()];
   await eventually(
     () => members.every((m) => tasksOf(m).length === PARTITIONS / 3),

@@ -6,33 +6,32 @@
 // mid-run and is restarted, the run is stopped and resumed with another thread count, and the counts still equal.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { after, it } from 'node:test';
-import { Kafka, logLevel } from 'kafkajs';
+import { it } from 'node:test';
+import type { Kafka } from 'kafkajs';
 import { openLog, partitionForKey } from '../src/log/index.ts';
 import { buildViewsByCountry, type CountryCount, type View } from './fixtures/views-by-country.ts';
 import { eventually } from './helpers/broker.ts';
-import { type Daemon, startSluice } from './helpers/processes.ts';
+import type { Daemon } from './helpers/processes.ts';
+import {
+  appendKeyed,
+  endOffset,
+  kafkaClient,
+  produceKeyed,
+  readTopic,
+  scaleTestResources,
+  startClusterBroker,
+  startMember,
+  tasksOf,
+} from './helpers/scale.ts';
 
-process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 const PARTITIONS = 6;
 const USERS = 60;
 const COUNTRIES = ['de', 'fr', 'it', 'es', 'pl', 'nl', 'se', 'pt', 'at'];
 const CLOSING_TS = 1_800_000_000_000;
 const PIPELINE = new URL('./fixtures/views-by-country.ts', import.meta.url).pathname;
-const dirs: string[] = [];
-const daemons: Daemon[] = [];
-after(async () => {
-  for (const d of daemons) await d.stop('SIGKILL');
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-repartition-'));
-  dirs.push(dir);
-  return dir;
-}
+const resources = scaleTestResources('sluice-repartition-');
+const { tempDir } = resources;
 
 /** Views of `batch`: users in every country, every country in every 60 s window, a little out of order. */
 function batch(n: number): View[] {
@@ -66,12 +65,7 @@ const beforeClosing = (line: string) => Number(line.split(' ')[0]) < CLOSING_TS 
 async function reference(views: View[]): Promise<{ rows: string[]; late: number }> {
   const log = await openLog({ dataDir: tempDir() });
   await log.createTopic('views', { partitions: PARTITIONS });
-  for (const v of views) {
-    const key = Buffer.from(v.user);
-    await log.append('views', partitionForKey(key, PARTITIONS), [
-      { key, value: Buffer.from(JSON.stringify(v)), timestamp: v.ts },
-    ]);
-  }
+  await appendKeyed(log, 'views', PARTITIONS, views, (v) => v.user);
   await (await buildViewsByCountry({ log, bounded: true, dataDir: log.dataDir })).run();
   const rows: string[] = [];
   for (const r of log.readRecords('country-counts', 0, 0, { maxBytes: 1 << 26 }).records) {
@@ -83,94 +77,21 @@ async function reference(views: View[]): Promise<{ rows: string[]; late: number 
   return { rows: rows.filter(beforeClosing).sort(), late };
 }
 
-async function startBroker(): Promise<{ bootstrap: string; kafka: Kafka }> {
-  const broker = startSluice(['broker', '--data-dir', tempDir(), '--kafka-port', '0']);
-  daemons.push(broker);
-  const bootstrap = (await broker.waitFor(/Kafka protocol on (\S+),/))[1]!;
-  const kafka = new Kafka({ brokers: [bootstrap], clientId: 'repartition-test', logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({
-    topics: [
-      { topic: 'views', numPartitions: PARTITIONS },
-      { topic: 'country-counts', numPartitions: 1 },
-      { topic: 'views-late', numPartitions: 1 },
-    ],
-  });
-  await admin.disconnect();
-  return { bootstrap, kafka };
+function startBroker(): Promise<{ bootstrap: string; kafka: Kafka }> {
+  return startClusterBroker(resources, [
+    { topic: 'views', numPartitions: PARTITIONS },
+    { topic: 'country-counts', numPartitions: 1 },
+    { topic: 'views-late', numPartitions: 1 },
+  ]);
 }
 
-async function produce(kafka: Kafka, views: View[]): Promise<void> {
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
-  await producer.send({
-    topic: 'views',
-    acks: -1,
-    messages: views.map((v) => ({
-      key: v.user,
-      value: JSON.stringify(v),
-      timestamp: String(v.ts),
-      partition: partitionForKey(Buffer.from(v.user), PARTITIONS),
-    })),
-  });
-  await producer.disconnect();
-}
-
-async function endOffset(kafka: Kafka, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
-  return ends.reduce((n, p) => n + Number(p.high), 0);
-}
+const produce = (kafka: Kafka, views: View[]) => produceKeyed(kafka, 'views', PARTITIONS, views, (v) => v.user);
 
 /** Every record of country-counts, read with a Kafka client. */
-async function counts(kafka: Kafka): Promise<string[]> {
-  const expected = await endOffset(kafka, 'country-counts');
-  if (expected === 0) return [];
-  const consumer = kafka.consumer({ groupId: `reader-${Math.random()}` });
-  await consumer.connect();
-  await consumer.subscribe({ topic: 'country-counts', fromBeginning: true });
-  const rows: string[] = [];
-  await new Promise<void>((resolve, reject) => {
-    consumer
-      .run({
-        eachMessage: async ({ message }) => {
-          rows.push(row(JSON.parse(message.value!.toString()) as CountryCount));
-          if (rows.length >= expected) resolve();
-        },
-      })
-      .catch(reject);
-  });
-  await consumer.disconnect();
-  return rows.sort();
-}
+const counts = async (kafka: Kafka) => (await readTopic<CountryCount>(kafka, 'country-counts')).map(row).sort();
 
-function member(bootstrap: string, dataDir: string): Daemon {
-  const daemon = startSluice([
-    'run',
-    PIPELINE,
-    '--bootstrap',
-    bootstrap,
-    '--group',
-    'vc',
-    '--data-dir',
-    dataDir,
-    '--checkpoint-interval',
-    '300ms',
-    '--session-timeout',
-    '3s',
-    '--no-http',
-  ]);
-  daemons.push(daemon);
-  return daemon;
-}
-
-const tasksOf = (d: Daemon): number[] => {
-  const last = [...d.output().matchAll(/tasks \[([\d,]*)\] of/g)].at(-1)?.[1];
-  return last ? last.split(',').filter(Boolean).map(Number) : [];
-};
+const member = (bootstrap: string, dataDir: string) =>
+  startMember(resources, { pipeline: PIPELINE, bootstrap, group: 'vc', dataDir });
 
 it('three members count by another key than the partitioning one; one killed mid-run; each window once', async () => {
   const { bootstrap, kafka } = await startBroker();
@@ -212,7 +133,7 @@ it('three members count by another key than the partitioning one; one killed mid
 
 /** `sluice run --parallelism N` on its own embedded log (task threads), its Kafka listener on a free port. */
 function threadedHost(dataDir: string, threads: number, crashFile: string): Daemon {
-  const daemon = startSluice(
+  return resources.start(
     [
       'run',
       PIPELINE,
@@ -229,13 +150,10 @@ function threadedHost(dataDir: string, threads: number, crashFile: string): Daem
     ],
     { SLUICE_TEST_CRASH_FILE: crashFile },
   );
-  daemons.push(daemon);
-  return daemon;
 }
 
 async function hostKafka(host: Daemon): Promise<Kafka> {
-  const bootstrap = (await host.waitFor(/Kafka protocol on (\S+?)[;,\s]/))[1]!;
-  return new Kafka({ brokers: [bootstrap], clientId: 'threads-test', logLevel: logLevel.NOTHING });
+  return kafkaClient((await host.waitFor(/Kafka protocol on (\S+?)[;,\s]/))[1]!);
 }
 
 it('task threads on the embedded log: a thread dies mid-run, then 2 → 3 threads; each window once', async () => {

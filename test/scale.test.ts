@@ -2,32 +2,28 @@
 // one SIGKILLed mid-run (the others take its tasks over), a fourth added (it gets tasks) — and a run rescaled
 // 2 → 4 → 1 through savepoints. Either way the window totals equal a single-process run's, each exactly once.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { after, it } from 'node:test';
-import { Kafka, logLevel } from 'kafkajs';
+import { it } from 'node:test';
+import type { Kafka } from 'kafkajs';
 import { buildWindowedCounts, type Event, type WindowTotal } from '../examples/windowed-counts.ts';
-import { openLog, partitionForKey } from '../src/log/index.ts';
+import { openLog } from '../src/log/index.ts';
 import { eventually } from './helpers/broker.ts';
-import { type Daemon, sluice, startSluice } from './helpers/processes.ts';
+import { sluice } from './helpers/processes.ts';
+import {
+  appendKeyed,
+  kafkaClient,
+  produceKeyed,
+  readTopic,
+  scaleTestResources,
+  startClusterBroker,
+  startMember,
+  tasksOf,
+} from './helpers/scale.ts';
 
-process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 const PARTITIONS = 12;
 const KEYS = 48;
 const PIPELINE = new URL('../examples/windowed-counts.ts', import.meta.url).pathname;
-const dirs: string[] = [];
-const daemons: Daemon[] = [];
-after(async () => {
-  for (const d of daemons) await d.stop('SIGKILL');
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-scale-'));
-  dirs.push(dir);
-  return dir;
-}
+const resources = scaleTestResources('sluice-scale-');
+const { tempDir } = resources;
 
 /** Events of `batch`: every key in every 60 s window several times, a little out of order (within the 5 s bound). */
 function batch(n: number): Event[] {
@@ -52,12 +48,7 @@ async function reference(events: Event[]): Promise<string[]> {
   const log = await openLog({ dataDir: tempDir() });
   await log.createTopic('events', { partitions: PARTITIONS });
   await log.createTopic('window-totals', { partitions: 4 });
-  for (const e of events) {
-    const key = Buffer.from(e.key);
-    await log.append('events', partitionForKey(key, PARTITIONS), [
-      { key, value: Buffer.from(JSON.stringify(e)), timestamp: e.ts },
-    ]);
-  }
+  await appendKeyed(log, 'events', PARTITIONS, events, (e) => e.key);
   const pipeline = await buildWindowedCounts({ log, bounded: true, dataDir: log.dataDir });
   await pipeline.run();
   const rows: string[] = [];
@@ -70,93 +61,22 @@ async function reference(events: Event[]): Promise<string[]> {
   return rows.filter(beforeClosing).sort();
 }
 
-async function startBroker(): Promise<{ bootstrap: string; kafka: Kafka }> {
-  const broker = startSluice(['broker', '--data-dir', tempDir(), '--kafka-port', '0']);
-  daemons.push(broker);
-  const bootstrap = (await broker.waitFor(/Kafka protocol on (\S+),/))[1]!;
-  const kafka = new Kafka({ brokers: [bootstrap], clientId: 'scale-test', logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({
-    topics: [
-      { topic: 'events', numPartitions: PARTITIONS },
-      { topic: 'window-totals', numPartitions: 4 },
-      { topic: 'events-late', numPartitions: 1 },
-    ],
-  });
-  await admin.disconnect();
-  return { bootstrap, kafka };
+function startBroker(): Promise<{ bootstrap: string; kafka: Kafka }> {
+  return startClusterBroker(resources, [
+    { topic: 'events', numPartitions: PARTITIONS },
+    { topic: 'window-totals', numPartitions: 4 },
+    { topic: 'events-late', numPartitions: 1 },
+  ]);
 }
 
-async function produce(kafka: Kafka, events: Event[]): Promise<void> {
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
-  // Keyed like any Java-compatible producer (murmur2), so all of a key's events are in one partition.
-  await producer.send({
-    topic: 'events',
-    acks: -1,
-    messages: events.map((e) => ({
-      key: e.key,
-      value: JSON.stringify(e),
-      timestamp: String(e.ts),
-      partition: partitionForKey(Buffer.from(e.key), PARTITIONS),
-    })),
-  });
-  await producer.disconnect();
-}
+/** Keyed like any Java-compatible producer (murmur2), so all of a key's events are in one partition. */
+const produce = (kafka: Kafka, events: Event[]) => produceKeyed(kafka, 'events', PARTITIONS, events, (e) => e.key);
 
 /** Every record of window-totals, read with a Kafka client. */
-async function totals(kafka: Kafka): Promise<string[]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = await admin.fetchTopicOffsets('window-totals');
-  await admin.disconnect();
-  const expected = ends.reduce((n, p) => n + Number(p.high), 0);
-  if (expected === 0) return [];
-  const consumer = kafka.consumer({ groupId: `reader-${Math.random()}` });
-  await consumer.connect();
-  await consumer.subscribe({ topic: 'window-totals', fromBeginning: true });
-  const rows: string[] = [];
-  await new Promise<void>((resolve, reject) => {
-    consumer
-      .run({
-        eachMessage: async ({ message }) => {
-          rows.push(row(JSON.parse(message.value!.toString()) as WindowTotal));
-          if (rows.length >= expected) resolve();
-        },
-      })
-      .catch(reject);
-  });
-  await consumer.disconnect();
-  return rows.sort();
-}
+const totals = async (kafka: Kafka) => (await readTopic<WindowTotal>(kafka, 'window-totals')).map(row).sort();
 
-function member(bootstrap: string, dataDir: string, extra: string[] = []): Daemon {
-  const daemon = startSluice([
-    'run',
-    PIPELINE,
-    '--bootstrap',
-    bootstrap,
-    '--group',
-    'wc',
-    '--data-dir',
-    dataDir,
-    '--checkpoint-interval',
-    '300ms',
-    '--session-timeout',
-    '3s',
-    '--no-http',
-    ...extra,
-  ]);
-  daemons.push(daemon);
-  return daemon;
-}
-
-const tasksOf = (d: Daemon): number[] => {
-  const all = [...d.output().matchAll(/tasks \[([\d,]*)\] of/g)];
-  const last = all.at(-1)?.[1];
-  return last ? last.split(',').filter(Boolean).map(Number) : [];
-};
+const member = (bootstrap: string, dataDir: string) =>
+  startMember(resources, { pipeline: PIPELINE, bootstrap, group: 'wc', dataDir });
 
 it('three members: one killed mid-run, a fourth added; results equal one process, each window once', async () => {
   const { bootstrap, kafka } = await startBroker();
@@ -195,7 +115,7 @@ it('rescales 2 → 4 → 1 through savepoints with identical results', async () 
   const { bootstrap, kafka } = await startBroker();
   const data = tempDir();
   const phase = async (parallelism: number, events: Event[], savepoint: string | undefined, take: string) => {
-    const run = startSluice([
+    const run = resources.start([
       'run',
       PIPELINE,
       '--bootstrap',
@@ -209,7 +129,6 @@ it('rescales 2 → 4 → 1 through savepoints with identical results', async () 
       '--no-http',
       ...(savepoint ? ['--from-savepoint', savepoint] : []),
     ]);
-    daemons.push(run);
     await eventually(
       () =>
         new Set([...run.output().matchAll(/tasks \[([\d,]*)\] of/g)].flatMap((m) => m[1]!.split(','))).size >=
@@ -242,7 +161,7 @@ it('embedded with a group: the host serves its log to its member and to one join
   await seed.createTopic('events', { partitions: PARTITIONS });
   await seed.createTopic('window-totals', { partitions: 4 });
   await seed.close();
-  const host = startSluice([
+  const host = resources.start([
     'run',
     PIPELINE,
     '--group',
@@ -259,9 +178,8 @@ it('embedded with a group: the host serves its log to its member and to one join
     '--session-timeout',
     '3s',
   ]);
-  daemons.push(host);
   const bootstrap = (await host.waitFor(/Kafka protocol on (\S+?)[;,\s]/))[1]!;
-  const kafka = new Kafka({ brokers: [bootstrap], clientId: 'scale-test', logLevel: logLevel.NOTHING });
+  const kafka = kafkaClient(bootstrap);
   await eventually(() => tasksOf(host).length === PARTITIONS, 'the host member with every task', 30_000);
   await produce(kafka, batch(0));
   const outside = member(bootstrap, data);

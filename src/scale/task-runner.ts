@@ -6,7 +6,7 @@
 // is the same move done for many tasks at once, so results do not depend on how many processes run them.
 import fs from 'node:fs';
 import path from 'node:path';
-import { type Pipeline, type PipelineMetrics, type SupervisedRun, supervise } from '../engine/index.ts';
+import { type Pipeline, type SupervisedRun, supervise } from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
 import { writeFileAtomicSync } from '../files.ts';
 import type { Logger } from '../logger.ts';
@@ -106,10 +106,6 @@ export class TaskRunner {
       if (pipeline) running.set(partition, pipeline);
     }
     return running;
-  }
-
-  metrics(): { partition: number; metrics: PipelineMetrics }[] {
-    return [...this.pipelines()].map(([partition, pipeline]) => ({ partition, metrics: pipeline.metrics() }));
   }
 
   /** A task that gave up (crash loop): the process should exit so that its partitions move elsewhere. */

@@ -1,0 +1,173 @@
+// What the scale-out tests share: temp directories and daemons cleaned up after the file, a `sluice broker` with
+// its topics, members started with `sluice run --group`, keyed produce and whole-topic reads with kafkajs.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after } from 'node:test';
+import { type ITopicConfig, Kafka, logLevel } from 'kafkajs';
+import { type Log, partitionForKey } from '../../src/log/index.ts';
+import { type Daemon, startSluice } from './processes.ts';
+
+process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+
+export interface ScaleTestResources {
+  tempDir(): string;
+  /** Starts `sluice <args>`, killed after the file's tests. */
+  start(args: string[], env?: Record<string, string>): Daemon;
+}
+
+/** Temp directories (named `<prefix>…`) and daemons of one test file, removed and killed after its tests. */
+export function scaleTestResources(prefix: string): ScaleTestResources {
+  const dirs: string[] = [];
+  const daemons: Daemon[] = [];
+  after(async () => {
+    for (const d of daemons) await d.stop('SIGKILL');
+    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    tempDir() {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+      dirs.push(dir);
+      return dir;
+    },
+    start(args, env) {
+      const daemon = startSluice(args, env);
+      daemons.push(daemon);
+      return daemon;
+    },
+  };
+}
+
+export function kafkaClient(bootstrap: string): Kafka {
+  return new Kafka({ brokers: [bootstrap], clientId: 'scale-test', logLevel: logLevel.NOTHING });
+}
+
+/** `sluice broker` on a free port, with `topics` created. */
+export async function startClusterBroker(
+  resources: ScaleTestResources,
+  topics: ITopicConfig[],
+): Promise<{ bootstrap: string; kafka: Kafka }> {
+  const broker = resources.start(['broker', '--data-dir', resources.tempDir(), '--kafka-port', '0']);
+  const bootstrap = (await broker.waitFor(/Kafka protocol on (\S+),/))[1]!;
+  const kafka = kafkaClient(bootstrap);
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics });
+  await admin.disconnect();
+  return { bootstrap, kafka };
+}
+
+export interface MemberOptions {
+  pipeline: string;
+  bootstrap: string;
+  group: string;
+  dataDir: string;
+  checkpointInterval?: string;
+  extra?: string[];
+  env?: Record<string, string>;
+}
+
+/** One `sluice run --group` member process. */
+export function startMember(resources: ScaleTestResources, options: MemberOptions): Daemon {
+  return resources.start(
+    [
+      'run',
+      options.pipeline,
+      '--bootstrap',
+      options.bootstrap,
+      '--group',
+      options.group,
+      '--data-dir',
+      options.dataDir,
+      '--checkpoint-interval',
+      options.checkpointInterval ?? '300ms',
+      '--session-timeout',
+      '3s',
+      '--no-http',
+      ...(options.extra ?? []),
+    ],
+    options.env,
+  );
+}
+
+/** The tasks a member (or a host's members) last said it runs. */
+export function tasksOf(daemon: Daemon): number[] {
+  const last = [...daemon.output().matchAll(/tasks \[([\d,]*)\] of/g)].at(-1)?.[1];
+  return last ? last.split(',').filter(Boolean).map(Number) : [];
+}
+
+/**
+ * Sends JSON `items` to `topic`, keyed by `key(item)` and in the partition a Java producer picks for that key
+ * (murmur2), timestamped by `ts`, in requests of `chunk` (few: the tasks read them a few at a time).
+ */
+export async function produceKeyed<T extends { ts: number }>(
+  kafka: Kafka,
+  topic: string,
+  partitions: number,
+  items: T[],
+  key: (item: T) => string,
+  chunk = items.length,
+): Promise<void> {
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  for (let i = 0; i < items.length; i += chunk) {
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: items.slice(i, i + chunk).map((item) => ({
+        key: key(item),
+        value: JSON.stringify(item),
+        timestamp: String(item.ts),
+        partition: partitionForKey(Buffer.from(key(item)), partitions),
+      })),
+    });
+  }
+  await producer.disconnect();
+}
+
+/** The number of records in `topic` (the sum of its partitions' end offsets). */
+export async function endOffset(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+  return ends.reduce((n, p) => n + Number(p.high), 0);
+}
+
+/** Every record value of `topic`, parsed as JSON, read by a consumer group of its own. */
+export async function readTopic<T>(kafka: Kafka, topic: string): Promise<T[]> {
+  const expected = await endOffset(kafka, topic);
+  if (expected === 0) return [];
+  const consumer = kafka.consumer({ groupId: `reader-${Math.random()}` });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const values: T[] = [];
+  await new Promise<void>((resolve, reject) => {
+    consumer
+      .run({
+        eachMessage: async ({ message }) => {
+          values.push(JSON.parse(message.value!.toString()) as T);
+          if (values.length >= expected) resolve();
+        },
+      })
+      .catch(reject);
+  });
+  await consumer.disconnect();
+  return values;
+}
+
+/** Appends JSON `items` to `topic` of an embedded log as produceKeyed sends them: one single-run process's input. */
+export async function appendKeyed<T extends { ts: number }>(
+  log: Log,
+  topic: string,
+  partitions: number,
+  items: T[],
+  key: (item: T) => string,
+): Promise<void> {
+  for (const item of items) {
+    const bytes = Buffer.from(key(item));
+    await log.append(topic, partitionForKey(bytes, partitions), [
+      { key: bytes, value: Buffer.from(JSON.stringify(item)), timestamp: item.ts },
+    ]);
+  }
+}
