@@ -120,10 +120,12 @@ async function threaded(log: Log, threads: number, expected: number) {
   await running.started;
   const started = performance.now();
   const cpu = process.cpuUsage();
+  const threadCpu = cpuByThread();
   await until(() => outputCount(log) >= expected, 600_000);
   const done = performance.now();
   const used = process.cpuUsage(cpu);
   const seconds = (done - started) / 1000;
+  const byThread = coresByThread(threadCpu, seconds);
   await running.stop();
   await running.done;
   return {
@@ -134,6 +136,7 @@ async function threaded(log: Log, threads: number, expected: number) {
     eventsPerSec: Math.round(EVENTS / seconds),
     // The whole process's CPU (every thread, GC and the log's I/O included), in cores.
     cores: round((used.user + used.system) / 1e6 / seconds),
+    ...(byThread ? { coresByThread: byThread } : {}),
   };
 }
 
@@ -184,6 +187,42 @@ async function scaled(log: Log, bootstrap: string, processes: number, expected: 
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;
+
+/**
+ * CPU seconds so far of this process's threads, by thread name (Linux: /proc/self/task): the owner (`MainThread`),
+ * the task threads (named after the pipeline), V8's helpers (`V8Worker`: parallel GC, compilers) and libuv's pool.
+ * Undefined where /proc is not there.
+ */
+function cpuByThread(): Map<string, number> | undefined {
+  const tasks = '/proc/self/task';
+  if (!fs.existsSync(tasks)) return undefined;
+  const ticksPerSecond = 100; // USER_HZ, 100 on every Linux build Node supports
+  const byName = new Map<string, number>();
+  for (const tid of fs.readdirSync(tasks)) {
+    try {
+      const stat = fs.readFileSync(path.join(tasks, tid, 'stat'), 'utf8');
+      const name = fs.readFileSync(path.join(tasks, tid, 'comm'), 'utf8').trim();
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const seconds = (Number(fields[11]) + Number(fields[12])) / ticksPerSecond; // utime + stime
+      byName.set(name, (byName.get(name) ?? 0) + seconds);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return byName;
+}
+
+/** Cores used per thread name between two cpuByThread() readings (threads that ended in between are missed). */
+function coresByThread(before: Map<string, number> | undefined, seconds: number): Record<string, number> | undefined {
+  const after = cpuByThread();
+  if (!before || !after) return undefined;
+  const cores: Record<string, number> = {};
+  for (const [name, cpu] of after) {
+    const used = (cpu - (before.get(name) ?? 0)) / seconds;
+    if (used >= 0.01) cores[name] = round(used);
+  }
+  return cores;
+}
 
 const log = await openLog({ dataDir: path.join(root, 'log') });
 const broker = await startBroker({ log, port: 0 });

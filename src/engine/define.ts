@@ -1,6 +1,6 @@
 // The contract of a pipeline file (`sluice run file.ts`): its default export builds the pipeline from what the
 // runner provides, so that the same file runs embedded, against a remote broker, or bounded for a batch job.
-import type { Log, RecordReadResult, TopicSpec } from '../log/index.ts';
+import type { Log, RawReadResult, RecordReadResult, TopicSpec } from '../log/index.ts';
 import type { ServingStore } from '../serve/index.ts';
 import type { Pipeline } from './pipeline.ts';
 
@@ -11,6 +11,11 @@ import type { Pipeline } from './pipeline.ts';
 export interface PipelineLog
   extends Pick<Log, 'hasTopic' | 'createTopic' | 'describeTopic' | 'append' | 'truncate' | 'waitForData'> {
   readRecords(...args: Parameters<Log['readRecords']>): RecordReadResult | Promise<RecordReadResult>;
+  /**
+   * Whole record batches, undecoded, where the log has them (the embedded log and its channel; not a Kafka
+   * client): sources then decode values straight from the bytes, without a decoded record per record.
+   */
+  readRaw?(...args: Parameters<Log['readRaw']>): RawReadResult | Promise<RawReadResult>;
   offsetForTimestamp(...args: Parameters<Log['offsetForTimestamp']>): number | null | Promise<number | null>;
   /** False for a log that cannot cut a partition back (a Kafka cluster): exactly-once sinks then deduplicate. */
   readonly supportsTruncate?: boolean;

@@ -66,7 +66,10 @@ export interface Log {
    */
   appendRaw(topic: string, partition: number, batches: Buffer): Promise<AppendResult>;
 
-  /** Whole stored batches from `offset`, bounded by `maxBytes` (but at least one batch). */
+  /**
+   * Whole stored batches from `offset`, bounded by `maxBytes` (but at least one batch). The bytes are a view of
+   * memory of the read's own (never Node's shared buffer pool), so a caller may transfer it to a thread.
+   */
   readRaw(topic: string, partition: number, offset: number, options?: ReadOptions): RawReadResult;
 
   /** Decoded records from `offset` (records before `offset` in the first batch are skipped). */
@@ -104,6 +107,9 @@ export {
   decodeRecordBatches,
   type EncodeOptions,
   encodeRecordBatch,
+  forEachRecord,
+  forEachRecordIn,
+  type RecordView,
   readBatchHeader,
   readBatchHeaders,
   verifyBatch,

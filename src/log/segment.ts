@@ -163,7 +163,8 @@ export class Segment {
   read(position: number, length: number): Buffer {
     const end = Math.min(position + length, this.visibleSize);
     if (end <= position) return Buffer.alloc(0);
-    const buf = Buffer.allocUnsafe(end - position);
+    // Never from Node's shared pool: a read owns its memory, so a reader may hand it to a thread (readRaw).
+    const buf = Buffer.allocUnsafeSlow(end - position);
     let done = 0;
     while (done < buf.length) {
       const n = fs.readSync(this.fd, buf, done, buf.length - done, position + done);

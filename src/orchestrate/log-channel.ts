@@ -13,6 +13,7 @@ import {
   encodeRecordBatch,
   type Log,
   type LogRecord,
+  type RawReadResult,
   type RecordReadResult,
   type TopicInfo,
   type TopicSpec,
@@ -167,11 +168,9 @@ export function serveLog(port: LogPort, log: Log, renames: Record<string, string
       case 'readRaw': {
         const maxBytes = Math.min(MAX_READ_BYTES, Number(args[3]) || 1 << 20);
         const read = log.readRaw(real(args[0]), args[1] as number, args[2] as number, { maxBytes });
-        if (!port.transfers) return read;
-        // The bytes move to a thread in a buffer of their own (cloning would copy the read's whole window twice).
-        const bytes = new Uint8Array(read.batches.length);
-        bytes.set(read.batches);
-        return new Reply({ ...read, batches: bytes }, [bytes.buffer]);
+        if (!port.transfers || read.batches.length === 0) return read;
+        // The read's own memory moves to the thread, not a copy (cloning would copy the read's window twice).
+        return new Reply(read, [read.batches.buffer]);
       }
       case 'offsetForTimestamp':
         return log.offsetForTimestamp(real(args[0]), args[1] as number, args[2] as number);
@@ -316,26 +315,44 @@ export class RemoteLog implements PipelineLog {
     if (p) p.logEndOffset = offset;
   }
 
-  /**
-   * Decoded records from `offset`. While a partition has a backlog the next page is read ahead as this one is
-   * processed, so catching up costs no round trip per page and a thread's tasks take turns as they would reading
-   * the log directly (a round trip after every page made them alternate page by page, which costs twice the GC).
-   */
+  /** Decoded records from `offset` (see readRaw). */
   readRecords(
     topic: string,
     partition: number,
     offset: number,
     options: { maxBytes?: number } = {},
   ): RecordReadResult | Promise<RecordReadResult> {
+    const decode = (page: RawReadResult): RecordReadResult => ({
+      records: decodeRecordBatches(page.batches, offset),
+      nextOffset: page.nextOffset,
+      highWatermark: page.highWatermark,
+      logStartOffset: page.logStartOffset,
+    });
+    const page = this.readRaw(topic, partition, offset, options);
+    return page instanceof Promise ? page.then(decode) : decode(page);
+  }
+
+  /**
+   * Whole record batches from `offset`, undecoded (a source decodes what it needs straight from them). While a
+   * partition has a backlog the next page is read ahead as this one is processed, so catching up costs no round
+   * trip per page and a thread's tasks take turns as they would reading the log directly (a round trip after
+   * every page made them alternate page by page, which costs twice the GC).
+   */
+  readRaw(
+    topic: string,
+    partition: number,
+    offset: number,
+    options: { maxBytes?: number } = {},
+  ): RawReadResult | Promise<RawReadResult> {
     const maxBytes = options.maxBytes ?? 1 << 20;
     const key = `${partition}:${topic}`;
     const ahead = this.ahead.get(key);
     this.ahead.delete(key);
     if (ahead && ahead.offset === offset && ahead.maxBytes === maxBytes) {
-      if (ahead.page) return this.decodePage(topic, partition, offset, maxBytes, ahead.page);
+      if (ahead.page) return this.arrived(topic, partition, offset, maxBytes, ahead.page);
       return ahead.pending.then((page) =>
         page
-          ? this.decodePage(topic, partition, offset, maxBytes, page)
+          ? this.arrived(topic, partition, offset, maxBytes, page)
           : this.readNow(topic, partition, offset, maxBytes),
       );
     }
@@ -344,10 +361,11 @@ export class RemoteLog implements PipelineLog {
 
   private async readNow(topic: string, partition: number, offset: number, maxBytes: number) {
     const page = await this.read(topic, partition, offset, maxBytes);
-    return this.decodePage(topic, partition, offset, maxBytes, page);
+    return this.arrived(topic, partition, offset, maxBytes, page);
   }
 
-  private decodePage(topic: string, partition: number, offset: number, maxBytes: number, page: RawPage) {
+  /** Notes a page's bounds, reads the next one ahead while there is a backlog, and hands the page out. */
+  private arrived(topic: string, partition: number, offset: number, maxBytes: number, page: RawPage): RawReadResult {
     const p = this.partition(topic, partition);
     if (p) {
       p.logEndOffset = page.highWatermark;
@@ -357,7 +375,7 @@ export class RemoteLog implements PipelineLog {
       this.readAhead(topic, partition, page.nextOffset, maxBytes);
     }
     return {
-      records: decodeRecordBatches(asBuffer(page.batches)!, offset),
+      batches: asBuffer(page.batches)!,
       nextOffset: page.nextOffset,
       highWatermark: page.highWatermark,
       logStartOffset: page.logStartOffset,

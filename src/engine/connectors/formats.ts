@@ -2,6 +2,11 @@
 export interface Format<T> {
   readonly name: string;
   decode(bytes: Buffer): T;
+  /**
+   * Decodes bytes[start, end) — what `decode(bytes.subarray(start, end))` does, without the view: sources reading
+   * whole record batches call it per record, where a Buffer view per record would double the garbage.
+   */
+  decodeRange?(bytes: Buffer, start: number, end: number): T;
   encode(value: T): Buffer;
 }
 
@@ -13,12 +18,21 @@ export function json<T>(validate?: (value: unknown) => T): Format<T> {
       const parsed: unknown = JSON.parse(bytes.toString('utf8'));
       return validate ? validate(parsed) : (parsed as T);
     },
+    decodeRange: (bytes, start, end) => {
+      const parsed: unknown = JSON.parse(bytes.toString('utf8', start, end));
+      return validate ? validate(parsed) : (parsed as T);
+    },
     encode: (value) => Buffer.from(JSON.stringify(value)),
   };
 }
 
 export function text(): Format<string> {
-  return { name: 'text', decode: (bytes) => bytes.toString('utf8'), encode: (value) => Buffer.from(value) };
+  return {
+    name: 'text',
+    decode: (bytes) => bytes.toString('utf8'),
+    decodeRange: (bytes, start, end) => bytes.toString('utf8', start, end),
+    encode: (value) => Buffer.from(value),
+  };
 }
 
 export function bytes(): Format<Buffer> {

@@ -1,8 +1,9 @@
-// Reads a topic of the embedded log: every partition, round robin, batches bounded by bytes, sleeping on the
-// log's waiters (not polling the disk) when it has caught up. Bounded mode stops at the end offsets it saw when
+// Reads a topic of the embedded log: every partition, round robin, a page (bounded by bytes) at a time, handed on
+// in batches of a bounded number of records, sleeping on the log's waiters (not polling the disk) when it has
+// caught up. Bounded mode stops at the end offsets it saw when
 // it opened (or at given ones), which is what makes replays and batch runs finite.
 import { SluiceError } from '../../errors.ts';
-import type { RecordReadResult } from '../../log/index.ts';
+import { forEachRecordIn } from '../../log/index.ts';
 import type { Source, SourceBatch, SourceContext } from '../connector.ts';
 import type { PipelineLog } from '../define.ts';
 import type { Format } from './formats.ts';
@@ -18,7 +19,26 @@ export interface LogSourceOptions<T> {
   /** Bounded runs stop here: per-partition end offsets (exclusive), or the latest offsets at open (default). */
   until?: Record<number, number> | { timestamp: number };
   maxBytesPerRead?: number;
+  /**
+   * Records per batch at most (default 2048): a page is handed on in slices this big, so that the records decoded
+   * but not yet processed stay few (partition tasks sharing a thread each hold one batch at once) and die young.
+   */
+  maxRecordsPerBatch?: number;
 }
+
+/**
+ * The page being handed on: the partition is read up to `end` before the next one's turn. Its bytes, and where the
+ * batch holding the next record starts, are kept between polls; a checkpoint keeps only the partition and `end`,
+ * so that a restore hands on the very same batches.
+ */
+interface HeldPage {
+  partition: number;
+  end: number;
+  batches?: Buffer;
+  position: number;
+}
+
+const DEFAULT_MAX_RECORDS_PER_BATCH = 2048;
 
 export function logSource<T>(options: LogSourceOptions<T>): LogSource<T> {
   return new LogSource(options);
@@ -35,6 +55,7 @@ export class LogSource<T> implements Source<T> {
   private order: number[] = [];
   private assigned: readonly number[] | undefined;
   private restored: number[] | undefined;
+  private held: HeldPage | undefined;
 
   private options: LogSourceOptions<T>;
 
@@ -62,6 +83,8 @@ export class LogSource<T> implements Source<T> {
       );
     }
     this.order = this.assigned ? [...this.assigned] : info.partitions.map((_, i) => i);
+    // A page held at a checkpoint of the whole pipeline is not this task's to finish when the task lacks it.
+    if (this.held && !this.order.includes(this.held.partition)) this.held = undefined;
     const from = this.options.from ?? 'earliest';
     this.offsets = await Promise.all(
       info.partitions.map(async (p, i) => {
@@ -119,21 +142,27 @@ export class LogSource<T> implements Source<T> {
   }
 
   async poll(signal: AbortSignal): Promise<SourceBatch<T> | null> {
-    const { log, topic, format } = this.options;
+    const { log, topic } = this.options;
     const n = this.order.length;
     for (;;) {
       let allDone = true;
       for (let tried = 0; tried < n; tried++) {
-        const partition = this.order[this.next]!;
-        this.next = (this.next + 1) % n;
+        const partition = this.held?.partition ?? this.order[this.next]!;
+        if (!this.held) this.next = (this.next + 1) % n;
         const end = this.ends?.[partition];
         const offset = this.offsets[partition]!;
-        if (end !== undefined && offset >= end) continue;
+        if (end !== undefined && offset >= end) {
+          this.held = undefined;
+          continue;
+        }
         allDone = false;
-        let page: RecordReadResult;
+        const values: T[] = [];
+        const timestamps: number[] = [];
+        let advanced: boolean;
         try {
-          page = await log.readRecords(topic, partition, offset, { maxBytes: this.options.maxBytesPerRead ?? 1 << 20 });
+          advanced = await this.read(partition, offset, end, values, timestamps);
         } catch (error) {
+          this.held = undefined;
           if ((error as SluiceError).code === 'OFFSET_OUT_OF_RANGE') {
             const { logStartOffset, logEndOffset } = log.describeTopic(topic).partitions[partition]!;
             // Past the end: an exactly-once writer rolled the topic back after a crash and is writing the same
@@ -145,27 +174,7 @@ export class LogSource<T> implements Source<T> {
           }
           throw error;
         }
-        if (page.records.length === 0) continue;
-        const values: T[] = [];
-        const timestamps: number[] = [];
-        for (const record of page.records) {
-          if (end !== undefined && record.offset >= end) break;
-          if (record.offset < offset) continue;
-          this.offsets[partition] = record.offset + 1;
-          if (record.value === null) continue; // a tombstone carries no value
-          try {
-            values.push(format.decode(record.value));
-            timestamps.push(record.timestamp);
-          } catch (error) {
-            this.ctx.deadLetter({
-              error: `${topic}/${partition}@${record.offset}: ${(error as Error).message}`,
-              original: record.value,
-              timestamp: record.timestamp,
-            });
-          }
-        }
-        if (end === undefined || this.offsets[partition]! < end)
-          this.offsets[partition] = Math.max(this.offsets[partition]!, page.nextOffset);
+        if (!advanced) continue;
         return { channel: partition, values, timestamps };
       }
       if (this.ends && allDone) return null;
@@ -190,20 +199,151 @@ export class LogSource<T> implements Source<T> {
     }
   }
 
-  /** Offsets per partition, and the partition read next: with both, a replay reads the very same batches. */
+  /**
+   * Reads the next batch of `partition` from `offset` into `values` and `timestamps` (stopping before `end`), moving
+   * the partition's offset past it; a value the format refuses goes to the dead-letter output, named by its place.
+   * False when there was nothing new.
+   */
+  private read(
+    partition: number,
+    offset: number,
+    end: number | undefined,
+    values: T[],
+    timestamps: number[],
+  ): Promise<boolean> {
+    return this.options.log.readRaw
+      ? this.readBatches(partition, offset, end, values, timestamps)
+      : this.readRecords(partition, offset, end, values, timestamps);
+  }
+
+  /** Straight from the record batches, where the log hands them out: no decoded record per record. */
+  private async readBatches(
+    partition: number,
+    offset: number,
+    end: number | undefined,
+    values: T[],
+    timestamps: number[],
+  ): Promise<boolean> {
+    const { log, topic, format } = this.options;
+    let held = this.held?.partition === partition ? this.held : undefined;
+    if (!held?.batches) {
+      const page = await log.readRaw!(topic, partition, offset, { maxBytes: this.options.maxBytesPerRead ?? 1 << 20 });
+      if (page.nextOffset <= offset) {
+        this.held = undefined;
+        return false;
+      }
+      // After a restore the page ends where it ended before (`held.end`), so the batches are the same again.
+      held = {
+        partition,
+        end: Math.min(held?.end ?? page.nextOffset, page.nextOffset),
+        batches: page.batches,
+        position: 0,
+      };
+    }
+    const limit = end === undefined ? held.end : Math.min(held.end, end);
+    const sliceEnd = Math.min(limit, offset + (this.options.maxRecordsPerBatch ?? DEFAULT_MAX_RECORDS_PER_BATCH));
+    let next = offset;
+    const stoppedIn = forEachRecordIn(
+      held.batches!,
+      offset,
+      (record) => {
+        if (record.offset >= sliceEnd) return false;
+        next = record.offset + 1;
+        if (record.valueStart < 0) return true; // a tombstone carries no value
+        const { data, valueStart, valueEnd } = record;
+        try {
+          values.push(
+            format.decodeRange
+              ? format.decodeRange(data, valueStart, valueEnd)
+              : format.decode(data.subarray(valueStart, valueEnd)),
+          );
+          timestamps.push(record.timestamp);
+        } catch (error) {
+          this.refused(partition, record.offset, error, data.subarray(valueStart, valueEnd), record.timestamp);
+        }
+        return true;
+      },
+      held.position,
+    );
+    if (stoppedIn >= 0 && sliceEnd < limit) {
+      held.position = stoppedIn;
+      this.held = held;
+      this.offsets[partition] = sliceEnd;
+    } else {
+      this.held = undefined;
+      this.offsets[partition] = Math.max(next, limit);
+    }
+    return true;
+  }
+
+  /** From decoded records (a log without raw reads: a Kafka cluster's client). */
+  private async readRecords(
+    partition: number,
+    offset: number,
+    end: number | undefined,
+    values: T[],
+    timestamps: number[],
+  ): Promise<boolean> {
+    const { log, topic, format } = this.options;
+    const page = await log.readRecords(topic, partition, offset, { maxBytes: this.options.maxBytesPerRead ?? 1 << 20 });
+    if (page.records.length === 0) return false;
+    for (const record of page.records) {
+      if (end !== undefined && record.offset >= end) break;
+      if (record.offset < offset) continue;
+      this.offsets[partition] = record.offset + 1;
+      if (record.value === null) continue; // a tombstone carries no value
+      try {
+        values.push(format.decode(record.value));
+        timestamps.push(record.timestamp);
+      } catch (error) {
+        this.refused(partition, record.offset, error, record.value, record.timestamp);
+      }
+    }
+    if (end === undefined || this.offsets[partition]! < end) {
+      this.offsets[partition] = Math.max(this.offsets[partition]!, page.nextOffset);
+    }
+    return true;
+  }
+
+  private refused(partition: number, offset: number, error: unknown, original: Buffer, timestamp: number): void {
+    const where = `${this.options.topic}/${partition}@${offset}`;
+    this.ctx.deadLetter({ error: `${where}: ${(error as Error).message}`, original, timestamp });
+  }
+
+  /**
+   * Offsets per partition, the partition read next, and the page being handed on: with them, a replay reads the
+   * very same batches.
+   */
   snapshot(): unknown {
-    return { offsets: this.position(), next: this.next };
+    const held = this.held && { partition: this.held.partition, end: this.held.end };
+    return { offsets: this.position(), next: this.next, ...(held ? { held } : {}) };
   }
 
   restore(position: unknown): void {
-    const p = position as { offsets?: unknown; next?: unknown } | number[];
+    const p = position as
+      | { offsets?: unknown; next?: unknown; held?: { partition?: unknown; end?: unknown } }
+      | number[];
     const offsets = Array.isArray(p) ? p : p?.offsets;
     if (!Array.isArray(offsets) || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
       throw new SluiceError('INVALID_CHECKPOINT', `${this.name}: the checkpoint has no valid offsets for this source`);
     }
     this.restored = offsets as number[];
     this.offsets = [...(offsets as number[])];
-    if (!Array.isArray(p) && typeof p.next === 'number') this.next = p.next;
+    this.held = undefined;
+    if (Array.isArray(p)) return;
+    if (typeof p.next === 'number') this.next = p.next;
+    if (p.held !== undefined) {
+      const { partition, end } = p.held;
+      if (
+        !Number.isSafeInteger(partition) ||
+        !Number.isSafeInteger(end) ||
+        (partition as number) < 0 ||
+        (partition as number) >= offsets.length
+      ) {
+        throw new SluiceError('INVALID_CHECKPOINT', `${this.name}: the checkpoint's page position is not valid`);
+      }
+      this.held = { partition: partition as number, end: end as number, position: 0 };
+    }
   }
 
   async close(): Promise<void> {}

@@ -248,10 +248,34 @@ export function setBaseOffset(buf: Buffer, position: number, baseOffset: number)
 }
 
 /**
- * Decodes the records of one batch, pushing those with offset >= `fromOffset` onto `out`. Keys, values and header
- * values are views into `buf` (or into the decompressed copy), not copies.
+ * One record of a batch as positions in the batch's bytes, for readers that want a field or two without a
+ * decoded record (and its two Buffer views) per record: forEachRecord passes the same view for every record, so
+ * copy what you keep. A null key or value has start -1.
  */
-export function decodeBatchRecords(buf: Buffer, header: BatchHeader, out: StoredRecord[], fromOffset = 0): void {
+export interface RecordView {
+  offset: number;
+  timestamp: number;
+  /** The batch's bytes, or their decompressed copy. */
+  data: Buffer;
+  keyStart: number;
+  keyEnd: number;
+  valueStart: number;
+  valueEnd: number;
+  /** Where the record's header count is, and where the record ends. */
+  headersStart: number;
+  end: number;
+}
+
+/**
+ * Calls `visit` for every record of one batch with offset >= `fromOffset`, in order, until it returns false;
+ * returns false when it stopped early. A malformed record throws CORRUPT_MESSAGE (what `visit` throws passes).
+ */
+export function forEachRecord(
+  buf: Buffer,
+  header: BatchHeader,
+  fromOffset: number,
+  visit: (record: RecordView) => boolean | undefined,
+): boolean {
   let data = buf;
   let pos = header.position + BATCH_HEADER_SIZE;
   let end = header.position + header.size;
@@ -261,64 +285,138 @@ export function decodeBatchRecords(buf: Buffer, header: BatchHeader, out: Stored
     end = data.length;
   }
   const logAppendTime = (header.attributes & ATTR_LOG_APPEND_TIME) !== 0;
+  const view: RecordView = {
+    offset: 0,
+    timestamp: 0,
+    data,
+    keyStart: -1,
+    keyEnd: -1,
+    valueStart: -1,
+    valueEnd: -1,
+    headersStart: 0,
+    end: 0,
+  };
   const cursor: Cursor = { pos };
-  try {
-    for (let i = 0; i < header.recordCount; i++) {
+  for (let i = 0; i < header.recordCount; i++) {
+    try {
       const length = readVarint(data, cursor, end);
       const recordEnd = cursor.pos + length;
       if (length < 0 || recordEnd > end) throw new RangeError(`record ${i} runs past the end of its batch`);
       cursor.pos++; // attributes
       const timestampDelta = readVarint(data, cursor, recordEnd);
-      const offsetDelta = readVarint(data, cursor, recordEnd);
-      const key = readBytes(data, cursor, recordEnd);
-      const value = readBytes(data, cursor, recordEnd);
-      const headerCount = readVarint(data, cursor, recordEnd);
-      const headers: RecordHeader[] = headerCount === 0 ? NO_HEADERS : [];
-      for (let h = 0; h < headerCount; h++) {
-        const keyLength = readVarint(data, cursor, recordEnd);
-        if (keyLength < 0 || cursor.pos + keyLength > recordEnd)
-          throw new RangeError('header key runs past its record');
-        const headerKey = data.toString('utf8', cursor.pos, cursor.pos + keyLength);
-        cursor.pos += keyLength;
-        headers.push({ key: headerKey, value: readBytes(data, cursor, recordEnd) });
-      }
+      view.offset = header.baseOffset + readVarint(data, cursor, recordEnd);
+      view.timestamp = logAppendTime ? header.maxTimestamp : header.baseTimestamp + timestampDelta;
+      view.keyStart = skipBytes(data, cursor, recordEnd);
+      view.keyEnd = cursor.pos;
+      view.valueStart = skipBytes(data, cursor, recordEnd);
+      view.valueEnd = cursor.pos;
+      view.headersStart = cursor.pos;
+      view.end = recordEnd;
       cursor.pos = recordEnd;
-      const offset = header.baseOffset + offsetDelta;
-      if (offset < fromOffset) continue;
-      out.push({
-        offset,
-        timestamp: logAppendTime ? header.maxTimestamp : header.baseTimestamp + timestampDelta,
-        key,
-        value,
-        headers,
-      });
+    } catch (error) {
+      throw corrupt(header, error as Error);
     }
+    if (view.offset >= fromOffset && visit(view) === false) return false;
+  }
+  return true;
+}
+
+/**
+ * forEachRecord over the batches of a read (whole batches, as RawReadResult has them) from byte `position`;
+ * control batches (Kafka's transaction markers) hold no data and are skipped. Returns -1 when every record was
+ * visited, or where the batch `visit` stopped in starts (to go on from there with a later `fromOffset`).
+ */
+export function forEachRecordIn(
+  batches: Buffer,
+  fromOffset: number,
+  visit: (record: RecordView) => boolean | undefined,
+  position = 0,
+): number {
+  for (let pos = position; ; ) {
+    const header = readBatchHeader(batches, pos);
+    if (header === null) return -1;
+    if (!header.isControl && !forEachRecord(batches, header, fromOffset, visit)) return pos;
+    pos += header.size;
+  }
+}
+
+/** The record a view points at, decoded: key, value and header values are views into its bytes, not copies. */
+export function recordOf(view: RecordView): StoredRecord {
+  const { data } = view;
+  return {
+    offset: view.offset,
+    timestamp: view.timestamp,
+    key: view.keyStart < 0 ? null : data.subarray(view.keyStart, view.keyEnd),
+    value: view.valueStart < 0 ? null : data.subarray(view.valueStart, view.valueEnd),
+    headers: headersOf(view),
+  };
+}
+
+function headersOf(view: RecordView): RecordHeader[] {
+  const { data, end } = view;
+  const cursor: Cursor = { pos: view.headersStart };
+  try {
+    const count = readVarint(data, cursor, end);
+    if (count === 0) return NO_HEADERS;
+    const headers: RecordHeader[] = [];
+    for (let h = 0; h < count; h++) {
+      const keyLength = readVarint(data, cursor, end);
+      if (keyLength < 0 || cursor.pos + keyLength > end) throw new RangeError('header key runs past its record');
+      const key = data.toString('utf8', cursor.pos, cursor.pos + keyLength);
+      cursor.pos += keyLength;
+      const valueStart = skipBytes(data, cursor, end);
+      headers.push({ key, value: valueStart < 0 ? null : data.subarray(valueStart, cursor.pos) });
+    }
+    return headers;
   } catch (error) {
-    if (error instanceof SluiceError) throw error;
     throw new SluiceError(
       'CORRUPT_MESSAGE',
-      `record batch at offset ${header.baseOffset} is malformed: ${(error as Error).message}`,
+      `record at offset ${view.offset} is malformed: ${(error as Error).message}`,
       {
-        baseOffset: header.baseOffset,
+        offset: view.offset,
       },
     );
   }
 }
 
-/** Decodes every record of every whole batch in `buf`. */
+function corrupt(header: BatchHeader, error: Error): SluiceError {
+  if (error instanceof SluiceError) return error;
+  return new SluiceError(
+    'CORRUPT_MESSAGE',
+    `record batch at offset ${header.baseOffset} is malformed: ${error.message}`,
+    { baseOffset: header.baseOffset },
+  );
+}
+
+/**
+ * Decodes the records of one batch, pushing those with offset >= `fromOffset` onto `out`. Keys, values and header
+ * values are views into `buf` (or into the decompressed copy), not copies.
+ */
+export function decodeBatchRecords(buf: Buffer, header: BatchHeader, out: StoredRecord[], fromOffset = 0): void {
+  forEachRecord(buf, header, fromOffset, (view) => {
+    out.push(recordOf(view));
+    return true;
+  });
+}
+
+/** Decodes every record of every whole data batch in `buf` (control batches skipped). */
 export function decodeRecordBatches(buf: Buffer, fromOffset = 0): StoredRecord[] {
   const out: StoredRecord[] = [];
-  for (const header of readBatchHeaders(buf)) decodeBatchRecords(buf, header, out, fromOffset);
+  forEachRecordIn(buf, fromOffset, (view) => {
+    out.push(recordOf(view));
+    return true;
+  });
   return out;
 }
 
-function readBytes(buf: Buffer, cursor: Cursor, end: number): Buffer | null {
+/** Steps over a length-prefixed byte string; returns where its bytes start (-1 for null), leaving the cursor after. */
+function skipBytes(buf: Buffer, cursor: Cursor, end: number): number {
   const length = readVarint(buf, cursor, end);
-  if (length < 0) return null;
+  if (length < 0) return -1;
   const start = cursor.pos;
   if (start + length > end) throw new RangeError('bytes run past the end of their record');
   cursor.pos = start + length;
-  return buf.subarray(start, start + length);
+  return start;
 }
 
 /** int64 as a JS number: exact within ±2^53, which offsets, timestamps and producer ids stay within. */
