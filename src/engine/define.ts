@@ -16,6 +16,11 @@ export interface PipelineLog
    * client): sources then decode values straight from the bytes, without a decoded record per record.
    */
   readRaw?(...args: Parameters<Log['readRaw']>): RawReadResult | Promise<RawReadResult>;
+  /**
+   * Gives back the memory of a page readRaw returned, for the log to read into again: only once nothing holds a
+   * view into it (a log without the need leaves it out).
+   */
+  release?(batches: Buffer): void;
   offsetForTimestamp(...args: Parameters<Log['offsetForTimestamp']>): number | null | Promise<number | null>;
   /** False for a log that cannot cut a partition back (a Kafka cluster): exactly-once sinks then deduplicate. */
   readonly supportsTruncate?: boolean;

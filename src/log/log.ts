@@ -220,7 +220,7 @@ export class FileLog implements Log {
   }
 
   readRaw(topic: string, partition: number, offset: number, options: ReadOptions = {}): RawReadResult {
-    return this.partitionOf(topic, partition).readRaw(offset, options.maxBytes);
+    return this.partitionOf(topic, partition).readRaw(offset, options.maxBytes, options.into);
   }
 
   readRecords(topic: string, partition: number, offset: number, options: ReadOptions = {}): RecordReadResult {

@@ -272,7 +272,7 @@ export class Partition {
     this.advanceHighWatermark(this.nextOffset, -1);
   }
 
-  readRaw(offset: number, maxBytes = DEFAULT_MAX_READ_BYTES): RawReadResult {
+  readRaw(offset: number, maxBytes = DEFAULT_MAX_READ_BYTES, into?: Buffer): RawReadResult {
     this.ensureReadable(offset);
     const empty = {
       batches: Buffer.alloc(0),
@@ -285,7 +285,7 @@ export class Partition {
     let position = segment.positionFor(offset);
     const limit = Math.max(maxBytes, 1);
     // Read a window that usually holds the indexed batch, the skipped ones and `maxBytes` of wanted ones.
-    let window = segment.read(position, limit + 2 * 4096 + 256);
+    let window = segment.read(position, limit + 2 * 4096 + 256, into);
     let pos = 0;
     let start = -1;
     let end = -1;
@@ -317,7 +317,7 @@ export class Partition {
     if (start < 0) {
       // The offset lies past this segment's data (e.g. at a segment boundary): continue in the next segment.
       const next = this.segments[this.segments.indexOf(segment) + 1];
-      if (next !== undefined && offset >= segment.nextOffset) return this.readRaw(next.baseOffset, maxBytes);
+      if (next !== undefined && offset >= segment.nextOffset) return this.readRaw(next.baseOffset, maxBytes, into);
       return empty;
     }
     return {

@@ -160,11 +160,13 @@ export class Segment {
   }
 
   /** Reads `length` bytes at `position` (bounded by what readers may see). */
-  read(position: number, length: number): Buffer {
+  /** Bytes from `position`: into `into` when it is large enough, else into memory of their own. */
+  read(position: number, length: number, into?: Buffer): Buffer {
     const end = Math.min(position + length, this.visibleSize);
     if (end <= position) return Buffer.alloc(0);
     // Never from Node's shared pool: a read owns its memory, so a reader may hand it to a thread (readRaw).
-    const buf = Buffer.allocUnsafeSlow(end - position);
+    const buf =
+      into && into.length >= end - position ? into.subarray(0, end - position) : Buffer.allocUnsafeSlow(end - position);
     let done = 0;
     while (done < buf.length) {
       const n = fs.readSync(this.fd, buf, done, buf.length - done, position + done);

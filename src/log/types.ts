@@ -102,6 +102,11 @@ export interface RecordReadResult {
 export interface ReadOptions {
   /** Upper bound on bytes read; at least one whole batch is returned when one exists, even if larger. */
   maxBytes?: number;
+  /**
+   * Memory to read into when it is large enough (readRaw): a reader that recycles its pages' memory saves an
+   * allocation per read, and the full collections that a stream of fresh buffers sets off.
+   */
+  into?: Buffer;
 }
 
 export interface WaitOptions {

@@ -27,6 +27,12 @@ interface CallMessage {
   args: unknown[];
 }
 
+/** A page's memory given back by a thread (one way: no reply). */
+interface ReleaseMessage {
+  kind: 'log-release';
+  buffer: ArrayBuffer;
+}
+
 interface ReplyMessage {
   kind: 'log-reply';
   id: number;
@@ -118,6 +124,35 @@ export function threadPort(port: Worker | MessagePort): LogPort {
   };
 }
 
+/** Reads' windows are their page size and this much more (the batch holding the offset, a torn tail). */
+const PAGE_SLACK = 16 << 10;
+/** Memory kept for reads a thread gave back, at most: a thread's tasks hold a page and one read ahead each. */
+const MAX_SPARE_PAGES = 32;
+
+/**
+ * Memory for reads that move to a thread, given back by the thread when it is done with a page: a fresh buffer per
+ * read would make each side's heap count ever more outside memory, and run a full collection every 64 MB or so.
+ */
+class PagePool {
+  private readonly spare: ArrayBuffer[] = [];
+
+  take(size: number): Buffer {
+    const i = this.spare.findIndex((buffer) => buffer.byteLength >= size);
+    const buffer = i >= 0 ? this.spare.splice(i, 1)[0]! : new ArrayBuffer(size);
+    return Buffer.from(buffer);
+  }
+
+  give(buffer: ArrayBuffer): void {
+    if (
+      buffer.byteLength > 0 &&
+      buffer.byteLength <= MAX_READ_BYTES + PAGE_SLACK &&
+      this.spare.length < MAX_SPARE_PAGES
+    ) {
+      this.spare.push(buffer);
+    }
+  }
+}
+
 /** A reply whose buffers may move rather than be copied. */
 class Reply {
   readonly value: unknown;
@@ -147,6 +182,7 @@ export function serveLog(port: LogPort, log: Log, renames: Record<string, string
   const hidden = new Set(Object.keys(renames));
   const asShown = (info: TopicInfo): TopicInfo => ({ ...info, name: shown.get(info.name) ?? info.name });
   const pending = new Set<Promise<unknown>>();
+  const pages = new PagePool();
 
   const handle = async (op: string, args: unknown[]): Promise<unknown> => {
     switch (op) {
@@ -167,10 +203,15 @@ export function serveLog(port: LogPort, log: Log, renames: Record<string, string
         return log.truncate(real(args[0]), args[1] as number, args[2] as number);
       case 'readRaw': {
         const maxBytes = Math.min(MAX_READ_BYTES, Number(args[3]) || 1 << 20);
-        const read = log.readRaw(real(args[0]), args[1] as number, args[2] as number, { maxBytes });
-        if (!port.transfers || read.batches.length === 0) return read;
-        // The read's own memory moves to the thread, not a copy (cloning would copy the read's window twice).
-        return new Reply(read, [read.batches.buffer]);
+        const [topic, partition, offset] = [real(args[0]), args[1] as number, args[2] as number];
+        if (!port.transfers) return log.readRaw(topic, partition, offset, { maxBytes });
+        // The read's memory moves to the thread, not a copy (cloning would copy the read's window twice), and
+        // comes back when the thread is done with it (see 'log-release').
+        const into = pages.take(maxBytes + PAGE_SLACK);
+        const read = log.readRaw(topic, partition, offset, { maxBytes, into });
+        if (read.batches.buffer !== into.buffer) pages.give(into.buffer as ArrayBuffer);
+        if (read.batches.length === 0) return read;
+        return new Reply(read, [read.batches.buffer as ArrayBuffer]);
       }
       case 'offsetForTimestamp':
         return log.offsetForTimestamp(real(args[0]), args[1] as number, args[2] as number);
@@ -185,6 +226,11 @@ export function serveLog(port: LogPort, log: Log, renames: Record<string, string
   };
 
   const onMessage = (received: unknown) => {
+    const released = received as ReleaseMessage;
+    if (released?.kind === 'log-release') {
+      if (released.buffer instanceof ArrayBuffer) pages.give(released.buffer);
+      return;
+    }
     const message = received as CallMessage;
     if (message?.kind !== 'log') return;
     const call = handle(message.op, message.args).then(
@@ -357,6 +403,13 @@ export class RemoteLog implements PipelineLog {
       );
     }
     return this.readNow(topic, partition, offset, maxBytes);
+  }
+
+  /** Gives a page readRaw returned back to the owner, for a later read: nothing may hold a view into it any more. */
+  release(batches: Buffer): void {
+    const buffer = batches.buffer;
+    if (!this.port.transfers || this.closed || !(buffer instanceof ArrayBuffer) || buffer.byteLength === 0) return;
+    this.port.post({ kind: 'log-release', buffer } satisfies ReleaseMessage, [buffer]);
   }
 
   private async readNow(topic: string, partition: number, offset: number, maxBytes: number) {

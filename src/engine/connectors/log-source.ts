@@ -259,7 +259,9 @@ export class LogSource<T> implements Source<T> {
           );
           timestamps.push(record.timestamp);
         } catch (error) {
-          this.refused(partition, record.offset, error, data.subarray(valueStart, valueEnd), record.timestamp);
+          // A copy: the page's memory may go back to the log (release) while the letter is still on its way.
+          const original = Buffer.from(data.subarray(valueStart, valueEnd));
+          this.refused(partition, record.offset, error, original, record.timestamp);
         }
         return true;
       },
@@ -272,6 +274,8 @@ export class LogSource<T> implements Source<T> {
     } else {
       this.held = undefined;
       this.offsets[partition] = Math.max(next, limit);
+      // Values decoded by decodeRange are copies, so nothing holds a view into the page: its memory can go back.
+      if (format.decodeRange) log.release?.(held.batches!);
     }
     return true;
   }
