@@ -4,7 +4,15 @@ import { crc32c } from '@node-rs/crc32';
 import snappy from 'snappyjs';
 import type { CompressionType } from '../types.ts';
 import { decompress } from './compression.ts';
-import { decodeRecordBatches, encodeRecordBatch, readBatchHeader, setBaseOffset, verifyBatch } from './record-batch.ts';
+import {
+  decodeRecordBatches,
+  encodeRecordBatch,
+  forEachRecordIn,
+  type RecordView,
+  readBatchHeader,
+  setBaseOffset,
+  verifyBatch,
+} from './record-batch.ts';
 import { readVarint, sizeOfVarint, writeVarint } from './varint.ts';
 
 describe('record batch v2', () => {
@@ -126,3 +134,90 @@ function int32(n: number): Buffer {
   b.writeInt32BE(n);
   return b;
 }
+
+describe('walking records in place', () => {
+  const value = (i: number) => Buffer.from(`{"n":${i}}`);
+  /** Three batches of 4 records (offsets 10-21); the middle one compressed, the last with a tombstone. */
+  const page = Buffer.concat([
+    encodeRecordBatch([0, 1, 2, 3].map((i) => ({ key: null, value: value(i), timestamp: 1000 + i }))),
+    encodeRecordBatch(
+      [4, 5, 6, 7].map((i) => ({ key: Buffer.from(`k${i}`), value: value(i), timestamp: 1000 + i })),
+      {
+        compression: 'lz4',
+      },
+    ),
+    encodeRecordBatch(
+      [8, 9, 10, 11].map((i) => ({ key: null, value: i === 9 ? null : value(i), timestamp: 1000 + i })),
+    ),
+  ]);
+  for (let pos = 0, base = 10; pos < page.length; base += 4) {
+    setBaseOffset(page, pos, base);
+    pos += readBatchHeader(page, pos)!.size;
+  }
+  const seen = (view: RecordView) =>
+    `${view.offset}@${view.timestamp}:${view.valueStart < 0 ? 'null' : view.data.toString('utf8', view.valueStart, view.valueEnd)}`;
+
+  it('visits the records from an offset with their positions, as decodeRecordBatches decodes them', () => {
+    const visited: string[] = [];
+    const all = forEachRecordIn(page, 13, (view) => {
+      visited.push(seen(view));
+      return true;
+    });
+    assert.equal(all, -1);
+    const decoded = decodeRecordBatches(page, 13).map(
+      (r) => `${r.offset}@${r.timestamp}:${r.value === null ? 'null' : r.value.toString()}`,
+    );
+    assert.deepEqual(visited, decoded);
+    assert.equal(visited.length, 9);
+    assert.equal(visited[0], '13@1003:{"n":3}');
+    assert.equal(visited[6], '19@1009:null');
+  });
+
+  it('stops where the visitor says and goes on from the batch it stopped in', () => {
+    const offsets: number[] = [];
+    const until = (at: number) => (view: RecordView) => {
+      if (view.offset >= at) return false;
+      offsets.push(view.offset);
+      return true;
+    };
+    const second = readBatchHeader(page, 0)!.size;
+    assert.equal(forEachRecordIn(page, 10, until(16)), second, 'stopped in the second batch');
+    assert.equal(forEachRecordIn(page, 16, until(100), second), -1);
+    assert.deepEqual(offsets, [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21]);
+  });
+
+  it('skips control batches (transaction markers)', () => {
+    const marker = encodeRecordBatch([{ key: Buffer.from([0, 0, 0, 1]), value: Buffer.from([0, 0, 0, 0]) }], {
+      baseOffset: 22,
+    });
+    marker.writeInt16BE(marker.readInt16BE(21) | 0x20, 21); // attributes: control
+    const withMarker = Buffer.concat([page, marker]);
+    const offsets: number[] = [];
+    forEachRecordIn(withMarker, 20, (view) => {
+      offsets.push(view.offset);
+      return true;
+    });
+    assert.deepEqual(offsets, [20, 21]);
+    assert.deepEqual(
+      decodeRecordBatches(withMarker, 20).map((r) => r.offset),
+      [20, 21],
+    );
+  });
+
+  it('names the batch of a malformed record, and lets what the visitor throws pass', () => {
+    const broken = Buffer.from(page.subarray(0, readBatchHeader(page, 0)!.size));
+    broken[61] = 0x7e; // the first record's length (zig-zag 63), now past the end of its batch
+    assert.throws(
+      () => forEachRecordIn(broken, 0, () => true),
+      (error: { code?: string; message?: string }) =>
+        error.code === 'CORRUPT_MESSAGE' && /batch at offset 10/.test(error.message!),
+    );
+    assert.throws(
+      () =>
+        forEachRecordIn(page, 0, () => {
+          throw new TypeError('mine');
+        }),
+      /mine/,
+    );
+  });
+});
