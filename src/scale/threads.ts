@@ -1,5 +1,6 @@
-// `sluice run --parallelism N` on the embedded log: N worker threads in this process, each running the partition
-// tasks p ≡ i (mod N) of the pipeline (the same TaskRunner, leases and per-task checkpoints as member processes).
+// `sluice run --parallelism N` on the embedded log: N worker threads in this process, each running a share of the
+// pipeline's partition tasks, balanced by the records the partitions hold (the same TaskRunner, leases and per-task
+// checkpoints as member processes).
 // This thread keeps the log and only serves it — raw batches out, encoded batches in — so decoding, the pipeline's
 // work and encoding happen on the workers' cores. A thread that dies is restarted with backoff from its tasks'
 // checkpoints (its leases released first: its process lives on, so a lease could not tell it is gone).
@@ -66,11 +67,13 @@ export async function startTaskThreads(options: TaskThreadsOptions): Promise<Tas
   if (count < options.parallelism) {
     logger.warn({ parallelism: options.parallelism, partitions: shape.partitions }, 'more threads than tasks');
   }
-  const assignment = Array.from({ length: count }, (_, i) => {
-    const mine: number[] = [];
-    for (let p = i; p < shape.partitions; p += count) mine.push(p);
-    return mine;
-  });
+  const sizes = Array.from({ length: shape.partitions }, (_, p) =>
+    shape.topics.reduce((n, topic) => {
+      const { logStartOffset, logEndOffset } = options.log.describeTopic(topic).partitions[p]!;
+      return n + logEndOffset - logStartOffset;
+    }, 0),
+  );
+  const assignment = balanceTasks(sizes, count);
   const stopping = new AbortController();
   const budget = new RestartBudget({ maxFailures: 5 * count });
   const live = new Set<Worker>();
@@ -176,4 +179,25 @@ function viewOf(report: TaskReport): PipelineView {
     sourcePositions: () => report.positions,
     history: { snapshot: () => report.history },
   };
+}
+
+/**
+ * Shares partition tasks among `count` threads so that each gets about as many records: the largest partition
+ * first, each to the thread with the fewest records so far (then the fewest tasks, then the first), so equal
+ * partitions go round robin (p ≡ i mod count). The last thread to finish sets the pace of catching up, so an even share matters more
+ * than which partitions a thread has; a thread's own list is in partition order.
+ */
+export function balanceTasks(sizes: readonly number[], count: number): number[][] {
+  const shares = Array.from({ length: count }, () => ({ partitions: [] as number[], records: 0 }));
+  const order = sizes.map((_, p) => p).sort((a, b) => sizes[b]! - sizes[a]! || a - b);
+  for (const p of order) {
+    let least = shares[0]!;
+    for (const share of shares) {
+      const fewer = share.records - least.records || share.partitions.length - least.partitions.length;
+      if (fewer < 0) least = share;
+    }
+    least.partitions.push(p);
+    least.records += sizes[p]!;
+  }
+  return shares.map((share) => share.partitions.sort((a, b) => a - b));
 }
