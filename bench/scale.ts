@@ -2,7 +2,8 @@
 // (examples/windowed-counts.ts, 60 s tumbling windows per key) over N events in a 12-partition topic, run (a) in one
 // process on the embedded log — the fast path, one core —, (b) as partition tasks in 1 and 2 worker threads over the
 // same embedded log (`sluice run --parallelism P`), and (c) scaled out as 1, 2, 3 member processes (`sluice run
-// --bootstrap --parallelism P`) that read through the broker, which this process hosts. For (b) the clock starts
+// --bootstrap --parallelism P`) that read through the broker, which this process hosts; and (d) the same work per
+// record by hand in 1 and 2 threads, no engine or log (the machine's own ratio for this work). For (b) the clock starts
 // when the threads have their tasks (thread start-up excluded), for (c) when the first member gets its tasks (node
 // start-up and group join excluded; the rebalances as the others join included); it stops when the last window
 // total is in the output topic. The events are loaded before each run, so each measures catching up on a backlog.
@@ -11,6 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import windowedCounts, { buildWindowedCounts } from '../examples/windowed-counts.ts';
 import { startBroker } from '../src/kafka/index.ts';
 import { type Log, openLog, partitionForKey } from '../src/log/index.ts';
@@ -189,6 +191,40 @@ async function scaled(log: Log, bootstrap: string, processes: number, expected: 
 const round = (x: number) => Math.round(x * 100) / 100;
 
 /**
+ * The pipeline's work per record by hand in `threads` worker threads (bench/scale/hand-loop.ts: parse, check,
+ * count per key and window; no engine, log or I/O), each an equal share of the events: how two threads doing this
+ * work scale on this machine, measured in the same run as the pipeline.
+ */
+async function handLoop(threads: number) {
+  const workers = Array.from(
+    { length: threads },
+    (_, share) =>
+      new Worker(new URL('./scale/hand-loop.ts', import.meta.url), {
+        workerData: { records: EVENTS, share, shares: threads, keys: KEYS, start: START },
+      }),
+  );
+  const message = (worker: Worker) =>
+    new Promise<unknown>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+  await Promise.all(workers.map(message)); // encoded their records
+  const started = performance.now();
+  const done = workers.map(message);
+  for (const worker of workers) worker.postMessage('go');
+  await Promise.all(done);
+  const seconds = (performance.now() - started) / 1000;
+  await Promise.all(workers.map((worker) => worker.terminate()));
+  return {
+    mode: 'hand-loop',
+    processes: 1,
+    threads,
+    seconds: round(seconds),
+    eventsPerSec: Math.round(EVENTS / seconds),
+  };
+}
+
+/**
  * CPU seconds so far of this process's threads, by thread name (Linux: /proc/self/task): the owner (`MainThread`),
  * the task threads (named after the pipeline), V8's helpers (`V8Worker`: parallel GC, compilers) and libuv's pool.
  * Undefined where /proc is not there.
@@ -230,13 +266,14 @@ try {
   const expected = await load(log);
   const results: Record<string, unknown>[] = [await embedded(log, expected)];
   for (const n of THREADS) results.push(await threaded(log, n, expected));
+  for (const n of THREADS) results.push(await handLoop(n));
   for (const n of PROCESSES) results.push(await scaled(log, broker.address, n, expected));
   const oneOf = (mode: string) =>
     results.find((r) => r.mode === mode && (r.threads ?? r.processes) === 1)?.eventsPerSec as number | undefined;
   for (const r of results) {
     const one = oneOf(String(r.mode));
     if (one && r.mode !== 'embedded') r.speedupVsOne = round((r.eventsPerSec as number) / one);
-    const what = r.mode === 'threads' ? `${r.threads} thread(s)` : `${r.processes} process(es)`;
+    const what = r.threads !== undefined ? `${r.threads} thread(s)` : `${r.processes} process(es)`;
     console.error(`${String(r.mode).padEnd(9)} ${what}: ${r.eventsPerSec} events/s (${r.seconds} s)`);
   }
   console.log(
