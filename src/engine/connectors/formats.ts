@@ -4,7 +4,8 @@ export interface Format<T> {
   decode(bytes: Buffer): T;
   /**
    * Decodes bytes[start, end) — what `decode(bytes.subarray(start, end))` does, without the view: sources reading
-   * whole record batches call it per record, where a Buffer view per record would double the garbage.
+   * whole record batches call it per record, where a Buffer view per record would double the garbage. What it
+   * returns must not keep a view of `bytes`: the page's memory is read into again once it is handed on.
    */
   decodeRange?(bytes: Buffer, start: number, end: number): T;
   encode(value: T): Buffer;

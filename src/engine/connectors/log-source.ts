@@ -1,7 +1,7 @@
 // Reads a topic of the embedded log: every partition, round robin, a page (bounded by bytes) at a time, handed on
 // in batches of a bounded number of records, sleeping on the log's waiters (not polling the disk) when it has
-// caught up. Bounded mode stops at the end offsets it saw when
-// it opened (or at given ones), which is what makes replays and batch runs finite.
+// caught up. Bounded mode stops at the end offsets it saw when it opened (or at given ones), which is what makes
+// replays and batch runs finite.
 import { SluiceError } from '../../errors.ts';
 import { forEachRecordIn } from '../../log/index.ts';
 import type { Source, SourceBatch, SourceContext } from '../connector.ts';
