@@ -31,7 +31,7 @@ it('moves pages to the thread, and reads the next ones into the memory the threa
     get(target, name) {
       if (name !== 'readRaw') return Reflect.get(target, name);
       return (topic: string, partition: number, offset: number, options: ReadOptions) => {
-        given.push(options.into !== undefined && options.into.some((byte) => byte !== 0));
+        given.push(options.into?.some((byte) => byte !== 0) === true);
         return target.readRaw(topic, partition, offset, options);
       };
     },
