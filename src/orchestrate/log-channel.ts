@@ -124,32 +124,31 @@ export function threadPort(port: Worker | MessagePort): LogPort {
   };
 }
 
-/** Reads' windows are their page size and this much more (the batch holding the offset, a torn tail). */
-const PAGE_SLACK = 16 << 10;
 /** Memory kept for reads a thread gave back, at most: a thread's tasks hold a page and one read ahead each. */
 const MAX_SPARE_PAGES = 32;
+/** A read's window is its page size and a little more (the batch holding the offset, a torn tail). */
+const MAX_PAGE_MEMORY = MAX_READ_BYTES + (64 << 10);
 
 /**
- * Memory for reads that move to a thread, given back by the thread when it is done with a page: a fresh buffer per
- * read would make each side's heap count ever more outside memory, and run a full collection every 64 MB or so.
+ * Memory that pages moved to a thread had, given back by the thread when it is done with them, for later reads: a
+ * fresh buffer per read would make each side's heap count ever more outside memory, and run a full collection every
+ * 64 MB or so. Reads the thread does not give back (decoded records, a page left unread) cost nothing here.
  */
 class PagePool {
+  /** Smallest first. */
   private readonly spare: ArrayBuffer[] = [];
 
-  take(size: number): Buffer {
-    const i = this.spare.findIndex((buffer) => buffer.byteLength >= size);
-    const buffer = i >= 0 ? this.spare.splice(i, 1)[0]! : new ArrayBuffer(size);
-    return Buffer.from(buffer);
+  /** The largest spare memory (the log reads into it when the read fits), if any. */
+  take(): Buffer | undefined {
+    const buffer = this.spare.pop();
+    return buffer && Buffer.from(buffer);
   }
 
   give(buffer: ArrayBuffer): void {
-    if (
-      buffer.byteLength > 0 &&
-      buffer.byteLength <= MAX_READ_BYTES + PAGE_SLACK &&
-      this.spare.length < MAX_SPARE_PAGES
-    ) {
-      this.spare.push(buffer);
-    }
+    if (buffer.byteLength === 0 || buffer.byteLength > MAX_PAGE_MEMORY) return;
+    const at = this.spare.findIndex((other) => other.byteLength > buffer.byteLength);
+    this.spare.splice(at < 0 ? this.spare.length : at, 0, buffer);
+    if (this.spare.length > MAX_SPARE_PAGES) this.spare.shift(); // the smallest fits the fewest reads
   }
 }
 
@@ -207,9 +206,9 @@ export function serveLog(port: LogPort, log: Log, renames: Record<string, string
         if (!port.transfers) return log.readRaw(topic, partition, offset, { maxBytes });
         // The read's memory moves to the thread, not a copy (cloning would copy the read's window twice), and
         // comes back when the thread is done with it (see 'log-release').
-        const into = pages.take(maxBytes + PAGE_SLACK);
+        const into = pages.take();
         const read = log.readRaw(topic, partition, offset, { maxBytes, into });
-        if (read.batches.buffer !== into.buffer) pages.give(into.buffer as ArrayBuffer);
+        if (into && read.batches.buffer !== into.buffer) pages.give(into.buffer as ArrayBuffer);
         if (read.batches.length === 0) return read;
         return new Reply(read, [read.batches.buffer as ArrayBuffer]);
       }
