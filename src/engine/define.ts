@@ -17,8 +17,8 @@ export interface PipelineLog
    */
   readRaw?(...args: Parameters<Log['readRaw']>): RawReadResult | Promise<RawReadResult>;
   /**
-   * Gives back the memory of a page readRaw returned, for the log to read into again: only once nothing holds a
-   * view into it (a log without the need leaves it out).
+   * Gives back a page readRaw lent (`lend: true`), for the log to read into again: only once nothing holds a view
+   * into it (a log that does not lend pages leaves it out).
    */
   release?(batches: Buffer): void;
   offsetForTimestamp(...args: Parameters<Log['offsetForTimestamp']>): number | null | Promise<number | null>;

@@ -103,10 +103,15 @@ export interface ReadOptions {
   /** Upper bound on bytes read; at least one whole batch is returned when one exists, even if larger. */
   maxBytes?: number;
   /**
-   * Memory to read into when it is large enough (readRaw): a reader that recycles its pages' memory saves an
+   * Memory to read into when it is large enough (readRaw): a reader that reuses its pages' memory saves an
    * allocation per read, and the full collections that a stream of fresh buffers sets off.
    */
   into?: Buffer;
+  /**
+   * For logs that lend pages (a task thread's channel to the log's owner): the caller gives the page back with
+   * `release()` once nothing holds a view into it. The embedded log ignores it.
+   */
+  lend?: boolean;
 }
 
 export interface WaitOptions {

@@ -1,5 +1,5 @@
-// The log channel between the log's owner and a task thread: pages move to the thread, read ahead while there is
-// a backlog, and the memory a thread gives back is what the owner reads the next pages into.
+// The log channel between the log's owner and a task thread: pages read ahead while there is a backlog, lent in
+// shared slots the thread gives back (read into again), or moved to the thread when they are not lent.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,7 +14,7 @@ after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-it('moves pages to the thread, and reads the next ones into the memory the thread gave back', async () => {
+it('lends pages in shared slots that come back for later reads; moves the pages it does not lend', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-channel-'));
   const log = await openLog({ dataDir: dir });
   cleanups.push(
@@ -25,13 +25,14 @@ it('moves pages to the thread, and reads the next ones into the memory the threa
   for (let i = 0; i < 40; i++) {
     await log.append('in', 0, [{ key: null, value: Buffer.alloc(1000, 97 + (i % 26)), timestamp: i }]);
   }
-  // The owner's reads, and whether the memory each was given had held a page before (fresh memory is zeros).
-  const given: boolean[] = [];
+  // The owner's reads: whether each was given memory to read into, and whether that memory had held a page before.
+  const given: ('none' | 'fresh' | 'used')[] = [];
   const owner = new Proxy(log, {
     get(target, name) {
       if (name !== 'readRaw') return Reflect.get(target, name);
       return (topic: string, partition: number, offset: number, options: ReadOptions) => {
-        given.push(options.into?.some((byte) => byte !== 0) === true);
+        const into = options.into;
+        given.push(into === undefined ? 'none' : into.some((byte) => byte !== 0) ? 'used' : 'fresh');
         return target.readRaw(topic, partition, offset, options);
       };
     },
@@ -44,19 +45,35 @@ it('moves pages to the thread, and reads the next ones into the memory the threa
     port1.close();
   });
   await remote.refresh();
+  const letters = (batches: Buffer, from: number) =>
+    decodeRecordBatches(batches, from)
+      .map((r) => String.fromCharCode(r.value![0]!))
+      .join('');
+  const expected = Array.from({ length: 40 }, (_, i) => String.fromCharCode(97 + (i % 26))).join('');
 
+  // Lent: each page in a shared slot, given back once read; the slots are read into again.
   let offset = 0;
-  const values: string[] = [];
+  let read = '';
   while (offset < 40) {
-    const page = await remote.readRaw('in', 0, offset, { maxBytes: 4000 });
-    const records = decodeRecordBatches(page.batches, offset);
-    assert.ok(records.length > 0);
-    for (const r of records) values.push(String.fromCharCode(r.value![0]!));
+    const page = await remote.readRaw('in', 0, offset, { maxBytes: 4000, lend: true });
+    assert.ok(page.batches.buffer instanceof SharedArrayBuffer);
+    read += letters(page.batches, offset);
     offset = page.nextOffset;
     remote.release(page.batches);
-    assert.equal(page.batches.length, 0, 'given back: the thread no longer sees the memory');
   }
-  assert.equal(values.join(''), Array.from({ length: 40 }, (_, i) => String.fromCharCode(97 + (i % 26))).join(''));
-  assert.ok(given.length >= 10);
-  assert.ok(given.slice(2).some(Boolean), `later reads use memory given back: ${given}`);
+  assert.equal(read, expected);
+  assert.ok(given.length >= 10 && !given.includes('none'), `${given}`);
+  assert.ok(given.slice(2).includes('used'), `later reads use slots given back: ${given}`);
+  const slotsMade = given.filter((g) => g === 'fresh').length;
+  assert.ok(slotsMade <= 3, `a page held and one read ahead need few slots: ${given}`);
+
+  // Not lent (decoded records, whose views outlive the read): moved in memory of their own, never a slot.
+  given.length = 0;
+  const records = await remote.readRecords('in', 0, 0, { maxBytes: 4000 });
+  assert.ok(!(records.records[0]!.value!.buffer instanceof SharedArrayBuffer));
+  assert.equal(
+    records.records.map((r) => String.fromCharCode(r.value![0]!)).join(''),
+    expected.slice(0, records.records.length),
+  );
+  assert.ok(given.length >= 1 && given.every((g) => g === 'none'), `${given}`); // its read ahead too
 });

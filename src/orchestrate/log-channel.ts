@@ -27,10 +27,10 @@ interface CallMessage {
   args: unknown[];
 }
 
-/** A page's memory given back by a thread (one way: no reply). */
+/** A lent page given back by a thread (one way: no reply): its slot may be read into again. */
 interface ReleaseMessage {
   kind: 'log-release';
-  buffer: ArrayBuffer;
+  slot: number;
 }
 
 interface ReplyMessage {
@@ -124,31 +124,34 @@ export function threadPort(port: Worker | MessagePort): LogPort {
   };
 }
 
-/** Memory kept for reads a thread gave back, at most: a thread's tasks hold a page and one read ahead each. */
-const MAX_SPARE_PAGES = 32;
-/** A read's window is its page size and a little more (the batch holding the offset, a torn tail). */
-const MAX_PAGE_MEMORY = MAX_READ_BYTES + (64 << 10);
+/** Pages a thread may hold at once in shared memory: its tasks hold a page and one read ahead each. */
+const MAX_PAGE_SLOTS = 32;
+/** A slot holds a read's window: its page size and a little more (the batch holding the offset, a torn tail). */
+const PAGE_SLOT_BYTES = (1 << 20) + (64 << 10);
 
 /**
- * Memory that pages moved to a thread had, given back by the thread when it is done with them, for later reads: a
- * fresh buffer per read would make each side's heap count ever more outside memory, and run a full collection every
- * 64 MB or so. Reads the thread does not give back (decoded records, a page left unread) cost nothing here.
+ * Shared memory the owner reads pages into and a thread reads them from, each slot lent until the thread gives it
+ * back: no buffer per page is allocated, moved or collected. (Moving a fresh buffer per page made both sides count
+ * ever more outside memory, and V8 ran a full collection every ~64 MB of it: four a second on the owner.) A read
+ * that does not fit a slot, or finds none free, moves a buffer of its own instead.
  */
-class PagePool {
-  /** Smallest first. */
-  private readonly spare: ArrayBuffer[] = [];
+class PageSlots {
+  private readonly slots: Buffer[] = [];
+  private readonly free: number[] = [];
 
-  /** The largest spare memory (the log reads into it when the read fits), if any. */
-  take(): Buffer | undefined {
-    const buffer = this.spare.pop();
-    return buffer && Buffer.from(buffer);
+  /** A free slot (made when none is free, up to MAX_PAGE_SLOTS), and whether the thread has not seen it yet. */
+  take(): { slot: number; memory: Buffer; fresh: boolean } | undefined {
+    const slot = this.free.pop();
+    if (slot !== undefined) return { slot, memory: this.slots[slot]!, fresh: false };
+    if (this.slots.length >= MAX_PAGE_SLOTS) return undefined;
+    this.slots.push(Buffer.from(new SharedArrayBuffer(PAGE_SLOT_BYTES)));
+    return { slot: this.slots.length - 1, memory: this.slots.at(-1)!, fresh: true };
   }
 
-  give(buffer: ArrayBuffer): void {
-    if (buffer.byteLength === 0 || buffer.byteLength > MAX_PAGE_MEMORY) return;
-    const at = this.spare.findIndex((other) => other.byteLength > buffer.byteLength);
-    this.spare.splice(at < 0 ? this.spare.length : at, 0, buffer);
-    if (this.spare.length > MAX_SPARE_PAGES) this.spare.shift(); // the smallest fits the fewest reads
+  give(slot: number): void {
+    if (Number.isInteger(slot) && slot >= 0 && slot < this.slots.length && !this.free.includes(slot)) {
+      this.free.push(slot);
+    }
   }
 }
 
@@ -181,7 +184,7 @@ export function serveLog(port: LogPort, log: Log, renames: Record<string, string
   const hidden = new Set(Object.keys(renames));
   const asShown = (info: TopicInfo): TopicInfo => ({ ...info, name: shown.get(info.name) ?? info.name });
   const pending = new Set<Promise<unknown>>();
-  const pages = new PagePool();
+  const slots = new PageSlots();
 
   const handle = async (op: string, args: unknown[]): Promise<unknown> => {
     switch (op) {
@@ -202,15 +205,20 @@ export function serveLog(port: LogPort, log: Log, renames: Record<string, string
         return log.truncate(real(args[0]), args[1] as number, args[2] as number);
       case 'readRaw': {
         const maxBytes = Math.min(MAX_READ_BYTES, Number(args[3]) || 1 << 20);
-        const [topic, partition, offset] = [real(args[0]), args[1] as number, args[2] as number];
+        const [topic, partition, offset, lend] = [real(args[0]), args[1] as number, args[2] as number, args[4]];
         if (!port.transfers) return log.readRaw(topic, partition, offset, { maxBytes });
-        // The read's memory moves to the thread, not a copy (cloning would copy the read's window twice), and
-        // comes back when the thread is done with it (see 'log-release').
-        const into = pages.take();
-        const read = log.readRaw(topic, partition, offset, { maxBytes, into });
-        if (into && read.batches.buffer !== into.buffer) pages.give(into.buffer as ArrayBuffer);
-        if (read.batches.length === 0) return read;
-        return new Reply(read, [read.batches.buffer as ArrayBuffer]);
+        // A page the thread will give back is read into a shared slot; any other moves to the thread in memory
+        // of its own, not a copy (cloning would copy the read's window twice).
+        const lent = lend === true ? slots.take() : undefined;
+        const read = log.readRaw(topic, partition, offset, { maxBytes, into: lent?.memory });
+        const { batches, ...bounds } = read;
+        if (lent && batches.buffer === lent.memory.buffer) {
+          const memory = lent.fresh ? lent.memory.buffer : undefined;
+          return { ...bounds, slot: lent.slot, byteOffset: batches.byteOffset, length: batches.length, memory };
+        }
+        if (lent) slots.give(lent.slot);
+        if (batches.length === 0) return read;
+        return new Reply(read, [batches.buffer as ArrayBuffer]);
       }
       case 'offsetForTimestamp':
         return log.offsetForTimestamp(real(args[0]), args[1] as number, args[2] as number);
@@ -227,7 +235,7 @@ export function serveLog(port: LogPort, log: Log, renames: Record<string, string
   const onMessage = (received: unknown) => {
     const released = received as ReleaseMessage;
     if (released?.kind === 'log-release') {
-      if (released.buffer instanceof ArrayBuffer) pages.give(released.buffer);
+      slots.give(released.slot);
       return;
     }
     const message = received as CallMessage;
@@ -267,8 +275,14 @@ function asBuffer(bytes: Uint8Array | null | undefined): Buffer | null {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/** A read as it crosses the channel: its bytes moved (`batches`) or in a shared slot lent to the thread. */
 interface RawPage {
-  batches: Uint8Array;
+  batches?: Uint8Array;
+  slot?: number;
+  byteOffset?: number;
+  length?: number;
+  /** The slot's memory, the first time the thread is lent it. */
+  memory?: SharedArrayBuffer;
   nextOffset: number;
   highWatermark: number;
   logStartOffset: number;
@@ -277,6 +291,7 @@ interface RawPage {
 interface ReadAhead {
   offset: number;
   maxBytes: number;
+  lend: boolean;
   /** Set once the read has arrived. */
   page: RawPage | undefined;
   pending: Promise<RawPage | undefined>;
@@ -289,6 +304,9 @@ export class RemoteLog implements PipelineLog {
   private readonly port: LogPort;
   /** The next page of a partition being caught up on, read ahead (by `<partition>:<topic>`). */
   private readonly ahead = new Map<string, ReadAhead>();
+  /** The owner's page slots this thread has been lent, by slot number, and the slot of each slot's memory. */
+  private readonly slots = new Map<number, Buffer>();
+  private readonly slotOf = new Map<ArrayBufferLike, number>();
   private nextId = 0;
   private closed = false;
 
@@ -354,7 +372,7 @@ export class RemoteLog implements PipelineLog {
   }
 
   async truncate(topic: string, partition: number, offset: number): Promise<void> {
-    this.ahead.delete(`${partition}:${topic}`); // it may hold records the truncation removes
+    this.discard(`${partition}:${topic}`); // it may hold records the truncation removes
     await this.call('truncate', topic, partition, offset);
     const p = this.partition(topic, partition);
     if (p) p.logEndOffset = offset;
@@ -381,63 +399,84 @@ export class RemoteLog implements PipelineLog {
    * Whole record batches from `offset`, undecoded (a source decodes what it needs straight from them). While a
    * partition has a backlog the next page is read ahead as this one is processed, so catching up costs no round
    * trip per page and a thread's tasks take turns as they would reading the log directly (a round trip after
-   * every page made them alternate page by page, which costs twice the GC).
+   * every page made them alternate page by page, which costs twice the GC). With `lend`, the caller gives the page
+   * back with release() once nothing holds a view into it, and the page comes in the owner's shared memory.
    */
   readRaw(
     topic: string,
     partition: number,
     offset: number,
-    options: { maxBytes?: number } = {},
+    options: { maxBytes?: number; lend?: boolean } = {},
   ): RawReadResult | Promise<RawReadResult> {
     const maxBytes = options.maxBytes ?? 1 << 20;
+    const lend = options.lend === true;
     const key = `${partition}:${topic}`;
     const ahead = this.ahead.get(key);
-    this.ahead.delete(key);
-    if (ahead && ahead.offset === offset && ahead.maxBytes === maxBytes) {
-      if (ahead.page) return this.arrived(topic, partition, offset, maxBytes, ahead.page);
+    if (ahead && ahead.offset === offset && ahead.maxBytes === maxBytes && ahead.lend === lend) {
+      this.ahead.delete(key);
+      if (ahead.page) return this.arrived(topic, partition, offset, maxBytes, lend, ahead.page);
       return ahead.pending.then((page) =>
         page
-          ? this.arrived(topic, partition, offset, maxBytes, page)
-          : this.readNow(topic, partition, offset, maxBytes),
+          ? this.arrived(topic, partition, offset, maxBytes, lend, page)
+          : this.readNow(topic, partition, offset, maxBytes, lend),
       );
     }
-    return this.readNow(topic, partition, offset, maxBytes);
+    this.discard(key);
+    return this.readNow(topic, partition, offset, maxBytes, lend);
   }
 
-  /** Gives a page readRaw returned back to the owner, for a later read: nothing may hold a view into it any more. */
+  /** Gives a page readRaw lent back to the owner, for a later read: nothing may hold a view into it any more. */
   release(batches: Buffer): void {
-    const buffer = batches.buffer;
-    if (!this.port.transfers || this.closed || !(buffer instanceof ArrayBuffer) || buffer.byteLength === 0) return;
-    this.port.post({ kind: 'log-release', buffer } satisfies ReleaseMessage, [buffer]);
+    const slot = this.slotOf.get(batches.buffer);
+    if (slot === undefined || this.closed) return;
+    this.port.post({ kind: 'log-release', slot } satisfies ReleaseMessage);
   }
 
-  private async readNow(topic: string, partition: number, offset: number, maxBytes: number) {
-    const page = await this.read(topic, partition, offset, maxBytes);
-    return this.arrived(topic, partition, offset, maxBytes, page);
+  private async readNow(topic: string, partition: number, offset: number, maxBytes: number, lend: boolean) {
+    const page = await this.read(topic, partition, offset, maxBytes, lend);
+    return this.arrived(topic, partition, offset, maxBytes, lend, page);
   }
 
   /** Notes a page's bounds, reads the next one ahead while there is a backlog, and hands the page out. */
-  private arrived(topic: string, partition: number, offset: number, maxBytes: number, page: RawPage): RawReadResult {
+  private arrived(
+    topic: string,
+    partition: number,
+    offset: number,
+    maxBytes: number,
+    lend: boolean,
+    page: RawPage,
+  ): RawReadResult {
     const p = this.partition(topic, partition);
     if (p) {
       p.logEndOffset = page.highWatermark;
       p.logStartOffset = page.logStartOffset;
     }
     if (page.nextOffset > offset && page.nextOffset < page.highWatermark) {
-      this.readAhead(topic, partition, page.nextOffset, maxBytes);
+      this.readAhead(topic, partition, page.nextOffset, maxBytes, lend);
     }
     return {
-      batches: asBuffer(page.batches)!,
+      batches: this.bytesOf(page),
       nextOffset: page.nextOffset,
       highWatermark: page.highWatermark,
       logStartOffset: page.logStartOffset,
     };
   }
 
-  private readAhead(topic: string, partition: number, offset: number, maxBytes: number): void {
-    const ahead: ReadAhead = { offset, maxBytes, page: undefined, pending: Promise.resolve(undefined) };
+  /** The page's bytes: moved to this thread, or a view of the slot it was lent in. */
+  private bytesOf(page: RawPage): Buffer {
+    if (page.slot === undefined) return asBuffer(page.batches)!;
+    if (page.memory) {
+      const memory = Buffer.from(page.memory);
+      this.slots.set(page.slot, memory);
+      this.slotOf.set(page.memory, page.slot);
+    }
+    return this.slots.get(page.slot)!.subarray(page.byteOffset!, page.byteOffset! + page.length!);
+  }
+
+  private readAhead(topic: string, partition: number, offset: number, maxBytes: number, lend: boolean): void {
+    const ahead: ReadAhead = { offset, maxBytes, lend, page: undefined, pending: Promise.resolve(undefined) };
     // A failed read-ahead is forgotten: the read it was for asks again, and reports the error.
-    ahead.pending = this.call<RawPage>('readRaw', topic, partition, offset, maxBytes).then(
+    ahead.pending = this.call<RawPage>('readRaw', topic, partition, offset, maxBytes, lend).then(
       (page) => {
         ahead.page = page;
         return page;
@@ -447,9 +486,27 @@ export class RemoteLog implements PipelineLog {
     this.ahead.set(`${partition}:${topic}`, ahead);
   }
 
-  private async read(topic: string, partition: number, offset: number, maxBytes: number): Promise<RawPage> {
+  /** Forgets a partition's page read ahead; one lent goes back to the owner (when it arrives, if it has not). */
+  private discard(key: string): void {
+    const ahead = this.ahead.get(key);
+    if (!ahead) return;
+    this.ahead.delete(key);
+    const giveBack = (page: RawPage | undefined) => {
+      if (page?.slot !== undefined) this.release(this.bytesOf(page));
+    };
+    if (ahead.page) giveBack(ahead.page);
+    else void ahead.pending.then(giveBack);
+  }
+
+  private async read(
+    topic: string,
+    partition: number,
+    offset: number,
+    maxBytes: number,
+    lend: boolean,
+  ): Promise<RawPage> {
     try {
-      return await this.call<RawPage>('readRaw', topic, partition, offset, maxBytes);
+      return await this.call<RawPage>('readRaw', topic, partition, offset, maxBytes, lend);
     } catch (error) {
       // Out of range: retention or a writer's rollback moved the bounds; the caller looks them up next.
       if ((error as SluiceError).code === 'OFFSET_OUT_OF_RANGE') await this.refresh();

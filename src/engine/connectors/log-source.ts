@@ -227,7 +227,10 @@ export class LogSource<T> implements Source<T> {
     const { log, topic, format } = this.options;
     let held = this.held?.partition === partition ? this.held : undefined;
     if (!held?.batches) {
-      const page = await log.readRaw!(topic, partition, offset, { maxBytes: this.options.maxBytesPerRead ?? 1 << 20 });
+      // Lent pages go back once handed on (below): only values decoded as copies hold no view into them.
+      const lend = format.decodeRange !== undefined;
+      const maxBytes = this.options.maxBytesPerRead ?? 1 << 20;
+      const page = await log.readRaw!(topic, partition, offset, { maxBytes, lend });
       if (page.nextOffset <= offset) {
         this.held = undefined;
         return false;
@@ -274,7 +277,7 @@ export class LogSource<T> implements Source<T> {
     } else {
       this.held = undefined;
       this.offsets[partition] = Math.max(next, limit);
-      // Values decoded by decodeRange are copies, so nothing holds a view into the page: its memory can go back.
+      // Values decoded by decodeRange are copies, so nothing holds a view into the lent page: it can go back.
       if (format.decodeRange) log.release?.(held.batches!);
     }
     return true;
