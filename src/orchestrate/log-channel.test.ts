@@ -77,3 +77,31 @@ it('lends pages in shared slots that come back for later reads; moves the pages 
   );
   assert.ok(given.length >= 1 && given.every((g) => g === 'none'), `${given}`); // its read ahead too
 });
+
+it('a read too large for a slot moves instead, and the slot it did not use still reaches the thread later', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-channel-'));
+  const log = await openLog({ dataDir: dir });
+  cleanups.push(
+    () => fs.rmSync(dir, { recursive: true, force: true }),
+    () => log.close(),
+  );
+  await log.createTopic('big', { partitions: 1 });
+  for (let i = 0; i < 3; i++)
+    await log.append('big', 0, [{ key: null, value: Buffer.alloc(600 << 10, 120), timestamp: i }]);
+  await log.append('big', 0, [{ key: null, value: Buffer.from('small'), timestamp: 3 }]);
+  const { port1, port2 } = new MessageChannel();
+  const server = serveLog(threadPort(port1), log);
+  const remote = new RemoteLog(threadPort(port2));
+  cleanups.push(() => {
+    server.close();
+    port1.close();
+  });
+  await remote.refresh();
+  const big = await remote.readRaw('big', 0, 0, { maxBytes: 4 << 20, lend: true });
+  assert.ok(!(big.batches.buffer instanceof SharedArrayBuffer), 'larger than a slot: moved');
+  assert.equal(decodeRecordBatches(big.batches, 0).length, 4);
+  const small = await remote.readRaw('big', 0, 3, { maxBytes: 4096, lend: true });
+  assert.ok(small.batches.buffer instanceof SharedArrayBuffer, 'lent in the slot the large read left unused');
+  assert.equal(String(decodeRecordBatches(small.batches, 3)[0]!.value), 'small');
+  remote.release(small.batches);
+});

@@ -137,15 +137,25 @@ const PAGE_SLOT_BYTES = (1 << 20) + (64 << 10);
  */
 class PageSlots {
   private readonly slots: Buffer[] = [];
+  /** Whether the thread has the slot's memory yet (it gets it with the first page lent in it). */
+  private readonly shown: boolean[] = [];
   private readonly free: number[] = [];
 
-  /** A free slot (made when none is free, up to MAX_PAGE_SLOTS), and whether the thread has not seen it yet. */
-  take(): { slot: number; memory: Buffer; fresh: boolean } | undefined {
+  /** A free slot, made when none is free (up to MAX_PAGE_SLOTS). */
+  take(): { slot: number; memory: Buffer } | undefined {
     const slot = this.free.pop();
-    if (slot !== undefined) return { slot, memory: this.slots[slot]!, fresh: false };
+    if (slot !== undefined) return { slot, memory: this.slots[slot]! };
     if (this.slots.length >= MAX_PAGE_SLOTS) return undefined;
     this.slots.push(Buffer.from(new SharedArrayBuffer(PAGE_SLOT_BYTES)));
-    return { slot: this.slots.length - 1, memory: this.slots.at(-1)!, fresh: true };
+    this.shown.push(false);
+    return { slot: this.slots.length - 1, memory: this.slots.at(-1)! };
+  }
+
+  /** The slot's memory if the thread does not have it yet (it keeps it from now on). */
+  show(slot: number): SharedArrayBuffer | undefined {
+    if (this.shown[slot]) return undefined;
+    this.shown[slot] = true;
+    return this.slots[slot]!.buffer as SharedArrayBuffer;
   }
 
   give(slot: number): void {
@@ -210,10 +220,16 @@ export function serveLog(port: LogPort, log: Log, renames: Record<string, string
         // A page the thread will give back is read into a shared slot; any other moves to the thread in memory
         // of its own, not a copy (cloning would copy the read's window twice).
         const lent = lend === true ? slots.take() : undefined;
-        const read = log.readRaw(topic, partition, offset, { maxBytes, into: lent?.memory });
+        let read: RawReadResult;
+        try {
+          read = log.readRaw(topic, partition, offset, { maxBytes, into: lent?.memory });
+        } catch (error) {
+          if (lent) slots.give(lent.slot); // out of range, say: the slot was never lent
+          throw error;
+        }
         const { batches, ...bounds } = read;
         if (lent && batches.buffer === lent.memory.buffer) {
-          const memory = lent.fresh ? lent.memory.buffer : undefined;
+          const memory = slots.show(lent.slot);
           return { ...bounds, slot: lent.slot, byteOffset: batches.byteOffset, length: batches.length, memory };
         }
         if (lent) slots.give(lent.slot);
