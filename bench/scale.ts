@@ -1,4 +1,4 @@
-// `npm run bench -- scale [--events N] [--threads 1,2] [--processes 1,2,3]`: the windowed-counts pipeline
+// `npm run bench -- scale [--events N] [--threads 1,2] [--processes 1,2,3] [--rounds R]`: the windowed-counts pipeline
 // (examples/windowed-counts.ts, 60 s tumbling windows per key) over N events in a 12-partition topic, run (a) in one
 // process on the embedded log — the fast path, one core —, (b) as partition tasks in 1 and 2 worker threads over the
 // same embedded log (`sluice run --parallelism P`), and (c) scaled out as 1, 2, 3 member processes (`sluice run
@@ -25,6 +25,7 @@ const { values: flags } = parseArgs({
     events: { type: 'string', default: '2000000' },
     processes: { type: 'string', default: '1,2,3' },
     threads: { type: 'string', default: '1,2' },
+    rounds: { type: 'string', default: '1' },
     keys: { type: 'string', default: '1000' },
   },
 });
@@ -33,6 +34,8 @@ const KEYS = Number(flags.keys);
 const PARTITIONS = 12;
 const PROCESSES = flags.processes.split(',').filter(Boolean).map(Number);
 const THREADS = flags.threads.split(',').filter(Boolean).map(Number);
+/** Rounds of the thread and hand-loop runs (1, 2, 1, 2, ...): each round's ratio is against its own 1-thread run. */
+const ROUNDS = Math.max(1, Number(flags.rounds));
 const SLUICE = new URL('../bin/sluice.js', import.meta.url).pathname;
 const PIPELINE = new URL('../examples/windowed-counts.ts', import.meta.url).pathname;
 const START = 1_700_000_000_000;
@@ -109,13 +112,13 @@ async function embedded(log: Log, expected: number) {
   return { mode: 'embedded', processes: 1, seconds: round(seconds), eventsPerSec: Math.round(EVENTS / seconds) };
 }
 
-async function threaded(log: Log, threads: number, expected: number) {
+async function threaded(log: Log, threads: number, expected: number, inRound: number) {
   await resetOutputs(log);
   const running = await startTaskThreads({
     file: PIPELINE,
     define: windowedCounts,
     log,
-    dataDir: path.join(root, `threads-${threads}`),
+    dataDir: path.join(root, `threads-${threads}-${inRound}`), // no checkpoints from an earlier round
     parallelism: threads,
     intervalMs: 10_000,
   });
@@ -189,6 +192,14 @@ async function scaled(log: Log, bootstrap: string, processes: number, expected: 
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;
+
+function medianSpeedup(results: Record<string, unknown>[], mode: string): number | undefined {
+  const ratios = results
+    .filter((r) => r.mode === mode && r.threads === 2 && typeof r.speedupVsOne === 'number')
+    .map((r) => r.speedupVsOne as number)
+    .sort((a, b) => a - b);
+  return ratios.length ? ratios[Math.floor(ratios.length / 2)] : undefined;
+}
 
 /**
  * The pipeline's work per record by hand in `threads` worker threads (bench/scale/hand-loop.ts: parse, check,
@@ -265,13 +276,17 @@ const broker = await startBroker({ log, port: 0 });
 try {
   const expected = await load(log);
   const results: Record<string, unknown>[] = [await embedded(log, expected)];
-  for (const n of THREADS) results.push(await threaded(log, n, expected));
-  for (const n of THREADS) results.push(await handLoop(n));
+  for (let inRound = 1; inRound <= ROUNDS; inRound++) {
+    for (const n of THREADS) results.push({ ...(await threaded(log, n, expected, inRound)), round: inRound });
+    for (const n of THREADS) results.push({ ...(await handLoop(n)), round: inRound });
+  }
   for (const n of PROCESSES) results.push(await scaled(log, broker.address, n, expected));
-  const oneOf = (mode: string) =>
-    results.find((r) => r.mode === mode && (r.threads ?? r.processes) === 1)?.eventsPerSec as number | undefined;
+  const oneOf = (mode: string, round: unknown) =>
+    results.find((r) => r.mode === mode && r.round === round && (r.threads ?? r.processes) === 1)?.eventsPerSec as
+      | number
+      | undefined;
   for (const r of results) {
-    const one = oneOf(String(r.mode));
+    const one = oneOf(String(r.mode), r.round);
     if (one && r.mode !== 'embedded') r.speedupVsOne = round((r.eventsPerSec as number) / one);
     const what = r.threads !== undefined ? `${r.threads} thread(s)` : `${r.processes} process(es)`;
     console.error(`${String(r.mode).padEnd(9)} ${what}: ${r.eventsPerSec} events/s (${r.seconds} s)`);
@@ -284,6 +299,8 @@ try {
       keys: KEYS,
       windows: expected,
       cores: os.availableParallelism(),
+      // Median over the rounds of 2 threads (and 2 hand-loop threads) against 1 in the same round.
+      medianSpeedup: { threads: medianSpeedup(results, 'threads'), handLoop: medianSpeedup(results, 'hand-loop') },
       results,
     }),
   );
