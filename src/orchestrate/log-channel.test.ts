@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, it } from 'node:test';
 import { MessageChannel } from 'node:worker_threads';
-import { decodeRecordBatches, openLog, type ReadOptions } from '../log/index.ts';
+import { decodeRecordBatches, type Log, openLog, type ReadOptions } from '../log/index.ts';
 import { RemoteLog, serveLog, threadPort } from './log-channel.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -14,13 +14,31 @@ after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-it('lends pages in shared slots that come back for later reads; moves the pages it does not lend', async () => {
+async function tempLog(): Promise<Log> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-channel-'));
   const log = await openLog({ dataDir: dir });
   cleanups.push(
     () => fs.rmSync(dir, { recursive: true, force: true }),
     () => log.close(),
   );
+  return log;
+}
+
+/** `owner` served over a message channel, as to a task thread; the thread's side. */
+async function channelTo(owner: Log): Promise<RemoteLog> {
+  const { port1, port2 } = new MessageChannel();
+  const server = serveLog(threadPort(port1), owner);
+  const remote = new RemoteLog(threadPort(port2));
+  cleanups.push(() => {
+    server.close();
+    port1.close();
+  });
+  await remote.refresh();
+  return remote;
+}
+
+it('lends pages in shared slots that come back for later reads; moves the pages it does not lend', async () => {
+  const log = await tempLog();
   await log.createTopic('in', { partitions: 1 });
   for (let i = 0; i < 40; i++) {
     await log.append('in', 0, [{ key: null, value: Buffer.alloc(1000, 97 + (i % 26)), timestamp: i }]);
@@ -37,14 +55,7 @@ it('lends pages in shared slots that come back for later reads; moves the pages 
       };
     },
   });
-  const { port1, port2 } = new MessageChannel();
-  const server = serveLog(threadPort(port1), owner);
-  const remote = new RemoteLog(threadPort(port2));
-  cleanups.push(() => {
-    server.close();
-    port1.close();
-  });
-  await remote.refresh();
+  const remote = await channelTo(owner);
   const letters = (batches: Buffer, from: number) =>
     decodeRecordBatches(batches, from)
       .map((r) => String.fromCharCode(r.value![0]!))
@@ -79,24 +90,12 @@ it('lends pages in shared slots that come back for later reads; moves the pages 
 });
 
 it('a read too large for a slot moves instead, and the slot it did not use still reaches the thread later', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-channel-'));
-  const log = await openLog({ dataDir: dir });
-  cleanups.push(
-    () => fs.rmSync(dir, { recursive: true, force: true }),
-    () => log.close(),
-  );
+  const log = await tempLog();
   await log.createTopic('big', { partitions: 1 });
   for (let i = 0; i < 3; i++)
     await log.append('big', 0, [{ key: null, value: Buffer.alloc(600 << 10, 120), timestamp: i }]);
   await log.append('big', 0, [{ key: null, value: Buffer.from('small'), timestamp: 3 }]);
-  const { port1, port2 } = new MessageChannel();
-  const server = serveLog(threadPort(port1), log);
-  const remote = new RemoteLog(threadPort(port2));
-  cleanups.push(() => {
-    server.close();
-    port1.close();
-  });
-  await remote.refresh();
+  const remote = await channelTo(log);
   const big = await remote.readRaw('big', 0, 0, { maxBytes: 4 << 20, lend: true });
   assert.ok(!(big.batches.buffer instanceof SharedArrayBuffer), 'larger than a slot: moved');
   assert.equal(decodeRecordBatches(big.batches, 0).length, 4);

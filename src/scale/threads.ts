@@ -67,11 +67,9 @@ export async function startTaskThreads(options: TaskThreadsOptions): Promise<Tas
   if (count < options.parallelism) {
     logger.warn({ parallelism: options.parallelism, partitions: shape.partitions }, 'more threads than tasks');
   }
+  const inputs = shape.topics.map((topic) => options.log.describeTopic(topic).partitions);
   const sizes = Array.from({ length: shape.partitions }, (_, p) =>
-    shape.topics.reduce((n, topic) => {
-      const { logStartOffset, logEndOffset } = options.log.describeTopic(topic).partitions[p]!;
-      return n + logEndOffset - logStartOffset;
-    }, 0),
+    inputs.reduce((n, partitions) => n + partitions[p]!.logEndOffset - partitions[p]!.logStartOffset, 0),
   );
   const assignment = balanceTasks(sizes, count);
   const stopping = new AbortController();

@@ -94,10 +94,9 @@ it('restored from a checkpoint in the middle of a page, hands on the very same b
   }
 });
 
-/** The embedded log, its raw reads recorded, `onRelease` told of each page given back. */
-function recyclingLog(onRelease: (batches: Buffer) => void) {
-  const reads: RawReadResult[] = [];
-  const recycling: PipelineLog = {
+/** The embedded log as a log without raw reads (a Kafka cluster's client) sees it. */
+function withoutRawReads(): PipelineLog {
+  return {
     hasTopic: (...a) => log.hasTopic(...a),
     createTopic: (...a) => log.createTopic(...a),
     describeTopic: (...a) => log.describeTopic(...a),
@@ -106,6 +105,14 @@ function recyclingLog(onRelease: (batches: Buffer) => void) {
     waitForData: (...a) => log.waitForData(...a),
     readRecords: (...a) => log.readRecords(...a),
     offsetForTimestamp: (...a) => log.offsetForTimestamp(...a),
+  };
+}
+
+/** The embedded log, its raw reads recorded, `onRelease` told of each page given back. */
+function recyclingLog(onRelease: (batches: Buffer) => void) {
+  const reads: RawReadResult[] = [];
+  const recycling: PipelineLog = {
+    ...withoutRawReads(),
     readRaw: (...a) => {
       const read = log.readRaw(...a);
       reads.push(read);
@@ -155,17 +162,7 @@ it('gives each page back to the log once it is handed on, unless the format keep
 });
 
 it('reads decoded records from a log without raw reads (a Kafka cluster)', async () => {
-  const cluster: PipelineLog = {
-    hasTopic: (...a) => log.hasTopic(...a),
-    createTopic: (...a) => log.createTopic(...a),
-    describeTopic: (...a) => log.describeTopic(...a),
-    append: (...a) => log.append(...a),
-    truncate: (...a) => log.truncate(...a),
-    waitForData: (...a) => log.waitForData(...a),
-    readRecords: (...a) => log.readRecords(...a),
-    offsetForTimestamp: (...a) => log.offsetForTimestamp(...a),
-  };
-  const { source, letters } = await open({ log: cluster });
+  const { source, letters } = await open({ log: withoutRawReads() });
   const batches = await drain(source);
   const total = batches.reduce((n, b) => n + Number(b.match(/\((\d+)\)/)![1]), 0);
   assert.equal(total, 2 * PER_PARTITION - 2);
