@@ -104,3 +104,30 @@ it('a read too large for a slot moves instead, and the slot it did not use still
   assert.equal(String(decodeRecordBatches(small.batches, 3)[0]!.value), 'small');
   remote.release(small.batches);
 });
+
+it("moves an append's batch to the owner alone, not the shared buffer pool it would be a slice of", async () => {
+  const log = await tempLog();
+  await log.createTopic('out', { partitions: 1 });
+  const received: number[] = [];
+  const owner = new Proxy(log, {
+    get(target, name) {
+      if (name !== 'appendRaw') return Reflect.get(target, name);
+      return (topic: string, partition: number, batch: Buffer) => {
+        received.push(batch.buffer.byteLength - batch.length);
+        return target.appendRaw(topic, partition, batch);
+      };
+    },
+  });
+  const remote = await channelTo(owner);
+  // Small enough that an ordinary Buffer.allocUnsafe would slice it from Node's pool.
+  const records = Array.from({ length: 20 }, (_, i) => ({ key: null, value: Buffer.from(`r${i}`), timestamp: i }));
+  assert.ok(Buffer.allocUnsafe(200).buffer.byteLength > 200, 'small buffers come from a shared pool');
+  const result = await remote.append('out', 0, records);
+  assert.deepEqual([result.baseOffset, result.lastOffset], [0, 19]);
+  assert.deepEqual(received, [0], 'the owner got exactly the batch: no pool around it was copied');
+  const read = log.readRecords('out', 0, 0);
+  assert.deepEqual(
+    read.records.map((r) => r.value?.toString()),
+    records.map((r) => r.value.toString()),
+  );
+});

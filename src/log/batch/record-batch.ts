@@ -58,6 +58,11 @@ export interface BatchHeader {
 export interface EncodeOptions {
   baseOffset?: number;
   compression?: CompressionType;
+  /**
+   * Give the batch memory of its own rather than a slice of Node's shared 64 KiB pool: a batch that moves to
+   * another thread then moves alone (posting a pooled slice copies the whole pool).
+   */
+  ownMemory?: boolean;
   producerId?: number;
   producerEpoch?: number;
   baseSequence?: number;
@@ -92,8 +97,9 @@ export function encodeRecordBatch(records: readonly LogRecord[], options: Encode
   }
   // Uncompressed records are written straight after the header; compressed ones go through a scratch buffer.
   const direct = compression === 'none';
+  const allocate = options.ownMemory ? Buffer.allocUnsafeSlow : Buffer.allocUnsafe;
   const scratch = direct ? undefined : Buffer.allocUnsafe(recordsSize);
-  let batch = direct ? Buffer.allocUnsafe(BATCH_HEADER_SIZE + recordsSize) : scratch!;
+  let batch = direct ? allocate(BATCH_HEADER_SIZE + recordsSize) : scratch!;
   let pos = direct ? BATCH_HEADER_SIZE : 0;
   for (let i = 0; i < records.length; i++) {
     const record = records[i]!;
@@ -101,7 +107,7 @@ export function encodeRecordBatch(records: readonly LogRecord[], options: Encode
   }
   if (!direct) {
     const compressed = compress(compression, scratch!);
-    batch = Buffer.allocUnsafe(BATCH_HEADER_SIZE + compressed.length);
+    batch = allocate(BATCH_HEADER_SIZE + compressed.length);
     compressed.copy(batch, BATCH_HEADER_SIZE);
   }
   writeInt64(batch, OFF_BASE_OFFSET, options.baseOffset ?? 0);
