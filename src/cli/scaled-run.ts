@@ -143,6 +143,8 @@ export interface ScaledOutFlags extends HttpFlags {
   bootstrap?: string;
   group?: string;
   parallelism?: number;
+  /** Task threads may move tasks to a thread with less backlog (default true; `--no-rebalance`). */
+  rebalance?: boolean;
   bounded?: boolean;
   checkpointInterval: string;
   intervalMs: number;
@@ -166,6 +168,7 @@ async function runThreads(file: string, define: PipelineDefinition, flags: Scale
       intervalMs: flags.intervalMs,
       fromSavepoint: flags.fromSavepoint,
       allowNonRestoredState: flags.allowNonRestoredState,
+      rebalance: flags.rebalance !== false,
     });
     const { shape, assignment } = threads;
     console.log(

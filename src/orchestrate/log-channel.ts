@@ -181,11 +181,21 @@ export interface LogChannelServer {
   close(): void;
 }
 
+export interface ServeLogHooks {
+  /** The worker asked for a page of `topic`/`partition` from `offset` (the owner's view of its progress). */
+  onRead?(topic: string, partition: number, offset: number): void;
+}
+
 /**
  * Serves `log` to the worker `child`. `renames` maps the topic names the pipeline uses to the topics it really
  * reads and writes (a replay's versioned outputs); the worker sees only the names it knows.
  */
-export function serveLog(port: LogPort, log: Log, renames: Record<string, string> = {}): LogChannelServer {
+export function serveLog(
+  port: LogPort,
+  log: Log,
+  renames: Record<string, string> = {},
+  hooks: ServeLogHooks = {},
+): LogChannelServer {
   const real = (topic: unknown) => {
     if (typeof topic !== 'string') throw new SluiceError('INVALID_REQUEST', 'a topic name must be a string');
     return renames[topic] ?? topic;
@@ -216,6 +226,7 @@ export function serveLog(port: LogPort, log: Log, renames: Record<string, string
       case 'readRaw': {
         const maxBytes = Math.min(MAX_READ_BYTES, Number(args[3]) || 1 << 20);
         const [topic, partition, offset, lend] = [real(args[0]), args[1] as number, args[2] as number, args[4]];
+        hooks.onRead?.(topic, partition, offset);
         if (!port.transfers) return log.readRaw(topic, partition, offset, { maxBytes });
         // A page the thread will give back is read into a shared slot; any other moves to the thread in memory
         // of its own, not a copy (cloning would copy the read's window twice).

@@ -34,8 +34,13 @@ export interface TaskReport {
   history: PipelineHistorySnapshot;
 }
 
+/** What the owner tells a task thread: stop, or run exactly these tasks from now on (a task moved). */
+export type OwnerMessage = { kind: 'stop' } | { kind: 'assign'; partitions: number[] };
+
 export type TaskThreadMessage =
   | { kind: 'started' }
+  /** The tasks asked for in the last 'assign' run here now; those taken away have stopped and let go. */
+  | { kind: 'assigned'; partitions: number[] }
   | { kind: 'report'; tasks: TaskReport[] }
   | { kind: 'failed'; error: { code: string; message: string } };
 
@@ -48,8 +53,18 @@ async function main(): Promise<void> {
   const send = (message: TaskThreadMessage) => owner.postMessage(message);
   const port = threadPort(owner);
   const stop = new AbortController();
-  port.listen((message) => {
-    if ((message as { kind?: string })?.kind === 'stop') stop.abort();
+  let runner: TaskRunner | undefined;
+  /** An 'assign' that came before the runner was there: its tasks are the ones to start with. */
+  let wanted: number[] | undefined;
+  port.listen((received) => {
+    const message = received as OwnerMessage;
+    if (message?.kind === 'stop') stop.abort();
+    if (message?.kind === 'assign' && !stop.signal.aborted) {
+      if (runner === undefined) wanted = message.partitions;
+      else {
+        void runner.assign(message.partitions).then(() => send({ kind: 'assigned', partitions: runner!.partitions() }));
+      }
+    }
   });
   const log = new RemoteLog(port);
   await log.refresh();
@@ -58,7 +73,7 @@ async function main(): Promise<void> {
   if (typeof define !== 'function') {
     throw new SluiceError('INVALID_PIPELINE', `${start.fileUrl} must export default definePipeline(...)`);
   }
-  const runner = new TaskRunner({
+  runner = new TaskRunner({
     define: async () => define({ log, bounded: false, dataDir: start.dataDir }),
     pipeline: start.pipeline,
     checkpointRoot: start.checkpointRoot,
@@ -67,7 +82,8 @@ async function main(): Promise<void> {
     allowNonRestoredState: start.allowNonRestoredState,
     logger: createLogger('run', { pipeline: start.pipeline, thread: threadId }),
   });
-  await runner.assign(start.partitions);
+  await runner.assign(wanted ?? start.partitions);
+  if (wanted !== undefined) send({ kind: 'assigned', partitions: runner.partitions() });
   send({ kind: 'started' });
   const report = setInterval(() => {
     const tasks = [...runner.pipelines()].map(([partition, pipeline]) => ({

@@ -3,7 +3,8 @@
 // checkpoints as member processes).
 // This thread keeps the log and only serves it — raw batches out, encoded batches in — so decoding, the pipeline's
 // work and encoding happen on the workers' cores. A thread that dies is restarted with backoff from its tasks'
-// checkpoints (its leases released first: its process lives on, so a lease could not tell it is gone).
+// checkpoints (its leases released first: its process lives on, so a lease could not tell it is gone). While the
+// threads catch up on a backlog, a thread that would finish well after another hands it a task (rebalance.ts).
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -14,6 +15,7 @@ import { createLogger, type Logger } from '../logger.ts';
 import { serveLog, threadPort } from '../orchestrate/index.ts';
 import { inspectPipeline, type PipelineShape } from './inspect.ts';
 import { releaseThreadLeases } from './lease.ts';
+import { DEFAULT_MOVE_POLICY, type MovePolicy, planMove, ReadProgress, type TaskMove } from './rebalance.ts';
 import { requireTaskSavepoints, taskDir } from './task-runner.ts';
 import type { TaskReport, TaskThreadMessage, TaskThreadStart } from './task-thread.ts';
 
@@ -33,13 +35,20 @@ export interface TaskThreadsOptions {
   allowNonRestoredState?: boolean;
   /** How long a stopping thread may take for its last checkpoints before it is terminated (default 60 s). */
   stopTimeoutMs?: number;
+  /**
+   * Move tasks from a thread that would finish its backlog well after another (default true); `policy` tunes
+   * when a move pays (rebalance.ts).
+   */
+  rebalance?: boolean | { policy?: MovePolicy; everyMs?: number };
   logger?: Logger;
 }
 
 export interface TaskThreads {
   readonly shape: PipelineShape;
-  /** The partitions each thread runs, by thread index. */
+  /** The partitions each thread runs now, by thread index (tasks move between threads: see rebalance.ts). */
   readonly assignment: number[][];
+  /** The tasks moved so far, oldest first, each with when it moved (epoch ms). */
+  moves(): (TaskMove & { at: number })[];
   /** Resolves once every thread has its tasks started (they may still wait for a lease or restore state). */
   readonly started: Promise<void>;
   /** Settles when the threads have stopped: rejects if one crashed in a loop (the others are stopped then). */
@@ -72,6 +81,12 @@ export async function startTaskThreads(options: TaskThreadsOptions): Promise<Tas
     inputs.reduce((n, partitions) => n + partitions[p]!.logEndOffset - partitions[p]!.logStartOffset, 0),
   );
   const assignment = balanceTasks(sizes, count);
+  const workers: (Worker | undefined)[] = assignment.map(() => undefined);
+  /** Per thread: started and able to take a task (cleared when it exits). */
+  const ready: boolean[] = assignment.map(() => false);
+  /** Replies to 'assign' by thread: resolved by its 'assigned' message or its exit. */
+  const assigned: ((() => void) | undefined)[] = assignment.map(() => undefined);
+  const progress = new ReadProgress(count);
   const stopping = new AbortController();
   const budget = new RestartBudget({ maxFailures: 5 * count });
   const live = new Set<Worker>();
@@ -80,8 +95,8 @@ export async function startTaskThreads(options: TaskThreadsOptions): Promise<Tas
   let failure: unknown;
 
   const runThread = async (index: number) => {
-    const partitions = assignment[index]!;
     while (!stopping.signal.aborted) {
+      const partitions = assignment[index]!;
       const start: TaskThreadStart = {
         fileUrl: pathToFileURL(path.resolve(options.file)).href,
         dataDir: options.dataDir,
@@ -95,10 +110,22 @@ export async function startTaskThreads(options: TaskThreadsOptions): Promise<Tas
       const worker = new Worker(ENTRY, { workerData: start, name: `${shape.name}#${index}` });
       const thread = worker.threadId;
       live.add(worker);
-      const channel = serveLog(threadPort(worker), options.log);
+      workers[index] = worker;
+      const channel = serveLog(
+        threadPort(worker),
+        options.log,
+        {},
+        {
+          onRead: (topic, partition, offset) => progress.reading(index, topic, partition, offset),
+        },
+      );
       let lastError: { code: string; message: string } | undefined;
       worker.on('message', (message: TaskThreadMessage) => {
-        if (message.kind === 'started') startedOnce[index]!.resolve();
+        if (message.kind === 'started') {
+          ready[index] = true;
+          startedOnce[index]!.resolve();
+        }
+        if (message.kind === 'assigned') assigned[index]?.();
         if (message.kind === 'report') for (const t of message.tasks) reported.set(t.partition, t);
         if (message.kind === 'failed') lastError = message.error;
       });
@@ -108,16 +135,21 @@ export async function startTaskThreads(options: TaskThreadsOptions): Promise<Tas
       if (stopping.signal.aborted) worker.postMessage({ kind: 'stop' });
       const code = await new Promise<number>((resolve) => worker.once('exit', resolve));
       live.delete(worker);
+      ready[index] = false;
+      workers[index] = undefined;
+      assigned[index]?.();
       // Calls the thread made may still be running (an append): let them land before its successor starts.
       await channel.drain();
       channel.close();
-      for (const p of partitions) reported.delete(p);
+      // Tasks may have moved to or from the thread since it started: whatever it held, it held under its id.
+      const held = [...new Set([...partitions, ...assignment[index]!])];
+      for (const p of held) reported.delete(p);
       if (stopping.signal.aborted && code === 0) return;
-      const dirs = partitions.map((p) => taskDir(checkpointRoot, shape.name, p));
-      const released = releaseThreadLeases(dirs, thread);
+      const every = Array.from({ length: shape.partitions }, (_, p) => taskDir(checkpointRoot, shape.name, p));
+      const released = releaseThreadLeases(every, thread);
       const error = new SluiceError(
         lastError?.code ?? 'THREAD_EXITED',
-        `thread ${index} (tasks ${partitions.join(',')}) exited with code ${code}` +
+        `thread ${index} (tasks ${held.join(',')}) exited with code ${code}` +
           (lastError ? `: ${lastError.message}` : ''),
       );
       if (stopping.signal.aborted) {
@@ -138,7 +170,38 @@ export async function startTaskThreads(options: TaskThreadsOptions): Promise<Tas
     }
   };
 
-  const threads = Promise.all(assignment.map((_, i) => runThread(i)));
+  const moves: (TaskMove & { at: number })[] = [];
+  const rebalancing = options.rebalance ?? true;
+  const stopRebalancing =
+    rebalancing !== false && count > 1
+      ? rebalanceThreads({
+          shape,
+          log: options.log,
+          assignment,
+          progress,
+          ready,
+          policy: (typeof rebalancing === 'object' && rebalancing.policy) || DEFAULT_MOVE_POLICY,
+          everyMs: (typeof rebalancing === 'object' && rebalancing.everyMs) || 250,
+          signal: stopping.signal,
+          // The task stops in its thread (a last checkpoint, its lease released) before the other starts it.
+          async move(move) {
+            const reply = (thread: number) =>
+              new Promise<void>((resolve) => {
+                assigned[thread] = resolve;
+                workers[thread]?.postMessage({ kind: 'assign', partitions: assignment[thread] });
+                if (!workers[thread]) resolve();
+              });
+            assignment[move.from] = assignment[move.from]!.filter((p) => !move.partitions.includes(p));
+            await reply(move.from);
+            assignment[move.to] = [...assignment[move.to]!, ...move.partitions].sort((a, b) => a - b);
+            await reply(move.to);
+            moves.push({ ...move, at: Date.now() });
+            logger.info(move, 'task moved to a thread with less backlog');
+          },
+        })
+      : () => {};
+
+  const threads = Promise.all(assignment.map((_, i) => runThread(i))).finally(stopRebalancing);
   const done = threads.then(() => {
     if (failure !== undefined) throw failure;
   });
@@ -150,6 +213,7 @@ export async function startTaskThreads(options: TaskThreadsOptions): Promise<Tas
   return {
     shape,
     assignment,
+    moves: () => [...moves],
     started,
     done,
     views: () => [...reported.values()].sort((a, b) => a.partition - b.partition).map(viewOf),
@@ -166,6 +230,75 @@ export async function startTaskThreads(options: TaskThreadsOptions): Promise<Tas
       }
     },
   };
+}
+
+/** Tasks stay where they are for this long after the threads start (their paces are not known yet)... */
+const SETTLE_MS = 1000;
+/** ...and after they moved (a task moved back and forth gains nothing). */
+const MOVED_SETTLE_MS = 3000;
+
+interface RebalanceLoop {
+  shape: PipelineShape;
+  log: Log;
+  /** The threads' tasks now (the loop reads it; `move` changes it). */
+  assignment: number[][];
+  progress: ReadProgress;
+  /** Per thread: started and able to take tasks. */
+  ready: boolean[];
+  policy: MovePolicy;
+  everyMs: number;
+  signal: AbortSignal;
+  move(move: TaskMove): Promise<void>;
+}
+
+/**
+ * Every `everyMs`: each thread's backlog (the input topics' end minus where its reads have got to) and pace, and
+ * the move planMove finds, one at a time. Returns a function that stops the loop.
+ */
+function rebalanceThreads(loop: RebalanceLoop): () => void {
+  const { shape, log, assignment, progress } = loop;
+  /** When each task that moved may move again. */
+  const movableAt = new Map<number, number>();
+  const begun = performance.now();
+  let moving = false;
+  const lags = (): number[] => {
+    const lag = new Array<number>(shape.partitions).fill(0);
+    for (const topic of shape.topics) {
+      for (const { partition, logStartOffset, logEndOffset } of log.describeTopic(topic).partitions) {
+        if (partition >= shape.partitions) continue;
+        const at = Math.max(progress.position(topic, partition) ?? logStartOffset, logStartOffset);
+        lag[partition]! += Math.max(0, logEndOffset - at);
+      }
+    }
+    return lag;
+  };
+  const tick = () => {
+    if (moving || loop.signal.aborted || !loop.ready.every(Boolean)) return;
+    const now = performance.now();
+    const lag = lags();
+    progress.sample(
+      now,
+      assignment.map((partitions) => partitions.reduce((n, p) => n + lag[p]!, 0)),
+    );
+    const move = planMove(
+      assignment.map((partitions, i) => ({ partitions, capacity: progress.capacity(i) })),
+      (p) => lag[p]!,
+      (p) => now >= (movableAt.get(p) ?? begun + SETTLE_MS),
+      loop.policy,
+    );
+    if (move === undefined) return;
+    moving = true;
+    for (const p of move.partitions) movableAt.set(p, now + MOVED_SETTLE_MS);
+    loop
+      .move(move)
+      .catch(() => {}) // a thread that died mid-move restarts with its tasks as they now stand
+      .finally(() => {
+        moving = false;
+      });
+  };
+  const timer = setInterval(tick, loop.everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 function viewOf(report: TaskReport): PipelineView {

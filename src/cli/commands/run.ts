@@ -28,6 +28,7 @@ interface RunFlags extends RunLogFlags {
   allowNonRestoredState?: boolean;
   group?: string;
   parallelism?: number;
+  rebalance: boolean;
   sessionTimeout: string;
 }
 
@@ -69,6 +70,7 @@ export function registerRun(program: Command): void {
       'run the partition tasks in n threads (embedded log) or n member processes (--bootstrap, --group)',
       positiveIntOption,
     )
+    .option('--no-rebalance', 'task threads keep their tasks: no moves to a thread with less backlog (docs/scale.md)')
     .option('--session-timeout <duration>', 'a scaled-out member silent this long loses its tasks', '10s')
     .option(
       '--http-port <port>',
