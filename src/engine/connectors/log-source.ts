@@ -245,6 +245,11 @@ export class LogSource<T> implements Source<T> {
     }
     const limit = end === undefined ? held.end : Math.min(held.end, end);
     const sliceEnd = Math.min(limit, offset + (this.options.maxRecordsPerBatch ?? DEFAULT_MAX_RECORDS_PER_BATCH));
+    // Sized once for the slice (trimmed below): pushed one by one, each array grows — and is copied — a dozen
+    // times, a quarter of what reading an event allocated.
+    let count = values.length;
+    values.length = count + Math.max(0, sliceEnd - offset);
+    timestamps.length = values.length;
     let next = offset;
     const stoppedIn = forEachRecordIn(
       held.batches!,
@@ -255,12 +260,10 @@ export class LogSource<T> implements Source<T> {
         if (record.valueStart < 0) return true; // a tombstone carries no value
         const { data, valueStart, valueEnd } = record;
         try {
-          values.push(
-            format.decodeRange
-              ? format.decodeRange(data, valueStart, valueEnd)
-              : format.decode(data.subarray(valueStart, valueEnd)),
-          );
-          timestamps.push(record.timestamp);
+          values[count] = format.decodeRange
+            ? format.decodeRange(data, valueStart, valueEnd)
+            : format.decode(data.subarray(valueStart, valueEnd));
+          timestamps[count++] = record.timestamp;
         } catch (error) {
           // A copy: the page's memory may go back to the log (release) while the letter is still on its way.
           const original = Buffer.from(data.subarray(valueStart, valueEnd));
@@ -270,6 +273,8 @@ export class LogSource<T> implements Source<T> {
       },
       held.position,
     );
+    values.length = count;
+    timestamps.length = count;
     if (stoppedIn >= 0 && sliceEnd < limit) {
       held.position = stoppedIn;
       this.held = held;
