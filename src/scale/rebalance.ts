@@ -4,9 +4,9 @@
 // owner, V8's helpers and the kernel take their turns on one core more than on another, and a thread's tasks may
 // simply cost more per record. Catching up on a backlog (a replay, a backfill, a restart after downtime) ends only
 // when the last thread is through, so the owner watches each thread's backlog (the log's end minus what the
-// thread has read) and pace, and when one thread would finish well after another it moves a task from the later
-// to the earlier one — the task that brings their finishing times closest. The task's state moves through its
-// last checkpoint, as on any rescale. In a steady stream every backlog is near zero, so nothing moves.
+// thread has read) and pace, and when one thread would finish well after another it moves tasks from the later
+// to the earlier one — those that bring their finishing times closest. A task's state moves through its last
+// checkpoint, as on any rescale. In a steady stream every backlog is near zero, so nothing moves.
 
 export interface ThreadLoad {
   /** The partition tasks the thread runs. */
@@ -48,8 +48,9 @@ export const DEFAULT_MOVE_POLICY: MovePolicy = {
 
 /**
  * The move that best evens out when the threads finish their backlogs — tasks of the thread that would finish last
- * to the one that would finish first —, or undefined when none would bring the last finish `minGainSeconds`
- * closer. `lag(p)` is partition p's backlog in records; `movable(p)` rules out tasks that just moved or started.
+ * to the one that would finish first —, or undefined when none would pay by `policy` (gain, end in sight) or a
+ * thread's pace is not known yet. `lag(p)` is partition p's backlog in records; `movable(p)` rules out tasks that
+ * just moved or started.
  * Tasks are whole, so a move pays only once the gap is larger than a task's backlog: typically when one thread
  * is nearly through and the other still has several tasks' worth to go, or when some tasks cost far more per
  * record than others.

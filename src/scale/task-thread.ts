@@ -62,7 +62,9 @@ async function main(): Promise<void> {
     if (message?.kind === 'assign' && !stop.signal.aborted) {
       if (runner === undefined) wanted = message.partitions;
       else {
-        void runner.assign(message.partitions).then(() => send({ kind: 'assigned', partitions: runner!.partitions() }));
+        // Answered even if the reconciling failed, so the owner is not left waiting to finish the move.
+        const answer = () => send({ kind: 'assigned', partitions: runner!.partitions() });
+        runner.assign(message.partitions).then(answer, answer);
       }
     }
   });
