@@ -27,12 +27,6 @@ interface CallMessage {
   args: unknown[];
 }
 
-/** A lent page given back by a thread (one way: no reply): its slot may be read into again. */
-interface ReleaseMessage {
-  kind: 'log-release';
-  slot: number;
-}
-
 interface ReplyMessage {
   kind: 'log-reply';
   id: number;
@@ -227,6 +221,8 @@ export function serveLog(
         const maxBytes = Math.min(MAX_READ_BYTES, Number(args[3]) || 1 << 20);
         const [topic, partition, offset, lend] = [real(args[0]), args[1] as number, args[2] as number, args[4]];
         hooks.onRead?.(topic, partition, offset);
+        // Slots the thread has given back since its last read (see RemoteLog.release).
+        if (Array.isArray(args[5])) for (const slot of args[5]) slots.give(slot as number);
         if (!port.transfers) return log.readRaw(topic, partition, offset, { maxBytes });
         // A page the thread will give back is read into a shared slot; any other moves to the thread in memory
         // of its own, not a copy (cloning would copy the read's window twice).
@@ -260,11 +256,6 @@ export function serveLog(
   };
 
   const onMessage = (received: unknown) => {
-    const released = received as ReleaseMessage;
-    if (released?.kind === 'log-release') {
-      slots.give(released.slot);
-      return;
-    }
     const message = received as CallMessage;
     if (message?.kind !== 'log') return;
     const call = handle(message.op, message.args).then(
@@ -334,6 +325,8 @@ export class RemoteLog implements PipelineLog {
   /** The owner's page slots this thread has been lent, by slot number, and the slot of each slot's memory. */
   private readonly slots = new Map<number, Buffer>();
   private readonly slotOf = new Map<ArrayBufferLike, number>();
+  /** Slots given back (release) that the next read tells the owner of. */
+  private given: number[] = [];
   private nextId = 0;
   private closed = false;
 
@@ -464,11 +457,23 @@ export class RemoteLog implements PipelineLog {
     return this.readNow(topic, partition, offset, maxBytes, lend);
   }
 
-  /** Gives a page readRaw lent back to the owner, for a later read: nothing may hold a view into it any more. */
+  /**
+   * Gives a page readRaw lent back to the owner, for a later read: nothing may hold a view into it any more. The
+   * slot goes back with this thread's next read (only its reads use its slots): a message of its own would wake the
+   * owner once more per page, and on a machine with no idle core every wake-up preempts a busy thread.
+   */
   release(batches: Buffer): void {
     const slot = this.slotOf.get(batches.buffer);
     if (slot === undefined || this.closed) return;
-    this.port.post({ kind: 'log-release', slot } satisfies ReleaseMessage);
+    this.given.push(slot);
+  }
+
+  /** The slots given back since the last read, for the next one to carry. */
+  private takeGiven(): number[] {
+    if (this.given.length === 0) return [];
+    const given = this.given;
+    this.given = [];
+    return given;
   }
 
   private async readNow(topic: string, partition: number, offset: number, maxBytes: number, lend: boolean) {
@@ -515,7 +520,7 @@ export class RemoteLog implements PipelineLog {
   private readAhead(topic: string, partition: number, offset: number, maxBytes: number, lend: boolean): void {
     const ahead: ReadAhead = { offset, maxBytes, lend, page: undefined, pending: Promise.resolve(undefined) };
     // A failed read-ahead is forgotten: the read it was for asks again, and reports the error.
-    ahead.pending = this.call<RawPage>('readRaw', topic, partition, offset, maxBytes, lend).then(
+    ahead.pending = this.call<RawPage>('readRaw', topic, partition, offset, maxBytes, lend, this.takeGiven()).then(
       (page) => {
         ahead.page = page;
         return page;
@@ -545,7 +550,7 @@ export class RemoteLog implements PipelineLog {
     lend: boolean,
   ): Promise<RawPage> {
     try {
-      return await this.call<RawPage>('readRaw', topic, partition, offset, maxBytes, lend);
+      return await this.call<RawPage>('readRaw', topic, partition, offset, maxBytes, lend, this.takeGiven());
     } catch (error) {
       // Out of range: retention or a writer's rollback moved the bounds; the caller looks them up next.
       if ((error as SluiceError).code === 'OFFSET_OUT_OF_RANGE') await this.refresh();

@@ -34,7 +34,8 @@ export interface MovePolicy {
   moveSeconds: number;
   /**
    * No move once the last thread would be through within this (seconds): near the end the owner's view (pages
-   * read ahead) runs ahead of the work done, and a move could not pay for itself.
+   * read ahead: two per task, a tenth of a second or more of a thread's work) runs ahead of the work done, and a
+   * move made on it can overshoot.
    */
   minFinishSeconds: number;
 }
@@ -43,7 +44,7 @@ export const DEFAULT_MOVE_POLICY: MovePolicy = {
   minGainSeconds: 0.1,
   minGainFraction: 0.2,
   moveSeconds: 0.05,
-  minFinishSeconds: 1,
+  minFinishSeconds: 2,
 };
 
 /**
