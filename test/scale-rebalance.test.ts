@@ -14,7 +14,7 @@ import skewedCounts from './fixtures/skewed-counts.ts';
 
 const FILE = new URL('./fixtures/skewed-counts.ts', import.meta.url).pathname;
 const PARTITIONS = 4;
-const PER_PARTITION = 3000;
+const PER_PARTITION = 4000;
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-rebalance-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));
 
@@ -29,13 +29,13 @@ it('moves a task from the thread that falls behind to the one that is through; e
       const p = partitionForKey(Buffer.from(key), PARTITIONS);
       if ((keys.get(p)?.length ?? 0) < 2) keys.set(p, [...(keys.get(p) ?? []), key]);
     }
-    // Equal shares by records put partitions 0 and 2 in thread 0: theirs are the costly records (~2.4 s each).
+    // Equal shares by records put partitions 0 and 2 in thread 0: theirs are the costly records (~4 s each).
     const costly = new Set([0, 2]);
     const pad = 'x'.repeat(1024);
     for (let p = 0; p < PARTITIONS; p++) {
       const records = Array.from({ length: PER_PARTITION }, (_, n) => {
         const key = keys.get(p)![n % 2]!;
-        const value = { key, n, spinUs: costly.has(p) ? 800 : 0, pad };
+        const value = { key, n, spinUs: costly.has(p) ? 1000 : 0, pad };
         return { key: Buffer.from(key), value: Buffer.from(JSON.stringify(value)), timestamp: 1_000 + n };
       });
       for (let i = 0; i < records.length; i += 500) await log.append('skewed', p, records.slice(i, i + 500));

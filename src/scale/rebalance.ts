@@ -38,6 +38,12 @@ export interface MovePolicy {
    * move made on it can overshoot.
    */
   minFinishSeconds: number;
+  /** No move in the threads' first seconds: their code is still compiling, their paces say little yet. */
+  settleSeconds: number;
+  /** A move is made once the same threads have called for it this long (a pace that wobbles does not). */
+  confirmSeconds: number;
+  /** A task that moved stays where it is this long (back and forth gains nothing). */
+  movedSettleSeconds: number;
 }
 
 export const DEFAULT_MOVE_POLICY: MovePolicy = {
@@ -45,6 +51,9 @@ export const DEFAULT_MOVE_POLICY: MovePolicy = {
   minGainFraction: 0.2,
   moveSeconds: 0.05,
   minFinishSeconds: 2,
+  settleSeconds: 2,
+  confirmSeconds: 1,
+  movedSettleSeconds: 3,
 };
 
 /**

@@ -232,11 +232,6 @@ export async function startTaskThreads(options: TaskThreadsOptions): Promise<Tas
   };
 }
 
-/** Tasks stay where they are for this long after the threads start (their paces are not known yet)... */
-const SETTLE_MS = 1000;
-/** ...and after they moved (a task moved back and forth gains nothing). */
-const MOVED_SETTLE_MS = 3000;
-
 interface RebalanceLoop {
   shape: PipelineShape;
   log: Log;
@@ -260,7 +255,10 @@ function rebalanceThreads(loop: RebalanceLoop): () => void {
   /** When each task that moved may move again. */
   const movableAt = new Map<number, number>();
   const begun = performance.now();
+  const { policy } = loop;
   let moving = false;
+  /** The threads the last plans asked to move tasks between, and since when (see policy.confirmSeconds). */
+  let calledFor: { from: number; to: number; since: number } | undefined;
   const lags = (): number[] => {
     const lag = new Array<number>(shape.partitions).fill(0);
     for (const topic of shape.topics) {
@@ -283,12 +281,16 @@ function rebalanceThreads(loop: RebalanceLoop): () => void {
     const move = planMove(
       assignment.map((partitions, i) => ({ partitions, capacity: progress.capacity(i) })),
       (p) => lag[p]!,
-      (p) => now >= (movableAt.get(p) ?? begun + SETTLE_MS),
-      loop.policy,
+      (p) => now >= (movableAt.get(p) ?? begun + policy.settleSeconds * 1000),
+      policy,
     );
-    if (move === undefined) return;
+    if (move?.from !== calledFor?.from || move?.to !== calledFor?.to) {
+      calledFor = move && { from: move.from, to: move.to, since: now };
+    }
+    if (move === undefined || now - calledFor!.since < policy.confirmSeconds * 1000) return;
+    calledFor = undefined;
     moving = true;
-    for (const p of move.partitions) movableAt.set(p, now + MOVED_SETTLE_MS);
+    for (const p of move.partitions) movableAt.set(p, now + policy.movedSettleSeconds * 1000);
     loop
       .move(move)
       .catch(() => {}) // a thread that died mid-move restarts with its tasks as they now stand
