@@ -90,6 +90,18 @@ const produce = (kafka: Kafka, views: View[]) => produceKeyed(kafka, 'views', PA
 /** Every record of country-counts, read with a Kafka client. */
 const counts = async (kafka: Kafka) => (await readTopic<CountryCount>(kafka, 'country-counts')).map(row).sort();
 
+/** Waits for every window of `expected`, then checks each is there once and the late records are the same. */
+async function expectEveryWindowOnce(kafka: Kafka, expected: { rows: string[]; late: number }): Promise<void> {
+  await eventually(
+    async () => (await counts(kafka)).filter(beforeClosing).length >= expected.rows.length,
+    'every window',
+    30_000,
+  );
+  await new Promise((resolve) => setTimeout(resolve, 500)); // anything extra would be a duplicate: let it show
+  assert.deepEqual((await counts(kafka)).filter(beforeClosing), expected.rows);
+  assert.equal(await endOffset(kafka, 'views-late'), expected.late);
+}
+
 const member = (bootstrap: string, dataDir: string) =>
   startMember(resources, { pipeline: PIPELINE, bootstrap, group: 'vc', dataDir });
 
@@ -120,14 +132,7 @@ it('three members count by another key than the partitioning one; one killed mid
   await produce(kafka, [...batch(2), ...closing()]);
   const expected = await reference([...batch(0), ...batch(1), ...batch(2), ...closing()]);
   assert.ok(expected.rows.length >= 3 * 10 * COUNTRIES.length, `${expected.rows.length} windows expected`);
-  await eventually(
-    async () => (await counts(kafka)).filter(beforeClosing).length >= expected.rows.length,
-    'every window',
-    30_000,
-  );
-  await new Promise((resolve) => setTimeout(resolve, 500)); // anything extra would be a duplicate: let it show
-  assert.deepEqual((await counts(kafka)).filter(beforeClosing), expected.rows);
-  assert.equal(await endOffset(kafka, 'views-late'), expected.late);
+  await expectEveryWindowOnce(kafka, expected);
   for (const m of [members[0]!, members[2]!]) assert.equal(await m.stop('SIGTERM'), 0, m.output());
 });
 
@@ -196,14 +201,7 @@ it('task threads on the embedded log: a thread dies mid-run, then 2 → 3 thread
   kafka = await hostKafka(host);
   await produce(kafka, [...batch(2), ...closing()]);
   const expected = await reference([...batch(0), ...batch(1), ...batch(2), ...closing()]);
-  await eventually(
-    async () => (await counts(kafka)).filter(beforeClosing).length >= expected.rows.length,
-    'every window',
-    30_000,
-  );
-  await new Promise((resolve) => setTimeout(resolve, 500)); // anything extra would be a duplicate: let it show
-  assert.deepEqual((await counts(kafka)).filter(beforeClosing), expected.rows);
-  assert.equal(await endOffset(kafka, 'views-late'), expected.late);
+  await expectEveryWindowOnce(kafka, expected);
   // The tasks show in the host's HTTP API and /metrics, as the threads report them.
   const http = (await host.waitFor(/HTTP on (http:\/\/\S+?)[;\s]/))[1]!;
   const tasks = Array.from({ length: PARTITIONS }, (_, p) => `views-by-country#${p}`);
