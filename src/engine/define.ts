@@ -24,6 +24,12 @@ export interface PipelineLog
   offsetForTimestamp(...args: Parameters<Log['offsetForTimestamp']>): number | null | Promise<number | null>;
   /** False for a log that cannot cut a partition back (a Kafka cluster): exactly-once sinks then deduplicate. */
   readonly supportsTruncate?: boolean;
+  /**
+   * Resolves once everything appended to `topic` is durable, appends made with `durable: false` included (a log
+   * whose every acknowledged append is already durable — a Kafka cluster, acks=all — leaves it out, and then
+   * sinks append durably).
+   */
+  flush?(topic: string): Promise<void>;
   /** Reloads cached metadata (end offsets) for a log whose describeTopic() answers from a cache. */
   refresh?(topic?: string): Promise<void>;
 }

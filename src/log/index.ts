@@ -3,6 +3,7 @@
 
 import { FileLog } from './log.ts';
 import type {
+  AppendOptions,
   AppendResult,
   CommittedOffset,
   CompressionType,
@@ -56,7 +57,7 @@ export interface Log {
     topic: string,
     partition: number,
     records: readonly LogRecord[],
-    options?: { compression?: CompressionType },
+    options?: AppendOptions & { compression?: CompressionType },
   ): Promise<AppendResult>;
 
   /**
@@ -64,7 +65,13 @@ export interface Log {
    * assigning offsets. A retried idempotent batch (same producer id, epoch and sequence) is not written again:
    * the original offsets are returned. Out-of-order sequences throw `OUT_OF_ORDER_SEQUENCE_NUMBER`.
    */
-  appendRaw(topic: string, partition: number, batches: Buffer): Promise<AppendResult>;
+  appendRaw(topic: string, partition: number, batches: Buffer, options?: AppendOptions): Promise<AppendResult>;
+
+  /**
+   * Resolves once every record appended to `topic` so far is fsynced — those appended with `durable: false`
+   * included (a writer that defers durability calls it before it relies on them, e.g. at a checkpoint).
+   */
+  flush(topic: string): Promise<void>;
 
   /**
    * Whole stored batches from `offset`, bounded by `maxBytes` (but at least one batch). The bytes are a view of

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, it } from 'node:test';
+import { afterEach, describe, it, mock } from 'node:test';
 import { encodeRecordBatch, type Log, type LogOptions, openLog } from './index.ts';
 
 const dirs: string[] = [];
@@ -308,6 +308,49 @@ describe('durability and recovery', () => {
         Array.from({ length: 100 }, (_, i) => i),
       );
       assert.equal(values(log, 't', 0, 0).length, 100);
+    }
+  });
+});
+
+describe('deferred durability', () => {
+  it('acknowledges appends made with durable: false before any fsync, and shows them with the next one', async () => {
+    const log = await open(tempDir(), { fsync: { mode: 'batch', deferredMs: 60_000 } });
+    await log.createTopic('t', { partitions: 2 });
+    const fdatasync = mock.method(fs, 'fdatasync');
+    try {
+      for (let i = 0; i < 3; i++) await log.append('t', 0, [rec(`n${i}`)], { durable: false });
+      await log.appendRaw('t', 1, encodeRecordBatch([rec('raw')]), { durable: false });
+      assert.equal(fdatasync.mock.callCount(), 0);
+      assert.deepEqual(values(log, 't', 0, 0), [], 'readers see only fsynced records');
+      assert.equal(await log.waitForData('t', 1, 0, { timeoutMs: 0 }), false);
+      await log.flush('t');
+      assert.equal(fdatasync.mock.callCount(), 2, 'one fsync per partition written to');
+      assert.deepEqual(values(log, 't', 0, 0), ['n0', 'n1', 'n2']);
+      assert.equal(await log.waitForData('t', 1, 0, { timeoutMs: 0 }), true);
+      await log.flush('t');
+      assert.equal(fdatasync.mock.callCount(), 2, 'nothing left to sync');
+      await log.append('t', 0, [rec('later')], { durable: false });
+      await log.append('t', 0, [rec('durable')]);
+      assert.equal(fdatasync.mock.callCount(), 3, "a durable append's fsync covers the deferred one before it");
+      assert.deepEqual(values(log, 't', 0, 3), ['later', 'durable']);
+    } finally {
+      fdatasync.mock.restore();
+    }
+  });
+
+  it('syncs deferred appends by itself within deferredMs, many appends sharing one fsync', async () => {
+    const log = await open(tempDir(), { fsync: { mode: 'batch', deferredMs: 30 } });
+    await log.createTopic('t', { partitions: 1 });
+    const fdatasync = mock.method(fs, 'fdatasync');
+    try {
+      const started = performance.now();
+      for (let i = 0; i < 20; i++) await log.append('t', 0, [rec(`d${i}`)], { durable: false });
+      assert.equal(await log.waitForData('t', 0, 19, { timeoutMs: 5_000 }), true);
+      assert.ok(performance.now() - started >= 25, 'not before the timer');
+      assert.equal(fdatasync.mock.callCount(), 1);
+      assert.equal(values(log, 't', 0, 0).length, 20);
+    } finally {
+      fdatasync.mock.restore();
     }
   });
 });

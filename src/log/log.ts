@@ -12,6 +12,7 @@ import type { Log } from './index.ts';
 import { Partition } from './partition.ts';
 import { DEFAULT_TOPIC_CONFIG, resolveTopicConfig, validatePartitionCount, validateTopicName } from './topic-config.ts';
 import type {
+  AppendOptions,
   AppendResult,
   CompressionType,
   FsyncPolicy,
@@ -159,7 +160,7 @@ export class FileLog implements Log {
     topic: string,
     partition: number,
     records: readonly LogRecord[],
-    options: { compression?: CompressionType } = {},
+    options: AppendOptions & { compression?: CompressionType } = {},
   ): Promise<AppendResult> {
     const target = this.partitionOf(topic, partition);
     if (!Array.isArray(records) || records.length === 0) {
@@ -173,10 +174,15 @@ export class FileLog implements Log {
       throw tooLarge(topic, partition, batch.length, target.config.maxMessageBytes);
     }
     const header = readBatchHeader(batch, 0)!;
-    return target.appendBatches(batch, [header]);
+    return target.appendBatches(batch, [header], options.durable);
   }
 
-  async appendRaw(topic: string, partition: number, batches: Buffer): Promise<AppendResult> {
+  async appendRaw(
+    topic: string,
+    partition: number,
+    batches: Buffer,
+    options: AppendOptions = {},
+  ): Promise<AppendResult> {
     const target = this.partitionOf(topic, partition);
     const headers: BatchHeader[] = [];
     const where = `${topic}-${partition}`;
@@ -216,7 +222,12 @@ export class FileLog implements Log {
     if (headers.length === 0) {
       throw new SluiceError('CORRUPT_MESSAGE', `${where}: no record batch in the request`, { topic, partition });
     }
-    return target.appendBatches(batches, headers);
+    return target.appendBatches(batches, headers, options.durable);
+  }
+
+  async flush(topic: string): Promise<void> {
+    const state = this.topicState(topic);
+    await Promise.all(state.partitions.map((p) => p.flush()));
   }
 
   readRaw(topic: string, partition: number, offset: number, options: ReadOptions = {}): RawReadResult {

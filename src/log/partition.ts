@@ -1,5 +1,11 @@
 // One partition: an ordered list of segments, the active one receiving appends. Owns offset assignment, group
 // commit (many appends share one fdatasync), the high watermark readers see, retention, roll, and read waiters.
+//
+// Under the `batch` policy readers see only fsynced records. An append made with `durable: false` does not wait
+// for its fsync: it is acknowledged once written, and becomes durable and visible with the next fsync — a durable
+// append's, a flush(), or the one a timer starts `deferredMs` after it. For a writer that rebuilds what a machine
+// crash takes from its own checkpoints (an engine sink, whose checkpoint flushes): many of its appends share one
+// fsync, and it never waits for one.
 import fs from 'node:fs';
 import path from 'node:path';
 import { SluiceError } from '../errors.ts';
@@ -20,9 +26,14 @@ import type {
 
 const CLEAN_SHUTDOWN = '.clean-shutdown';
 const DEFAULT_MAX_READ_BYTES = 1 << 20;
+/**
+ * How long an append made with `durable: false` may wait for its fsync (and readers for it). Kafka Streams commits
+ * exactly-once output every 100 ms; half that keeps results prompt while a busy topic's appends share an fsync.
+ */
+const DEFAULT_DEFERRED_MS = 50;
 
 interface PendingAck {
-  /** The append is durable once the high watermark reaches this offset. */
+  /** The append is durable once synced up to this offset. */
   target: number;
   result: AppendResult;
   resolve: (result: AppendResult) => void;
@@ -48,9 +59,16 @@ export class Partition {
   private readonly producers = new ProducerStateTable();
   /** The offset the next record gets (log end offset). */
   private nextOffset = 0;
-  /** Records below this offset are durable and visible to readers. */
+  /** Records below this offset are visible to readers (under the `batch` policy: fsynced). */
   private highWatermark = 0;
+  /** Records below this offset are fsynced. */
+  private syncedOffset = 0;
   private pending: PendingAck[] = [];
+  /** flush() calls waiting for the fsync that covers their offset. */
+  private flushes: { target: number; resolve: () => void; reject: (error: Error) => void }[] = [];
+  /** The timer that syncs appends made with `durable: false`, and whether it has fired since the last fsync. */
+  private deferredTimer: NodeJS.Timeout | undefined;
+  private deferredDue = false;
   private syncing = false;
   private waiters: Waiter[] = [];
   private failure: Error | undefined;
@@ -98,6 +116,7 @@ export class Partition {
     if (partition.segments.length === 0) partition.segments.push(Segment.create(dir, 0));
     partition.nextOffset = partition.active.nextOffset;
     partition.highWatermark = partition.nextOffset;
+    partition.syncedOffset = partition.nextOffset;
     partition.rebuildProducerState();
     if (clean) fs.rmSync(cleanMarker, { force: true });
     return partition;
@@ -131,19 +150,20 @@ export class Partition {
    * Appends whole batches held in `data` (headers already validated, positions relative to `data`), assigning
    * offsets. Retried idempotent batches are acknowledged with their original offsets and not written again.
    */
-  appendBatches(data: Buffer, headers: readonly BatchHeader[]): Promise<AppendResult> {
+  appendBatches(data: Buffer, headers: readonly BatchHeader[], durable = true): Promise<AppendResult> {
     this.ensureWritable();
     const where = `${this.topic}-${this.id}`;
     const checks = headers.map((header) => this.producers.check(header, where));
     if (checks.every((check) => check.kind === 'duplicate')) {
       const first = checks[0] as { baseOffset: number };
       const last = checks.at(-1) as { lastOffset: number };
-      return this.acknowledge({
+      const result = {
         baseOffset: first.baseOffset,
         lastOffset: last.lastOffset,
         logAppendTime: Date.now(),
         logStartOffset: this.logStartOffset,
-      });
+      };
+      return this.acknowledge(result, durable);
     }
     // Keep only the batches to write (a mix of retried and new batches is rare but legal).
     let toWrite = data;
@@ -175,31 +195,75 @@ export class Partition {
     this.active.append(toWrite, appended);
     this.nextOffset = offset;
     for (let i = 0; i < toWriteHeaders.length; i++) this.producers.record(toWriteHeaders[i]!, appended[i]!.baseOffset);
-    return this.acknowledge({
+    const result = {
       baseOffset,
       lastOffset: offset - 1,
       logAppendTime: Date.now(),
       logStartOffset: this.logStartOffset,
-    });
+    };
+    return this.acknowledge(result, durable);
   }
 
-  /** Resolves once everything up to `result.lastOffset` is as durable as the fsync policy requires. */
-  private acknowledge(result: AppendResult): Promise<AppendResult> {
+  /** Resolves once everything up to `result.lastOffset` is as durable as the fsync policy requires (see above). */
+  private acknowledge(result: AppendResult, durable: boolean): Promise<AppendResult> {
     const target = result.lastOffset + 1;
     if (this.fsync.mode !== 'batch') {
       this.advanceHighWatermark(this.nextOffset, this.active.size);
       return Promise.resolve(result);
     }
-    if (target <= this.highWatermark) return Promise.resolve(result);
+    if (!durable) {
+      this.deferredTimer ??= setTimeout(() => {
+        this.deferredTimer = undefined;
+        if (this.syncedOffset >= this.nextOffset) return; // an fsync since has covered it
+        this.deferredDue = true;
+        this.scheduleSync();
+      }, this.fsync.deferredMs ?? DEFAULT_DEFERRED_MS).unref();
+      return Promise.resolve(result);
+    }
+    if (target <= this.syncedOffset) return Promise.resolve(result);
     return new Promise((resolve, reject) => {
       this.pending.push({ target, result, resolve, reject });
       this.scheduleSync();
     });
   }
 
+  /**
+   * Resolves once every record written so far is fsynced (records appended with `durable: false` included). Under
+   * the `none` policy syncing is the OS's business, and it resolves at once.
+   */
+  flush(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closed || this.syncedOffset >= this.nextOffset || this.fsync.mode === 'none') return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.flushes.push({ target: this.nextOffset, resolve, reject });
+      this.scheduleSync();
+    });
+  }
+
+  /** Everything below `offset` is fsynced: acknowledges the appends and flushes it covers. */
+  private synced(offset: number): void {
+    if (offset <= this.syncedOffset) return;
+    this.syncedOffset = offset;
+    if (this.pending.length > 0) {
+      const still: PendingAck[] = [];
+      for (const ack of this.pending) {
+        if (ack.target <= offset) ack.resolve(ack.result);
+        else still.push(ack);
+      }
+      this.pending = still;
+    }
+    if (this.flushes.length > 0) {
+      const still = this.flushes.filter((flush) => flush.target > offset);
+      for (const flush of this.flushes) if (flush.target <= offset) flush.resolve();
+      this.flushes = still;
+    }
+  }
+
   /** Group commit: one fdatasync covers every append written before it started. */
   private scheduleSync(): void {
-    if (this.syncing || this.pending.length === 0) return;
+    if (this.syncing || this.closed || this.failure) return;
+    if (this.pending.length === 0 && this.flushes.length === 0 && !this.deferredDue) return;
+    this.deferredDue = false;
     this.syncing = true;
     const segment = this.active;
     const targetOffset = this.nextOffset;
@@ -210,33 +274,29 @@ export class Partition {
         this.fail(new SluiceError('STORAGE_ERROR', `fsync of ${segment.logPath} failed: ${error.message}`));
         return;
       }
+      this.synced(targetOffset);
       if (segment === this.active) this.advanceHighWatermark(targetOffset, targetSize);
       else this.advanceHighWatermark(targetOffset, -1);
       this.scheduleSync();
     });
   }
 
-  /** Syncs the active segment now (the `interval` policy's timer and `close`). */
+  /** Syncs the active segment now (the `interval` policy's timer). */
   syncNow(): void {
     if (this.closed || this.failure) return;
     const segment = this.active;
     if (segment.size === 0) return;
+    const target = this.nextOffset;
     fs.fdatasyncSync(segment.fd);
+    this.synced(target);
   }
 
+  /** Readers see up to `offset` (`activeVisibleSize` bytes of the active segment; -1 when it just rolled). */
   private advanceHighWatermark(offset: number, activeVisibleSize: number): void {
     if (activeVisibleSize >= 0 && activeVisibleSize > this.active.visibleSize)
       this.active.visibleSize = activeVisibleSize;
     if (offset <= this.highWatermark) return;
     this.highWatermark = offset;
-    if (this.pending.length > 0) {
-      const still: PendingAck[] = [];
-      for (const ack of this.pending) {
-        if (ack.target <= offset) ack.resolve(ack.result);
-        else still.push(ack);
-      }
-      this.pending = still;
-    }
     this.wakeWaiters();
   }
 
@@ -244,8 +304,21 @@ export class Partition {
   private fail(error: Error): void {
     this.failure = error;
     this.logger.error({ topic: this.topic, partition: this.id, err: error }, 'partition failed; writes refused');
+    this.rejectWaiting(error);
+  }
+
+  private rejectWaiting(error: Error): void {
+    clearTimeout(this.deferredTimer);
+    this.deferredTimer = undefined;
     for (const ack of this.pending) ack.reject(error);
+    for (const flush of this.flushes) flush.reject(error);
     this.pending = [];
+    this.flushes = [];
+  }
+
+  /** Whether an fsync is running or owed (truncation and close wait until none is). */
+  private get syncOwed(): boolean {
+    return this.syncing || this.pending.length > 0 || this.flushes.length > 0;
   }
 
   private ensureWritable(): void {
@@ -269,6 +342,7 @@ export class Partition {
     old.visibleSize = old.size;
     this.segments.push(Segment.create(this.dir, this.nextOffset));
     // Everything written so far is now durable.
+    this.synced(this.nextOffset);
     this.advanceHighWatermark(this.nextOffset, -1);
   }
 
@@ -478,7 +552,7 @@ export class Partition {
    */
   async truncateTo(offset: number): Promise<void> {
     this.ensureWritable();
-    while (this.syncing || this.pending.length > 0) {
+    while (this.syncOwed) {
       await new Promise((resolve) => setImmediate(resolve));
       this.ensureWritable();
     }
@@ -498,6 +572,7 @@ export class Partition {
     this.active.truncateTo(this.dir, offset);
     this.nextOffset = offset;
     this.highWatermark = offset;
+    this.syncedOffset = offset; // the cut segment was fsynced, and every older one when it rolled
     this.producers.clear();
     this.rebuildProducerState();
     this.logger.info({ topic: this.topic, partition: this.id, offset }, 'truncated the log');
@@ -506,11 +581,12 @@ export class Partition {
   /** Waits for in-flight acknowledgements, syncs, persists indexes and marks the shutdown clean. */
   async close(): Promise<void> {
     if (this.closed) return;
-    while (this.syncing || this.pending.length > 0) {
+    while (this.syncOwed) {
       await new Promise((resolve) => setImmediate(resolve));
       if (this.failure) break;
     }
     this.closed = true;
+    clearTimeout(this.deferredTimer);
     for (const waiter of [...this.waiters]) this.settleWaiter(waiter, false);
     if (!this.failure) {
       fs.fdatasyncSync(this.active.fd);
@@ -524,9 +600,7 @@ export class Partition {
   closeForDelete(): void {
     this.closed = true;
     for (const waiter of [...this.waiters]) this.settleWaiter(waiter, false);
-    for (const ack of this.pending)
-      ack.reject(new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${this.topic} was deleted`));
-    this.pending = [];
+    this.rejectWaiting(new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${this.topic} was deleted`));
     for (const segment of this.segments) segment.close();
   }
 }

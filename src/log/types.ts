@@ -33,7 +33,25 @@ export type CompressionType = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
  * as this says: `batch` fsyncs before acknowledging (concurrent appends share one fsync: group commit);
  * `interval` acknowledges after the write and fsyncs every `intervalMs`; `none` leaves it to the OS.
  */
-export type FsyncPolicy = { mode: 'batch' } | { mode: 'interval'; intervalMs: number } | { mode: 'none' };
+export type FsyncPolicy =
+  | {
+      mode: 'batch';
+      /** How long an append made with `durable: false` waits, at most, for the fsync that shows it (default 50). */
+      deferredMs?: number;
+    }
+  | { mode: 'interval'; intervalMs: number }
+  | { mode: 'none' };
+
+/** How an append is acknowledged. */
+export interface AppendOptions {
+  /**
+   * `false`: acknowledged once written (to the OS's page cache, which a crash of the process alone does not lose);
+   * under the `batch` policy it becomes durable and visible to readers with the next fsync, at most `deferredMs`
+   * later. For a writer that can rebuild what a machine crash takes, such as an engine sink whose checkpoints
+   * flush the topic. Default `true`: resolves once as durable as the fsync policy says.
+   */
+  durable?: boolean;
+}
 
 /** Per-topic settings; every field has a log-wide default. */
 export interface TopicConfig {

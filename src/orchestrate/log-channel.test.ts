@@ -131,3 +131,33 @@ it("moves an append's batch to the owner alone, not the shared buffer pool it wo
     records.map((r) => r.value.toString()),
   );
 });
+
+it("passes an append's durability to the owner, and flush() to the owner's log", async () => {
+  const log = await tempLog();
+  await log.createTopic('out', { partitions: 1 });
+  const calls: string[] = [];
+  const owner = new Proxy(log, {
+    get(target, name) {
+      if (name === 'appendRaw') {
+        return (topic: string, partition: number, batch: Buffer, options?: { durable?: boolean }) => {
+          calls.push(`appendRaw durable=${options?.durable}`);
+          return target.appendRaw(topic, partition, batch, options);
+        };
+      }
+      if (name === 'flush') {
+        return (topic: string) => {
+          calls.push(`flush ${topic}`);
+          return target.flush(topic);
+        };
+      }
+      return Reflect.get(target, name);
+    },
+  });
+  const remote = await channelTo(owner);
+  const record = { key: null, value: Buffer.from('v'), timestamp: 1 };
+  await remote.append('out', 0, [record], { durable: false });
+  await remote.append('out', 0, [record]);
+  await remote.flush('out');
+  assert.deepEqual(calls, ['appendRaw durable=false', 'appendRaw durable=true', 'flush out']);
+  assert.equal(log.describeTopic('out').partitions[0]!.logEndOffset, 2);
+});

@@ -8,6 +8,7 @@ import type { MessagePort, Worker } from 'node:worker_threads';
 import type { PipelineLog } from '../engine/index.ts';
 import { isSluiceError, SluiceError } from '../errors.ts';
 import {
+  type AppendOptions,
   type AppendResult,
   decodeRecordBatches,
   encodeRecordBatch,
@@ -210,11 +211,13 @@ export function serveLog(
       case 'createTopic':
         return asShown(await log.createTopic(real(args[0]), args[1] as TopicSpec));
       case 'appendRaw': {
-        const [topic, partition, batch] = args as [string, number, Uint8Array];
+        const [topic, partition, batch, durable] = args as [string, number, Uint8Array, unknown];
         if (!(batch instanceof Uint8Array))
           throw new SluiceError('INVALID_REQUEST', 'appendRaw needs record batch bytes');
-        return log.appendRaw(real(topic), partition, asBuffer(batch)!);
+        return log.appendRaw(real(topic), partition, asBuffer(batch)!, { durable: durable !== false });
       }
+      case 'flush':
+        return log.flush(real(args[0]));
       case 'truncate':
         return log.truncate(real(args[0]), args[1] as number, args[2] as number);
       case 'readRaw': {
@@ -390,17 +393,27 @@ export class RemoteLog implements PipelineLog {
     return structuredClone(info);
   }
 
-  async append(topic: string, partition: number, records: readonly LogRecord[]): Promise<AppendResult> {
+  async append(
+    topic: string,
+    partition: number,
+    records: readonly LogRecord[],
+    options: AppendOptions = {},
+  ): Promise<AppendResult> {
     // Encoded here (the worker's core), sent as one buffer: the owner only verifies the CRC and writes it. A
     // thread's batch moves in memory of its own: a slice of Node's 64 KiB pool would copy the pool each time, and
     // the owner, counting ever more outside memory, ran a full collection every ~64 MB of it.
     const moves = this.port.transfers;
     const batch = encodeRecordBatch(records, { ownMemory: moves });
     const transfer = moves ? [batch.buffer as ArrayBuffer] : [];
-    const result = await this.callMoving<AppendResult>('appendRaw', transfer, topic, partition, batch);
+    const durable = options.durable !== false;
+    const result = await this.callMoving<AppendResult>('appendRaw', transfer, topic, partition, batch, durable);
     const p = this.partition(topic, partition);
     if (p) p.logEndOffset = Math.max(p.logEndOffset, result.lastOffset + 1);
     return result;
+  }
+
+  async flush(topic: string): Promise<void> {
+    await this.call('flush', topic);
   }
 
   async truncate(topic: string, partition: number, offset: number): Promise<void> {

@@ -1,11 +1,12 @@
 // The log sink's idempotent mode (a Kafka cluster cannot truncate; partition tasks share their output topics):
 // after a crash the replay skips what the sink had already written, so every result is in the topic once, and a
-// replay that computes something different is written and counted rather than silently dropped.
+// replay that computes something different is written and counted rather than silently dropped. And its deferred
+// durability: with checkpoints on, appends do not wait for an fsync; each checkpoint flushes first.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, it } from 'node:test';
+import { after, it, mock } from 'node:test';
 import { type Log, openLog } from '../../log/index.ts';
 import type { PipelineLog } from '../define.ts';
 import { json, type LogSinkConnector, logSink, logSource, Pipeline } from '../index.ts';
@@ -32,10 +33,10 @@ function withoutTruncate(log: Log): PipelineLog {
   };
 }
 
-async function setup(): Promise<{ log: Log; cluster: PipelineLog; dir: string }> {
+async function setup(deferredMs?: number): Promise<{ log: Log; cluster: PipelineLog; dir: string }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-sink-'));
   dirs.push(dir);
-  const log = await openLog({ dataDir: path.join(dir, 'log') });
+  const log = await openLog({ dataDir: path.join(dir, 'log'), fsync: { mode: 'batch', deferredMs } });
   logs.push(log);
   await log.createTopic('in', { partitions: 1 });
   await log.createTopic('out', { partitions: 2 });
@@ -127,4 +128,59 @@ it('writes and counts a replayed result that differs from what was written befor
   await again;
   assert.equal(second.sink.divergences, 10);
   assert.equal(second.sink.skipped, 0);
+});
+
+it('with checkpoints, appends wait for no fsync: a checkpoint flushes the topic before it records the end offsets', async () => {
+  const { log, dir } = await setup(60_000); // deferred appends wait for the checkpoint's flush
+  const seen: string[] = [];
+  let appended = 0;
+  const recording: PipelineLog = {
+    ...withoutTruncate(log),
+    supportsTruncate: true,
+    truncate: (...a) => log.truncate(...a),
+    append: (topic, partition, records, options) => {
+      if (topic !== 'out') return log.append(topic, partition, records, options);
+      seen.push(`append durable=${options?.durable !== false}`);
+      return log.append(topic, partition, records, options).finally(() => {
+        appended += records.length;
+      });
+    },
+    flush: async (topic) => {
+      await log.flush(topic);
+      const ends = log.describeTopic(topic).partitions.map((p) => p.logEndOffset);
+      seen.push(`flushed ${topic} to ${ends.join(',')}`);
+    },
+  };
+  await feed(log, 0, 40);
+  const fdatasync = mock.method(fs, 'fdatasync');
+  try {
+    const { pipeline } = build(recording, dir, (n) => n);
+    const running = pipeline.run();
+    await until(() => appended === 40, '40 outputs appended');
+    const syncs = fdatasync.mock.callCount();
+    assert.ok(seen.includes('append durable=false'));
+    assert.ok(!seen.includes('append durable=true'));
+    assert.deepEqual(outputs(log), [], 'acknowledged, not yet synced: not shown');
+    await pipeline.checkpoint();
+    assert.ok(fdatasync.mock.callCount() > syncs, 'the checkpoint synced the output');
+    assert.equal(outputs(log).length, 40);
+    const recorded = JSON.stringify(log.describeTopic('out').partitions.map((p) => p.logEndOffset)).replace(
+      /[[\]]/g,
+      '',
+    );
+    assert.equal(seen.at(-1), `flushed out to ${recorded}`, 'flushed, then recorded: nothing written in between');
+    pipeline.stop();
+    await running;
+  } finally {
+    fdatasync.mock.restore();
+  }
+
+  // Without checkpoints there is nothing to replay from: every append waits for its fsync.
+  seen.length = 0;
+  const plain = new Pipeline({ name: 'plain', bounded: true });
+  plain
+    .source(logSource({ log: recording, topic: 'in', format: json<number>() }))
+    .sinkTo(logSink<number>({ log: recording, topic: 'out', format: json<number>() }));
+  await plain.run();
+  assert.ok(seen.length > 0 && seen.every((call) => call === 'append durable=true' || call.startsWith('flushed')));
 });
