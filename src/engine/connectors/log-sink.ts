@@ -1,4 +1,4 @@
-// Writes a stream to a topic of the embedded log: one append per partition per batch (acknowledged once durable),
+// Writes a stream to a topic of the embedded log: one append per partition per batch (durable: see below),
 // partitioned by key with Kafka's murmur2 partitioner so that Kafka consumers see the usual key→partition mapping.
 //
 // Exactly-once (the default when checkpoints are on): each checkpoint records the topic's end offsets at its
