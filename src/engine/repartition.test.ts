@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { type Log, openLog, partitionForKey } from '../log/index.ts';
+import { type AppendOptions, type Log, type LogRecord, openLog, partitionForKey } from '../log/index.ts';
 import { WRITER_HEADER } from './connectors/log-sink.ts';
 import {
   decodeMarker,
@@ -359,6 +359,46 @@ describe('the writer', () => {
     await again.prepareCheckpoint();
     assert.equal(again.markers, 3);
     await again.close();
+  });
+
+  it("defers its markers' fsync as its records' when the pipeline checkpoints; the checkpoint flushes them", async () => {
+    const { log } = await setup(3);
+    const topic = 'views-w-repartition';
+    const markers: boolean[] = [];
+    const recording = new Proxy(log, {
+      get(target, name) {
+        if (name !== 'append') return Reflect.get(target, name);
+        return (t: string, partition: number, records: LogRecord[], options?: AppendOptions) => {
+          if (records.some((r) => r.headers?.some((h) => h.key === WATERMARK_HEADER))) {
+            markers.push(options?.durable !== false);
+          }
+          return target.append(t, partition, records, options);
+        };
+      },
+    });
+    const start = async (checkpoints: boolean) => {
+      const writer = new RepartitionWriter(new RepartitionTopic(recording, topic, ['views']), {
+        watermarkIntervalMs: 0,
+      });
+      writer.setWriter('views#1');
+      await writer.open();
+      if (checkpoints) await writer.recover(undefined); // the pipeline calls it only when it checkpoints
+      return writer;
+    };
+    const deferred = await start(true);
+    void deferred.write({ values: [rec('a', '1')], timestamps: [1] });
+    deferred.onWatermark(50);
+    await deferred.prepareCheckpoint(); // flushes the topic before it records the end offsets
+    assert.deepEqual(markers, [false, false, false]);
+    for (const part of contents(log, topic)) assert.equal(part.at(-1), '@50', 'synced by the checkpoint');
+    await deferred.close();
+
+    markers.length = 0;
+    const durable = await start(false);
+    durable.onWatermark(70);
+    await durable.flush();
+    assert.deepEqual(markers, [true, true, true], 'without checkpoints each marker waits for its fsync');
+    await durable.close();
   });
 });
 

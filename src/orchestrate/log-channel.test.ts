@@ -161,3 +161,55 @@ it("passes an append's durability to the owner, and flush() to the owner's log",
   assert.deepEqual(calls, ['appendRaw durable=false', 'appendRaw durable=true', 'flush out']);
   assert.equal(log.describeTopic('out').partitions[0]!.logEndOffset, 2);
 });
+
+it("sends a turn's appends to the owner in one message, each settling on its own, in order", async () => {
+  const log = await tempLog();
+  await log.createTopic('out', { partitions: 3 });
+  const { port1, port2 } = new MessageChannel();
+  const server = serveLog(threadPort(port1), log);
+  cleanups.push(() => {
+    server.close();
+    port1.close();
+  });
+  const ops: string[] = [];
+  const port = threadPort(port2);
+  const counted = new Proxy(port, {
+    get(target, name) {
+      if (name !== 'post') return Reflect.get(target, name);
+      return (message: { op: string }, transfer?: ArrayBuffer[]) => {
+        ops.push(message.op);
+        target.post(message, transfer);
+      };
+    },
+  });
+  const remote = new RemoteLog(counted);
+  await remote.refresh();
+  const records = (tag: string) =>
+    Array.from({ length: 3 }, (_, i) => ({ key: null, value: Buffer.from(`${tag}${i}`), timestamp: i }));
+  ops.length = 0;
+
+  // Five appends in one turn, two to the same partition, one to a partition that does not exist.
+  const made = await Promise.allSettled([
+    remote.append('out', 0, records('a')),
+    remote.append('out', 1, records('b')),
+    remote.append('out', 7, records('x')),
+    remote.append('out', 0, records('c')),
+    remote.append('out', 2, records('d'), { durable: false }),
+  ]);
+  assert.deepEqual(ops, ['appendMany']);
+  const offsets = made.map((m) =>
+    m.status === 'fulfilled' ? [m.value.baseOffset, m.value.lastOffset] : m.reason.code,
+  );
+  assert.deepEqual(offsets, [[0, 2], [0, 2], 'UNKNOWN_TOPIC_OR_PARTITION', [3, 5], [0, 2]]);
+  await log.flush('out');
+  const values = (partition: number) => log.readRecords('out', partition, 0).records.map((r) => String(r.value));
+  assert.deepEqual(values(0), ['a0', 'a1', 'a2', 'c0', 'c1', 'c2'], "a partition's appends keep their order");
+  assert.deepEqual(values(2), ['d0', 'd1', 'd2']);
+
+  // Appends in turns of their own go alone, as before.
+  ops.length = 0;
+  await remote.append('out', 1, records('e'));
+  await remote.append('out', 1, records('f'));
+  assert.deepEqual(ops, ['appendRaw', 'appendRaw']);
+  assert.deepEqual(values(1), ['b0', 'b1', 'b2', 'e0', 'e1', 'e2', 'f0', 'f1', 'f2']);
+});

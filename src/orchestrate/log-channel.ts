@@ -28,12 +28,24 @@ interface CallMessage {
   args: unknown[];
 }
 
+interface WireError {
+  code: string;
+  message: string;
+  details: Record<string, unknown>;
+}
+
 interface ReplyMessage {
   kind: 'log-reply';
   id: number;
   value?: unknown;
-  error?: { code: string; message: string; details: Record<string, unknown> };
+  error?: WireError;
 }
+
+/** One append of an appendMany call as it comes back: its result or its error. */
+type AppendReply = { value: AppendResult; error?: undefined } | { error: WireError };
+
+/** Appends one appendMany call may carry (a thread's turn makes one per output partition it wrote). */
+const MAX_APPENDS_PER_CALL = 1024;
 
 /** Largest read a worker may ask for in one call. */
 const MAX_READ_BYTES = 8 << 20;
@@ -200,6 +212,10 @@ export function serveLog(
   const asShown = (info: TopicInfo): TopicInfo => ({ ...info, name: shown.get(info.name) ?? info.name });
   const pending = new Set<Promise<unknown>>();
   const slots = new PageSlots();
+  const appendOne = (topic: unknown, partition: unknown, batch: unknown, durable: unknown) => {
+    if (!(batch instanceof Uint8Array)) throw new SluiceError('INVALID_REQUEST', 'an append needs record batch bytes');
+    return log.appendRaw(real(topic), partition as number, asBuffer(batch)!, { durable: durable !== false });
+  };
 
   const handle = async (op: string, args: unknown[]): Promise<unknown> => {
     switch (op) {
@@ -212,9 +228,28 @@ export function serveLog(
         return asShown(await log.createTopic(real(args[0]), args[1] as TopicSpec));
       case 'appendRaw': {
         const [topic, partition, batch, durable] = args as [string, number, Uint8Array, unknown];
-        if (!(batch instanceof Uint8Array))
-          throw new SluiceError('INVALID_REQUEST', 'appendRaw needs record batch bytes');
-        return log.appendRaw(real(topic), partition, asBuffer(batch)!, { durable: durable !== false });
+        return appendOne(topic, partition, batch, durable);
+      }
+      case 'appendMany': {
+        // A turn's appends in one message (see RemoteLog.append), made in their order; each settles on its own.
+        const appends = args[0];
+        if (!Array.isArray(appends) || appends.length > MAX_APPENDS_PER_CALL) {
+          throw new SluiceError(
+            'INVALID_REQUEST',
+            `appendMany needs a list of at most ${MAX_APPENDS_PER_CALL} appends`,
+          );
+        }
+        const made = appends.map((append: unknown) => {
+          try {
+            const [topic, partition, batch, durable] = append as [string, number, Uint8Array, unknown];
+            return appendOne(topic, partition, batch, durable);
+          } catch (error) {
+            return Promise.reject(error);
+          }
+        });
+        return (await Promise.allSettled(made)).map((settled) =>
+          settled.status === 'fulfilled' ? { value: settled.value } : { error: errorReply(settled.reason) },
+        );
       }
       case 'flush':
         return log.flush(real(args[0]));
@@ -266,14 +301,7 @@ export function serveLog(
         value instanceof Reply
           ? port.post({ kind: 'log-reply', id: message.id, value: value.value }, value.transfer)
           : reply({ kind: 'log-reply', id: message.id, value }),
-      (error: unknown) =>
-        reply({
-          kind: 'log-reply',
-          id: message.id,
-          error: isSluiceError(error)
-            ? { code: error.code, message: error.message, details: error.details }
-            : { code: 'INTERNAL', message: (error as Error).message, details: {} },
-        }),
+      (error: unknown) => reply({ kind: 'log-reply', id: message.id, error: errorReply(error) }),
     );
     pending.add(call);
     call.finally(() => pending.delete(call));
@@ -288,6 +316,13 @@ export function serveLog(
       stopListening();
     },
   };
+}
+
+/** An error as it crosses the channel: its stable code, message and details. */
+function errorReply(error: unknown): WireError {
+  return isSluiceError(error)
+    ? { code: error.code, message: error.message, details: error.details }
+    : { code: 'INTERNAL', message: (error as Error).message, details: {} };
 }
 
 /** Buffers cross the channel as Uint8Arrays: give them back their Buffer face without copying. */
@@ -307,6 +342,13 @@ interface RawPage {
   nextOffset: number;
   highWatermark: number;
   logStartOffset: number;
+}
+
+/** An append waiting for the end of the turn: its call's arguments and its promise's ends. */
+interface QueuedAppend {
+  args: [topic: string, partition: number, batch: Buffer, durable: boolean];
+  resolve: (result: AppendResult) => void;
+  reject: (error: Error) => void;
 }
 
 interface ReadAhead {
@@ -330,6 +372,8 @@ export class RemoteLog implements PipelineLog {
   private readonly slotOf = new Map<ArrayBufferLike, number>();
   /** Slots given back (release) that the next read tells the owner of. */
   private given: number[] = [];
+  /** Appends made this turn, sent together once it ends (queueAppend). */
+  private outgoing: QueuedAppend[] = [];
   private nextId = 0;
   private closed = false;
 
@@ -402,14 +446,52 @@ export class RemoteLog implements PipelineLog {
     // Encoded here (the worker's core), sent as one buffer: the owner only verifies the CRC and writes it. A
     // thread's batch moves in memory of its own: a slice of Node's 64 KiB pool would copy the pool each time, and
     // the owner, counting ever more outside memory, ran a full collection every ~64 MB of it.
-    const moves = this.port.transfers;
-    const batch = encodeRecordBatch(records, { ownMemory: moves });
-    const transfer = moves ? [batch.buffer as ArrayBuffer] : [];
-    const durable = options.durable !== false;
-    const result = await this.callMoving<AppendResult>('appendRaw', transfer, topic, partition, batch, durable);
+    const batch = encodeRecordBatch(records, { ownMemory: this.port.transfers });
+    const result = await this.queueAppend([topic, partition, batch, options.durable !== false]);
     const p = this.partition(topic, partition);
     if (p) p.logEndOffset = Math.max(p.logEndOffset, result.lastOffset + 1);
     return result;
+  }
+
+  /**
+   * Sends an append with the others made in the same turn, in one message (a sink writes all its partitions at
+   * once): each message wakes the owner, and on a machine with no idle core every wake-up preempts a busy thread.
+   * The owner makes them in order, so a partition's appends keep their order.
+   */
+  private queueAppend(append: QueuedAppend['args']): Promise<AppendResult> {
+    return new Promise<AppendResult>((resolve, reject) => {
+      if (this.outgoing.length === 0) queueMicrotask(() => this.sendAppends());
+      this.outgoing.push({ args: append, resolve, reject });
+    });
+  }
+
+  private sendAppends(): void {
+    const queued = this.outgoing;
+    this.outgoing = [];
+    for (let from = 0; from < queued.length; from += MAX_APPENDS_PER_CALL) {
+      const appends = queued.slice(from, from + MAX_APPENDS_PER_CALL);
+      const transfer = this.port.transfers ? appends.map(({ args }) => args[2].buffer as ArrayBuffer) : [];
+      if (appends.length === 1) {
+        const [{ args, resolve, reject }] = appends as [QueuedAppend];
+        this.callMoving<AppendResult>('appendRaw', transfer, ...args).then(resolve, reject);
+        continue;
+      }
+      const settle = (replies: AppendReply[]) =>
+        appends.forEach(({ resolve, reject }, i) => {
+          const reply = replies[i];
+          if (reply?.error) reject(new SluiceError(reply.error.code, reply.error.message, reply.error.details));
+          else if (reply) resolve(reply.value);
+          else reject(new SluiceError('INTERNAL', 'the owner sent no result for an append'));
+        });
+      const fail = (error: Error) => {
+        for (const { reject } of appends) reject(error);
+      };
+      this.callMoving<AppendReply[]>(
+        'appendMany',
+        transfer,
+        appends.map(({ args }) => args),
+      ).then(settle, fail);
+    }
   }
 
   async flush(topic: string): Promise<void> {

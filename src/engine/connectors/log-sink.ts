@@ -99,6 +99,11 @@ export class LogSinkConnector<T> implements Sink<T> {
     if (this.idempotent) this.writerHeader = { key: WRITER_HEADER, value: Buffer.from(this.writer ?? this.name) };
   }
 
+  /** Whether appends defer their fsync to the next checkpoint's flush (or the log's timer): see recover(). */
+  get defersDurability(): boolean {
+    return this.deferDurability;
+  }
+
   async write(batch: Batch<T>): Promise<void> {
     const { log, topic, format, key } = this.options;
     const byPartition = new Map<number, LogRecord[]>();

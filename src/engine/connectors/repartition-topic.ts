@@ -240,9 +240,11 @@ export class RepartitionWriter implements Sink<ShuffleRecord> {
         headers: [this.writerHeader, { key: WATERMARK_HEADER, value: encodeMarker(watermark, idle) }],
       };
       const { log, name } = this.topic;
+      // Durable as the records are: a checkpoint flushes the topic, markers included, before it records offsets.
+      const options = { durable: !this.records.defersDurability };
       const appends: Promise<unknown>[] = [];
       for (let partition = 0; partition < this.partitionCount; partition++) {
-        appends.push(log.append(name, partition, [marker]));
+        appends.push(log.append(name, partition, [marker], options));
       }
       await Promise.all(appends);
       this.markers += this.partitionCount;
