@@ -212,4 +212,14 @@ it("sends a turn's appends to the owner in one message, each settling on its own
   await remote.append('out', 1, records('f'));
   assert.deepEqual(ops, ['appendRaw', 'appendRaw']);
   assert.deepEqual(values(1), ['b0', 'b1', 'b2', 'e0', 'e1', 'e2', 'f0', 'f1', 'f2']);
+
+  // A call of another kind in the same turn does not overtake them: this flush covers both appends.
+  ops.length = 0;
+  const deferred = [remote.append('out', 2, records('g'), { durable: false })];
+  deferred.push(remote.append('out', 1, records('h'), { durable: false }));
+  await remote.flush('out');
+  assert.deepEqual(ops, ['appendMany', 'flush']);
+  assert.deepEqual(values(2), ['d0', 'd1', 'd2', 'g0', 'g1', 'g2'], 'flushed: synced and shown');
+  assert.equal(values(1).length, 12);
+  await Promise.all(deferred);
 });

@@ -397,6 +397,8 @@ export class RemoteLog implements PipelineLog {
   }
 
   private call<T>(op: string, ...args: unknown[]): Promise<T> {
+    // Appends queued this turn go first: the owner sees the calls in the order they were made.
+    if (this.outgoing.length > 0) this.sendAppends();
     return this.callMoving<T>(op, [], ...args);
   }
 
@@ -456,7 +458,8 @@ export class RemoteLog implements PipelineLog {
   /**
    * Sends an append with the others made in the same turn, in one message (a sink writes all its partitions at
    * once): each message wakes the owner, and on a machine with no idle core every wake-up preempts a busy thread.
-   * The owner makes them in order, so a partition's appends keep their order.
+   * The owner makes them in order, so a partition's appends keep their order; a call of another kind made in the
+   * same turn sends them first.
    */
   private queueAppend(append: QueuedAppend['args']): Promise<AppendResult> {
     return new Promise<AppendResult>((resolve, reject) => {
