@@ -1,5 +1,5 @@
-// kafkajs (non-flexible protocol versions) against the broker: admin, idempotent produce, a rebalancing consumer
-// group with no loss or duplication, and committed offsets that survive a broker restart.
+// kafkajs (non-flexible protocol versions) against the broker: admin (topics, DeleteRecords), idempotent produce,
+// a rebalancing consumer group with no loss or duplication, and committed offsets that survive a broker restart.
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { type Consumer, Kafka, logLevel } from 'kafkajs';
@@ -29,6 +29,21 @@ it('creates topics and reports them in metadata', async () => {
   await assert.rejects(admin.createTopics({ topics: [{ topic: 'bad/name', numPartitions: 1 }] }));
   const meta = await admin.fetchTopicMetadata({ topics: ['orders'] });
   assert.equal(meta.topics[0]!.partitions.length, 6);
+  await admin.disconnect();
+});
+
+it('deletes records below an offset (DeleteRecords): whole segments, the earliest offset moves', async () => {
+  await t.log.createTopic('trimmed', { partitions: 1, config: { segmentBytes: 2048, retentionMs: -1 } });
+  for (let i = 0; i < 60; i++) await t.log.append('trimmed', 0, [{ key: null, value: Buffer.alloc(80, 97) }]);
+  const admin = kafka().admin();
+  await admin.connect();
+  await admin.fetchTopicMetadata({ topics: ['trimmed'] }); // kafkajs finds the partition's leader from it
+  await admin.deleteTopicRecords({ topic: 'trimmed', partitions: [{ partition: 0, offset: '40' }] });
+  const [offsets] = await admin.fetchTopicOffsets('trimmed');
+  const low = Number(offsets!.low);
+  assert.ok(low > 0 && low <= 40, `earliest offset ${low}`);
+  assert.equal(Number(offsets!.high), 60);
+  await assert.rejects(admin.deleteTopicRecords({ topic: 'trimmed', partitions: [{ partition: 0, offset: '61' }] }));
   await admin.disconnect();
 });
 

@@ -1,5 +1,5 @@
-// @platformatic/kafka speaks only flexible protocol versions (compact encodings, tagged fields): admin, idempotent
-// produce, and a consumer group reading everything back.
+// @platformatic/kafka speaks only flexible protocol versions (compact encodings, tagged fields): admin (topics,
+// DeleteRecords), idempotent produce, and a consumer group reading everything back.
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { Admin, Consumer, Producer, stringDeserializers, stringSerializers } from '@platformatic/kafka';
@@ -68,4 +68,24 @@ it('gives every idempotent producer its own id, even when it names one (regressi
   }
   const total = t.log.describeTopic('shared-seq').partitions.reduce((n, p) => n + p.logEndOffset, 0);
   assert.equal(total, 15);
+});
+
+it('deletes records below an offset with DeleteRecords (flexible v2): whole segments, past the end refused', async () => {
+  await t.log.createTopic('trim', { partitions: 1, config: { segmentBytes: 2048, retentionMs: -1 } });
+  for (let i = 0; i < 60; i++) await t.log.append('trim', 0, [{ key: null, value: Buffer.alloc(80, 97) }]);
+  const admin = new Admin({ clientId: 'admin', bootstrapBrokers: [t.bootstrap] });
+  try {
+    const [deleted] = await admin.deleteRecords({
+      topics: [{ name: 'trim', partitions: [{ partition: 0, offset: 40n }] }],
+    });
+    const low = Number(deleted!.partitions[0]!.lowWatermark);
+    assert.ok(low > 0 && low <= 40, `low watermark ${low}`);
+    assert.equal(t.log.describeTopic('trim').partitions[0]!.logStartOffset, low);
+    await assert.rejects(
+      admin.deleteRecords({ topics: [{ name: 'trim', partitions: [{ partition: 0, offset: 61n }] }] }),
+    );
+    assert.equal(t.log.describeTopic('trim').partitions[0]!.logStartOffset, low, 'a refused delete deletes nothing');
+  } finally {
+    await admin.close();
+  }
 });

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import type { SluiceError } from '../errors.ts';
 import { type AppendOptions, type Log, type LogRecord, openLog, partitionForKey } from '../log/index.ts';
 import { WRITER_HEADER } from './connectors/log-sink.ts';
 import {
@@ -230,6 +231,43 @@ describe('between partition tasks', () => {
     for (const t of tasks) t.pipeline.stop();
     await Promise.all(tasks.map((t) => t.done));
     assert.deepEqual(counts(log), expected);
+  });
+  it('refuses to resume a task whose unread repartition records were deleted, rather than skip them', async () => {
+    const { log, dir } = await setup(3);
+    const topic = 'views-by-country-repartition';
+    await log.createTopic(topic, { partitions: 3, config: { retentionMs: -1, segmentBytes: 4096 } });
+    const start = (p: number) => {
+      const pipeline = build(log).runAsTask(p);
+      pipeline.enableCheckpoints({ dir: path.join(dir, 'checkpoints', `p${p}`), intervalMs: 0 });
+      return { pipeline, done: pipeline.run() };
+    };
+    const tasks = [start(0), start(1), start(2)];
+    await produce(log, views(0, 1000));
+    await until(() => counts(log).length > 0, 'first windows');
+    await tasks[0]!.pipeline.checkpoint();
+    tasks[0]!.pipeline.stop({ checkpoint: false });
+    await tasks[0]!.done;
+    // While task 0 is down the others write on; an admin then deletes partition 0 up to its end (DeleteRecords).
+    const end = () => log.describeTopic(topic).partitions[0]!.logEndOffset;
+    const read = end(); // task 0 has read at most this far
+    await produce(log, views(1000, 3000));
+    await until(() => end() > read + 200, 'the other tasks to write to partition 0');
+    assert.ok(log.purgeBefore(topic, 0, end()) > read);
+    const again = start(0);
+    const outcome = await Promise.race([
+      again.done.then(
+        () => 'ran',
+        (error: SluiceError) => error.code,
+      ),
+      new Promise((resolve) => setTimeout(resolve, 10_000, 'still running')),
+    ]);
+    if (outcome === 'still running') {
+      again.pipeline.stop({ checkpoint: false });
+      await again.done;
+    }
+    assert.equal(outcome, 'REPARTITION_RECORDS_DELETED');
+    for (const t of tasks.slice(1)) t.pipeline.stop();
+    await Promise.all(tasks.slice(1).map((t) => t.done));
   });
 });
 

@@ -97,6 +97,12 @@ export interface Log {
    */
   truncate(topic: string, partition: number, offset: number): Promise<void>;
 
+  /**
+   * Deletes the partition's whole segments every record of which is below `offset` (at most the high watermark;
+   * never the active segment): Kafka's DeleteRecords. Returns the log start offset after it.
+   */
+  purgeBefore(topic: string, partition: number, offset: number): number;
+
   readonly groups: GroupOffsetStore;
 
   /** Flushes and fsyncs everything, then releases files. Further calls throw `LOG_CLOSED`. */

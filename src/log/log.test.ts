@@ -377,6 +377,28 @@ describe('retention and roll', () => {
     assert.equal(time.logEndOffset, 100);
   });
 
+  it('purges whole segments below an offset, never the active one nor past the end, and survives a restart', async () => {
+    const dir = tempDir();
+    const log = await open(dir);
+    await log.createTopic('r', { partitions: 1, config: { segmentBytes: 2048, retentionMs: -1 } });
+    for (let i = 0; i < 100; i++) await log.append('r', 0, [rec(`r${i}`.padEnd(80, '.'))]);
+    const start = log.purgeBefore('r', 0, 50);
+    assert.ok(start > 0 && start <= 50, `start ${start}`);
+    assert.equal(log.describeTopic('r').partitions[0]!.logStartOffset, start);
+    assert.throws(() => log.readRecords('r', 0, start - 1), { code: 'OFFSET_OUT_OF_RANGE' });
+    assert.equal(values(log, 'r', 0, start)[0], `r${start}`.padEnd(80, '.'), 'the segment holding 50 stays whole');
+    assert.equal(log.purgeBefore('r', 0, 50), start, 'again: nothing more');
+    const all = log.purgeBefore('r', 0, 1_000_000);
+    assert.ok(all > 50 && all < 100, `only up to the active segment: ${all}`);
+    assert.equal(values(log, 'r', 0, all).at(-1), 'r99'.padEnd(80, '.'));
+    assert.throws(() => log.purgeBefore('r', 0, -1), { code: 'INVALID_REQUEST' });
+    assert.throws(() => log.purgeBefore('nope', 0, 1), { code: 'UNKNOWN_TOPIC_OR_PARTITION' });
+    await log.close();
+    const again = await open(dir);
+    assert.equal(again.describeTopic('r').partitions[0]!.logStartOffset, all);
+    assert.equal(again.describeTopic('r').partitions[0]!.logEndOffset, 100);
+  });
+
   it('rolls an old active segment so that retention can remove it', async () => {
     const log = await open(tempDir());
     await log.createTopic('t', { partitions: 1, config: { segmentMs: 1, retentionMs: 1 } });

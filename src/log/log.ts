@@ -263,6 +263,14 @@ export class FileLog implements Log {
     return this.partitionOf(topic, partition).truncateTo(offset);
   }
 
+  purgeBefore(topic: string, partition: number, offset: number): number {
+    this.ensureOpen();
+    if (!Number.isSafeInteger(offset) || offset < 0) {
+      throw new SluiceError('INVALID_REQUEST', `purge offset must be a non-negative integer, got ${offset}`);
+    }
+    return this.partitionOf(topic, partition).purgeBefore(offset);
+  }
+
   /** Forces a segment roll (tests and tools). */
   roll(topic: string, partition: number): void {
     this.partitionOf(topic, partition).roll();

@@ -509,6 +509,31 @@ export class Partition {
     return deleted;
   }
 
+  /**
+   * Deletes the whole segments every record of which is below `offset` (at most the high watermark; never the
+   * active segment): Kafka's DeleteRecords, for records every reader has consumed. Records below `offset` in the
+   * segment holding it stay readable (Kafka would hide them; deleting whole files keeps the log's start at a
+   * segment's base, which is all it persists). Returns the log start offset after it.
+   */
+  purgeBefore(offset: number): number {
+    if (this.closed) return this.logStartOffset;
+    const limit = Math.min(offset, this.highWatermark);
+    let deleted = 0;
+    while (this.segments.length > 1 && this.segments[1]!.baseOffset <= limit) {
+      const oldest = this.segments.shift()!;
+      oldest.close();
+      oldest.remove(this.dir);
+      deleted++;
+    }
+    if (deleted > 0) {
+      this.logger.info(
+        { topic: this.topic, partition: this.id, deleted, logStartOffset: this.logStartOffset },
+        'purged consumed segments',
+      );
+    }
+    return this.logStartOffset;
+  }
+
   private segmentFor(offset: number): Segment {
     const segments = this.segments;
     let lo = 0;

@@ -340,6 +340,16 @@ export class RepartitionReader<T> implements Source<T> {
       this.watermark = restored.watermark;
       this.idle = restored.idle;
     }
+    if (restored && restored.offset < logStartOffset) {
+      // Someone deleted records this checkpoint has not read (DeleteRecords, a changed retention): starting later
+      // would silently lose them.
+      throw new SluiceError(
+        'REPARTITION_RECORDS_DELETED',
+        `${this.name}: partition ${this.partition} starts at offset ${logStartOffset}, but the checkpoint resumes ` +
+          `at ${restored.offset}: the records in between were deleted before this task read them`,
+        { topic: this.topic.name, partition: this.partition, offset: restored.offset, logStartOffset },
+      );
+    }
     this.offset = Math.max(restored?.offset ?? 0, logStartOffset);
   }
 

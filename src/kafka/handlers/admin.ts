@@ -1,4 +1,5 @@
-// ApiVersions, Metadata, CreateTopics and DeleteTopics: what clients ask before they produce or consume.
+// ApiVersions, Metadata, CreateTopics, DeleteTopics and DeleteRecords: what clients ask before they produce or
+// consume, and the admin calls on topics.
 import { isSluiceError } from '../../errors.ts';
 import { APIS, KafkaError, kafkaErrorOf, type Message } from '../protocol/index.ts';
 import { type BrokerContext, ensureTopic, type Handler, topicConfigFrom } from './context.ts';
@@ -115,4 +116,33 @@ export const deleteTopics: Handler = async (body, broker: BrokerContext) => {
     }
   }
   return { throttleTimeMs: 0, responses };
+};
+
+/**
+ * Deletes the records below each offset (-1: the high watermark). The log deletes whole segments, so the low
+ * watermark it answers can be below the offset asked for (records there stay readable until their segment goes);
+ * an offset past the high watermark is refused, as Kafka does.
+ */
+export const deleteRecords: Handler = (body, broker: BrokerContext) => {
+  const topics = (body.topics as Message[]).map((topic) => ({
+    name: topic.name,
+    partitions: (topic.partitions as Message[]).map((p) => {
+      const out = { partitionIndex: p.partitionIndex, lowWatermark: -1, errorCode: KafkaError.NONE as number };
+      try {
+        const info = broker.log.describeTopic(topic.name as string).partitions[p.partitionIndex as number];
+        const offset = Number(p.offset);
+        if (info === undefined) out.errorCode = KafkaError.UNKNOWN_TOPIC_OR_PARTITION;
+        else if (offset !== -1 && (offset < 0 || offset > info.logEndOffset)) {
+          out.errorCode = KafkaError.OFFSET_OUT_OF_RANGE;
+        } else {
+          const before = offset === -1 ? info.logEndOffset : offset;
+          out.lowWatermark = broker.log.purgeBefore(topic.name as string, p.partitionIndex as number, before);
+        }
+      } catch (error) {
+        out.errorCode = kafkaErrorOf(error);
+      }
+      return out;
+    }),
+  }));
+  return { throttleTimeMs: 0, topics };
 };

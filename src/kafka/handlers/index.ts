@@ -24,5 +24,6 @@ export const HANDLERS: ReadonlyMap<number, Handler> = new Map<number, Handler>([
   [18, admin.apiVersions],
   [19, admin.createTopics],
   [20, admin.deleteTopics],
+  [21, admin.deleteRecords],
   [22, data.initProducerId],
 ]);

@@ -218,6 +218,28 @@ export const DeleteTopics = defineApi({
   response: [f('throttleTimeMs', 'int32', '1+'), structs('responses', [f('name', 'string'), f('errorCode', 'int16')])],
 });
 
+export const DeleteRecords = defineApi({
+  apiKey: 21,
+  name: 'DeleteRecords',
+  minVersion: 0,
+  maxVersion: 2,
+  flexibleFrom: 2,
+  request: [
+    structs('topics', [
+      f('name', 'string'),
+      structs('partitions', [f('partitionIndex', 'int32'), f('offset', 'int64')]),
+    ]),
+    f('timeoutMs', 'int32'),
+  ],
+  response: [
+    f('throttleTimeMs', 'int32'),
+    structs('topics', [
+      f('name', 'string'),
+      structs('partitions', [f('partitionIndex', 'int32'), f('lowWatermark', 'int64'), f('errorCode', 'int16')]),
+    ]),
+  ],
+});
+
 export const InitProducerId = defineApi({
   apiKey: 22,
   name: 'InitProducerId',
