@@ -494,9 +494,7 @@ export class Partition {
       const expired = retentionMs >= 0 && now - newest > retentionMs;
       const oversize = retentionBytes >= 0 && total - oldest.size >= retentionBytes;
       if (!expired && !oversize) break;
-      this.segments.shift();
-      oldest.close();
-      oldest.remove(this.dir);
+      this.dropOldestSegment();
       total -= oldest.size;
       deleted++;
     }
@@ -520,9 +518,7 @@ export class Partition {
     const limit = Math.min(offset, this.highWatermark);
     let deleted = 0;
     while (this.segments.length > 1 && this.segments[1]!.baseOffset <= limit) {
-      const oldest = this.segments.shift()!;
-      oldest.close();
-      oldest.remove(this.dir);
+      this.dropOldestSegment();
       deleted++;
     }
     if (deleted > 0) {
@@ -532,6 +528,13 @@ export class Partition {
       );
     }
     return this.logStartOffset;
+  }
+
+  /** Closes and deletes the oldest segment (retention and purging; never the active one: callers check). */
+  private dropOldestSegment(): void {
+    const oldest = this.segments.shift()!;
+    oldest.close();
+    oldest.remove(this.dir);
   }
 
   private segmentFor(offset: number): Segment {

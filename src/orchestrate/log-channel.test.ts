@@ -7,12 +7,19 @@ import path from 'node:path';
 import { after, it } from 'node:test';
 import { MessageChannel } from 'node:worker_threads';
 import { decodeRecordBatches, type Log, openLog, type ReadOptions } from '../log/index.ts';
-import { RemoteLog, serveLog, threadPort } from './log-channel.ts';
+import { type LogPort, RemoteLog, serveLog, threadPort } from './log-channel.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
+
+/** `target` with some of its methods replaced, to watch the calls a test is about. */
+function overriding<T extends object>(target: T, methods: Partial<T>): T {
+  return new Proxy(target, {
+    get: (object, name) => (name in methods ? methods[name as keyof T] : Reflect.get(object, name)),
+  });
+}
 
 async function tempLog(): Promise<Log> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-channel-'));
@@ -24,11 +31,11 @@ async function tempLog(): Promise<Log> {
   return log;
 }
 
-/** `owner` served over a message channel, as to a task thread; the thread's side. */
-async function channelTo(owner: Log): Promise<RemoteLog> {
+/** `owner` served over a message channel, as to a task thread; the thread's side (its port seen through `wrap`). */
+async function channelTo(owner: Log, wrap = (port: LogPort) => port): Promise<RemoteLog> {
   const { port1, port2 } = new MessageChannel();
   const server = serveLog(threadPort(port1), owner);
-  const remote = new RemoteLog(threadPort(port2));
+  const remote = new RemoteLog(wrap(threadPort(port2)));
   cleanups.push(() => {
     server.close();
     port1.close();
@@ -45,14 +52,11 @@ it('lends pages in shared slots that come back for later reads; moves the pages 
   }
   // The owner's reads: whether each was given memory to read into, and whether that memory had held a page before.
   const given: ('none' | 'fresh' | 'used')[] = [];
-  const owner = new Proxy(log, {
-    get(target, name) {
-      if (name !== 'readRaw') return Reflect.get(target, name);
-      return (topic: string, partition: number, offset: number, options: ReadOptions) => {
-        const into = options.into;
-        given.push(into === undefined ? 'none' : into.some((byte) => byte !== 0) ? 'used' : 'fresh');
-        return target.readRaw(topic, partition, offset, options);
-      };
+  const owner = overriding(log, {
+    readRaw: (topic: string, partition: number, offset: number, options: ReadOptions = {}) => {
+      const into = options.into;
+      given.push(into === undefined ? 'none' : into.some((byte) => byte !== 0) ? 'used' : 'fresh');
+      return log.readRaw(topic, partition, offset, options);
     },
   });
   const remote = await channelTo(owner);
@@ -109,13 +113,10 @@ it("moves an append's batch to the owner alone, not the shared buffer pool it wo
   const log = await tempLog();
   await log.createTopic('out', { partitions: 1 });
   const received: number[] = [];
-  const owner = new Proxy(log, {
-    get(target, name) {
-      if (name !== 'appendRaw') return Reflect.get(target, name);
-      return (topic: string, partition: number, batch: Buffer) => {
-        received.push(batch.buffer.byteLength - batch.length);
-        return target.appendRaw(topic, partition, batch);
-      };
+  const owner = overriding(log, {
+    appendRaw: (topic: string, partition: number, batch: Buffer) => {
+      received.push(batch.buffer.byteLength - batch.length);
+      return log.appendRaw(topic, partition, batch);
     },
   });
   const remote = await channelTo(owner);
@@ -136,21 +137,14 @@ it("passes an append's durability to the owner, and flush() to the owner's log",
   const log = await tempLog();
   await log.createTopic('out', { partitions: 1 });
   const calls: string[] = [];
-  const owner = new Proxy(log, {
-    get(target, name) {
-      if (name === 'appendRaw') {
-        return (topic: string, partition: number, batch: Buffer, options?: { durable?: boolean }) => {
-          calls.push(`appendRaw durable=${options?.durable}`);
-          return target.appendRaw(topic, partition, batch, options);
-        };
-      }
-      if (name === 'flush') {
-        return (topic: string) => {
-          calls.push(`flush ${topic}`);
-          return target.flush(topic);
-        };
-      }
-      return Reflect.get(target, name);
+  const owner = overriding(log, {
+    appendRaw: (topic: string, partition: number, batch: Buffer, options?: { durable?: boolean }) => {
+      calls.push(`appendRaw durable=${options?.durable}`);
+      return log.appendRaw(topic, partition, batch, options);
+    },
+    flush: (topic: string) => {
+      calls.push(`flush ${topic}`);
+      return log.flush(topic);
     },
   });
   const remote = await channelTo(owner);
@@ -165,25 +159,15 @@ it("passes an append's durability to the owner, and flush() to the owner's log",
 it("sends a turn's appends to the owner in one message, each settling on its own, in order", async () => {
   const log = await tempLog();
   await log.createTopic('out', { partitions: 3 });
-  const { port1, port2 } = new MessageChannel();
-  const server = serveLog(threadPort(port1), log);
-  cleanups.push(() => {
-    server.close();
-    port1.close();
-  });
   const ops: string[] = [];
-  const port = threadPort(port2);
-  const counted = new Proxy(port, {
-    get(target, name) {
-      if (name !== 'post') return Reflect.get(target, name);
-      return (message: { op: string }, transfer?: ArrayBuffer[]) => {
-        ops.push(message.op);
-        target.post(message, transfer);
-      };
-    },
-  });
-  const remote = new RemoteLog(counted);
-  await remote.refresh();
+  const remote = await channelTo(log, (port) =>
+    overriding(port, {
+      post: (message: object, transfer?: ArrayBuffer[]) => {
+        ops.push((message as { op: string }).op);
+        port.post(message, transfer);
+      },
+    }),
+  );
   const records = (tag: string) =>
     Array.from({ length: 3 }, (_, i) => ({ key: null, value: Buffer.from(`${tag}${i}`), timestamp: i }));
   ops.length = 0;

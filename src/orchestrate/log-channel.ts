@@ -212,7 +212,9 @@ export function serveLog(
   const asShown = (info: TopicInfo): TopicInfo => ({ ...info, name: shown.get(info.name) ?? info.name });
   const pending = new Set<Promise<unknown>>();
   const slots = new PageSlots();
-  const appendOne = (topic: unknown, partition: unknown, batch: unknown, durable: unknown) => {
+  /** One append's arguments, `[topic, partition, batch, durable]`, made (a malformed one rejects on its own). */
+  const appendOne = async (append: unknown) => {
+    const [topic, partition, batch, durable] = append as [unknown, unknown, unknown, unknown];
     if (!(batch instanceof Uint8Array)) throw new SluiceError('INVALID_REQUEST', 'an append needs record batch bytes');
     return log.appendRaw(real(topic), partition as number, asBuffer(batch)!, { durable: durable !== false });
   };
@@ -226,10 +228,8 @@ export function serveLog(
           .map(asShown);
       case 'createTopic':
         return asShown(await log.createTopic(real(args[0]), args[1] as TopicSpec));
-      case 'appendRaw': {
-        const [topic, partition, batch, durable] = args as [string, number, Uint8Array, unknown];
-        return appendOne(topic, partition, batch, durable);
-      }
+      case 'appendRaw':
+        return appendOne(args);
       case 'appendMany': {
         // A turn's appends in one message (see RemoteLog.append), made in their order; each settles on its own.
         const appends = args[0];
@@ -239,15 +239,7 @@ export function serveLog(
             `appendMany needs a list of at most ${MAX_APPENDS_PER_CALL} appends`,
           );
         }
-        const made = appends.map((append: unknown) => {
-          try {
-            const [topic, partition, batch, durable] = append as [string, number, Uint8Array, unknown];
-            return appendOne(topic, partition, batch, durable);
-          } catch (error) {
-            return Promise.reject(error);
-          }
-        });
-        return (await Promise.allSettled(made)).map((settled) =>
+        return (await Promise.allSettled(appends.map(appendOne))).map((settled) =>
           settled.status === 'fulfilled' ? { value: settled.value } : { error: errorReply(settled.reason) },
         );
       }
@@ -568,7 +560,6 @@ export class RemoteLog implements PipelineLog {
 
   /** The slots given back since the last read, for the next one to carry. */
   private takeGiven(): number[] {
-    if (this.given.length === 0) return [];
     const given = this.given;
     this.given = [];
     return given;
