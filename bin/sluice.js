@@ -1,11 +1,24 @@
 #!/usr/bin/env node
-// The `sluice` executable. Sluice is written in TypeScript and runs it directly (Node's type stripping),
-// so it needs Node >= 22.18; `npm ci` installs Node 24 LTS into node_modules/.bin for the npm scripts.
+// The `sluice` executable: the built CLI (dist/) in an installed package; in the repository, where npm scripts
+// and npx set the "sluice-source" condition (.npmrc), the TypeScript sources directly (package.json "imports").
 const [major, minor] = process.versions.node.split('.').map(Number);
-if (major < 22 || (major === 22 && minor < 18)) {
+if (major < 22 || (major === 22 && minor < 22)) {
   console.error(
-    `sluice needs Node.js >= 22.18 (this is ${process.version}). Run it through npm (npm start, npx sluice), which uses the Node 24 that npm ci installs.`,
+    `sluice needs Node.js >= 22.22 (Node 24 LTS recommended); this is ${process.version}. ` +
+      'See https://nodejs.org or your version manager (nvm install 24).',
   );
   process.exit(1);
 }
-await import('../src/cli/main.ts');
+try {
+  await import('#cli');
+} catch (error) {
+  // A checkout run without npm (so without the condition) and without `npm run build`: say how to run it.
+  if (error?.code === 'ERR_MODULE_NOT_FOUND' && String(error.message).includes('/dist/src/cli/main.js')) {
+    console.error(
+      'sluice: dist/ is not built. In the repository run it through npm (npm start, npx sluice), ' +
+        'or build it first: npm run build',
+    );
+    process.exit(1);
+  }
+  throw error;
+}

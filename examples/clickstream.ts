@@ -18,10 +18,10 @@ import {
   logSink,
   logSource,
   Pipeline,
+  serveTable,
   watermarks,
   windows,
-} from '../src/engine/index.ts';
-import { serveTable } from '../src/serve/index.ts';
+} from 'sluice';
 
 export interface Interaction {
   viewId: string;

@@ -6,8 +6,7 @@
 //   - `readings` {sensor, ts, temperature}: a reading per sensor per demo second (sensor-averages).
 // All arrive out of order within 4 s, and now and then a device reconnects with readings a minute or more old,
 // which arrive late.
-import type { PipelineLog } from '../src/engine/index.ts';
-import { type LogRecord, partitionForKey } from '../src/log/index.ts';
+import { type LogRecord, type PipelineLog, partitionForKey } from 'sluice';
 
 export const DEMO_TOPICS = { events: 3, views: 3, clicks: 3, readings: 3 } as const;
 

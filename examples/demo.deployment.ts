@@ -3,7 +3,7 @@
 // topics, and a Lambda batch job that recomputes each finished window_totals minute into the hybrid table and
 // reconciles it with the speed layer. Try `sluice status`, `sluice replay sensor-averages --from earliest`, and
 // `sluice backfill window-batch --from <ISO time> --to <ISO time>`.
-import { defineDeployment } from '../src/orchestrate/index.ts';
+import { defineDeployment } from 'sluice';
 import { AD_CTR_COLUMNS, USER_SESSION_COLUMNS } from './clickstream.ts';
 import { DEMO_TOPICS, startDemoGenerators } from './demo-data.ts';
 import { SENSOR_AVERAGE_COLUMNS } from './sensor-averages.ts';

@@ -7,17 +7,7 @@
 // before it — {sensor, ts, avg_5m, min_5m, max_5m, readings_5m} — to topic `sensor-averages` and to the serving
 // table `sensor_averages`. A reading more than a minute behind the watermark (a device that reconnects with old
 // data) would distort the rolling figure of a moment long past: it goes to topic `readings-late` instead.
-import {
-  agg,
-  definePipeline,
-  ensureTopic,
-  json,
-  logSink,
-  logSource,
-  Pipeline,
-  watermarks,
-} from '../src/engine/index.ts';
-import { serveTable } from '../src/serve/index.ts';
+import { agg, definePipeline, ensureTopic, json, logSink, logSource, Pipeline, serveTable, watermarks } from 'sluice';
 
 export interface Reading {
   sensor: string;

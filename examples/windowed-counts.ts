@@ -18,10 +18,10 @@ import {
   logSource,
   Pipeline,
   type PipelineEnvironment,
+  serveTable,
   watermarks,
   windows,
-} from '../src/engine/index.ts';
-import { serveTable } from '../src/serve/index.ts';
+} from 'sluice';
 
 export interface Event {
   key: string;

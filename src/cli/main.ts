@@ -5,6 +5,7 @@ import { registerBackfill } from './commands/backfill.ts';
 import { registerBroker } from './commands/broker.ts';
 import { registerConsume } from './commands/consume.ts';
 import { registerDev } from './commands/dev.ts';
+import { registerInit } from './commands/init.ts';
 import { registerProduce } from './commands/produce.ts';
 import { registerQuery } from './commands/query.ts';
 import { registerReplay } from './commands/replay.ts';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
   program.hook('preAction', (command) => setLogLevel(command.opts().logLevel));
+  registerInit(program);
   registerDev(program);
   registerBroker(program);
   registerRun(program);

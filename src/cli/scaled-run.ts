@@ -11,6 +11,7 @@ import { connectKafkaLog } from '../connectors/index.ts';
 import { type PipelineDefinition, type PipelineLog, RestartBudget, sleep } from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
 import { createLogger, type Logger } from '../logger.ts';
+import { siblingModule } from '../modules.ts';
 import {
   inspectPipeline,
   joinTaskGroup,
@@ -103,7 +104,7 @@ export async function superviseMembers({
   args,
   logger = createLogger('run'),
 }: SpawnMembersOptions): Promise<void> {
-  const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+  const main = fileURLToPath(siblingModule(import.meta.url, 'main'));
   const stop = new AbortController();
   const children = new Set<ChildProcess>();
   const budget = new RestartBudget({ maxFailures: 5 * count });

@@ -6,10 +6,11 @@ import { type PipelineMetrics, RestartBudget, type RestartPolicy, sleep } from '
 import { SluiceError } from '../errors.ts';
 import type { Log } from '../log/index.ts';
 import type { Logger } from '../logger.ts';
+import { siblingModule } from '../modules.ts';
 import { childProcessPort, type LogChannelServer, serveLog } from './log-channel.ts';
 import type { WorkerMessage, WorkerStart } from './worker-protocol.ts';
 
-const WORKER = new URL('./worker.ts', import.meta.url);
+const WORKER = siblingModule(import.meta.url, 'worker');
 
 export type ProcessState = 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped' | 'finished' | 'failed';
 

@@ -12,6 +12,7 @@ import { type PipelineDefinition, type PipelineView, RestartBudget, sleep } from
 import { SluiceError } from '../errors.ts';
 import type { Log } from '../log/index.ts';
 import { createLogger, type Logger } from '../logger.ts';
+import { siblingModule } from '../modules.ts';
 import { serveLog, threadPort } from '../orchestrate/index.ts';
 import { inspectPipeline, type PipelineShape } from './inspect.ts';
 import { releaseThreadLeases } from './lease.ts';
@@ -19,7 +20,7 @@ import { DEFAULT_MOVE_POLICY, type MovePolicy, planMove, ReadProgress, type Task
 import { requireTaskSavepoints, taskDir } from './task-runner.ts';
 import type { TaskReport, TaskThreadMessage, TaskThreadStart } from './task-thread.ts';
 
-const ENTRY = new URL('./task-thread.ts', import.meta.url);
+const ENTRY = siblingModule(import.meta.url, 'task-thread');
 
 export interface TaskThreadsOptions {
   /** The pipeline file each thread imports (its default export builds the pipeline). */
