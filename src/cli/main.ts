@@ -16,11 +16,12 @@ import { registerStatus } from './commands/status.ts';
 import { registerTopics } from './commands/topics.ts';
 import { registerUp } from './commands/up.ts';
 import { describeFailure, EXIT, paint } from './common.ts';
+import { packageInfo } from './package-info.ts';
 
 export function buildProgram(): Command {
   const program = new Command('sluice')
     .description('Sluice: a durable Kafka-compatible log, a streaming engine and a real-time SQL store')
-    .version(process.env.npm_package_version ?? '0.1.0')
+    .version(packageInfo().version)
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace (env SLUICE_LOG_LEVEL)', 'warn')
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
