@@ -2,7 +2,8 @@
 // real `sluice dev`: the overview draws the running pipelines' dataflow graphs; a live chart's last point moves
 // to a window holding events ingested over HTTP, pushed without a reload; a query typed into the SQL editor shows
 // its rows (as a table and as a chart); topics and checkpoints show; a failing backend (HTTP 500) is an error
-// banner, not a blank page, and the banner goes once the backend is back; a bearer token given as #token= works.
+// banner, not a blank page, and the banner goes once the backend is back; a bearer token given as #token= works;
+// an empty source partition shows as idle, with each partition's watermark.
 // A screenshot of each page goes to test-artifacts/.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -10,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { agg, collect, json, logSource, Pipeline, watermarks, windows } from '../src/engine/index.ts';
 import { startServer } from '../src/http/index.ts';
 import { openLog } from '../src/log/index.ts';
 import { ServingStore } from '../src/serve/index.ts';
@@ -328,5 +330,80 @@ describe('dashboard behind a bearer token', {
     assert.equal(new URL(page2.url()).hash, '', 'the token does not stay in the address');
     assert.equal(await page2.getByTestId('token-form').count(), 0);
     await context.close();
+  });
+});
+
+describe('dashboard: source partitions', {
+  skip: hasChromium ? false : `${CHROMIUM} is not installed (.ci/run installs it)`,
+}, () => {
+  let dir: string;
+  let close: () => Promise<void>;
+  let url: string;
+  let browser: Browser;
+
+  before(async () => {
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-dashboard-idle-'));
+    const [, launched] = await Promise.all([
+      buildDashboard({ quiet: true }),
+      chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] }),
+    ]);
+    browser = launched;
+    const log = await openLog({ dataDir: dir });
+    await log.createTopic('clicks', { partitions: 2 });
+    // Only partition 1 gets clicks: partition 0 goes idle once the source has been caught up there for 200 ms.
+    const clicks = [1000, 2000, 30_000].map((ts) => ({ key: null, value: Buffer.from(JSON.stringify({ ts })) }));
+    await log.append('clicks', 1, clicks);
+    const pipeline = new Pipeline({ name: 'idle-clicks' });
+    pipeline
+      .source(logSource({ log, topic: 'clicks', format: json<{ ts: number }>(), idleTimeout: '200ms' }))
+      .withTimestamps((c) => c.ts, watermarks.boundedOutOfOrderness('1s'))
+      .keyBy(() => 'all')
+      .window(windows.tumbling('10s'))
+      .aggregate(agg.count())
+      .sinkTo(collect());
+    const running = pipeline.run();
+    const store = await ServingStore.open({ dir: ':memory:' });
+    const server = await startServer({ log, store, port: 0, pipelines: () => [pipeline] });
+    url = server.url;
+    close = async () => {
+      pipeline.stop();
+      await running;
+      await server.close();
+      await store.close();
+      await log.close();
+    };
+  });
+
+  after(async () => {
+    await browser?.close();
+    await close?.();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('shows each source partition with its watermark, the empty one as idle', async () => {
+    const page = await browser.newPage();
+    const logged: string[] = [];
+    page.on('pageerror', (error) => logged.push(`exception: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') logged.push(`console: ${message.text()}`);
+    });
+    await page.goto(`${url}/`);
+    const table = page.getByTestId('source-partitions');
+    const rows = table.locator('tbody tr');
+    await rows.first().waitFor({ timeout: 20_000 });
+    assert.equal(await rows.count(), 2);
+    const status = (row: number) => rows.nth(row).getByTestId('partition-status');
+    await eventually(
+      async () => (await status(0).getAttribute('data-idle')) === 'true',
+      'partition 0 idle',
+      20_000,
+      100,
+    );
+    assert.match((await rows.nth(0).textContent())!, /idle/);
+    assert.match((await rows.nth(1).textContent())!, /\d{2}:\d{2}:\d{2}/, "partition 1's watermark shows as a time");
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-source-partitions.png'), fullPage: true });
+    assert.deepEqual(logged, []);
+    await page.close();
   });
 });

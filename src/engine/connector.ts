@@ -14,6 +14,14 @@ export interface SourceBatch<T> {
    */
   readonly watermark?: number;
   readonly idle?: boolean;
+  /**
+   * Partition idleness, on an empty batch only: true when the source knows it has nothing to read in `channel` (it
+   * has caught up with the partition's end) and nothing has arrived there for its idle timeout. Timestamp
+   * assigners then leave the channel out of the watermark until its next records, which wake it up (false wakes
+   * it without records). Never merely because the pipeline was slow to poll, and never in a bounded run (the end
+   * of the input is the final watermark). Unlike `idle` above, which speaks for every channel of the source.
+   */
+  readonly channelIdle?: boolean;
 }
 
 export interface SourceContext {
@@ -21,6 +29,8 @@ export interface SourceContext {
   deadLetter(letter: Omit<DeadLetter, 'operator'>): void;
   /** True when the pipeline runs in bounded (batch) mode: poll() must return null at the end of the input. */
   readonly bounded: boolean;
+  /** The pipeline's clock (epoch ms; tests pass a manual one), which idleness is timed by. Default: Date.now. */
+  readonly clock?: () => number;
 }
 
 export interface Source<T> {
@@ -35,6 +45,12 @@ export interface Source<T> {
   poll(signal: AbortSignal): Promise<SourceBatch<T> | null>;
   /** The topic it reads and the next offset it will read in each partition (consumer lag, for the dashboard). */
   readPositions?(): { topic: string; offsets: number[] };
+  /**
+   * For metrics: each channel this source reads and since when (its clock) it has been idle — reported with
+   * `channelIdle: true` and no records since — or null while it is active. Idleness is not checkpointed: after a
+   * restore every channel starts active.
+   */
+  channelStatus?(): { channel: number; idleSince: number | null }[];
   /**
    * Reads only these partitions (a partition task of a scaled-out pipeline; see Pipeline.runAsTask). Call before
    * open(). Sources that cannot be split leave it out, and such a pipeline runs in one piece only.

@@ -60,6 +60,12 @@ export class OperatorHarness<I, O> {
     return this;
   }
 
+  /** Says `channel` went idle (or woke up without records), as a source does with SourceBatch.channelIdle. */
+  channelIdle(channel: number, idle = true, input = 0): this {
+    this.node.receiveBatch({ values: [], timestamps: [], channel, channelIdle: idle }, input);
+    return this;
+  }
+
   watermark(watermark: number, input?: number): this {
     if (input !== undefined) this.node.receiveWatermark(watermark, input);
     else for (let i = 0; i < Math.max(1, this.inputCount()); i++) this.node.receiveWatermark(watermark, i);

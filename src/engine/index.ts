@@ -7,7 +7,13 @@ export { readCheckpointFile, requestSavepoint } from './checkpoint/store.ts';
 export type { Sink, Source, SourceBatch, SourceContext } from './connector.ts';
 export { bytes, type Format, json, text } from './connectors/formats.ts';
 export { LogSinkConnector, type LogSinkOptions, logSink } from './connectors/log-sink.ts';
-export { LogSource, type LogSourceOptions, logSource, type StartPosition } from './connectors/log-source.ts';
+export {
+  DEFAULT_IDLE_TIMEOUT_MS,
+  LogSource,
+  type LogSourceOptions,
+  logSource,
+  type StartPosition,
+} from './connectors/log-source.ts';
 export { type CollectSink, collect, countingSink, fromArrays, generator } from './connectors/memory.ts';
 export {
   definePipeline,
@@ -37,6 +43,8 @@ export {
   type PipelineOptions,
   type PipelineTopology,
   type PipelineView,
+  type SourceMetrics,
+  type SourcePartitionMetrics,
   type TopologyEdge,
   type TopologyNode,
 } from './pipeline.ts';

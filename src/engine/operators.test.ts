@@ -66,6 +66,104 @@ describe('timestamps and watermarks', () => {
     assert.deepEqual(h.emittedWatermarks(), [20]);
   });
 
+  it('leaves a channel its source reported idle out of the minimum until its records wake it', () => {
+    const h = new OperatorHarness(new TimestampAssigner((v: { ts: number }) => v.ts, { maxOutOfOrdernessMs: 5 }));
+    const assigner = h.node.operator as TimestampAssigner<{ ts: number }>;
+    h.processingTime(1000);
+    h.process([], 0, 0).process([], 0, 1); // two partitions announced
+    h.process([[{ ts: 100 }, 0]], 0, 1);
+    assert.deepEqual(h.emittedWatermarks(), [], 'partition 0 has not spoken: hold');
+    h.processingTime(60_000);
+    assert.deepEqual(h.emittedWatermarks(), [], 'no idleTimeout of its own: silence alone does not make it idle');
+    h.processingTime(61_000).channelIdle(0);
+    assert.deepEqual(h.emittedWatermarks(), [95], 'its source says it is idle: left out');
+    assert.deepEqual(assigner.channelTimes().get(0), { watermark: Number.NEGATIVE_INFINITY, idleSince: 61_000 });
+    assert.equal(h.outputIdle(), false, 'partition 1 is still active');
+    h.process([[{ ts: 200 }, 0]], 0, 1);
+    assert.deepEqual(h.emittedWatermarks(), [95, 195]);
+    // Woken by its records, which go on before the watermark counts it again: on time, and never backwards.
+    h.output();
+    h.process([[{ ts: 150 }, 0]], 0, 0);
+    assert.deepEqual(h.values(), [{ ts: 150 }]);
+    assert.deepEqual(h.emittedWatermarks(), [95, 195], 'partition 0 holds time at 145 now, not backwards');
+    assert.deepEqual(assigner.channelTimes().get(0), { watermark: 145, idleSince: null });
+    h.process([[{ ts: 300 }, 0]], 0, 1).process([[{ ts: 260 }, 0]], 0, 0);
+    assert.deepEqual(h.emittedWatermarks(), [95, 195, 255]);
+    // An explicit wake-up without records counts the channel again at the time it had reached.
+    h.channelIdle(0).process([[{ ts: 400 }, 0]], 0, 1);
+    assert.deepEqual(h.emittedWatermarks(), [95, 195, 255, 295, 395]);
+    h.channelIdle(0, false).process([[{ ts: 500 }, 0]], 0, 1);
+    assert.deepEqual(h.emittedWatermarks(), [95, 195, 255, 295, 395], 'partition 0 holds at 255 again');
+  });
+
+  it('marks the stream idle once its source reports every channel idle, and active with the next record', () => {
+    const h = new OperatorHarness(new TimestampAssigner((v: { ts: number }) => v.ts, { maxOutOfOrdernessMs: 0 }));
+    h.process([], 0, 0)
+      .process([], 0, 1)
+      .process([[{ ts: 10 }, 0]], 0, 1);
+    h.channelIdle(0);
+    assert.equal(h.outputIdle(), false);
+    assert.deepEqual(h.emittedWatermarks(), [10]);
+    h.channelIdle(1);
+    assert.equal(h.outputIdle(), true, 'every channel idle: so is the stream');
+    h.channelIdle(1); // said twice: nothing changes
+    h.process([[{ ts: 20 }, 0]], 0, 0);
+    assert.equal(h.outputIdle(), false);
+    assert.deepEqual(h.emittedWatermarks(), [10, 20]);
+  });
+
+  it("combines the source's idleness with the strategy's idleTimeout: either leaves a channel out", () => {
+    const h = new OperatorHarness(
+      new TimestampAssigner((v: { ts: number }) => v.ts, { maxOutOfOrdernessMs: 0, idleTimeoutMs: 1000 }),
+    );
+    const assigner = h.node.operator as TimestampAssigner<{ ts: number }>;
+    h.processingTime(0);
+    h.process([[{ ts: 10 }, 0]], 0, 0)
+      .process([[{ ts: 20 }, 0]], 0, 1)
+      .process([[{ ts: 30 }, 0]], 0, 2);
+    assert.deepEqual(h.emittedWatermarks(), [10]);
+    h.channelIdle(0); // by its source
+    assert.deepEqual(h.emittedWatermarks(), [10, 20]);
+    h.processingTime(600).process([[{ ts: 40 }, 0]], 0, 2);
+    h.processingTime(1000); // channel 1 silent for its idleTimeout
+    assert.deepEqual(h.emittedWatermarks(), [10, 20, 40]);
+    assert.deepEqual(
+      [...assigner.channelTimes()].map(([c, t]) => [c, t.idleSince]),
+      [
+        [0, 0],
+        [1, 1000],
+        [2, null],
+      ],
+    );
+    h.processingTime(1600);
+    assert.equal(h.outputIdle(), true, 'channel 2 silent too: the stream is idle');
+  });
+
+  it('starts every channel active after a restore: idleness is not state', () => {
+    const strategy = { maxOutOfOrdernessMs: 0 };
+    const h = new OperatorHarness(new TimestampAssigner((v: { ts: number }) => v.ts, strategy));
+    h.process([[{ ts: 10 }, 0]], 0, 0)
+      .process([[{ ts: 50 }, 0]], 0, 1)
+      .channelIdle(0);
+    assert.deepEqual(h.emittedWatermarks(), [10, 50]);
+    const state = structuredClone(h.snapshot());
+    assert.doesNotMatch(JSON.stringify(state), /idle/i);
+    const assigner = new TimestampAssigner((v: { ts: number }) => v.ts, strategy);
+    const restored = new OperatorHarness(assigner);
+    assigner.restore(state);
+    assert.deepEqual(
+      [...assigner.channelTimes()].map(([c, t]) => [c, t.watermark, t.idleSince]),
+      [
+        [0, 10, null],
+        [1, 50, null],
+      ],
+    );
+    restored.process([[{ ts: 70 }, 0]], 0, 1);
+    assert.deepEqual(restored.emittedWatermarks(), [], 'partition 0 holds time at 10 again until it is idle again');
+    restored.channelIdle(0);
+    assert.deepEqual(restored.emittedWatermarks(), [70]);
+  });
+
   it('leaves idle inputs out of the minimum downstream, and holds when all are idle', () => {
     const h = new OperatorHarness(new UnionOperator<number>(), { inputs: 2 });
     h.watermark(100, 0);

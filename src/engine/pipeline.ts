@@ -18,6 +18,7 @@ import { PipelineHistory, type PipelineHistorySnapshot } from './history.ts';
 import { Node, type NodeMetrics, type NodeTimeState, PipelineFailure } from './node.ts';
 import { SinkOperator } from './operators/sink.ts';
 import { UnionOperator } from './operators/stateless.ts';
+import { type ChannelTime, TimestampAssigner } from './operators/timestamps.ts';
 import { DataStream } from './stream.ts';
 import { type DeadLetter, MAX_WATERMARK, type Operator } from './types.ts';
 
@@ -66,11 +67,40 @@ export interface OperatorMetrics extends NodeMetrics {
   watermarkLagMs: number | null;
 }
 
+/** A partition (channel) of a source: where the source reads it, its event time, and whether it is idle. */
+export interface SourcePartitionMetrics {
+  partition: number;
+  /** The next offset the source reads there (sources that read a topic); null otherwise. */
+  offset: number | null;
+  /**
+   * The partition's own watermark: the largest timestamp seen there minus the out-of-orderness bound (the lowest
+   * where several withTimestamps read it); null before its first record, or when no withTimestamps reads it.
+   */
+  watermark: number | null;
+  /**
+   * Left out of the watermark: the source caught up with it and nothing arrived for its idle timeout, or (the
+   * watermark strategy's idleTimeout) no record reached withTimestamps for that long.
+   */
+  idle: boolean;
+  /** When it went idle (epoch ms); null while active. */
+  idleSince: number | null;
+}
+
+export interface SourceMetrics {
+  /** The source's operator, as named in `operators`. */
+  operator: string;
+  /** The topic it reads, if it reads one. */
+  topic: string | null;
+  partitions: SourcePartitionMetrics[];
+}
+
 export interface PipelineMetrics {
   name: string;
   running: boolean;
   uptimeMs: number;
   operators: OperatorMetrics[];
+  /** The pipeline's inputs per partition (a partition task: its own partition only). */
+  sources: SourceMetrics[];
   deadLetters: number;
   checkpoints: { completed: number; failed: number; restoredFrom: string | null; last: CheckpointInfo | null };
   /** Why the pipeline failed, if it did (its run() rejected). */
@@ -112,6 +142,8 @@ interface Barrier {
 }
 
 const DEAD_LETTER_TAG = 'dead-letters';
+/** Channel numbers downstream are `source index × this + the source's channel`, unique over the pipeline. */
+const CHANNELS_PER_SOURCE = 1_000_000;
 
 /**
  * What observers (the HTTP API, /metrics, the dashboard) read of a running pipeline: a Pipeline itself, or the
@@ -263,9 +295,11 @@ export class Pipeline {
     return this;
   }
 
-  /** Runs until stop() (or, in bounded mode, until every source is exhausted and every result is written). */
-  async run(): Promise<void> {
-    if (this.running) throw new PipelineFailure('PIPELINE_RUNNING', `pipeline ${this.name} is already running`);
+  /**
+   * Throws if the graph cannot run (no sink, two operators with one uid): what run() checks first, for runners to
+   * call once the pipeline is built, so that a malformed graph fails at once rather than on every restart.
+   */
+  validate(): void {
     if (this.sinks.length === 0) {
       throw new PipelineFailure('NO_SINK', `pipeline ${this.name} has no sink: add .sinkTo(...) to a stream`);
     }
@@ -276,6 +310,12 @@ export class Pipeline {
       }
       uids.add(node.uid);
     }
+  }
+
+  /** Runs until stop() (or, in bounded mode, until every source is exhausted and every result is written). */
+  async run(): Promise<void> {
+    if (this.running) throw new PipelineFailure('PIPELINE_RUNNING', `pipeline ${this.name} is already running`);
+    this.validate();
     this.running = true;
     this.startedAt = this.options.clock();
     this.stopController = new AbortController();
@@ -545,15 +585,16 @@ export class Pipeline {
   private async openSource({ source, node, index }: SourceEntry) {
     await source.open({
       bounded: this.options.bounded,
+      clock: this.options.clock,
       deadLetter: (letter) => this.onDeadLetter({ operator: node.name, ...letter }),
     });
     // Announce every channel, so that an empty partition holds the watermark back as Kafka's does in Flink.
     for (const channel of source.channels())
-      node.receiveBatch({ values: [], timestamps: [], channel: index * 1_000_000 + channel }, 0);
+      node.receiveBatch({ values: [], timestamps: [], channel: index * CHANNELS_PER_SOURCE + channel }, 0);
   }
 
   private async runSource({ source, node, index }: SourceEntry) {
-    const channelBase = index * 1_000_000;
+    const channelBase = index * CHANNELS_PER_SOURCE;
     const signal = this.stopController.signal;
     try {
       while (!signal.aborted && this.failure === undefined) {
@@ -594,7 +635,10 @@ export class Pipeline {
     }
   }
 
-  /** A batch from a source that carries event time (a repartition topic's reader): records, then time. */
+  /**
+   * A batch that is more than records: time from a source that carries it (a repartition topic's reader), records
+   * then time; or a channel's idleness, which travels as an empty batch of that channel to the timestamp assigners.
+   */
   private receiveTimed(node: Node, batch: SourceBatch<unknown>, channelBase: number): void {
     // Waking up before the records, going idle after them: downstream never sees records from an idle input.
     if (batch.idle === false) node.receiveIdle(false, 0);
@@ -603,6 +647,9 @@ export class Pipeline {
         { values: batch.values, timestamps: batch.timestamps, channel: channelBase + batch.channel },
         0,
       );
+    } else if (batch.channelIdle !== undefined) {
+      const channel = channelBase + batch.channel;
+      node.receiveBatch({ values: [], timestamps: [], channel, channelIdle: batch.channelIdle }, 0);
     }
     if (batch.watermark !== undefined) node.receiveWatermark(batch.watermark, 0);
     if (batch.idle === true) node.receiveIdle(true, 0);
@@ -697,7 +744,44 @@ export class Pipeline {
             watermarkLagMs: Number.isFinite(m.watermark) ? Math.max(0, now - m.watermark) : null,
           };
         }),
+      sources: this.sourceMetrics(),
     };
+  }
+
+  /**
+   * Each input's partitions: the source's position and idleness, and each partition's own watermark as the
+   * timestamp assigners reading it see it (channels are numbered per source, so no graph walk is needed).
+   */
+  private sourceMetrics(): SourceMetrics[] {
+    const assigners: Map<number, ChannelTime>[] = [];
+    for (const node of this.nodes) {
+      if (node.operator instanceof TimestampAssigner) assigners.push(node.operator.channelTimes());
+    }
+    return this.sources
+      .filter((s) => !s.internal)
+      .map(({ source, node, index }) => {
+        const positions = source.readPositions?.();
+        const status = source.channelStatus?.() ?? source.channels().map((channel) => ({ channel, idleSince: null }));
+        const partitions = status.map(({ channel, idleSince }): SourcePartitionMetrics => {
+          const times = assigners.flatMap((a) => a.get(index * CHANNELS_PER_SOURCE + channel) ?? []);
+          let watermark = Number.POSITIVE_INFINITY;
+          // Idle where the source says so, or where every assigner reading it left it out (its own idleTimeout).
+          let leftOut: number | null = times.length > 0 ? Number.NEGATIVE_INFINITY : null;
+          for (const t of times) {
+            watermark = Math.min(watermark, t.watermark);
+            leftOut = leftOut === null || t.idleSince === null ? null : Math.max(leftOut, t.idleSince);
+          }
+          const since = idleSince ?? leftOut;
+          return {
+            partition: channel,
+            offset: positions?.offsets[channel] ?? null,
+            watermark: Number.isFinite(watermark) ? watermark : null,
+            idle: since !== null,
+            idleSince: since,
+          };
+        });
+        return { operator: node.name, topic: positions?.topic ?? null, partitions };
+      });
   }
 
   /** The dataflow graph: every operator and the edges between them (the dead-letter output only when used). */

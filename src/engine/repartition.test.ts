@@ -90,10 +90,22 @@ async function closeAll(log: Log, partitions?: number[]): Promise<void> {
   }
 }
 
-function build(log: Log, options: { bounded?: boolean; repartition?: boolean; idleTimeout?: string } = {}): Pipeline {
+interface BuildOptions {
+  bounded?: boolean;
+  repartition?: boolean;
+  /** The watermark strategy's idleTimeout. */
+  idleTimeout?: string;
+  /** The log source's partition idleness (default: its own default). */
+  sourceIdleTimeout?: string | false;
+}
+
+function build(log: Log, options: BuildOptions = {}): Pipeline {
   const p = new Pipeline({ name: 'views', bounded: options.bounded ?? false, tickMs: 20 });
+  const idleTimeout = options.sourceIdleTimeout;
   const counted = p
-    .source(logSource({ log, topic: 'views', format: json<View>() }))
+    .source(
+      logSource({ log, topic: 'views', format: json<View>(), ...(idleTimeout === undefined ? {} : { idleTimeout }) }),
+    )
     .withTimestamps((v) => v.ts, watermarks.boundedOutOfOrderness('1s', { idleTimeout: options.idleTimeout }))
     .keyBy(
       (v) => v.country,
@@ -182,25 +194,36 @@ describe('between partition tasks', () => {
     assert.notDeepEqual(counts(plain), expected);
   });
 
-  it('a task whose input stays silent goes idle and does not hold the others back', async () => {
-    const list = views(0, 2000).filter((v) => partitionForKey(Buffer.from(v.user), 3) !== 2);
-    const expected = await (async () => {
+  for (const [how, options] of [
+    ["the watermark strategy's idleTimeout", { idleTimeout: '100ms', sourceIdleTimeout: false }],
+    ["the log source's partition idleness", { sourceIdleTimeout: '100ms' }],
+  ] as const) {
+    it(`a task whose input stays silent goes idle and does not hold the others back (${how})`, async () => {
+      const list = views(0, 2000).filter((v) => partitionForKey(Buffer.from(v.user), 3) !== 2);
+      const expected = await (async () => {
+        const { log } = await setup(3);
+        await produce(log, list);
+        await closeAll(log, [0, 1]);
+        await build(log, { bounded: true }).run();
+        return counts(log);
+      })();
       const { log } = await setup(3);
+      const tasks = [0, 1, 2].map((p) => build(log, options).runAsTask(p));
+      const done = tasks.map((t) => t.run());
       await produce(log, list);
-      await closeAll(log, [0, 1]);
-      await build(log, { bounded: true }).run();
-      return counts(log);
-    })();
-    const { log } = await setup(3);
-    const tasks = [0, 1, 2].map((p) => build(log, { idleTimeout: '100ms' }).runAsTask(p));
-    const done = tasks.map((t) => t.run());
-    await produce(log, list);
-    await closeAll(log, [0, 1]); // partition 2 never gets a record
-    await until(() => counts(log).length >= expected.length, 'every window');
-    for (const t of tasks) t.stop();
-    await Promise.all(done);
-    assert.deepEqual(counts(log), expected);
-  });
+      await closeAll(log, [0, 1]); // partition 2 never gets a record
+      await until(() => counts(log).length >= expected.length, 'every window');
+      // Each task's source reads its own partition only, and shows it per partition.
+      assert.deepEqual(
+        tasks.map((t) => t.metrics().sources.map((s) => s.partitions.map((x) => x.partition))),
+        [[[0]], [[1]], [[2]]],
+      );
+      assert.equal(tasks[2]!.metrics().sources[0]!.partitions[0]!.idle, true);
+      for (const t of tasks) t.stop();
+      await Promise.all(done);
+      assert.deepEqual(counts(log), expected);
+    });
+  }
 
   it('streaming, with a task crashing and resuming from its checkpoint: each window once, as one process', async () => {
     const all = views(0, 4500);

@@ -8,6 +8,11 @@ export interface Batch<T> {
   readonly timestamps: readonly number[];
   /** The input channel (source and partition) the batch came from, kept through stateless operators. */
   readonly channel?: number;
+  /**
+   * Only on an empty batch: the source says `channel` went idle (true: it has caught up with the partition and
+   * nothing arrived for its idle timeout) or woke up without records (false); see SourceBatch.channelIdle.
+   */
+  readonly channelIdle?: boolean;
 }
 
 export const MIN_WATERMARK = Number.NEGATIVE_INFINITY;

@@ -32,11 +32,33 @@ export interface CheckpointInfoJson {
   durationMs: number;
 }
 
+/** A partition of a pipeline's source, as in Pipeline.metrics().sources. */
+export interface SourcePartitionJson {
+  partition: number;
+  /** The next offset the source reads (sources that read a topic). */
+  offset: number | null;
+  /** The partition's own watermark: largest timestamp seen there − the bound (epoch ms); null before a record. */
+  watermark: number | null;
+  /** Left out of the watermark: caught up with nothing new for the idle timeout. */
+  idle: boolean;
+  /** When it went idle (epoch ms); null while active. */
+  idleSince: number | null;
+}
+
+export interface SourceJson {
+  /** The source's operator name, as in `operators`. */
+  operator: string;
+  topic: string | null;
+  partitions: SourcePartitionJson[];
+}
+
 export interface PipelineJson {
   name: string;
   running: boolean;
   uptimeMs: number;
   operators: OperatorJson[];
+  /** Each source's partitions: position, watermark and idleness. */
+  sources: SourceJson[];
   deadLetters: number;
   checkpoints: { completed: number; failed: number; restoredFrom: string | null; last: CheckpointInfoJson | null };
   error: string | null;

@@ -324,6 +324,18 @@ describe('dashboard API', () => {
     );
     assert.equal(detail.history.checkpoints[0]!.status, 'completed');
     assert.equal(detail.history.totals.completed, detail.metrics.checkpoints.completed);
+    // Per source partition: where it reads, its watermark (none without withTimestamps), and idleness (never in a
+    // bounded run).
+    assert.deepEqual(detail.metrics.sources, [
+      {
+        operator: 'source:log:clicks',
+        topic: 'clicks',
+        partitions: [
+          { partition: 0, offset: 3, watermark: null, idle: false, idleSince: null },
+          { partition: 1, offset: 1, watermark: null, idle: false, idleSince: null },
+        ],
+      },
+    ]);
     const missing = await app().request('/v1/pipelines/nope');
     assert.equal(missing.status, 404);
     assert.equal(((await missing.json()) as { error: { code: string } }).error.code, 'UNKNOWN_PIPELINE');

@@ -1,17 +1,18 @@
 // The log source hands a page on in slices, straight from the record batches: the slices, a checkpoint in the
-// middle of a page (a restore hands on the very same batches), dead letters, giving pages back, and the path for
-// logs without raw reads.
+// middle of a page (a restore hands on the very same batches), dead letters, giving pages back, the path for
+// logs without raw reads, and partition idleness (caught up for the idle timeout, never with records unread).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import type { SluiceError } from '../../errors.ts';
 import { type Log, openLog, type RawReadResult } from '../../log/index.ts';
 import type { SourceBatch } from '../connector.ts';
 import type { PipelineLog } from '../define.ts';
 import type { DeadLetter } from '../types.ts';
 import { bytes, json } from './formats.ts';
-import { type LogSourceOptions, logSource } from './log-source.ts';
+import { DEFAULT_IDLE_TIMEOUT_MS, type LogSourceOptions, logSource } from './log-source.ts';
 
 let dir: string;
 let log: Log;
@@ -168,4 +169,178 @@ it('reads decoded records from a log without raw reads (a Kafka cluster)', async
   assert.equal(total, 2 * PER_PARTITION - 2);
   assert.equal(letters.length, 2);
   assert.deepEqual(source.position(), [PER_PARTITION, PER_PARTITION]);
+});
+
+describe('partition idleness', () => {
+  let topics = 0;
+  /** A fresh topic of two partitions, with `records` values {p, n} in each partition as given. */
+  async function quietTopic(records: [number, number]): Promise<string> {
+    const topic = `quiet-${topics++}`;
+    await log.createTopic(topic, { partitions: 2 });
+    for (const p of [0, 1]) await append(topic, p, 0, records[p]!);
+    return topic;
+  }
+  async function append(topic: string, p: number, from: number, count: number): Promise<void> {
+    if (count === 0) return;
+    const values = Array.from({ length: count }, (_, i) => Buffer.from(JSON.stringify({ p, n: from + i })));
+    await log.append(
+      topic,
+      p,
+      values.map((value) => ({ key: null, value })),
+    );
+  }
+  /** A streaming source on a manual clock (`clock.now`). */
+  async function streaming(topic: string, options: Options = {}) {
+    const clock = { now: 1_000_000 };
+    const source = logSource({ log, topic, format: json<{ p: number; n: number }>(), ...options });
+    await source.open({ bounded: false, deadLetter: () => {}, clock: () => clock.now });
+    return { source, clock };
+  }
+  /**
+   * One pass over the partitions, without waiting: the batch the source hands on, as "p:records" or "p:idle", or
+   * "-" for none. (An aborted signal makes a caught-up poll return at once.)
+   */
+  async function pass(source: Awaited<ReturnType<typeof streaming>>['source']): Promise<string> {
+    const batch = (await source.poll(AbortSignal.abort()))!;
+    if (batch.values.length > 0) return `${batch.channel}:${batch.values.length}`;
+    return batch.channelIdle ? `${batch.channel}:idle` : '-';
+  }
+  const idleSince = (source: Awaited<ReturnType<typeof streaming>>['source']) =>
+    source.channelStatus().map((c) => c.idleSince);
+
+  for (const [name, logFor] of [
+    ['raw reads', () => log],
+    ['without raw reads (a Kafka cluster)', withoutRawReads],
+  ] as const) {
+    it(`reports a partition idle once caught up for the default timeout, active again with records (${name})`, async () => {
+      const topic = await quietTopic([0, 3]);
+      const { source, clock } = await streaming(topic, { log: logFor() });
+      const start = clock.now;
+      assert.equal(await pass(source), '1:3', 'partition 0 is at its end: partition 1 hands on its records');
+      assert.equal(await pass(source), '-');
+      clock.now = start + DEFAULT_IDLE_TIMEOUT_MS - 1;
+      assert.equal(await pass(source), '-', 'not before the timeout');
+      assert.deepEqual(idleSince(source), [null, null]);
+      clock.now = start + DEFAULT_IDLE_TIMEOUT_MS;
+      const idle = [await pass(source), await pass(source)].sort();
+      assert.deepEqual(idle, ['0:idle', '1:idle'], 'each partition once');
+      assert.equal(await pass(source), '-', 'reported once');
+      assert.deepEqual(idleSince(source), [clock.now, clock.now]);
+
+      await append(topic, 0, 0, 2);
+      assert.equal(await pass(source), '0:2', 'records wake it, and are handed on');
+      assert.deepEqual(idleSince(source), [null, clock.now]);
+      const caughtUp = clock.now;
+      assert.equal(await pass(source), '-');
+      clock.now = caughtUp + DEFAULT_IDLE_TIMEOUT_MS - 1;
+      assert.equal(await pass(source), '-', 'the timeout counts again from when it was caught up');
+      clock.now = caughtUp + DEFAULT_IDLE_TIMEOUT_MS;
+      assert.equal(await pass(source), '0:idle');
+    });
+  }
+
+  it('never reports a partition idle while it has records unread, however late the next poll', async () => {
+    const topic = await quietTopic([0, 1]);
+    const { source, clock } = await streaming(topic, { maxRecordsPerBatch: 100, idleTimeout: '1s' });
+    assert.equal(await pass(source), '1:1'); // partition 0 found at its end now
+    // Records arrive in partition 0 while the pipeline is busy (backpressure, a GC pause, a slow checkpoint).
+    await append(topic, 0, 0, 1000);
+    clock.now += 60_000;
+    const seen: string[] = [];
+    for (let got = 0; got < 1000; ) {
+      const batch = await pass(source);
+      seen.push(batch);
+      if (batch.startsWith('0:') && batch !== '0:idle') got += Number(batch.slice(2));
+    }
+    assert.ok(!seen.includes('0:idle'), `partition 0 was never idle with records unread: ${seen}`);
+    assert.deepEqual(
+      seen.filter((b) => b.startsWith('0:')),
+      Array(10).fill('0:100'),
+    );
+    assert.equal(idleSince(source)[0], null);
+    assert.notEqual(await pass(source), '0:idle', 'caught up only now: its timeout starts now');
+    clock.now += 1000;
+    assert.deepEqual([await pass(source), await pass(source)].sort(), ['0:idle', '1:idle']);
+  });
+
+  it('is not idle where the log says there is more (an empty page below the high watermark)', async () => {
+    const topic = await quietTopic([0, 0]);
+    const stalled: PipelineLog = {
+      ...withoutRawReads(),
+      // Partition 0 reads empty although its end is ahead (as a fetch that returned nothing yet would).
+      readRecords: (t, p, offset, options) => {
+        const page = log.readRecords(t, p, offset, options);
+        return p === 0 ? { ...page, records: [], highWatermark: offset + 1 } : page;
+      },
+    };
+    const { source, clock } = await streaming(topic, { log: stalled, idleTimeout: '1s' });
+    assert.equal(await pass(source), '-');
+    clock.now += 5000;
+    assert.deepEqual([await pass(source), await pass(source)], ['1:idle', '-']);
+    assert.deepEqual(idleSince(source), [null, clock.now]);
+  });
+
+  it('never reports idleness in a bounded run, nor with idleTimeout: false', async () => {
+    const topic = await quietTopic([0, 5]);
+    const clock = { now: 0 };
+    const bounded = logSource({ log, topic, format: json(), idleTimeout: '1ms' });
+    await bounded.open({ bounded: true, deadLetter: () => {}, clock: () => clock.now });
+    const batches: SourceBatch<unknown>[] = [];
+    for (let b = await bounded.poll(AbortSignal.abort()); b !== null; b = await bounded.poll(AbortSignal.abort())) {
+      batches.push(b);
+      clock.now += 60_000;
+    }
+    assert.deepEqual(
+      batches.map((b) => [b.channel, b.values.length, b.channelIdle]),
+      [[1, 5, undefined]],
+    );
+
+    const { source, clock: manual } = await streaming(topic, { idleTimeout: false });
+    assert.equal(await pass(source), '1:5');
+    for (let i = 0; i < 3; i++) {
+      manual.now += 3_600_000;
+      assert.equal(await pass(source), '-');
+    }
+    assert.deepEqual(idleSince(source), [null, null]);
+  });
+
+  it('starts active after a restore: idleness is not in the checkpoint', async () => {
+    const topic = await quietTopic([0, 2]);
+    const { source, clock } = await streaming(topic, { idleTimeout: '1s' });
+    assert.deepEqual([await pass(source), await pass(source)], ['1:2', '-']);
+    clock.now += 1000;
+    assert.deepEqual([await pass(source), await pass(source)].sort(), ['0:idle', '1:idle']);
+    const checkpoint = structuredClone(source.snapshot());
+    assert.doesNotMatch(JSON.stringify(checkpoint), /idle/i);
+    const restored = logSource({ log, topic, format: json(), idleTimeout: '1s' });
+    restored.restore(checkpoint);
+    await restored.open({ bounded: false, deadLetter: () => {}, clock: () => clock.now });
+    assert.deepEqual(
+      restored.channelStatus().map((c) => c.idleSince),
+      [null, null],
+    );
+    assert.equal(await pass(restored as typeof source), '-');
+    clock.now += 1000;
+    assert.deepEqual([await pass(restored as typeof source), await pass(restored as typeof source)].sort(), [
+      '0:idle',
+      '1:idle',
+    ]);
+  });
+
+  it('a waiting poll wakes up for a partition due to go idle (real clock)', async () => {
+    const topic = await quietTopic([0, 0]);
+    const source = logSource({ log, topic, format: json(), idleTimeout: '50ms' });
+    await source.open({ bounded: false, deadLetter: () => {} });
+    const batch = await source.poll(new AbortController().signal);
+    assert.deepEqual([batch!.values.length, batch!.channelIdle], [0, true]);
+  });
+
+  it('refuses an idle timeout of 0 or a bad duration', () => {
+    for (const idleTimeout of [0, '0s', 'soon', -5]) {
+      assert.throws(
+        () => logSource({ log, topic: 'in', format: json(), idleTimeout }),
+        (error: SluiceError) => error.code === 'INVALID_DURATION',
+      );
+    }
+  });
 });

@@ -1,11 +1,13 @@
 // Reads a topic of the embedded log: every partition, round robin, a page (bounded by bytes) at a time, handed on
 // in batches of a bounded number of records, sleeping on the log's waiters (not polling the disk) when it has
-// caught up. Bounded mode stops at the end offsets it saw when it opened (or at given ones), which is what makes
-// replays and batch runs finite.
+// caught up, and reporting a partition idle once it has been caught up there for the idle timeout. Bounded mode
+// stops at the end offsets it saw when it opened (or at given ones), which is what makes replays and batch runs
+// finite.
 import { SluiceError } from '../../errors.ts';
 import { forEachRecordIn } from '../../log/index.ts';
 import type { Source, SourceBatch, SourceContext } from '../connector.ts';
 import type { PipelineLog } from '../define.ts';
+import { type Duration, toMillis } from '../duration.ts';
 import type { Format } from './formats.ts';
 
 export type StartPosition = 'earliest' | 'latest' | { timestamp: number } | { offsets: Record<number, number> };
@@ -24,6 +26,12 @@ export interface LogSourceOptions<T> {
    * but not yet processed stay few (partition tasks sharing a thread each hold one batch at once) and die young.
    */
   maxRecordsPerBatch?: number;
+  /**
+   * Partition idleness (streaming runs): a partition this source has caught up with, where nothing new has arrived
+   * for this long, stops holding the watermark back until its next record (default 10 s,
+   * DEFAULT_IDLE_TIMEOUT_MS). `false`: an empty partition holds time back until it speaks.
+   */
+  idleTimeout?: Duration | false;
 }
 
 /**
@@ -39,6 +47,17 @@ interface HeldPage {
 }
 
 const DEFAULT_MAX_RECORDS_PER_BATCH = 2048;
+
+/**
+ * Partition idleness is on by default, so that an empty partition (a topic with few keys) never holds the
+ * watermark back forever. 10 s: a live producer's pause up to that long keeps its partition active; and in a
+ * real-time feed the records of a partition that was idle are near-now when they come, so they are late only if
+ * they were delayed by more than the out-of-orderness bound anyway.
+ */
+export const DEFAULT_IDLE_TIMEOUT_MS = 10_000;
+
+/** What reading a partition found: records (or records without values), nothing at its end, or nothing yet. */
+type ReadOutcome = 'read' | 'end' | 'none';
 
 export function logSource<T>(options: LogSourceOptions<T>): LogSource<T> {
   return new LogSource(options);
@@ -56,12 +75,31 @@ export class LogSource<T> implements Source<T> {
   private assigned: readonly number[] | undefined;
   private restored: number[] | undefined;
   private held: HeldPage | undefined;
+  /** undefined: idleness off (`idleTimeout: false`); a bounded run never uses it. */
+  private idleTimeoutMs: number | undefined;
+  /**
+   * Per partition: since when (the pipeline's clock) every read found it at its end, with no record read since;
+   * undefined while there was something to read.
+   */
+  private quietSince: (number | undefined)[] = [];
+  /** Per partition: when it was reported idle (no records handed on since); undefined while active. */
+  private idleSince: (number | undefined)[] = [];
+  private clock: () => number = Date.now;
 
   private options: LogSourceOptions<T>;
 
   constructor(options: LogSourceOptions<T>) {
     this.options = options;
     this.name = `log:${options.topic}`;
+    const timeout = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT_MS;
+    this.idleTimeoutMs = timeout === false ? undefined : toMillis(timeout, `${this.name}: idle timeout`);
+    if (this.idleTimeoutMs === 0) {
+      throw new SluiceError(
+        'INVALID_DURATION',
+        `${this.name}: an idle timeout of 0 would make a partition idle between any two records; give a duration, ` +
+          'or false to turn idleness off',
+      );
+    }
   }
 
   assign(partitions: readonly number[]): void {
@@ -70,6 +108,10 @@ export class LogSource<T> implements Source<T> {
 
   async open(ctx: SourceContext): Promise<void> {
     this.ctx = ctx;
+    this.clock = ctx.clock ?? Date.now;
+    // Idleness is not state: after a restore (or a restart) every partition starts active.
+    this.quietSince = [];
+    this.idleSince = [];
     const { log, topic } = this.options;
     const info = log.describeTopic(topic);
     const count = info.partitions.length;
@@ -141,6 +183,10 @@ export class LogSource<T> implements Source<T> {
     return [...this.offsets];
   }
 
+  channelStatus(): { channel: number; idleSince: number | null }[] {
+    return this.order.map((p) => ({ channel: p, idleSince: this.idleSince[p] ?? null }));
+  }
+
   async poll(signal: AbortSignal): Promise<SourceBatch<T> | null> {
     const { log, topic } = this.options;
     const n = this.order.length;
@@ -158,38 +204,48 @@ export class LogSource<T> implements Source<T> {
         allDone = false;
         const values: T[] = [];
         const timestamps: number[] = [];
-        let advanced: boolean;
+        let outcome: ReadOutcome;
         try {
-          advanced = await this.read(partition, offset, end, values, timestamps);
+          outcome = await this.read(partition, offset, end, values, timestamps);
         } catch (error) {
           this.held = undefined;
           if ((error as SluiceError).code === 'OFFSET_OUT_OF_RANGE') {
             const { logStartOffset, logEndOffset } = log.describeTopic(topic).partitions[partition]!;
             // Past the end: an exactly-once writer rolled the topic back after a crash and is writing the same
-            // records again; wait here for them rather than read anything twice.
-            if (offset >= logEndOffset) continue;
-            // Retention deleted what we had not read yet: carry on from the earliest offset still there.
-            this.offsets[partition] = logStartOffset;
-            continue;
-          }
-          throw error;
+            // records again; wait here for them rather than read anything twice. Nothing new to read meanwhile.
+            if (offset >= logEndOffset) outcome = 'end';
+            else {
+              // Retention deleted what we had not read yet: carry on from the earliest offset still there.
+              this.offsets[partition] = logStartOffset;
+              outcome = 'none';
+            }
+          } else throw error;
         }
-        if (!advanced) continue;
+        if (outcome === 'end') {
+          const idle = this.caughtUp(partition);
+          if (idle) return idle;
+          continue;
+        }
+        // Something to read (or read): the partition is not quiet. Only records wake an idle one, though — a
+        // tombstone or a refused value carries no event time, so it does not make the partition hold time back.
+        this.quietSince[partition] = undefined;
+        if (outcome === 'none') continue;
+        if (values.length > 0) this.idleSince[partition] = undefined;
         return { channel: partition, values, timestamps };
       }
       if (this.ends && allDone) return null;
       if (signal.aborted) return { channel: 0, values: [], timestamps: [] };
-      // Caught up everywhere: sleep until any partition has more (or a second passes, to notice stop()).
+      // Caught up everywhere: sleep until any partition has more, a partition is due to go idle, or a second
+      // passes (to notice stop()).
+      const timeoutMs = this.untilIdleMs();
+      if (timeoutMs <= 0) continue; // due now: the next pass finds it still at its end (or reads what came)
       const controller = new AbortController();
       const onAbort = () => controller.abort();
       signal.addEventListener('abort', onAbort, { once: true });
       try {
         await Promise.race(
           this.order.map((partition) =>
-            log.waitForData(topic, partition, this.offsets[partition]!, {
-              timeoutMs: 1000,
-              signal: controller.signal,
-            }),
+            log.waitForData(topic, partition, this.offsets[partition]!, { timeoutMs, signal: controller.signal }),
           ),
         );
       } finally {
@@ -200,9 +256,41 @@ export class LogSource<T> implements Source<T> {
   }
 
   /**
+   * A read just found `partition` at its end. The source knows then that it has nothing to read there; once that
+   * has held, with no record in between, for the idle timeout, the partition is reported idle (once), in the same
+   * poll as the read that found it so: a partition with unread records is never idle, however long the pipeline
+   * took to poll again (backpressure, a pause, catching up after a restart).
+   */
+  private caughtUp(partition: number): SourceBatch<T> | undefined {
+    const timeout = this.idleTimeoutMs;
+    if (timeout === undefined || this.ctx.bounded || this.idleSince[partition] !== undefined) return undefined;
+    const now = this.clock();
+    const since = (this.quietSince[partition] ??= now);
+    if (now - since < timeout) return undefined;
+    this.idleSince[partition] = now;
+    return { channel: partition, values: [], timestamps: [], channelIdle: true };
+  }
+
+  /** How long a caught-up poll may sleep: until the next partition is due to go idle, and at most a second. */
+  private untilIdleMs(): number {
+    let wait = 1000;
+    const timeout = this.idleTimeoutMs;
+    if (timeout === undefined || this.ctx.bounded) return wait;
+    const now = this.clock();
+    for (const partition of this.order) {
+      const since = this.quietSince[partition];
+      if (since !== undefined && this.idleSince[partition] === undefined) {
+        wait = Math.min(wait, since + timeout - now);
+      }
+    }
+    return wait;
+  }
+
+  /**
    * Reads the next batch of `partition` from `offset` into `values` and `timestamps` (stopping before `end`), moving
    * the partition's offset past it; a value the format refuses goes to the dead-letter output, named by its place.
-   * False when there was nothing new.
+   * 'end' when there was nothing new because the partition ends there (its high watermark), 'none' when there was
+   * nothing for another reason.
    */
   private read(
     partition: number,
@@ -210,7 +298,7 @@ export class LogSource<T> implements Source<T> {
     end: number | undefined,
     values: T[],
     timestamps: number[],
-  ): Promise<boolean> {
+  ): Promise<ReadOutcome> {
     return this.options.log.readRaw
       ? this.readBatches(partition, offset, end, values, timestamps)
       : this.readRecords(partition, offset, end, values, timestamps);
@@ -223,7 +311,7 @@ export class LogSource<T> implements Source<T> {
     end: number | undefined,
     values: T[],
     timestamps: number[],
-  ): Promise<boolean> {
+  ): Promise<ReadOutcome> {
     const { log, topic, format } = this.options;
     let held = this.held?.partition === partition ? this.held : undefined;
     if (!held?.batches) {
@@ -233,7 +321,7 @@ export class LogSource<T> implements Source<T> {
       const page = await log.readRaw!(topic, partition, offset, { maxBytes, lend });
       if (page.nextOffset <= offset) {
         this.held = undefined;
-        return false;
+        return page.highWatermark <= offset ? 'end' : 'none';
       }
       // After a restore the page ends where it ended before (`held.end`), so the batches are the same again.
       held = {
@@ -285,7 +373,7 @@ export class LogSource<T> implements Source<T> {
       // Values decoded by decodeRange are copies, so nothing holds a view into the lent page: it can go back.
       if (format.decodeRange) log.release?.(held.batches!);
     }
-    return true;
+    return 'read';
   }
 
   /** From decoded records (a log without raw reads: a Kafka cluster's client). */
@@ -295,10 +383,10 @@ export class LogSource<T> implements Source<T> {
     end: number | undefined,
     values: T[],
     timestamps: number[],
-  ): Promise<boolean> {
+  ): Promise<ReadOutcome> {
     const { log, topic, format } = this.options;
     const page = await log.readRecords(topic, partition, offset, { maxBytes: this.options.maxBytesPerRead ?? 1 << 20 });
-    if (page.records.length === 0) return false;
+    if (page.records.length === 0) return page.highWatermark <= offset ? 'end' : 'none';
     for (const record of page.records) {
       if (end !== undefined && record.offset >= end) break;
       if (record.offset < offset) continue;
@@ -314,7 +402,7 @@ export class LogSource<T> implements Source<T> {
     if (end === undefined || this.offsets[partition]! < end) {
       this.offsets[partition] = Math.max(this.offsets[partition]!, page.nextOffset);
     }
-    return true;
+    return 'read';
   }
 
   private refused(partition: number, offset: number, error: unknown, original: Buffer, timestamp: number): void {

@@ -1,6 +1,7 @@
 // Event time: extracts each record's timestamp and generates watermarks per input channel (source partition),
-// merged by minimum, with an idleness timeout so that a silent partition stops holding time back; when every
-// channel is idle the stream itself is marked idle, so that it does not hold back a union or a join either.
+// merged by minimum. A channel stops holding time back while it is idle: its source reported it idle (caught up,
+// nothing new for the source's idle timeout) or, with the strategy's idleTimeout, no records reached it for that
+// long; when every channel is idle the stream itself is marked idle, so that it does not hold back a union or join.
 import { type Batch, MAX_WATERMARK, MIN_WATERMARK, type Operator, type OperatorContext } from '../types.ts';
 
 export interface WatermarkStrategy {
@@ -13,7 +14,18 @@ export interface WatermarkStrategy {
 interface ChannelState {
   maxTimestamp: number;
   lastActive: number;
+  /** Silent past the strategy's idleTimeout. */
   idle: boolean;
+  /** Its source said it is idle (SourceBatch.channelIdle): caught up, and nothing new for the source's timeout. */
+  sourceIdle: boolean;
+  /** When it went idle for either reason (processing time), for metrics; null while active. */
+  idleSince: number | null;
+}
+
+/** A channel as metrics show it: its own watermark (−∞ before its first record), and since when it is idle. */
+export interface ChannelTime {
+  watermark: number;
+  idleSince: number | null;
 }
 
 export class TimestampAssigner<T> implements Operator<T, T> {
@@ -39,15 +51,20 @@ export class TimestampAssigner<T> implements Operator<T, T> {
     const channelId = batch.channel ?? 0;
     const now = this.ctx.processingTime();
     let channel = this.channels.get(channelId);
-    if (!channel)
-      this.channels.set(channelId, (channel = { maxTimestamp: MIN_WATERMARK, lastActive: now, idle: false }));
-    if (batch.values.length === 0) return; // a source announcing its channel
-    channel.lastActive = now;
-    channel.idle = false;
-    if (this.idle) {
-      this.idle = false;
-      this.ctx.emitIdle(false);
+    if (!channel) this.channels.set(channelId, (channel = activeChannel(MIN_WATERMARK, now)));
+    if (batch.values.length === 0) {
+      // A source announcing its channel, or saying that it went idle (or woke up without records).
+      const idle = batch.channelIdle;
+      if (idle === undefined || idle === channel.sourceIdle) return;
+      if (idle) {
+        channel.sourceIdle = true;
+        channel.idleSince ??= now;
+      } else this.wake(channel, now);
+      this.advance();
+      return;
     }
+    // Records wake their channel before they go on (and its time counts again from the advance() below them).
+    this.wake(channel, now);
     const { values } = batch;
     const extract = this.extract;
     let max = channel.maxTimestamp;
@@ -104,16 +121,38 @@ export class TimestampAssigner<T> implements Operator<T, T> {
     const timeout = this.strategy.idleTimeoutMs;
     if (timeout === undefined) return;
     for (const channel of this.channels.values()) {
-      if (!channel.idle && now - channel.lastActive >= timeout) channel.idle = true;
+      if (!channel.idle && now - channel.lastActive >= timeout) {
+        channel.idle = true;
+        channel.idleSince ??= now;
+      }
     }
     this.advance();
+  }
+
+  /** Each channel's own watermark (largest timestamp seen − bound) and idleness, for metrics. */
+  channelTimes(): Map<number, ChannelTime> {
+    const bound = this.strategy.maxOutOfOrdernessMs;
+    const times = new Map<number, ChannelTime>();
+    for (const [id, c] of this.channels) times.set(id, { watermark: c.maxTimestamp - bound, idleSince: c.idleSince });
+    return times;
+  }
+
+  private wake(channel: ChannelState, now: number): void {
+    channel.lastActive = now;
+    channel.idle = false;
+    channel.sourceIdle = false;
+    channel.idleSince = null;
+    if (this.idle) {
+      this.idle = false;
+      this.ctx.emitIdle(false);
+    }
   }
 
   private advance(): void {
     let min = Number.POSITIVE_INFINITY;
     let active = 0;
     for (const channel of this.channels.values()) {
-      if (channel.idle) continue;
+      if (channel.idle || channel.sourceIdle) continue;
       active++;
       if (channel.maxTimestamp < min) min = channel.maxTimestamp;
     }
@@ -140,9 +179,14 @@ export class TimestampAssigner<T> implements Operator<T, T> {
   restore(state: unknown): void {
     const s = state as { channels: [number, number][]; emitted: number };
     const now = this.ctx?.processingTime() ?? Date.now();
-    for (const [id, maxTimestamp] of s.channels) this.channels.set(id, { maxTimestamp, lastActive: now, idle: false });
+    // Idleness is not state: every channel starts active, and goes idle again only by the rules above.
+    for (const [id, maxTimestamp] of s.channels) this.channels.set(id, activeChannel(maxTimestamp, now));
     this.emitted = s.emitted;
   }
+}
+
+function activeChannel(maxTimestamp: number, now: number): ChannelState {
+  return { maxTimestamp, lastActive: now, idle: false, sourceIdle: false, idleSince: null };
 }
 
 /** Processing-time mode: each record is stamped with the wall clock, and the watermark follows the clock. */

@@ -1,6 +1,7 @@
 // Overview: every pipeline of this process as its dataflow graph coloured by health, with each operator's records
-// per second, watermark and lag, late records, state size and backpressure, and its throughput over the last
-// minutes. Metrics arrive once a second over the stream; the graph's shape is loaded once per pipeline.
+// per second, watermark and lag, late records, state size and backpressure, each source partition's watermark and
+// idleness, and its throughput over the last minutes. Metrics arrive once a second over the stream; the graph's
+// shape is loaded once per pipeline.
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type {
   OperatorJson,
@@ -13,6 +14,7 @@ import type {
 import { getJson } from '../api.ts';
 import { Chart } from '../components/Chart.tsx';
 import { type Column, DataTable } from '../components/DataTable.tsx';
+import { SourcePartitions } from '../components/SourcePartitions.tsx';
 import { Stat } from '../components/Stat.tsx';
 import { Topology } from '../components/Topology.tsx';
 import { fmtBytes, fmtDuration, fmtNumber, fmtPercent, fmtRate, fmtTime } from '../format.ts';
@@ -86,6 +88,7 @@ export function Overview() {
           pipeline={pipeline}
           topology={topologies.get(pipeline.name)}
           samples={samples}
+          at={latest.at}
         />
       ))}
       <Legend />
@@ -114,6 +117,8 @@ function PipelineCard(props: {
   pipeline: PipelineJson;
   topology: TopologyJson | undefined;
   samples: ThroughputPoint[];
+  /** When the metrics were taken (server time). */
+  at: number;
 }) {
   const { pipeline, topology, samples } = props;
   const health = pipelineHealth(pipeline);
@@ -184,6 +189,7 @@ function PipelineCard(props: {
         testId="operators"
         caption={`Operators of ${pipeline.name}`}
       />
+      <SourcePartitions sources={pipeline.sources} at={props.at} pipeline={pipeline.name} />
       <h3>Throughput</h3>
       <Chart
         data={throughput.data}
