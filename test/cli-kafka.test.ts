@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Daemon, sluice, startSluice } from './helpers/processes.ts';
+import { type Daemon, run, SLUICE, sluice, startSluice } from './helpers/processes.ts';
 
 let dataDir: string;
 let broker: Daemon;
@@ -21,7 +21,7 @@ after(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-describe('sluice CLI against sluice broker', { timeout: 90_000 }, () => {
+describe('sluice CLI against sluice broker', { timeout: 240_000 }, () => {
   it('creates, lists, describes and deletes topics', async () => {
     const created = await sluice(['topics', 'create', 'orders', '-p', '3', '--bootstrap', bootstrap]);
     assert.equal(created.code, 0, created.stderr);
@@ -76,7 +76,7 @@ describe('sluice CLI against sluice broker', { timeout: 90_000 }, () => {
 
   it('stops at an invalid line with exit code 2, naming it, after sending the lines before it', async () => {
     const result = await sluice(
-      ['produce', 'bad-input', '--bootstrap', bootstrap],
+      ['produce', 'bad-input', '--create', '--bootstrap', bootstrap],
       '{"a":1}\n{"a":2}\n{oops\n{"a":4}\n',
     );
     assert.equal(result.code, 2);
@@ -91,6 +91,132 @@ describe('sluice CLI against sluice broker', { timeout: 90_000 }, () => {
       bootstrap,
     ]);
     assert.deepEqual(consumed.stdout.toString().trim().split('\n'), ['{"a":1}', '{"a":2}']);
+  });
+
+  it('refuses to produce to a topic that does not exist (exit 3, nothing sent) unless --create', async () => {
+    const refused = await sluice(['produce', 'typo', '--bootstrap', bootstrap], '{"a":1}\n');
+    assert.equal(refused.code, 3, refused.stderr);
+    assert.equal(
+      refused.stderr,
+      "error UNKNOWN_TOPIC: topic typo does not exist; nothing was sent. Create it with --create [partitions] or 'sluice topics create typo'\n",
+    );
+    // The broker creates topics on demand: the refusal must not have asked it to.
+    const listed = await sluice(['topics', 'list', '--json', '--bootstrap', bootstrap]);
+    assert.ok(!JSON.parse(listed.stdout.toString()).includes('typo'), listed.stdout.toString());
+
+    const created = await sluice(['produce', 'typo', '--create', '3', '--bootstrap', bootstrap], '{"a":1}\n{"a":2}\n');
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stderr, /created topic typo with 3 partition\(s\)\nproduced 2 record\(s\) to typo/);
+    const described = await sluice(['topics', 'describe', 'typo', '--json', '--bootstrap', bootstrap]);
+    assert.equal(JSON.parse(described.stdout.toString()).partitions.length, 3);
+    // --create on a topic that exists just produces (its partitions stay as they are).
+    const again = await sluice(['produce', 'typo', '--bootstrap', bootstrap, '--create'], '{"a":3}\n');
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stderr, 'produced 1 record(s) to typo\n');
+    const consumed = await sluice(['consume', 'typo', '--from-beginning', '-n', '3', '--bootstrap', bootstrap]);
+    assert.deepEqual(consumed.stdout.toString().trim().split('\n').sort(), ['{"a":1}', '{"a":2}', '{"a":3}']);
+  });
+
+  it("never shows the Kafka client's internal codes: missing topics exit 3, a closed port 4", async () => {
+    const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-cli-run-'));
+    const cases: [string[], number, RegExp][] = [
+      [
+        ['topics', 'describe', 'nope', '--bootstrap', bootstrap],
+        3,
+        /UNKNOWN_TOPIC_OR_PARTITION: topic nope does not exist$/,
+      ],
+      [
+        ['topics', 'delete', 'nope', '--bootstrap', bootstrap],
+        3,
+        /UNKNOWN_TOPIC_OR_PARTITION: topic nope does not exist$/,
+      ],
+      [
+        ['consume', 'nope', '-n', '1', '--bootstrap', bootstrap],
+        3,
+        /UNKNOWN_TOPIC_OR_PARTITION: consume nope: topic nope/,
+      ],
+      [['produce', 'nope', '--bootstrap', bootstrap], 3, /UNKNOWN_TOPIC: topic nope does not exist/],
+      [
+        ['topics', 'create', 'x', '--bootstrap', '127.0.0.1:1'],
+        4,
+        /BROKER_UNAVAILABLE: cannot reach a Kafka broker at 127\.0\.0\.1:1;/,
+      ],
+      [
+        ['consume', 'x', '--bootstrap', '127.0.0.1:1'],
+        4,
+        /BROKER_UNAVAILABLE: cannot reach a Kafka broker at 127\.0\.0\.1:1;/,
+      ],
+      [
+        ['produce', 'x', '--bootstrap', '127.0.0.1:1'],
+        4,
+        /BROKER_UNAVAILABLE: cannot reach a Kafka broker at 127\.0\.0\.1:1;/,
+      ],
+      [
+        ['run', 'examples/windowed-counts.ts', '--bootstrap', '127.0.0.1:1', '--data-dir', runDir, '--no-http'],
+        4,
+        /BROKER_UNAVAILABLE: cannot reach a Kafka broker at 127\.0\.0\.1:1;/,
+      ],
+      [
+        [
+          'run',
+          'examples/windowed-counts.ts',
+          '--bootstrap',
+          '127.0.0.1:1',
+          '--data-dir',
+          runDir,
+          '--no-http',
+          '--parallelism',
+          '2',
+        ],
+        4,
+        /BROKER_UNAVAILABLE: cannot reach a Kafka broker at 127\.0\.0\.1:1;/,
+      ],
+    ];
+    try {
+      const results = await Promise.all(cases.map(([args]) => sluice(args, '{"a":1}\n')));
+      for (const [i, [args, code, message]] of cases.entries()) {
+        const result = results[i]!;
+        const what = `sluice ${args.join(' ')}: ${result.stderr}`;
+        assert.equal(result.code, code, what);
+        assert.doesNotMatch(result.stderr, /PLT_KFK/, what);
+        assert.match(result.stderr.trim(), message, what);
+        assert.equal(result.stderr.trim().split('\n').length, 1, what);
+      }
+    } finally {
+      fs.rmSync(runDir, { recursive: true, force: true });
+    }
+  });
+
+  it('exits quietly with code 0 when the reader of its output goes away (| head)', async () => {
+    await sluice(['topics', 'create', 'lots', '-p', '2', '--bootstrap', bootstrap]);
+    // Far more than a pipe holds, so that the command is still writing when head has gone.
+    const lines = Array.from({ length: 60_000 }, (_, i) => `{"n":${i}}`);
+    assert.equal((await sluice(['produce', 'lots', '--bootstrap', bootstrap], lines.join('\n'))).code, 0);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-pipe-'));
+    try {
+      for (const extra of [[], ['--group', 'piped']]) {
+        const err = path.join(dir, 'stderr');
+        const code = path.join(dir, 'code');
+        const command = [
+          process.execPath,
+          SLUICE,
+          'consume',
+          'lots',
+          '--from-beginning',
+          '--bootstrap',
+          bootstrap,
+          ...extra,
+        ]
+          .map((arg) => `'${arg}'`)
+          .join(' ');
+        const piped = await run('sh', ['-c', `(${command} 2>'${err}'; echo $? >'${code}') | head -1`]);
+        assert.match(piped.stdout.toString(), /^\{"n":\d+\}\n$/);
+        assert.equal(fs.readFileSync(err, 'utf8'), '', 'no stack trace, no error line');
+        assert.equal(fs.readFileSync(code, 'utf8').trim(), '0', `exit code, with ${extra.join(' ') || 'no group'}`);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('exits 4 with a clear message when no broker answers, and 2 on bad flags', async () => {

@@ -1,6 +1,7 @@
 // What every command shares: the common flags, exit codes scripts can rely on, plain/colour output, shutdown.
 import { styleText } from 'node:util';
 import { InvalidArgumentError } from 'commander';
+import { explainClientError } from '../connectors/kafka/errors.ts';
 import { isSluiceError } from '../errors.ts';
 
 /** Exit codes (documented in docs/cli.md): stable so that scripts can branch on them. */
@@ -56,6 +57,8 @@ export function paint(
 
 /** Maps an error to the message a person reads and the exit code a script reads. */
 export function describeFailure(error: unknown): { message: string; exitCode: number } {
+  // The last line of defence: a Kafka client error no command mapped still reads as Sluice's, never as PLT_KFK_*.
+  error = explainClientError(error);
   if (isSluiceError(error)) {
     const exitCode = error.code.startsWith('UNKNOWN_')
       ? EXIT.NOT_FOUND
@@ -92,4 +95,34 @@ export function untilShutdownSignal(): Promise<NodeJS.Signals> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
+}
+
+const outputClosed = new AbortController();
+const onClose = new Set<() => void>();
+
+/**
+ * Makes a closed stdout (`sluice consume … | head`: the reader went away, EPIPE) end the command quietly with exit
+ * code 0, as a reader that has read enough is no failure: a command registered with whenOutputClosed stops itself
+ * (consume with a group commits first), any other exits at once. Errors on stderr are dropped, for the same reason.
+ */
+export function exitQuietlyWhenOutputCloses(): void {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+    if (outputClosed.signal.aborted) return;
+    outputClosed.abort();
+    if (onClose.size === 0) process.exit(EXIT.OK);
+    for (const stop of onClose) stop();
+  });
+  process.stderr.on('error', () => {});
+}
+
+/** True once stdout's reader has gone: what the command does from then on has no one to tell. */
+export function outputHasClosed(): boolean {
+  return outputClosed.signal.aborted;
+}
+
+/** Runs `stop` when stdout's reader goes away (instead of exiting at once); returns the undo. */
+export function whenOutputClosed(stop: () => void): () => void {
+  onClose.add(stop);
+  return () => onClose.delete(stop);
 }

@@ -9,7 +9,8 @@ export interface ClientFlags {
   bootstrap: string;
 }
 
-export async function withAdmin<T>(bootstrap: string, work: (admin: Admin) => Promise<T>): Promise<T> {
+/** Runs `work` with an admin client; its failures come out as SluiceErrors (`what`: "describe orders"). */
+export async function withAdmin<T>(bootstrap: string, work: (admin: Admin) => Promise<T>, what?: string): Promise<T> {
   const admin = new Admin({
     clientId: 'sluice-cli',
     bootstrapBrokers: [bootstrap],
@@ -19,7 +20,7 @@ export async function withAdmin<T>(bootstrap: string, work: (admin: Admin) => Pr
   try {
     return await work(admin);
   } catch (error) {
-    throw explainClientError(error, bootstrap);
+    throw explainClientError(error, bootstrap, what);
   } finally {
     await admin.close().catch(() => {});
   }

@@ -15,7 +15,7 @@ import { registerServe } from './commands/serve.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerTopics } from './commands/topics.ts';
 import { registerUp } from './commands/up.ts';
-import { describeFailure, EXIT, paint } from './common.ts';
+import { describeFailure, EXIT, exitQuietlyWhenOutputCloses, outputHasClosed, paint } from './common.ts';
 import { packageInfo } from './package-info.ts';
 
 export function buildProgram(): Command {
@@ -44,6 +44,7 @@ export function buildProgram(): Command {
 }
 
 async function main(argv: string[]): Promise<number> {
+  exitQuietlyWhenOutputCloses();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
@@ -54,6 +55,8 @@ async function main(argv: string[]): Promise<number> {
       // Help and version are successes; everything else commander reports is a usage error (already printed).
       return error.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
     }
+    // A command cut short because its reader went away (`| head`) did what was asked of it.
+    if (outputHasClosed()) return EXIT.OK;
     const { message, exitCode } = describeFailure(error);
     process.stderr.write(`${paint('red', 'error', process.stderr)} ${message}\n`);
     return exitCode;

@@ -12,6 +12,7 @@ import { type PipelineDefinition, type PipelineLog, RestartBudget, sleep } from 
 import { SluiceError } from '../errors.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { siblingModule } from '../modules.ts';
+import { buildPipeline, isStartupFailure } from '../orchestrate/index.ts';
 import {
   inspectPipeline,
   joinTaskGroup,
@@ -20,7 +21,7 @@ import {
   TaskRunner,
   type TaskThreads,
 } from '../scale/index.ts';
-import { paint, untilShutdownSignal } from './common.ts';
+import { describeFailure, paint, untilShutdownSignal } from './common.ts';
 import { openEmbedded } from './run-log.ts';
 import type { HttpFlags } from './services.ts';
 
@@ -39,14 +40,16 @@ export interface MemberOptions {
 
 /** One member of the group: runs its share of the tasks until SIGINT/SIGTERM (then hands them over cleanly). */
 export async function runMember(options: MemberOptions): Promise<void> {
-  const { name, topics, partitions } = await inspectPipeline(options.define, options.log, options.dataDir);
+  const build = () =>
+    buildPipeline(options.file, options.define, { log: options.log, bounded: false, dataDir: options.dataDir });
+  const { name, topics, partitions } = await inspectPipeline(build, options.log);
   const checkpointRoot = path.join(options.dataDir, 'checkpoints');
   if (options.fromSavepoint !== undefined) {
     requireTaskSavepoints(checkpointRoot, name, partitions, options.fromSavepoint);
   }
   const logger = createLogger('run', { pipeline: name, member: process.pid });
   const runner = new TaskRunner({
-    define: async () => options.define({ log: options.log, bounded: false, dataDir: options.dataDir }),
+    define: build,
     pipeline: name,
     checkpointRoot,
     intervalMs: options.intervalMs,
@@ -95,9 +98,19 @@ export interface SpawnMembersOptions {
   logger?: Logger;
 }
 
+/** What a member started by superviseMembers tells it before exiting when it could not load or build the pipeline. */
+interface MemberStartupFailure {
+  kind: 'sluice-member-startup-failed';
+  error: { code: string; message: string };
+}
+
+/** Set in the environment of the members superviseMembers starts. */
+const SUPERVISED_MEMBER = 'SLUICE_SUPERVISED_MEMBER';
+
 /**
  * Runs `count` member processes until SIGINT/SIGTERM, restarting one that dies (its tasks move to the others
- * meanwhile) with backoff, and giving up — stopping the rest — when they crash in a loop.
+ * meanwhile) with backoff, and giving up — stopping the rest — when they crash in a loop, or at once when a member's
+ * first start could not load the file or build the pipeline (the others would fail alike).
  */
 export async function superviseMembers({
   count,
@@ -110,12 +123,25 @@ export async function superviseMembers({
   const budget = new RestartBudget({ maxFailures: 5 * count });
   let failure: unknown;
   const member = async (index: number) => {
-    while (!stop.signal.aborted) {
-      const child = fork(main, ['run', ...args], { stdio: 'inherit' });
+    for (let incarnation = 0; !stop.signal.aborted; incarnation++) {
+      const child = fork(main, ['run', ...args], {
+        stdio: 'inherit',
+        env: { ...process.env, [SUPERVISED_MEMBER]: '1' },
+      });
       children.add(child);
+      let startup: MemberStartupFailure['error'] | undefined;
+      child.on('message', (message: MemberStartupFailure) => {
+        if (message?.kind === 'sluice-member-startup-failed') startup = message.error;
+      });
       const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
       children.delete(child);
       if (stop.signal.aborted) return;
+      // A restarted member may meet a passing trouble rebuilding; a first start that fails would fail every time.
+      if (startup && incarnation === 0) {
+        failure ??= new SluiceError(startup.code, startup.message, { phase: 'build', member: index });
+        stop.abort();
+        return;
+      }
       const error = new SluiceError('MEMBER_EXITED', `member ${index} exited with code ${code}`);
       let delay: number;
       try {
@@ -125,14 +151,19 @@ export async function superviseMembers({
         stop.abort();
         return;
       }
-      logger.error({ member: index, code, restartInMs: Math.round(delay) }, 'member exited; restarting it');
+      // A restarted member that could not rebuild told only this process why (it exits without a word).
+      const why = startup ? { reason: `${startup.code}: ${startup.message}` } : {};
+      logger.error({ member: index, code, ...why, restartInMs: Math.round(delay) }, 'member exited; restarting it');
       await sleep(delay, stop.signal);
     }
   };
+  // Stopping, on a signal or because one member gave up, stops every member (gracefully: it hands its tasks over).
+  stop.signal.addEventListener('abort', () => {
+    for (const child of children) child.kill('SIGTERM');
+  });
   const running = Promise.all(Array.from({ length: count }, (_, i) => member(i)));
   await Promise.race([untilShutdownSignal(), running]);
   stop.abort();
-  for (const child of children) child.kill('SIGTERM');
   await running;
   if (failure !== undefined) throw failure;
 }
@@ -231,6 +262,16 @@ export async function runScaledOut(file: string, define: PipelineDefinition, fla
         allowNonRestoredState: flags.allowNonRestoredState,
         sessionTimeoutMs: flags.sessionTimeoutMs,
       });
+    } catch (error) {
+      // Started by `--parallelism`: the supervisor reports it once, for every member, and stops the others.
+      if (process.env[SUPERVISED_MEMBER] && process.connected && isStartupFailure(error)) {
+        const { code, message } = error as SluiceError;
+        const report: MemberStartupFailure = { kind: 'sluice-member-startup-failed', error: { code, message } };
+        await new Promise<void>((resolve) => process.send!(report, () => resolve()));
+        process.exitCode = describeFailure(error).exitCode;
+        return;
+      }
+      throw error;
     } finally {
       await log.close();
       // A member started by `--parallelism` has its supervisor's IPC channel open, which would keep it alive.
@@ -239,6 +280,8 @@ export async function runScaledOut(file: string, define: PipelineDefinition, fla
     return;
   }
   if (flags.bootstrap !== undefined) {
+    // A cluster that does not answer fails here, once, rather than every member in a restart loop.
+    await (await connectKafkaLog({ bootstrap: flags.bootstrap, clientId: 'sluice-run' })).close();
     console.log(`${paint('bold', 'sluice run')}: ${count} member processes of ${file} on ${flags.bootstrap}`);
     await superviseMembers({ count, args: memberArgs(flags.bootstrap) });
     return;

@@ -1,6 +1,8 @@
 // The restart policy: a failed pipeline is rebuilt from its definition and run again, after an exponentially
 // growing, jittered delay, resuming from its latest checkpoint. Repeated failure is reported, not hidden: each
 // restart is logged with its cause, and too many failures within a window end supervision with the last error.
+// The first build is the exception: a definition that cannot build its pipeline even once (a typo, a refused
+// argument, a topic it insists on) fails supervision at once, as no restart would mend it.
 import { SluiceError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { PipelineHistory } from './history.ts';
@@ -16,7 +18,10 @@ export interface RestartPolicy {
 }
 
 export interface SupervisedRun {
-  /** Resolves when the pipeline finishes (bounded) or is stopped; rejects with PIPELINE_CRASH_LOOP. */
+  /**
+   * Resolves when the pipeline finishes (bounded) or is stopped; rejects with PIPELINE_CRASH_LOOP, or at once with
+   * the error of the first build when that fails.
+   */
   done: Promise<void>;
   /** The pipeline currently running (a new instance after each restart). */
   current(): Pipeline | undefined;
@@ -94,9 +99,11 @@ export function supervise(build: () => Promise<Pipeline>, policy: RestartPolicy,
 
   const done = (async () => {
     const budget = new RestartBudget(policy);
+    let built = false;
     for (;;) {
       try {
         pipeline = await build();
+        built = true;
         if (history) pipeline.adoptHistory(history);
         else history = pipeline.history;
         if (stopping.signal.aborted) return;
@@ -110,6 +117,9 @@ export function supervise(build: () => Promise<Pipeline>, policy: RestartPolicy,
         }
         return;
       } catch (error) {
+        // Never built: nothing ran, nothing to resume, and the same definition would fail the same way. A rebuild
+        // after a failure keeps the policy: what it meets then (a broker restarting) may well pass.
+        if (!built) throw error;
         if (stopping.signal.aborted) throw error;
         const cause = {
           at: Date.now(),

@@ -75,8 +75,8 @@ function statusOf(code: string): 400 | 401 | 404 | 408 | 413 | 429 | 500 | 503 {
   if (code === 'PAYLOAD_TOO_LARGE') return 413;
   if (code === 'RATE_LIMITED') return 429;
   if (code === 'STORE_CLOSED' || code === 'LOG_CLOSED' || code === 'NO_SERVING_STORE') return 503;
-  if (code === 'TOO_MANY_STREAMS') return 503;
-  if (code === 'STORAGE_ERROR') return 500;
+  if (code === 'TOO_MANY_STREAMS' || code === 'BROKER_UNAVAILABLE') return 503;
+  if (code === 'STORAGE_ERROR' || code === 'KAFKA_ERROR' || code === 'KAFKA_CLIENT_ERROR') return 500;
   return 400;
 }
 

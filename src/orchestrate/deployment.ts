@@ -59,6 +59,8 @@ export interface DeploymentOptions {
   checkpointIntervalMs?: number;
   /** The HTTP API URL to write into the status file. */
   url?: string;
+  /** Told of each pipeline given up on (it could not start, or crashed in a loop); the others keep running. */
+  onPipelineFailed?: (pipeline: string, error: Error) => void;
 }
 
 /** The directory of a deployment's own state: versions, status, job history. */
@@ -202,6 +204,9 @@ export class DeploymentRunner {
         this.pending.delete(name);
         if (this.closing) return;
         const process = this.createProcess(name, this.versionOf(name));
+        process.done.catch((error: Error) => {
+          if (!this.closing) this.options.onPipelineFailed?.(name, error);
+        });
         this.processes.set(name, process);
         this.logger.info({ pipeline: name, version: this.versionOf(name) }, 'pipeline starting');
         this.resolveProcess(name, process);

@@ -4,6 +4,7 @@ export { type BatchRunResult, type ReconciliationReport, reconcile } from './bat
 export { controlApi } from './control-api.ts';
 export { DeploymentRunner, type DeploymentStatus, deploymentDir, type ReplayFrom } from './deployment.ts';
 export { type JobRunRecord, Scheduler } from './jobs.ts';
+export { importUserFile, type LoadFileOptions } from './load-file.ts';
 export {
   childProcessPort,
   type LogChannelServer,
@@ -13,6 +14,7 @@ export {
   serveLog,
   threadPort,
 } from './log-channel.ts';
+export { buildPipeline, isStartupFailure, loadPipelineFile } from './pipeline-file.ts';
 export { PipelineProcess, type ProcessState } from './pipeline-process.ts';
 export { Replay, type ReplayStatus, versionedTopic } from './replay.ts';
 export {

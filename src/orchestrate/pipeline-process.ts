@@ -1,6 +1,8 @@
 // One pipeline in its own worker process, supervised: started with the orchestrator's log lent over IPC, restarted
 // with jittered exponential backoff from its latest checkpoint when the process fails or dies (a crash, an OOM kill,
 // `kill -9`), given up on after too many failures in a window, and stopped gracefully (a last checkpoint) on demand.
+// A pipeline whose file does not load or whose definition throws before it was ever built fails at once instead:
+// the same file would fail the same way each time.
 import { type ChildProcess, fork } from 'node:child_process';
 import { type PipelineMetrics, RestartBudget, type RestartPolicy, sleep } from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
@@ -50,6 +52,8 @@ export class PipelineProcess {
   private channel: LogChannelServer | undefined;
   private readonly stopping = new AbortController();
   private readonly options: PipelineProcessOptions;
+  /** Some worker built the pipeline: from then on a failure to build again is restarted like any other. */
+  private built = false;
   private markReady!: () => void;
   private failReady!: (error: Error) => void;
 
@@ -77,6 +81,13 @@ export class PipelineProcess {
       this.lastError = outcome.cause;
       let delay: number;
       try {
+        if (outcome.startup && !this.built) {
+          throw new SluiceError(
+            outcome.startup.code,
+            `pipeline ${this.name} failed before it started (not restarted): ${outcome.startup.message}`,
+            { pipeline: this.name, phase: outcome.startup.phase },
+          );
+        }
         if (this.options.restart === false) {
           throw new SluiceError('PIPELINE_FAILED', `${this.name} failed: ${outcome.cause}`);
         }
@@ -84,7 +95,13 @@ export class PipelineProcess {
       } catch (error) {
         this.state = 'failed';
         this.lastError = (error as Error).message;
-        this.options.logger.error({ pipeline: this.name, err: error }, 'pipeline given up on');
+        // A pipeline that could not start has nothing in its stack worth a screenful: its message says it all.
+        if (outcome.startup && !this.built) {
+          this.options.logger.error(
+            { pipeline: this.name, code: outcome.startup.code, reason: outcome.startup.message },
+            'pipeline could not start; not restarting it',
+          );
+        } else this.options.logger.error({ pipeline: this.name, err: error }, 'pipeline given up on');
         this.failReady(error as Error);
         throw error;
       }
@@ -104,21 +121,36 @@ export class PipelineProcess {
   }
 
   /** One process lifetime: how it ended. */
-  private async runOnce(): Promise<{ kind: 'finished' | 'exited'; cause: string; healthyForMs: number }> {
+  private async runOnce(): Promise<{
+    kind: 'finished' | 'exited';
+    cause: string;
+    healthyForMs: number;
+    /** The worker could not load the file or build the pipeline. */
+    startup?: { code: string; message: string; phase: 'load' | 'build' };
+  }> {
     this.state = 'starting';
     const child = fork(WORKER, [], {
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      env: { ...process.env, SLUICE_WORKER: this.name },
+      // The worker's loggers log at this process's level (the CLI's --log-level), not at their default.
+      env: {
+        ...process.env,
+        SLUICE_WORKER: this.name,
+        SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? this.options.logger.level,
+      },
     });
     this.child = child;
     this.pid = child.pid;
     this.channel = serveLog(childProcessPort(child), this.options.log, this.options.renames);
     let finished = false;
     let failure: string | undefined;
+    let startup: { code: string; message: string; phase: 'load' | 'build' } | undefined;
     let healthySince = 0;
     child.on('message', (message: WorkerMessage) => {
       switch (message?.kind) {
+        case 'built':
+          this.built = true;
+          break;
         case 'ready':
           this.state = 'running';
           healthySince = Date.now();
@@ -132,9 +164,12 @@ export class PipelineProcess {
           this.metrics = message.metrics;
           finished = true;
           break;
-        case 'failed':
-          failure = `${message.error.code}: ${message.error.message}`;
+        case 'failed': {
+          const { code, message: text, phase } = message.error;
+          failure = `${code}: ${text}`;
+          if (phase === 'load' || phase === 'build') startup = { code, message: text, phase };
           break;
+        }
       }
     });
     const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
@@ -158,7 +193,12 @@ export class PipelineProcess {
     if (finished && code === 0 && this.options.start.bounded) return { kind: 'finished', cause: '', healthyForMs };
     if (this.stopping.signal.aborted && code === 0) return { kind: 'exited', cause: 'stopped', healthyForMs };
     const how = signal ? `killed by ${signal}` : finished ? 'ended unasked' : `exited with code ${code}`;
-    return { kind: 'exited', cause: failure ? `${failure} (${how})` : how, healthyForMs };
+    return {
+      kind: 'exited',
+      cause: failure ? `${failure} (${how})` : how,
+      healthyForMs,
+      ...(startup ? { startup } : {}),
+    };
   }
 
   /** Asks the worker to stop (a last checkpoint, sinks flushed); kills it if that takes too long. */

@@ -2,13 +2,13 @@
 // on each other. Written as a typed TypeScript file (`export default defineDeployment({...})`), checked at load
 // with zod so that every mistake names its field and the reason, and the dependency graph is checked for cycles.
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { toMillis } from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
 import type { Log } from '../log/index.ts';
 import { COLUMN_TYPES } from '../serve/index.ts';
+import { displayPath, importUserFile } from './load-file.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -246,11 +246,11 @@ function dependencyOrder(dependencies: Record<string, string[]>): string[] {
 /** Loads and checks a spec file (TypeScript or JavaScript, default export). */
 export async function loadDeployment(file: string): Promise<Deployment> {
   const resolved = path.resolve(file);
-  const module = (await import(pathToFileURL(resolved).href).catch((error: unknown) => {
-    throw new SluiceError('INVALID_SPEC', `cannot load ${file}: ${(error as Error).message}`, { file });
-  })) as { default?: unknown };
+  const module = await importUserFile(resolved, { code: 'INVALID_SPEC', what: 'deployment spec' });
   if (module.default === undefined) {
-    throw new SluiceError('INVALID_SPEC', `${file} must export default defineDeployment({...})`, { file });
+    throw new SluiceError('INVALID_SPEC', `${displayPath(resolved)} must export default defineDeployment({...})`, {
+      file,
+    });
   }
   return parseDeployment(module.default, path.dirname(resolved));
 }

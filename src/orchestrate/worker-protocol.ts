@@ -16,8 +16,11 @@ export interface WorkerStart {
 }
 
 export type WorkerMessage =
+  /** The pipeline file loaded and its definition built the pipeline (a failure before this is not restarted). */
+  | { kind: 'built' }
   | { kind: 'ready' }
   /** Every report also gives the log sources' positions (next offset per partition, by topic): replay progress. */
   | { kind: 'metrics'; metrics: PipelineMetrics; positions: Record<string, number[]> }
   | { kind: 'finished'; metrics: PipelineMetrics }
-  | { kind: 'failed'; error: { code: string; message: string } };
+  /** `phase`: loading the file, building the pipeline (final when the pipeline never built), or running it. */
+  | { kind: 'failed'; error: { code: string; message: string; phase?: 'load' | 'build' | 'run' } };

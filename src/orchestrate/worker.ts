@@ -1,9 +1,11 @@
 // The entry point of a pipeline's worker process (`sluice up` forks one per pipeline, replay and batch run): builds
 // the pipeline from its file against the orchestrator's log, checkpoints into the directory it is given, reports
 // readiness and metrics over the IPC channel, and stops gracefully (a last checkpoint) when told to.
-import { LogSource, type Pipeline, type PipelineDefinition, type StartPosition } from '../engine/index.ts';
+import { fileURLToPath } from 'node:url';
+import { LogSource, type Pipeline, type StartPosition } from '../engine/index.ts';
 import { isSluiceError } from '../errors.ts';
 import { RemoteLog } from './log-channel.ts';
+import { buildPipeline, isStartupFailure, loadPipelineFile } from './pipeline-file.ts';
 import type { WorkerMessage, WorkerStart } from './worker-protocol.ts';
 
 const send = (message: WorkerMessage) => {
@@ -32,7 +34,9 @@ process.on('SIGTERM', () => {});
 
 function fail(error: unknown): void {
   const code = isSluiceError(error) ? error.code : 'PIPELINE_FAILED';
-  send({ kind: 'failed', error: { code, message: (error as Error)?.message ?? String(error) } });
+  // A pipeline that could not be loaded or built is not restarted (pipeline-process.ts): say which it was.
+  const phase = isStartupFailure(error) ? (error as { details: { phase: 'load' | 'build' } }).details.phase : 'run';
+  send({ kind: 'failed', error: { code, message: (error as Error)?.message ?? String(error), phase } });
   process.exitCode = 1;
   setTimeout(() => process.exit(1), 50).unref();
 }
@@ -40,11 +44,13 @@ function fail(error: unknown): void {
 async function start(options: WorkerStart): Promise<void> {
   const log = new RemoteLog();
   await log.refresh();
-  const module = (await import(options.fileUrl)) as { default?: PipelineDefinition };
-  if (typeof module.default !== 'function') {
-    throw new Error(`${options.fileUrl} must export default definePipeline(...)`);
-  }
-  pipeline = await module.default({ log, bounded: options.bounded, dataDir: options.dataDir });
+  const define = await loadPipelineFile(options.fileUrl);
+  pipeline = await buildPipeline(fileURLToPath(options.fileUrl), define, {
+    log,
+    bounded: options.bounded,
+    dataDir: options.dataDir,
+  });
+  send({ kind: 'built' });
   if (options.position) {
     for (const source of pipeline.sourceConnectors()) {
       if (source instanceof LogSource)

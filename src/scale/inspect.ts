@@ -1,6 +1,6 @@
 // What the runners need to know about a pipeline before splitting it into partition tasks: its name and its input
 // topics, which must all be log topics with the same partition count (task p reads partition p of each).
-import { LogSource, type Pipeline, type PipelineDefinition, type PipelineLog } from '../engine/index.ts';
+import { LogSource, type Pipeline, type PipelineLog } from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
 
 export interface PipelineShape {
@@ -10,13 +10,12 @@ export interface PipelineShape {
   partitions: number;
 }
 
-/** Builds a probe instance of the pipeline (which creates its topics) and reads its shape off it. */
-export async function inspectPipeline(
-  define: PipelineDefinition,
-  log: PipelineLog,
-  dataDir: string,
-): Promise<PipelineShape> {
-  const probe: Pipeline = await define({ log, bounded: false, dataDir });
+/**
+ * Builds a probe instance of the pipeline (which creates its topics) and reads its shape off it. `build` fails as
+ * buildPipeline does (orchestrate/pipeline-file.ts): that is the first build, and its failure ends the run.
+ */
+export async function inspectPipeline(build: () => Promise<Pipeline>, log: PipelineLog): Promise<PipelineShape> {
+  const probe = await build();
   const topics: string[] = [];
   for (const source of probe.sourceConnectors()) {
     if (!(source instanceof LogSource)) {

@@ -10,6 +10,7 @@ import { type Pipeline, type SupervisedRun, supervise } from '../engine/index.ts
 import { SluiceError } from '../errors.ts';
 import { writeFileAtomicSync } from '../files.ts';
 import type { Logger } from '../logger.ts';
+import { isStartupFailure } from '../orchestrate/pipeline-file.ts';
 import { TaskLease } from './lease.ts';
 
 export interface TaskRunnerOptions {
@@ -185,7 +186,9 @@ export class TaskRunner {
         await task.run.done;
       } catch (error) {
         this.failure ??= error;
-        logger.error({ err: error }, 'task failed for good');
+        // The process reports a pipeline that would not load or build, once, as its own failure; a crash loop is news.
+        if (isStartupFailure(error)) logger.debug({ err: error }, 'task could not start');
+        else logger.error({ err: error }, 'task failed for good');
       } finally {
         lease.release();
         if (this.tasks.get(partition) === task) this.tasks.delete(partition);

@@ -1,17 +1,14 @@
 // The entry point of a task thread (src/scale/threads.ts): builds the pipeline from its file against the owner's
 // log (over this thread's port), runs its partition tasks until told to stop, and reports their metrics.
+import { fileURLToPath } from 'node:url';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import {
-  type PipelineDefinition,
-  type PipelineHistorySnapshot,
-  type PipelineMetrics,
-  type PipelineTopology,
-  sleep,
-} from '../engine/index.ts';
-import { isSluiceError, SluiceError } from '../errors.ts';
+import { type PipelineHistorySnapshot, type PipelineMetrics, type PipelineTopology, sleep } from '../engine/index.ts';
+import { isSluiceError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
-// The channel alone: the orchestrator's index would load DuckDB, the HTTP stack and more into every thread.
+// The channel and the pipeline file alone: the orchestrator's index would load DuckDB, the HTTP stack and more into
+// every thread.
 import { RemoteLog, threadPort } from '../orchestrate/log-channel.ts';
+import { buildPipeline, isStartupFailure, loadPipelineFile } from '../orchestrate/pipeline-file.ts';
 import { TaskRunner } from './task-runner.ts';
 
 export interface TaskThreadStart {
@@ -42,7 +39,8 @@ export type TaskThreadMessage =
   /** The tasks asked for in the last 'assign' run here now; those taken away have stopped and let go. */
   | { kind: 'assigned'; partitions: number[] }
   | { kind: 'report'; tasks: TaskReport[] }
-  | { kind: 'failed'; error: { code: string; message: string } };
+  /** `startup`: the file did not load or the pipeline did not build (final: the owner does not restart it). */
+  | { kind: 'failed'; error: { code: string; message: string; startup?: boolean } };
 
 const REPORT_MS = 1000;
 
@@ -70,13 +68,10 @@ async function main(): Promise<void> {
   });
   const log = new RemoteLog(port);
   await log.refresh();
-  const module = (await import(start.fileUrl)) as { default?: PipelineDefinition };
-  const define = module.default;
-  if (typeof define !== 'function') {
-    throw new SluiceError('INVALID_PIPELINE', `${start.fileUrl} must export default definePipeline(...)`);
-  }
+  const file = fileURLToPath(start.fileUrl);
+  const define = await loadPipelineFile(file);
   runner = new TaskRunner({
-    define: async () => define({ log, bounded: false, dataDir: start.dataDir }),
+    define: () => buildPipeline(file, define, { log, bounded: false, dataDir: start.dataDir }),
     pipeline: start.pipeline,
     checkpointRoot: start.checkpointRoot,
     intervalMs: start.intervalMs,
@@ -112,7 +107,7 @@ main().then(
     const code = isSluiceError(error) ? error.code : 'PIPELINE_FAILED';
     parentPort?.postMessage({
       kind: 'failed',
-      error: { code, message: (error as Error)?.message ?? String(error) },
+      error: { code, message: (error as Error)?.message ?? String(error), startup: isStartupFailure(error) },
     } satisfies TaskThreadMessage);
     process.exit(1);
   },

@@ -3,7 +3,8 @@
 // checkpoints as member processes).
 // This thread keeps the log and only serves it — raw batches out, encoded batches in — so decoding, the pipeline's
 // work and encoding happen on the workers' cores. A thread that dies is restarted with backoff from its tasks'
-// checkpoints (its leases released first: its process lives on, so a lease could not tell it is gone). While the
+// checkpoints (its leases released first: its process lives on, so a lease could not tell it is gone) — unless its
+// first start could not load the pipeline file or build the pipeline, which ends the run at once. While the
 // threads catch up on a backlog, a thread that would finish well after another hands it a task (rebalance.ts).
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -13,7 +14,7 @@ import { SluiceError } from '../errors.ts';
 import type { Log } from '../log/index.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { siblingModule } from '../modules.ts';
-import { serveLog, threadPort } from '../orchestrate/index.ts';
+import { buildPipeline, serveLog, threadPort } from '../orchestrate/index.ts';
 import { inspectPipeline, type PipelineShape } from './inspect.ts';
 import { releaseThreadLeases } from './lease.ts';
 import { DEFAULT_MOVE_POLICY, type MovePolicy, planMove, ReadProgress, type TaskMove } from './rebalance.ts';
@@ -65,7 +66,10 @@ export interface TaskThreads {
 
 export async function startTaskThreads(options: TaskThreadsOptions): Promise<TaskThreads> {
   const logger = options.logger ?? createLogger('run');
-  const shape = await inspectPipeline(options.define, options.log, options.dataDir);
+  const shape = await inspectPipeline(
+    () => buildPipeline(options.file, options.define, { log: options.log, bounded: false, dataDir: options.dataDir }),
+    options.log,
+  );
   if (shape.partitions === 0) {
     throw new SluiceError('TASKS_UNSUPPORTED', `pipeline ${shape.name} reads no log topic, so it has no tasks`);
   }
@@ -96,7 +100,7 @@ export async function startTaskThreads(options: TaskThreadsOptions): Promise<Tas
   let failure: unknown;
 
   const runThread = async (index: number) => {
-    while (!stopping.signal.aborted) {
+    for (let incarnation = 0; !stopping.signal.aborted; incarnation++) {
       const partitions = assignment[index]!;
       const start: TaskThreadStart = {
         fileUrl: pathToFileURL(path.resolve(options.file)).href,
@@ -108,7 +112,12 @@ export async function startTaskThreads(options: TaskThreadsOptions): Promise<Tas
         fromSavepoint: options.fromSavepoint,
         allowNonRestoredState: options.allowNonRestoredState,
       };
-      const worker = new Worker(ENTRY, { workerData: start, name: `${shape.name}#${index}` });
+      const worker = new Worker(ENTRY, {
+        workerData: start,
+        name: `${shape.name}#${index}`,
+        // The thread's loggers log at this one's level (the CLI's --log-level), not at their default.
+        env: { ...process.env, SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? logger.level },
+      });
       const thread = worker.threadId;
       live.add(worker);
       workers[index] = worker;
@@ -120,7 +129,7 @@ export async function startTaskThreads(options: TaskThreadsOptions): Promise<Tas
           onRead: (topic, partition, offset) => progress.reading(index, topic, partition, offset),
         },
       );
-      let lastError: { code: string; message: string } | undefined;
+      let lastError: { code: string; message: string; startup?: boolean } | undefined;
       worker.on('message', (message: TaskThreadMessage) => {
         if (message.kind === 'started') {
           ready[index] = true;
@@ -153,6 +162,14 @@ export async function startTaskThreads(options: TaskThreadsOptions): Promise<Tas
         `thread ${index} (tasks ${held.join(',')}) exited with code ${code}` +
           (lastError ? `: ${lastError.message}` : ''),
       );
+      // The thread's first start could not load the file or build the pipeline: every restart would fail alike.
+      // (Later, rebuilding after a crash may meet a passing trouble, and is restarted.)
+      if (lastError?.startup && incarnation === 0) {
+        failure ??= new SluiceError(lastError.code, lastError.message, { phase: 'build', thread: index });
+        stopping.abort();
+        for (const other of live) other.postMessage({ kind: 'stop' });
+        return;
+      }
       if (stopping.signal.aborted) {
         logger.error({ err: error }, 'thread stopped abnormally');
         return;

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { Consumer } from '@platformatic/kafka';
 import type { Command } from 'commander';
-import { defaultBootstrap, nonNegativeIntOption, positiveIntOption } from '../common.ts';
+import { defaultBootstrap, nonNegativeIntOption, positiveIntOption, whenOutputClosed } from '../common.ts';
 import { type ClientFlags, explainClientError } from '../kafka-client.ts';
 
 interface ConsumeFlags extends ClientFlags {
@@ -43,16 +43,12 @@ Examples:
       });
       let count = 0;
       try {
-        const stream = await consumer
-          .consume({
-            topics: [topic],
-            autocommit: flags.group !== undefined,
-            mode: flags.group !== undefined ? 'committed' : flags.fromBeginning ? 'earliest' : 'latest',
-            fallbackMode: flags.fromBeginning ? 'earliest' : 'latest',
-          })
-          .catch((error: unknown) => {
-            throw explainClientError(error, flags.bootstrap);
-          });
+        const stream = await consumer.consume({
+          topics: [topic],
+          autocommit: flags.group !== undefined,
+          mode: flags.group !== undefined ? 'committed' : flags.fromBeginning ? 'earliest' : 'latest',
+          fallbackMode: flags.fromBeginning ? 'earliest' : 'latest',
+        });
         let idleTimer: NodeJS.Timeout | undefined;
         const armIdle = () => {
           if (flags.idleExitMs === undefined) return;
@@ -62,6 +58,8 @@ Examples:
         const stop = () => void stream.close();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
+        // `| head` has read enough: stop as on Ctrl-C (with --group, what was printed is committed).
+        const undoOutputClosed = whenOutputClosed(stop);
         armIdle();
         for await (const message of stream) {
           const value = message.value === undefined || message.value === null ? '' : message.value.toString();
@@ -83,7 +81,10 @@ Examples:
         clearTimeout(idleTimer);
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
+        undoOutputClosed();
         await stream.close().catch(() => {});
+      } catch (error) {
+        throw explainClientError(error, flags.bootstrap, `consume ${topic}`);
       } finally {
         await consumer.close(true).catch(() => {});
       }

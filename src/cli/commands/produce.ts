@@ -4,9 +4,11 @@ import { Producer } from '@platformatic/kafka';
 import type { Command } from 'commander';
 import { SluiceError } from '../../errors.ts';
 import { defaultBootstrap, positiveIntOption } from '../common.ts';
-import { type ClientFlags, explainClientError } from '../kafka-client.ts';
+import { type ClientFlags, explainClientError, withAdmin } from '../kafka-client.ts';
 
 interface ProduceFlags extends ClientFlags {
+  /** Create the topic when it does not exist: `true` (bare flag) for one partition, or a partition count. */
+  create?: true | number;
   keyField?: string;
   key?: string;
   raw?: boolean;
@@ -55,16 +57,23 @@ export function registerProduce(program: Command): void {
     .option('--key <key>', 'use this fixed key for every record')
     .option('--raw', 'send each line as it is, without checking that it is JSON')
     .option('--batch-size <n>', 'records per produce request', positiveIntOption, 1000)
+    .option(
+      '--create [partitions]',
+      'create the topic first if it does not exist (default 1 partition)',
+      positiveIntOption,
+    )
     .addHelpText(
       'after',
       `
+The topic must exist (exit code 3 otherwise, before reading any line), unless --create is given.
 An invalid line stops the command with exit code 2 and names the line; the lines before it were sent.
 
 Examples:
   $ echo '{"key":"a","ts":1700000000000,"value":3}' | sluice produce events --key-field key
-  $ sluice produce clicks < clicks.ndjson`,
+  $ sluice produce clicks --create 6 < clicks.ndjson`,
     )
     .action(async (topic: string, flags: ProduceFlags) => {
+      await requireTopic(topic, flags);
       const producer = new Producer({
         clientId: 'sluice-cli',
         bootstrapBrokers: [flags.bootstrap],
@@ -72,7 +81,8 @@ Examples:
         acks: -1,
         retries: 2,
         connectTimeout: 3_000,
-        autocreateTopics: true,
+        // A broker that creates topics on demand (sluice broker, many Kafka set-ups) would turn a typo into a topic.
+        autocreateTopics: false,
       });
       let sent = 0;
       let batch: Outgoing[] = [];
@@ -81,7 +91,7 @@ Examples:
         const messages = batch;
         batch = [];
         await producer.send({ messages }).catch((error: unknown) => {
-          throw explainClientError(error, flags.bootstrap);
+          throw explainClientError(error, flags.bootstrap, `produce to ${topic}`);
         });
         sent += messages.length;
       };
@@ -107,4 +117,35 @@ Examples:
         await producer.close().catch(() => {});
       }
     });
+}
+
+/**
+ * Refuses a topic that does not exist, as HTTP ingest does, before a line is read (so nothing is sent); with
+ * `--create`, creates it (another client creating it meanwhile is as good).
+ */
+async function requireTopic(topic: string, flags: ProduceFlags): Promise<void> {
+  const created = await withAdmin(
+    flags.bootstrap,
+    async (admin) => {
+      if ((await admin.listTopics()).includes(topic)) return undefined;
+      if (flags.create === undefined) {
+        throw new SluiceError(
+          'UNKNOWN_TOPIC',
+          `topic ${topic} does not exist; nothing was sent. Create it with --create [partitions] or ` +
+            `'sluice topics create ${topic}'`,
+          { topic },
+        );
+      }
+      const partitions = flags.create === true ? 1 : flags.create;
+      try {
+        await admin.createTopics({ topics: [topic], partitions, replicas: 1 });
+      } catch (error) {
+        if ((explainClientError(error) as { code?: string }).code === 'TOPIC_ALREADY_EXISTS') return undefined;
+        throw error;
+      }
+      return partitions;
+    },
+    `produce to ${topic}`,
+  );
+  if (created !== undefined) process.stderr.write(`created topic ${topic} with ${created} partition(s)\n`);
 }

@@ -2,20 +2,13 @@
 // open, so that any Kafka client can feed the pipeline's inputs and read its outputs — or, with `--bootstrap`,
 // against a Kafka-protocol cluster instead (src/cli/run-log.ts). The pipeline checkpoints into
 // `<data dir>/checkpoints/<pipeline name>`, resumes from there after a crash, and is restarted with backoff when
-// it fails.
+// it fails — but a file that does not load, or a definition that throws before the pipeline first ran, fails the
+// command at once (orchestrate/pipeline-file.ts).
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
-import {
-  type Duration,
-  type Pipeline,
-  type PipelineDefinition,
-  type PipelineMetrics,
-  supervise,
-  toMillis,
-} from '../../engine/index.ts';
-import { SluiceError } from '../../errors.ts';
+import { type Duration, type Pipeline, type PipelineMetrics, supervise, toMillis } from '../../engine/index.ts';
 import { createLogger } from '../../logger.ts';
+import { buildPipeline, loadPipelineFile } from '../../orchestrate/index.ts';
 import { DEFAULTS, paint, portOption, positiveIntOption, untilShutdownSignal } from '../common.ts';
 import { openRunLog, type RunLogFlags } from '../run-log.ts';
 import { runScaledOut } from '../scaled-run.ts';
@@ -34,20 +27,6 @@ interface RunFlags extends RunLogFlags {
 
 export function checkpointDir(dataDir: string, pipeline: string): string {
   return path.join(dataDir, 'checkpoints', pipeline);
-}
-
-export async function loadPipelineFile(file: string): Promise<PipelineDefinition> {
-  const module = (await import(pathToFileURL(path.resolve(file)).href).catch((error: unknown) => {
-    throw new SluiceError('INVALID_PIPELINE', `cannot load ${file}: ${(error as Error).message}`, { file });
-  })) as { default?: unknown };
-  if (typeof module.default !== 'function') {
-    throw new SluiceError(
-      'INVALID_PIPELINE',
-      `${file} must export default definePipeline(({ log }) => ...) returning a Pipeline`,
-      { file },
-    );
-  }
-  return module.default as PipelineDefinition;
 }
 
 export function registerRun(program: Command): void {
@@ -110,7 +89,12 @@ Examples:
       const logger = createLogger('run');
       let first = true;
       const build = async () => {
-        const pipeline = await define({ log, bounded: flags.bounded ?? false, dataDir, serving: store });
+        const pipeline = await buildPipeline(file, define, {
+          log,
+          bounded: flags.bounded ?? false,
+          dataDir,
+          serving: store,
+        });
         if (flags.checkpoints) {
           const dir = checkpointDir(dataDir, pipeline.name);
           pipeline.enableCheckpoints({

@@ -1,6 +1,6 @@
 // `sluice topics create|list|describe|delete` against a running broker.
 import type { Command } from 'commander';
-import { SluiceError } from '../../errors.ts';
+import { isSluiceError, SluiceError } from '../../errors.ts';
 import { defaultBootstrap, paint, positiveIntOption } from '../common.ts';
 import { type ClientFlags, withAdmin } from '../kafka-client.ts';
 
@@ -39,11 +39,15 @@ Examples:
       if (flags.retentionMs !== undefined) configs.push({ name: 'retention.ms', value: String(flags.retentionMs) });
       if (flags.retentionBytes !== undefined)
         configs.push({ name: 'retention.bytes', value: String(flags.retentionBytes) });
-      await withAdmin(flags.bootstrap, async (admin) => {
-        if (flags.ifNotExists && (await admin.listTopics()).includes(topic)) return;
-        await admin.createTopics({ topics: [topic], partitions: flags.partitions, replicas: 1, configs });
-      }).catch((error: unknown) => {
-        if (/TOPIC_ALREADY_EXISTS|already exists/i.test(String((error as Error).message))) {
+      await withAdmin(
+        flags.bootstrap,
+        async (admin) => {
+          if (flags.ifNotExists && (await admin.listTopics()).includes(topic)) return;
+          await admin.createTopics({ topics: [topic], partitions: flags.partitions, replicas: 1, configs });
+        },
+        `create ${topic}`,
+      ).catch((error: unknown) => {
+        if (isSluiceError(error, 'TOPIC_ALREADY_EXISTS')) {
           throw new SluiceError('TOPIC_ALREADY_EXISTS', `topic ${topic} already exists`, { topic });
         }
         throw error;
@@ -57,7 +61,7 @@ Examples:
     .option(...bootstrapFlag, defaultBootstrap())
     .option('--json', 'print a JSON array')
     .action(async (flags: ClientFlags & { json?: boolean }) => {
-      const names = (await withAdmin(flags.bootstrap, (admin) => admin.listTopics())).sort();
+      const names = (await withAdmin(flags.bootstrap, (admin) => admin.listTopics(), 'list topics')).sort();
       if (flags.json) console.log(JSON.stringify(names));
       else for (const name of names) console.log(name);
     });
@@ -68,28 +72,34 @@ Examples:
     .option(...bootstrapFlag, defaultBootstrap())
     .option('--json', 'print JSON')
     .action(async (topic: string, flags: ClientFlags & { json?: boolean }) => {
-      const description = await withAdmin(flags.bootstrap, async (admin) => {
-        const metadata = await admin.metadata({ topics: [topic] });
-        const info = metadata.topics.get(topic);
-        if (info === undefined) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `unknown topic ${topic}`);
-        const indexes = info.partitions.map((_, i) => i);
-        const offsets = async (timestamp: bigint) => {
-          const listed = await admin.listOffsets({
-            topics: [{ name: topic, partitions: indexes.map((partitionIndex) => ({ partitionIndex, timestamp })) }],
-          });
-          return new Map(listed[0]!.partitions.map((p) => [p.partitionIndex, Number(p.offset)]));
-        };
-        const [earliest, latest] = await Promise.all([offsets(-2n), offsets(-1n)]);
-        return {
-          topic,
-          id: info.id,
-          partitions: indexes.map((partition) => ({
-            partition,
-            leader: info.partitions[partition]!.leader,
-            earliestOffset: earliest.get(partition) ?? -1,
-            latestOffset: latest.get(partition) ?? -1,
-          })),
-        };
+      const description = await withAdmin(
+        flags.bootstrap,
+        async (admin) => {
+          const metadata = await admin.metadata({ topics: [topic] });
+          const info = metadata.topics.get(topic);
+          if (info === undefined) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `unknown topic ${topic}`);
+          const indexes = info.partitions.map((_, i) => i);
+          const offsets = async (timestamp: bigint) => {
+            const listed = await admin.listOffsets({
+              topics: [{ name: topic, partitions: indexes.map((partitionIndex) => ({ partitionIndex, timestamp })) }],
+            });
+            return new Map(listed[0]!.partitions.map((p) => [p.partitionIndex, Number(p.offset)]));
+          };
+          const [earliest, latest] = await Promise.all([offsets(-2n), offsets(-1n)]);
+          return {
+            topic,
+            id: info.id,
+            partitions: indexes.map((partition) => ({
+              partition,
+              leader: info.partitions[partition]!.leader,
+              earliestOffset: earliest.get(partition) ?? -1,
+              latestOffset: latest.get(partition) ?? -1,
+            })),
+          };
+        },
+        `describe ${topic}`,
+      ).catch((error: unknown) => {
+        throw unknownTopic(error, topic);
       });
       if (flags.json) {
         console.log(JSON.stringify(description));
@@ -111,7 +121,18 @@ Examples:
     .description('delete a topic and all its data')
     .option(...bootstrapFlag, defaultBootstrap())
     .action(async (topic: string, flags: ClientFlags) => {
-      await withAdmin(flags.bootstrap, (admin) => admin.deleteTopics({ topics: [topic] }));
+      await withAdmin(flags.bootstrap, (admin) => admin.deleteTopics({ topics: [topic] }), `delete ${topic}`).catch(
+        (error: unknown) => {
+          throw unknownTopic(error, topic);
+        },
+      );
       console.log(`deleted topic ${paint('bold', topic)}`);
     });
+}
+
+/** The topic's absence said plainly (Kafka's words for it are about topic-partitions and servers). */
+function unknownTopic(error: unknown, topic: string): unknown {
+  return isSluiceError(error, 'UNKNOWN_TOPIC_OR_PARTITION')
+    ? new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${topic} does not exist`, { topic }, { cause: error })
+    : error;
 }

@@ -63,6 +63,9 @@ Examples:
           store,
           ...(http ? { url: http.url } : {}),
           ...(flags.checkpointInterval ? { checkpointIntervalMs: toMillis(flags.checkpointInterval) } : {}),
+          // Each as it happens; the deployment keeps its other pipelines running.
+          onPipelineFailed: (_name, error) =>
+            console.error(`  ${paint('red', 'failed', process.stderr)}: ${error.message}`),
         });
         await runner.start();
         console.log(`${paint('bold', 'sluice up')}: deployment ${spec.name} from ${file}; data in ${log.dataDir}`);
@@ -72,10 +75,11 @@ Examples:
           spec.dependencies[name]!.length ? ` (after ${spec.dependencies[name]!.join(', ')})` : '';
         console.log(`  pipelines        ${spec.order.map((name) => `${name}${deps(name)}`).join(', ') || '(none)'}`);
         const live = runner;
-        // Reported as it happens; the deployment keeps running (and restarting) either way.
+        // Reported as it happens; the deployment keeps running (and restarting) either way. A pipeline given up
+        // on is reported by onPipelineFailed.
         live.healthy().then(
           () => console.log(`  ${paint('green', 'healthy')}: every pipeline is running (sluice status for details)`),
-          (error: Error) => console.error(`  ${paint('red', 'failed', process.stderr)}: ${error.message}`),
+          () => {},
         );
         await untilShutdownSignal();
         console.log('sluice up: stopping (last checkpoints)…');
