@@ -22,8 +22,18 @@ try {
   console.error('build: tsc failed (above)');
   process.exit(1);
 }
-fs.cpSync(DASHBOARD, path.join(OUT, 'web', 'dist'), {
-  recursive: true,
-  filter: (source) => path.basename(source) !== '.build-hash',
-});
+// Another process (a test) may swap in a fresh dashboard build while we copy: then copy the new one.
+for (let attempt = 1; ; attempt++) {
+  try {
+    fs.rmSync(path.join(OUT, 'web'), { recursive: true, force: true });
+    fs.cpSync(DASHBOARD, path.join(OUT, 'web', 'dist'), {
+      recursive: true,
+      filter: (source) => path.basename(source) !== '.build-hash',
+    });
+    break;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt === 3) throw error;
+    await buildDashboard({ quiet: true });
+  }
+}
 console.error(`build: dist/ in ${Math.round(performance.now() - started)} ms`);

@@ -1,8 +1,8 @@
 // The package's public surface (`import { … } from 'sluice'`): what a pipeline file, a deployment file or a
-// program embedding pipelines uses. Everything not exported here, from `sluice/testing` or from `sluice/kafka` is
-// internal and may change in any release. docs/package.md lists every export with its purpose.
+// program embedding pipelines uses — building pipelines, event time, windows and aggregates, sources, sinks and
+// formats, serving tables, deployments, errors. Everything not exported here, from `sluice/testing` or from
+// `sluice/kafka` is internal and may change in any release; docs/package.md lists every export with its purpose.
 
-// What user functions receive: process functions, keyed state and timers.
 export type {
   KeyedContext,
   KeyedProcessFunction,
@@ -16,9 +16,6 @@ export type {
   TimerService,
   ValueState,
 } from './engine/index.ts';
-// Building pipelines: the graph, its streams and the pipeline-file contract.
-// Event time, windows and aggregates.
-// Sources, sinks and formats, and the contracts for writing your own.
 export {
   type Aggregate,
   agg,
@@ -26,6 +23,7 @@ export {
   bytes,
   type CheckpointOptions,
   DataStream,
+  DEFAULT_IDLE_TIMEOUT_MS,
   type DeadLetter,
   type Duration,
   definePipeline,
@@ -53,6 +51,8 @@ export {
   type Source,
   type SourceBatch,
   type SourceContext,
+  type SourceMetrics,
+  type SourcePartitionMetrics,
   type StartPosition,
   text,
   toMillis,
@@ -64,10 +64,8 @@ export {
   windows,
 } from './engine/index.ts';
 export type { WatermarkStrategy } from './engine/operators/timestamps.ts';
-// Errors: every error Sluice throws on purpose has a stable `code`.
 export { isSluiceError, SluiceError } from './errors.ts';
 export { type LogRecord, partitionForKey } from './log/index.ts';
-// Deployments for `sluice up`.
 export {
   type DeploymentInput,
   defineDeployment,
@@ -76,7 +74,6 @@ export {
   type ServiceContext,
   type ServiceFunction,
 } from './orchestrate/index.ts';
-// Serving tables: results queryable with SQL as they are produced.
 export {
   type ClickHouseSinkOptions,
   type ColumnType,
