@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { partitionForKey } from '../src/log/index.ts';
-import { installed, type RunResult } from './helpers/processes.ts';
+import { installed, type RunResult, run } from './helpers/processes.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-package-'));
@@ -31,23 +31,8 @@ function userEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-function sh(command: string, args: string[], cwd: string, input?: string, timeoutMs = 240_000): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env: userEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(out), stderr });
-    });
-    child.stdin.end(input);
-  });
+function sh(command: string, args: string[], cwd: string, input?: string): Promise<RunResult> {
+  return run(command, args, input, 240_000, { cwd, env: userEnv() });
 }
 
 async function ok(command: string, args: string[], cwd: string, input?: string): Promise<string> {
@@ -106,17 +91,17 @@ describe('the npm package', () => {
     if (!installed('kcat')) return t.skip('kcat is not installed (apt-get install kcat)');
 
     // Its own process group: npx runs sluice under a shell, and Ctrl-C reaches all three through the group.
-    const run = spawn('npx', ['sluice', 'run', 'clicks.ts', '--kafka-port', '0', '--http-port', '0'], {
+    const daemon = spawn('npx', ['sluice', 'run', 'clicks.ts', '--kafka-port', '0', '--http-port', '0'], {
       cwd: dir,
       env: userEnv(),
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
     let output = '';
-    run.stdout.on('data', (chunk: Buffer) => {
+    daemon.stdout.on('data', (chunk: Buffer) => {
       output += chunk;
     });
-    run.stderr.on('data', (chunk: Buffer) => {
+    daemon.stderr.on('data', (chunk: Buffer) => {
       output += chunk;
     });
     try {
@@ -151,9 +136,9 @@ describe('the npm package', () => {
       );
       assert.doesNotMatch(output, /EBADENGINE|ExperimentalWarning/);
     } finally {
-      const closed = new Promise((resolve) => run.once('close', resolve));
-      process.kill(-run.pid!, 'SIGINT');
-      const timer = setTimeout(() => process.kill(-run.pid!, 'SIGKILL'), 30_000);
+      const closed = new Promise((resolve) => daemon.once('close', resolve));
+      process.kill(-daemon.pid!, 'SIGINT');
+      const timer = setTimeout(() => process.kill(-daemon.pid!, 'SIGKILL'), 30_000);
       await closed;
       clearTimeout(timer);
     }

@@ -7,9 +7,15 @@ export interface RunResult {
   stderr: string;
 }
 
-export function run(command: string, args: string[], input?: string | Buffer, timeoutMs = 60_000): Promise<RunResult> {
+export function run(
+  command: string,
+  args: string[],
+  input?: string | Buffer,
+  timeoutMs = 60_000,
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { ...options, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
