@@ -115,6 +115,71 @@ describe('HTTP ingest', () => {
   });
 });
 
+describe('HTTP ingest, all or nothing', () => {
+  it('writes nothing when any record is refused, whatever partition the others go to', async () => {
+    const { log, url } = await setup();
+    // Small batches, so that one record of 600 bytes is too large while the others are fine.
+    await log.createTopic('mixed', { partitions: 3, config: { maxMessageBytes: 512 } });
+    const lines = Array.from({ length: 30 }, (_, i) => `{"key":"k${i}","n":${i}}`);
+    lines.splice(17, 0, `{"key":"big","pad":"${'x'.repeat(600)}"}`);
+    const refused = await post(`${url}/v1/topics/mixed/records?key=key`, lines.join('\n'));
+    assert.equal(refused.status, 400);
+    const error = ((await refused.json()) as { error: { code: string; message: string; details: { line: number } } })
+      .error;
+    assert.equal(error.code, 'RECORD_TOO_LARGE');
+    assert.equal(error.details.line, 18);
+    assert.match(error.message, /line 18 is \d+ bytes.*nothing was written/);
+    assert.deepEqual(
+      log.describeTopic('mixed').partitions.map((p) => p.logEndOffset),
+      [0, 0, 0],
+      'no partition got any record',
+    );
+  });
+
+  it('takes a 16 MiB body of one key in batches that fit the topic, every record readable', async () => {
+    const { log, url } = await setup({ ingestRatePerSec: 1_000_000 });
+    await log.createTopic('bulk', { partitions: 2 });
+    const pad = 'y'.repeat(1000);
+    const count = Math.floor((16 * 1024 * 1024 - 1024) / (pad.length + 40));
+    const body = Array.from({ length: count }, (_, i) => `{"key":"one","i":${i},"pad":"${pad}"}`).join('\n');
+    assert.ok(body.length > 15 * 1024 * 1024 && body.length <= 16 * 1024 * 1024, `${body.length} bytes`);
+    const ok = await post(`${url}/v1/topics/bulk/records?key=key`, body);
+    assert.equal(ok.status, 200, await ok.clone().text());
+    assert.equal(((await ok.json()) as { count: number }).count, count);
+    const partition = log.describeTopic('bulk').partitions.find((p) => p.logEndOffset > 0)!;
+    assert.equal(partition.logEndOffset, count, 'one key, one partition, every record');
+    let next = 0;
+    for (let offset = 0; offset < count; ) {
+      const page = log.readRecords('bulk', partition.partition, offset);
+      for (const record of page.records)
+        assert.equal((JSON.parse(record.value!.toString()) as { i: number }).i, next++);
+      offset = page.nextOffset;
+    }
+    assert.equal(next, count);
+  });
+
+  it('refuses invalid UTF-8 with 400 naming the line, rather than storing replaced characters', async () => {
+    const { log, url } = await setup();
+    await log.createTopic('text', { partitions: 1 });
+    const body = Buffer.concat([
+      Buffer.from('{"a":"fine"}\n{"b":"'),
+      Buffer.from([0xc3, 0x28]), // a broken two-byte sequence
+      Buffer.from('"}\n'),
+    ]);
+    const refused = await fetch(`${url}/v1/topics/text/records`, { method: 'POST', body });
+    assert.equal(refused.status, 400);
+    const error = ((await refused.json()) as { error: { code: string; message: string; details: { line: number } } })
+      .error;
+    assert.equal(error.code, 'INVALID_RECORD');
+    assert.equal(error.details.line, 2);
+    assert.match(error.message, /line 2 is not valid UTF-8/);
+    assert.equal(log.describeTopic('text').partitions[0]!.logEndOffset, 0);
+    const accented = await post(`${url}/v1/topics/text/records`, '{"name":"Zoë Ångström"}\n');
+    assert.equal(accented.status, 200);
+    assert.equal(readValues(log, 'text')[0], '{"name":"Zoë Ångström"}', 'valid UTF-8 is stored as sent');
+  });
+});
+
 describe('HTTP SQL', () => {
   it('answers SELECTs and refuses everything else with 400, a runaway query with 408', async () => {
     const { url } = await setup();

@@ -10,7 +10,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Registry } from 'prom-client';
 import type { PipelineView } from '../engine/index.ts';
-import { isSluiceError, SluiceError } from '../errors.ts';
+import { type ErrorMapping, errorMapping, isSluiceError, SluiceError } from '../errors.ts';
 import type { GroupOffsetStore, Log } from '../log/index.ts';
 import { createLogger } from '../logger.ts';
 import type { ServingStore } from '../serve/index.ts';
@@ -68,16 +68,9 @@ export interface RunningServer {
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 /** The status each stable error code maps to. */
-function statusOf(code: string): 400 | 401 | 404 | 408 | 413 | 429 | 500 | 503 {
-  if (code === 'UNAUTHORIZED') return 401;
-  if (code.startsWith('UNKNOWN_')) return 404;
-  if (code === 'QUERY_TIMEOUT') return 408;
-  if (code === 'PAYLOAD_TOO_LARGE') return 413;
-  if (code === 'RATE_LIMITED') return 429;
-  if (code === 'STORE_CLOSED' || code === 'LOG_CLOSED' || code === 'NO_SERVING_STORE') return 503;
-  if (code === 'TOO_MANY_STREAMS' || code === 'BROKER_UNAVAILABLE') return 503;
-  if (code === 'STORAGE_ERROR' || code === 'KAFKA_ERROR' || code === 'KAFKA_CLIENT_ERROR') return 500;
-  return 400;
+/** The HTTP status of an error code (src/errors.ts's table). */
+function statusOf(code: string): ErrorMapping['http'] {
+  return errorMapping(code).http;
 }
 
 export function createApp(options: ServerOptions): Hono {
@@ -151,7 +144,8 @@ function buildApp(options: ServerOptions): {
     async (c) => {
       const topic = c.req.param('topic');
       try {
-        const body = await c.req.text();
+        // Bytes, not text: lines are stored as sent, and invalid UTF-8 is refused rather than replaced.
+        const body = new Uint8Array(await c.req.arrayBuffer());
         const result = await ingestRecords(options.log, topic, body, {
           keyField: c.req.query('key'),
           timestampField: c.req.query('timestamp'),
