@@ -59,6 +59,7 @@ function validRequests(): Buffer[] {
       maxWaitMs: 0,
       minBytes: 0,
       maxBytes: 1 << 20,
+      isolationLevel: 0,
       topics: [{ topic: 'fuzz', partitions: [{ partition: 1, fetchOffset: 0, partitionMaxBytes: 1 << 16 }] }],
       forgottenTopicsData: [],
       rackId: '',

@@ -3,17 +3,16 @@
 // malformed or oversize frame — never the server.
 import net from 'node:net';
 import { createLogger, type Logger } from '../logger.ts';
-import { apiVersionsBody, type BrokerContext, HANDLERS } from './handlers/index.ts';
+import { apiVersionsBody, type BrokerContext, HANDLERS, SERVED_APIS } from './handlers/index.ts';
 import {
-  APIS,
+  ApiVersions,
+  type DecodedRequest,
   decodeRequest,
   encodeResponse,
   encodeUnsupportedVersion,
   KafkaError,
   UnsupportedVersionError,
 } from './protocol/index.ts';
-
-const API_VERSIONS = APIS.get(18)!;
 
 export class Connection {
   private readonly socket: net.Socket;
@@ -85,18 +84,14 @@ export class Connection {
   }
 
   private async handle(frame: Buffer): Promise<Buffer[] | null> {
-    let request: ReturnType<typeof decodeRequest>;
+    let request: DecodedRequest;
     try {
-      request = decodeRequest(frame);
+      request = decodeRequest(frame, SERVED_APIS);
     } catch (error) {
-      if (error instanceof UnsupportedVersionError && error.header.apiKey === 18) {
+      if (error instanceof UnsupportedVersionError && error.header.apiKey === ApiVersions.apiKey) {
         // Clients learn our versions from this v0 answer, whatever version they asked with.
-        return encodeResponse(
-          API_VERSIONS,
-          0,
-          error.header.correlationId,
-          apiVersionsBody(KafkaError.UNSUPPORTED_VERSION),
-        );
+        const body = apiVersionsBody(KafkaError.UNSUPPORTED_VERSION);
+        return encodeResponse(ApiVersions, 0, error.header.correlationId, body);
       }
       if (error instanceof UnsupportedVersionError) {
         this.logger.warn({ reason: error.message, correlationId: error.header.correlationId }, 'unsupported request');
@@ -106,11 +101,7 @@ export class Connection {
     }
     const { header, api, body } = request;
     this.logger.debug({ api: api.name, version: header.apiVersion, correlationId: header.correlationId }, 'request');
-    const handler = HANDLERS.get(header.apiKey)!;
-    const response = await handler(body, this.broker, { header, clientHost: this.clientHost });
-    // acks=0 produce requests get no response at all.
-    if (header.apiKey === 0 && body.acks === 0) return null;
-    return encodeResponse(api, header.apiVersion, header.correlationId, response);
+    return HANDLERS.get(header.apiKey)!.serve(body, this.broker, { header, clientHost: this.clientHost });
   }
 
   private abort(reason: string): void {

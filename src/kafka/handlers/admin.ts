@@ -1,32 +1,33 @@
-// ApiVersions, Metadata, CreateTopics, DeleteTopics and DeleteRecords: what clients ask before they produce or
-// consume, and the admin calls on topics.
+// Metadata, CreateTopics, DeleteTopics and DeleteRecords: what clients ask before they produce or consume, and the
+// admin calls on topics. (ApiVersions answers from the registry, in index.ts.)
 import { isSluiceError } from '../../errors.ts';
-import { APIS, KafkaError, kafkaErrorOf, type Message } from '../protocol/index.ts';
-import { type BrokerContext, ensureTopic, type Handler, topicConfigFrom } from './context.ts';
+import {
+  type CreateTopicsRequest,
+  type CreateTopicsResponse,
+  type DeleteRecordsRequest,
+  type DeleteRecordsResponse,
+  type DeleteTopicsRequest,
+  type DeleteTopicsResponse,
+  KafkaError,
+  kafkaErrorOf,
+  type MetadataRequest,
+  type MetadataResponse,
+} from '../protocol/index.ts';
+import { ensureTopic, type Handler, topicConfigFrom } from './context.ts';
 
-export function apiVersionsBody(errorCode: number): Message {
-  return {
-    errorCode,
-    apiKeys: [...APIS.values()].map((api) => ({
-      apiKey: api.apiKey,
-      minVersion: api.minVersion,
-      maxVersion: api.maxVersion,
-    })),
-    throttleTimeMs: 0,
-  };
-}
+type CreatableTopicResult = CreateTopicsResponse['topics'][number];
+type MetadataResponseTopic = MetadataResponse['topics'][number];
 
-export const apiVersions: Handler = () => apiVersionsBody(KafkaError.NONE);
-
-export const metadata: Handler = async (body, broker, { header }) => {
-  const requested = body.topics as { name: string }[] | null;
+export const metadata: Handler<MetadataRequest, MetadataResponse> = async (body, broker, { header }) => {
+  const requested = body.topics;
+  // v0: an empty array means all topics; v1+: null does.
   const all = requested === null || (header.apiVersion === 0 && requested.length === 0);
   const names = all ? broker.log.listTopics().map((t) => t.name) : requested.map((t) => t.name);
-  const topics = [];
+  const topics: MetadataResponseTopic[] = [];
   for (const name of names) {
     let errorCode: number = KafkaError.NONE;
     try {
-      if (!(await ensureTopic(broker, name, body.allowAutoTopicCreation !== false))) {
+      if (!(await ensureTopic(broker, name, body.allowAutoTopicCreation))) {
         errorCode = KafkaError.UNKNOWN_TOPIC_OR_PARTITION;
       }
     } catch (error) {
@@ -61,9 +62,9 @@ export const metadata: Handler = async (body, broker, { header }) => {
   };
 };
 
-export const createTopics: Handler = async (body, broker) => {
-  const topics = [];
-  for (const t of body.topics as Message[]) {
+export const createTopics: Handler<CreateTopicsRequest, CreateTopicsResponse> = async (body, broker) => {
+  const topics: CreatableTopicResult[] = [];
+  for (const t of body.topics) {
     const result = {
       name: t.name,
       errorCode: KafkaError.NONE as number,
@@ -73,7 +74,7 @@ export const createTopics: Handler = async (body, broker) => {
       configs: [],
     };
     try {
-      const assignments = t.assignments as unknown[];
+      const assignments = t.assignments;
       const partitions =
         assignments.length > 0
           ? assignments.length
@@ -105,9 +106,9 @@ export const createTopics: Handler = async (body, broker) => {
   return { throttleTimeMs: 0, topics };
 };
 
-export const deleteTopics: Handler = async (body, broker: BrokerContext) => {
-  const responses = [];
-  for (const name of body.topicNames as string[]) {
+export const deleteTopics: Handler<DeleteTopicsRequest, DeleteTopicsResponse> = async (body, broker) => {
+  const responses: DeleteTopicsResponse['responses'] = [];
+  for (const name of body.topicNames) {
     try {
       await broker.log.deleteTopic(name);
       responses.push({ name, errorCode: KafkaError.NONE });
@@ -123,20 +124,20 @@ export const deleteTopics: Handler = async (body, broker: BrokerContext) => {
  * watermark it answers can be below the offset asked for (records there stay readable until their segment goes);
  * an offset past the high watermark is refused, as Kafka does.
  */
-export const deleteRecords: Handler = (body, broker: BrokerContext) => {
-  const topics = (body.topics as Message[]).map((topic) => ({
+export const deleteRecords: Handler<DeleteRecordsRequest, DeleteRecordsResponse> = (body, broker) => {
+  const topics = body.topics.map((topic) => ({
     name: topic.name,
-    partitions: (topic.partitions as Message[]).map((p) => {
+    partitions: topic.partitions.map((p) => {
       const out = { partitionIndex: p.partitionIndex, lowWatermark: -1, errorCode: KafkaError.NONE as number };
       try {
-        const info = broker.log.describeTopic(topic.name as string).partitions[p.partitionIndex as number];
-        const offset = Number(p.offset);
+        const info = broker.log.describeTopic(topic.name).partitions[p.partitionIndex];
+        const offset = p.offset;
         if (info === undefined) out.errorCode = KafkaError.UNKNOWN_TOPIC_OR_PARTITION;
         else if (offset !== -1 && (offset < 0 || offset > info.logEndOffset)) {
           out.errorCode = KafkaError.OFFSET_OUT_OF_RANGE;
         } else {
           const before = offset === -1 ? info.logEndOffset : offset;
-          out.lowWatermark = broker.log.purgeBefore(topic.name as string, p.partitionIndex as number, before);
+          out.lowWatermark = broker.log.purgeBefore(topic.name, p.partitionIndex, before);
         }
       } catch (error) {
         out.errorCode = kafkaErrorOf(error);

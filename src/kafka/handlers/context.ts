@@ -3,7 +3,7 @@ import { SluiceError } from '../../errors.ts';
 import type { Log, TopicConfig } from '../../log/index.ts';
 import type { Logger } from '../../logger.ts';
 import type { GroupCoordinator } from '../group-coordinator.ts';
-import type { Message, RequestHeader } from '../protocol/index.ts';
+import type { Decoded, RequestHeader } from '../protocol/index.ts';
 
 export interface BrokerContext {
   log: Log;
@@ -24,7 +24,15 @@ export interface RequestContext {
   clientHost: string;
 }
 
-export type Handler = (body: Message, broker: BrokerContext, request: RequestContext) => Message | Promise<Message>;
+/**
+ * A handler for one API: a plain function from the request, decoded at one of the versions the API serves (every
+ * field present, at its default where that version lacks it), to the response to encode at the same version.
+ */
+export type Handler<Req, Res> = (
+  request: Decoded<Req>,
+  broker: BrokerContext,
+  context: RequestContext,
+) => Res | Promise<Res>;
 
 /** Creates `topic` when auto-creation is on; true when it exists afterwards. */
 export async function ensureTopic(broker: BrokerContext, topic: string, allowAutoCreate = true): Promise<boolean> {

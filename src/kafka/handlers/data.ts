@@ -1,20 +1,33 @@
 // Produce, Fetch (with long-poll), ListOffsets and InitProducerId: the data plane over the log.
 import { isSluiceError } from '../../errors.ts';
-import { KafkaError, kafkaErrorOf, type Message } from '../protocol/index.ts';
+import {
+  type FetchRequest,
+  type FetchResponse,
+  type InitProducerIdRequest,
+  type InitProducerIdResponse,
+  KafkaError,
+  kafkaErrorOf,
+  type ListOffsetsRequest,
+  type ListOffsetsResponse,
+  type ProduceRequest,
+  type ProduceResponse,
+} from '../protocol/index.ts';
 import { type BrokerContext, ensureTopic, type Handler } from './context.ts';
 
-export const produce: Handler = async (body, broker) => {
-  const acks = body.acks as number;
+type FetchPartitionData = FetchResponse['responses'][number]['partitions'][number];
+
+export const produce: Handler<ProduceRequest, ProduceResponse> = async (body, broker) => {
+  const acks = body.acks;
   const validAcks = acks === 0 || acks === 1 || acks === -1;
   const transactional = body.transactionalId !== null;
   const responses = await Promise.all(
-    (body.topicData as Message[]).map(async (topic) => {
+    body.topicData.map(async (topic) => {
       let known = false;
       try {
         known = await ensureTopic(broker, topic.name);
       } catch {}
       const partitionResponses = await Promise.all(
-        (topic.partitionData as Message[]).map(async (p) => {
+        topic.partitionData.map(async (p) => {
           const response = {
             index: p.index,
             errorCode: KafkaError.NONE as number,
@@ -68,9 +81,9 @@ interface FetchTarget {
 function readOnce(broker: BrokerContext, targets: FetchTarget[], responseMaxBytes: number) {
   let total = 0;
   let errors = 0;
-  const byTopic = new Map<string, Message[]>();
+  const byTopic = new Map<string, FetchPartitionData[]>();
   for (const t of targets) {
-    const part: Message = {
+    const part: FetchPartitionData = {
       partitionIndex: t.partition,
       errorCode: KafkaError.NONE,
       highWatermark: -1,
@@ -110,10 +123,10 @@ function readOnce(broker: BrokerContext, targets: FetchTarget[], responseMaxByte
   return { total, errors, responses: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) };
 }
 
-export const fetch: Handler = async (body, broker) => {
+export const fetch: Handler<FetchRequest, FetchResponse> = async (body, broker) => {
   const targets: FetchTarget[] = [];
-  for (const topic of body.topics as Message[]) {
-    for (const p of topic.partitions as Message[]) {
+  for (const topic of body.topics) {
+    for (const p of topic.partitions) {
       targets.push({
         topic: topic.topic,
         partition: p.partition,
@@ -122,9 +135,9 @@ export const fetch: Handler = async (body, broker) => {
       });
     }
   }
-  const maxBytes = Math.max(0, body.maxBytes as number);
-  const minBytes = Math.max(0, body.minBytes as number);
-  const deadline = Date.now() + Math.max(0, Math.min(body.maxWaitMs as number, 60_000));
+  const maxBytes = Math.max(0, body.maxBytes);
+  const minBytes = Math.max(0, body.minBytes);
+  const deadline = Date.now() + Math.max(0, Math.min(body.maxWaitMs, 60_000));
   for (;;) {
     const result = readOnce(broker, targets, maxBytes);
     const remaining = deadline - Date.now();
@@ -153,10 +166,10 @@ export const fetch: Handler = async (body, broker) => {
   }
 };
 
-export const listOffsets: Handler = (body, broker) => {
-  const topics = (body.topics as Message[]).map((topic) => ({
+export const listOffsets: Handler<ListOffsetsRequest, ListOffsetsResponse> = (body, broker) => {
+  const topics = body.topics.map((topic) => ({
     name: topic.name,
-    partitions: (topic.partitions as Message[]).map((p) => {
+    partitions: topic.partitions.map((p) => {
       const out = {
         partitionIndex: p.partitionIndex,
         errorCode: KafkaError.NONE as number,
@@ -189,7 +202,7 @@ export const listOffsets: Handler = (body, broker) => {
   return { throttleTimeMs: 0, topics };
 };
 
-export const initProducerId: Handler = (body, broker) => {
+export const initProducerId: Handler<InitProducerIdRequest, InitProducerIdResponse> = (body, broker) => {
   if (body.transactionalId !== null) {
     return {
       throttleTimeMs: 0,

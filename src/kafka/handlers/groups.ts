@@ -1,9 +1,29 @@
 // Consumer-group APIs: coordinator discovery, membership (through the GroupCoordinator) and committed offsets.
-import { KafkaError, type Message } from '../protocol/index.ts';
+import {
+  type DescribeGroupsRequest,
+  type DescribeGroupsResponse,
+  type FindCoordinatorRequest,
+  type FindCoordinatorResponse,
+  type HeartbeatRequest,
+  type HeartbeatResponse,
+  type JoinGroupRequest,
+  type JoinGroupResponse,
+  KafkaError,
+  type LeaveGroupRequest,
+  type LeaveGroupResponse,
+  type ListGroupsRequest,
+  type ListGroupsResponse,
+  type OffsetCommitRequest,
+  type OffsetCommitResponse,
+  type OffsetFetchRequest,
+  type OffsetFetchResponse,
+  type SyncGroupRequest,
+  type SyncGroupResponse,
+} from '../protocol/index.ts';
 import type { Handler } from './context.ts';
 
-export const findCoordinator: Handler = (body, broker, { header }) => {
-  const keyType = body.keyType as number;
+export const findCoordinator: Handler<FindCoordinatorRequest, FindCoordinatorResponse> = (body, broker, { header }) => {
+  const keyType = body.keyType;
   const errorCode = keyType === 0 ? KafkaError.NONE : KafkaError.COORDINATOR_NOT_AVAILABLE;
   const errorMessage = keyType === 0 ? null : 'transaction coordinators are not supported';
   const node = {
@@ -14,13 +34,13 @@ export const findCoordinator: Handler = (body, broker, { header }) => {
   if (header.apiVersion >= 4) {
     return {
       throttleTimeMs: 0,
-      coordinators: (body.coordinatorKeys as string[]).map((key) => ({ key, ...node, errorCode, errorMessage })),
+      coordinators: body.coordinatorKeys.map((key) => ({ key, ...node, errorCode, errorMessage })),
     };
   }
   return { throttleTimeMs: 0, errorCode, errorMessage, ...node };
 };
 
-export const joinGroup: Handler = async (body, broker, { header, clientHost }) => {
+export const joinGroup: Handler<JoinGroupRequest, JoinGroupResponse> = async (body, broker, { header, clientHost }) => {
   const result = await broker.coordinator.join({
     groupId: body.groupId,
     memberId: body.memberId,
@@ -36,30 +56,30 @@ export const joinGroup: Handler = async (body, broker, { header, clientHost }) =
   return { throttleTimeMs: 0, ...result };
 };
 
-export const syncGroup: Handler = async (body, broker) => {
+export const syncGroup: Handler<SyncGroupRequest, SyncGroupResponse> = async (body, broker) => {
   const result = await broker.coordinator.sync(body.groupId, body.generationId, body.memberId, body.assignments);
   return { throttleTimeMs: 0, ...result };
 };
 
-export const heartbeat: Handler = (body, broker) => ({
+export const heartbeat: Handler<HeartbeatRequest, HeartbeatResponse> = (body, broker) => ({
   throttleTimeMs: 0,
   errorCode: broker.coordinator.heartbeat(body.groupId, body.generationId, body.memberId),
 });
 
-export const leaveGroup: Handler = (body, broker, { header }) => {
-  const ids =
-    header.apiVersion >= 3 ? (body.members as Message[]).map((m) => m.memberId as string) : [body.memberId as string];
+export const leaveGroup: Handler<LeaveGroupRequest, LeaveGroupResponse> = (body, broker, { header }) => {
+  // v3+ leaves a batch of members; before, the one member named by memberId.
+  const ids = header.apiVersion >= 3 ? body.members.map((m) => m.memberId) : [body.memberId];
   const members = broker.coordinator.leave(body.groupId, ids).map((m) => ({ ...m, groupInstanceId: null }));
   const errorCode = header.apiVersion < 3 ? members[0]!.errorCode : KafkaError.NONE;
   return { throttleTimeMs: 0, errorCode, members };
 };
 
-export const offsetCommit: Handler = async (body, broker) => {
-  const membership = broker.coordinator.checkCommit(body.groupId, body.generationId, body.memberId);
+export const offsetCommit: Handler<OffsetCommitRequest, OffsetCommitResponse> = async (body, broker) => {
+  const membership = broker.coordinator.checkCommit(body.groupId, body.generationIdOrMemberEpoch, body.memberId);
   const valid: { topic: string; partition: number; offset: number; metadata: string }[] = [];
-  const topics = (body.topics as Message[]).map((topic) => ({
+  const topics = body.topics.map((topic) => ({
     name: topic.name,
-    partitions: (topic.partitions as Message[]).map((p) => {
+    partitions: topic.partitions.map((p) => {
       let errorCode: number = membership;
       if (errorCode === KafkaError.NONE) {
         const info = broker.log.hasTopic(topic.name)
@@ -87,9 +107,10 @@ export const offsetCommit: Handler = async (body, broker) => {
   return { throttleTimeMs: 0, topics };
 };
 
-export const offsetFetch: Handler = (body, broker) => {
+export const offsetFetch: Handler<OffsetFetchRequest, OffsetFetchResponse> = (body, broker) => {
   const committed = broker.log.groups.fetch(body.groupId);
-  const requested = body.topics as { name: string; partitionIndexes: number[] }[] | null;
+  // v2+: null asks for every partition the group has committed.
+  const requested = body.topics;
   const wanted =
     requested ?? [...committed].map(([name, partitions]) => ({ name, partitionIndexes: [...partitions.keys()] }));
   const topics = wanted.map((topic) => ({
@@ -108,13 +129,13 @@ export const offsetFetch: Handler = (body, broker) => {
   return { throttleTimeMs: 0, topics, errorCode: KafkaError.NONE };
 };
 
-export const describeGroups: Handler = (body, broker) => ({
+export const describeGroups: Handler<DescribeGroupsRequest, DescribeGroupsResponse> = (body, broker) => ({
   throttleTimeMs: 0,
-  groups: (body.groups as string[]).map((groupId) => broker.coordinator.describe(groupId)),
+  groups: body.groups.map((groupId) => broker.coordinator.describe(groupId)),
 });
 
-export const listGroups: Handler = (body, broker) => {
-  const filter = (body.statesFilter as string[]).map((s) => s.toLowerCase());
+export const listGroups: Handler<ListGroupsRequest, ListGroupsResponse> = (body, broker) => {
+  const filter = body.statesFilter.map((s) => s.toLowerCase());
   const groups = broker.coordinator
     .list()
     .filter((g) => filter.length === 0 || filter.includes(g.groupState.toLowerCase()));

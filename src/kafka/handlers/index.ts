@@ -1,29 +1,96 @@
-// Request handlers by API key: plain functions from a decoded request (and the broker's context) to a response body.
+// The registry: each API we serve, bound to its handler. Its APIs (and their versions, from the generated schemas)
+// are what decodeRequest accepts and what ApiVersions advertises.
+import {
+  type Api,
+  ApiVersions,
+  type ApiVersionsResponse,
+  CreateTopics,
+  type Decoded,
+  DeleteRecords,
+  DeleteTopics,
+  DescribeGroups,
+  encodeResponse,
+  Fetch,
+  FindCoordinator,
+  Heartbeat,
+  InitProducerId,
+  JoinGroup,
+  KafkaError,
+  LeaveGroup,
+  ListGroups,
+  ListOffsets,
+  Metadata,
+  OffsetCommit,
+  OffsetFetch,
+  Produce,
+  SyncGroup,
+} from '../protocol/index.ts';
 import * as admin from './admin.ts';
-import type { Handler } from './context.ts';
+import type { BrokerContext, Handler, RequestContext } from './context.ts';
 import * as data from './data.ts';
 import * as groups from './groups.ts';
 
-export { apiVersionsBody } from './admin.ts';
 export type { BrokerContext, Handler, RequestContext } from './context.ts';
 
-export const HANDLERS: ReadonlyMap<number, Handler> = new Map<number, Handler>([
-  [0, data.produce],
-  [1, data.fetch],
-  [2, data.listOffsets],
-  [3, admin.metadata],
-  [8, groups.offsetCommit],
-  [9, groups.offsetFetch],
-  [10, groups.findCoordinator],
-  [11, groups.joinGroup],
-  [12, groups.heartbeat],
-  [13, groups.leaveGroup],
-  [14, groups.syncGroup],
-  [15, groups.describeGroups],
-  [16, groups.listGroups],
-  [18, admin.apiVersions],
-  [19, admin.createTopics],
-  [20, admin.deleteTopics],
-  [21, admin.deleteRecords],
-  [22, data.initProducerId],
-]);
+/** An API bound to its handler, with the message types erased so that routes fit in one table. */
+export interface Route {
+  readonly api: Api;
+  /** Runs the handler on a request decoded with `api`'s schema; null when the request gets no answer. */
+  serve(request: unknown, broker: BrokerContext, context: RequestContext): Promise<Buffer[] | null>;
+}
+
+function route<Req, Res>(
+  api: Api<Req, Res>,
+  handler: Handler<Req, Res>,
+  options: { silent?: (request: Decoded<Req>) => boolean } = {},
+): Route {
+  return {
+    api,
+    async serve(body, broker, context) {
+      // Sound: the server decodes every request with the schema of the route it then calls.
+      const request = body as Decoded<Req>;
+      const response = await handler(request, broker, context);
+      if (options.silent?.(request)) return null;
+      const { apiVersion, correlationId } = context.header;
+      return encodeResponse(api, apiVersion, correlationId, response);
+    },
+  };
+}
+
+const ROUTES: readonly Route[] = [
+  // acks=0 produce requests get no response at all.
+  route(Produce, data.produce, { silent: (request) => request.acks === 0 }),
+  route(Fetch, data.fetch),
+  route(ListOffsets, data.listOffsets),
+  route(Metadata, admin.metadata),
+  route(OffsetCommit, groups.offsetCommit),
+  route(OffsetFetch, groups.offsetFetch),
+  route(FindCoordinator, groups.findCoordinator),
+  route(JoinGroup, groups.joinGroup),
+  route(Heartbeat, groups.heartbeat),
+  route(LeaveGroup, groups.leaveGroup),
+  route(SyncGroup, groups.syncGroup),
+  route(DescribeGroups, groups.describeGroups),
+  route(ListGroups, groups.listGroups),
+  route(ApiVersions, () => apiVersionsBody(KafkaError.NONE)),
+  route(CreateTopics, admin.createTopics),
+  route(DeleteTopics, admin.deleteTopics),
+  route(DeleteRecords, admin.deleteRecords),
+  route(InitProducerId, data.initProducerId),
+];
+
+export const HANDLERS: ReadonlyMap<number, Route> = new Map(ROUTES.map((r) => [r.api.apiKey, r]));
+
+/** The APIs we serve by key, for decodeRequest: a request for any other API or version is UNSUPPORTED_VERSION. */
+export const SERVED_APIS: ReadonlyMap<number, Api> = new Map(ROUTES.map((r) => [r.api.apiKey, r.api]));
+
+/** The ApiVersions answer: every registered API with the versions it serves. */
+export function apiVersionsBody(errorCode: number): ApiVersionsResponse {
+  return {
+    errorCode,
+    apiKeys: [...SERVED_APIS.values()]
+      .sort((a, b) => a.apiKey - b.apiKey)
+      .map((api) => ({ apiKey: api.apiKey, minVersion: api.minVersion, maxVersion: api.maxVersion })),
+    throttleTimeMs: 0,
+  };
+}

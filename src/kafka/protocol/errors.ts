@@ -1,5 +1,5 @@
-// Kafka's protocol error codes (the subset we produce) and the mapping from Sluice's error codes to them.
-import { isSluiceError } from '../../errors.ts';
+// Kafka's protocol error codes (the subset we produce), and the code a handler answers for an error it caught.
+import { isSluiceError, kafkaErrorFor } from '../../errors.ts';
 
 export const KafkaError = {
   UNKNOWN_SERVER_ERROR: -1,
@@ -40,28 +40,12 @@ export const KafkaError = {
 
 export type KafkaErrorCode = (typeof KafkaError)[keyof typeof KafkaError];
 
-const FROM_SLUICE: Record<string, KafkaErrorCode> = {
-  UNKNOWN_TOPIC_OR_PARTITION: KafkaError.UNKNOWN_TOPIC_OR_PARTITION,
-  OFFSET_OUT_OF_RANGE: KafkaError.OFFSET_OUT_OF_RANGE,
-  CORRUPT_MESSAGE: KafkaError.CORRUPT_MESSAGE,
-  RECORD_TOO_LARGE: KafkaError.MESSAGE_TOO_LARGE,
-  INVALID_RECORD: KafkaError.INVALID_RECORD,
-  // A batch with another magic than 2: Kafka's own answer for message formats a broker cannot take.
-  UNSUPPORTED_VERSION: KafkaError.UNSUPPORTED_FOR_MESSAGE_FORMAT,
-  UNSUPPORTED_COMPRESSION_TYPE: KafkaError.UNSUPPORTED_COMPRESSION_TYPE,
-  OUT_OF_ORDER_SEQUENCE_NUMBER: KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER,
-  INVALID_PRODUCER_EPOCH: KafkaError.INVALID_PRODUCER_EPOCH,
-  INVALID_TOPIC_NAME: KafkaError.INVALID_TOPIC_EXCEPTION,
-  TOPIC_ALREADY_EXISTS: KafkaError.TOPIC_ALREADY_EXISTS,
-  INVALID_PARTITIONS: KafkaError.INVALID_PARTITIONS,
-  INVALID_CONFIG: KafkaError.INVALID_CONFIG,
-  INVALID_GROUP_ID: KafkaError.INVALID_GROUP_ID,
-  INVALID_COMMIT_OFFSET: KafkaError.INVALID_COMMIT_OFFSET_SIZE,
-  STORAGE_ERROR: KafkaError.KAFKA_STORAGE_ERROR,
-};
-
 /** The Kafka error code for an error thrown by the log or a handler. */
 export function kafkaErrorOf(error: unknown): KafkaErrorCode {
-  if (isSluiceError(error)) return FROM_SLUICE[error.code] ?? KafkaError.UNKNOWN_SERVER_ERROR;
-  return KafkaError.UNKNOWN_SERVER_ERROR;
+  if (!isSluiceError(error)) return KafkaError.UNKNOWN_SERVER_ERROR;
+  // Which Kafka error a Sluice code is lives in the one table of codes (src/errors.ts).
+  const name = kafkaErrorFor(error.code);
+  return name !== undefined && Object.hasOwn(KafkaError, name)
+    ? KafkaError[name as keyof typeof KafkaError]
+    : KafkaError.UNKNOWN_SERVER_ERROR;
 }

@@ -1,11 +1,14 @@
-// Request and response headers, and the table of APIs we serve. Sans-IO: bytes in, typed values out.
-import * as data from './apis-data.ts';
-import * as group from './apis-group.ts';
+// Request and response headers around the generated message codecs. Sans-IO: bytes in, typed values out.
+import { decodeStruct, encodeStruct } from './codec.ts';
+import * as generated from './generated/index.ts';
 import { ProtocolError, Reader, Writer } from './primitives.ts';
-import { type ApiSpec, decodeStruct, encodeStruct, type Message } from './schema.ts';
+import type { Api, Decoded } from './schema.ts';
 
-export const APIS: ReadonlyMap<number, ApiSpec> = new Map(
-  [...Object.values(data), ...Object.values(group)].map((spec) => [spec.apiKey, spec]),
+/** Every generated API by key, at the versions generate.ts's SERVED lists. */
+export const APIS: ReadonlyMap<number, Api> = new Map(
+  Object.values(generated)
+    .map((api: Api) => [api.apiKey, api] as const)
+    .sort((a, b) => a[0] - b[0]),
 );
 
 export interface RequestHeader {
@@ -17,8 +20,9 @@ export interface RequestHeader {
 
 export interface DecodedRequest {
   header: RequestHeader;
-  api: ApiSpec;
-  body: Message;
+  api: Api;
+  /** The request decoded with `api`'s schema at `header.apiVersion`: a `Decoded<Req>` of that API. */
+  body: unknown;
 }
 
 /** Reads just the fixed header fields (enough to answer UNSUPPORTED_VERSION for anything). */
@@ -38,13 +42,14 @@ export class UnsupportedVersionError extends ProtocolError {
   }
 }
 
-/** Decodes a whole request frame (without its size prefix). */
-export function decodeRequest(frame: Buffer): DecodedRequest {
+/** Decodes a whole request frame (without its size prefix) for one of `apis` (by default every generated API). */
+export function decodeRequest(frame: Buffer, apis: ReadonlyMap<number, Api> = APIS): DecodedRequest {
   const r = new Reader(frame);
   const header: RequestHeader = { apiKey: r.int16(), apiVersion: r.int16(), correlationId: r.int32(), clientId: null };
-  const api = APIS.get(header.apiKey);
+  const api = apis.get(header.apiKey);
   if (api === undefined) throw new UnsupportedVersionError(header, `unknown API key ${header.apiKey}`);
-  if (header.apiVersion < api.minVersion || header.apiVersion > api.maxVersion) {
+  const plan = api.requestPlans[header.apiVersion];
+  if (plan === undefined) {
     throw new UnsupportedVersionError(
       header,
       `${api.name} v${header.apiVersion} is not supported (v${api.minVersion}-v${api.maxVersion})`,
@@ -52,20 +57,29 @@ export function decodeRequest(frame: Buffer): DecodedRequest {
   }
   // The client id is a classic nullable string even in flexible request headers (v2).
   header.clientId = r.string(false);
-  const flexible = header.apiVersion >= api.flexibleFrom;
-  if (flexible) r.skipTaggedFields();
-  const body = decodeStruct(api.request, r, header.apiVersion, flexible);
-  return { header, api, body };
+  if (plan.flexible) r.skipTaggedFields();
+  return { header, api, body: decodeStruct(plan, r) };
+}
+
+function responsePlan(api: Api, version: number) {
+  const plan = api.responsePlans[version];
+  if (plan === undefined) throw new ProtocolError(`${api.name} v${version} is not supported`);
+  return plan;
 }
 
 /** Encodes a response frame (with its size prefix) as chunks ready for a vectored write. */
-export function encodeResponse(api: ApiSpec, version: number, correlationId: number, body: Message): Buffer[] {
+export function encodeResponse<Res>(
+  api: Api<unknown, Res>,
+  version: number,
+  correlationId: number,
+  body: NoInfer<Res>,
+): Buffer[] {
+  const plan = responsePlan(api, version);
   const w = new Writer();
   w.int32(correlationId);
-  const flexible = version >= api.flexibleFrom;
   // ApiVersions responses always use header v0, so that any client can read the supported versions.
-  if (flexible && api.apiKey !== 18) w.emptyTaggedFields();
-  encodeStruct(api.response, body, w, version, flexible);
+  if (plan.flexible && api.apiKey !== 18) w.emptyTaggedFields();
+  encodeStruct(plan, body as Record<string, unknown>, w);
   return w.toFrame();
 }
 
@@ -78,27 +92,32 @@ export function encodeUnsupportedVersion(correlationId: number): Buffer[] {
   return new Writer().int32(correlationId).int16(35).toFrame();
 }
 
-/** Encodes a request (used by tests and tools that speak to a broker directly). */
-export function encodeRequest(
-  api: ApiSpec,
+/** Encodes a request frame, with its size prefix (for tests and tools that speak to a broker directly). */
+export function encodeRequest<Req>(
+  api: Api<Req, unknown>,
   version: number,
   correlationId: number,
   clientId: string | null,
-  body: Message,
+  body: NoInfer<Req>,
 ): Buffer {
+  const plan = api.requestPlans[version];
+  if (plan === undefined) throw new ProtocolError(`${api.name} v${version} is not supported`);
   const w = new Writer();
   w.int16(api.apiKey).int16(version).int32(correlationId).string(clientId, false);
-  const flexible = version >= api.flexibleFrom;
-  if (flexible) w.emptyTaggedFields();
-  encodeStruct(api.request, body, w, version, flexible);
+  if (plan.flexible) w.emptyTaggedFields();
+  encodeStruct(plan, body as Record<string, unknown>, w);
   return Buffer.concat(w.toFrame());
 }
 
-/** Decodes a response body (tests). */
-export function decodeResponse(api: ApiSpec, version: number, frame: Buffer): { correlationId: number; body: Message } {
+/** Decodes a response frame without its size prefix (tests and tools). */
+export function decodeResponse<Res>(
+  api: Api<unknown, Res>,
+  version: number,
+  frame: Buffer,
+): { correlationId: number; body: Decoded<Res> } {
+  const plan = responsePlan(api, version);
   const r = new Reader(frame);
   const correlationId = r.int32();
-  const flexible = version >= api.flexibleFrom;
-  if (flexible && api.apiKey !== 18) r.skipTaggedFields();
-  return { correlationId, body: decodeStruct(api.response, r, version, flexible) };
+  if (plan.flexible && api.apiKey !== 18) r.skipTaggedFields();
+  return { correlationId, body: decodeStruct(plan, r) as Decoded<Res> };
 }

@@ -35,6 +35,12 @@ export class Reader {
     this.pos += 2;
     return v;
   }
+  uint16(): number {
+    this.need(2);
+    const v = this.buf.readUInt16BE(this.pos);
+    this.pos += 2;
+    return v;
+  }
   int32(): number {
     this.need(4);
     const v = this.buf.readInt32BE(this.pos);
@@ -99,6 +105,13 @@ export class Reader {
     this.pos += length;
     return v;
   }
+  /** Skips `n` bytes (bounds-checked); returns where they start. */
+  skip(n: number): number {
+    this.need(n);
+    const start = this.pos;
+    this.pos += n;
+    return start;
+  }
   /** An array's element count (-1 for null). */
   arrayLength(compact: boolean): number {
     const n = compact ? this.uvarint() - 1 : this.int32();
@@ -107,7 +120,7 @@ export class Reader {
       throw new ProtocolError(`array of ${n} elements cannot fit in ${this.end - this.pos} bytes`);
     return n;
   }
-  /** Skips a tagged-field section (we understand no tags yet; unknown tags are ignorable by definition). */
+  /** Skips a tagged-field section (unknown tags are ignorable by definition). */
   skipTaggedFields(): void {
     const count = this.uvarint();
     for (let i = 0; i < count; i++) {
@@ -120,11 +133,13 @@ export class Reader {
 }
 
 const CHUNK = 16 * 1024;
+/** Most messages fit in the first chunk; this size comes from Node's shared buffer pool, so it costs no allocation. */
+const FIRST_CHUNK = 1024;
 const PASS_THROUGH = 1024;
 
 export class Writer {
   private readonly chunks: Buffer[] = [];
-  private buf = Buffer.allocUnsafe(CHUNK);
+  private buf = Buffer.allocUnsafe(FIRST_CHUNK);
   private pos = 0;
   private flushed = 0;
 
@@ -156,6 +171,12 @@ export class Writer {
   int16(v: number): this {
     this.ensure(2);
     this.buf.writeInt16BE(v, this.pos);
+    this.pos += 2;
+    return this;
+  }
+  uint16(v: number): this {
+    this.ensure(2);
+    this.buf.writeUInt16BE(v, this.pos);
     this.pos += 2;
     return this;
   }
@@ -215,6 +236,10 @@ export class Writer {
     if (v === null) return compact ? this.uvarint(0) : this.int32(-1);
     if (compact) this.uvarint(v.length + 1);
     else this.int32(v.length);
+    return this.raw(v);
+  }
+  /** Bytes without a length prefix; large ones become their own chunk instead of being copied. */
+  raw(v: Uint8Array): this {
     if (v.length >= PASS_THROUGH) {
       this.cut();
       this.chunks.push(Buffer.from(v.buffer, v.byteOffset, v.length));

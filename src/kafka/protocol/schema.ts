@@ -1,228 +1,241 @@
-// Message layouts as data, read from Kafka's JSON message schemas: each field has a type and the versions it
-// exists in; flexible versions use compact strings/arrays and end every struct with tagged fields. One generic
-// decoder and encoder interpret the description, so each API is a short table checkable against the spec.
-import { ProtocolError, type Reader, type Writer } from './primitives.ts';
+// Message schemas as data, generated from Kafka's JSON message specs (generated/*.ts by generate.ts): each field keeps
+// the spec's type and version ranges. `defineApi` compiles them once per served version into plans that the codec
+// (codec.ts) interprets, so decoding or encoding a message is a loop over the fields its version has.
 
-export type Primitive =
+/** A field as Kafka's JSON spec describes it (name in camelCase, default parsed), within the versions we serve. */
+export interface FieldSchema {
+  readonly name: string;
+  /** The spec's type: a primitive ('int32', 'string', 'records'…) or a struct's name, prefixed '[]' for arrays. */
+  readonly type: string;
+  readonly versions: string;
+  readonly nullableVersions?: string;
+  readonly taggedVersions?: string;
+  readonly tag?: number;
+  readonly default?: number | boolean | string | null;
+  /** A struct's fields. */
+  readonly fields?: readonly FieldSchema[];
+}
+
+export interface ApiSchema {
+  readonly name: string;
+  readonly apiKey: number;
+  /** The versions we serve (generated from generate.ts's SERVED, within the spec's valid versions). */
+  readonly minVersion: number;
+  readonly maxVersion: number;
+  readonly flexibleVersions: string;
+  readonly request: readonly FieldSchema[];
+  readonly response: readonly FieldSchema[];
+}
+
+/**
+ * A field's wire type: one of Kafka's primitives, or a struct. (String literals, not imported numeric constants: a
+ * switch over literals is what V8 compiles best, and the codec's switches run once per field of every message.)
+ */
+export type Kind =
   | 'int8'
   | 'int16'
+  | 'uint16'
   | 'int32'
-  | 'int64'
   | 'uint32'
+  | 'int64'
   | 'float64'
   | 'bool'
   | 'string'
-  | 'string?'
   | 'bytes'
-  | 'bytes?'
   | 'records'
-  | 'uuid';
+  | 'uuid'
+  | 'struct';
 
-export interface FieldSpec {
+const PRIMITIVES = new Set<string>([
+  'int8',
+  'int16',
+  'uint16',
+  'int32',
+  'uint32',
+  'int64',
+  'float64',
+  'bool',
+  'string',
+  'bytes',
+  'records',
+  'uuid',
+]);
+
+/**
+ * How a field appears in one version: 'absent' (decoding sets the default, encoding skips it), 'regular' (in the
+ * fixed part of the struct, in schema order) or 'tagged' (in the struct's tagged-field section, flexible versions
+ * only; written only when it differs from its default).
+ */
+export type Mode = 'absent' | 'regular' | 'tagged';
+
+/** A field at one version. */
+export interface FieldPlan {
   readonly name: string;
-  /** A primitive, or the fields of a struct. */
-  readonly type: Primitive | readonly FieldSpec[];
+  readonly kind: Kind;
   readonly array: boolean;
-  readonly nullableArray: boolean;
-  readonly min: number;
-  readonly max: number;
-  readonly defaultValue: unknown;
+  readonly mode: Mode;
+  /** Whether null may be on the wire at this version (for arrays: the array itself). */
+  readonly nullable: boolean;
+  readonly tag: number;
+  readonly struct: StructPlan | null;
+  /** The spec default, or the type's zero value (arrays and structs are built fresh by `defaultValue`). */
+  readonly default: unknown;
 }
 
-function parseVersions(versions: string): [number, number] {
-  const plus = /^(\d+)\+$/.exec(versions);
-  if (plus) return [Number(plus[1]), Number.POSITIVE_INFINITY];
-  const range = /^(\d+)-(\d+)$/.exec(versions);
-  if (range) return [Number(range[1]), Number(range[2])];
-  if (/^\d+$/.test(versions)) return [Number(versions), Number(versions)];
-  throw new Error(`bad versions '${versions}'`);
+/** A struct at one version. */
+export interface StructPlan {
+  readonly flexible: boolean;
+  /** Every field, in schema order: a decoded struct has all of them, absent ones at their default. */
+  readonly fields: readonly FieldPlan[];
+  readonly regular: readonly FieldPlan[];
+  /** Ascending by tag. */
+  readonly tagged: readonly FieldPlan[];
 }
 
-/** A scalar field, or an array of scalars with type '[]int32' / '[]string' (suffix '?' on the array: nullable). */
-export function field(
-  name: string,
-  type: Primitive | `[]${Primitive}` | `[]${Primitive}?`,
-  versions = '0+',
-  defaultValue?: unknown,
-): FieldSpec {
-  const [min, max] = parseVersions(versions);
-  if (type.startsWith('[]')) {
-    // '[]X?' is a nullable array of X (arrays of nullable scalars do not occur in the APIs we serve).
-    const nullableArray = type.endsWith('?');
-    const element = (nullableArray ? type.slice(2, -1) : type.slice(2)) as Primitive;
-    return { name, type: element, array: true, nullableArray, min, max, defaultValue };
-  }
-  return { name, type: type as Primitive, array: false, nullableArray: false, min, max, defaultValue };
-}
-
-/** An array of structs; `nullable` arrays may be sent as null (e.g. "all topics"). */
-export function structs(name: string, fields: readonly FieldSpec[], versions = '0+', nullable = false): FieldSpec {
-  const [min, max] = parseVersions(versions);
-  return { name, type: fields, array: true, nullableArray: nullable, min, max, defaultValue: undefined };
-}
-
-export interface ApiSpec {
-  readonly apiKey: number;
+/** An API as the codec uses it; `Req` and `Res` are the generated message types. */
+export interface Api<Req = unknown, Res = unknown> {
   readonly name: string;
+  readonly apiKey: number;
   readonly minVersion: number;
   readonly maxVersion: number;
-  /** The first flexible version (Infinity when none is supported). */
-  readonly flexibleFrom: number;
-  readonly request: readonly FieldSpec[];
-  readonly response: readonly FieldSpec[];
+  readonly schema: ApiSchema;
+  /** Plans by version (undefined outside minVersion..maxVersion). */
+  readonly requestPlans: readonly (StructPlan | undefined)[];
+  readonly responsePlans: readonly (StructPlan | undefined)[];
+  /** Never set: carries the message types, so that codecs and handlers infer them from the API. */
+  readonly types?: { readonly request: Req; readonly response: Res };
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: decoded messages are plain objects typed by each API's handler
-export type Message = Record<string, any>;
+/**
+ * A message as decoded: every field is there (a field the version lacks, or an absent tagged field, holds its
+ * default), so what the generated type marks optional is required here.
+ */
+export type Decoded<T> = T extends Buffer
+  ? T
+  : T extends readonly (infer E)[]
+    ? Decoded<E>[]
+    : T extends object
+      ? { -readonly [K in keyof T]-?: Decoded<Exclude<T[K], undefined>> }
+      : T;
 
-export function decodeStruct(fields: readonly FieldSpec[], r: Reader, version: number, flexible: boolean): Message {
-  const out: Message = {};
-  for (const spec of fields) {
-    if (version < spec.min || version > spec.max) {
-      out[spec.name] = absentValue(spec);
-      continue;
-    }
-    if (spec.array) {
-      const n = r.arrayLength(flexible);
-      if (n < 0) {
-        out[spec.name] = null;
-        continue;
-      }
-      const items = new Array(n);
-      for (let i = 0; i < n; i++) items[i] = decodeValue(spec.type, r, version, flexible);
-      out[spec.name] = items;
-    } else {
-      out[spec.name] = decodeValue(spec.type, r, version, flexible);
-    }
+export interface VersionRange {
+  readonly min: number;
+  readonly max: number;
+}
+
+/** '3+', '0-2', '5' or 'none' (also for an absent range). */
+export function parseVersions(versions: string | undefined): VersionRange {
+  if (versions === undefined || versions === 'none') return { min: 1, max: 0 };
+  let m = /^(\d+)\+$/.exec(versions);
+  if (m) return { min: Number(m[1]), max: Number.POSITIVE_INFINITY };
+  m = /^(\d+)-(\d+)$/.exec(versions);
+  if (m) return { min: Number(m[1]), max: Number(m[2]) };
+  if (/^\d+$/.test(versions)) return { min: Number(versions), max: Number(versions) };
+  throw new Error(`bad version range '${versions}'`);
+}
+
+function inVersions(versions: string | undefined, version: number): boolean {
+  const r = parseVersions(versions);
+  return version >= r.min && version <= r.max;
+}
+
+const ZERO_UUID = '0'.repeat(32);
+const EMPTY = Buffer.alloc(0);
+
+function zeroValue(kind: Kind): unknown {
+  switch (kind) {
+    case 'bool':
+      return false;
+    case 'string':
+      return '';
+    case 'bytes':
+      return EMPTY;
+    case 'records':
+      return null;
+    case 'uuid':
+      return ZERO_UUID;
+    case 'struct':
+      return undefined;
+    default:
+      return 0;
   }
-  if (flexible) r.skipTaggedFields();
+}
+
+function compileField(field: FieldSchema, version: number, flexible: boolean): FieldPlan {
+  const array = field.type.startsWith('[]');
+  const element = array ? field.type.slice(2) : field.type;
+  const kind: Kind = PRIMITIVES.has(element) ? (element as Kind) : 'struct';
+  if (kind === 'struct' && field.fields === undefined)
+    throw new Error(`struct ${element} of ${field.name} has no fields`);
+  const present = inVersions(field.versions, version);
+  const tagged = flexible && field.tag !== undefined && inVersions(field.taggedVersions, version);
+  return {
+    name: field.name,
+    kind,
+    array,
+    mode: !present ? 'absent' : tagged ? 'tagged' : 'regular',
+    nullable: inVersions(field.nullableVersions, version),
+    tag: field.tag ?? -1,
+    struct: field.fields ? compileStruct(field.fields, version, flexible) : null,
+    default: field.default !== undefined ? field.default : zeroValue(kind),
+  };
+}
+
+export function compileStruct(fields: readonly FieldSchema[], version: number, flexible: boolean): StructPlan {
+  const all = fields.map((f) => compileField(f, version, flexible));
+  return {
+    flexible,
+    fields: all,
+    regular: all.filter((f) => f.mode === 'regular'),
+    tagged: all.filter((f) => f.mode === 'tagged').sort((a, b) => a.tag - b.tag),
+  };
+}
+
+/** A field's default value, fresh where it is mutable (arrays, structs). */
+export function defaultValue(field: FieldPlan): unknown {
+  if (field.array) return field.default === null ? null : [];
+  if (field.kind === 'struct') return field.default === null ? null : defaultStruct(field.struct!);
+  return field.default;
+}
+
+export function defaultStruct(plan: StructPlan): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of plan.fields) out[f.name] = defaultValue(f);
   return out;
 }
 
-function decodeValue(type: FieldSpec['type'], r: Reader, version: number, flexible: boolean): unknown {
-  if (typeof type !== 'string') return decodeStruct(type, r, version, flexible);
-  switch (type) {
-    case 'int8':
-      return r.int8();
-    case 'int16':
-      return r.int16();
-    case 'int32':
-      return r.int32();
-    case 'int64':
-      return r.int64();
-    case 'uint32':
-      return r.uint32();
-    case 'float64':
-      return r.float64();
-    case 'bool':
-      return r.bool();
-    case 'string':
-    case 'string?':
-      return r.string(flexible);
-    case 'bytes':
-    case 'bytes?':
-    case 'records':
-      return r.bytes(flexible);
-    case 'uuid':
-      return r.uuid();
-  }
-}
-
-function absentValue(spec: FieldSpec): unknown {
-  if (spec.defaultValue !== undefined) return spec.defaultValue;
-  if (spec.array) return spec.nullableArray ? null : [];
-  switch (spec.type) {
-    case 'string':
-      return '';
-    case 'string?':
-    case 'bytes?':
-    case 'records':
-      return null;
-    case 'bool':
-      return false;
-    case 'bytes':
-      return Buffer.alloc(0);
-    case 'uuid':
-      return '00000000000000000000000000000000';
-    default:
-      return typeof spec.type === 'string' ? 0 : {};
-  }
-}
-
-export function encodeStruct(
-  fields: readonly FieldSpec[],
-  value: Message,
-  w: Writer,
-  version: number,
-  flexible: boolean,
-): void {
-  for (const spec of fields) {
-    if (version < spec.min || version > spec.max) continue;
-    let v = value[spec.name];
-    if (v === undefined) v = absentValue(spec);
-    if (spec.array) {
-      if (v === null) {
-        if (!spec.nullableArray) throw new ProtocolError(`field ${spec.name} cannot be null`);
-        w.arrayLength(null, flexible);
-        continue;
-      }
-      const items = v as unknown[];
-      w.arrayLength(items.length, flexible);
-      for (const item of items) encodeValue(spec, item, w, version, flexible);
-    } else {
-      encodeValue(spec, v, w, version, flexible);
+/** Whether a value equals the field's default (tagged fields at their default are not written, as Kafka does). */
+export function isDefault(field: FieldPlan, value: unknown): boolean {
+  if (value === undefined) return true;
+  if (value === null || field.default === null) return value === field.default;
+  if (field.array) return (value as unknown[]).length === 0;
+  switch (field.kind) {
+    case 'struct': {
+      const struct = value as Record<string, unknown>;
+      return field.struct!.fields.every((f) => isDefault(f, struct[f.name]));
     }
-  }
-  if (flexible) w.emptyTaggedFields();
-}
-
-function encodeValue(spec: FieldSpec, v: unknown, w: Writer, version: number, flexible: boolean): void {
-  const type = spec.type;
-  if (typeof type !== 'string') {
-    encodeStruct(type, (v ?? {}) as Message, w, version, flexible);
-    return;
-  }
-  switch (type) {
-    case 'int8':
-      w.int8(v as number);
-      return;
-    case 'int16':
-      w.int16(v as number);
-      return;
-    case 'int32':
-      w.int32(v as number);
-      return;
-    case 'int64':
-      w.int64(v as number);
-      return;
-    case 'uint32':
-      w.uint32(v as number);
-      return;
-    case 'float64':
-      w.float64(v as number);
-      return;
-    case 'bool':
-      w.bool(v as boolean);
-      return;
-    case 'string':
-      w.string((v as string | null) ?? '', flexible);
-      return;
-    case 'string?':
-      w.string(v as string | null, flexible);
-      return;
     case 'bytes':
-      w.bytes((v as Uint8Array | null) ?? Buffer.alloc(0), flexible);
-      return;
-    case 'bytes?':
     case 'records':
-      w.bytes(v as Uint8Array | null, flexible);
-      return;
-    case 'uuid':
-      w.uuid(v as string);
-      return;
+      return (value as Uint8Array).length === 0;
+    default:
+      return value === field.default;
   }
 }
 
-export function defineApi(spec: Omit<ApiSpec, 'flexibleFrom'> & { flexibleFrom?: number }): ApiSpec {
-  return { ...spec, flexibleFrom: spec.flexibleFrom ?? Number.POSITIVE_INFINITY };
+/** Compiles an API's schema for every served version; generated/*.ts call this with their schema. */
+export function defineApi<Req, Res>(schema: ApiSchema): Api<Req, Res> {
+  const requestPlans: (StructPlan | undefined)[] = [];
+  const responsePlans: (StructPlan | undefined)[] = [];
+  for (let v = 0; v <= schema.maxVersion; v++) {
+    if (v < schema.minVersion) {
+      requestPlans.push(undefined);
+      responsePlans.push(undefined);
+      continue;
+    }
+    const flexible = inVersions(schema.flexibleVersions, v);
+    requestPlans.push(compileStruct(schema.request, v, flexible));
+    responsePlans.push(compileStruct(schema.response, v, flexible));
+  }
+  const { name, apiKey, minVersion, maxVersion } = schema;
+  return { name, apiKey, minVersion, maxVersion, schema, requestPlans, responsePlans };
 }
