@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { it } from 'node:test';
-import { sluice, startSluice } from './helpers/processes.ts';
+import { sluice, startSluice } from '../support/processes.ts';
 
 it('sluice dev runs the demo pipeline end to end and stops on SIGINT', { timeout: 60_000 }, async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-dev-'));

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Daemon, run, SLUICE, sluice, startSluice } from './helpers/processes.ts';
+import { type Daemon, run, SLUICE, sluice, startSluice } from '../support/processes.ts';
 
 let dataDir: string;
 let broker: Daemon;

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { sluice, startSluice } from './helpers/processes.ts';
+import { sluice, startSluice } from '../support/processes.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 let project: string;

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, it } from 'node:test';
 import { openLog } from '../src/log/index.ts';
-import { sluice, startSluice } from './helpers/processes.ts';
+import { sluice, startSluice } from '../support/processes.ts';
 
 const SPEC = new URL('./fixtures/deployment.ts', import.meta.url).pathname;
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-up-'));

@@ -10,9 +10,9 @@ import path from 'node:path';
 import { it } from 'node:test';
 import type { Kafka } from 'kafkajs';
 import { openLog, partitionForKey } from '../src/log/index.ts';
+import type { Daemon } from '../support/processes.ts';
 import { buildViewsByCountry, type CountryCount, type View } from './fixtures/views-by-country.ts';
 import { eventually } from './helpers/broker.ts';
-import type { Daemon } from './helpers/processes.ts';
 import {
   appendKeyed,
   endOffset,

@@ -6,8 +6,8 @@ import { it } from 'node:test';
 import type { Kafka } from 'kafkajs';
 import { buildWindowedCounts, type Event, type WindowTotal } from '../examples/windowed-counts.ts';
 import { openLog } from '../src/log/index.ts';
+import { sluice } from '../support/processes.ts';
 import { eventually } from './helpers/broker.ts';
-import { sluice } from './helpers/processes.ts';
 import {
   appendKeyed,
   kafkaClient,

@@ -1,18 +1,11 @@
 // What every command shares: the common flags, exit codes scripts can rely on, plain/colour output, shutdown.
 import { styleText } from 'node:util';
 import { InvalidArgumentError } from 'commander';
-import { explainClientError } from '../connectors/kafka/errors.ts';
-import { isSluiceError } from '../errors.ts';
+import { explainClientError } from '../connectors/index.ts';
+import { EXIT, errorMapping, isSluiceError } from '../errors.ts';
 
-/** Exit codes (documented in docs/cli.md): stable so that scripts can branch on them. */
-export const EXIT = {
-  OK: 0,
-  FAILURE: 1,
-  USAGE: 2,
-  NOT_FOUND: 3,
-  UNAVAILABLE: 4,
-  INTERRUPTED: 130,
-} as const;
+/** Exit codes (documented in docs/cli.md): stable so that scripts can branch on them; each error code has one. */
+export { EXIT };
 
 export const DEFAULTS = {
   dataDir: './.sluice',
@@ -59,16 +52,8 @@ export function paint(
 export function describeFailure(error: unknown): { message: string; exitCode: number } {
   // The last line of defence: a Kafka client error no command mapped still reads as Sluice's, never as PLT_KFK_*.
   error = explainClientError(error);
-  if (isSluiceError(error)) {
-    const exitCode = error.code.startsWith('UNKNOWN_')
-      ? EXIT.NOT_FOUND
-      : error.code === 'BROKER_UNAVAILABLE'
-        ? EXIT.UNAVAILABLE
-        : error.code.startsWith('INVALID_') || error.code === 'USAGE'
-          ? EXIT.USAGE
-          : EXIT.FAILURE;
-    return { message: `${error.code}: ${error.message}`, exitCode };
-  }
+  if (isSluiceError(error))
+    return { message: `${error.code}: ${error.message}`, exitCode: errorMapping(error.code).exit };
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'EADDRINUSE') {
     return {

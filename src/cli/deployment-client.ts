@@ -2,7 +2,7 @@
 // API; `status` reads the file, `replay` and `backfill` call the control API at /v1/deployment.
 import fs from 'node:fs';
 import path from 'node:path';
-import { SluiceError } from '../errors.ts';
+import { errorFromWire, SluiceError } from '../errors.ts';
 import { type DeploymentStatus, deploymentDir } from '../orchestrate/index.ts';
 
 /** A status file older than this means the deployment is gone (it is rewritten every second). */
@@ -69,10 +69,9 @@ export function controlClient(flags: { dataDir: string; url?: string; authToken?
       }
       const answer = (await response.json().catch(() => ({}))) as T & { error?: { code: string; message: string } };
       if (!response.ok) {
-        throw new SluiceError(
-          answer.error?.code ?? `HTTP_${response.status}`,
-          answer.error?.message ?? response.statusText,
-        );
+        if (!answer.error)
+          throw new SluiceError('INTERNAL', `${base} answered ${response.status} ${response.statusText}`);
+        throw errorFromWire(answer.error);
       }
       return answer;
     },

@@ -2,17 +2,27 @@
 // embedded log, `--parallelism N` runs the tasks in N worker threads of this process, which keeps the log. Against a
 // cluster (`--bootstrap`), or with `--group`, a member process joins the pipeline's group on the cluster holding its
 // input and runs the tasks the group gives it, with checkpoints in the data directory's shared store; `--parallelism
-// N` then starts N member processes and restarts any that dies. Embedded with `--group`, this process also hosts the
-// log and its broker, and the members (and members on other hosts) connect to it.
-import { type ChildProcess, fork } from 'node:child_process';
+// N` then starts N member processes, each on a group-member host under a supervisor (src/runtime) that restarts one
+// that dies. Embedded with `--group`, this process also hosts the log and its broker, and the members (and members on
+// other hosts) connect to it; the members report their tasks to it, for its HTTP API.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectKafkaLog } from '../connectors/index.ts';
-import { type PipelineDefinition, type PipelineLog, RestartBudget, sleep } from '../engine/index.ts';
+import type { PipelineDefinition, PipelineLog, PipelineView } from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { siblingModule } from '../modules.ts';
-import { buildPipeline, isStartupFailure } from '../orchestrate/index.ts';
+import {
+  buildPipeline,
+  connectToHost,
+  GroupMemberHost,
+  type HostLink,
+  isStartupFailure,
+  RestartBudget,
+  reportOf,
+  Supervisor,
+  sleep,
+} from '../runtime/index.ts';
 import {
   inspectPipeline,
   joinTaskGroup,
@@ -38,8 +48,14 @@ export interface MemberOptions {
   sessionTimeoutMs?: number;
 }
 
-/** One member of the group: runs its share of the tasks until SIGINT/SIGTERM (then hands them over cleanly). */
-export async function runMember(options: MemberOptions): Promise<void> {
+/** How often a member started by a host (`--parallelism`) reports its tasks' views to it. */
+const REPORT_MS = 1000;
+
+/**
+ * One member of the group: runs its share of the tasks until SIGINT/SIGTERM (then hands them over cleanly). `link`:
+ * the host that started it, told when its first tasks are built and shown their views.
+ */
+export async function runMember(options: MemberOptions, link: HostLink | null = null): Promise<void> {
   const build = () =>
     buildPipeline(options.file, options.define, { log: options.log, bounded: false, dataDir: options.dataDir });
   const { name, topics, partitions } = await inspectPipeline(build, options.log);
@@ -58,13 +74,20 @@ export async function runMember(options: MemberOptions): Promise<void> {
     logger,
   });
   const group = options.group ?? name;
+  let assignedOnce = false;
   const membership = await joinTaskGroup({
     bootstrap: options.bootstrap,
     group,
     topics,
     onAssign: (owned) => {
+      const first = !assignedOnce;
+      assignedOnce = true;
       runner.assign(owned).then(
-        () => console.log(`sluice run: ${name} tasks [${owned.join(',')}] of ${partitions}`),
+        () => {
+          console.log(`sluice run: ${name} tasks [${owned.join(',')}] of ${partitions}`);
+          // Built once its first tasks are: a first start that cannot build them fails before, for good.
+          if (first && link) void runner.built().then(() => runner.failed === undefined && link.built());
+        },
         (error: unknown) => logger.error({ err: error }, 'task reassignment failed'),
       );
     },
@@ -79,9 +102,15 @@ export async function runMember(options: MemberOptions): Promise<void> {
   void untilShutdownSignal().then(() => stop.abort());
   // Started by `--parallelism`: a member does not outlive its supervisor (killed, it cannot pass the signal on).
   if (process.send) process.once('disconnect', () => stop.abort());
+  const report = link
+    ? setInterval(() => {
+        link.report([...runner.pipelines()].map(([partition, pipeline]) => reportOf(pipeline, partition)));
+      }, REPORT_MS)
+    : undefined;
   try {
     while (!stop.signal.aborted && runner.failed === undefined) await sleep(200, stop.signal);
   } finally {
+    clearInterval(report);
     // Tasks first (a last checkpoint each, leases released), then the group: the partitions' next owners start at
     // once from those checkpoints.
     await runner.close();
@@ -98,74 +127,58 @@ export interface SpawnMembersOptions {
   logger?: Logger;
 }
 
-/** What a member started by superviseMembers tells it before exiting when it could not load or build the pipeline. */
-interface MemberStartupFailure {
-  kind: 'sluice-member-startup-failed';
-  error: { code: string; message: string };
+export interface SupervisedMembers {
+  /** Settles once every member has stopped: rejects with why, when one could not start or they crashed in a loop. */
+  done: Promise<void>;
+  /** The tasks the members run, as they last reported them (for this process's HTTP API). */
+  views(): PipelineView[];
+  stop(): Promise<void>;
 }
 
-/** Set in the environment of the members superviseMembers starts. */
-const SUPERVISED_MEMBER = 'SLUICE_SUPERVISED_MEMBER';
-
 /**
- * Runs `count` member processes until SIGINT/SIGTERM, restarting one that dies (its tasks move to the others
- * meanwhile) with backoff, and giving up — stopping the rest — when they crash in a loop, or at once when a member's
- * first start could not load the file or build the pipeline (the others would fail alike).
+ * Starts `count` member processes, each on a group-member host under its own supervisor, all sharing one restart
+ * budget: one that dies is restarted with backoff (its tasks move to the others meanwhile); a crash loop, or a member
+ * whose first start could not load the file or build the pipeline (the others would fail alike), stops them all.
  */
-export async function superviseMembers({
-  count,
-  args,
-  logger = createLogger('run'),
-}: SpawnMembersOptions): Promise<void> {
+export function startMembers({ count, args, logger = createLogger('run') }: SpawnMembersOptions): SupervisedMembers {
   const main = fileURLToPath(siblingModule(import.meta.url, 'main'));
-  const stop = new AbortController();
-  const children = new Set<ChildProcess>();
   const budget = new RestartBudget({ maxFailures: 5 * count });
+  const supervisors = Array.from(
+    { length: count },
+    (_, index) =>
+      new Supervisor({
+        host: new GroupMemberHost({ entry: main, args: ['run', ...args], index }),
+        name: `member ${index}`,
+        budget,
+        logger,
+        restartMessage: 'member exited; restarting it',
+      }),
+  );
   let failure: unknown;
-  const member = async (index: number) => {
-    for (let incarnation = 0; !stop.signal.aborted; incarnation++) {
-      const child = fork(main, ['run', ...args], {
-        stdio: 'inherit',
-        env: { ...process.env, [SUPERVISED_MEMBER]: '1' },
-      });
-      children.add(child);
-      let startup: MemberStartupFailure['error'] | undefined;
-      child.on('message', (message: MemberStartupFailure) => {
-        if (message?.kind === 'sluice-member-startup-failed') startup = message.error;
-      });
-      const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-      children.delete(child);
-      if (stop.signal.aborted) return;
-      // A restarted member may meet a passing trouble rebuilding; a first start that fails would fail every time.
-      if (startup && incarnation === 0) {
-        failure ??= new SluiceError(startup.code, startup.message, { phase: 'build', member: index });
-        stop.abort();
-        return;
-      }
-      const error = new SluiceError('MEMBER_EXITED', `member ${index} exited with code ${code}`);
-      let delay: number;
-      try {
-        delay = budget.failed(error, `member ${index}`);
-      } catch (given) {
-        failure = given;
-        stop.abort();
-        return;
-      }
-      // A restarted member that could not rebuild told only this process why (it exits without a word).
-      const why = startup ? { reason: `${startup.code}: ${startup.message}` } : {};
-      logger.error({ member: index, code, ...why, restartInMs: Math.round(delay) }, 'member exited; restarting it');
-      await sleep(delay, stop.signal);
-    }
-  };
   // Stopping, on a signal or because one member gave up, stops every member (gracefully: it hands its tasks over).
-  stop.signal.addEventListener('abort', () => {
-    for (const child of children) child.kill('SIGTERM');
+  const stop = async () => {
+    await Promise.all(supervisors.map((s) => s.stop()));
+  };
+  for (const supervisor of supervisors) {
+    supervisor.done.catch((error: unknown) => {
+      failure ??= error;
+      void stop();
+    });
+    supervisor.start();
+  }
+  const done = Promise.allSettled(supervisors.map((s) => s.done)).then(() => {
+    if (failure !== undefined) throw failure;
   });
-  const running = Promise.all(Array.from({ length: count }, (_, i) => member(i)));
-  await Promise.race([untilShutdownSignal(), running]);
-  stop.abort();
-  await running;
-  if (failure !== undefined) throw failure;
+  return { done, views: () => supervisors.flatMap((s) => s.views()), stop };
+}
+
+/** Runs `count` supervised member processes (startMembers) until SIGINT/SIGTERM or until they give up. */
+export async function superviseMembers(options: SpawnMembersOptions & { members?: (m: SupervisedMembers) => void }) {
+  const members = startMembers(options);
+  options.members?.(members);
+  await Promise.race([untilShutdownSignal(), members.done.catch(() => {})]);
+  await members.stop();
+  await members.done;
 }
 
 export interface ScaledOutFlags extends HttpFlags {
@@ -248,26 +261,29 @@ export async function runScaledOut(file: string, define: PipelineDefinition, fla
     ...(flags.allowNonRestoredState ? ['--allow-non-restored-state'] : []),
   ];
   if (flags.bootstrap !== undefined && count === 1) {
+    // Started by `--parallelism`: the host that started it hears how its start went, and its tasks' views.
+    const link = connectToHost();
     const log = await connectKafkaLog({ bootstrap: flags.bootstrap, clientId: `sluice-member-${process.pid}` });
     try {
-      await runMember({
-        file,
-        define,
-        log,
-        bootstrap: flags.bootstrap,
-        group: flags.group,
-        dataDir: flags.dataDir,
-        intervalMs: flags.intervalMs,
-        fromSavepoint: flags.fromSavepoint,
-        allowNonRestoredState: flags.allowNonRestoredState,
-        sessionTimeoutMs: flags.sessionTimeoutMs,
-      });
+      await runMember(
+        {
+          file,
+          define,
+          log,
+          bootstrap: flags.bootstrap,
+          group: flags.group,
+          dataDir: flags.dataDir,
+          intervalMs: flags.intervalMs,
+          fromSavepoint: flags.fromSavepoint,
+          allowNonRestoredState: flags.allowNonRestoredState,
+          sessionTimeoutMs: flags.sessionTimeoutMs,
+        },
+        link,
+      );
     } catch (error) {
       // Started by `--parallelism`: the supervisor reports it once, for every member, and stops the others.
-      if (process.env[SUPERVISED_MEMBER] && process.connected && isStartupFailure(error)) {
-        const { code, message } = error as SluiceError;
-        const report: MemberStartupFailure = { kind: 'sluice-member-startup-failed', error: { code, message } };
-        await new Promise<void>((resolve) => process.send!(report, () => resolve()));
+      if (link && isStartupFailure(error)) {
+        await link.failed(error);
         process.exitCode = describeFailure(error).exitCode;
         return;
       }
@@ -275,7 +291,7 @@ export async function runScaledOut(file: string, define: PipelineDefinition, fla
     } finally {
       await log.close();
       // A member started by `--parallelism` has its supervisor's IPC channel open, which would keep it alive.
-      if (process.connected) process.disconnect();
+      link?.close();
     }
     return;
   }
@@ -292,13 +308,20 @@ export async function runScaledOut(file: string, define: PipelineDefinition, fla
   }
   // Embedded with a group: this process owns the log; the members reach it through its broker, as members on other
   // hosts would (they may join the same group).
-  const host = await openEmbedded({ ...flags, kafka: true }, () => []);
+  let members: SupervisedMembers | undefined;
+  const host = await openEmbedded({ ...flags, kafka: true }, () => members?.views() ?? []);
   try {
     console.log(
       `${paint('bold', 'sluice run')}: ${count} member processes of ${file}; ${host.describe}` +
         (host.http ? `; HTTP on ${paint('cyan', host.http.url)}` : ''),
     );
-    await superviseMembers({ count, args: memberArgs(host.bootstrap!) });
+    await superviseMembers({
+      count,
+      args: memberArgs(host.bootstrap!),
+      members: (m) => {
+        members = m;
+      },
+    });
   } finally {
     await host.close();
   }

@@ -8,15 +8,13 @@ import { toMillis } from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
 import type { Log } from '../log/index.ts';
 import type { Logger } from '../logger.ts';
+import { Supervisor, WorkerProcessHost } from '../runtime/index.ts';
 import { quoteIdent, replaceBatch, type ServingStore, type TableDefinition } from '../serve/index.ts';
+import type { TimeRange } from './jobs.ts';
+import type { Deployment, JobSpec } from './spec.ts';
+import { versionedTable } from './table-loader.ts';
 
 type Row = Record<string, unknown>;
-
-import type { DeploymentRunner } from './deployment.ts';
-import type { TimeRange } from './jobs.ts';
-import { PipelineProcess } from './pipeline-process.ts';
-import type { JobSpec } from './spec.ts';
-import { versionedTable } from './table-loader.ts';
 
 export interface ReconciliationReport {
   table: string;
@@ -49,8 +47,16 @@ export interface BatchRunResult {
   reconciliation: ReconciliationReport;
 }
 
+/** What a batch run uses of the deployment it runs in (the DeploymentRunner). */
+export interface BatchDeployment {
+  readonly spec: Deployment;
+  readonly log: Log;
+  readonly store: ServingStore;
+  versionOf(pipeline: string): number;
+}
+
 export async function runBatch(options: {
-  deployment: DeploymentRunner;
+  deployment: BatchDeployment;
   job: string;
   batch: NonNullable<JobSpec['batch']>;
   range: TimeRange;
@@ -71,12 +77,13 @@ export async function runBatch(options: {
   try {
     // The same pipeline file, bounded: events from a little before the range (disorder) to a little after it
     // (stragglers), every window fired by the end of input; results outside the range are ignored below.
-    const worker = new PipelineProcess({
-      name: `${batch.pipeline}:batch:${runId}`,
+    // No restarts: a failed batch run is retried as a job (jobs.ts), from the start.
+    const name = `${batch.pipeline}:batch:${runId}`;
+    const host = new WorkerProcessHost({
+      name,
       log,
-      logger: options.logger,
       renames: scratch,
-      restart: false,
+      logLevel: options.logger.level,
       start: {
         fileUrl: pathToFileURL(pipelineSpec.file).href,
         dataDir: log.dataDir,
@@ -85,6 +92,13 @@ export async function runBatch(options: {
         position: { from: { timestamp: range.from - slack }, until: { timestamp: range.to + slack } },
       },
     });
+    const worker = new Supervisor({
+      host,
+      name,
+      restart: false,
+      logger: options.logger,
+      stopTimeoutMs: 30_000,
+    }).start();
     const onAbort = () => void worker.stop();
     signal.addEventListener('abort', onAbort, { once: true });
     try {

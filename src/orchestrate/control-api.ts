@@ -5,8 +5,9 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { SluiceError } from '../errors.ts';
-import type { DeploymentRunner, ReplayFrom } from './deployment.ts';
+import type { DeploymentRunner } from './deployment.ts';
 import type { JobRunRecord } from './jobs.ts';
+import type { ReplayFrom } from './replay.ts';
 
 const replayBody = z.strictObject({
   pipeline: z.string().min(1).max(200),

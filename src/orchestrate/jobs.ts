@@ -4,9 +4,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Cron } from 'croner';
-import { sleep, toMillis } from '../engine/index.ts';
+import { toMillis } from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import { sleep } from '../runtime/index.ts';
 import type { Deployment, JobSpec } from './spec.ts';
 
 export interface TimeRange {

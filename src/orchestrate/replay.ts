@@ -5,14 +5,31 @@
 // instance becomes the live one. The old version stays (tables, topics, checkpoints) until it is dropped.
 import { requestSavepoint, type StartPosition } from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
+import type { Log } from '../log/index.ts';
 import type { Logger } from '../logger.ts';
-import type { DeploymentRunner, ReplayFrom } from './deployment.ts';
-import type { PipelineProcess } from './pipeline-process.ts';
+import { positionsByTopic, type RuntimeView, type Supervisor } from '../runtime/index.ts';
+import type { ServingStore } from '../serve/index.ts';
+import type { DeploymentPipelines } from './deployment-pipelines.ts';
+import type { DeploymentTables } from './deployment-tables.ts';
+import type { Deployment } from './spec.ts';
 import { versionedTable } from './table-loader.ts';
+import type { Versions } from './versions.ts';
 
-/** The topic that version `version` of a pipeline writes for `topic` (version 1 writes `topic` itself). */
-export function versionedTopic(topic: string, version: number): string {
-  return version === 1 ? topic : `${topic}.v${version}`;
+/** Where a replay starts: the earliest offset, one offset in every partition of every input, or a timestamp. */
+export type ReplayFrom = 'earliest' | { offset: number } | { timestamp: number };
+
+/** What a replay uses of the deployment it runs in (the DeploymentRunner). */
+export interface ReplayDeployment {
+  readonly spec: Deployment;
+  readonly log: Log;
+  readonly store: ServingStore;
+  readonly versions: Versions;
+  readonly pipelines: DeploymentPipelines;
+  readonly tables: DeploymentTables;
+  versionOf(pipeline: string): number;
+  checkpointDir(pipeline: string, version: number): string;
+  /** Removes what a version of a pipeline left: its tables, topics and checkpoints. */
+  removeVersion(pipeline: string, version: number): Promise<void>;
 }
 
 export interface ReplayStatus {
@@ -35,18 +52,18 @@ let replays = 0;
 export class Replay {
   readonly id: string;
   readonly done: Promise<void>;
-  private readonly deployment: DeploymentRunner;
+  private readonly deployment: ReplayDeployment;
   private readonly pipeline: string;
   private readonly version: number;
   private readonly logger: Logger;
-  private process: PipelineProcess | undefined;
+  private process: Supervisor | undefined;
   private readonly cancelled = new AbortController();
   private current: ReplayStatus;
   /** Per input topic: where the replay starts and the end offsets when it began. */
   private targets = new Map<string, { start: number[]; end: number[] }>();
   private samples: { at: number; processed: number }[] = [];
 
-  constructor(options: { deployment: DeploymentRunner; pipeline: string; from: ReplayFrom; logger: Logger }) {
+  constructor(options: { deployment: ReplayDeployment; pipeline: string; from: ReplayFrom; logger: Logger }) {
     this.deployment = options.deployment;
     this.pipeline = options.pipeline;
     this.logger = options.logger;
@@ -74,6 +91,11 @@ export class Replay {
 
   status(): ReplayStatus {
     return { ...this.current };
+  }
+
+  /** The new version while it catches up (named `<pipeline>@v<n>`); once switched it is the live pipeline. */
+  views(): RuntimeView[] {
+    return this.current.state === 'running' ? (this.process?.views() ?? []) : [];
   }
 
   async cancel(): Promise<void> {
@@ -108,14 +130,15 @@ export class Replay {
       from === 'earliest' || 'timestamp' in from
         ? from
         : { offsets: Object.fromEntries(Array.from({ length: partitions }, (_, i) => [i, from.offset])) };
-    const process = deployment.createProcess(this.pipeline, this.version, {
+    const process = deployment.pipelines.supervise(this.pipeline, this.version, {
       from: position,
       label: `${this.pipeline}@v${this.version}`,
     });
-    this.process = process;
-    const tables = deployment.tablesOf(this.pipeline);
-    await Promise.race([process.ready, this.aborted()]);
-    const loaders = tables.map((name) => deployment.loadVersion(name, this.version));
+    this.process = process.start();
+    const view = () => process.views()[0];
+    const tables = deployment.tables.tablesOf(this.pipeline);
+    await Promise.race([process.healthy, this.aborted()]);
+    const loaders = tables.map((name) => deployment.tables.loadVersion(name, this.version));
     this.logger.info({ replay: this.id, total }, 'replay started');
     // Caught up, in three steps. (1) The new instance has read its inputs up to where the log ended when the replay
     // began. (2) It has completed a checkpoint since: its barrier came after those records, so every result they
@@ -131,11 +154,12 @@ export class Replay {
     };
     await wait(() =>
       [...this.targets].every(([topic, { end }]) => {
-        const position = process.positions[topic];
+        const position = positionsByTopic(view())[topic];
         return position !== undefined && end.every((e, i) => (position[i] ?? 0) >= e);
       }),
     );
-    const checkpointed = process.metrics?.checkpoints.completed ?? 0;
+    const checkpoints = () => view()?.metrics().checkpoints.completed ?? 0;
+    const checkpointed = checkpoints();
     // Ask for one now rather than waiting for the interval (a savepoint is a checkpoint with a name).
     requestSavepoint(
       deployment.checkpointDir(this.pipeline, this.version),
@@ -144,7 +168,7 @@ export class Replay {
     ).catch(
       () => {}, // the periodic checkpoint will do
     );
-    await wait(() => (process.metrics?.checkpoints.completed ?? 0) > checkpointed);
+    await wait(() => checkpoints() > checkpointed);
     const outputEnds = loaders.map((l) => log.describeTopic(l.topic).partitions.map((p) => p.logEndOffset));
     await wait(() => loaders.every((l, i) => outputEnds[i]!.every((end, p) => (l.position()[p] ?? -1) >= end)));
     const loaded = loaders.map((l) => l.checkpoints());
@@ -153,19 +177,20 @@ export class Replay {
     await deployment.store.publishVersions(
       Object.fromEntries(tables.map((name) => [name, versionedTable(name, this.version)])),
     );
-    const old = deployment.promote(this.pipeline, this.version, process);
+    deployment.versions.promote(this.pipeline, this.version);
+    const old = deployment.pipelines.promote(this.pipeline, process);
     this.current.state = 'switched';
     this.current.switchedAt = Date.now();
     this.current.processed = Math.max(this.current.processed, total);
     this.logger.info({ replay: this.id }, 'replay caught up; readers switched to the new version');
     await old?.stop();
-    for (const name of tables) await deployment.stopLoader(versionedTable(name, this.version - 1));
+    for (const name of tables) await deployment.tables.stopLoader(versionedTable(name, this.version - 1));
   }
 
   private measure(): void {
     let processed = 0;
     for (const [topic, { start, end }] of this.targets) {
-      const position = this.process?.positions[topic] ?? start;
+      const position = positionsByTopic(this.process?.views()[0])[topic] ?? start;
       processed += end.reduce((sum, e, i) => sum + Math.max(0, Math.min(e, position[i] ?? 0) - start[i]!), 0);
     }
     const now = Date.now();

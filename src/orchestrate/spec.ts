@@ -7,8 +7,8 @@ import { z } from 'zod';
 import { toMillis } from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
 import type { Log } from '../log/index.ts';
+import { displayPath, importUserFile } from '../runtime/index.ts';
 import { COLUMN_TYPES } from '../serve/index.ts';
-import { displayPath, importUserFile } from './load-file.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;

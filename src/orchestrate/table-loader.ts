@@ -1,10 +1,12 @@
 // Serving tables fed from topics, as Druid and Pinot ingest from Kafka: pipelines write their results to topics,
 // and the orchestrator loads each table's topic into the serving store with a small checkpointed pipeline of its
-// own (log source → serveTable), so a table holds every result exactly once however often anything restarts.
+// own (log source → serveTable), run in this process under the runtime's supervisor, so a table holds every result
+// exactly once however often anything restarts.
 import path from 'node:path';
-import { json, type LogSource, logSource, Pipeline, type SupervisedRun, supervise, toMillis } from '../engine/index.ts';
+import { json, type LogSource, logSource, Pipeline, toMillis } from '../engine/index.ts';
 import type { Log } from '../log/index.ts';
 import type { Logger } from '../logger.ts';
+import { InProcessHost, Supervisor } from '../runtime/index.ts';
 import { type ServingStore, serveTable } from '../serve/index.ts';
 import type { TableSpec } from './spec.ts';
 
@@ -12,7 +14,10 @@ export interface TableLoader {
   /** The table this loader writes (one version of the spec's table). */
   table: string;
   topic: string;
-  run: SupervisedRun;
+  /** The loader's supervisor: stop it, await it. */
+  run: Supervisor;
+  /** The loader pipeline running now. */
+  current(): Pipeline | undefined;
   /** Records of the topic not loaded yet. */
   lag(): number;
   /** The next offset to load, per partition (empty before the loader has opened). */
@@ -66,13 +71,15 @@ export function startTableLoader(options: {
     p.enableCheckpoints({ dir: loaderCheckpointDir(options.dataDir, table), intervalMs: 1000 });
     return p;
   };
-  const run = supervise(build, {}, options.logger);
+  const host = new InProcessHost({ build });
+  const run = new Supervisor({ host, name: `table loader ${table}`, logger: options.logger }).start();
   return {
     table,
     topic,
     run,
+    current: () => host.current(),
     position: () => source?.position() ?? [],
-    checkpoints: () => run.current()?.metrics().checkpoints.completed ?? 0,
+    checkpoints: () => host.current()?.metrics().checkpoints.completed ?? 0,
     lag() {
       if (!source || !log.hasTopic(topic)) return 0;
       const position = source.position();

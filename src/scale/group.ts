@@ -4,7 +4,7 @@
 // reads them together — and each member is told its share after every rebalance (a member joining, leaving, or
 // missing its heartbeats). Offsets are not committed to the group: a task's position lives in its checkpoint.
 import { Consumer, type GroupPartitionsAssigner } from '@platformatic/kafka';
-import { explainClientError } from '../cli/kafka-client.ts';
+import { explainClientError } from '../connectors/index.ts';
 import type { Logger } from '../logger.ts';
 
 export interface TaskGroupOptions {

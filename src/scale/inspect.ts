@@ -12,7 +12,7 @@ export interface PipelineShape {
 
 /**
  * Builds a probe instance of the pipeline (which creates its topics) and reads its shape off it. `build` fails as
- * buildPipeline does (orchestrate/pipeline-file.ts): that is the first build, and its failure ends the run.
+ * buildPipeline does (runtime/pipeline-file.ts): that is the first build, and its failure ends the run.
  */
 export async function inspectPipeline(build: () => Promise<Pipeline>, log: PipelineLog): Promise<PipelineShape> {
   const probe = await build();

@@ -9,9 +9,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { threadId } from 'node:worker_threads';
-import { sleep } from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
 import { isAlive, writeFileAtomic } from '../files.ts';
+import { sleep } from '../runtime/index.ts';
 
 export interface LeaseHolder {
   /** The member that holds it: `<host>:<pid>:<thread>:<n>`, unique per claim. */

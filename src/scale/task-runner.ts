@@ -6,11 +6,11 @@
 // is the same move done for many tasks at once, so results do not depend on how many processes run them.
 import fs from 'node:fs';
 import path from 'node:path';
-import { type Pipeline, type SupervisedRun, supervise } from '../engine/index.ts';
+import type { Pipeline } from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
 import { writeFileAtomicSync } from '../files.ts';
 import type { Logger } from '../logger.ts';
-import { isStartupFailure } from '../orchestrate/pipeline-file.ts';
+import { InProcessHost, isStartupFailure, Supervisor } from '../runtime/index.ts';
 import { TaskLease } from './lease.ts';
 
 export interface TaskRunnerOptions {
@@ -31,7 +31,10 @@ export interface TaskRunnerOptions {
 
 interface RunningTask {
   partition: number;
-  run: SupervisedRun | undefined;
+  host: InProcessHost | undefined;
+  run: Supervisor | undefined;
+  /** Settles once the task has been built (it runs), or has ended without. */
+  built: Promise<void>;
   /** Settles once the task has stopped and let go of its lease. */
   stopped: Promise<void>;
   stop(): Promise<void>;
@@ -103,10 +106,19 @@ export class TaskRunner {
   pipelines(): Map<number, Pipeline> {
     const running = new Map<number, Pipeline>();
     for (const [partition, task] of this.tasks) {
-      const pipeline = task.run?.current();
+      const pipeline = task.host?.current();
       if (pipeline) running.set(partition, pipeline);
     }
     return running;
+  }
+
+  /**
+   * Resolves once every task assigned so far has been built (or has ended without): a failure after that is a
+   * running task's, not a definition that cannot build (the worker protocol's `built`).
+   */
+  async built(): Promise<void> {
+    await this.reconciling;
+    await Promise.all([...this.tasks.values()].map((t) => t.built));
   }
 
   /** A task that gave up (crash loop): the process should exit so that its partitions move elsewhere. */
@@ -145,13 +157,16 @@ export class TaskRunner {
     const lease = new TaskLease(dir, { leaseMs: options.leaseMs });
     const starting = new AbortController();
     const logger = options.logger.child({ task: partition });
+    const built = Promise.withResolvers<void>();
     const task: RunningTask = {
       partition,
+      host: undefined,
       run: undefined,
+      built: built.promise,
       stopped: Promise.resolve(),
       stop: async () => {
         starting.abort();
-        task.run?.stop();
+        void task.run?.stop();
         await task.stopped;
       },
     };
@@ -159,30 +174,28 @@ export class TaskRunner {
       try {
         await lease.acquire(starting.signal, () => {
           logger.error('another process took this task over (lease lost); stopping it without a checkpoint');
-          task.run?.stop();
-          task.run?.current()?.stop({ checkpoint: false });
+          void task.run?.stop({ checkpoint: false });
         });
       } catch {
         return; // unassigned before the previous owner let go
       }
       try {
-        let first = true;
-        task.run = supervise(
-          async () => {
+        task.host = new InProcessHost({
+          build: async (attempt) => {
             const pipeline = (await options.define()).runAsTask(partition);
             pipeline.enableCheckpoints({
               dir,
               intervalMs: options.intervalMs,
-              restoreFrom: first ? this.savepointToApply(dir, pipeline, logger) : 'latest',
+              restoreFrom: attempt === 0 ? this.savepointToApply(dir, pipeline, logger) : 'latest',
               allowNonRestoredState: options.allowNonRestoredState ?? false,
             });
-            first = false;
             return pipeline;
           },
-          {},
-          logger,
-        );
-        if (starting.signal.aborted) task.run.stop();
+        });
+        task.run = new Supervisor({ host: task.host, name: `task ${partition}`, logger });
+        task.run.ready.then(built.resolve, built.resolve);
+        task.run.start();
+        if (starting.signal.aborted) void task.run.stop();
         await task.run.done;
       } catch (error) {
         this.failure ??= error;
@@ -190,6 +203,7 @@ export class TaskRunner {
         if (isStartupFailure(error)) logger.debug({ err: error }, 'task could not start');
         else logger.error({ err: error }, 'task failed for good');
       } finally {
+        built.resolve();
         lease.release();
         if (this.tasks.get(partition) === task) this.tasks.delete(partition);
       }

@@ -1,25 +1,24 @@
 // `sluice run --parallelism N` on the embedded log: N worker threads in this process, each running a share of the
 // pipeline's partition tasks, balanced by the records the partitions hold (the same TaskRunner, leases and per-task
-// checkpoints as member processes).
-// This thread keeps the log and only serves it — raw batches out, encoded batches in — so decoding, the pipeline's
-// work and encoding happen on the workers' cores. A thread that dies is restarted with backoff from its tasks'
-// checkpoints (its leases released first: its process lives on, so a lease could not tell it is gone) — unless its
-// first start could not load the pipeline file or build the pipeline, which ends the run at once. While the
-// threads catch up on a backlog, a thread that would finish well after another hands it a task (rebalance.ts).
+// checkpoints as member processes). Each thread runs on a worker-thread host under its own supervisor (src/runtime),
+// all sharing one restart budget: a thread that dies is restarted with backoff from its tasks' checkpoints (its leases
+// released first: its process lives on, so a lease could not tell it is gone), a thread whose first start cannot load
+// the file or build the pipeline ends the run. This thread keeps the log and only serves it — raw batches out, encoded
+// batches in — so decoding, the pipeline's work and encoding happen on the workers' cores. While the threads catch up
+// on a backlog, a thread that would finish well after another hands it a task (rebalance.ts).
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
-import { type PipelineDefinition, type PipelineView, RestartBudget, sleep } from '../engine/index.ts';
+import type { PipelineDefinition, PipelineView } from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
 import type { Log } from '../log/index.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { siblingModule } from '../modules.ts';
-import { buildPipeline, serveLog, threadPort } from '../orchestrate/index.ts';
+import { buildPipeline, RestartBudget, Supervisor, WorkerThreadHost } from '../runtime/index.ts';
 import { inspectPipeline, type PipelineShape } from './inspect.ts';
 import { releaseThreadLeases } from './lease.ts';
 import { DEFAULT_MOVE_POLICY, type MovePolicy, planMove, ReadProgress, type TaskMove } from './rebalance.ts';
 import { requireTaskSavepoints, taskDir } from './task-runner.ts';
-import type { TaskReport, TaskThreadMessage, TaskThreadStart } from './task-thread.ts';
+import type { TaskThreadStart } from './task-thread.ts';
 
 const ENTRY = siblingModule(import.meta.url, 'task-thread');
 
@@ -86,107 +85,78 @@ export async function startTaskThreads(options: TaskThreadsOptions): Promise<Tas
     inputs.reduce((n, partitions) => n + partitions[p]!.logEndOffset - partitions[p]!.logStartOffset, 0),
   );
   const assignment = balanceTasks(sizes, count);
-  const workers: (Worker | undefined)[] = assignment.map(() => undefined);
   /** Per thread: started and able to take a task (cleared when it exits). */
   const ready: boolean[] = assignment.map(() => false);
   /** Replies to 'assign' by thread: resolved by its 'assigned' message or its exit. */
   const assigned: ((() => void) | undefined)[] = assignment.map(() => undefined);
   const progress = new ReadProgress(count);
-  const stopping = new AbortController();
-  const budget = new RestartBudget({ maxFailures: 5 * count });
-  const live = new Set<Worker>();
-  const reported = new Map<number, TaskReport>();
   const startedOnce = assignment.map(() => Promise.withResolvers<void>());
+  const taskDirs = Array.from({ length: shape.partitions }, (_, p) => taskDir(checkpointRoot, shape.name, p));
+  const budget = new RestartBudget({ maxFailures: 5 * count });
   let failure: unknown;
 
-  const runThread = async (index: number) => {
-    for (let incarnation = 0; !stopping.signal.aborted; incarnation++) {
-      const partitions = assignment[index]!;
-      const start: TaskThreadStart = {
-        fileUrl: pathToFileURL(path.resolve(options.file)).href,
-        dataDir: options.dataDir,
-        pipeline: shape.name,
-        checkpointRoot,
-        partitions,
-        intervalMs: options.intervalMs,
-        fromSavepoint: options.fromSavepoint,
-        allowNonRestoredState: options.allowNonRestoredState,
-      };
-      const worker = new Worker(ENTRY, {
-        workerData: start,
-        name: `${shape.name}#${index}`,
-        // The thread's loggers log at this one's level (the CLI's --log-level), not at their default.
-        env: { ...process.env, SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? logger.level },
-      });
-      const thread = worker.threadId;
-      live.add(worker);
-      workers[index] = worker;
-      const channel = serveLog(
-        threadPort(worker),
-        options.log,
-        {},
-        {
-          onRead: (topic, partition, offset) => progress.reading(index, topic, partition, offset),
-        },
-      );
-      let lastError: { code: string; message: string; startup?: boolean } | undefined;
-      worker.on('message', (message: TaskThreadMessage) => {
-        if (message.kind === 'started') {
+  const hosts = assignment.map((_, index) => {
+    /** The tasks the thread was started with: with those it holds now, what it may have held leases of. */
+    let startedWith: number[] = [];
+    return new WorkerThreadHost({
+      name: `${shape.name}#${index}`,
+      log: options.log,
+      entry: ENTRY,
+      workerData: () => {
+        startedWith = assignment[index]!;
+        return {
+          fileUrl: pathToFileURL(path.resolve(options.file)).href,
+          dataDir: options.dataDir,
+          pipeline: shape.name,
+          checkpointRoot,
+          partitions: startedWith,
+          intervalMs: options.intervalMs,
+          fromSavepoint: options.fromSavepoint,
+          allowNonRestoredState: options.allowNonRestoredState,
+        } satisfies TaskThreadStart;
+      },
+      onRead: (topic, partition, offset) => progress.reading(index, topic, partition, offset),
+      on: {
+        started: () => {
           ready[index] = true;
           startedOnce[index]!.resolve();
-        }
-        if (message.kind === 'assigned') assigned[index]?.();
-        if (message.kind === 'report') for (const t of message.tasks) reported.set(t.partition, t);
-        if (message.kind === 'failed') lastError = message.error;
-      });
-      worker.on('error', (error) => {
-        lastError = { code: (error as SluiceError).code ?? 'THREAD_FAILED', message: error.message };
-      });
-      if (stopping.signal.aborted) worker.postMessage({ kind: 'stop' });
-      const code = await new Promise<number>((resolve) => worker.once('exit', resolve));
-      live.delete(worker);
-      ready[index] = false;
-      workers[index] = undefined;
-      assigned[index]?.();
-      // Calls the thread made may still be running (an append): let them land before its successor starts.
-      await channel.drain();
-      channel.close();
-      // Tasks may have moved to or from the thread since it started: whatever it held, it held under its id.
-      const held = [...new Set([...partitions, ...assignment[index]!])];
-      for (const p of held) reported.delete(p);
-      if (stopping.signal.aborted && code === 0) return;
-      const every = Array.from({ length: shape.partitions }, (_, p) => taskDir(checkpointRoot, shape.name, p));
-      const released = releaseThreadLeases(every, thread);
-      const error = new SluiceError(
-        lastError?.code ?? 'THREAD_EXITED',
-        `thread ${index} (tasks ${held.join(',')}) exited with code ${code}` +
-          (lastError ? `: ${lastError.message}` : ''),
-      );
-      // The thread's first start could not load the file or build the pipeline: every restart would fail alike.
-      // (Later, rebuilding after a crash may meet a passing trouble, and is restarted.)
-      if (lastError?.startup && incarnation === 0) {
-        failure ??= new SluiceError(lastError.code, lastError.message, { phase: 'build', thread: index });
-        stopping.abort();
-        for (const other of live) other.postMessage({ kind: 'stop' });
-        return;
-      }
-      if (stopping.signal.aborted) {
-        logger.error({ err: error }, 'thread stopped abnormally');
-        return;
-      }
-      let delay: number;
-      try {
-        delay = budget.failed(error, `thread ${index}`);
-      } catch (given) {
-        failure ??= given;
-        stopping.abort();
-        for (const other of live) other.postMessage({ kind: 'stop' });
-        return;
-      }
-      logger.error({ err: error, released, restartInMs: Math.round(delay) }, 'task thread died; restarting it');
-      await sleep(delay, stopping.signal);
-    }
+        },
+        assigned: () => assigned[index]?.(),
+      },
+      onExit: (thread, failed) => {
+        ready[index] = false;
+        assigned[index]?.();
+        // Tasks may have moved to or from the thread since it started: whatever it held, it held under its id.
+        const tasks = [...new Set([...startedWith, ...assignment[index]!])].join(',');
+        return failed ? { tasks, released: releaseThreadLeases(taskDirs, thread) } : { tasks };
+      },
+      logLevel: logger.level,
+    });
+  });
+  const supervisors = hosts.map(
+    (host, index) =>
+      new Supervisor({
+        host,
+        name: `thread ${index}`,
+        budget,
+        logger,
+        restartMessage: 'task thread died; restarting it',
+        stopTimeoutMs: options.stopTimeoutMs ?? 60_000,
+      }),
+  );
+  const stopping = new AbortController();
+  const stopAll = () => {
+    stopping.abort();
+    return Promise.all(supervisors.map((s) => s.stop()));
   };
+  for (const supervisor of supervisors) {
+    // A thread that cannot start at all, or crashes in a loop, ends the run: the others stop (last checkpoints).
+    supervisor.done.catch((error: unknown) => {
+      failure ??= error;
+      void stopAll();
+    });
+    supervisor.start();
+  }
 
   const moves: (TaskMove & { at: number })[] = [];
   const rebalancing = options.rebalance ?? true;
@@ -206,8 +176,7 @@ export async function startTaskThreads(options: TaskThreadsOptions): Promise<Tas
             const reply = (thread: number) =>
               new Promise<void>((resolve) => {
                 assigned[thread] = resolve;
-                workers[thread]?.postMessage({ kind: 'assign', partitions: assignment[thread] });
-                if (!workers[thread]) resolve();
+                if (!hosts[thread]!.send({ kind: 'assign', partitions: assignment[thread]! })) resolve();
               });
             assignment[move.from] = assignment[move.from]!.filter((p) => !move.partitions.includes(p));
             await reply(move.from);
@@ -219,7 +188,7 @@ export async function startTaskThreads(options: TaskThreadsOptions): Promise<Tas
         })
       : () => {};
 
-  const threads = Promise.all(assignment.map((_, i) => runThread(i))).finally(stopRebalancing);
+  const threads = Promise.allSettled(supervisors.map((s) => s.done)).finally(stopRebalancing);
   const done = threads.then(() => {
     if (failure !== undefined) throw failure;
   });
@@ -234,20 +203,17 @@ export async function startTaskThreads(options: TaskThreadsOptions): Promise<Tas
     moves: () => [...moves],
     started,
     done,
-    views: () => [...reported.values()].sort((a, b) => a.partition - b.partition).map(viewOf),
+    views: () => supervisors.flatMap((s) => s.views()).sort((a, b) => taskOf(a.name) - taskOf(b.name)),
     async stop() {
-      stopping.abort();
-      for (const worker of live) worker.postMessage({ kind: 'stop' });
-      const deadline = setTimeout(() => {
-        for (const worker of live) void worker.terminate();
-      }, options.stopTimeoutMs ?? 60_000);
-      try {
-        await threads;
-      } finally {
-        clearTimeout(deadline);
-      }
+      await stopAll();
+      await threads;
     },
   };
+}
+
+/** The partition of a task's view, named `<pipeline>#<partition>`. */
+function taskOf(name: string): number {
+  return Number(/#(\d+)$/.exec(name)?.[1] ?? -1);
 }
 
 interface RebalanceLoop {
@@ -319,17 +285,6 @@ function rebalanceThreads(loop: RebalanceLoop): () => void {
   const timer = setInterval(tick, loop.everyMs);
   timer.unref();
   return () => clearInterval(timer);
-}
-
-function viewOf(report: TaskReport): PipelineView {
-  const name = `${report.metrics.name}#${report.partition}`;
-  return {
-    name,
-    metrics: () => ({ ...report.metrics, name }),
-    topology: () => report.topology,
-    sourcePositions: () => report.positions,
-    history: { snapshot: () => report.history },
-  };
 }
 
 /**

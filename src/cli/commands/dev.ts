@@ -1,16 +1,37 @@
 // `sluice dev`: everything embedded in one process, on the default ports, for a laptop: the log, its Kafka
 // listener, the HTTP API and dashboard, the demo generators (counts, clickstream, IoT readings) and the three demo
-// pipelines writing serving tables, with a line of progress every few seconds.
+// pipelines writing serving tables, with a line of progress every few seconds. Each pipeline runs in this process
+// under the runtime's supervisor, as `sluice run` does: one that fails restarts from its checkpoint, and one given up
+// on is reported while the others keep running.
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import clickstream from '../../../examples/clickstream.ts';
-import { startDemoGenerators } from '../../../examples/demo-data.ts';
-import sensorAverages from '../../../examples/sensor-averages.ts';
-import windowedCounts from '../../../examples/windowed-counts.ts';
-import type { Pipeline } from '../../engine/index.ts';
+import type { PipelineLog } from '../../engine/index.ts';
 import { startBroker } from '../../kafka/index.ts';
+import { createLogger } from '../../logger.ts';
+import { buildPipeline, InProcessHost, importUserFile, loadPipelineFile, Supervisor } from '../../runtime/index.ts';
 import { DEFAULTS, paint, portOption, positiveIntOption, untilShutdownSignal } from '../common.ts';
 import { type HttpFlags, openServices } from '../services.ts';
 import { checkpointDir } from './run.ts';
+
+/**
+ * A file of the demo (examples/, shipped beside the sources: dist/examples in the package), loaded at run time as any
+ * pipeline file is — the sources never import the examples.
+ */
+function demoFile(name: string): string {
+  return fileURLToPath(
+    new URL(`../../../examples/${name}${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
+  );
+}
+
+/** What dev uses of examples/demo-data.ts. */
+interface DemoData {
+  startDemoGenerators(
+    log: PipelineLog,
+    options: { eventsPerSecond: number },
+  ): Promise<{ readonly produced: Record<string, number>; stop(): Promise<void> }>;
+}
+
+const DEMO_PIPELINES = ['windowed-counts', 'clickstream', 'sensor-averages'];
 
 interface DevFlags extends HttpFlags {
   dataDir: string;
@@ -43,8 +64,8 @@ Example:
   $ sluice consume window-totals --from-beginning    # in another terminal`,
     )
     .action(async (flags: DevFlags) => {
-      let pipelines: Pipeline[] = [];
-      const services = await openServices(flags.dataDir, flags, () => pipelines);
+      let supervisors: Supervisor[] = [];
+      const services = await openServices(flags.dataDir, flags, () => supervisors.flatMap((s) => s.views()));
       const { log, store, http } = services;
       const broker = await startBroker({ log, host: flags.host, port: flags.kafkaPort, autoCreateTopics: true }).catch(
         async (error: unknown) => {
@@ -61,11 +82,26 @@ Example:
         await services.close();
         return;
       }
-      const generator = await startDemoGenerators(log, { eventsPerSecond: flags.rate });
+      const demo = (await importUserFile(demoFile('demo-data'), { code: 'INVALID_PIPELINE', what: 'demo' })) as unknown;
+      const generator = await (demo as DemoData).startDemoGenerators(log, { eventsPerSecond: flags.rate });
       const env = { log, bounded: false, dataDir: log.dataDir, serving: store };
-      pipelines = [await windowedCounts(env), await clickstream(env), await sensorAverages(env)];
-      // Like `sluice run`: a restarted `npm start` resumes each pipeline where it stopped, exactly once.
-      for (const p of pipelines) p.enableCheckpoints({ dir: checkpointDir(log.dataDir, p.name) });
+      const logger = createLogger('dev');
+      supervisors = DEMO_PIPELINES.map((name) => {
+        const file = demoFile(name);
+        const host = new InProcessHost({
+          build: async () => {
+            const pipeline = await buildPipeline(file, await loadPipelineFile(file), env);
+            // Like `sluice run`: a restarted `npm start` resumes each pipeline where it stopped, exactly once.
+            pipeline.enableCheckpoints({ dir: checkpointDir(log.dataDir, pipeline.name) });
+            return pipeline;
+          },
+        });
+        const supervisor = new Supervisor({ host, name: `pipeline ${name}`, logger });
+        supervisor.done.catch((error: Error) =>
+          console.error(`  ${paint('red', 'failed', process.stderr)}: ${error.message}`),
+        );
+        return supervisor;
+      });
       console.log(
         `  demo generators  ${flags.rate} events/s → topics events, views, clicks, readings (demo time runs 10× faster)`,
       );
@@ -84,28 +120,29 @@ Example:
           '  query results    sluice query "SELECT ad, window_start, ctr FROM ad_ctr ORDER BY window_start DESC LIMIT 10"',
         );
       }
-      const running = pipelines.map((p) => p.run());
-      const live = pipelines;
+      for (const supervisor of supervisors) supervisor.start();
+      const live = supervisors;
       const report = setInterval(() => {
-        const line = live.map((p) => {
-          const m = p.metrics();
-          const input = m.operators.filter((o) => o.name.startsWith('source:')).reduce((n, o) => n + o.recordsIn, 0);
-          const output = m.operators.filter((o) => o.name.startsWith('sink:')).reduce((n, o) => n + o.recordsIn, 0);
-          const late = m.operators.reduce((n, o) => n + (o.lateRecords ?? 0), 0);
-          return `${p.name} ${input}→${output}${late ? ` (late ${late})` : ''}`;
-        });
+        const line = live
+          .flatMap((s) => s.views())
+          .map((p) => {
+            const m = p.metrics();
+            const input = m.operators.filter((o) => o.name.startsWith('source:')).reduce((n, o) => n + o.recordsIn, 0);
+            const output = m.operators.filter((o) => o.name.startsWith('sink:')).reduce((n, o) => n + o.recordsIn, 0);
+            const late = m.operators.reduce((n, o) => n + (o.lateRecords ?? 0), 0);
+            return `${p.name} ${input}→${output}${late ? ` (late ${late})` : ''}`;
+          });
         const produced = Object.values(generator.produced).reduce((a, b) => a + b, 0);
         console.log(`  produced ${produced}  ${line.join('  ')}`);
       }, flags.reportEvery * 1000);
-      const failed = Promise.race(running).then(() => undefined);
-      await Promise.race([failed, untilShutdownSignal()]);
+      // A pipeline given up on is reported as it happens (above); dev runs on until Ctrl-C, or until none is left.
+      const ended = Promise.allSettled(live.map((s) => s.done));
+      await Promise.race([ended, untilShutdownSignal()]);
       clearInterval(report);
       await generator.stop();
-      for (const p of pipelines) p.stop();
-      await Promise.allSettled(running);
+      await Promise.all(live.map((s) => s.stop()));
       await broker.close();
       await services.close();
-      for (const outcome of await Promise.allSettled(running)) if (outcome.status === 'rejected') throw outcome.reason;
       console.log('sluice dev: stopped');
     });
 }

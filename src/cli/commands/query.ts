@@ -1,7 +1,7 @@
 // `sluice query "<sql>"`: runs a read-only SQL query against a running server's serving store and prints a table
 // (or JSON rows with --json).
 import type { Command } from 'commander';
-import { SluiceError } from '../../errors.ts';
+import { errorFromWire, SluiceError } from '../../errors.ts';
 import { DEFAULTS, paint, positiveIntOption } from '../common.ts';
 
 interface QueryFlags {
@@ -58,8 +58,11 @@ Examples:
         error?: { code: string; message: string };
       };
       if (!response.ok) {
-        const code = body.error?.code ?? `HTTP_${response.status}`;
-        throw new SluiceError(code === 'READ_ONLY' ? 'INVALID_SQL' : code, body.error?.message ?? response.statusText);
+        if (!body.error)
+          throw new SluiceError('INTERNAL', `${flags.url} answered ${response.status} ${response.statusText}`);
+        // A refused statement is the user's input: exit code 2, as for SQL that does not parse.
+        const code = body.error.code === 'READ_ONLY' ? 'INVALID_SQL' : body.error.code;
+        throw errorFromWire({ ...body.error, code });
       }
       if (flags.json) {
         const objects = body.rows.map((row) => Object.fromEntries(body.columns.map((c, i) => [c.name, row[i]])));

@@ -3,12 +3,12 @@
 // against a Kafka-protocol cluster instead (src/cli/run-log.ts). The pipeline checkpoints into
 // `<data dir>/checkpoints/<pipeline name>`, resumes from there after a crash, and is restarted with backoff when
 // it fails — but a file that does not load, or a definition that throws before the pipeline first ran, fails the
-// command at once (orchestrate/pipeline-file.ts).
+// command at once. It runs on the in-process host under the runtime's supervisor (src/runtime).
 import path from 'node:path';
 import type { Command } from 'commander';
-import { type Duration, type Pipeline, type PipelineMetrics, supervise, toMillis } from '../../engine/index.ts';
+import { type Duration, type PipelineMetrics, toMillis } from '../../engine/index.ts';
 import { createLogger } from '../../logger.ts';
-import { buildPipeline, loadPipelineFile } from '../../orchestrate/index.ts';
+import { buildPipeline, InProcessHost, loadPipelineFile, Supervisor } from '../../runtime/index.ts';
 import { DEFAULTS, paint, portOption, positiveIntOption, untilShutdownSignal } from '../common.ts';
 import { openRunLog, type RunLogFlags } from '../run-log.ts';
 import { runScaledOut } from '../scaled-run.ts';
@@ -80,15 +80,12 @@ Examples:
           sessionTimeoutMs: parseDuration(flags.sessionTimeout),
         });
       }
-      let current: (() => Pipeline | undefined) | undefined;
-      const target = await openRunLog(flags, command, () => {
-        const pipeline = current?.();
-        return pipeline ? [pipeline] : [];
-      });
+      let supervisor: Supervisor | undefined;
+      const target = await openRunLog(flags, command, () => supervisor?.views() ?? []);
       const { log, dataDir, store, http } = target;
       const logger = createLogger('run');
-      let first = true;
-      const build = async () => {
+      const build = async (attempt: number) => {
+        const first = attempt === 0;
         const pipeline = await buildPipeline(file, define, {
           log,
           bounded: flags.bounded ?? false,
@@ -113,18 +110,18 @@ Examples:
               (flags.bounded ? ' (bounded)' : ' (Ctrl-C stops)'),
           );
         }
-        first = false;
         return pipeline;
       };
       try {
-        const run = supervise(build, {}, logger);
-        current = run.current;
+        const host = new InProcessHost({ build });
+        const run = new Supervisor({ host, name: 'pipeline', logger });
+        supervisor = run.start();
         if (!flags.bounded) {
           const stopped = untilShutdownSignal().then(() => run.stop());
           await Promise.race([run.done, stopped]);
         }
         await run.done;
-        const pipeline = run.current();
+        const pipeline = host.current();
         if (pipeline) report(pipeline.metrics());
       } finally {
         await target.close();

@@ -1,6 +1,8 @@
 // `sluice up <spec>`: runs a deployment spec — topics, pipelines in supervised worker processes in dependency order,
 // tables loaded from topics, scheduled jobs — with the log, its Kafka listener and the HTTP API (and the control
-// API at /v1/deployment) in this process, until SIGINT/SIGTERM, which stops everything gracefully.
+// API at /v1/deployment) in this process, until SIGINT/SIGTERM, which stops everything gracefully. The workers report
+// their pipelines (metrics, topology, checkpoints, restarts), which the HTTP API serves at /v1/pipelines and /metrics
+// and the dashboard shows, as for `sluice dev`.
 import type { Command } from 'commander';
 import { toMillis } from '../../engine/index.ts';
 import { startBroker } from '../../kafka/index.ts';
@@ -42,7 +44,7 @@ Examples:
       const services = await openServices(
         flags.dataDir,
         flags,
-        () => [],
+        () => runner?.views() ?? [],
         () => ({
           '/v1/deployment': controlApi(() => runner),
         }),

@@ -6,7 +6,7 @@ import type { Pipeline, PipelineDefinition, PipelineEnvironment } from '../engin
 import { isSluiceError, SluiceError } from '../errors.ts';
 import { describeThrown, displayPath, formatLocation, importUserFile, userFrame } from './load-file.ts';
 
-const PIPELINE_FILE = { code: 'INVALID_PIPELINE', what: 'pipeline' };
+const PIPELINE_FILE = { code: 'INVALID_PIPELINE', what: 'pipeline' } as const;
 
 /** Imports a pipeline file (a path or a file: URL) and returns its default export, the definition. */
 export async function loadPipelineFile(file: string): Promise<PipelineDefinition> {

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { SluiceError } from '../errors.ts';
+import { type ErrorCode, SluiceError } from '../errors.ts';
 
 export interface SourceLocation {
   /** An absolute path. */
@@ -17,7 +17,7 @@ export interface SourceLocation {
 
 export interface LoadFileOptions {
   /** The error code for a file that cannot be loaded (INVALID_PIPELINE, INVALID_SPEC): exit code 2 in the CLI. */
-  code: string;
+  code: ErrorCode;
   /** What the file is, for messages ("pipeline", "deployment spec"). */
   what: string;
 }

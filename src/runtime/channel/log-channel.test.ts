@@ -6,8 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, it } from 'node:test';
 import { MessageChannel } from 'node:worker_threads';
-import { decodeRecordBatches, type Log, openLog, type ReadOptions } from '../log/index.ts';
-import { type LogPort, RemoteLog, serveLog, threadPort } from './log-channel.ts';
+import { decodeRecordBatches, type Log, openLog, type ReadOptions } from '../../log/index.ts';
+import { type LogPort, RemoteLog, serveLog, threadPort } from './index.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
