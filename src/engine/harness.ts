@@ -22,6 +22,7 @@ export class OperatorHarness<I, O> {
     this.node = new Node('under-test', operator as Operator<unknown, unknown>);
     const record = (into: Emitted<unknown>[]) => {
       const sink = new Node('out', {
+        kind: 'harness-output',
         open() {},
         processBatch(batch: Batch<unknown>) {
           for (let i = 0; i < batch.values.length; i++)

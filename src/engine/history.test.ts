@@ -7,8 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { openLog } from '../log/index.ts';
-import { createLogger } from '../logger.ts';
-import { collect, fromArrays, json, logSource, Pipeline, PipelineHistory, supervise } from './index.ts';
+import { collect, fromArrays, json, logSource, Pipeline, PipelineHistory } from './index.ts';
 
 const dirs: string[] = [];
 after(() => {
@@ -133,55 +132,5 @@ describe('pipeline history', () => {
       ['boom 3', 'boom 4', 'boom 5'],
     );
     assert.equal(history.restarts, 5, 'the count is of every restart, not only the ones kept');
-  });
-
-  it('keeps restarts and their causes across the supervisor rebuilding the pipeline', async () => {
-    let builds = 0;
-    const built: Pipeline[] = [];
-    const build = async () => {
-      const attempt = ++builds;
-      const p = new Pipeline({ name: 'flaky', bounded: true, onError: 'fail' });
-      p.source(fromArrays([[1, 2, 3]]))
-        .map((v) => {
-          if (attempt <= 2) throw new Error(`boom ${attempt}`);
-          return v;
-        })
-        .sinkTo(collect());
-      built.push(p);
-      return p;
-    };
-    const run = supervise(build, { initialDelayMs: 5, maxDelayMs: 20 }, createLogger('test'));
-    await run.done;
-    const last = run.current()!;
-    assert.equal(last, built[2]);
-    const { restarts } = last.history.snapshot();
-    assert.deepEqual(
-      restarts.map((r) => [r.code, r.failures]),
-      [
-        ['BAD_RECORD', 1],
-        ['BAD_RECORD', 2],
-      ],
-    );
-    assert.match(restarts[0]!.message, /boom 1/);
-    assert.ok(restarts.every((r) => r.restartInMs !== null && r.restartInMs >= 0));
-    assert.equal(last.metrics().restarts, 2);
-    assert.equal(built[0]!.history, last.history, 'one history for every instance');
-
-    const loop = supervise(
-      async () => {
-        const p = new Pipeline({ name: 'doomed', bounded: true, onError: 'fail' });
-        p.source(fromArrays([[1]]))
-          .map(() => {
-            throw new Error('always');
-          })
-          .sinkTo(collect());
-        return p;
-      },
-      { initialDelayMs: 1, maxDelayMs: 2, maxFailures: 1 },
-      createLogger('test'),
-    );
-    await assert.rejects(loop.done, { code: 'PIPELINE_CRASH_LOOP' });
-    const gaveUp = loop.current()!.history.snapshot().restarts.at(-1)!;
-    assert.equal(gaveUp.restartInMs, null, 'the last failure was not followed by a restart');
   });
 });

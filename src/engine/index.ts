@@ -23,7 +23,7 @@ export {
   type PipelineLog,
 } from './define.ts';
 export { type Duration, toMillis } from './duration.ts';
-export { OperatorHarness } from './harness.ts';
+export { type Emitted, OperatorHarness } from './harness.ts';
 export {
   type CheckpointRecord,
   PipelineHistory,
@@ -33,6 +33,7 @@ export {
 export type { KeyedContext, KeyedProcessFunction, TimerService } from './operators/keyed-process.ts';
 export type { RollingResult } from './operators/rolling.ts';
 export type { ProcessContext } from './operators/stateless.ts';
+export type { WatermarkStrategy } from './operators/timestamps.ts';
 export { LATE_TAG } from './operators/window-aggregate.ts';
 export {
   type CheckpointInfo,
@@ -51,7 +52,13 @@ export {
 export type { RepartitionOptions } from './repartition.ts';
 export type { KeyedState, ListState, MapState, StateOptions, ValueState } from './state.ts';
 export { DataStream, JoinedStream, KeyedStream, WindowedStream, WindowResultStream } from './stream.ts';
-export { RestartBudget, type RestartPolicy, type SupervisedRun, sleep, supervise } from './supervise.ts';
-export { type Batch, type DeadLetter, MAX_WATERMARK, MIN_WATERMARK, type Operator } from './types.ts';
+export {
+  type Batch,
+  type DeadLetter,
+  MAX_WATERMARK,
+  MIN_WATERMARK,
+  type Operator,
+  type OperatorContext,
+} from './types.ts';
 export { watermarks } from './watermarks.ts';
 export { type WindowAssigner, type WindowResult, windows } from './windows.ts';

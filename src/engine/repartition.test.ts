@@ -9,14 +9,9 @@ import { after, describe, it } from 'node:test';
 import type { SluiceError } from '../errors.ts';
 import { type AppendOptions, type Log, type LogRecord, openLog, partitionForKey } from '../log/index.ts';
 import { WRITER_HEADER } from './connectors/log-sink.ts';
-import {
-  decodeMarker,
-  encodeMarker,
-  RepartitionReader,
-  RepartitionTopic,
-  RepartitionWriter,
-  WATERMARK_HEADER,
-} from './connectors/repartition-topic.ts';
+import { RepartitionReader } from './connectors/repartition-reader.ts';
+import { decodeMarker, encodeMarker, RepartitionTopic, WATERMARK_HEADER } from './connectors/repartition-topic.ts';
+import { RepartitionWriter } from './connectors/repartition-writer.ts';
 import { agg, json, logSink, logSource, MAX_WATERMARK, Pipeline, watermarks, windows } from './index.ts';
 import { keyBytes } from './operators/repartition.ts';
 

@@ -1,17 +1,20 @@
 // A repartition step (`stream.repartition(key, { name })`): regroups a stream by another key than its input's
 // partitioning. In one process it is a pass-through — the instance sees every key. In a partition task of a
-// scaled-out pipeline (runAsTask) its records cross between the tasks through an internal topic, written by key
-// and read back, partition p by task p (connectors/repartition-topic.ts).
+// scaled-out pipeline (runAsTask: PipelineGraph.assignTask) its records cross between the tasks through an internal
+// topic, written by key and read back, partition p by task p (connectors/repartition-topic.ts).
+
+import type { PipelineLog } from '../contracts/index.ts';
 import { SluiceError } from '../errors.ts';
-import { validateTopicName } from '../log/topic-config.ts';
+import { validateTopicName } from '../log/index.ts';
 import { type Format, json } from './connectors/formats.ts';
 import { LogSource } from './connectors/log-source.ts';
-import { RepartitionReader, RepartitionTopic, RepartitionWriter } from './connectors/repartition-topic.ts';
-import type { PipelineLog } from './define.ts';
+import { RepartitionReader } from './connectors/repartition-reader.ts';
+import { RepartitionTopic } from './connectors/repartition-topic.ts';
+import { RepartitionWriter } from './connectors/repartition-writer.ts';
+import type { PipelineGraph } from './graph.ts';
 import type { Node } from './node.ts';
 import { RepartitionOperator } from './operators/repartition.ts';
 import { UnionOperator } from './operators/stateless.ts';
-import type { Pipeline } from './pipeline.ts';
 import type { Operator } from './types.ts';
 
 export interface RepartitionOptions<T> {
@@ -32,7 +35,7 @@ const NAME = /^[a-zA-Z0-9._-]+$/;
 
 /** @internal Adds the step after `node` (its output `sideTag`); returns the node its records come out of. */
 export function addRepartition<T, K>(
-  pipeline: Pipeline,
+  graph: PipelineGraph,
   node: Node,
   sideTag: string | undefined,
   key: (value: T) => K,
@@ -45,7 +48,7 @@ export function addRepartition<T, K>(
       `a repartition step needs a name of letters, digits, '.', '_' and '-' (it names a topic), got ${JSON.stringify(name)}`,
     );
   }
-  const topic = `${pipeline.name}-${name}-repartition`;
+  const topic = `${graph.name}-${name}-repartition`;
   try {
     validateTopicName(topic);
   } catch (error) {
@@ -57,11 +60,11 @@ export function addRepartition<T, K>(
   }
   const format = options.format ?? json<T>();
   const operator = new RepartitionOperator(key, format);
-  const writer = pipeline.addNode(`repartition:${name}`, operator as Operator<never, unknown>);
+  const writer = graph.addNode(`repartition:${name}`, operator as Operator<never, unknown>);
   node.connect(writer, 0, sideTag);
-  const reader = pipeline.addNode(`source:log:${topic}`, new UnionOperator());
+  const reader = graph.addNode(`source:log:${topic}`, new UnionOperator());
   writer.connect(reader, 0);
-  pipeline.addShuffle({
+  graph.addShuffle({
     topic,
     writer,
     reader,

@@ -1,9 +1,10 @@
 // Keyed state for user functions: value, map and list state scoped to the current key, with an optional time to
-// live (processing time since the last write, like Flink's OnCreateAndWrite). Everything lives in plain Maps so
-// that a checkpoint is one v8.serialize of `snapshot()`.
+// live (processing time since the last write, like Flink's OnCreateAndWrite). Each named state is a state table
+// (state-table.ts) from the key to its value, so that a checkpoint is one v8.serialize of `snapshot()`.
 
-import { fromColumns, type MapColumns, toColumns } from './checkpoint/columns.ts';
+import { fromColumns, type MapColumns } from './checkpoint/columns.ts';
 import { type Duration, toMillis } from './duration.ts';
+import { StateTable, type StateTableSnapshot } from './state-table.ts';
 
 export interface StateOptions {
   /** Entries not written for this long read as absent and are dropped. */
@@ -38,15 +39,11 @@ export interface KeyedState {
   list<E>(name: string, options?: StateOptions): ListState<E>;
 }
 
-interface Entry {
-  value: unknown;
-  writtenAt: number;
-}
+/** A state's table: each key's value (a ValueState's value, a MapState's Map, a ListState's array). */
+type Table = StateTable<unknown, unknown>;
 
-interface Table {
-  ttlMs: number | undefined;
-  entries: Map<unknown, Entry>;
-}
+/** What checkpoints written before state tables held per state: its TTL and entries with their write times. */
+type LegacyTables = [string, number | undefined, MapColumns<unknown, { value: unknown; writtenAt: number }>][];
 
 export class KeyedStateBackend<K> {
   private tables = new Map<string, Table>();
@@ -62,27 +59,22 @@ export class KeyedStateBackend<K> {
   private table(name: string, options: StateOptions | undefined): Table {
     let table = this.tables.get(name);
     if (!table) {
-      table = {
-        ttlMs: options?.ttl === undefined ? undefined : toMillis(options.ttl, `ttl of state ${name}`),
-        entries: new Map(),
-      };
+      table = this.newTable(options?.ttl === undefined ? undefined : toMillis(options.ttl, `ttl of state ${name}`));
       this.tables.set(name, table);
     }
     return table;
   }
 
+  private newTable(ttlMs: number | undefined): Table {
+    return new StateTable({ ttl: ttlMs === undefined ? undefined : { ms: ttlMs, time: 'processing' }, now: this.now });
+  }
+
   private read(table: Table): unknown {
-    const entry = table.entries.get(this.currentKey);
-    if (entry === undefined) return undefined;
-    if (table.ttlMs !== undefined && this.now() - entry.writtenAt >= table.ttlMs) {
-      table.entries.delete(this.currentKey);
-      return undefined;
-    }
-    return entry.value;
+    return table.get(this.currentKey);
   }
 
   private write(table: Table, value: unknown): void {
-    table.entries.set(this.currentKey, { value, writtenAt: this.now() });
+    table.put(this.currentKey, value);
   }
 
   readonly api: KeyedState = {
@@ -93,7 +85,7 @@ export class KeyedStateBackend<K> {
       const handle: ValueState<S> = {
         get: () => this.read(table) as S | undefined,
         set: (value) => this.write(table, value),
-        clear: () => void table.entries.delete(this.currentKey),
+        clear: () => void table.delete(this.currentKey),
       };
       this.handles.set(`v:${name}`, handle);
       return handle;
@@ -119,7 +111,7 @@ export class KeyedStateBackend<K> {
         delete: (k) => void current(false)?.delete(k),
         has: (k) => current(false)?.has(k) ?? false,
         entries: () => [...(current(false) ?? [])],
-        clear: () => void table.entries.delete(this.currentKey),
+        clear: () => void table.delete(this.currentKey),
       };
       this.handles.set(`m:${name}`, handle);
       return handle;
@@ -136,7 +128,7 @@ export class KeyedStateBackend<K> {
           this.write(table, list);
         },
         update: (values) => this.write(table, [...values]),
-        clear: () => void table.entries.delete(this.currentKey),
+        clear: () => void table.delete(this.currentKey),
       };
       this.handles.set(`l:${name}`, handle);
       return handle;
@@ -146,29 +138,36 @@ export class KeyedStateBackend<K> {
   /** Drops expired entries (called on processing-time ticks so that state stays bounded without reads). */
   expire(): void {
     const now = this.now();
-    for (const table of this.tables.values()) {
-      if (table.ttlMs === undefined) continue;
-      for (const [key, entry] of table.entries) if (now - entry.writtenAt >= table.ttlMs) table.entries.delete(key);
-    }
+    for (const table of this.tables.values()) table.expire(now);
   }
 
   size(): number {
     let n = 0;
-    for (const table of this.tables.values()) n += table.entries.size;
+    for (const table of this.tables.values()) n += table.size;
     return n;
   }
 
   snapshot(): unknown {
-    return [...this.tables].map(([name, t]) => [name, t.ttlMs, toColumns(t.entries)]);
+    return { tables: [...this.tables].map(([name, table]) => [name, table.ttl?.ms, table.snapshot()]) };
   }
 
   restore(state: unknown): void {
-    this.tables = new Map(
-      (state as [string, number | undefined, MapColumns<unknown, Entry>][]).map(([name, ttlMs, entries]) => [
-        name,
-        { ttlMs, entries: fromColumns(entries) },
-      ]),
-    );
+    this.tables = new Map();
+    if (Array.isArray(state)) {
+      // Written before state tables: each entry a { value, writtenAt } object.
+      for (const [name, ttlMs, columns] of state as LegacyTables) {
+        const table = this.newTable(ttlMs);
+        for (const [key, entry] of fromColumns(columns)) table.put(key, entry.value, entry.writtenAt);
+        this.tables.set(name, table);
+      }
+    } else {
+      const { tables } = state as { tables: [string, number | undefined, StateTableSnapshot<unknown, unknown>][] };
+      for (const [name, ttlMs, snapshot] of tables) {
+        const table = this.newTable(ttlMs);
+        table.restore(snapshot);
+        this.tables.set(name, table);
+      }
+    }
     this.handles.clear();
   }
 }

@@ -4,6 +4,7 @@ import { SluiceError } from '../errors.ts';
 import type { Aggregate } from './aggregates/index.ts';
 import type { Sink } from './connector.ts';
 import { type Duration, toMillis } from './duration.ts';
+import type { PipelineGraph } from './graph.ts';
 import type { Node } from './node.ts';
 import { EnrichJoinOperator, IntervalJoinOperator, WindowJoinOperator } from './operators/joins.ts';
 import { type KeyedProcessFunction, KeyedProcessOperator } from './operators/keyed-process.ts';
@@ -20,28 +21,26 @@ import {
 import { TemporalJoinOperator } from './operators/temporal-join.ts';
 import { ProcessingTimeAssigner, TimestampAssigner, type WatermarkStrategy } from './operators/timestamps.ts';
 import { LATE_TAG, PaneWindowOperator } from './operators/window-aggregate.ts';
-import type { Pipeline } from './pipeline.ts';
 import { addRepartition, type RepartitionOptions } from './repartition.ts';
 import type { Operator } from './types.ts';
 import type { WindowAssigner, WindowResult } from './windows.ts';
 
 export class DataStream<T> {
-  /** @internal */
-  readonly pipeline: Pipeline;
+  /** @internal The graph this stream belongs to (its pipeline's). */
+  readonly graph: PipelineGraph;
   /** @internal */ readonly node: Node;
   /** @internal */ readonly sideTag?: string;
 
-  constructor(pipeline: Pipeline, node: Node, sideTag?: string) {
-    this.pipeline = pipeline;
+  /** @internal Streams come from `pipeline.source()` and the methods below. */
+  constructor(graph: PipelineGraph, node: Node, sideTag?: string) {
+    this.graph = graph;
     this.node = node;
     this.sideTag = sideTag;
   }
 
   /** @internal Adds a one-input operator fed by this stream. */
   protected pipe<O>(name: string, operator: Operator<T, O>): DataStream<O> {
-    const node = this.pipeline.addNode(name, operator as Operator<never, unknown>);
-    this.node.connect(node, 0, this.sideTag);
-    return new DataStream<O>(this.pipeline, node);
+    return attach(this, name, operator);
   }
 
   /**
@@ -75,14 +74,14 @@ export class DataStream<T> {
 
   /** The records an operator sent to the named side output. */
   sideOutput<S = unknown>(tag: string): DataStream<S> {
-    return new DataStream<S>(this.pipeline, this.node, tag);
+    return new DataStream<S>(this.graph, this.node, tag);
   }
 
   union(...others: DataStream<T>[]): DataStream<T> {
-    const node = this.pipeline.addNode('union', new UnionOperator());
+    const node = this.graph.addNode('union', new UnionOperator());
     this.node.connect(node, 0, this.sideTag);
     for (const [i, other] of others.entries()) other.node.connect(node, i + 1, other.sideTag);
-    return new DataStream<T>(this.pipeline, node);
+    return new DataStream<T>(this.graph, node);
   }
 
   /** Event time: the timestamp of each record, and how watermarks follow them (per source partition). */
@@ -114,17 +113,17 @@ export class DataStream<T> {
    * and before the keyed operation; records must survive `format` (default JSON) unchanged.
    */
   repartition<K>(key: (value: T) => K, options: RepartitionOptions<T>): DataStream<T> {
-    const node = addRepartition(this.pipeline, this.node, this.sideTag, key, options);
-    return new DataStream<T>(this.pipeline, node);
+    const node = addRepartition(this.graph, this.node, this.sideTag, key, options);
+    return new DataStream<T>(this.graph, node);
   }
 
   sinkTo(sink: Sink<T>): void {
-    this.pipeline.addSink(this.node, this.sideTag, sink);
+    this.graph.addSink(this.node, this.sideTag, sink as Sink<unknown>);
   }
 
   /** Names the last operator (for metrics and logs). */
   named(name: string): this {
-    (this.node as { name: string }).name = this.pipeline.uniqueName(name);
+    (this.node as { name: string }).name = this.graph.uniqueName(name);
     return this;
   }
 }
@@ -251,7 +250,7 @@ export class WindowedStream<T, K> {
             aggregate,
           });
     const stream = attach(this.keyed.stream, `window-${a.kind}`, operator);
-    return new WindowResultStream<T, K, R>(stream.pipeline, stream.node);
+    return new WindowResultStream<T, K, R>(stream.graph, stream.node);
   }
 }
 
@@ -259,21 +258,21 @@ export class WindowedStream<T, K> {
 export class JoinedStream<O, L> extends DataStream<O> {
   /** Records behind the watermark when they arrived (side output `late`). */
   lateData(): DataStream<L> {
-    return new DataStream<L>(this.pipeline, this.node, LATE_TAG);
+    return new DataStream<L>(this.graph, this.node, LATE_TAG);
   }
 }
 
 export class WindowResultStream<T, K, R> extends DataStream<WindowResult<K, R>> {
   /** Records that arrived after their window's allowed lateness (the late-data side output). */
   lateData(): DataStream<T> {
-    return new DataStream<T>(this.pipeline, this.node, LATE_TAG);
+    return new DataStream<T>(this.graph, this.node, LATE_TAG);
   }
 }
 
 function attach<I, O>(input: DataStream<I>, name: string, operator: Operator<I, O>): DataStream<O> {
-  const node = input.pipeline.addNode(name, operator as Operator<never, unknown>);
+  const node = input.graph.addNode(name, operator as Operator<never, unknown>);
   input.node.connect(node, 0, input.sideTag);
-  return new DataStream<O>(input.pipeline, node);
+  return new DataStream<O>(input.graph, node);
 }
 
 function attachTwo<L, R, O, Late>(
@@ -282,13 +281,13 @@ function attachTwo<L, R, O, Late>(
   name: string,
   operator: Operator<L | R, O>,
 ): JoinedStream<O, Late> {
-  if (left.pipeline !== right.pipeline) {
+  if (left.graph !== right.graph) {
     throw new SluiceError('INVALID_JOIN', 'cannot join streams of two different pipelines');
   }
-  const node = left.pipeline.addNode(name, operator as Operator<never, unknown>);
+  const node = left.graph.addNode(name, operator as Operator<never, unknown>);
   left.node.connect(node, 0, left.sideTag);
   right.node.connect(node, 1, right.sideTag);
-  return new JoinedStream<O, Late>(left.pipeline, node);
+  return new JoinedStream<O, Late>(left.graph, node);
 }
 
 function signedMillis(d: Duration): number {

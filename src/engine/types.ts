@@ -1,32 +1,13 @@
 // The engine's inner vocabulary: batches of records flowing between operators, watermarks, and the operator
-// contract that every stateful piece implements (including snapshot/restore, which checkpoints build on).
+// contract that every stateful piece implements (including snapshot/restore, which checkpoints build on). Batch and
+// DeadLetter are shared contracts (src/contracts).
+import type { Batch, DeadLetter } from '../contracts/index.ts';
 
-/** Records travel in batches (parallel arrays) for speed; every operator still sees them one at a time in order. */
-export interface Batch<T> {
-  readonly values: readonly T[];
-  /** Event timestamps (epoch ms), or processing time when the pipeline runs in processing-time mode. */
-  readonly timestamps: readonly number[];
-  /** The input channel (source and partition) the batch came from, kept through stateless operators. */
-  readonly channel?: number;
-  /**
-   * Only on an empty batch: the source says `channel` went idle (true: it has caught up with the partition and
-   * nothing arrived for its idle timeout) or woke up without records (false); see SourceBatch.channelIdle.
-   */
-  readonly channelIdle?: boolean;
-}
+export type { Batch, DeadLetter };
 
 export const MIN_WATERMARK = Number.NEGATIVE_INFINITY;
 /** The watermark that closes a bounded input: every window fires, every timer runs. */
 export const MAX_WATERMARK = Number.POSITIVE_INFINITY;
-
-export interface DeadLetter {
-  /** Which operator refused the record. */
-  operator: string;
-  error: string;
-  /** The original bytes (for deserialization failures) or the record as JSON. */
-  original: Buffer | string;
-  timestamp: number;
-}
 
 /** What an operator can do besides computing: emit, emit to a side output, forward watermarks, reject records. */
 export interface OperatorContext<O> {
@@ -52,6 +33,12 @@ export interface OperatorContext<O> {
 }
 
 export interface Operator<I, O> {
+  /**
+   * What kind of operator this is, as a stable name (`window-tumbling`, `interval-join`): checkpoints store it with
+   * the operator's state, and a restore refuses state saved by another kind (never a class name: minification and
+   * renames change those).
+   */
+  readonly kind: string;
   /** True for operators that make their own watermarks and idleness (timestamp assigners), ignoring their inputs'. */
   readonly generatesWatermarks?: boolean;
   open(ctx: OperatorContext<O>): void;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createLogger } from '../../logger.ts';
 import type { Source, SourceBatch } from '../connector.ts';
-import { agg, collect, fromArrays, Pipeline, supervise, watermarks, windows } from '../index.ts';
+import { agg, collect, Pipeline, watermarks, windows } from '../index.ts';
 import { decodeCheckpoint, encodeCheckpoint } from './format.ts';
 import { CheckpointStore, readCheckpointFile, requestSavepoint } from './store.ts';
 
@@ -257,32 +257,5 @@ describe('checkpointed pipelines', () => {
     await running;
     const files = fs.readdirSync(dir).filter((f) => f.endsWith('.ckpt'));
     assert.equal(files.length, 2, `retains two: ${files}`);
-  });
-});
-
-describe('restart policy', () => {
-  it('restarts a failing pipeline with backoff, then reports a crash loop', async () => {
-    let builds = 0;
-    const failing = (failures: number) => async () => {
-      const attempt = ++builds;
-      const p = new Pipeline({ name: 'flaky', bounded: true, onError: 'fail' });
-      p.source(fromArrays([[1, 2, 3]]))
-        .map((v) => {
-          if (attempt <= failures) throw new Error(`boom ${attempt}`);
-          return v;
-        })
-        .sinkTo(collect());
-      return p;
-    };
-    const logger = createLogger('test');
-    const ok = supervise(failing(2), { initialDelayMs: 5, maxDelayMs: 20 }, logger);
-    await ok.done;
-    assert.equal(ok.restarts(), 2);
-    assert.equal(builds, 3);
-
-    builds = 0;
-    const loop = supervise(failing(100), { initialDelayMs: 1, maxDelayMs: 5, maxFailures: 3 }, logger);
-    await assert.rejects(loop.done, { code: 'PIPELINE_CRASH_LOOP', message: /failed 4 times.*boom 4/ });
-    assert.equal(builds, 4);
   });
 });

@@ -18,7 +18,10 @@ export interface CheckpointData {
   takenAt: number;
   /** Source positions (log offsets per partition) by source node uid. */
   sources: Record<string, unknown>;
-  /** Operator state and event time by node uid; `kind` is the operator's class, to catch incompatible changes. */
+  /**
+   * Operator state and event time by node uid; `kind` is the operator's stable kind (`window-tumbling`), to catch
+   * incompatible changes — or, in checkpoints written before kinds, its class name (see kinds.ts).
+   */
   operators: Record<string, { kind: string; state: unknown; time: unknown }>;
   /** What each exactly-once sink's prepareCheckpoint() returned, by sink node uid. */
   sinks: Record<string, unknown>;

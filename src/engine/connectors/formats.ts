@@ -1,15 +1,7 @@
-// How records' bytes become values and back.
-export interface Format<T> {
-  readonly name: string;
-  decode(bytes: Buffer): T;
-  /**
-   * Decodes bytes[start, end) — what `decode(bytes.subarray(start, end))` does, without the view: sources reading
-   * whole record batches call it per record, where a Buffer view per record would double the garbage. What it
-   * returns must not keep a view of `bytes`: the page's memory is read into again once it is handed on.
-   */
-  decodeRange?(bytes: Buffer, start: number, end: number): T;
-  encode(value: T): Buffer;
-}
+// Record formats: JSON, text and bytes (the Format contract is in src/contracts).
+import type { Format } from '../../contracts/index.ts';
+
+export type { Format };
 
 /** JSON documents; `decode` throws on invalid JSON (the source sends the bytes to the dead-letter output). */
 export function json<T>(validate?: (value: unknown) => T): Format<T> {

@@ -17,10 +17,11 @@
 // checkpoint — which recovery cuts back or replays anyway. (A crash of the process alone takes nothing: the
 // written records are in the OS's page cache.) Per-append fsyncs were a third of the cost of a scaled-out
 // pipeline's log beside its tasks: each one wakes the I/O thread, the disk and the log's owner.
+
+import type { PipelineLog } from '../../contracts/index.ts';
 import { type LogRecord, partitionForKey, type RecordHeader } from '../../log/index.ts';
 import { createLogger } from '../../logger.ts';
 import type { Sink } from '../connector.ts';
-import type { PipelineLog } from '../define.ts';
 import type { Batch } from '../types.ts';
 import type { Format } from './formats.ts';
 

@@ -3,10 +3,11 @@
 // caught up, and reporting a partition idle once it has been caught up there for the idle timeout. Bounded mode
 // stops at the end offsets it saw when it opened (or at given ones), which is what makes replays and batch runs
 // finite.
+
+import type { PipelineLog } from '../../contracts/index.ts';
 import { SluiceError } from '../../errors.ts';
 import { forEachRecordIn } from '../../log/index.ts';
 import type { Source, SourceBatch, SourceContext } from '../connector.ts';
-import type { PipelineLog } from '../define.ts';
 import { type Duration, toMillis } from '../duration.ts';
 import type { Format } from './formats.ts';
 

@@ -2,8 +2,9 @@
 // (the minimum of both inputs), so a join holds only what a future record could still match. Records behind the
 // watermark go to the late side output (they never vanish silently).
 
-import { fromColumns, type MapColumns, toColumns } from '../checkpoint/columns.ts';
+import type { MapColumns } from '../checkpoint/columns.ts';
 import { MinHeap } from '../heap.ts';
+import { StateTable, type StateTableSnapshot } from '../state-table.ts';
 import type { Batch, Operator, OperatorContext } from '../types.ts';
 import { LATE_TAG } from './window-aggregate.ts';
 
@@ -41,7 +42,7 @@ function upperBound(times: number[], t: number, from: number, to: number): numbe
 
 /** One side of the join: its buffers by key, and a heap of keys by their oldest buffered time. */
 class JoinSide<K, V> {
-  buffers = new Map<K, Buffered<V>>();
+  readonly buffers = new StateTable<K, Buffered<V>>();
   /**
    * Each non-empty key has an entry holding its oldest time, so that pruning visits only the keys with something
    * to drop (rather than every key and record on every watermark: when one input runs ahead of the other, the
@@ -53,7 +54,7 @@ class JoinSide<K, V> {
 
   add(key: K, value: V, ts: number): void {
     let side = this.buffers.get(key);
-    if (!side) this.buffers.set(key, (side = { values: [], times: [], head: 0 }));
+    if (!side) this.buffers.put(key, (side = { values: [], times: [], head: 0 }));
     const times = side.times;
     const end = times.length;
     if (end === side.head || ts >= times[end - 1]!) {
@@ -101,23 +102,25 @@ class JoinSide<K, V> {
   }
 
   snapshot(): MapColumns<K, { values: V[]; times: number[] }> {
-    const live = new Map<K, { values: V[]; times: number[] }>();
-    for (const [key, side] of this.buffers) {
-      live.set(key, { values: side.values.slice(side.head), times: side.times.slice(side.head) });
-    }
-    return toColumns(live);
+    return this.buffers.snapshot((side) => ({
+      values: side.values.slice(side.head),
+      times: side.times.slice(side.head),
+    }));
   }
 
   /** Also reads the buffers of checkpoints written before they were kept in time order (arrival order then). */
   restore(state: MapColumns<K, { values: V[]; times: number[] }>): void {
-    this.buffers = new Map();
+    this.buffers.restore(state, ({ values, times }): Buffered<V> => {
+      const order = times.map((_, i) => i).sort((a, b) => times[a]! - times[b]! || a - b);
+      return { values: order.map((i) => values[i]!), times: order.map((i) => times[i]!), head: 0 };
+    });
     this.oldest = new MinHeap();
     this.size = 0;
-    for (const [key, { values, times }] of fromColumns(state)) {
-      const order = times.map((_, i) => i).sort((a, b) => times[a]! - times[b]! || a - b);
-      const side: Buffered<V> = { values: order.map((i) => values[i]!), times: order.map((i) => times[i]!), head: 0 };
-      if (side.times.length === 0) continue;
-      this.buffers.set(key, side);
+    for (const [key, side] of this.buffers.entries()) {
+      if (side.times.length === 0) {
+        this.buffers.delete(key);
+        continue;
+      }
       this.oldest.push(side.times[0]!, key);
       this.size += side.times.length;
     }
@@ -131,6 +134,7 @@ class JoinSide<K, V> {
  * their time order.
  */
 export class IntervalJoinOperator<L, R, K, O> implements Operator<L | R, O> {
+  readonly kind = 'interval-join';
   private ctx!: OperatorContext<O>;
   private left = new JoinSide<K, L>();
   private right = new JoinSide<K, R>();
@@ -230,9 +234,10 @@ export class IntervalJoinOperator<L, R, K, O> implements Operator<L | R, O> {
 /** Window join: left and right records with the same key in the same tumbling/sliding window, paired when the
  * window fires (every pair once per window, as Flink's window join). */
 export class WindowJoinOperator<L, R, K, O> implements Operator<L | R, O> {
+  readonly kind = 'window-join';
   private ctx!: OperatorContext<O>;
-  /** window start → key → [lefts, rights]. */
-  private windows = new Map<number, Map<K, [L[], R[]]>>();
+  /** window start → its table: key → [lefts, rights]. */
+  private windows = new Map<number, StateTable<K, [L[], R[]]>>();
 
   private readonly leftKey: (value: L) => K;
   private readonly rightKey: (value: R) => K;
@@ -274,9 +279,9 @@ export class WindowJoinOperator<L, R, K, O> implements Operator<L | R, O> {
           if (start + this.sizeMs <= watermark) continue; // that window already fired
           assigned = true;
           let byKey = this.windows.get(start);
-          if (!byKey) this.windows.set(start, (byKey = new Map()));
+          if (!byKey) this.windows.set(start, (byKey = new StateTable()));
           let pair = byKey.get(key);
-          if (!pair) byKey.set(key, (pair = [[], []]));
+          if (!pair) byKey.put(key, (pair = [[], []]));
           if (input === 0) pair[0].push(value as L);
           else pair[1].push(value as R);
         }
@@ -311,11 +316,17 @@ export class WindowJoinOperator<L, R, K, O> implements Operator<L | R, O> {
   }
 
   snapshot(): unknown {
-    return [...this.windows].map(([start, byKey]) => [start, [...byKey]]);
+    return [...this.windows].map(([start, byKey]) => [start, byKey.snapshot()]);
   }
 
+  /** Reads each window's table as columns, or as the [key, pair] list of checkpoints before state tables. */
   restore(state: unknown): void {
-    this.windows = new Map((state as [number, [K, [L[], R[]]][]][]).map(([start, e]) => [start, new Map(e)]));
+    this.windows = new Map();
+    for (const [start, stored] of state as [number, StateTableSnapshot<K, [L[], R[]]> | [K, [L[], R[]]][]][]) {
+      const byKey = new StateTable<K, [L[], R[]]>();
+      byKey.restore(stored);
+      this.windows.set(start, byKey);
+    }
   }
 
   stateSize(): number {
@@ -332,8 +343,9 @@ export class WindowJoinOperator<L, R, K, O> implements Operator<L | R, O> {
  * `undefined` (a left join); filter them out for an inner join.
  */
 export class EnrichJoinOperator<T, U, K, O> implements Operator<T | U, O> {
+  readonly kind = 'enrich';
   private ctx!: OperatorContext<O>;
-  private table = new Map<K, U>();
+  private readonly table = new StateTable<K, U>();
 
   private readonly streamKey: (value: T) => K;
   private readonly tableKey: (value: U) => K;
@@ -364,7 +376,7 @@ export class EnrichJoinOperator<T, U, K, O> implements Operator<T | U, O> {
           const row = value as U;
           const key = this.tableKey(row);
           if (this.isDelete(row)) this.table.delete(key);
-          else this.table.set(key, row);
+          else this.table.put(key, row);
         } else {
           const record = value as T;
           this.ctx.emit(this.combine(record, this.table.get(this.streamKey(record))), batch.timestamps[i]!);
@@ -376,11 +388,11 @@ export class EnrichJoinOperator<T, U, K, O> implements Operator<T | U, O> {
   }
 
   snapshot(): unknown {
-    return toColumns(this.table);
+    return this.table.snapshot();
   }
 
   restore(state: unknown): void {
-    this.table = fromColumns(state as MapColumns<K, U>);
+    this.table.restore(state as MapColumns<K, U>);
   }
 
   stateSize(): number {

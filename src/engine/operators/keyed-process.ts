@@ -2,6 +2,7 @@
 // building block for anything the built-in operators do not cover.
 import { MinHeap } from '../heap.ts';
 import { type KeyedState, KeyedStateBackend } from '../state.ts';
+import { StateTable, type StateTableSnapshot } from '../state-table.ts';
 import type { Batch, Operator, OperatorContext } from '../types.ts';
 
 export interface TimerService {
@@ -31,11 +32,15 @@ export interface KeyedProcessFunction<K, I, O> {
 type Domain = 'event' | 'processing';
 
 export class KeyedProcessOperator<K, I, O> implements Operator<I, O> {
+  readonly kind = 'keyed-process';
   private ctx!: OperatorContext<O>;
-  private backend!: KeyedStateBackend<K>;
+  private readonly backend = new KeyedStateBackend<K>(() => this.ctx.processingTime());
   private readonly heaps = { event: new MinHeap<K>(), processing: new MinHeap<K>() };
   /** Registered timers per domain: key → timestamps (dedupes and supports delete). */
-  private readonly registered = { event: new Map<K, Set<number>>(), processing: new Map<K, Set<number>>() };
+  private readonly registered = {
+    event: new StateTable<K, Set<number>>(),
+    processing: new StateTable<K, Set<number>>(),
+  };
   private currentKey!: K;
   private currentTimestamp = 0;
   private domain: Domain = 'event';
@@ -50,11 +55,10 @@ export class KeyedProcessOperator<K, I, O> implements Operator<I, O> {
 
   open(ctx: OperatorContext<O>): void {
     this.ctx = ctx;
-    this.backend = new KeyedStateBackend<K>(() => ctx.processingTime());
     const self = this;
     const register = (domain: Domain, timestamp: number) => {
       let set = self.registered[domain].get(self.currentKey);
-      if (!set) self.registered[domain].set(self.currentKey, (set = new Set()));
+      if (!set) self.registered[domain].put(self.currentKey, (set = new Set()));
       if (set.has(timestamp)) return;
       set.add(timestamp);
       self.heaps[domain].push(timestamp, self.currentKey);
@@ -134,18 +138,19 @@ export class KeyedProcessOperator<K, I, O> implements Operator<I, O> {
   }
 
   snapshot(): unknown {
-    const timers = (domain: Domain) => [...this.registered[domain]].map(([key, set]) => [key, [...set]]);
+    const timers = (domain: Domain) => this.registered[domain].snapshot((set) => [...set]);
     return { state: this.backend.snapshot(), event: timers('event'), processing: timers('processing') };
   }
 
   restore(state: unknown): void {
-    const s = state as { state: unknown; event: [K, number[]][]; processing: [K, number[]][] };
+    // Timers as columns, or (checkpoints written before state tables) as [key, timestamps] pairs.
+    type Timers = StateTableSnapshot<K, number[]> | [K, number[]][];
+    const s = state as { state: unknown; event: Timers; processing: Timers };
     this.backend.restore(s.state);
     for (const domain of ['event', 'processing'] as const) {
-      for (const [key, list] of s[domain]) {
-        this.registered[domain].set(key, new Set(list));
-        for (const ts of list) this.heaps[domain].push(ts, key);
-      }
+      const registered = this.registered[domain];
+      registered.restore(s[domain], (list: number[]) => new Set(list));
+      for (const [key, set] of registered.entries()) for (const ts of set) this.heaps[domain].push(ts, key);
     }
   }
 

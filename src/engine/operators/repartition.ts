@@ -23,6 +23,7 @@ export function keyBytes(key: unknown): Buffer {
 }
 
 export class RepartitionOperator<T, K> implements Operator<T, T | ShuffleRecord> {
+  readonly kind = 'repartition';
   private ctx!: OperatorContext<T | ShuffleRecord>;
   private readonly key: (value: T) => K;
   private readonly format: Format<T>;

@@ -2,7 +2,8 @@
 // (e.g. a 5-minute rolling average). Two-stacks sliding aggregation: each record is added and evicted once, and
 // a result merges at most two accumulators, so any mergeable aggregate works without an inverse.
 import type { Aggregate } from '../aggregates/index.ts';
-import { fromColumns, type MapColumns, toColumns } from '../checkpoint/columns.ts';
+import type { MapColumns } from '../checkpoint/columns.ts';
+import { StateTable } from '../state-table.ts';
 import type { Batch, Operator, OperatorContext } from '../types.ts';
 
 export interface RollingResult<K, R> {
@@ -23,8 +24,9 @@ interface KeyWindow<T, Acc> {
 }
 
 export class RollingOperator<T, K, Acc, R> implements Operator<T, RollingResult<K, R>> {
+  readonly kind = 'rolling';
   private ctx!: OperatorContext<RollingResult<K, R>>;
-  private windows = new Map<K, KeyWindow<T, Acc>>();
+  private readonly windows = new StateTable<K, KeyWindow<T, Acc>>();
   private lastSweep = Number.NEGATIVE_INFINITY;
   private readonly keyOf: (value: T) => K;
   private readonly aggregate: Aggregate<T, Acc, R>;
@@ -78,7 +80,7 @@ export class RollingOperator<T, K, Acc, R> implements Operator<T, RollingResult<
         let w = this.windows.get(key);
         if (!w) {
           w = { frontItems: [], frontTimes: [], frontAggs: [], backItems: [], backTimes: [], backAgg: agg.create() };
-          this.windows.set(key, w);
+          this.windows.put(key, w);
         }
         w.backItems.push(value);
         w.backTimes.push(ts);
@@ -103,7 +105,7 @@ export class RollingOperator<T, K, Acc, R> implements Operator<T, RollingResult<
     // Sweeping every key is O(keys): do it when the watermark has moved a quarter of the extent.
     if ('timeMs' in this.extent && watermark >= this.lastSweep + this.extent.timeMs / 4) {
       this.lastSweep = watermark;
-      for (const [key, w] of this.windows) {
+      for (const [key, w] of this.windows.entries()) {
         const newest = w.backTimes.length > 0 ? w.backTimes.at(-1)! : w.frontTimes[0]!;
         if (newest + this.extent.timeMs <= watermark) this.windows.delete(key);
       }
@@ -112,11 +114,11 @@ export class RollingOperator<T, K, Acc, R> implements Operator<T, RollingResult<
   }
 
   snapshot(): unknown {
-    return toColumns(this.windows);
+    return this.windows.snapshot();
   }
 
   restore(state: unknown): void {
-    this.windows = fromColumns(state as MapColumns<K, KeyWindow<T, Acc>>);
+    this.windows.restore(state as MapColumns<K, KeyWindow<T, Acc>>);
   }
 
   stateSize(): number {

@@ -3,6 +3,7 @@
 // when the watermark reaches its end and is kept until end + allowed lateness.
 import type { Aggregate } from '../aggregates/index.ts';
 import { MinHeap } from '../heap.ts';
+import { StateTable, type StateTableSnapshot } from '../state-table.ts';
 import type { Batch, Operator, OperatorContext } from '../types.ts';
 import type { WindowResult } from '../windows.ts';
 import { LATE_TAG } from './window-aggregate.ts';
@@ -26,9 +27,10 @@ export interface SessionWindowOptions<T, K, Acc, R> {
 }
 
 export class SessionWindowOperator<T, K, Acc, R> implements Operator<T, WindowResult<K, R>> {
+  readonly kind = 'window-session';
   private ctx!: OperatorContext<WindowResult<K, R>>;
   /** Per key, its sessions sorted by start. */
-  private sessions = new Map<K, Session<Acc>[]>();
+  private readonly sessions = new StateTable<K, Session<Acc>[]>();
   /** (end → session) to fire, and (end + lateness → session) to clean; entries are checked when popped. */
   private fireQueue = new MinHeap<{ key: K; session: Session<Acc> }>();
   private cleanQueue = new MinHeap<{ key: K; session: Session<Acc> }>();
@@ -103,7 +105,7 @@ export class SessionWindowOperator<T, K, Acc, R> implements Operator<T, WindowRe
       let at = rest.findIndex((s) => s.start > start);
       if (at < 0) at = rest.length;
       rest.splice(at, 0, merged);
-      this.sessions.set(key, rest);
+      this.sessions.put(key, rest);
       this.fireQueue.push(end, { key, session: merged });
       this.cleanQueue.push(end + allowedLatenessMs, { key, session: merged });
       // A late record changing a session that is already due: emit the change now.
@@ -151,19 +153,19 @@ export class SessionWindowOperator<T, K, Acc, R> implements Operator<T, WindowRe
       session.live = false;
       const rest = (this.sessions.get(key) ?? []).filter((s) => s.live);
       if (rest.length === 0) this.sessions.delete(key);
-      else this.sessions.set(key, rest);
+      else this.sessions.put(key, rest);
     }
     return watermark;
   }
 
   snapshot(): unknown {
-    return [...this.sessions].map(([key, list]) => [key, list.map((s) => ({ ...s }))]);
+    return this.sessions.snapshot((list) => list.map((s) => ({ ...s })));
   }
 
+  /** Reads columns, or the [key, sessions] pairs of checkpoints written before state tables. */
   restore(state: unknown): void {
-    this.sessions = new Map();
-    for (const [key, list] of state as [K, Session<Acc>[]][]) {
-      this.sessions.set(key, list);
+    this.sessions.restore(state as StateTableSnapshot<K, Session<Acc>[]> | [K, Session<Acc>[]][]);
+    for (const [key, list] of this.sessions.entries()) {
       for (const s of list) {
         this.fireQueue.push(s.end, { key, session: s });
         this.cleanQueue.push(s.end + this.options.allowedLatenessMs, { key, session: s });

@@ -3,6 +3,7 @@ import type { Sink } from '../connector.ts';
 import type { Batch, Operator, OperatorContext } from '../types.ts';
 
 export class SinkOperator<T> implements Operator<T, never> {
+  readonly kind = 'sink';
   pending: Promise<void> | undefined;
   busySince = 0;
   busyMs = 0;

@@ -3,6 +3,7 @@
 import type { Batch, Operator, OperatorContext } from '../types.ts';
 
 export class MapOperator<I, O> implements Operator<I, O> {
+  readonly kind = 'map';
   private ctx!: OperatorContext<O>;
   private readonly fn: (value: I) => O;
 
@@ -30,6 +31,7 @@ export class MapOperator<I, O> implements Operator<I, O> {
 }
 
 export class FilterOperator<T> implements Operator<T, T> {
+  readonly kind = 'filter';
   private ctx!: OperatorContext<T>;
   private readonly predicate: (value: T) => boolean;
 
@@ -57,6 +59,7 @@ export class FilterOperator<T> implements Operator<T, T> {
 }
 
 export class FlatMapOperator<I, O> implements Operator<I, O> {
+  readonly kind = 'flat-map';
   private ctx!: OperatorContext<O>;
   private readonly fn: (value: I) => Iterable<O>;
 
@@ -87,6 +90,7 @@ export interface ProcessContext<O> {
 }
 
 export class ProcessOperator<I, O> implements Operator<I, O> {
+  readonly kind = 'process';
   private ctx!: OperatorContext<O>;
   private readonly fn: (value: I, ctx: ProcessContext<O>) => void;
 
@@ -122,6 +126,7 @@ export class ProcessOperator<I, O> implements Operator<I, O> {
 
 /** Passes records of any number of inputs through; the runtime merges their watermarks by minimum. */
 export class UnionOperator<T> implements Operator<T, T> {
+  readonly kind = 'union';
   private ctx!: OperatorContext<T>;
   open(ctx: OperatorContext<T>): void {
     this.ctx = ctx;

@@ -3,6 +3,7 @@
 // Stream records wait until the watermark passes them; the table keeps, per key, the version valid at the
 // watermark plus later ones, so both sides are bounded by the watermark.
 import { MinHeap } from '../heap.ts';
+import { StateTable, type StateTableSnapshot } from '../state-table.ts';
 import type { Batch, Operator, OperatorContext } from '../types.ts';
 import { LATE_TAG } from './window-aggregate.ts';
 
@@ -19,8 +20,9 @@ interface Waiting<T, K> {
 }
 
 export class TemporalJoinOperator<T, U, K, O> implements Operator<T | U, O> {
+  readonly kind = 'temporal-join';
   private ctx!: OperatorContext<O>;
-  private table = new Map<K, Versions<U>>();
+  private readonly table = new StateTable<K, Versions<U>>();
   /** Keys with more than one version or a delete: the only ones pruning has work to do on. */
   private prunable = new Set<K>();
   private waiting = new MinHeap<Waiting<T, K>>();
@@ -70,7 +72,7 @@ export class TemporalJoinOperator<T, U, K, O> implements Operator<T | U, O> {
     const versions = this.table.get(key);
     if (!versions) {
       if (stored === null) return; // deleting what is not there
-      this.table.set(key, { times: [ts], rows: [stored] });
+      this.table.put(key, { times: [ts], rows: [stored] });
       return;
     }
     // After every version with time <= ts (equal times: the later arrival wins).
@@ -127,16 +129,18 @@ export class TemporalJoinOperator<T, U, K, O> implements Operator<T | U, O> {
 
   snapshot(): unknown {
     return {
-      table: [...this.table],
+      table: this.table.snapshot(),
       waiting: this.waiting.toArray().map(([, w]) => w),
     };
   }
 
+  /** Reads the table as columns, or as the [key, versions] pairs of checkpoints written before state tables. */
   restore(state: unknown): void {
-    const s = state as { table: [K, Versions<U>][]; waiting: Waiting<T, K>[] };
-    this.table = new Map(s.table);
+    const s = state as { table: StateTableSnapshot<K, Versions<U>> | [K, Versions<U>][]; waiting: Waiting<T, K>[] };
+    this.table.restore(s.table);
     this.prunable = new Set();
-    for (const [key, v] of this.table) if (v.times.length > 1 || v.rows.includes(null)) this.prunable.add(key);
+    for (const [key, v] of this.table.entries())
+      if (v.times.length > 1 || v.rows.includes(null)) this.prunable.add(key);
     this.waiting = new MinHeap();
     for (const w of s.waiting) this.waiting.push(w.ts, w);
   }

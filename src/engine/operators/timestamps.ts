@@ -29,6 +29,7 @@ export interface ChannelTime {
 }
 
 export class TimestampAssigner<T> implements Operator<T, T> {
+  readonly kind = 'timestamps';
   readonly generatesWatermarks = true;
   private ctx!: OperatorContext<T>;
   private readonly channels = new Map<number, ChannelState>();
@@ -157,8 +158,21 @@ export class TimestampAssigner<T> implements Operator<T, T> {
       if (channel.maxTimestamp < min) min = channel.maxTimestamp;
     }
     if (active === 0) {
-      // Every channel is idle: so is this stream (downstream leaves it out of its minimum until it speaks).
-      if (!this.idle && this.channels.size > 0) {
+      if (this.channels.size === 0) return;
+      // Every channel is idle. As Flink's watermark valve does when all its inputs are idle, time moves to the most
+      // advanced channel: nothing is expected anywhere, and a channel that was behind when it went quiet must not
+      // hold the results back for ever (two partitions caught up a moment apart would otherwise freeze time at the
+      // one that went idle last). Then the stream itself is idle: downstream leaves it out until it speaks.
+      let max = MIN_WATERMARK;
+      for (const channel of this.channels.values()) if (channel.maxTimestamp > max) max = channel.maxTimestamp;
+      if (max !== MIN_WATERMARK) {
+        const watermark = max - this.strategy.maxOutOfOrdernessMs;
+        if (watermark > this.emitted) {
+          this.emitted = watermark;
+          this.ctx.emitWatermark(watermark);
+        }
+      }
+      if (!this.idle) {
         this.idle = true;
         this.ctx.emitIdle(true);
       }
@@ -191,6 +205,7 @@ function activeChannel(maxTimestamp: number, now: number): ChannelState {
 
 /** Processing-time mode: each record is stamped with the wall clock, and the watermark follows the clock. */
 export class ProcessingTimeAssigner<T> implements Operator<T, T> {
+  readonly kind = 'processing-time';
   readonly generatesWatermarks = true;
   private ctx!: OperatorContext<T>;
   open(ctx: OperatorContext<T>): void {

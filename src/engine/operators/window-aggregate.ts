@@ -3,7 +3,8 @@
 // record costs one accumulator update however many sliding windows contain it. Allowed lateness keeps panes
 // until end + lateness: each late record re-emits its fired windows as updates; later records go to 'late'.
 import type { Aggregate } from '../aggregates/index.ts';
-import { fromColumns, type MapColumns, toColumns } from '../checkpoint/columns.ts';
+import type { MapColumns } from '../checkpoint/columns.ts';
+import { StateTable } from '../state-table.ts';
 import type { Batch, Operator, OperatorContext } from '../types.ts';
 import type { WindowResult } from '../windows.ts';
 
@@ -24,14 +25,16 @@ export interface PaneWindowOptions<T, K, Acc, R> {
 }
 
 export class PaneWindowOperator<T, K, Acc, R> implements Operator<T, WindowResult<K, R>> {
+  /** A sliding window whose slide is its size is a tumbling one (the same panes, the same state). */
+  readonly kind: 'window-tumbling' | 'window-sliding';
   private ctx!: OperatorContext<WindowResult<K, R>>;
   private readonly paneMs: number;
-  /** pane start → key → accumulator. */
-  private panes = new Map<number, Map<K, Acc>>();
+  /** pane start → its table: key → accumulator. */
+  private panes = new Map<number, StateTable<K, Acc>>();
   /** Every window ending at or before this has fired (the highest watermark seen). */
   private firedUpTo = Number.NEGATIVE_INFINITY;
   private lastPaneStart = Number.NaN;
-  private lastPane: Map<K, Acc> | undefined;
+  private lastPane: StateTable<K, Acc> | undefined;
   /** When the last pane's every window is past its lateness (records for it are late from then on). */
   private lastPaneExpiry = Number.NaN;
   /** No window with data ends before this, and no pane expires before `nextDrop`: watermarks below both (most of
@@ -43,6 +46,7 @@ export class PaneWindowOperator<T, K, Acc, R> implements Operator<T, WindowResul
 
   constructor(options: PaneWindowOptions<T, K, Acc, R>) {
     this.options = options;
+    this.kind = options.sizeMs === options.slideMs ? 'window-tumbling' : 'window-sliding';
     this.paneMs = gcd(options.sizeMs, options.slideMs);
   }
 
@@ -71,7 +75,7 @@ export class PaneWindowOperator<T, K, Acc, R> implements Operator<T, WindowResul
       const ts = timestamps[i]!;
       let paneStart = this.lastPaneStart;
       let expiry: number;
-      let pane: Map<K, Acc> | undefined;
+      let pane: StateTable<K, Acc> | undefined;
       // Records mostly fall in the pane of the one before (false when lastPaneStart is NaN).
       if (ts >= paneStart && ts < paneStart + paneMs) {
         expiry = this.lastPaneExpiry;
@@ -96,7 +100,7 @@ export class PaneWindowOperator<T, K, Acc, R> implements Operator<T, WindowResul
       if (pane === undefined) {
         let found = this.panes.get(paneStart);
         if (!found) {
-          this.panes.set(paneStart, (found = new Map()));
+          this.panes.set(paneStart, (found = new StateTable()));
           this.notePane(paneStart, expiry);
         }
         pane = found;
@@ -109,7 +113,7 @@ export class PaneWindowOperator<T, K, Acc, R> implements Operator<T, WindowResul
       const before = late ? this.firedWindowsHolding(paneStart, key) : undefined;
       const acc = pane.get(key);
       try {
-        pane.set(key, aggregate.add(acc === undefined ? aggregate.create() : acc, value));
+        pane.put(key, aggregate.add(acc === undefined ? aggregate.create() : acc, value));
       } catch (error) {
         this.ctx.deadLetter(error, value, ts);
         continue;
@@ -197,7 +201,7 @@ export class PaneWindowOperator<T, K, Acc, R> implements Operator<T, WindowResul
       if (onePane) {
         const pane = this.panes.get(start);
         if (pane === undefined) continue;
-        for (const [key, acc] of pane) {
+        for (const [key, acc] of pane.entries()) {
           this.ctx.emit(
             { kind: 'insert', key, windowStart: start, windowEnd: end, value: aggregate.result(acc) },
             end - 1,
@@ -211,7 +215,7 @@ export class PaneWindowOperator<T, K, Acc, R> implements Operator<T, WindowResul
       for (let pane = start; pane < start + sizeMs; pane += this.paneMs) {
         const map = this.panes.get(pane);
         if (map === undefined) continue;
-        for (const [key, part] of map) {
+        for (const [key, part] of map.entries()) {
           const acc = merged.get(key);
           merged.set(key, aggregate.merge(acc === undefined ? aggregate.create() : acc, part));
         }
@@ -244,12 +248,17 @@ export class PaneWindowOperator<T, K, Acc, R> implements Operator<T, WindowResul
   }
 
   snapshot(): unknown {
-    return { panes: [...this.panes].map(([start, map]) => [start, toColumns(map)]), firedUpTo: this.firedUpTo };
+    return { panes: [...this.panes].map(([start, pane]) => [start, pane.snapshot()]), firedUpTo: this.firedUpTo };
   }
 
   restore(state: unknown): void {
     const s = state as { panes: [number, MapColumns<K, Acc>][]; firedUpTo: number };
-    this.panes = new Map(s.panes.map(([start, columns]) => [start, fromColumns(columns)]));
+    this.panes = new Map();
+    for (const [start, columns] of s.panes) {
+      const pane = new StateTable<K, Acc>();
+      pane.restore(columns);
+      this.panes.set(start, pane);
+    }
     this.firedUpTo = s.firedUpTo;
     this.lastPaneStart = Number.NaN;
     this.lastPane = undefined;
