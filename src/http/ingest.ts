@@ -4,7 +4,7 @@
 // max message bytes, and acknowledged only once the log says it is durable.
 import { SluiceError } from '../errors.ts';
 import { type LogRecord, partitionForKey } from '../log/index.ts';
-import type { ServerLog } from './server.ts';
+import type { ServerLog } from './options.ts';
 
 export interface IngestOptions {
   /** The field of each object holding the record key (`?key=field`). */

@@ -3,7 +3,7 @@
 // server (no global default registry: several servers can run in one process); anything may add metrics to it.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { PipelineView } from '../engine/index.ts';
-import type { ServerOptions } from './server.ts';
+import type { ServerOptions } from './options.ts';
 
 export function createMetrics(options: ServerOptions) {
   const registry = new Registry();

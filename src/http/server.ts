@@ -8,62 +8,18 @@ import { serve } from '@hono/node-server';
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import type { Registry } from 'prom-client';
-import type { PipelineView } from '../engine/index.ts';
 import { type ErrorMapping, errorMapping, isSluiceError, SluiceError } from '../errors.ts';
-import type { GroupOffsetStore, Log } from '../log/index.ts';
 import { createLogger } from '../logger.ts';
-import type { ServingStore } from '../serve/index.ts';
 import type { CheckpointsJson, PipelineDetailJson, TopicsJson } from './api.ts';
 import { isAssetPath, serveDashboard } from './assets.ts';
 import { ingestRecords, RateLimiter } from './ingest.ts';
 import { historyOf, LiveHub, parseSubscription, streamLive } from './live.ts';
 import { createMetrics } from './metrics.ts';
+import type { RunningServer, ServerOptions } from './options.ts';
 import { ThroughputSampler } from './throughput.ts';
 import { TopicSampler } from './topics.ts';
 
-/**
- * What the HTTP API uses of a log: the embedded one, or a Kafka cluster seen through its client (`sluice run
- * --bootstrap`), which has no consumer-group offsets to show.
- */
-export type ServerLog = Pick<Log, 'listTopics' | 'hasTopic' | 'createTopic' | 'describeTopic' | 'append'> & {
-  readonly groups?: Pick<GroupOffsetStore, 'listGroups' | 'fetch'>;
-};
-
-export interface ServerOptions {
-  log: ServerLog;
-  store?: ServingStore;
-  /** The pipelines running in this process (for /v1/pipelines and /metrics). */
-  pipelines?: () => PipelineView[];
-  host?: string;
-  port?: number;
-  /** Bearer token every request must carry; required for a non-loopback host. */
-  authToken?: string;
-  /** Largest ingest body (default 16 MiB); other bodies are limited to 1 MiB. */
-  maxIngestBytes?: number;
-  /** Records per second per topic (default 200,000), with a burst of one second's worth. */
-  ingestRatePerSec?: number;
-  queryTimeoutMs?: number;
-  maxRows?: number;
-  /** More routes, by path prefix (e.g. `sluice up`'s control API at /v1/deployment); their errors map by code. */
-  mount?: Record<string, Hono>;
-  /** The built dashboard (default: web/dist of this package). */
-  dashboardDir?: string;
-  /** Period of live pushes and topic samples (default 1,000 ms). */
-  liveIntervalMs?: number;
-  /** Live streams open at once (default 64). */
-  maxStreams?: number;
-}
-
-export interface RunningServer {
-  url: string;
-  port: number;
-  /** The server's Prometheus registry: register more metrics (of the log, of other parts) into it. */
-  registry: Registry;
-  /** Adds a pipeline's metrics to /metrics and /v1/pipelines (besides options.pipelines); returns the undo. */
-  registerPipelineMetrics(pipeline: PipelineView): () => void;
-  close(): Promise<void>;
-}
+export type { RunningServer, ServerLog, ServerOptions } from './options.ts';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 

@@ -5,7 +5,7 @@
 import type { PipelineView } from '../engine/index.ts';
 import type { TopicInfo } from '../log/index.ts';
 import type { ConsumerJson, TopicJson, TopicsHistoryPoint, TopicsJson } from './api.ts';
-import type { ServerLog } from './server.ts';
+import type { ServerLog } from './options.ts';
 
 export interface TopicSamplerOptions {
   log: ServerLog;

@@ -4,8 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SluiceError } from '../errors.ts';
 import { removeTempFilesSync, writeFileAtomic } from '../files.ts';
-import type { GroupOffsetStore, OffsetCommit } from './index.ts';
-import type { CommittedOffset } from './types.ts';
+import type { CommittedOffset, GroupOffsetStore, OffsetCommit } from './types.ts';
 
 type GroupOffsets = Map<string, Map<number, CommittedOffset>>;
 

@@ -2,112 +2,9 @@
 // Kafka record batches, wait for new data, and store consumer-group offsets. Everything else in src/log is private.
 
 import { FileLog } from './log.ts';
-import type {
-  AppendOptions,
-  AppendResult,
-  CommittedOffset,
-  CompressionType,
-  LogOptions,
-  LogRecord,
-  RawReadResult,
-  ReadOptions,
-  RecordReadResult,
-  TopicInfo,
-  TopicSpec,
-  WaitOptions,
-} from './types.ts';
+import type { Log, LogOptions } from './types.ts';
 
 export type * from './types.ts';
-
-/** One consumer-group offset to commit. */
-export interface OffsetCommit {
-  topic: string;
-  partition: number;
-  offset: number;
-  metadata?: string;
-}
-
-/** Consumer groups' committed offsets, stored durably (a commit resolves only once it survives a crash). */
-export interface GroupOffsetStore {
-  /** Atomically commits all of `offsets` for `group`: after a crash either all or none are visible. */
-  commit(group: string, offsets: readonly OffsetCommit[]): Promise<void>;
-  /** Every committed offset of the group: topic → partition → offset. Empty for an unknown group. */
-  fetch(group: string): Map<string, Map<number, CommittedOffset>>;
-  fetchOne(group: string, topic: string, partition: number): CommittedOffset | undefined;
-  listGroups(): string[];
-  deleteGroup(group: string): Promise<void>;
-}
-
-/**
- * A directory of topics. All methods that take `topic`/`partition` throw `SluiceError` with code
- * `UNKNOWN_TOPIC_OR_PARTITION` for ones that do not exist; reads below the log start or past the end throw
- * `OFFSET_OUT_OF_RANGE` (reading exactly at the end returns nothing).
- */
-export interface Log {
-  readonly dataDir: string;
-
-  createTopic(name: string, spec: TopicSpec): Promise<TopicInfo>;
-  deleteTopic(name: string): Promise<void>;
-  hasTopic(name: string): boolean;
-  listTopics(): TopicInfo[];
-  describeTopic(name: string): TopicInfo;
-
-  /** Encodes `records` as one record batch v2 and appends it; resolves once durable per the fsync policy. */
-  append(
-    topic: string,
-    partition: number,
-    records: readonly LogRecord[],
-    options?: AppendOptions & { compression?: CompressionType },
-  ): Promise<AppendResult>;
-
-  /**
-   * Appends record batches exactly as a Kafka producer sent them (verified by CRC-32C, never recompressed),
-   * assigning offsets. A retried idempotent batch (same producer id, epoch and sequence) is not written again:
-   * the original offsets are returned. Out-of-order sequences throw `OUT_OF_ORDER_SEQUENCE_NUMBER`.
-   */
-  appendRaw(topic: string, partition: number, batches: Buffer, options?: AppendOptions): Promise<AppendResult>;
-
-  /**
-   * Resolves once every record appended to `topic` so far is fsynced — those appended with `durable: false`
-   * included (a writer that defers durability calls it before it relies on them, e.g. at a checkpoint).
-   */
-  flush(topic: string): Promise<void>;
-
-  /**
-   * Whole stored batches from `offset`, bounded by `maxBytes` (but at least one batch). The bytes are a view of
-   * memory of the read's own (never Node's shared buffer pool), so a caller may transfer it to a thread.
-   */
-  readRaw(topic: string, partition: number, offset: number, options?: ReadOptions): RawReadResult;
-
-  /** Decoded records from `offset` (records before `offset` in the first batch are skipped). */
-  readRecords(topic: string, partition: number, offset: number, options?: ReadOptions): RecordReadResult;
-
-  /** The first offset whose timestamp is >= `timestamp`, or `null` when there is none yet. */
-  offsetForTimestamp(topic: string, partition: number, timestamp: number): number | null;
-
-  /**
-   * Resolves `true` as soon as the partition's end offset is past `offset` (at once if it already is), or `false`
-   * on timeout/abort. No disk polling: appends wake the waiters.
-   */
-  waitForData(topic: string, partition: number, offset: number, options?: WaitOptions): Promise<boolean>;
-
-  /**
-   * Removes the records at and after `offset` (which must start a batch, as every offset a sink recorded after
-   * its own append does). Exactly-once sinks use it to roll back what they wrote after their last checkpoint.
-   */
-  truncate(topic: string, partition: number, offset: number): Promise<void>;
-
-  /**
-   * Deletes the partition's whole segments every record of which is below `offset` (at most the high watermark;
-   * never the active segment): Kafka's DeleteRecords. Returns the log start offset after it.
-   */
-  purgeBefore(topic: string, partition: number, offset: number): number;
-
-  readonly groups: GroupOffsetStore;
-
-  /** Flushes and fsyncs everything, then releases files. Further calls throw `LOG_CLOSED`. */
-  close(): Promise<void>;
-}
 
 /** Opens (creating if needed) the log in `options.dataDir`, recovering any partition whose last shutdown was not clean. */
 export async function openLog(options: LogOptions): Promise<Log> {
@@ -128,4 +25,4 @@ export {
   verifyBatch,
 } from './batch/record-batch.ts';
 export { murmur2, partitionForKey } from './partitioner.ts';
-export { DEFAULT_TOPIC_CONFIG } from './topic-config.ts';
+export { DEFAULT_TOPIC_CONFIG, validatePartitionCount, validateTopicName } from './topic-config.ts';

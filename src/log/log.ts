@@ -8,14 +8,30 @@ import { acquireDirLockSync, fsyncDirSync, removeTempFilesSync, writeFileAtomicS
 import { createLogger, type Logger } from '../logger.ts';
 import { type BatchHeader, encodeRecordBatch, readBatchHeader, verifyBatch } from './batch/record-batch.ts';
 import { FileGroupOffsetStore } from './group-offsets.ts';
-import type { Log } from './index.ts';
-import { Partition } from './partition.ts';
+import {
+  appendBatches,
+  closePartition,
+  closePartitionForDelete,
+  enforceRetention,
+  flushPartition,
+  offsetForTimestamp,
+  openPartition,
+  type Partition,
+  purgeBefore,
+  readRaw,
+  readRecords,
+  roll,
+  syncNow,
+  truncateTo,
+  waitForData,
+} from './partition/index.ts';
 import { DEFAULT_TOPIC_CONFIG, resolveTopicConfig, validatePartitionCount, validateTopicName } from './topic-config.ts';
 import type {
   AppendOptions,
   AppendResult,
   CompressionType,
   FsyncPolicy,
+  Log,
   LogOptions,
   LogRecord,
   RawReadResult,
@@ -93,7 +109,7 @@ export class FileLog implements Log {
       const meta = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as TopicMeta;
       const partitions: Partition[] = [];
       for (let p = 0; p < meta.partitions; p++) {
-        partitions.push(Partition.open(meta.name, p, path.join(dir, String(p)), meta.config, this.fsync, this.logger));
+        partitions.push(openPartition(meta.name, p, path.join(dir, String(p)), meta.config, this.fsync, this.logger));
       }
       this.topics.set(meta.name, { meta, partitions });
     }
@@ -112,7 +128,7 @@ export class FileLog implements Log {
     fs.mkdirSync(dir);
     const partitions: Partition[] = [];
     for (let p = 0; p < spec.partitions; p++) {
-      partitions.push(Partition.open(name, p, path.join(dir, String(p)), config, this.fsync, this.logger));
+      partitions.push(openPartition(name, p, path.join(dir, String(p)), config, this.fsync, this.logger));
     }
     fsyncDirSync(dir);
     // The metadata file is written last: its presence marks the topic as created.
@@ -127,7 +143,7 @@ export class FileLog implements Log {
     this.ensureOpen();
     const state = this.topicState(name);
     this.topics.delete(name);
-    for (const partition of state.partitions) partition.closeForDelete();
+    for (const partition of state.partitions) closePartitionForDelete(partition);
     // Rename first (atomic), then remove at leisure: a crash never leaves a half-deleted topic that reloads.
     fs.mkdirSync(this.trashDir, { recursive: true });
     const trashed = path.join(this.trashDir, `${name}-${state.meta.id}`);
@@ -174,7 +190,7 @@ export class FileLog implements Log {
       throw tooLarge(topic, partition, batch.length, target.config.maxMessageBytes);
     }
     const header = readBatchHeader(batch, 0)!;
-    return target.appendBatches(batch, [header], options.durable);
+    return appendBatches(target, batch, [header], options.durable);
   }
 
   async appendRaw(
@@ -222,28 +238,28 @@ export class FileLog implements Log {
     if (headers.length === 0) {
       throw new SluiceError('CORRUPT_MESSAGE', `${where}: no record batch in the request`, { topic, partition });
     }
-    return target.appendBatches(batches, headers, options.durable);
+    return appendBatches(target, batches, headers, options.durable);
   }
 
   async flush(topic: string): Promise<void> {
     const state = this.topicState(topic);
-    await Promise.all(state.partitions.map((p) => p.flush()));
+    await Promise.all(state.partitions.map((p) => flushPartition(p)));
   }
 
   readRaw(topic: string, partition: number, offset: number, options: ReadOptions = {}): RawReadResult {
-    return this.partitionOf(topic, partition).readRaw(offset, options.maxBytes, options.into);
+    return readRaw(this.partitionOf(topic, partition), offset, options.maxBytes, options.into);
   }
 
   readRecords(topic: string, partition: number, offset: number, options: ReadOptions = {}): RecordReadResult {
-    return this.partitionOf(topic, partition).readRecords(offset, options.maxBytes);
+    return readRecords(this.partitionOf(topic, partition), offset, options.maxBytes);
   }
 
   offsetForTimestamp(topic: string, partition: number, timestamp: number): number | null {
-    return this.partitionOf(topic, partition).offsetForTimestamp(timestamp);
+    return offsetForTimestamp(this.partitionOf(topic, partition), timestamp);
   }
 
   waitForData(topic: string, partition: number, offset: number, options?: WaitOptions): Promise<boolean> {
-    return this.partitionOf(topic, partition).waitForData(offset, options);
+    return waitForData(this.partitionOf(topic, partition), offset, options);
   }
 
   /** Applies retention to every partition now (also runs on a timer). */
@@ -251,7 +267,7 @@ export class FileLog implements Log {
     for (const { partitions } of this.topics.values()) {
       for (const partition of partitions) {
         try {
-          partition.enforceRetention(now);
+          enforceRetention(partition, now);
         } catch (error) {
           this.logger.error({ err: error, topic: partition.topic, partition: partition.id }, 'retention failed');
         }
@@ -260,7 +276,7 @@ export class FileLog implements Log {
   }
 
   truncate(topic: string, partition: number, offset: number): Promise<void> {
-    return this.partitionOf(topic, partition).truncateTo(offset);
+    return truncateTo(this.partitionOf(topic, partition), offset);
   }
 
   purgeBefore(topic: string, partition: number, offset: number): number {
@@ -268,17 +284,17 @@ export class FileLog implements Log {
     if (!Number.isSafeInteger(offset) || offset < 0) {
       throw new SluiceError('INVALID_REQUEST', `purge offset must be a non-negative integer, got ${offset}`);
     }
-    return this.partitionOf(topic, partition).purgeBefore(offset);
+    return purgeBefore(this.partitionOf(topic, partition), offset);
   }
 
   /** Forces a segment roll (tests and tools). */
   roll(topic: string, partition: number): void {
-    this.partitionOf(topic, partition).roll();
+    roll(this.partitionOf(topic, partition));
   }
 
   private syncAll(): void {
     for (const { partitions } of this.topics.values()) {
-      for (const partition of partitions) partition.syncNow();
+      for (const partition of partitions) syncNow(partition);
     }
   }
 
@@ -287,7 +303,7 @@ export class FileLog implements Log {
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
     for (const { partitions } of this.topics.values()) {
-      for (const partition of partitions) await partition.close();
+      for (const partition of partitions) await closePartition(partition);
     }
     this.topics.clear();
     this.releaseLock();

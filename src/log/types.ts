@@ -1,32 +1,37 @@
-// The log's public vocabulary: records, topics, partitions, offsets, and the options that govern durability.
-// Offsets and timestamps are plain numbers (exact up to 2^53); the Kafka layer converts to int64 at the wire.
+// The log's interface (Log, GroupOffsetStore) and its own settings (durability, defaults); the records vocabulary
+// every stage shares (records, topics, offsets, reads) lives in src/contracts and is re-exported here.
+export type {
+  AppendOptions,
+  AppendResult,
+  CommittedOffset,
+  CompressionType,
+  LogRecord,
+  PartitionInfo,
+  RawReadResult,
+  ReadOptions,
+  RecordHeader,
+  RecordReadResult,
+  StoredRecord,
+  TopicConfig,
+  TopicInfo,
+  TopicSpec,
+  WaitOptions,
+} from '../contracts/index.ts';
 
-/** A record header, as in Kafka: a string key and an opaque value. */
-export interface RecordHeader {
-  key: string;
-  value: Buffer | null;
-}
-
-/** A record handed to the log for appending. */
-export interface LogRecord {
-  key: Buffer | null;
-  value: Buffer | null;
-  headers?: readonly RecordHeader[];
-  /** Event or create time in epoch milliseconds; the append time when omitted. */
-  timestamp?: number;
-}
-
-/** A record read back from the log, with the offset the log assigned. */
-export interface StoredRecord {
-  offset: number;
-  timestamp: number;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: RecordHeader[];
-}
-
-/** Compression codecs of Kafka's record batch v2 (attributes bits 0-2). */
-export type CompressionType = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
+import type {
+  AppendOptions,
+  AppendResult,
+  CommittedOffset,
+  CompressionType,
+  LogRecord,
+  RawReadResult,
+  ReadOptions,
+  RecordReadResult,
+  TopicConfig,
+  TopicInfo,
+  TopicSpec,
+  WaitOptions,
+} from '../contracts/index.ts';
 
 /**
  * When appended bytes are forced to stable storage. An append resolves only once its records are as durable
@@ -42,113 +47,11 @@ export type FsyncPolicy =
   | { mode: 'interval'; intervalMs: number }
   | { mode: 'none' };
 
-/** How an append is acknowledged. */
-export interface AppendOptions {
-  /**
-   * `false`: acknowledged once written (to the OS's page cache, which a crash of the process alone does not lose);
-   * under the `batch` policy it becomes durable and visible to readers with the next fsync, at most `deferredMs`
-   * later. For a writer that can rebuild what a machine crash takes, such as an engine sink whose checkpoints
-   * flush the topic. Default `true`: resolves once as durable as the fsync policy says.
-   */
-  durable?: boolean;
-}
-
-/** Per-topic settings; every field has a log-wide default. */
-export interface TopicConfig {
-  /** Keep segments whose newest record is younger than this; -1 keeps forever. */
-  retentionMs: number;
-  /** Per partition: delete the oldest segments while the partition is larger than this; -1 for no limit. */
-  retentionBytes: number;
-  /** Roll to a new segment once the active one reaches this size. */
-  segmentBytes: number;
-  /** Roll to a new segment once the active one is this old. */
-  segmentMs: number;
-  /** The largest record batch (as encoded) an append accepts. */
-  maxMessageBytes: number;
-}
-
-export interface TopicSpec {
-  partitions: number;
-  config?: Partial<TopicConfig>;
-}
-
-export interface PartitionInfo {
-  partition: number;
-  /** The first offset still stored (retention moves it forward). */
-  logStartOffset: number;
-  /** The offset the next appended record will get; also the high watermark (single replica). */
-  logEndOffset: number;
-  sizeBytes: number;
-  segments: number;
-}
-
-export interface TopicInfo {
-  name: string;
-  /** A stable id, as Kafka's topic UUID (16 bytes, hex). */
-  id: string;
-  config: TopicConfig;
-  partitions: PartitionInfo[];
-}
-
-export interface AppendResult {
-  baseOffset: number;
-  lastOffset: number;
-  /** The broker time the batch was appended at (epoch ms). */
-  logAppendTime: number;
-  /** The log start offset after the append (Kafka returns it in produce responses). */
-  logStartOffset: number;
-}
-
-/** Raw batches as stored: Kafka record batch v2 bytes, ready to send in a fetch response untouched. */
-export interface RawReadResult {
-  /** Whole record batches, concatenated; may be empty. The first batch may start before the requested offset. */
-  batches: Buffer;
-  /** The offset after the last record in `batches` (where the next read continues). */
-  nextOffset: number;
-  highWatermark: number;
-  logStartOffset: number;
-}
-
-export interface RecordReadResult {
-  /** Records at or after the requested offset, in offset order. */
-  records: StoredRecord[];
-  nextOffset: number;
-  highWatermark: number;
-  logStartOffset: number;
-}
-
-export interface ReadOptions {
-  /** Upper bound on bytes read; at least one whole batch is returned when one exists, even if larger. */
-  maxBytes?: number;
-  /**
-   * Memory to read into when it is large enough (readRaw): a reader that reuses its pages' memory saves an
-   * allocation per read, and the full collections that a stream of fresh buffers sets off.
-   */
-  into?: Buffer;
-  /**
-   * For logs that lend pages (a task thread's channel to the log's owner): the caller gives the page back with
-   * `release()` once nothing holds a view into it. The embedded log ignores it.
-   */
-  lend?: boolean;
-}
-
-export interface WaitOptions {
-  /** Give up after this long and resolve `false`. */
-  timeoutMs?: number;
-  signal?: AbortSignal;
-}
-
 /** Idempotent-producer identity carried in a record batch header (Kafka's producer id / epoch / sequence). */
 export interface ProducerBatchInfo {
   producerId: number;
   producerEpoch: number;
   baseSequence: number;
-}
-
-export interface CommittedOffset {
-  offset: number;
-  metadata: string;
-  commitTimestamp: number;
 }
 
 export interface LogOptions {
@@ -159,4 +62,94 @@ export interface LogOptions {
   topicDefaults?: Partial<TopicConfig>;
   /** How often retention and segment-age roll are checked. */
   retentionCheckIntervalMs?: number;
+}
+
+/** One consumer-group offset to commit. */
+export interface OffsetCommit {
+  topic: string;
+  partition: number;
+  offset: number;
+  metadata?: string;
+}
+
+/** Consumer groups' committed offsets, stored durably (a commit resolves only once it survives a crash). */
+export interface GroupOffsetStore {
+  /** Atomically commits all of `offsets` for `group`: after a crash either all or none are visible. */
+  commit(group: string, offsets: readonly OffsetCommit[]): Promise<void>;
+  /** Every committed offset of the group: topic → partition → offset. Empty for an unknown group. */
+  fetch(group: string): Map<string, Map<number, CommittedOffset>>;
+  fetchOne(group: string, topic: string, partition: number): CommittedOffset | undefined;
+  listGroups(): string[];
+  deleteGroup(group: string): Promise<void>;
+}
+
+/**
+ * A directory of topics. All methods that take `topic`/`partition` throw `SluiceError` with code
+ * `UNKNOWN_TOPIC_OR_PARTITION` for ones that do not exist; reads below the log start or past the end throw
+ * `OFFSET_OUT_OF_RANGE` (reading exactly at the end returns nothing).
+ */
+export interface Log {
+  readonly dataDir: string;
+
+  createTopic(name: string, spec: TopicSpec): Promise<TopicInfo>;
+  deleteTopic(name: string): Promise<void>;
+  hasTopic(name: string): boolean;
+  listTopics(): TopicInfo[];
+  describeTopic(name: string): TopicInfo;
+
+  /** Encodes `records` as one record batch v2 and appends it; resolves once durable per the fsync policy. */
+  append(
+    topic: string,
+    partition: number,
+    records: readonly LogRecord[],
+    options?: AppendOptions & { compression?: CompressionType },
+  ): Promise<AppendResult>;
+
+  /**
+   * Appends record batches exactly as a Kafka producer sent them (verified by CRC-32C, never recompressed),
+   * assigning offsets. A retried idempotent batch (same producer id, epoch and sequence) is not written again:
+   * the original offsets are returned. Out-of-order sequences throw `OUT_OF_ORDER_SEQUENCE_NUMBER`.
+   */
+  appendRaw(topic: string, partition: number, batches: Buffer, options?: AppendOptions): Promise<AppendResult>;
+
+  /**
+   * Resolves once every record appended to `topic` so far is fsynced — those appended with `durable: false`
+   * included (a writer that defers durability calls it before it relies on them, e.g. at a checkpoint).
+   */
+  flush(topic: string): Promise<void>;
+
+  /**
+   * Whole stored batches from `offset`, bounded by `maxBytes` (but at least one batch). The bytes are a view of
+   * memory of the read's own (never Node's shared buffer pool), so a caller may transfer it to a thread.
+   */
+  readRaw(topic: string, partition: number, offset: number, options?: ReadOptions): RawReadResult;
+
+  /** Decoded records from `offset` (records before `offset` in the first batch are skipped). */
+  readRecords(topic: string, partition: number, offset: number, options?: ReadOptions): RecordReadResult;
+
+  /** The first offset whose timestamp is >= `timestamp`, or `null` when there is none yet. */
+  offsetForTimestamp(topic: string, partition: number, timestamp: number): number | null;
+
+  /**
+   * Resolves `true` as soon as the partition's end offset is past `offset` (at once if it already is), or `false`
+   * on timeout/abort. No disk polling: appends wake the waiters.
+   */
+  waitForData(topic: string, partition: number, offset: number, options?: WaitOptions): Promise<boolean>;
+
+  /**
+   * Removes the records at and after `offset` (which must start a batch, as every offset a sink recorded after
+   * its own append does). Exactly-once sinks use it to roll back what they wrote after their last checkpoint.
+   */
+  truncate(topic: string, partition: number, offset: number): Promise<void>;
+
+  /**
+   * Deletes the partition's whole segments every record of which is below `offset` (at most the high watermark;
+   * never the active segment): Kafka's DeleteRecords. Returns the log start offset after it.
+   */
+  purgeBefore(topic: string, partition: number, offset: number): number;
+
+  readonly groups: GroupOffsetStore;
+
+  /** Flushes and fsyncs everything, then releases files. Further calls throw `LOG_CLOSED`. */
+  close(): Promise<void>;
 }

@@ -8,10 +8,10 @@
 // Versions only grow: wall-clock microseconds, but above the versions of the rows a writer replaces (read when it
 // starts), so its rows after a restart win over those of its earlier run, whatever the clocks of the hosts.
 // Works with servers as old as 18.16 (Debian's): no DateTime64, no TTL, no deduplication tokens are needed.
+
 import { randomBytes } from 'node:crypto';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
-import type { Sink } from '../engine/connector.ts';
-import type { Batch } from '../engine/types.ts';
+import type { Batch, Sink } from '../contracts/index.ts';
 import { SluiceError } from '../errors.ts';
 import { checkRow, type Row } from './rows.ts';
 import { type ColumnType, type TableDefinition, validateTable } from './schema.ts';

@@ -1,15 +1,16 @@
 // The batch side of hybrid (Lambda) tables: a bounded recomputation writes its results for a time range into a
 // staging table, and commit() swaps them in as the table's batch part in one transaction, moving the boundary.
 // Queries see batch rows inside the batch range and real-time rows outside it, so nothing is counted twice.
-import type { Sink } from '../engine/connector.ts';
-import type { Batch } from '../engine/types.ts';
+
+import type { Batch, ServingStore as ServingStoreContract, Sink } from '../contracts/index.ts';
 import { SluiceError } from '../errors.ts';
 import { appendRows, checkRow, type Row } from './rows.ts';
 import { quoteIdent, type TableDefinition } from './schema.ts';
-import type { ServingStore, TimeRange } from './store.ts';
+import { embeddedStore, type ServingStore, type TimeRange } from './store.ts';
 
 export interface ServeBatchOptions {
-  store: ServingStore;
+  /** The serving store to write: a pipeline's `env.serving`. */
+  store: ServingStoreContract;
   /** A hybrid table (declared by its real-time sink: serveTable({ hybrid: { time } })). */
   name: string;
   /** The time range the run recomputed, `[from, to)` in epoch ms; rows outside it are ignored. */
@@ -41,7 +42,8 @@ let stages = 0;
  *   await batch.commit();
  */
 export function serveBatch<T extends object>(options: ServeBatchOptions): ServeBatchSink<T> {
-  const { store, range } = options;
+  const { range } = options;
+  const store = embeddedStore(options.store, `serveBatch('${options.name}')`);
   if (!(range.from < range.to)) {
     throw new SluiceError('INVALID_RANGE', `the batch range [${range.from}, ${range.to}) is empty`);
   }

@@ -1,34 +1,19 @@
 // Serving table definitions: names, column types and keys, validated before any SQL is built from them (names
 // are also quoted, so that nothing a pipeline declares can change a statement's meaning).
+
+import type { ColumnType, RollupFunction, TableDefinition } from '../contracts/index.ts';
 import { SluiceError } from '../errors.ts';
 
-/** Column types a serving table may have; TIMESTAMP_MS columns take epoch milliseconds. */
-export const COLUMN_TYPES = ['VARCHAR', 'DOUBLE', 'BIGINT', 'BOOLEAN', 'TIMESTAMP_MS'] as const;
-export type ColumnType = (typeof COLUMN_TYPES)[number];
+export type { ColumnType, RollupFunction, TableDefinition };
 
-export interface TableDefinition {
-  name: string;
-  columns: { name: string; type: ColumnType }[];
-  /** Primary key columns: rows with the same key replace each other (upserts). Empty: an append table. */
-  key: string[];
-  /**
-   * Time-partitioned retention: rows live in one table per `partitionMs` of `column` (epoch ms), behind the view,
-   * and a partition is dropped once all of it is older than `ms` before now.
-   */
-  retention?: { column: string; ms: number; partitionMs: number };
-  /**
-   * A hybrid (Lambda) table: a batch part, replaced a time range at a time by bounded recomputations, and the
-   * real-time part the sink writes; the view shows batch rows inside the batch range and real-time rows outside it.
-   */
-  hybrid?: { time: string };
-  /**
-   * A rollup table (Druid-style pre-aggregation): rows hold partial aggregates per flush, and the table's view
-   * merges them by the non-metric columns. Metric columns are merged with their function.
-   */
-  rollup?: { metrics: Record<string, RollupFunction> };
-}
-
-export type RollupFunction = 'sum' | 'min' | 'max';
+/** Column types a serving table may have (the contract's ColumnType, as a list to validate against). */
+export const COLUMN_TYPES = [
+  'VARCHAR',
+  'DOUBLE',
+  'BIGINT',
+  'BOOLEAN',
+  'TIMESTAMP_MS',
+] as const satisfies readonly ColumnType[];
 
 /** Default partition span for retention: an hour for retention up to two days, else a day. */
 export function defaultPartitionMs(retentionMs: number): number {

@@ -1,23 +1,26 @@
 // The serving store: one embedded DuckDB database in the data directory, with a dedicated writer connection (the
 // table sinks) and a small pool of reader connections (SQL queries), so that a long query never holds writes back
-// and a write never truncates a streaming read (FIELD-NOTES).
-//
-// Locked down at creation: no file or network access from SQL (enable_external_access=false also blocks COPY,
-// ATTACH, INSTALL and LOAD), no extension autoloading, configuration locked so that SET cannot undo it. Reader
-// queries must parse (by DuckDB's own parser) to exactly one SELECT, run in a READ ONLY transaction, are
-// interrupted at their timeout and cut at a row limit.
-import fs from 'node:fs';
-import path from 'node:path';
-import { type DuckDBConnection, DuckDBInstance, StatementType } from '@duckdb/node-api';
+// and a write never truncates a streaming read (FIELD-NOTES). This file owns the writer side: tables, their time
+// partitions, hybrid batch parts and published versions; lockdown.ts opens the database, query.ts reads it.
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type {
+  QueryOptions,
+  QueryResult,
+  ServingStore as ServingStoreContract,
+  TableDefinition,
+  TableInfo,
+  TimeRange,
+} from '../contracts/index.ts';
 import { SluiceError } from '../errors.ts';
 import { createLogger, type Logger } from '../logger.ts';
-import { type ColumnType, quoteIdent, type TableDefinition, validateTable } from './schema.ts';
+import { type Catalog, loadCatalog } from './catalog.ts';
+import { currentRowsQuery, hybridViewQuery, physicalColumns, timeLiteral } from './layout.ts';
+import { type OpenedDatabase, openLockedDatabase } from './lockdown.ts';
+import { checkQueryText, DEFAULT_MAX_ROWS, DEFAULT_QUERY_TIMEOUT_MS, readOnlyQuery } from './query.ts';
+import { quoteIdent, validateTable } from './schema.ts';
+import { inTransaction } from './transaction.ts';
 
-/** A time range `[from, to)` in epoch milliseconds. */
-export interface TimeRange {
-  from: number;
-  to: number;
-}
+export type { QueryOptions, QueryResult, TableInfo, TimeRange };
 
 export interface ServingStoreOptions {
   /** Where the database file lives (`<dir>/serving.duckdb`); `:memory:` for tests and benchmarks. */
@@ -25,48 +28,19 @@ export interface ServingStoreOptions {
   readers?: number;
 }
 
-export interface QueryOptions {
-  timeoutMs?: number;
-  maxRows?: number;
-}
-
-export interface QueryResult {
-  columns: { name: string; type: string }[];
-  rows: unknown[][];
-  truncated: boolean;
-  elapsedMs: number;
-}
-
-export interface TableInfo {
-  name: string;
-  kind: 'append' | 'keyed' | 'rollup';
-  key: string[];
-  columns: { name: string; type: ColumnType }[];
-  rows: number;
-  /** Time partitions of the real-time part (tables with retention). */
-  partitions?: number;
-  /** A hybrid table's batch range: batch rows are shown inside it, real-time rows outside. */
-  hybrid?: { time: string; batch: TimeRange | null };
-  /** For an alias of versioned tables: the version it shows now. */
-  version?: string;
-}
-
-export const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
-export const DEFAULT_MAX_ROWS = 10_000;
-
-export class ServingStore {
+export class ServingStore implements ServingStoreContract {
   readonly logger: Logger;
   private readonly instance: DuckDBInstance;
   readonly writer: DuckDBConnection;
   private readonly idle: DuckDBConnection[];
   private readonly waiting: ((connection: DuckDBConnection) => void)[] = [];
-  private readonly tables = new Map<string, TableDefinition>();
+  private readonly tables: Map<string, TableDefinition>;
   /** Start (epoch ms) of every time partition of each partitioned table. */
-  private readonly partitions = new Map<string, Set<number>>();
+  private readonly partitions: Map<string, Set<number>>;
   /** The batch range of each hybrid table that has one. */
-  private readonly batchRanges = new Map<string, TimeRange>();
+  private readonly batchRanges: Map<string, TimeRange>;
   /** Versioned tables: the name readers query → the table (version) it shows now. */
-  private readonly aliases = new Map<string, string>();
+  private readonly aliases: Map<string, string>;
   /** Writes are serialised on the writer connection (one statement at a time per connection). */
   private writeChain: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -75,56 +49,20 @@ export class ServingStore {
   /** Rows written into each table by its sinks (real-time and batch), for metrics. */
   readonly rowsWritten = new Map<string, number>();
 
-  private constructor(instance: DuckDBInstance, writer: DuckDBConnection, readers: DuckDBConnection[]) {
-    this.instance = instance;
-    this.writer = writer;
-    this.idle = readers;
+  private constructor(db: OpenedDatabase, catalog: Catalog) {
+    this.instance = db.instance;
+    this.writer = db.writer;
+    this.idle = db.readers;
+    this.tables = catalog.tables;
+    this.partitions = catalog.partitions;
+    this.batchRanges = catalog.batchRanges;
+    this.aliases = catalog.aliases;
     this.logger = createLogger('serve');
   }
 
   static async open(options: ServingStoreOptions): Promise<ServingStore> {
-    let file = ':memory:';
-    if (options.dir !== ':memory:') {
-      fs.mkdirSync(options.dir, { recursive: true });
-      file = path.join(options.dir, 'serving.duckdb');
-    }
-    const instance = await DuckDBInstance.create(file, {
-      enable_external_access: 'false',
-      autoinstall_known_extensions: 'false',
-      autoload_known_extensions: 'false',
-      // Flushes checkpoint the file synchronously on the event loop: keep that rare (FIELD-NOTES: 180 ms at 16 MB).
-      checkpoint_threshold: '1GB',
-      lock_configuration: 'true',
-    });
-    const writer = await instance.connect();
-    const readers: DuckDBConnection[] = [];
-    for (let i = 0; i < (options.readers ?? 2); i++) readers.push(await instance.connect());
-    const store = new ServingStore(instance, writer, readers);
-    await writer.run(
-      'CREATE TABLE IF NOT EXISTS _sluice_tables (name VARCHAR PRIMARY KEY, definition VARCHAR NOT NULL)',
-    );
-    const known = await writer.runAndReadAll('SELECT definition FROM _sluice_tables');
-    for (const [definition] of known.getRowsJson()) {
-      const table = JSON.parse(definition as string) as TableDefinition;
-      store.tables.set(table.name, table);
-      if (table.retention) store.partitions.set(table.name, new Set());
-    }
-    const physical = await writer.runAndReadAll("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'");
-    for (const [name] of physical.getRowsJson()) {
-      const match = /^(.+)\$p(-?\d+)$/.exec(name as string);
-      if (match) store.partitions.get(match[1]!)?.add(Number(match[2]));
-    }
-    await writer.run(
-      'CREATE TABLE IF NOT EXISTS _sluice_batch_ranges (name VARCHAR PRIMARY KEY, range_from BIGINT NOT NULL, range_to BIGINT NOT NULL)',
-    );
-    const ranges = await writer.runAndReadAll('SELECT name, range_from, range_to FROM _sluice_batch_ranges');
-    for (const [name, from, to] of ranges.getRowsJson()) {
-      store.batchRanges.set(name as string, { from: Number(from), to: Number(to) });
-    }
-    await writer.run('CREATE TABLE IF NOT EXISTS _sluice_aliases (name VARCHAR PRIMARY KEY, target VARCHAR NOT NULL)');
-    const aliases = await writer.runAndReadAll('SELECT name, target FROM _sluice_aliases');
-    for (const [name, target] of aliases.getRowsJson()) store.aliases.set(name as string, target as string);
-    return store;
+    const db = await openLockedDatabase(options.dir, options.readers ?? 2);
+    return new ServingStore(db, await loadCatalog(db.writer));
   }
 
   /** Runs `work` on the writer connection after the writes before it. */
@@ -294,19 +232,8 @@ export class ServingStore {
       await db.run(`CREATE OR REPLACE VIEW ${quoteIdent(table.name)} AS ${current}`);
       return;
     }
-    const realtime = quoteIdent(`${table.name}$realtime`);
-    await db.run(`CREATE OR REPLACE VIEW ${realtime} AS ${current}`);
-    const names = table.columns.map((c) => quoteIdent(c.name)).join(', ');
-    const range = this.batchRanges.get(table.name);
-    let view = `SELECT ${names} FROM ${realtime}`;
-    if (range) {
-      const t = quoteIdent(table.hybrid.time);
-      const from = timeLiteral(table, table.hybrid.time, range.from);
-      const to = timeLiteral(table, table.hybrid.time, range.to);
-      view =
-        `SELECT ${names} FROM ${quoteIdent(`${table.name}$batch`)} WHERE ${t} >= ${from} AND ${t} < ${to} ` +
-        `UNION ALL SELECT ${names} FROM ${realtime} WHERE ${t} IS NULL OR ${t} < ${from} OR ${t} >= ${to}`;
-    }
+    await db.run(`CREATE OR REPLACE VIEW ${quoteIdent(`${table.name}$realtime`)} AS ${current}`);
+    const view = hybridViewQuery(table, this.batchRanges.get(table.name));
     await db.run(`CREATE OR REPLACE VIEW ${quoteIdent(table.name)} AS ${view}`);
   }
 
@@ -402,71 +329,20 @@ export class ServingStore {
     return out;
   }
 
-  /** A read-only query: one SELECT statement, in a read-only transaction, with a timeout and a row limit. */
+  /** A read-only query: one SELECT statement, in a read-only transaction, with a timeout and a row limit (query.ts). */
   async query(sql: string, options: QueryOptions = {}): Promise<QueryResult> {
-    if (typeof sql !== 'string' || sql.trim() === '') throw new SluiceError('INVALID_SQL', 'the query is empty');
-    if (sql.length > 100_000) throw new SluiceError('INVALID_SQL', 'the query is longer than 100,000 characters');
+    checkQueryText(sql);
     const timeoutMs = options.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
     const maxRows = options.maxRows ?? DEFAULT_MAX_ROWS;
     const started = performance.now();
     const connection = await this.acquire();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      connection.interrupt();
-    }, timeoutMs);
     this.queries++;
     try {
-      const statements = await connection.extractStatements(sql).catch((error: Error) => {
-        throw new SluiceError('INVALID_SQL', firstLine(error.message));
-      });
-      if (statements.count !== 1) {
-        throw new SluiceError('READ_ONLY', `send exactly one SELECT statement (got ${statements.count})`);
-      }
-      const prepared = await statements.prepare(0).catch((error: Error) => {
-        throw new SluiceError(
-          error.message.startsWith('Permission') ? 'READ_ONLY' : 'INVALID_SQL',
-          firstLine(error.message),
-        );
-      });
-      if (prepared.statementType !== StatementType.SELECT) {
-        prepared.destroySync();
-        const type = StatementType[prepared.statementType];
-        throw new SluiceError(
-          'READ_ONLY',
-          `only SELECT queries are allowed here${type && type !== 'INVALID' ? ` (this is a ${type} statement)` : ''}`,
-        );
-      }
-      await connection.run('BEGIN TRANSACTION READ ONLY');
-      try {
-        const reader = await prepared.runAndReadUntil(maxRows + 1);
-        const names = reader.columnNames();
-        const types = reader.columnTypes();
-        const rows = reader.getRowsJson() as unknown[][];
-        const truncated = rows.length > maxRows || !reader.done;
-        if (rows.length > maxRows) rows.length = maxRows;
-        return {
-          columns: names.map((name, i) => ({ name, type: String(types[i]) })),
-          rows,
-          truncated,
-          elapsedMs: Math.round((performance.now() - started) * 100) / 100,
-        };
-      } finally {
-        await connection.run('ROLLBACK').catch(() => {});
-        prepared.destroySync();
-      }
+      return await readOnlyQuery(connection, sql, timeoutMs, maxRows, started);
     } catch (error) {
       this.queryErrors++;
-      if (timedOut) {
-        throw new SluiceError('QUERY_TIMEOUT', `the query ran longer than ${timeoutMs} ms and was cancelled`, {
-          timeoutMs,
-        });
-      }
-      if (error instanceof SluiceError) throw error;
-      const message = firstLine((error as Error).message);
-      throw new SluiceError(message.startsWith('Permission Error') ? 'READ_ONLY' : 'INVALID_SQL', message);
+      throw error;
     } finally {
-      clearTimeout(timer);
       this.release(connection);
     }
   }
@@ -495,61 +371,19 @@ export class ServingStore {
   }
 }
 
-/** The physical columns: the table's own, then (for real-time parts) the bookkeeping columns. */
-function physicalColumns(table: TableDefinition, realtime: boolean): string {
-  const columns = table.columns.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(', ');
-  if (!realtime) return columns;
-  if (table.key.length > 0) return `${columns}, _epoch BIGINT NOT NULL, _superseded BIGINT, _deleted BOOLEAN NOT NULL`;
-  return `${columns}, _epoch BIGINT NOT NULL`;
-}
-
-/**
- * The current rows of a table's real-time parts: every row (append), the live version of each key (keyed), or
- * the partial aggregates merged by dimension (rollup).
- */
-function currentRowsQuery(table: TableDefinition, parts: string[]): string {
-  const names = table.columns.map((c) => quoteIdent(c.name)).join(', ');
-  const live = table.key.length > 0 ? ' WHERE _superseded IS NULL AND NOT _deleted' : '';
-  const union = parts.map((part) => `SELECT ${names} FROM ${quoteIdent(part)}${live}`).join(' UNION ALL ');
-  const metrics = table.rollup?.metrics;
-  if (!metrics) return union;
-  const dimensions = table.columns.filter((c) => !(c.name in metrics)).map((c) => quoteIdent(c.name));
-  const columns = table.columns.map((c) => {
-    const fn = metrics[c.name];
-    return fn ? `${fn}(${quoteIdent(c.name)}) AS ${quoteIdent(c.name)}` : quoteIdent(c.name);
-  });
-  return `SELECT ${columns.join(', ')} FROM (${union}) GROUP BY ${dimensions.join(', ')}`;
-}
-
-/** An epoch-ms bound as a literal comparable with the column (a TIMESTAMP for TIMESTAMP_MS columns). */
-export function timeLiteral(table: TableDefinition, column: string, ms: number): string {
-  const type = table.columns.find((c) => c.name === column)!.type;
-  const n = Math.trunc(ms);
-  return type === 'TIMESTAMP_MS' ? `epoch_ms(${n}::BIGINT)` : `${n}`;
-}
-
-/**
- * Runs `work` in one transaction on `db` (the writer connection): commits, or rolls back, calls `undo` to put
- * back in-memory bookkeeping the work had changed, and rethrows.
- */
-export async function inTransaction<T>(db: DuckDBConnection, work: () => Promise<T>, undo?: () => void): Promise<T> {
-  await db.run('BEGIN TRANSACTION');
-  try {
-    const result = await work();
-    await db.run('COMMIT');
-    return result;
-  } catch (error) {
-    undo?.();
-    await db.run('ROLLBACK').catch(() => {});
-    throw error;
-  }
-}
-
 function describe(table: TableDefinition): string {
   const key = table.key.length > 0 ? ` key (${table.key.join(', ')})` : ' (append)';
   return `(${table.columns.map((c) => `${c.name} ${c.type}`).join(', ')})${key}`;
 }
 
-function firstLine(message: string): string {
-  return message.split('\n')[0]!.trim();
+/**
+ * The embedded DuckDB store behind a serving-store contract (a pipeline's `env.serving`): the sinks write through
+ * its connections, so they need this implementation, not just any store a reader can query.
+ */
+export function embeddedStore(store: ServingStoreContract, who: string): ServingStore {
+  if (store instanceof ServingStore) return store;
+  throw new SluiceError(
+    'INVALID_ARGUMENT',
+    `${who} writes to Sluice's embedded serving store: pass the environment's \`serving\` (or ServingStore.open())`,
+  );
 }

@@ -10,14 +10,15 @@
 // superseded; once a checkpoint is complete, superseded versions older than it are compacted away.
 
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { Sink } from '../engine/connector.ts';
-import type { Batch } from '../engine/types.ts';
+import type { Batch, ServingStore as ServingStoreContract, Sink } from '../contracts/index.ts';
 import { appendRows, checkRow, type Row } from './rows.ts';
 import { defaultPartitionMs, inferColumns, quoteIdent, type TableDefinition } from './schema.ts';
-import { inTransaction, type ServingStore } from './store.ts';
+import { embeddedStore, type ServingStore } from './store.ts';
+import { inTransaction } from './transaction.ts';
 
 export interface ServeTableOptions {
-  store: ServingStore;
+  /** The serving store to write: a pipeline's `env.serving`. */
+  store: ServingStoreContract;
   name: string;
   /** The columns (in order); without them, they are inferred from the first row (see inferColumns). */
   columns?: TableDefinition['columns'];
@@ -66,10 +67,12 @@ class TableSink implements ServeTableSink {
   private readonly prepared = new Map<number, number>();
   private failure: unknown;
   private readonly options: ServeTableOptions;
+  private readonly store: ServingStore;
 
   constructor(options: ServeTableOptions) {
     this.options = options;
     this.name = `table:${options.name}`;
+    this.store = embeddedStore(options.store, `serveTable('${options.name}')`);
   }
 
   async open(): Promise<void> {
@@ -84,7 +87,7 @@ class TableSink implements ServeTableSink {
 
   private async define(columns: TableDefinition['columns']): Promise<void> {
     const { retention } = this.options;
-    this.table = await this.options.store.defineTable({
+    this.table = await this.store.defineTable({
       name: this.options.name,
       columns,
       key: this.options.key ?? [],
@@ -151,7 +154,7 @@ class TableSink implements ServeTableSink {
     }
     for (const row of direct) checkRow(table, row);
     for (const { row } of staged) checkRow(table, row);
-    const store = this.options.store;
+    const store = this.store;
     await store.write(async (db) => {
       if (table.retention) {
         const column = table.retention.column;
@@ -182,7 +185,7 @@ class TableSink implements ServeTableSink {
     if (!table.retention) return parts.set(`${table.name}$rows`, rows);
     const column = table.retention.column;
     for (const row of rows) {
-      const part = `${table.name}$p${this.options.store.partitionStart(table, rowOf(row)[column] as number)}`;
+      const part = `${table.name}$p${this.store.partitionStart(table, rowOf(row)[column] as number)}`;
       const list = parts.get(part);
       if (list) list.push(row);
       else parts.set(part, [row]);
@@ -257,9 +260,9 @@ class TableSink implements ServeTableSink {
     if (state === undefined) return;
     const { epoch } = state as { epoch: number };
     this.epoch = epoch + 1;
-    const table = this.table ?? this.options.store.table(this.options.name);
+    const table = this.table ?? this.store.table(this.options.name);
     if (!table) return;
-    const store = this.options.store;
+    const store = this.store;
     await store.write((db) =>
       inTransaction(db, async () => {
         for (const part of store.partsOf(table.name)) {
@@ -277,7 +280,7 @@ class TableSink implements ServeTableSink {
     const table = this.table;
     if (table?.rollup) return this.compactRollup(table, upToEpoch);
     if (!table || table.key.length === 0) return;
-    const store = this.options.store;
+    const store = this.store;
     await store.write(async (db) => {
       for (const part of store.partsOf(table.name)) {
         await db.run(
@@ -295,7 +298,7 @@ class TableSink implements ServeTableSink {
     const columns = table.columns.map((c) =>
       metrics[c.name] ? `${metrics[c.name]}(${quoteIdent(c.name)})` : quoteIdent(c.name),
     );
-    const store = this.options.store;
+    const store = this.store;
     await store.write((db) =>
       inTransaction(db, async () => {
         for (const part of store.partsOf(table.name)) {
@@ -316,7 +319,7 @@ class TableSink implements ServeTableSink {
     if (!table) return;
     // Without checkpoints nothing is ever rolled back: compact everything.
     if (!this.checkpointed) await this.compact(this.epoch);
-    if (table.retention) await this.options.store.applyRetention(table.name);
+    if (table.retention) await this.store.applyRetention(table.name);
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after } from 'node:test';
 import { type ITopicConfig, Kafka, logLevel } from 'kafkajs';
 import { type Log, partitionForKey } from '../../src/log/index.ts';
-import { type Daemon, startSluice } from './processes.ts';
+import { type Daemon, startSluice } from '../../support/processes.ts';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 
