@@ -1,7 +1,7 @@
-// The base of every error Sluice throws on purpose: a stable machine-readable `code` that the CLI, the HTTP API
-// and the Kafka protocol map to exit codes, statuses and Kafka error codes, plus a message a person can act on.
+// The base of every error Sluice throws on purpose: a stable machine-readable `code` from one table (ERROR_CODES,
+// below) that maps it to an HTTP status, a CLI exit code and Kafka's error names, plus a message a person can act on.
 
-export class SluiceError<Code extends string = string> extends Error {
+export class SluiceError<Code extends ErrorCode = ErrorCode> extends Error {
   readonly code: Code;
   /** Extra machine-readable facts (topic, partition, offset, line number...) for logs and HTTP bodies. */
   readonly details: Readonly<Record<string, unknown>>;
@@ -18,7 +18,7 @@ export class SluiceError<Code extends string = string> extends Error {
   }
 }
 
-export function isSluiceError(error: unknown, code?: string): error is SluiceError {
+export function isSluiceError(error: unknown, code?: ErrorCode): error is SluiceError {
   return error instanceof SluiceError && (code === undefined || error.code === code);
 }
 
@@ -34,14 +34,13 @@ export const EXIT = {
 
 export interface ErrorMapping {
   /** The HTTP status the API answers with. */
-  readonly http: 400 | 401 | 404 | 408 | 409 | 413 | 429 | 500 | 503;
+  readonly http: 400 | 401 | 403 | 404 | 408 | 409 | 413 | 429 | 500 | 503;
   /** The exit code of a CLI command that fails with it. */
   readonly exit: (typeof EXIT)[keyof typeof EXIT];
-  /**
-   * Kafka's error names for the same failure: the first is what the broker answers with; a Kafka client's error of
-   * any of them is reported as this code.
-   */
-  readonly kafka?: readonly string[];
+  /** Kafka's error name for the same failure: what the broker answers with, and a client's error read back as this. */
+  readonly kafka?: string;
+  /** More Kafka error names a client may report that mean this code (the broker never answers with them). */
+  readonly fromKafka?: readonly string[];
 }
 
 /**
@@ -74,7 +73,7 @@ export const ERROR_CODES = {
   /** A checkpoint file fails its checksum or does not parse. */
   CORRUPT_CHECKPOINT: { http: 500, exit: EXIT.FAILURE },
   /** A record batch is truncated or fails its CRC. */
-  CORRUPT_MESSAGE: { http: 400, exit: EXIT.FAILURE, kafka: ['CORRUPT_MESSAGE'] },
+  CORRUPT_MESSAGE: { http: 400, exit: EXIT.FAILURE, kafka: 'CORRUPT_MESSAGE' },
   /** Another process (or this one) has the data directory open. */
   DATA_DIR_LOCKED: { http: 400, exit: EXIT.FAILURE },
   /** The deployment is still starting. */
@@ -92,19 +91,19 @@ export const ERROR_CODES = {
   /** A broken invariant: a bug. */
   INTERNAL: { http: 500, exit: EXIT.FAILURE },
   /** An argument or option is not valid. */
-  INVALID_ARGUMENT: { http: 400, exit: EXIT.USAGE, kafka: ['INVALID_REPLICATION_FACTOR'] },
+  INVALID_ARGUMENT: { http: 400, exit: EXIT.USAGE, fromKafka: ['INVALID_REPLICATION_FACTOR'] },
   /** A checkpoint holds no valid state for an operator or source. */
   INVALID_CHECKPOINT: { http: 400, exit: EXIT.USAGE },
   /** A consumer group commit names an invalid offset. */
-  INVALID_COMMIT_OFFSET: { http: 400, exit: EXIT.USAGE, kafka: ['INVALID_COMMIT_OFFSET_SIZE'] },
+  INVALID_COMMIT_OFFSET: { http: 400, exit: EXIT.USAGE, kafka: 'INVALID_COMMIT_OFFSET_SIZE' },
   /** A topic setting is out of range. */
-  INVALID_CONFIG: { http: 400, exit: EXIT.USAGE, kafka: ['INVALID_CONFIG'] },
+  INVALID_CONFIG: { http: 400, exit: EXIT.USAGE, kafka: 'INVALID_CONFIG' },
   /** A duration does not parse. */
   INVALID_DURATION: { http: 400, exit: EXIT.USAGE },
   /** Command-line flags that cannot go together. */
   INVALID_FLAGS: { http: 400, exit: EXIT.USAGE },
   /** A consumer group id is not valid. */
-  INVALID_GROUP_ID: { http: 400, exit: EXIT.USAGE, kafka: ['INVALID_GROUP_ID'] },
+  INVALID_GROUP_ID: { http: 400, exit: EXIT.USAGE, kafka: 'INVALID_GROUP_ID' },
   /** A join bound is not valid. */
   INVALID_JOIN: { http: 400, exit: EXIT.USAGE },
   /** A savepoint or other name is not valid. */
@@ -112,19 +111,19 @@ export const ERROR_CODES = {
   /** An offset does not start a record batch. */
   INVALID_OFFSET: { http: 400, exit: EXIT.USAGE },
   /** A partition count is out of range. */
-  INVALID_PARTITIONS: { http: 400, exit: EXIT.USAGE, kafka: ['INVALID_PARTITIONS'] },
+  INVALID_PARTITIONS: { http: 400, exit: EXIT.USAGE, kafka: 'INVALID_PARTITIONS' },
   /** A pipeline file does not load or does not define a pipeline. */
   INVALID_PIPELINE: { http: 400, exit: EXIT.USAGE },
   /** An idempotent producer's epoch is older than the current one. */
-  INVALID_PRODUCER_EPOCH: { http: 400, exit: EXIT.USAGE, kafka: ['INVALID_PRODUCER_EPOCH'] },
+  INVALID_PRODUCER_EPOCH: { http: 400, exit: EXIT.USAGE, kafka: 'INVALID_PRODUCER_EPOCH' },
   /** A time range is empty or reversed. */
   INVALID_RANGE: { http: 400, exit: EXIT.USAGE },
   /** A record is refused (empty append, bad NDJSON line, invalid UTF-8). */
-  INVALID_RECORD: { http: 400, exit: EXIT.USAGE, kafka: ['INVALID_RECORD'] },
+  INVALID_RECORD: { http: 400, exit: EXIT.USAGE, kafka: 'INVALID_RECORD' },
   /** A repartition step is not valid. */
   INVALID_REPARTITION: { http: 400, exit: EXIT.USAGE },
   /** A request is malformed. */
-  INVALID_REQUEST: { http: 400, exit: EXIT.USAGE, kafka: ['INVALID_REQUEST'] },
+  INVALID_REQUEST: { http: 400, exit: EXIT.USAGE, kafka: 'INVALID_REQUEST' },
   /** A dashboard series spec is not valid. */
   INVALID_SERIES: { http: 400, exit: EXIT.USAGE },
   /** A deployment spec does not load or validate. */
@@ -136,7 +135,7 @@ export const ERROR_CODES = {
   /** A partition task is not valid. */
   INVALID_TASK: { http: 400, exit: EXIT.USAGE },
   /** A topic name is not valid. */
-  INVALID_TOPIC_NAME: { http: 400, exit: EXIT.USAGE, kafka: ['INVALID_TOPIC_EXCEPTION'] },
+  INVALID_TOPIC_NAME: { http: 400, exit: EXIT.USAGE, kafka: 'INVALID_TOPIC_EXCEPTION' },
   /** A window size or slide is not valid. */
   INVALID_WINDOW: { http: 400, exit: EXIT.USAGE },
   /** A batch run was stopped. */
@@ -157,9 +156,9 @@ export const ERROR_CODES = {
   MEMBER_EXITED: { http: 400, exit: EXIT.FAILURE },
   /** The cluster refused access. */
   NOT_AUTHORIZED: {
-    http: 400,
+    http: 403,
     exit: EXIT.FAILURE,
-    kafka: [
+    fromKafka: [
       'TOPIC_AUTHORIZATION_FAILED',
       'GROUP_AUTHORIZATION_FAILED',
       'CLUSTER_AUTHORIZATION_FAILED',
@@ -175,9 +174,9 @@ export const ERROR_CODES = {
   /** A pipeline has no sink. */
   NO_SINK: { http: 400, exit: EXIT.FAILURE },
   /** An offset below the log start or past the end. */
-  OFFSET_OUT_OF_RANGE: { http: 400, exit: EXIT.FAILURE, kafka: ['OFFSET_OUT_OF_RANGE'] },
+  OFFSET_OUT_OF_RANGE: { http: 400, exit: EXIT.FAILURE, kafka: 'OFFSET_OUT_OF_RANGE' },
   /** An idempotent producer skipped a sequence number. */
-  OUT_OF_ORDER_SEQUENCE_NUMBER: { http: 400, exit: EXIT.FAILURE, kafka: ['OUT_OF_ORDER_SEQUENCE_NUMBER'] },
+  OUT_OF_ORDER_SEQUENCE_NUMBER: { http: 400, exit: EXIT.FAILURE, kafka: 'OUT_OF_ORDER_SEQUENCE_NUMBER' },
   /** A request body over its limit. */
   PAYLOAD_TOO_LARGE: { http: 413, exit: EXIT.FAILURE },
   /** A pipeline file's definition threw while building. */
@@ -193,13 +192,13 @@ export const ERROR_CODES = {
   /** Sluice init would overwrite files. */
   PROJECT_EXISTS: { http: 400, exit: EXIT.USAGE },
   /** A query ran past its timeout and was cancelled. */
-  QUERY_TIMEOUT: { http: 408, exit: EXIT.FAILURE, kafka: ['REQUEST_TIMED_OUT'] },
+  QUERY_TIMEOUT: { http: 408, exit: EXIT.FAILURE },
   /** Too many records per second for a topic over HTTP. */
   RATE_LIMITED: { http: 429, exit: EXIT.FAILURE },
   /** SQL other than one SELECT. */
   READ_ONLY: { http: 400, exit: EXIT.USAGE },
   /** A record batch over the topic's max message bytes. */
-  RECORD_TOO_LARGE: { http: 400, exit: EXIT.FAILURE, kafka: ['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE'] },
+  RECORD_TOO_LARGE: { http: 400, exit: EXIT.FAILURE, kafka: 'MESSAGE_TOO_LARGE', fromKafka: ['RECORD_LIST_TOO_LARGE'] },
   /** A repartition reader would resume below deleted records. */
   REPARTITION_RECORDS_DELETED: { http: 400, exit: EXIT.FAILURE },
   /** A replay was cancelled. */
@@ -217,7 +216,7 @@ export const ERROR_CODES = {
   /** A row's value does not fit its column. */
   SCHEMA_MISMATCH: { http: 400, exit: EXIT.FAILURE },
   /** A write or fsync to disk failed. */
-  STORAGE_ERROR: { http: 500, exit: EXIT.FAILURE, kafka: ['KAFKA_STORAGE_ERROR'] },
+  STORAGE_ERROR: { http: 500, exit: EXIT.FAILURE, kafka: 'KAFKA_STORAGE_ERROR' },
   /** The serving store is closed. */
   STORE_CLOSED: { http: 503, exit: EXIT.FAILURE },
   /** A table of that name exists. */
@@ -233,7 +232,7 @@ export const ERROR_CODES = {
   /** Too many live streams are open. */
   TOO_MANY_STREAMS: { http: 503, exit: EXIT.FAILURE },
   /** The topic exists. */
-  TOPIC_ALREADY_EXISTS: { http: 409, exit: EXIT.FAILURE, kafka: ['TOPIC_ALREADY_EXISTS'] },
+  TOPIC_ALREADY_EXISTS: { http: 409, exit: EXIT.FAILURE, kafka: 'TOPIC_ALREADY_EXISTS' },
   /** A topic exists with other settings than the spec says. */
   TOPIC_MISMATCH: { http: 400, exit: EXIT.FAILURE },
   /** No or a wrong bearer token. */
@@ -258,7 +257,8 @@ export const ERROR_CODES = {
   UNKNOWN_TOPIC_OR_PARTITION: {
     http: 404,
     exit: EXIT.NOT_FOUND,
-    kafka: ['UNKNOWN_TOPIC_OR_PARTITION', 'UNKNOWN_TOPIC_ID'],
+    kafka: 'UNKNOWN_TOPIC_OR_PARTITION',
+    fromKafka: ['UNKNOWN_TOPIC_ID'],
   },
   /** No version of that number. */
   UNKNOWN_VERSION: { http: 404, exit: EXIT.NOT_FOUND },
@@ -267,9 +267,9 @@ export const ERROR_CODES = {
   /** A checkpoint of a format version this Sluice cannot read. */
   UNSUPPORTED_CHECKPOINT: { http: 400, exit: EXIT.FAILURE },
   /** A compression codec Sluice does not support. */
-  UNSUPPORTED_COMPRESSION_TYPE: { http: 400, exit: EXIT.FAILURE, kafka: ['UNSUPPORTED_COMPRESSION_TYPE'] },
+  UNSUPPORTED_COMPRESSION_TYPE: { http: 400, exit: EXIT.FAILURE, kafka: 'UNSUPPORTED_COMPRESSION_TYPE' },
   /** A record batch format other than v2. */
-  UNSUPPORTED_VERSION: { http: 400, exit: EXIT.FAILURE, kafka: ['UNSUPPORTED_FOR_MESSAGE_FORMAT'] },
+  UNSUPPORTED_VERSION: { http: 400, exit: EXIT.FAILURE, kafka: 'UNSUPPORTED_FOR_MESSAGE_FORMAT' },
   /** A command used wrongly. */
   USAGE: { http: 400, exit: EXIT.USAGE },
   /** The version is live. */
@@ -289,7 +289,24 @@ export function codeForKafkaError(name: string): ErrorCode | undefined {
 }
 
 const KAFKA_TO_CODE = new Map<string, ErrorCode>(
-  Object.entries(ERROR_CODES).flatMap(([code, mapping]) =>
-    ((mapping as ErrorMapping).kafka ?? []).map((name) => [name, code as ErrorCode] as const),
+  Object.entries(ERROR_CODES as Record<ErrorCode, ErrorMapping>).flatMap(([code, { kafka, fromKafka = [] }]) =>
+    [...(kafka ? [kafka] : []), ...fromKafka].map((name) => [name, code as ErrorCode] as const),
   ),
 );
+
+/** The Kafka error name the broker answers `code` with, if it has one (else UNKNOWN_SERVER_ERROR). */
+export function kafkaErrorFor(code: string): string | undefined {
+  return errorMapping(code).kafka;
+}
+
+/**
+ * A SluiceError received over the wire (an HTTP answer, a worker's message): its own code when this Sluice knows it,
+ * else `fallback`, with the code as sent kept in the details.
+ */
+export function errorFromWire(
+  wire: { code: string; message: string; details?: Record<string, unknown> },
+  fallback: ErrorCode = 'INTERNAL',
+): SluiceError {
+  if (Object.hasOwn(ERROR_CODES, wire.code)) return new SluiceError(wire.code as ErrorCode, wire.message, wire.details);
+  return new SluiceError(fallback, wire.message, { ...wire.details, remoteCode: wire.code });
+}

@@ -56,6 +56,7 @@ export {
   type StartPosition,
   text,
   toMillis,
+  type WatermarkStrategy,
   type WindowAssigner,
   WindowedStream,
   type WindowResult,
@@ -63,7 +64,6 @@ export {
   watermarks,
   windows,
 } from './engine/index.ts';
-export type { WatermarkStrategy } from './engine/operators/timestamps.ts';
 export { isSluiceError, SluiceError } from './errors.ts';
 export { type LogRecord, partitionForKey } from './log/index.ts';
 export {

@@ -4,8 +4,13 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { json, type PipelineDefinition, type PipelineEnvironment, type PipelineLog } from './engine/index.ts';
-import type { Pipeline } from './engine/pipeline.ts';
+import {
+  json,
+  type Pipeline,
+  type PipelineDefinition,
+  type PipelineEnvironment,
+  type PipelineLog,
+} from './engine/index.ts';
 import { type Log, type LogRecord, openLog, partitionForKey } from './log/index.ts';
 
 export type { Emitted } from './engine/harness.ts';

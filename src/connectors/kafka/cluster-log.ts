@@ -13,9 +13,10 @@ import {
   type TopicConfig,
   type TopicInfo,
   type TopicSpec,
+  validatePartitionCount,
+  validateTopicName,
   type WaitOptions,
 } from '../../log/index.ts';
-import { validatePartitionCount, validateTopicName } from '../../log/topic-config.ts';
 import { fromClientError } from './errors.ts';
 import { Fetcher, type FetchTarget } from './fetcher.ts';
 import { toMessages } from './records.ts';

@@ -2,26 +2,7 @@
 // Kafka's per-partition error names map to the codes the embedded log throws, so callers handle both alike. Nothing
 // of the client's own vocabulary (its PLT_KFK_* codes, its wrappers' "... failed 3 times") reaches a person: every
 // error it throws comes out as a SluiceError with one of Sluice's codes and the reason Kafka gave.
-import { SluiceError } from '../../errors.ts';
-
-/** Kafka's error names (the client's `apiId`) and the embedded log's code for the same failure. */
-const LOG_CODES: Record<string, string> = {
-  OFFSET_OUT_OF_RANGE: 'OFFSET_OUT_OF_RANGE',
-  TOPIC_ALREADY_EXISTS: 'TOPIC_ALREADY_EXISTS',
-  UNKNOWN_TOPIC_OR_PARTITION: 'UNKNOWN_TOPIC_OR_PARTITION',
-  UNKNOWN_TOPIC_ID: 'UNKNOWN_TOPIC_OR_PARTITION',
-  MESSAGE_TOO_LARGE: 'RECORD_TOO_LARGE',
-  RECORD_LIST_TOO_LARGE: 'RECORD_TOO_LARGE',
-  INVALID_TOPIC_EXCEPTION: 'INVALID_TOPIC_NAME',
-  INVALID_PARTITIONS: 'INVALID_PARTITIONS',
-  INVALID_REPLICATION_FACTOR: 'INVALID_ARGUMENT',
-  INVALID_CONFIG: 'INVALID_CONFIG',
-  CORRUPT_MESSAGE: 'CORRUPT_MESSAGE',
-  TOPIC_AUTHORIZATION_FAILED: 'NOT_AUTHORIZED',
-  GROUP_AUTHORIZATION_FAILED: 'NOT_AUTHORIZED',
-  CLUSTER_AUTHORIZATION_FAILED: 'NOT_AUTHORIZED',
-  SASL_AUTHENTICATION_FAILED: 'NOT_AUTHORIZED',
-};
+import { codeForKafkaError, SluiceError } from '../../errors.ts';
 
 /** Kafka's names for a cluster that cannot serve the request now: no broker to answer it. */
 const UNAVAILABLE = new Set([
@@ -90,7 +71,8 @@ export function explainClientError(error: unknown, bootstrap?: string, what?: st
       { cause: error },
     );
   }
-  const code = apiId === undefined ? undefined : LOG_CODES[apiId];
+  // Kafka's error name → the code the embedded log throws for the same failure (one table: src/errors.ts).
+  const code = apiId === undefined ? undefined : codeForKafkaError(apiId);
   if (code !== undefined) {
     return new SluiceError(
       code,
