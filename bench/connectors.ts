@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { connectKafkaLog } from '../src/connectors/index.ts';
 import { bytes, LogSource, type PipelineLog } from '../src/engine/index.ts';
 import { type LogRecord, openLog } from '../src/log/index.ts';
-import { startSluice } from '../test/helpers/processes.ts';
+import { startSluice } from '../support/processes.ts';
 
 const { values: flags } = parseArgs({
   options: {

@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { apis, decodeResponse, encodeRequest } from '../src/kafka/protocol/index.ts';
 import { encodeRecordBatch } from '../src/log/index.ts';
-import { type Daemon, installed, run, startSluice } from '../test/helpers/processes.ts';
+import { type Daemon, installed, run, startSluice } from '../support/processes.ts';
 import { benchNats } from './brokers/nats.ts';
 import { benchRedis } from './brokers/redis.ts';
 

@@ -1,4 +1,5 @@
-// Run an external program (kcat...) to completion, feeding stdin and collecting stdout/stderr.
+// Running programs for tests and benchmarks: an external program (kcat...) to completion, feeding stdin and collecting
+// stdout/stderr, and the `sluice` executable, once or as a long-running daemon.
 import { spawn, spawnSync } from 'node:child_process';
 
 export interface RunResult {
@@ -37,7 +38,7 @@ export function installed(command: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
 }
 
-export const SLUICE = new URL('../../bin/sluice.js', import.meta.url).pathname;
+export const SLUICE = new URL('../bin/sluice.js', import.meta.url).pathname;
 
 /** Runs the `sluice` executable with the Node running the tests. */
 export function sluice(args: string[], input?: string | Buffer, timeoutMs = 60_000): Promise<RunResult> {

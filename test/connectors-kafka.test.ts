@@ -7,8 +7,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connectKafkaLog, kafkaSource } from '../src/connectors/index.ts';
 import { collect, type DeadLetter, json, Pipeline } from '../src/engine/index.ts';
+import { type Daemon, installed, run, sluice, startSluice } from '../support/processes.ts';
 import { eventually } from './helpers/broker.ts';
-import { type Daemon, installed, run, sluice, startSluice } from './helpers/processes.ts';
 
 const hasKcat = installed('kcat');
 let dataDir: string;

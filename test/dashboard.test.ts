@@ -15,9 +15,9 @@ import { agg, collect, json, logSource, Pipeline, watermarks, windows } from '..
 import { startServer } from '../src/http/index.ts';
 import { openLog } from '../src/log/index.ts';
 import { ServingStore } from '../src/serve/index.ts';
+import { type Daemon, startSluice } from '../support/processes.ts';
 import { buildDashboard } from '../web/build.ts';
 import { eventually } from './helpers/broker.ts';
-import { type Daemon, startSluice } from './helpers/processes.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = fs.existsSync(CHROMIUM);

@@ -8,8 +8,8 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import windowedCounts, { type Event, type WindowTotal } from '../examples/windowed-counts.ts';
 import { type Log, openLog, partitionForKey } from '../src/log/index.ts';
+import { sluice, startSluice } from '../support/processes.ts';
 import { eventually } from './helpers/broker.ts';
-import { sluice, startSluice } from './helpers/processes.ts';
 
 const dirs: string[] = [];
 after(() => {

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { openLog } from '../src/log/index.ts';
-import { SLUICE, sluice, startSluice } from './helpers/processes.ts';
+import { SLUICE, sluice, startSluice } from '../support/processes.ts';
 
 const dirs: string[] = [];
 after(() => {

@@ -2,8 +2,8 @@
 // compression codec, consumed back byte for byte, and a balanced consumer group splitting the partitions.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { installed, run } from '../support/processes.ts';
 import { startTestBroker, type TestBroker } from './helpers/broker.ts';
-import { installed, run } from './helpers/processes.ts';
 
 const hasKcat = installed('kcat');
 let t: TestBroker;

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { partitionForKey } from '../src/log/index.ts';
-import { installed, type RunResult, run } from './helpers/processes.ts';
+import { installed, type RunResult, run } from '../support/processes.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-package-'));
@@ -129,10 +129,11 @@ describe('the npm package', () => {
         // BIGINT comes as a string in JSON (it may exceed 2^53).
         return parsed.length >= 3 ? parsed.map((r) => ({ user: r.user, clicks: Number(r.clicks) })) : undefined;
       }, 240_000);
+      const view = rows ? '' : await fetch(`${http}/v1/pipelines`).then((r) => r.text(), String);
       assert.deepEqual(
         rows,
         same.sort().map((user) => ({ user, clicks: 1 })),
-        `the table never answered (last query: ${last?.stdout}${last?.stderr}):\n${output}`,
+        `the table never answered (last query: ${last?.stdout}${last?.stderr}; pipelines: ${view}):\n${output}`,
       );
       assert.doesNotMatch(output, /EBADENGINE|ExperimentalWarning/);
     } finally {

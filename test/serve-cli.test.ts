@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { type Daemon, sluice, startSluice } from './helpers/processes.ts';
+import { type Daemon, sluice, startSluice } from '../support/processes.ts';
 
 const dirs: string[] = [];
 const daemons: Daemon[] = [];
