@@ -8,16 +8,10 @@ import type { Log } from '../log/index.ts';
 import { siblingModule } from '../modules.ts';
 import { childProcessPort } from './channel/ports.ts';
 import { serveLog } from './channel/serve-log.ts';
-import {
-  fromWireFailure,
-  type HostEvents,
-  type HostExit,
-  type Incarnation,
-  type PipelineHost,
-  type WireFailure,
-} from './host.ts';
+import { fromWireFailure, type HostEvents, type HostExit, type Incarnation, type PipelineHost } from './host.ts';
 import { hostEndpoint, type WorkerStart } from './protocol.ts';
-import { type PipelineReport, reportView } from './view.ts';
+import { reportView } from './view.ts';
+import { followWorker } from './worker-outcome.ts';
 
 const WORKER = siblingModule(import.meta.url, 'worker');
 
@@ -55,24 +49,8 @@ export class WorkerProcessHost implements PipelineHost {
     const port = childProcessPort(child);
     const channel = serveLog(port, options.log, options.renames);
     const worker = hostEndpoint(port);
-    let reports: PipelineReport[] = [];
-    let finished = false;
-    let failure: WireFailure | undefined;
+    const outcome = followWorker(worker, events);
     let stopping: { checkpoint?: boolean } | undefined;
-    worker.on({
-      built: () => events.built(),
-      healthy: () => events.healthy(),
-      report: (message) => {
-        reports = message.pipelines;
-      },
-      finished: (message) => {
-        reports = message.pipelines;
-        finished = true;
-      },
-      failed: (message) => {
-        failure = message.error;
-      },
-    });
     const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
       child.once('exit', (code, signal) => resolve({ code, signal }));
       child.once('error', (error) => resolve({ code: null, signal: null, error }));
@@ -87,20 +65,21 @@ export class WorkerProcessHost implements PipelineHost {
       await channel.drain();
       channel.close();
       // Only a bounded run may end by itself: a live pipeline that ends unasked is restarted like a crashed one.
-      if (finished && code === 0 && options.start.bounded) return { kind: 'finished' };
+      if (outcome.finished && code === 0 && options.start.bounded) return { kind: 'finished' };
       if (stopping && code === 0) return { kind: 'stopped' };
       const how = error
         ? error.message
         : signal
           ? `killed by ${signal}`
-          : finished
+          : outcome.finished
             ? 'ended unasked'
             : `exited with code ${code}`;
       const context = { worker: options.name, pid: child.pid, exit: how };
-      if (failure) {
-        const thrown = fromWireFailure(failure);
+      if (outcome.failure) {
+        const thrown = fromWireFailure(outcome.failure);
         // A failure to load or build says it all; a running pipeline's failure also says how its process ended.
-        if (failure.phase !== 'run') return { kind: 'failed', phase: failure.phase, error: thrown, context };
+        if (outcome.failure.phase !== 'run')
+          return { kind: 'failed', phase: outcome.failure.phase, error: thrown, context };
         const detailed = new SluiceError(thrown.code, `${thrown.message} (${how})`, thrown.details);
         return { kind: 'failed', phase: 'run', error: detailed, context };
       }
@@ -109,7 +88,7 @@ export class WorkerProcessHost implements PipelineHost {
     return {
       exited,
       pid: child.pid,
-      views: () => reports.map((report) => reportView(report)),
+      views: () => outcome.reports.map((report) => reportView(report)),
       stop(stopOptions = {}) {
         stopping = stopOptions;
         if (child.connected) worker.send({ kind: 'stop', ...stopOptions });

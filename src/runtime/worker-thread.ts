@@ -8,14 +8,7 @@ import type { Log } from '../log/index.ts';
 import { siblingModule } from '../modules.ts';
 import { threadPort } from './channel/ports.ts';
 import { type ServeLogHooks, serveLog } from './channel/serve-log.ts';
-import {
-  fromWireFailure,
-  type HostEvents,
-  type HostExit,
-  type Incarnation,
-  type PipelineHost,
-  type WireFailure,
-} from './host.ts';
+import { fromWireFailure, type HostEvents, type HostExit, type Incarnation, type PipelineHost } from './host.ts';
 import {
   type Endpoint,
   type FromWorker,
@@ -25,7 +18,8 @@ import {
   type ToWorkerMessage,
   type WorkerStart,
 } from './protocol.ts';
-import { type PipelineReport, reportView } from './view.ts';
+import { reportView } from './view.ts';
+import { followWorker } from './worker-outcome.ts';
 
 const WORKER = siblingModule(import.meta.url, 'worker');
 
@@ -81,27 +75,10 @@ export class WorkerThreadHost implements PipelineHost {
     const channel = serveLog(port, options.log, {}, options.onRead ? { onRead: options.onRead } : {});
     const endpoint = hostEndpoint(port);
     this.live = endpoint;
-    let reports: PipelineReport[] = [];
-    let finished = false;
-    let failure: WireFailure | undefined;
+    const outcome = followWorker(endpoint, events, options.on);
     let stopping = false;
-    endpoint.on({
-      ...options.on,
-      built: () => events.built(),
-      healthy: () => events.healthy(),
-      report: (message) => {
-        reports = message.pipelines;
-      },
-      finished: (message) => {
-        reports = message.pipelines;
-        finished = true;
-      },
-      failed: (message) => {
-        failure = message.error;
-      },
-    });
     worker.on('error', (error) => {
-      failure ??= {
+      outcome.failure ??= {
         code: (error as SluiceError).code ?? 'PIPELINE_FAILED',
         message: error.message,
         phase: 'run',
@@ -114,12 +91,14 @@ export class WorkerThreadHost implements PipelineHost {
       // Calls the thread made may still be running (an append): let them land before its successor starts.
       await channel.drain();
       channel.close();
-      const failed = !(code === 0 && (stopping || finished));
+      const failed = !(code === 0 && (stopping || outcome.finished));
       const context = { thread: options.name, exit: `exited with code ${code}`, ...options.onExit?.(thread, failed) };
-      if (finished && code === 0 && (options.start?.bounded ?? false)) return { kind: 'finished' };
+      if (outcome.finished && code === 0 && (options.start?.bounded ?? false)) return { kind: 'finished' };
       if (stopping && code === 0) return { kind: 'stopped' };
-      if (failure) return { kind: 'failed', phase: failure.phase, error: fromWireFailure(failure), context };
-      const how = finished ? 'ended unasked' : `exited with code ${code}`;
+      if (outcome.failure) {
+        return { kind: 'failed', phase: outcome.failure.phase, error: fromWireFailure(outcome.failure), context };
+      }
+      const how = outcome.finished ? 'ended unasked' : `exited with code ${code}`;
       return {
         kind: 'failed',
         phase: 'run',
@@ -129,7 +108,7 @@ export class WorkerThreadHost implements PipelineHost {
     })();
     return {
       exited,
-      views: () => reports.map((report) => reportView(report)),
+      views: () => outcome.reports.map((report) => reportView(report)),
       stop(stopOptions = {}) {
         stopping = true;
         endpoint.send({ kind: 'stop', ...stopOptions });

@@ -66,7 +66,15 @@ describe('timestamps and watermarks', () => {
     const h = new OperatorHarness(new TimestampAssigner((v: { ts: number }) => v.ts, { maxOutOfOrdernessMs: 1000 }));
     h.processingTime(0);
     h.process([], 0, 0).process([], 0, 1);
-    h.process([[{ ts: 1002 }, 0]], 0, 0).process([[{ ts: 1000 }, 0], [{ ts: 30_000 }, 0]], 0, 1);
+    h.process([[{ ts: 1002 }, 0]], 0, 0);
+    h.process(
+      [
+        [{ ts: 1000 }, 0],
+        [{ ts: 30_000 }, 0],
+      ],
+      0,
+      1,
+    );
     assert.deepEqual(h.emittedWatermarks(), [2]);
     h.channelIdle(1);
     assert.deepEqual(h.emittedWatermarks(), [2], 'the one behind still speaks for the minimum');
