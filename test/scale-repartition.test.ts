@@ -211,6 +211,6 @@ it('task threads on the embedded log: a thread dies mid-run, then 2 → 3 thread
     return names.join() === tasks.join();
   }, 'every task in /v1/pipelines');
   const metrics = await (await fetch(`${http}/metrics`)).text();
-  assert.match(metrics, /sluice_operator_records_in\{pipeline="views-by-country#5",operator="[^"]+"\} [1-9]/);
+  assert.match(metrics, /sluice_operator_records_in_total\{pipeline="views-by-country#5",operator="[^"]+"\} [1-9]/);
   assert.equal(await host.stop('SIGTERM'), 0, host.output());
 });

@@ -242,8 +242,8 @@ describe('HTTP SQL', () => {
     assert.match(text, /sluice_ingest_records_total\{topic="m"\} 2/);
     assert.match(text, /sluice_log_end_offset\{topic="m",partition="0"\} 2/);
     assert.match(text, /sluice_sql_query_duration_seconds_count 1/);
-    assert.match(text, /sluice_serving_rows_written\{table="m_rows"\} 2/);
-    assert.match(text, /sluice_operator_records_in\{pipeline="registered",operator="[^"]+"\} 3/);
+    assert.match(text, /sluice_serving_rows_written_total\{table="m_rows"\} 2/);
+    assert.match(text, /sluice_operator_records_in_total\{pipeline="registered",operator="[^"]+"\} 3/);
     assert.match(text, /# TYPE sluice_http_requests_total counter/);
     const pipelines = (await (await fetch(`${url}/v1/pipelines`)).json()) as { pipelines: { name: string }[] };
     assert.deepEqual(

@@ -12,7 +12,10 @@ export interface OperatorMetrics extends NodeMetrics {
   ratePerSec: number;
   /** Fraction of the running time this operator's output was held back by slow sinks downstream (0..1). */
   backpressure: number;
-  /** Event-time lag: processing time minus the operator's watermark (ms), when it has one. */
+  /**
+   * Event-time lag: processing time minus the operator's watermark (ms), when it has one; negative when the
+   * watermark is ahead of the clock (event time from the future, e.g. demo time).
+   */
   watermarkLagMs: number | null;
 }
 
@@ -146,7 +149,8 @@ export class MetricsCollector {
             ...m,
             ratePerSec: this.rate(node, now, status.startedAt),
             backpressure,
-            watermarkLagMs: Number.isFinite(m.watermark) ? Math.max(0, now - m.watermark) : null,
+            // Signed: a watermark ahead of the clock (event time from the future, e.g. demo time) shows as such.
+            watermarkLagMs: Number.isFinite(m.watermark) ? now - m.watermark : null,
           };
         }),
       sources: this.sourceMetrics(),

@@ -20,6 +20,10 @@ export interface OperatorJson {
   ratePerSec: number;
   /** Fraction of the time its output waited for slow sinks downstream (0..1). */
   backpressure: number;
+  /**
+   * Wall-clock time minus the watermark (ms); null before the first watermark. Negative: the watermark is ahead of
+   * the wall clock (event time from the future, e.g. demo time).
+   */
   watermarkLagMs: number | null;
 }
 

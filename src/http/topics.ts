@@ -160,9 +160,15 @@ function consumer(
 ): ConsumerJson {
   const partitions = info.partitions.map((p) => {
     const offset = offsetOf(p.partition);
-    // Records already deleted by retention cannot be read: lag counts from the log start at most.
-    const lag = offset === null ? null : Math.max(0, p.logEndOffset - Math.max(offset, p.logStartOffset));
-    return { partition: p.partition, offset, endOffset: p.logEndOffset, lag };
+    return { partition: p.partition, offset, endOffset: p.logEndOffset, lag: partitionLag(offset, p) };
   });
   return { id, kind, name, topic: info.name, partitions, lag: partitions.reduce((sum, p) => sum + (p.lag ?? 0), 0) };
+}
+
+/**
+ * Records a reader at `offset` has still to read in a partition (null without an offset). Records already deleted
+ * by retention cannot be read: lag counts from the log start at most. The dashboard and /metrics both use it.
+ */
+export function partitionLag(offset: number | null, partition: TopicInfo['partitions'][number]): number | null {
+  return offset === null ? null : Math.max(0, partition.logEndOffset - Math.max(offset, partition.logStartOffset));
 }
