@@ -226,7 +226,9 @@ describe('definitions that throw while building', { timeout: 120_000 }, () => {
       await up.waitFor(
         /failed: pipeline broken failed before it started \(not restarted\): \S*box\.ts:2:\d+: TypeScript parameter property/,
       );
-      let status: { pipelines: { name: string; state: string; restarts: number; lastError?: string }[] } | undefined;
+      let status:
+        | { pipelines: { name: string; state: string; detail?: string; restarts: number; lastError?: string }[] }
+        | undefined;
       for (let i = 0; i < 100; i++) {
         const result = await sluice(['status', '--data-dir', data, '--json']);
         status = JSON.parse(result.stdout.toString());
@@ -239,6 +241,11 @@ describe('definitions that throw while building', { timeout: 120_000 }, () => {
       assert.equal(byName.bad?.restarts, 0);
       assert.match(byName.bad?.lastError ?? '', /no such topic \(at \S*throws\.ts:3:9\)/);
       assert.equal(byName.broken?.state, 'failed');
+      // The text status says what each state means, on a line of its own for anything not running.
+      assert.match(byName.bad?.detail ?? '', /^given up on \(not restarted\): .*no such topic/);
+      const text = (await sluice(['status', '--data-dir', data])).stdout.toString();
+      assert.match(text, /^\s+bad: given up on \(not restarted\): .*no such topic/m);
+      assert.doesNotMatch(text, /^\s+good:/m);
       assert.equal(await up.stop('SIGINT'), 0, up.output());
     } finally {
       await up.stop('SIGKILL');

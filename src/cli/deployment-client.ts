@@ -3,7 +3,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { errorFromWire, SluiceError } from '../errors.ts';
+import type { DeploymentJson } from '../http/index.ts';
 import { type DeploymentStatus, deploymentDir } from '../orchestrate/index.ts';
+
+/**
+ * The status the orchestrator writes is the JSON the HTTP API documents for the dashboard (src/http/api.ts):
+ * checked here, the one layer that sees both, so that neither can change without the other.
+ */
+type Conforms<T extends DeploymentJson> = T;
+export type StatusJson = Conforms<DeploymentStatus>;
 
 /** A status file older than this means the deployment is gone (it is rewritten every second). */
 const STALE_MS = 5000;

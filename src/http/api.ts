@@ -241,3 +241,102 @@ export interface PipelinesEventJson {
   pipelines: PipelineJson[];
   history?: ThroughputPoint[];
 }
+
+/** A job run, as the deployment records it. */
+export interface JobRunJson {
+  job: string;
+  id: string;
+  trigger: 'schedule' | 'manual' | 'backfill';
+  range: { from: number; to: number };
+  startedAt: number;
+  endedAt: number;
+  status: 'succeeded' | 'failed';
+  attempts: number;
+  error?: string;
+  result?: unknown;
+}
+
+/** A pipeline of a `sluice up` deployment: its state (and what it means now), where it runs, and its progress. */
+export interface DeploymentPipelineJson {
+  name: string;
+  version: number;
+  /** starting, running, restarting, recovering, stopping, stopped, finished, failed, waiting or `blocked: …`. */
+  state: string;
+  /** What the state means now, in a sentence. */
+  detail: string;
+  host?: string;
+  pid?: number;
+  restarts: number;
+  lastError?: string;
+  dependsOn: string[];
+  recordsIn: number;
+  recordsOut: number;
+  lateRecords: number;
+  checkpoints: number;
+  checkpointFailures: number;
+  lastCheckpointAt?: number;
+  /** Signed: negative when the watermark is ahead of the wall clock. */
+  watermarkLagMs: number | null;
+}
+
+export interface DeploymentTableJson {
+  name: string;
+  version: string;
+  /** Whether readers see this version now. */
+  serving: boolean;
+  topic: string;
+  state: 'waiting' | 'starting' | 'catching-up' | 'live' | 'restarting' | 'failed' | 'stopped';
+  detail: string;
+  lag: number;
+  rows: number | null;
+  /** When records were last loaded (epoch ms): the table's freshness. */
+  loadedAt: number | null;
+}
+
+export interface DeploymentJobJson {
+  name: string;
+  schedule: string;
+  nextRun: number | null;
+  running: boolean;
+  lastRun?: JobRunJson;
+  /** The latest runs, newest first. */
+  history: JobRunJson[];
+}
+
+export interface ReplayJson {
+  id: string;
+  pipeline: string;
+  version: number;
+  state: 'running' | 'switched' | 'failed' | 'cancelled';
+  processed: number;
+  total: number;
+  ratePerSec: number;
+  etaSec: number | null;
+  startedAt: number;
+  switchedAt?: number;
+  error?: string;
+}
+
+/** GET /v1/deployment (under `sluice up`), and `sluice status --json`. */
+export interface DeploymentJson {
+  name: string;
+  pid: number;
+  startedAt: number;
+  updatedAt: number;
+  url?: string;
+  state: 'starting' | 'running' | 'stopping' | 'stopped';
+  pipelines: DeploymentPipelineJson[];
+  tables: DeploymentTableJson[];
+  jobs: DeploymentJobJson[];
+  replays: ReplayJson[];
+  services: { name: string; state: string; restarts: number; lastError?: string }[];
+}
+
+/** POST /v1/deployment/jobs/{name}/runs, and GET …/runs/{id}. */
+export interface JobRunRequestJson {
+  id: string;
+  job: string;
+  state: 'running' | 'succeeded' | 'failed';
+  records: JobRunJson[];
+  error?: string;
+}

@@ -14,7 +14,13 @@ import type { ServingStore } from '../serve/index.ts';
 import { runBatch } from './batch.ts';
 import { DeploymentPipelines } from './deployment-pipelines.ts';
 import { DeploymentServices } from './deployment-services.ts';
-import { type DeploymentStatus, metricsColumns, writeStatusFile } from './deployment-status.ts';
+import {
+  type DeploymentStatus,
+  metricsColumns,
+  type PipelineStatus,
+  pipelineDetail,
+  writeStatusFile,
+} from './deployment-status.ts';
 import { DeploymentTables } from './deployment-tables.ts';
 import { type JobRunRecord, Scheduler } from './jobs.ts';
 import { Replay, type ReplayFrom } from './replay.ts';
@@ -104,7 +110,10 @@ export class DeploymentRunner {
   async start(): Promise<void> {
     await this.ensureTopics();
     this.writeStatus();
-    this.heartbeat = setInterval(() => this.writeStatus(), 1000);
+    this.heartbeat = setInterval(() => {
+      this.tables.refresh();
+      this.writeStatus();
+    }, 1000);
     for (const [name, service] of Object.entries(this.spec.services)) this.services.start(name, service);
     for (const name of this.spec.order) this.pipelines.start(name);
     for (const name of Object.keys(this.spec.tables)) this.tables.start(name);
@@ -217,14 +226,22 @@ export class DeploymentRunner {
   }
 
   status(): DeploymentStatus {
-    const pipelines = Object.keys(this.spec.pipelines).map((name) => {
+    const pipelines = Object.keys(this.spec.pipelines).map((name): PipelineStatus => {
       const { view, ...row } = this.pipelines.row(name);
+      const dependsOn = this.spec.dependencies[name] ?? [];
+      const lastRestart = view?.history.snapshot().restarts.at(-1);
       return {
         name,
         version: this.versionOf(name),
         ...row,
-        dependsOn: this.spec.dependencies[name] ?? [],
-        ...metricsColumns(view?.metrics()),
+        detail: pipelineDetail(row.state, {
+          dependsOn,
+          ...(row.lastError ? { lastError: row.lastError } : {}),
+          ...(lastRestart ? { restartInMs: lastRestart.restartInMs, failures: lastRestart.failures } : {}),
+        }),
+        ...(view ? { host: view.host } : {}),
+        dependsOn,
+        ...metricsColumns(view),
       };
     });
     return {

@@ -31,6 +31,17 @@ export interface JobRunRecord {
 
 type BatchSpec = NonNullable<JobSpec['batch']>;
 
+/** A job as the deployment's status shows it. */
+export interface JobStatus {
+  name: string;
+  schedule: string;
+  nextRun: number | null;
+  running: boolean;
+  lastRun?: JobRunRecord;
+  /** The latest runs, newest first. */
+  history: JobRunRecord[];
+}
+
 export interface SchedulerOptions {
   jobs: Deployment['jobs'];
   historyDir: string;
@@ -46,20 +57,21 @@ export interface SchedulerOptions {
 
 let runs = 0;
 
+/** How many of each job's latest runs the scheduler keeps in memory for the status. */
+const RECENT_RUNS = 10;
+
 export class Scheduler {
   private readonly crons = new Map<string, Cron>();
   private readonly running = new Map<string, Promise<unknown>>();
-  private readonly last = new Map<string, JobRunRecord>();
+  /** Each job's latest runs, newest first (the status shows them every second: no file read each time). */
+  private readonly recent = new Map<string, JobRunRecord[]>();
   private readonly stopping = new AbortController();
   private readonly options: SchedulerOptions;
 
   constructor(options: SchedulerOptions) {
     this.options = options;
     fs.mkdirSync(options.historyDir, { recursive: true });
-    for (const job of Object.keys(options.jobs)) {
-      const history = this.history(job, 1);
-      if (history[0]) this.last.set(job, history[0]);
-    }
+    for (const job of Object.keys(options.jobs)) this.recent.set(job, this.history(job, RECENT_RUNS));
   }
 
   start(): void {
@@ -84,7 +96,7 @@ export class Scheduler {
       const to = align > 0 ? end - (end % align) : end;
       return { from: to - span, to };
     }
-    return { from: this.last.get(name)?.range.to ?? at, to: at };
+    return { from: this.recent.get(name)?.[0]?.range.to ?? at, to: at };
   }
 
   /**
@@ -184,7 +196,7 @@ export class Scheduler {
   }
 
   private record(record: JobRunRecord): JobRunRecord {
-    this.last.set(record.job, record);
+    this.recent.set(record.job, [record, ...(this.recent.get(record.job) ?? [])].slice(0, RECENT_RUNS));
     fs.appendFileSync(path.join(this.options.historyDir, `${record.job}.jsonl`), `${JSON.stringify(record)}\n`);
     return record;
   }
@@ -205,15 +217,17 @@ export class Scheduler {
     return out;
   }
 
-  status(): { name: string; schedule: string; nextRun: number | null; running: boolean; lastRun?: JobRunRecord }[] {
+  /** Each job: its schedule, next run, whether it runs now, and its latest runs (newest first). */
+  status(): JobStatus[] {
     return Object.entries(this.options.jobs).map(([name, job]) => {
-      const last = this.last.get(name);
+      const history = this.recent.get(name) ?? [];
       return {
         name,
         schedule: job.schedule,
         nextRun: this.crons.get(name)?.nextRun()?.getTime() ?? null,
         running: this.running.has(name),
-        ...(last ? { lastRun: last } : {}),
+        ...(history[0] ? { lastRun: history[0] } : {}),
+        history,
       };
     });
   }

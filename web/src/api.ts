@@ -70,7 +70,8 @@ export function reportFailure(source: string, error: unknown): void {
         title: 'This server needs a token',
         detail: token() ? 'The token given was refused.' : 'Enter the token the server was started with.',
       });
-    } else if (error.status >= 500) {
+    } else if (error.status >= 500 && error.code !== 'DEPLOYMENT_STARTING') {
+      // (A deployment that is still starting answers 503 until it runs: its page says so, it is no failure.)
       reportProblem(source, {
         kind: 'server',
         title: `The server failed (HTTP ${error.status}${error.code !== 'HTTP_ERROR' ? ` ${error.code}` : ''})`,

@@ -1,7 +1,11 @@
-// The shell: a header with the four pages, the error banner, and the page of the current address.
+// The shell: a header with the pages (Deployment only where `sluice up` runs one), the error banner, and the page of
+// the current address.
 import type { ComponentChildren } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { authHeaders } from './api.ts';
 import { Banner } from './components/Banner.tsx';
 import { Checkpoints } from './pages/Checkpoints.tsx';
+import { Deployment } from './pages/Deployment.tsx';
 import { Overview } from './pages/Overview.tsx';
 import { Results } from './pages/Results.tsx';
 import { Topics } from './pages/Topics.tsx';
@@ -12,11 +16,26 @@ const PAGES: { path: string; label: string; page: () => ComponentChildren }[] = 
   { path: '/topics', label: 'Topics', page: () => <Topics /> },
   { path: '/results', label: 'Results', page: () => <Results /> },
   { path: '/checkpoints', label: 'Checkpoints', page: () => <Checkpoints /> },
+  { path: '/deployment', label: 'Deployment', page: () => <Deployment /> },
 ];
+
+/** Whether this server runs a deployment (its control API answers): the Deployment tab is shown only then. */
+function useHasDeployment(): boolean {
+  const [has, setHas] = useState(false);
+  useEffect(() => {
+    fetch('/v1/deployment', { headers: authHeaders(), cache: 'no-store' }).then(
+      (response) => setHas(response.status !== 404),
+      () => {},
+    );
+  }, []);
+  return has;
+}
 
 export function App() {
   const route = useRoute();
   const current = PAGES.find((p) => p.path === route.path);
+  const hasDeployment = useHasDeployment();
+  const shown = PAGES.filter((p) => p.path !== '/deployment' || hasDeployment || route.path === '/deployment');
   return (
     <>
       <header class="top">
@@ -25,7 +44,7 @@ export function App() {
           Sluice
         </a>
         <nav aria-label="pages">
-          {PAGES.map((p) => (
+          {shown.map((p) => (
             <a
               key={p.path}
               href={p.path}

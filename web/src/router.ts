@@ -1,4 +1,4 @@
-// Client-side routes: /, /topics, /results, /checkpoints (the server answers every such path with the app).
+// Client-side routes: /, /topics, /results, /checkpoints, /deployment (the server answers every such path with the app).
 // The query string holds each page's choices, so that a reload or a shared link shows the same thing.
 import { useEffect, useState } from 'preact/hooks';
 
