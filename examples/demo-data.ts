@@ -28,6 +28,10 @@ export interface DemoGenerator {
   readonly produced: Record<string, number>;
   /** Records generated to arrive late (a device reconnecting). */
   late: number;
+  /** How much faster demo time runs than the wall clock. */
+  readonly speed: number;
+  /** Demo time now (epoch ms): a record stamped with it is on time for the demo pipelines. */
+  now(): number;
   stop(): Promise<void>;
 }
 
@@ -63,7 +67,7 @@ export async function startDemoGenerators(log: PipelineLog, options: DemoOptions
   const started = Date.now();
   const demoNow = () => started + (Date.now() - started) * speed;
   const produced: Record<string, number> = { events: 0, views: 0, clicks: 0, readings: 0 };
-  const state = { produced, late: 0, stop: async () => {} };
+  const state = { produced, late: 0, speed, now: demoNow, stop: async () => {} };
   // Zipf-like skew: low indexes are much more frequent.
   const skewed = <T>(items: readonly T[]) => items[Math.min(items.length - 1, Math.floor(-Math.log(rand()) * 3))]!;
   const jitter = () => Math.floor(rand() * 4000);

@@ -76,6 +76,8 @@ export const ERROR_CODES = {
   CORRUPT_MESSAGE: { http: 400, exit: EXIT.FAILURE, kafka: 'CORRUPT_MESSAGE' },
   /** Another process (or this one) has the data directory open. */
   DATA_DIR_LOCKED: { http: 400, exit: EXIT.FAILURE },
+  /** The demo of `sluice dev` is still starting (its clock is not running yet). */
+  DEMO_STARTING: { http: 503, exit: EXIT.FAILURE },
   /** The deployment is still starting. */
   DEPLOYMENT_STARTING: { http: 503, exit: EXIT.FAILURE },
   /** Two operators of a pipeline have one uid. */

@@ -90,6 +90,21 @@ Exit code 1 when a run failed (later ranges are not run then).`,
           );
         }
       }
+      // A range before the deployment's data began recomputes nothing: say so, rather than a silent "0 rows".
+      const empty = run.records.every((r) => {
+        const result = r.result as { rows?: number; reconciliation?: { speedRows: number } } | undefined;
+        return r.status === 'succeeded' && result?.rows === 0 && (result.reconciliation?.speedRows ?? 0) === 0;
+      });
+      if (run.records.length > 0 && empty && !flags.json) {
+        console.error(
+          paint(
+            'yellow',
+            'no input in these ranges, so nothing was recomputed: a range must hold events the deployment has read ' +
+              '(one that started minutes ago has no history before that); pick a range it has run through',
+            process.stderr,
+          ),
+        );
+      }
       if (run.state !== 'succeeded') {
         throw new SluiceError('JOB_FAILED', run.error ?? `a run of ${job} failed (see above)`);
       }

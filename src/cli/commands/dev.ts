@@ -5,7 +5,9 @@
 // on is reported while the others keep running.
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { Hono } from 'hono';
 import type { PipelineLog } from '../../engine/index.ts';
+import { SluiceError } from '../../errors.ts';
 import { startBroker } from '../../kafka/index.ts';
 import { createLogger } from '../../logger.ts';
 import { buildPipeline, InProcessHost, importUserFile, loadPipelineFile, Supervisor } from '../../runtime/index.ts';
@@ -25,10 +27,31 @@ function demoFile(name: string): string {
 
 /** What dev uses of examples/demo-data.ts. */
 interface DemoData {
-  startDemoGenerators(
-    log: PipelineLog,
-    options: { eventsPerSecond: number },
-  ): Promise<{ readonly produced: Record<string, number>; stop(): Promise<void> }>;
+  startDemoGenerators(log: PipelineLog, options: { eventsPerSecond: number }): Promise<DemoGenerator>;
+}
+
+interface DemoGenerator {
+  readonly produced: Record<string, number>;
+  readonly speed: number;
+  now(): number;
+  stop(): Promise<void>;
+}
+
+/**
+ * `GET /v1/demo/now`: the demo's clock, as epoch ms in plain text (for `ts=$(curl -s …/v1/demo/now)`). Demo time runs
+ * faster than the wall clock, so an event stamped with `date +%s000` is minutes behind the demo's watermark: late.
+ */
+function demoClockApi(generator: () => DemoGenerator | undefined): Hono {
+  const app = new Hono();
+  app.use('*', async (_c, next) => {
+    if (!generator()) throw new SluiceError('DEMO_STARTING', 'the demo is still starting; try again');
+    await next();
+  });
+  app.get('/now', (c) => c.text(String(Math.round(generator()!.now()))));
+  app.get('/', (c) =>
+    c.json({ now: Math.round(generator()!.now()), speed: generator()!.speed, wallClock: Date.now() }),
+  );
+  return app;
 }
 
 const DEMO_PIPELINES = ['windowed-counts', 'clickstream', 'sensor-averages'];
@@ -65,7 +88,13 @@ Example:
     )
     .action(async (flags: DevFlags) => {
       let supervisors: Supervisor[] = [];
-      const services = await openServices(flags.dataDir, flags, () => supervisors.flatMap((s) => s.views()));
+      let generator: DemoGenerator | undefined;
+      const services = await openServices(
+        flags.dataDir,
+        flags,
+        () => supervisors.flatMap((s) => s.views()),
+        (): Record<string, Hono> => (flags.demo ? { '/v1/demo': demoClockApi(() => generator) } : {}),
+      );
       const { log, store, http } = services;
       const broker = await startBroker({ log, host: flags.host, port: flags.kafkaPort, autoCreateTopics: true }).catch(
         async (error: unknown) => {
@@ -83,7 +112,8 @@ Example:
         return;
       }
       const demo = (await importUserFile(demoFile('demo-data'), { code: 'INVALID_PIPELINE', what: 'demo' })) as unknown;
-      const generator = await (demo as DemoData).startDemoGenerators(log, { eventsPerSecond: flags.rate });
+      generator = await (demo as DemoData).startDemoGenerators(log, { eventsPerSecond: flags.rate });
+      const clock = generator;
       const env = { log, bounded: false, dataDir: log.dataDir, serving: store };
       const logger = createLogger('dev');
       supervisors = DEMO_PIPELINES.map((name) => {
@@ -103,7 +133,7 @@ Example:
         return supervisor;
       });
       console.log(
-        `  demo generators  ${flags.rate} events/s → topics events, views, clicks, readings (demo time runs 10× faster)`,
+        `  demo generators  ${flags.rate} events/s → topics events, views, clicks, readings (demo time runs ${generator.speed}× faster)`,
       );
       console.log(
         '  pipelines        windowed-counts: 60 s windows per key → table window_totals (late → events-late)',
@@ -116,6 +146,7 @@ Example:
       );
       if (http) {
         console.log(`  dashboard        ${http.url}/`);
+        console.log(`  demo clock       ${http.url}/v1/demo/now   (stamp your own events with it: they are on time)`);
         console.log(
           '  query results    sluice query "SELECT ad, window_start, ctr FROM ad_ctr ORDER BY window_start DESC LIMIT 10"',
         );
@@ -132,14 +163,16 @@ Example:
             const late = m.operators.reduce((n, o) => n + (o.lateRecords ?? 0), 0);
             return `${p.name} ${input}→${output}${late ? ` (late ${late})` : ''}`;
           });
-        const produced = Object.values(generator.produced).reduce((a, b) => a + b, 0);
-        console.log(`  produced ${produced}  ${line.join('  ')}`);
+        const produced = Object.values(clock.produced).reduce((a, b) => a + b, 0);
+        console.log(
+          `  demo time ${new Date(clock.now()).toISOString().slice(11, 19)}Z  produced ${produced}  ${line.join('  ')}`,
+        );
       }, flags.reportEvery * 1000);
       // A pipeline given up on is reported as it happens (above); dev runs on until Ctrl-C, or until none is left.
       const ended = Promise.allSettled(live.map((s) => s.done));
       await Promise.race([ended, untilShutdownSignal()]);
       clearInterval(report);
-      await generator.stop();
+      await clock.stop();
       await Promise.all(live.map((s) => s.stop()));
       await broker.close();
       await services.close();
