@@ -122,6 +122,8 @@ export const ERROR_CODES = {
   INVALID_RANGE: { http: 400, exit: EXIT.USAGE },
   /** A record is refused (empty append, bad NDJSON line, invalid UTF-8). */
   INVALID_RECORD: { http: 400, exit: EXIT.USAGE, kafka: 'INVALID_RECORD' },
+  /** A request to browse a partition's records has a bad parameter (offset, timestamp, key, limit). */
+  INVALID_RECORDS_QUERY: { http: 400, exit: EXIT.USAGE },
   /** A repartition step is not valid. */
   INVALID_REPARTITION: { http: 400, exit: EXIT.USAGE },
   /** A request is malformed. */
@@ -243,6 +245,8 @@ export const ERROR_CODES = {
   UNKNOWN_DEPLOYMENT: { http: 404, exit: EXIT.NOT_FOUND },
   /** No job of that name. */
   UNKNOWN_JOB: { http: 404, exit: EXIT.NOT_FOUND },
+  /** No partition of that number in a topic that exists. */
+  UNKNOWN_PARTITION: { http: 404, exit: EXIT.NOT_FOUND },
   /** No pipeline of that name. */
   UNKNOWN_PIPELINE: { http: 404, exit: EXIT.NOT_FOUND },
   /** No replay of that id. */

@@ -169,6 +169,57 @@ export interface TopicsJson {
   history?: TopicsHistoryPoint[];
 }
 
+/**
+ * Bytes of a record (key, value, a header's value) as the browser shows them: the text when they are UTF-8 without
+ * control characters, else hex. At most `RECORD_BROWSE_LIMITS.shownBytes` of them; `size` is the whole length.
+ */
+export interface RecordBytesJson {
+  encoding: 'utf8' | 'hex';
+  data: string;
+  size: number;
+  truncated: boolean;
+}
+
+export interface TopicRecordJson {
+  offset: number;
+  timestamp: number;
+  key: RecordBytesJson | null;
+  value: RecordBytesJson | null;
+  headers: { key: string; value: RecordBytesJson | null }[];
+}
+
+/** GET /v1/topics/{topic}/partitions/{partition}/records */
+export interface TopicRecordsJson {
+  topic: string;
+  partition: number;
+  /** The partition's bounds when it was read: the first offset held, and the offset the next record will get. */
+  startOffset: number;
+  endOffset: number;
+  /** Where the read began: the offset asked for (or the first at/after the timestamp), within the bounds. */
+  from: number;
+  /** Records in offset order: the latest `limit` by default, else the first `limit` from `from`. */
+  records: TopicRecordJson[];
+  /** Read on from here for the records after these (the end offset when there are none). */
+  nextOffset: number;
+  /**
+   * With `key`: the offsets scanned for it, [from, to), and `bounded` when the scan stopped at its bound
+   * (`maxScan` records) before finding `limit` records: more may lie beyond it.
+   */
+  scan: { from: number; to: number; records: number; bounded: boolean } | null;
+  /** Fewer records than asked, because the answer reached its size bound. */
+  truncated: boolean;
+}
+
+/** The record browser's bounds: records a request, records a key search reads, bytes shown of a value. */
+export const RECORD_BROWSE_LIMITS = {
+  defaultLimit: 50,
+  maxLimit: 500,
+  maxScan: 10_000,
+  maxKeyBytes: 1024,
+  shownBytes: 16 * 1024,
+  responseBytes: 4 * 1024 * 1024,
+} as const;
+
 export interface TableJson {
   name: string;
   kind: 'append' | 'keyed' | 'rollup';

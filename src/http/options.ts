@@ -3,7 +3,7 @@
 import type { Hono } from 'hono';
 import type { Registry } from 'prom-client';
 import type { PipelineView } from '../engine/index.ts';
-import type { GroupOffsetStore, Log } from '../log/index.ts';
+import type { GroupOffsetStore, Log, RecordReadResult } from '../log/index.ts';
 import type { ServingStore } from '../serve/index.ts';
 
 /**
@@ -12,6 +12,14 @@ import type { ServingStore } from '../serve/index.ts';
  */
 export type ServerLog = Pick<Log, 'listTopics' | 'hasTopic' | 'createTopic' | 'describeTopic' | 'append'> & {
   readonly groups?: Pick<GroupOffsetStore, 'listGroups' | 'fetch'>;
+  /** For the record browser (the embedded log reads at once, a cluster's client asynchronously). */
+  readRecords?(
+    topic: string,
+    partition: number,
+    offset: number,
+    options?: { maxBytes?: number },
+  ): RecordReadResult | Promise<RecordReadResult>;
+  offsetForTimestamp?(topic: string, partition: number, timestamp: number): number | null | Promise<number | null>;
 };
 
 export interface ServerOptions {

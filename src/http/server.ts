@@ -10,12 +10,13 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { type ErrorMapping, errorMapping, isSluiceError, SluiceError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
-import type { CheckpointsJson, PipelineDetailJson, TopicsJson } from './api.ts';
+import type { CheckpointsJson, PipelineDetailJson, TopicRecordsJson, TopicsJson } from './api.ts';
 import { isAssetPath, serveDashboard } from './assets.ts';
 import { ingestRecords, RateLimiter } from './ingest.ts';
 import { historyOf, LiveHub, parseSubscription, streamLive } from './live.ts';
 import { createMetrics } from './metrics.ts';
 import type { RunningServer, ServerOptions } from './options.ts';
+import { browseRecords, parsePartition, parseRecordsQuery } from './records.ts';
 import { ThroughputSampler } from './throughput.ts';
 import { TopicSampler } from './topics.ts';
 
@@ -170,6 +171,18 @@ function buildApp(options: ServerOptions): {
     const body: TopicsJson =
       c.req.query('history') === '1' ? { ...sampler.current(), history: sampler.points() } : sampler.current();
     return c.json(body);
+  });
+
+  // The record browser: a partition's latest records, or from an offset or a time, or those with a key.
+  app.get('/v1/topics/:topic/partitions/:partition/records', async (c) => {
+    try {
+      const partition = parsePartition(c.req.param('partition'));
+      const query = parseRecordsQuery(c.req.queries());
+      const body: TopicRecordsJson = await browseRecords(options.log, c.req.param('topic'), partition, query);
+      return c.json(body);
+    } catch (error) {
+      return fail(c, error);
+    }
   });
 
   // Live updates as Server-Sent Events: ?channels=pipelines,topics,history and up to 8 &series={json spec}.

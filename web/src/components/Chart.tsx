@@ -4,7 +4,7 @@
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { fmtNumber, fmtTime } from '../format.ts';
+import { fmtNumber, fmtTime, fmtTimeTicks } from '../format.ts';
 import { useWidth } from '../hooks.ts';
 
 /** Colour-blind-safe, distinguishable in light and dark themes (Okabe–Ito, then Tableau). */
@@ -52,16 +52,6 @@ const TIME_STEPS = [
   1e3, 2e3, 5e3, 1e4, 15e3, 3e4, 6e4, 12e4, 3e5, 6e5, 9e5, 18e5, 36e5, 72e5, 108e5, 216e5, 432e5, 864e5, 1728e5, 6048e5,
   2592e6, 31536e6,
 ];
-
-function timeTicks(ticks: number[]): string[] {
-  const span = ticks.length > 1 ? ticks[ticks.length - 1]! - ticks[0]! : 0;
-  return ticks.map((t) => {
-    const d = new Date(t);
-    const hm = `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
-    if (span >= 2 * 86_400_000) return `${d.getMonth() + 1}/${d.getDate()} ${hm}`;
-    return span >= 10 * 60_000 ? hm : `${hm}:${String(d.getSeconds()).padStart(2, '0')}`;
-  });
-}
 
 function cssVar(name: string, fallback: string): string {
   const value = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -127,7 +117,7 @@ export function Chart(props: ChartProps) {
           grid: { stroke: grid, width: 1 },
           ticks: { stroke: grid, width: 1 },
           ...(x === 'time'
-            ? { incrs: TIME_STEPS, space: 70, values: (_: uPlot, ticks: number[]) => timeTicks(ticks) }
+            ? { incrs: TIME_STEPS, space: 70, values: (_: uPlot, ticks: number[]) => fmtTimeTicks(ticks) }
             : x === 'category'
               ? {
                   values: (_: uPlot, ticks: number[]) => ticks.map((t) => categories.current[t] ?? ''),

@@ -1,6 +1,7 @@
 // A plain, scrollable table: headers, rows of cells, numbers right-aligned. Wide tables scroll sideways on a narrow
-// screen instead of squeezing their columns.
+// screen instead of squeezing their columns; long ones show a page at a time (`pageSize`) with previous/next.
 import type { ComponentChildren } from 'preact';
+import { Pager, usePage } from './Pager.tsx';
 
 export interface Column<T> {
   label: string;
@@ -18,8 +19,15 @@ export function DataTable<T>(props: {
   caption?: string;
   onRowClick?: (row: T) => void;
   selected?: (row: T) => boolean;
+  /** Rows a page; all of them when absent. */
+  pageSize?: number;
+  /** The pager's words for going back and forward ("newer", "older"), for lists shown latest first. */
+  pageLabels?: [string, string];
 }) {
-  const { columns, rows } = props;
+  const { columns } = props;
+  const page = usePage(props.rows.length, props.pageSize ?? Number.POSITIVE_INFINITY);
+  const rows = props.pageSize === undefined ? props.rows : props.rows.slice(page.start, page.end);
+  const offset = props.pageSize === undefined ? 0 : page.start;
   return (
     <div class="table-wrap" data-testid={props.testId}>
       <table>
@@ -43,7 +51,7 @@ export function DataTable<T>(props: {
           ) : (
             rows.map((row, i) => (
               <tr
-                key={props.rowKey(row, i)}
+                key={props.rowKey(row, offset + i)}
                 class={[props.onRowClick ? 'clickable' : '', props.selected?.(row) ? 'selected' : ''].join(' ').trim()}
                 onClick={props.onRowClick ? () => props.onRowClick!(row) : undefined}
                 tabIndex={props.onRowClick ? 0 : undefined}
@@ -68,6 +76,15 @@ export function DataTable<T>(props: {
           )}
         </tbody>
       </table>
+      {props.pageSize !== undefined && (
+        <Pager
+          state={page}
+          total={props.rows.length}
+          newer={props.pageLabels?.[0]}
+          older={props.pageLabels?.[1]}
+          testId={props.testId ? `${props.testId}-pager` : undefined}
+        />
+      )}
     </div>
   );
 }

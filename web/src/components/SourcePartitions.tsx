@@ -1,7 +1,7 @@
 // A pipeline's source partitions: where each source reads, the event time each partition has reached, and whether
 // it is idle (caught up with nothing new for the idle timeout, so it no longer holds the watermark back).
 import type { SourceJson, SourcePartitionJson } from '../../../src/http/api.ts';
-import { fmtDuration, fmtNumber, fmtTime } from '../format.ts';
+import { fmtDuration, fmtLag, fmtNumber, fmtTime, LAG_HELP } from '../format.ts';
 import { type Column, DataTable } from './DataTable.tsx';
 
 interface Row extends SourcePartitionJson {
@@ -19,6 +19,13 @@ export function SourcePartitions(props: { sources: SourceJson[]; at: number; pip
       label: 'Watermark',
       cell: (r) => fmtTime(r.watermark),
       title: "this partition's event time: its largest timestamp minus the out-of-orderness bound",
+    },
+    {
+      label: 'Lag',
+      numeric: true,
+      // Against the time the metrics were taken, signed: a partition whose event time runs ahead shows "ahead by".
+      cell: (r) => fmtLag(r.watermark === null ? null : props.at - r.watermark),
+      title: LAG_HELP,
     },
     {
       label: 'Status',
@@ -47,6 +54,7 @@ export function SourcePartitions(props: { sources: SourceJson[]; at: number; pip
         rowKey={(r) => `${r.operator}#${r.partition}`}
         testId="source-partitions"
         caption={`Source partitions of ${props.pipeline}`}
+        pageSize={20}
       />
     </>
   );

@@ -2,7 +2,7 @@
 // idle, stopped), with its records per second; edges thicker with more traffic and moving while records flow;
 // side outputs (late data, dead letters) dashed and labelled. Hover or focus a box for its full metrics.
 import type { OperatorJson, PipelineJson, TopologyJson } from '../../../src/http/api.ts';
-import { fmtDuration, fmtNumber, fmtPercent, fmtRate, fmtTime } from '../format.ts';
+import { fmtLag, fmtNumber, fmtPercent, fmtRate, fmtTime } from '../format.ts';
 import { HEALTH_LABELS, operatorHealth } from '../health.ts';
 import { useWidth } from '../hooks.ts';
 import { layoutTopology } from '../topology-layout.ts';
@@ -133,7 +133,7 @@ function describe(id: string, description: string, health: string, m: OperatorJs
     `${id} — ${description}`,
     `health: ${HEALTH_LABELS[health as keyof typeof HEALTH_LABELS]}`,
     `records/s: ${fmtRate(m.ratePerSec)}; in ${fmtNumber(m.recordsIn)}, out ${fmtNumber(m.recordsOut)}`,
-    `watermark: ${fmtTime(m.watermark)}${m.watermarkLagMs !== null ? ` (lag ${fmtDuration(m.watermarkLagMs)})` : ''}`,
+    `watermark: ${fmtTime(m.watermark)}${m.watermarkLagMs !== null ? ` (${fmtLag(m.watermarkLagMs)})` : ''}`,
     `late records: ${fmtNumber(m.lateRecords)}; dead letters: ${fmtNumber(m.deadLetters)}`,
     `state: ${fmtNumber(m.stateSize)} entries; backpressure ${fmtPercent(m.backpressure)}`,
   ].join('\n');

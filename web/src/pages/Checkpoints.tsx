@@ -1,6 +1,7 @@
 // Checkpoints: per pipeline, the history of checkpoints and savepoints (when, how long, how big, how long the
 // sources were paused, and why one failed), where the pipeline was restored from, and every restart with its cause.
-// The server pushes the history only when it changed.
+// The server pushes the history only when it changed. Both lists show a page of PAGE rows, newest first, so the
+// page stays short with a hundred checkpoints per pipeline.
 import { useMemo, useState } from 'preact/hooks';
 import type {
   CheckpointRecordJson,
@@ -13,6 +14,8 @@ import { DataTable } from '../components/DataTable.tsx';
 import { Stat } from '../components/Stat.tsx';
 import { fmtAgo, fmtBytes, fmtDuration, fmtTime } from '../format.ts';
 import { useNow, useStream } from '../hooks.ts';
+
+const PAGE = 20;
 
 export function Checkpoints() {
   const [history, setHistory] = useState<CheckpointsJson | undefined>();
@@ -116,6 +119,8 @@ function PipelineCheckpoints({ history }: { history: PipelineHistoryJson }) {
         ]}
         rows={[...checkpoints].reverse()}
         rowKey={(c) => `${c.kind}-${c.id}-${c.startedAt}`}
+        pageSize={PAGE}
+        pageLabels={['Newer', 'Older']}
         empty="No checkpoint yet (checkpoints are off, or the first one is being taken)."
       />
       <h3>Restarts</h3>
@@ -133,6 +138,8 @@ function PipelineCheckpoints({ history }: { history: PipelineHistoryJson }) {
         ]}
         rows={[...restarts].reverse()}
         rowKey={(r) => `${r.at}-${r.failures}`}
+        pageSize={PAGE}
+        pageLabels={['Newer', 'Older']}
         empty="No restart: the pipeline has not failed."
       />
     </article>

@@ -17,7 +17,7 @@ import { type Column, DataTable } from '../components/DataTable.tsx';
 import { SourcePartitions } from '../components/SourcePartitions.tsx';
 import { Stat } from '../components/Stat.tsx';
 import { Topology } from '../components/Topology.tsx';
-import { fmtBytes, fmtDuration, fmtNumber, fmtPercent, fmtRate, fmtTime } from '../format.ts';
+import { fmtBytes, fmtDuration, fmtLag, fmtNumber, fmtPercent, fmtRate, fmtTime, LAG_HELP } from '../format.ts';
 import { HEALTH_LABELS, type Health, operatorHealth, pipelineHealth } from '../health.ts';
 import { pushLimited, useStream } from '../hooks.ts';
 
@@ -140,8 +140,13 @@ function PipelineCard(props: {
     {
       label: 'Lag',
       numeric: true,
-      cell: (o) => fmtDuration(o.watermarkLagMs),
-      title: 'wall-clock time minus the watermark',
+      // Signed: a watermark ahead of the clock (demo or replayed time) reads "ahead by …", never as 0.
+      cell: (o) => (
+        <span data-testid="watermark-lag" data-lag-ms={o.watermarkLagMs ?? ''} title={LAG_HELP}>
+          {fmtLag(o.watermarkLagMs)}
+        </span>
+      ),
+      title: LAG_HELP,
     },
     { label: 'Late', numeric: true, cell: (o) => fmtNumber(o.lateRecords) },
     { label: 'State', numeric: true, cell: (o) => fmtNumber(o.stateSize), title: 'entries of keyed state' },

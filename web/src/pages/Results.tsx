@@ -1,6 +1,7 @@
 // Results: a live chart of any serving table (pick the table, time column, measure and group-by; the server pushes
 // only the points that changed, within a second of new rows) and a SQL editor whose result shows as a table and
-// as a chart. The chart's choices live in the address, so a reload or a shared link shows the same chart.
+// as a chart. The chart's choices live in the address, so a reload or a shared link shows the same chart; what is
+// not chosen there comes from chartDefaults (a meaningful measure, not the table's first number).
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import {
   SERIES_MEASURES,
@@ -13,13 +14,14 @@ import {
   type TablesJson,
 } from '../../../src/http/api.ts';
 import { ApiError, postJson } from '../api.ts';
+import { chartDefaults, isTimeColumn, measureColumns } from '../chart-defaults.ts';
 import { Chart } from '../components/Chart.tsx';
 import { DataTable } from '../components/DataTable.tsx';
 import { fmtAgo, fmtCell, fmtDuration, fmtNumber, fmtTime } from '../format.ts';
 import { useJson, useNow, useStream } from '../hooks.ts';
 import { setParams, useRoute } from '../router.ts';
 import { mergeSeries, pivot } from '../series.ts';
-import { type ChartableResult, chartOf, isNumericType, isTimeType } from '../sql-chart.ts';
+import { type ChartableResult, chartOf, isNumericType, isTimeType, parseTime } from '../sql-chart.ts';
 
 type Row = SeriesEventJson['rows'][number];
 
@@ -60,22 +62,28 @@ export function Results() {
   );
 }
 
-/** The chart's spec from the address, completed with sensible defaults for the table. */
+/** The chart's spec from the address, completed with the table's defaults (chartDefaults) for what it leaves out. */
 function specFromParams(params: URLSearchParams, tables: TableJson[]): SeriesSpec | undefined {
   const table = tables.find((t) => t.name === params.get('table')) ?? tables[0];
   if (!table) return undefined;
+  const defaults = chartDefaults(table);
   const timeColumns = table.columns.filter((c) => isTimeColumn(c.type));
-  const time = timeColumns.find((c) => c.name === params.get('time')) ?? timeColumns[0];
+  const time =
+    timeColumns.find((c) => c.name === params.get('time')) ?? timeColumns.find((c) => c.name === defaults?.time);
   if (!time) return undefined;
   const numeric = table.columns.filter((c) => isNumericType(c.type) && c.name !== time.name);
+  // The defaults were chosen for their own time column: with another one chosen, its measure may be that column.
+  const usable = defaults && defaults.column !== time.name ? defaults : undefined;
   const measure = (SERIES_MEASURES as readonly string[]).includes(params.get('measure') ?? '')
     ? (params.get('measure') as SeriesMeasure)
-    : numeric.length > 0
-      ? 'sum'
-      : 'count';
-  const column = numeric.find((c) => c.name === params.get('column')) ?? numeric[numeric.length - 1];
+    : (usable?.measure ?? 'count');
+  const column =
+    numeric.find((c) => c.name === params.get('column')) ??
+    numeric.find((c) => c.name === usable?.column) ??
+    measureColumns(table, time.name)[0] ??
+    numeric[0];
   const groupBy = table.columns.find((c) => c.name === params.get('group') && c.name !== time.name);
-  const bucketMs = Number(params.get('bucket') ?? 0);
+  const bucketMs = Number(params.get('bucket') ?? (time.name === defaults?.time ? defaults.bucketMs : 0));
   return {
     id: 'chart',
     table: table.name,
@@ -86,10 +94,6 @@ function specFromParams(params: URLSearchParams, tables: TableJson[]): SeriesSpe
     ...(BUCKETS.some(([, ms]) => ms === bucketMs) && bucketMs > 0 ? { bucketMs } : {}),
     points: 120,
   };
-}
-
-function isTimeColumn(type: string): boolean {
-  return type === 'TIMESTAMP_MS' || type === 'BIGINT' || type === 'DOUBLE';
 }
 
 function SeriesControls({ tables, spec }: { tables: TableJson[]; spec: SeriesSpec | undefined }) {
@@ -216,9 +220,11 @@ function LiveSeries({ spec }: { spec: SeriesSpec }) {
             ...(spec.groupBy ? [{ label: spec.groupBy, cell: (r: Row) => r[1] }] : []),
             { label: spec.measure, numeric: true, cell: (r: Row) => fmtNumber(r[2]) },
           ]}
-          rows={(rows ?? []).slice(-50).reverse()}
+          rows={[...(rows ?? [])].reverse()}
           rowKey={(r) => `${r[0]}:${r[1]}`}
           testId="live-data"
+          pageSize={25}
+          pageLabels={['Newer', 'Older']}
         />
       </details>
     </div>
@@ -337,10 +343,18 @@ function ResultTable({ result }: { result: SqlResultJson }) {
         label: c.name,
         title: c.type,
         numeric: isNumericType(c.type),
-        cell: (row: unknown[]) => fmtCell(row[i]),
+        // DuckDB sends timestamps as UTC text: shown in the one time format, in the browser's zone like every other
+        // time (a DATE is a day, not an instant: as it is).
+        cell: c.type.startsWith('TIMESTAMP')
+          ? (row: unknown[]) => {
+              const ms = parseTime(row[i]);
+              return ms === null ? fmtCell(row[i]) : fmtTime(ms, { date: 'always', millis: true });
+            }
+          : (row: unknown[]) => fmtCell(row[i]),
       }))}
       rows={result.rows}
       rowKey={(_, i) => String(i)}
+      pageSize={50}
       empty="The query returned no rows."
     />
   );

@@ -1,16 +1,21 @@
 // Topics: every topic's partitions, offsets, bytes and produce rate, and for the chosen topic who reads it —
 // consumer groups by committed offset, pipelines by their sources' positions — with lag per partition over time.
-// The server samples once a second and sends the last minutes first, so the charts start full.
+// The server samples once a second and sends the last minutes first, so the charts start full. Under them, the
+// chosen topic's messages (RecordBrowser). Long lists (topics, partitions, readers) show a page at a time.
 import { useMemo, useState } from 'preact/hooks';
 import type { ConsumerJson, TopicJson, TopicsHistoryPoint, TopicsJson } from '../../../src/http/api.ts';
 import { Chart } from '../components/Chart.tsx';
 import { type Column, DataTable } from '../components/DataTable.tsx';
+import { Pager, usePage } from '../components/Pager.tsx';
+import { RecordBrowser } from '../components/RecordBrowser.tsx';
 import { Stat } from '../components/Stat.tsx';
 import { fmtBytes, fmtDuration, fmtNumber, fmtRate } from '../format.ts';
 import { pushLimited, useStream } from '../hooks.ts';
 import { setParams, useRoute } from '../router.ts';
 
 const KEEP = 300;
+/** Readers shown at once: each has a table and a chart. */
+const READERS_PAGE = 6;
 
 export function Topics() {
   const route = useRoute();
@@ -79,8 +84,18 @@ export function Topics() {
           testId="topics-table"
           caption="Select a topic for its partitions and readers"
           empty="No topics yet."
-          onRowClick={(t) => setParams({ topic: t.name })}
+          // Another topic: the message browser starts again at its latest records.
+          onRowClick={(t) =>
+            setParams({
+              topic: t.name,
+              partition: undefined,
+              offset: undefined,
+              time: undefined,
+              key: undefined,
+            })
+          }
           selected={(t) => t.name === selected?.name}
+          pageSize={25}
         />
         <h3>Produce rate</h3>
         <Chart
@@ -101,6 +116,7 @@ export function Topics() {
 function TopicDetail(props: { topic: TopicJson; consumers: ConsumerJson[]; history: TopicsHistoryPoint[] }) {
   const { topic, history } = props;
   const readers = props.consumers.filter((c) => c.topic === topic.name);
+  const page = usePage(readers.length, READERS_PAGE);
   type Row = TopicJson['partitions'][number];
   const columns: Column<Row>[] = [
     { label: 'Partition', numeric: true, cell: (p) => p.partition },
@@ -114,16 +130,24 @@ function TopicDetail(props: { topic: TopicJson; consumers: ConsumerJson[]; histo
   return (
     <div class="card" data-testid="topic-detail">
       <h2>{topic.name}</h2>
-      <DataTable columns={columns} rows={topic.partitions} rowKey={(p) => String(p.partition)} testId="partitions" />
+      <DataTable
+        columns={columns}
+        rows={topic.partitions}
+        rowKey={(p) => String(p.partition)}
+        testId="partitions"
+        pageSize={20}
+      />
       <h3>Readers</h3>
       {readers.length === 0 && (
         <p class="muted">No consumer group has committed offsets for this topic and no pipeline here reads it.</p>
       )}
       <div class="grid-2">
-        {readers.map((reader) => (
+        {readers.slice(page.start, page.end).map((reader) => (
           <ReaderLag key={reader.id} reader={reader} history={history} />
         ))}
       </div>
+      <Pager state={page} total={readers.length} testId="readers-pager" />
+      <RecordBrowser key={topic.name} topic={topic} />
     </div>
   );
 }
@@ -153,6 +177,7 @@ function ReaderLag({ reader, history }: { reader: ConsumerJson; history: TopicsH
         ]}
         rows={reader.partitions}
         rowKey={(p) => String(p.partition)}
+        pageSize={10}
       />
       <Chart
         data={data}
