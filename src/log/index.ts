@@ -25,4 +25,9 @@ export {
   verifyBatch,
 } from './batch/record-batch.ts';
 export { murmur2, partitionForKey } from './partitioner.ts';
-export { DEFAULT_TOPIC_CONFIG, validatePartitionCount, validateTopicName } from './topic-config.ts';
+export {
+  ALTERABLE_TOPIC_SETTINGS,
+  DEFAULT_TOPIC_CONFIG,
+  validatePartitionCount,
+  validateTopicName,
+} from './topic-config.ts';

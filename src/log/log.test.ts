@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, it, mock } from 'node:test';
+import { crc32c } from '@node-rs/crc32';
 import { encodeRecordBatch, type Log, type LogOptions, openLog } from './index.ts';
 
 const dirs: string[] = [];
@@ -104,6 +105,64 @@ describe('topics', () => {
   });
 });
 
+describe('topic settings and partition count', () => {
+  it('changes retention durably, applies it at the next check, resets it to the default, refuses the rest', async () => {
+    const dir = tempDir();
+    let log = await open(dir, { topicDefaults: { retentionMs: 86_400_000 } });
+    await log.createTopic('t', { partitions: 2, config: { segmentBytes: 2048 } });
+    assert.deepEqual([...log.topicConfig('t').overridden], ['segmentBytes']);
+    const now = Date.now();
+    for (let i = 0; i < 60; i++) await log.append('t', 0, [rec(`v${i}`.padEnd(80, '.'), now - 3_600_000)]);
+    const retention = (l: Log) => (l as unknown as { enforceRetention(now: number): void }).enforceRetention(now);
+    retention(log);
+    assert.equal(log.describeTopic('t').partitions[0]!.logStartOffset, 0, 'a day of retention keeps an hour-old log');
+    await assert.rejects(log.alterTopicConfig('t', { segmentBytes: 4096 }), { code: 'INVALID_CONFIG' });
+    await assert.rejects(log.alterTopicConfig('t', { retentionMs: -5 }), { code: 'INVALID_CONFIG' });
+    await assert.rejects(log.alterTopicConfig('nope', { retentionMs: 1 }), { code: 'UNKNOWN_TOPIC_OR_PARTITION' });
+    await log.alterTopicConfig('t', { retentionMs: 60_000 }, { validateOnly: true });
+    assert.equal(log.describeTopic('t').config.retentionMs, 86_400_000, 'validateOnly changes nothing');
+    await log.alterTopicConfig('t', { retentionMs: 60_000, retentionBytes: 1_000_000 });
+    assert.deepEqual([...log.topicConfig('t').overridden].sort(), ['retentionBytes', 'retentionMs', 'segmentBytes']);
+    await log.close();
+    log = await open(dir, { topicDefaults: { retentionMs: 86_400_000 } });
+    assert.equal(log.describeTopic('t').config.retentionMs, 60_000, 'the change survives a restart');
+    retention(log);
+    const after = log.describeTopic('t').partitions[0]!;
+    assert.ok(after.logStartOffset > 0, 'retention applied the new setting');
+    assert.equal(after.logEndOffset, 60);
+    await log.alterTopicConfig('t', { retentionMs: null });
+    assert.equal(log.describeTopic('t').config.retentionMs, 86_400_000);
+    assert.deepEqual([...log.topicConfig('t').overridden].sort(), ['retentionBytes', 'segmentBytes']);
+  });
+
+  it('grows a topic durably, keeping its records, and refuses to shrink it', async () => {
+    const dir = tempDir();
+    let log = await open(dir);
+    await log.createTopic('g', { partitions: 2 });
+    await log.append('g', 1, [rec('kept')]);
+    await assert.rejects(log.createPartitions('g', 2), { code: 'INVALID_PARTITIONS' });
+    await assert.rejects(log.createPartitions('g', 1), { code: 'INVALID_PARTITIONS' });
+    await assert.rejects(log.createPartitions('g', 10_001), { code: 'INVALID_PARTITIONS' });
+    await log.createPartitions('g', 3, { validateOnly: true });
+    assert.equal(log.describeTopic('g').partitions.length, 2);
+    // A grow that crashed before its metadata was written leaves a directory behind: it must not leak into the topic.
+    fs.mkdirSync(path.join(dir, 'topics', 'g', '3'));
+    fs.writeFileSync(path.join(dir, 'topics', 'g', '3', `${'0'.repeat(20)}.log`), 'garbage');
+    const info = await log.createPartitions('g', 5);
+    assert.deepEqual(
+      info.partitions.map((p) => p.logEndOffset),
+      [0, 1, 0, 0, 0],
+    );
+    await log.append('g', 4, [rec('new')]);
+    await log.close();
+    log = await open(dir);
+    assert.equal(log.describeTopic('g').partitions.length, 5);
+    assert.deepEqual(values(log, 'g', 1, 0), ['kept']);
+    assert.deepEqual(values(log, 'g', 3, 0), []);
+    assert.deepEqual(values(log, 'g', 4, 0), ['new']);
+  });
+});
+
 describe('append and read', () => {
   it('assigns contiguous offsets and reads from any offset, bounded by bytes but at least one batch', async () => {
     const log = await open(tempDir());
@@ -147,6 +206,37 @@ describe('append and read', () => {
     assert.equal(log.offsetForTimestamp('t', 0, 10_000 + 137 * 10), 137);
     assert.equal(log.offsetForTimestamp('t', 0, 10_000 + 137 * 10 - 5), 137);
     assert.equal(log.offsetForTimestamp('t', 0, 99_999), null);
+  });
+
+  it('indexes batches whose header max timestamp is -1 (sarama) by their records, compressed or not', async () => {
+    const dir = tempDir();
+    let log = await open(dir);
+    await log.createTopic('ts', { partitions: 1 });
+    for (const [i, compression] of (['none', 'gzip', 'zstd'] as const).entries()) {
+      const records = [rec(`a${i}`, 1_000 + i * 100), rec(`b${i}`, 1_050 + i * 100), rec(`c${i}`, 1_020 + i * 100)];
+      const batch = encodeRecordBatch(records, { compression });
+      batch.writeBigInt64BE(-1n, 35); // the max timestamp, as sarama leaves it
+      batch.writeUInt32BE(crc32c(batch.subarray(21)), 17);
+      await log.appendRaw('ts', 0, batch);
+    }
+    const check = (l: Log) => {
+      assert.equal(l.offsetForTimestamp('ts', 0, 1_040), 1);
+      assert.equal(l.offsetForTimestamp('ts', 0, 1_100), 3);
+      assert.equal(l.offsetForTimestamp('ts', 0, 1_240), 7);
+      assert.equal(l.offsetForTimestamp('ts', 0, 1_251), null);
+    };
+    check(log);
+    const stored = log.readRaw('ts', 0, 0).batches;
+    assert.equal(stored.readBigInt64BE(35), 1_050n, "the stored header carries the records' max timestamp");
+    await log.close();
+    log = await open(dir);
+    check(log);
+    // Indexes rebuilt from the data (as after a crash) find the same offsets.
+    await log.close();
+    for (const f of fs.readdirSync(path.join(dir, 'topics', 'ts', '0')))
+      if (f.endsWith('index')) fs.rmSync(path.join(dir, 'topics', 'ts', '0', f));
+    log = await open(dir);
+    check(log);
   });
 
   it('truncates at a batch boundary across segments, then appends from there, also after a restart', async () => {

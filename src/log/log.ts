@@ -6,7 +6,15 @@ import path from 'node:path';
 import { SluiceError } from '../errors.ts';
 import { acquireDirLockSync, fsyncDirSync, removeTempFilesSync, writeFileAtomicSync } from '../files.ts';
 import { createLogger, type Logger } from '../logger.ts';
-import { type BatchHeader, encodeRecordBatch, readBatchHeader, verifyBatch } from './batch/record-batch.ts';
+import {
+  type BatchHeader,
+  encodeRecordBatch,
+  isLogAppendTime,
+  readBatchHeader,
+  recordsMaxTimestamp,
+  setMaxTimestamp,
+  verifyBatch,
+} from './batch/record-batch.ts';
 import { FileGroupOffsetStore } from './group-offsets.ts';
 import {
   appendBatches,
@@ -25,7 +33,13 @@ import {
   truncateTo,
   waitForData,
 } from './partition/index.ts';
-import { DEFAULT_TOPIC_CONFIG, resolveTopicConfig, validatePartitionCount, validateTopicName } from './topic-config.ts';
+import {
+  ALTERABLE_TOPIC_SETTINGS,
+  DEFAULT_TOPIC_CONFIG,
+  resolveTopicConfig,
+  validatePartitionCount,
+  validateTopicName,
+} from './topic-config.ts';
 import type {
   AppendOptions,
   AppendResult,
@@ -38,6 +52,8 @@ import type {
   ReadOptions,
   RecordReadResult,
   TopicConfig,
+  TopicConfigChanges,
+  TopicConfigView,
   TopicInfo,
   TopicSpec,
   WaitOptions,
@@ -48,6 +64,11 @@ interface TopicMeta {
   id: string;
   partitions: number;
   config: TopicConfig;
+  /**
+   * The settings set for this topic rather than taken from the defaults. Absent in files written before it was
+   * recorded: then the settings that differ from the log's defaults count as set.
+   */
+  overrides?: (keyof TopicConfig)[];
 }
 
 interface TopicState {
@@ -64,7 +85,7 @@ export class FileLog implements Log {
   private readonly trashDir: string;
   private readonly topics = new Map<string, TopicState>();
   private readonly fsync: FsyncPolicy;
-  private readonly defaults: TopicConfig;
+  readonly topicDefaults: TopicConfig;
   private readonly logger: Logger;
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
@@ -75,7 +96,7 @@ export class FileLog implements Log {
     this.topicsDir = path.join(this.dataDir, 'topics');
     this.trashDir = path.join(this.dataDir, 'trash');
     this.fsync = options.fsync ?? { mode: 'batch' };
-    this.defaults = resolveTopicConfig('(defaults)', DEFAULT_TOPIC_CONFIG, options.topicDefaults);
+    this.topicDefaults = resolveTopicConfig('(defaults)', DEFAULT_TOPIC_CONFIG, options.topicDefaults);
     this.logger = createLogger('log', { dataDir: this.dataDir });
     fs.mkdirSync(this.topicsDir, { recursive: true });
     this.releaseLock = acquireDirLockSync(this.dataDir);
@@ -122,8 +143,17 @@ export class FileLog implements Log {
     if (this.topics.has(name)) {
       throw new SluiceError('TOPIC_ALREADY_EXISTS', `topic ${name} already exists`, { topic: name });
     }
-    const config = resolveTopicConfig(name, this.defaults, spec.config);
-    const meta: TopicMeta = { name, id: randomBytes(16).toString('hex'), partitions: spec.partitions, config };
+    const config = resolveTopicConfig(name, this.topicDefaults, spec.config);
+    const overrides = (Object.keys(spec.config ?? {}) as (keyof TopicConfig)[]).filter(
+      (key) => spec.config?.[key] !== undefined,
+    );
+    const meta: TopicMeta = {
+      name,
+      id: randomBytes(16).toString('hex'),
+      partitions: spec.partitions,
+      config,
+      overrides: overrides.sort(),
+    };
     const dir = path.join(this.topicsDir, name);
     fs.mkdirSync(dir);
     const partitions: Partition[] = [];
@@ -170,6 +200,90 @@ export class FileLog implements Log {
       config: { ...state.meta.config },
       partitions: state.partitions.map((p) => p.info()),
     };
+  }
+
+  topicConfig(name: string): TopicConfigView {
+    const { meta } = this.topicState(name);
+    const overridden = new Set<keyof TopicConfig>(
+      meta.overrides ??
+        (Object.keys(meta.config) as (keyof TopicConfig)[]).filter((k) => meta.config[k] !== this.topicDefaults[k]),
+    );
+    return { config: { ...meta.config }, overridden };
+  }
+
+  async alterTopicConfig(
+    name: string,
+    changes: TopicConfigChanges,
+    options: { validateOnly?: boolean } = {},
+  ): Promise<TopicInfo> {
+    const state = this.topicState(name);
+    const view = this.topicConfig(name);
+    const current = view.config;
+    const overridden = new Set(view.overridden);
+    const next: Partial<TopicConfig> = {};
+    for (const key of Object.keys(changes) as (keyof TopicConfig)[]) {
+      const value = changes[key];
+      if (value === undefined) continue;
+      if (!ALTERABLE_TOPIC_SETTINGS.has(key)) {
+        throw new SluiceError('INVALID_CONFIG', `topic ${name}: ${key} cannot be changed after creation`, {
+          topic: name,
+          field: key,
+        });
+      }
+      if (value === null) {
+        next[key] = this.topicDefaults[key];
+        overridden.delete(key);
+      } else {
+        next[key] = value;
+        overridden.add(key);
+      }
+    }
+    const config = resolveTopicConfig(name, current, next);
+    if (options.validateOnly) return this.describeTopic(name);
+    const meta: TopicMeta = { ...state.meta, config, overrides: [...overridden].sort() };
+    // Durable before it applies: after a crash the topic has the old settings or the new ones, whole.
+    writeFileAtomicSync(path.join(this.topicsDir, name, META_FILE), JSON.stringify(meta));
+    state.meta = meta;
+    for (const partition of state.partitions) partition.config = config;
+    this.logger.info({ topic: name, config: next }, 'topic config changed');
+    return this.describeTopic(name);
+  }
+
+  async createPartitions(name: string, count: number, options: { validateOnly?: boolean } = {}): Promise<TopicInfo> {
+    const state = this.topicState(name);
+    validatePartitionCount(name, count);
+    const current = state.partitions.length;
+    if (count <= current) {
+      throw new SluiceError(
+        'INVALID_PARTITIONS',
+        count === current
+          ? `topic ${name} already has ${current} partitions`
+          : `topic ${name} has ${current} partitions; their number can only grow (asked for ${count})`,
+        { topic: name, partitions: count },
+      );
+    }
+    if (options.validateOnly) return this.describeTopic(name);
+    const dir = path.join(this.topicsDir, name);
+    const added: Partition[] = [];
+    try {
+      for (let p = current; p < count; p++) {
+        const partitionDir = path.join(dir, String(p));
+        // A directory left by a grow that crashed before its metadata was written: nothing in it was ever visible.
+        fs.rmSync(partitionDir, { recursive: true, force: true });
+        added.push(openPartition(name, p, partitionDir, state.meta.config, this.fsync, this.logger));
+      }
+      fsyncDirSync(dir);
+      // The metadata file names the new partitions last: a crash before this leaves the topic as it was.
+      const meta: TopicMeta = { ...state.meta, partitions: count };
+      writeFileAtomicSync(path.join(dir, META_FILE), JSON.stringify(meta));
+      state.meta = meta;
+    } catch (error) {
+      for (const partition of added) closePartitionForDelete(partition);
+      throw error;
+    }
+    state.partitions.push(...added);
+    this.logger.info({ topic: name, from: current, partitions: count }, 'partitions added');
+    return this.describeTopic(name);
   }
 
   async append(
@@ -231,6 +345,12 @@ export class FileLog implements Log {
           topic,
           partition,
         });
+      }
+      if (header.maxTimestamp < 0 && !isLogAppendTime(header)) {
+        // A header without its max timestamp (sarama writes -1) would hide the batch from the time index, retention
+        // by age and lookups by time: take it from the records, as Kafka's broker does, and fix the header and CRC.
+        const max = recordsMaxTimestamp(batches, header);
+        if (max >= 0) setMaxTimestamp(batches, header, max);
       }
       headers.push(header);
       pos += header.size;

@@ -10,6 +10,12 @@ export const DEFAULT_TOPIC_CONFIG: TopicConfig = {
   maxMessageBytes: 1_048_588,
 };
 
+/**
+ * The settings a topic may change after creation. Retention is read at each check, so a change is safe at any time;
+ * the others stay as created (the Kafka layer refuses to change them, naming the setting).
+ */
+export const ALTERABLE_TOPIC_SETTINGS: ReadonlySet<keyof TopicConfig> = new Set(['retentionMs', 'retentionBytes']);
+
 export const MAX_PARTITIONS = 10_000;
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 

@@ -64,6 +64,15 @@ export interface LogOptions {
   retentionCheckIntervalMs?: number;
 }
 
+/** Changes to a topic's settings: a number sets the setting, null returns it to the log's default. */
+export type TopicConfigChanges = { [K in keyof TopicConfig]?: number | null };
+
+/** A topic's settings and which of them were set for it rather than taken from the log's defaults. */
+export interface TopicConfigView {
+  config: TopicConfig;
+  overridden: ReadonlySet<keyof TopicConfig>;
+}
+
 /** One consumer-group offset to commit. */
 export interface OffsetCommit {
   topic: string;
@@ -96,6 +105,23 @@ export interface Log {
   hasTopic(name: string): boolean;
   listTopics(): TopicInfo[];
   describeTopic(name: string): TopicInfo;
+
+  /** The settings a topic gets for whatever its creation does not set (and returns to when a change resets one). */
+  readonly topicDefaults: TopicConfig;
+  /** The topic's settings, and which of them were set for it (at creation or by `alterTopicConfig`). */
+  topicConfig(name: string): TopicConfigView;
+  /**
+   * Changes the topic's settings durably (its metadata file is replaced atomically before anything applies them):
+   * retention picks them up at its next check, appends and rolls at once. Only `retentionMs` and `retentionBytes`
+   * can change after creation; others throw `INVALID_CONFIG`. With `validateOnly` nothing changes.
+   */
+  alterTopicConfig(name: string, changes: TopicConfigChanges, options?: { validateOnly?: boolean }): Promise<TopicInfo>;
+  /**
+   * Grows the topic to `count` partitions (Kafka's CreatePartitions): the new ones start empty; existing ones and
+   * their records are untouched. Fewer or as many partitions as now throws `INVALID_PARTITIONS`. Durable: the new
+   * partition directories exist before the metadata file naming them replaces the old one atomically.
+   */
+  createPartitions(name: string, count: number, options?: { validateOnly?: boolean }): Promise<TopicInfo>;
 
   /** Encodes `records` as one record batch v2 and appends it; resolves once durable per the fsync policy. */
   append(

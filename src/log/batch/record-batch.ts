@@ -235,6 +235,36 @@ export function verifyBatch(buf: Buffer, header: BatchHeader): boolean {
   return buf.readUInt32BE(start + OFF_CRC) === crc32c(buf.subarray(start + OFF_ATTRIBUTES, start + header.size));
 }
 
+/**
+ * The largest timestamp among the batch's records: for a batch whose header says -1 for it (sarama writes that),
+ * so that the time index and lookups by time see the records' own timestamps. -1 when no record has one. A
+ * compressed batch is decompressed to read them, which is why this runs only for such batches.
+ */
+export function recordsMaxTimestamp(buf: Buffer, header: BatchHeader): number {
+  let max = -1;
+  forEachRecord(buf, header, 0, (record) => {
+    if (record.timestamp > max) max = record.timestamp;
+    return true;
+  });
+  return max;
+}
+
+/**
+ * Rewrites the max timestamp in the header of the batch at `header.position` and its CRC-32C, which covers it; as
+ * Kafka's broker does when a producer's batch header disagrees with its records. `header` is updated to match.
+ */
+export function setMaxTimestamp(buf: Buffer, header: BatchHeader, maxTimestamp: number): void {
+  const start = header.position;
+  writeInt64(buf, start + OFF_MAX_TIMESTAMP, maxTimestamp);
+  buf.writeUInt32BE(crc32c(buf.subarray(start + OFF_ATTRIBUTES, start + header.size)), start + OFF_CRC);
+  header.maxTimestamp = maxTimestamp;
+}
+
+/** True when the batch's records carry the broker's append time rather than their own (attribute bit 3). */
+export function isLogAppendTime(header: BatchHeader): boolean {
+  return (header.attributes & ATTR_LOG_APPEND_TIME) !== 0;
+}
+
 /** Every whole batch in `buf`, headers only; stops at a trailing partial batch. */
 export function readBatchHeaders(buf: Buffer, start = 0, end = buf.length): BatchHeader[] {
   const headers: BatchHeader[] = [];
