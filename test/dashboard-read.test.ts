@@ -156,10 +156,8 @@ describe('dashboard: times, lags, paging and the message browser', {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const logged: string[] = [];
     page.on('pageerror', (error) => logged.push(`exception: ${error.message}`));
-    // The app asks GET /v1/deployment whether to show the Deployment tab; a server without a deployment answers 404,
-    // which is that answer, not a failure. A refused request (400) is what the test that sends one expects.
-    const expected = (status: number, at: string) =>
-      status === 400 || (status === 404 && new URL(at, url).pathname === '/v1/deployment');
+    // A refused request (400) is what the test that sends one expects.
+    const expected = (status: number, _at: string) => status === 400;
     page.on('response', (response) => {
       if (response.status() >= 400 && !expected(response.status(), response.url())) {
         logged.push(`${response.status()} ${response.url()}`);

@@ -293,6 +293,11 @@ export interface PipelinesEventJson {
   history?: ThroughputPoint[];
 }
 
+/** GET /v1: the route prefixes mounted beside the API every server has (`/v1/deployment` under `sluice up`). */
+export interface ApiIndexJson {
+  mounts: string[];
+}
+
 /** A job run, as the deployment records it. */
 export interface JobRunJson {
   job: string;

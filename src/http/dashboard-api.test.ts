@@ -2,6 +2,7 @@
 // partition, the samplers behind their history (produce rates, lag, operator throughput), pipeline detail, checkpoints.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
+import { Hono } from 'hono';
 import { openDashboardFixture } from '../../test/helpers/dashboard.ts';
 import type { Pipeline } from '../engine/index.ts';
 import type { Log } from '../log/index.ts';
@@ -22,6 +23,12 @@ describe('dashboard API', () => {
 
   const app = (options: { liveIntervalMs?: number; maxStreams?: number } = {}) =>
     createApp({ log, store, pipelines: () => [pipeline], liveIntervalMs: 50, ...options });
+
+  it('GET /v1: the mounted prefixes, so that the dashboard shows the Deployment page only under sluice up', async () => {
+    assert.deepEqual(await (await app().request('/v1')).json(), { mounts: [] });
+    const withDeployment = createApp({ log, store, mount: { '/v1/deployment': new Hono() } });
+    assert.deepEqual(await (await withDeployment.request('/v1')).json(), { mounts: ['/v1/deployment'] });
+  });
 
   it('GET /v1/topics: partitions, offsets, bytes and the lag of groups and pipelines per partition', async () => {
     await log.append('clicks', 1, [{ key: null, value: Buffer.from('{"n":5}') }]);

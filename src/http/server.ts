@@ -10,7 +10,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { type ErrorMapping, errorMapping, isSluiceError, SluiceError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
-import type { CheckpointsJson, PipelineDetailJson, TopicRecordsJson, TopicsJson } from './api.ts';
+import type { ApiIndexJson, CheckpointsJson, PipelineDetailJson, TopicRecordsJson, TopicsJson } from './api.ts';
 import { isAssetPath, serveDashboard } from './assets.ts';
 import { ingestRecords, RateLimiter } from './ingest.ts';
 import { historyOf, LiveHub, parseSubscription, streamLive } from './live.ts';
@@ -89,6 +89,13 @@ function buildApp(options: ServerOptions): {
   });
 
   app.get('/health', (c) => c.json({ status: 'ok' }));
+
+  // What this server offers beyond the routes every server has: the dashboard shows its Deployment page only where
+  // `/v1/deployment` is mounted (`sluice up`), without probing a route that would answer 404 everywhere else.
+  app.get('/v1', (c) => {
+    const body: ApiIndexJson = { mounts: Object.keys(options.mount ?? {}).sort() };
+    return c.json(body);
+  });
 
   app.get('/metrics', async (c) => {
     c.header('Content-Type', metrics.registry.contentType);

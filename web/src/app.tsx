@@ -2,7 +2,8 @@
 // the current address.
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { authHeaders } from './api.ts';
+import type { ApiIndexJson } from '../../src/http/api.ts';
+import { getJson } from './api.ts';
 import { Banner } from './components/Banner.tsx';
 import { Checkpoints } from './pages/Checkpoints.tsx';
 import { Deployment } from './pages/Deployment.tsx';
@@ -19,12 +20,12 @@ const PAGES: { path: string; label: string; page: () => ComponentChildren }[] = 
   { path: '/deployment', label: 'Deployment', page: () => <Deployment /> },
 ];
 
-/** Whether this server runs a deployment (its control API answers): the Deployment tab is shown only then. */
+/** Whether this server runs a deployment (its control API is mounted): the Deployment tab is shown only then. */
 function useHasDeployment(): boolean {
   const [has, setHas] = useState(false);
   useEffect(() => {
-    fetch('/v1/deployment', { headers: authHeaders(), cache: 'no-store' }).then(
-      (response) => setHas(response.status !== 404),
+    getJson<ApiIndexJson>('/v1').then(
+      (index) => setHas(index.mounts.includes('/v1/deployment')),
       () => {},
     );
   }, []);
