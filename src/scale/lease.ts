@@ -37,6 +37,8 @@ export class TaskLease {
   private readonly leaseMs: number;
   private readonly clock: () => number;
   private renewTimer: NodeJS.Timeout | undefined;
+  /** The renewal being written, if any: release() waits for it (see there). */
+  private renewal: Promise<void> | undefined;
 
   constructor(dir: string, options: LeaseOptions = {}) {
     this.file = path.join(dir, 'LEASE');
@@ -81,15 +83,25 @@ export class TaskLease {
           onLost();
           return;
         }
-        this.write().catch(() => {});
+        // One renewal at a time: on a thread busy with long batches a write can outlast the period.
+        if (this.renewal !== undefined) return;
+        this.renewal = this.write()
+          .catch(() => {})
+          .finally(() => {
+            this.renewal = undefined;
+          });
       },
       Math.max(50, Math.floor(this.leaseMs / 3)),
     );
   }
 
   /** Lets go (after the task's last checkpoint): the next owner may start at once. */
-  release(): void {
+  async release(): Promise<void> {
     this.stopRenewing();
+    // A renewal still being written (several turns of a busy event loop: open, write, sync, rename) would land
+    // after the removal and bring the lease back for an owner that has let go; the next owner would then wait it
+    // out for leaseMs — in this process, whose pid is alive, always — while the task stood still.
+    await this.renewal;
     if (this.holder()?.owner === this.owner) fs.rmSync(this.file, { force: true });
   }
 

@@ -52,7 +52,7 @@ test('no move that would not pay for itself, nor any before every thread has sho
   );
 });
 
-test('a thread keeps one task at least, tasks without a backlog and unsettled tasks stay', () => {
+test('a thread keeps one task with a backlog at least, tasks without a backlog and unsettled tasks stay', () => {
   const threads = [
     { partitions: [0, 1], capacity: 1000 },
     { partitions: [2], capacity: 1000 },
@@ -64,6 +64,18 @@ test('a thread keeps one task at least, tasks without a backlog and unsettled ta
   );
   assert.equal(planMove([{ partitions: [0], capacity: 1000 }, threads[1]!], lagOf({ 0: 3000 })), undefined);
   assert.equal(planMove(threads, lagOf({ 0: 6000, 1: 0 })), undefined);
+  // Thread 1 read three times as fast, but on other tasks: its one task with a backlog stays where it is, or it
+  // would go back and forth between two threads that have nothing else to do.
+  assert.equal(
+    planMove(
+      [
+        { partitions: [0, 1], capacity: 1000 },
+        { partitions: [2], capacity: 3000 },
+      ],
+      lagOf({ 0: 6000, 1: 0 }),
+    ),
+    undefined,
+  );
 });
 
 test("read progress: a thread's capacity is its pace while it has a backlog; a caught-up thread keeps its last", () => {

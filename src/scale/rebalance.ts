@@ -93,11 +93,15 @@ export function planMove(
       (backlog[from]! - records) / slow.capacity!,
       (backlog[to]! + records) / fast.capacity! + policy.moveSeconds,
     );
-  // Largest backlog first, each task taken while it brings the finish closer; the thread keeps one task at least.
-  const candidates = slow.partitions
-    .filter((p) => lag(p) > 0 && movable(p))
+  // Largest backlog first, each task taken while it brings the finish closer. The thread keeps one task with a
+  // backlog at least: moving all of it would gain only by the two threads' paces, and those were read on different
+  // tasks (a thread that ran costly tasks reads slower than one that ran cheap ones, on any core) — the task would
+  // go back and forth between threads that have nothing else to do, restored each time.
+  const backlogged = slow.partitions.filter((p) => lag(p) > 0);
+  const candidates = backlogged
+    .filter((p) => movable(p))
     .sort((a, b) => lag(b) - lag(a) || a - b)
-    .slice(0, slow.partitions.length - 1);
+    .slice(0, backlogged.length - 1);
   const partitions: number[] = [];
   let moved = 0;
   for (const p of candidates) {

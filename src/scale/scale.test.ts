@@ -70,11 +70,56 @@ test('lease: a second claimant waits until the first lets go', async () => {
   const waiting = b.acquire(AbortSignal.timeout(5000), () => {}).then(() => (bHas = true));
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(bHas, false, 'b must wait while a holds the lease');
-  a.release();
+  await a.release();
   await waiting;
   assert.equal(b.holder()?.owner, b.owner);
-  b.release();
+  await b.release();
   assert.equal(fs.existsSync(b.file), false);
+});
+
+test('lease: a renewal being written as the owner lets go does not bring the lease back', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-lease-'));
+  for (let i = 0; i < 5; i++) {
+    const lease = new TaskLease(dir, { leaseMs: 150 }); // renewed every 50 ms
+    await lease.acquire(new AbortController().signal, () => {});
+    // Due with the renewal timer and set after it, so it runs as the renewal's write has just begun.
+    await new Promise((r) => setTimeout(r, 50));
+    await lease.release();
+    await new Promise((r) => setTimeout(r, 100));
+    // Back, it would hold off the next owner for leaseMs (in this process, whose pid is alive: always).
+    assert.equal(fs.existsSync(lease.file), false, `lease ${i} let go`);
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a task unassigned while it waits for its lease leaves the runner; assigned again, it starts', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-runner-'));
+  const dir = path.join(root, 'p', 'tasks', 'p0000');
+  fs.mkdirSync(dir, { recursive: true });
+  const previous = new TaskLease(dir);
+  await previous.acquire(new AbortController().signal, () => {});
+  let builds = 0;
+  const runner = new TaskRunner({
+    define: () => {
+      builds++;
+      return Promise.reject(new Error('no pipeline here: the test only looks at when the task starts'));
+    },
+    pipeline: 'p',
+    checkpointRoot: root,
+    intervalMs: 0,
+    logger: createLogger('test'),
+  });
+  await runner.assign([0]);
+  await new Promise((r) => setTimeout(r, 250));
+  assert.equal(builds, 0, 'the task waits for the previous owner to let go');
+  await runner.assign([]);
+  assert.deepEqual(runner.partitions(), [], 'the task waiting for its lease is gone');
+  await runner.built();
+  await previous.release();
+  await runner.assign([0]);
+  await until(() => builds === 1, 'the task assigned again to start');
+  await runner.close();
+  fs.rmSync(root, { recursive: true, force: true });
 });
 
 test('two members split the partitions; when one leaves the other takes its tasks; results equal one run', async (t) => {

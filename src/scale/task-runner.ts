@@ -171,15 +171,17 @@ export class TaskRunner {
       },
     };
     task.stopped = (async () => {
+      // Whichever way the task ends — unassigned while it waited for the lease included — it leaves the runner:
+      // one left behind would still count as running here, and assigning its partition back would not start it.
       try {
-        await lease.acquire(starting.signal, () => {
-          logger.error('another process took this task over (lease lost); stopping it without a checkpoint');
-          void task.run?.stop({ checkpoint: false });
-        });
-      } catch {
-        return; // unassigned before the previous owner let go
-      }
-      try {
+        try {
+          await lease.acquire(starting.signal, () => {
+            logger.error('another process took this task over (lease lost); stopping it without a checkpoint');
+            void task.run?.stop({ checkpoint: false });
+          });
+        } catch {
+          return; // unassigned before the previous owner let go
+        }
         task.host = new InProcessHost({
           build: async (attempt) => {
             const pipeline = (await options.define()).runAsTask(partition);
@@ -204,7 +206,7 @@ export class TaskRunner {
         else logger.error({ err: error }, 'task failed for good');
       } finally {
         built.resolve();
-        lease.release();
+        await lease.release();
         if (this.tasks.get(partition) === task) this.tasks.delete(partition);
       }
     })();

@@ -274,12 +274,16 @@ function rebalanceThreads(loop: RebalanceLoop): () => void {
     if (move === undefined || now - calledFor!.since < policy.confirmSeconds * 1000) return;
     calledFor = undefined;
     moving = true;
-    for (const p of move.partitions) movableAt.set(p, now + policy.movedSettleSeconds * 1000);
     loop
       .move(move)
       .catch(() => {}) // a thread that died mid-move restarts with its tasks as they now stand
       .finally(() => {
         moving = false;
+        // Settled from when the move is done, not when it was planned: a last checkpoint taken behind another
+        // task's long batches can take seconds, and a task restarting elsewhere reads nothing until it has
+        // restored, so its new thread's pace is not yet its own.
+        const done = performance.now();
+        for (const p of move.partitions) movableAt.set(p, done + policy.movedSettleSeconds * 1000);
       });
   };
   const timer = setInterval(tick, loop.everyMs);
