@@ -18,6 +18,18 @@ const kafka = () =>
 before(async () => {
   t = await startTestBroker();
 });
+
+/** The offsets group `trio` has committed on `orders`, summed (a partition without a commit counts 0). */
+async function committed(): Promise<number> {
+  const admin = kafka().admin();
+  await admin.connect();
+  try {
+    const [orders] = await admin.fetchOffsets({ groupId: 'trio', topics: ['orders'] });
+    return orders!.partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
 after(async () => {
   await t.close();
 });
@@ -95,8 +107,9 @@ it('rebalances a group of 3 consumers when one leaves, losing and duplicating no
   async function runGroup() {
     await Promise.all([start(), start(), start()]);
     await eventually(() => seen.size === 600, 'the first 600 records');
-    // Let offsets be committed, then one consumer leaves and the others take over its partitions.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Once every offset is committed (every 50 ms; later on a loaded machine: a fixed wait was not always enough),
+    // one consumer leaves and the others take over its partitions from the committed offsets.
+    await eventually(async () => (await committed()) === 600, 'the first 600 offsets committed', 20_000, 100);
     await consumers.shift()!.disconnect();
     const producer = kafka().producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
@@ -107,7 +120,9 @@ it('rebalances a group of 3 consumers when one leaves, losing and duplicating no
     });
     await producer.disconnect();
     await eventually(() => seen.size === 1200, 'all 1200 records after the rebalance');
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // The next test starts from these commits.
+    await eventually(async () => (await committed()) === 1200, 'all 1200 offsets committed', 20_000, 100);
+    await new Promise((resolve) => setTimeout(resolve, 500)); // anything delivered twice: let it show
     const duplicates = [...seen].filter(([, n]) => n > 1);
     assert.deepEqual(duplicates, [], 'no record is delivered twice');
   }
