@@ -16,8 +16,13 @@ export interface BrokerOptions {
   host?: string;
   /** 0 picks a free port. */
   port?: number;
-  /** The host advertised in Metadata (defaults to `host`). */
+  /**
+   * The address clients are told to connect to (Kafka's advertised.listeners), in Metadata, FindCoordinator and
+   * DescribeCluster answers: for a broker behind NAT, a container port mapping or a proxy. Default: `host`, and the
+   * bound port.
+   */
   advertisedHost?: string;
+  advertisedPort?: number;
   autoCreateTopics?: boolean;
   defaultPartitions?: number;
   maxRequestBytes?: number;
@@ -27,9 +32,10 @@ export interface BrokerOptions {
 }
 
 export interface KafkaBroker {
+  /** Where the listener is bound. */
   readonly host: string;
   readonly port: number;
-  /** `host:port`, ready for a client's bootstrap servers. */
+  /** The advertised `host:port`, ready for a client's bootstrap servers. */
   readonly address: string;
   close(): Promise<void>;
 }
@@ -44,13 +50,16 @@ export async function startBroker(options: BrokerOptions): Promise<KafkaBroker> 
   });
   // Unique across restarts (the log keeps producer state): milliseconds since the epoch times 1000, plus a counter.
   let producerId = Date.now() * 1000;
+  const maxRequestBytes = options.maxRequestBytes ?? 100 * 1024 * 1024;
   const context: BrokerContext = {
     log: options.log,
     coordinator,
     logger,
     nodeId: options.nodeId ?? 0,
     host: options.advertisedHost ?? host,
-    port: options.port ?? 9092,
+    port: options.advertisedPort ?? options.port ?? 9092,
+    listener: { host, port: options.port ?? 9092 },
+    maxRequestBytes,
     clusterId: `sluice-${randomBytes(8).toString('hex')}`,
     autoCreateTopics: options.autoCreateTopics ?? false,
     defaultPartitions: options.defaultPartitions ?? 1,
@@ -59,12 +68,16 @@ export async function startBroker(options: BrokerOptions): Promise<KafkaBroker> 
   const server: net.Server = await listen(context, {
     host,
     port: options.port ?? 9092,
-    maxRequestBytes: options.maxRequestBytes ?? 100 * 1024 * 1024,
+    maxRequestBytes,
+    advertisedPort: options.advertisedPort,
   });
-  logger.info({ host, port: context.port }, 'Kafka listener started');
+  logger.info(
+    { host, port: context.listener.port, advertised: `${context.host}:${context.port}` },
+    'Kafka listener started',
+  );
   return {
     host,
-    port: context.port,
+    port: context.listener.port,
     address: `${context.host}:${context.port}`,
     async close() {
       coordinator.close();

@@ -9,7 +9,6 @@ import {
   type DecodedRequest,
   decodeRequest,
   encodeResponse,
-  encodeUnsupportedVersion,
   KafkaError,
   UnsupportedVersionError,
 } from './protocol/index.ts';
@@ -94,8 +93,11 @@ export class Connection {
         return encodeResponse(ApiVersions, 0, error.header.correlationId, body);
       }
       if (error instanceof UnsupportedVersionError) {
-        this.logger.warn({ reason: error.message, correlationId: error.header.correlationId }, 'unsupported request');
-        return encodeUnsupportedVersion(error.header.correlationId);
+        // As Kafka's broker does (SocketServer: "Received request api key … which is not enabled"): close. No answer
+        // can be decoded by a client that chose a version we lack the layout of — a bare error code would be read
+        // as the start of a response it is not — and a client that read our ApiVersions never sends one.
+        this.abort(`${error.message}: the client did not use the versions ApiVersions advertises`);
+        return null;
       }
       throw error;
     }
@@ -116,9 +118,14 @@ export interface ListenOptions {
   host: string;
   port: number;
   maxRequestBytes: number;
+  /** The port clients are told to use; by default the bound one. */
+  advertisedPort?: number | undefined;
 }
 
-/** Starts listening; `broker.port` is filled in with the bound port before any request is served. */
+/**
+ * Starts listening; `broker.listener.port` is filled in with the bound port (and `broker.port`, the advertised one,
+ * too unless it is set apart) before any request is served.
+ */
 export async function listen(broker: BrokerContext, options: ListenOptions): Promise<net.Server> {
   const logger = createLogger('kafka.server');
   const sockets = new Set<net.Socket>();
@@ -138,7 +145,8 @@ export async function listen(broker: BrokerContext, options: ListenOptions): Pro
     });
   });
   const address = server.address() as net.AddressInfo;
-  broker.port = address.port;
+  broker.listener.port = address.port;
+  broker.port = options.advertisedPort ?? address.port;
   // Destroy open connections on close so that close() resolves promptly.
   const close = server.close.bind(server);
   server.close = (callback?: (err?: Error) => void) => {

@@ -1,13 +1,18 @@
-// Metadata, CreateTopics, DeleteTopics and DeleteRecords: what clients ask before they produce or consume, and the
-// admin calls on topics. (ApiVersions answers from the registry, in index.ts.)
+// Metadata, DescribeCluster, CreateTopics, CreatePartitions, DeleteTopics and DeleteRecords: what clients ask before
+// they produce or consume, and the admin calls on topics. (ApiVersions answers from the registry, in index.ts;
+// configs are configs.ts's.)
 import { isSluiceError } from '../../errors.ts';
 import {
+  type CreatePartitionsRequest,
+  type CreatePartitionsResponse,
   type CreateTopicsRequest,
   type CreateTopicsResponse,
   type DeleteRecordsRequest,
   type DeleteRecordsResponse,
   type DeleteTopicsRequest,
   type DeleteTopicsResponse,
+  type DescribeClusterRequest,
+  type DescribeClusterResponse,
   KafkaError,
   kafkaErrorOf,
   type MetadataRequest,
@@ -62,6 +67,23 @@ export const metadata: Handler<MetadataRequest, MetadataResponse> = async (body,
   };
 };
 
+/** The cluster is this one broker, its own controller; only brokers are described (endpoint type 1), as Kafka's do. */
+export const describeCluster: Handler<DescribeClusterRequest, DescribeClusterResponse> = (body, broker) => {
+  const endpointType = body.endpointType ?? 1;
+  const brokers =
+    endpointType === 1 ? [{ brokerId: broker.nodeId, host: broker.host, port: broker.port, rack: null }] : [];
+  return {
+    throttleTimeMs: 0,
+    errorCode: endpointType === 1 ? KafkaError.NONE : KafkaError.UNSUPPORTED_ENDPOINT_TYPE,
+    errorMessage: endpointType === 1 ? null : `endpoint type ${endpointType}: a broker describes brokers (1) only`,
+    endpointType,
+    clusterId: broker.clusterId,
+    controllerId: broker.nodeId,
+    brokers,
+    clusterAuthorizedOperations: -2147483648,
+  };
+};
+
 export const createTopics: Handler<CreateTopicsRequest, CreateTopicsResponse> = async (body, broker) => {
   const topics: CreatableTopicResult[] = [];
   for (const t of body.topics) {
@@ -104,6 +126,40 @@ export const createTopics: Handler<CreateTopicsRequest, CreateTopicsResponse> = 
     topics.push(result);
   }
   return { throttleTimeMs: 0, topics };
+};
+
+/**
+ * Grows topics to the partition counts asked for; fewer or as many as now is INVALID_PARTITIONS, as in Kafka. Replica
+ * assignments may only name this broker. Each topic on its own: one topic's failure leaves the others grown.
+ */
+export const createPartitions: Handler<CreatePartitionsRequest, CreatePartitionsResponse> = async (body, broker) => {
+  const counts = new Map<string, number>();
+  for (const t of body.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
+  const results: CreatePartitionsResponse['results'] = [];
+  for (const t of body.topics) {
+    const result = { name: t.name, errorCode: KafkaError.NONE as number, errorMessage: null as string | null };
+    try {
+      const current = broker.log.hasTopic(t.name) ? broker.log.describeTopic(t.name).partitions.length : 0;
+      if (counts.get(t.name)! > 1) {
+        result.errorCode = KafkaError.INVALID_REQUEST;
+        result.errorMessage = `topic ${t.name} is named more than once`;
+      } else if (
+        t.assignments !== null &&
+        (t.assignments.length !== t.count - current ||
+          t.assignments.some((a) => a.brokerIds.length !== 1 || a.brokerIds[0] !== broker.nodeId))
+      ) {
+        result.errorCode = KafkaError.INVALID_REPLICA_ASSIGNMENT;
+        result.errorMessage = `assignments must give each of the ${t.count - current} new partitions one replica, on broker ${broker.nodeId}`;
+      } else {
+        await broker.log.createPartitions(t.name, t.count, { validateOnly: body.validateOnly });
+      }
+    } catch (error) {
+      result.errorCode = kafkaErrorOf(error);
+      result.errorMessage = isSluiceError(error) ? error.message : String(error);
+    }
+    results.push(result);
+  }
+  return { throttleTimeMs: 0, results };
 };
 
 export const deleteTopics: Handler<DeleteTopicsRequest, DeleteTopicsResponse> = async (body, broker) => {

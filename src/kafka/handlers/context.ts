@@ -10,14 +10,23 @@ export interface BrokerContext {
   coordinator: GroupCoordinator;
   logger: Logger;
   nodeId: number;
+  /** The advertised address: what Metadata, FindCoordinator and DescribeCluster tell clients to connect to. */
   host: string;
   port: number;
+  /** Where the listener is bound (DescribeConfigs' `listeners`). */
+  listener: { host: string; port: number };
+  /** The largest request frame the server reads (Kafka's socket.request.max.bytes). */
+  maxRequestBytes: number;
   clusterId: string;
   autoCreateTopics: boolean;
   defaultPartitions: number;
   /** Producer ids are unique across restarts: a time-based base plus a counter. */
   nextProducerId(): number;
 }
+
+/** Why a transactional producer is refused, in every answer that has room for a message. */
+export const TRANSACTIONS_UNSUPPORTED =
+  'transactions are not supported by this broker (Sluice); use the idempotent producer without a transactional.id';
 
 export interface RequestContext {
   header: RequestHeader;
@@ -47,7 +56,8 @@ export async function ensureTopic(broker: BrokerContext, topic: string, allowAut
   return true;
 }
 
-const CONFIG_KEYS: Record<string, keyof TopicConfig> = {
+/** Kafka's names of the topic settings the log keeps per topic. */
+export const CONFIG_KEYS: Readonly<Record<string, keyof TopicConfig>> = {
   'retention.ms': 'retentionMs',
   'retention.bytes': 'retentionBytes',
   'segment.bytes': 'segmentBytes',

@@ -1,5 +1,6 @@
 // Produce, Fetch (with long-poll), ListOffsets and InitProducerId: the data plane over the log.
 import { isSluiceError } from '../../errors.ts';
+import { readBatchHeader } from '../../log/index.ts';
 import {
   type FetchRequest,
   type FetchResponse,
@@ -12,11 +13,29 @@ import {
   type ProduceRequest,
   type ProduceResponse,
 } from '../protocol/index.ts';
-import { type BrokerContext, ensureTopic, type Handler } from './context.ts';
+import { type BrokerContext, ensureTopic, type Handler, TRANSACTIONS_UNSUPPORTED } from './context.ts';
 
 type FetchPartitionData = FetchResponse['responses'][number]['partitions'][number];
 
-export const produce: Handler<ProduceRequest, ProduceResponse> = async (body, broker) => {
+/** Produce v7 is the first that may carry zstd batches (KIP-110); Kafka refuses them below it, per partition. */
+const ZSTD_MIN_PRODUCE_VERSION = 7;
+
+/** True when any whole batch in `records` is zstd-compressed (a malformed one is left for the log to refuse). */
+function hasZstdBatch(records: Buffer): boolean {
+  try {
+    for (let pos = 0; ; ) {
+      const header = readBatchHeader(records, pos);
+      if (header === null) return false;
+      if (header.compression === 'zstd') return true;
+      pos += header.size;
+    }
+  } catch {
+    return false;
+  }
+}
+
+export const produce: Handler<ProduceRequest, ProduceResponse> = async (body, broker, { header }) => {
+  const zstdAllowed = header.apiVersion >= ZSTD_MIN_PRODUCE_VERSION;
   const acks = body.acks;
   const validAcks = acks === 0 || acks === 1 || acks === -1;
   const transactional = body.transactionalId !== null;
@@ -40,10 +59,13 @@ export const produce: Handler<ProduceRequest, ProduceResponse> = async (body, br
           if (!validAcks) response.errorCode = KafkaError.INVALID_REQUIRED_ACKS;
           else if (transactional) {
             response.errorCode = KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
-            response.errorMessage = 'transactions are not supported by this broker; use the idempotent producer';
+            response.errorMessage = TRANSACTIONS_UNSUPPORTED;
           } else if (!known) response.errorCode = KafkaError.UNKNOWN_TOPIC_OR_PARTITION;
           else if (p.records === null || p.records.length === 0) response.errorCode = KafkaError.CORRUPT_MESSAGE;
-          else {
+          else if (!zstdAllowed && hasZstdBatch(p.records)) {
+            response.errorCode = KafkaError.UNSUPPORTED_COMPRESSION_TYPE;
+            response.errorMessage = `Produce v${header.apiVersion} may not carry zstd batches (v${ZSTD_MIN_PRODUCE_VERSION}+ may)`;
+          } else {
             try {
               const result = await broker.log.appendRaw(topic.name, p.index, p.records);
               response.baseOffset = result.baseOffset;

@@ -20,12 +20,27 @@ import {
   type SyncGroupRequest,
   type SyncGroupResponse,
 } from '../protocol/index.ts';
-import type { Handler } from './context.ts';
+import { type Handler, TRANSACTIONS_UNSUPPORTED } from './context.ts';
 
+/**
+ * This broker coordinates every group. Transactions do not exist here: a transaction coordinator (key type 1) is
+ * TRANSACTIONAL_ID_AUTHORIZATION_FAILED, an error clients treat as fatal, so that librdkafka's init_transactions and
+ * kafkajs's transaction() fail at once with it instead of retrying a COORDINATOR_NOT_AVAILABLE forever.
+ */
 export const findCoordinator: Handler<FindCoordinatorRequest, FindCoordinatorResponse> = (body, broker, { header }) => {
   const keyType = body.keyType;
-  const errorCode = keyType === 0 ? KafkaError.NONE : KafkaError.COORDINATOR_NOT_AVAILABLE;
-  const errorMessage = keyType === 0 ? null : 'transaction coordinators are not supported';
+  const errorCode =
+    keyType === 0
+      ? KafkaError.NONE
+      : keyType === 1
+        ? KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+        : KafkaError.INVALID_REQUEST;
+  const errorMessage =
+    keyType === 0
+      ? null
+      : keyType === 1
+        ? TRANSACTIONS_UNSUPPORTED
+        : `unknown coordinator key type ${keyType} (0 is a group, 1 a transaction)`;
   const node = {
     nodeId: keyType === 0 ? broker.nodeId : -1,
     host: keyType === 0 ? broker.host : '',

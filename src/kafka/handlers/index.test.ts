@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { it } from 'node:test';
-import { APIS, KafkaError } from '../protocol/index.ts';
+import { APIS, KafkaError, Produce } from '../protocol/index.ts';
 import { apiVersionsBody, HANDLERS, SERVED_APIS } from './index.ts';
 
 it('registers a handler for every generated API', () => {
@@ -10,11 +10,16 @@ it('registers a handler for every generated API', () => {
   for (const [key, route] of HANDLERS) assert.equal(route.api, APIS.get(key));
 });
 
-it('answers ApiVersions from the registry', () => {
+it('answers ApiVersions from the registry, naming Produce from v0 as Kafka 4.0 does (KAFKA-18659)', () => {
   const body = apiVersionsBody(KafkaError.NONE);
   const expected = [...SERVED_APIS.values()]
-    .map((api) => ({ apiKey: api.apiKey, minVersion: api.minVersion, maxVersion: api.maxVersion }))
+    .map((api) => ({
+      apiKey: api.apiKey,
+      minVersion: api.apiKey === Produce.apiKey ? 0 : api.minVersion,
+      maxVersion: api.maxVersion,
+    }))
     .sort((a, b) => a.apiKey - b.apiKey);
+  assert.equal(SERVED_APIS.get(Produce.apiKey)?.minVersion, 3, 'v0-v2 are still not served');
   assert.deepEqual(body.apiKeys, expected);
   assert.equal(body.errorCode, KafkaError.NONE);
 });

@@ -1,18 +1,23 @@
 // The registry: each API we serve, bound to its handler. Its APIs (and their versions, from the generated schemas)
 // are what decodeRequest accepts and what ApiVersions advertises.
 import {
+  AlterConfigs,
   type Api,
   ApiVersions,
   type ApiVersionsResponse,
+  CreatePartitions,
   CreateTopics,
   type Decoded,
   DeleteRecords,
   DeleteTopics,
+  DescribeCluster,
+  DescribeConfigs,
   DescribeGroups,
   encodeResponse,
   Fetch,
   FindCoordinator,
   Heartbeat,
+  IncrementalAlterConfigs,
   InitProducerId,
   JoinGroup,
   KafkaError,
@@ -26,6 +31,7 @@ import {
   SyncGroup,
 } from '../protocol/index.ts';
 import * as admin from './admin.ts';
+import * as configs from './configs.ts';
 import type { BrokerContext, Handler, RequestContext } from './context.ts';
 import * as data from './data.ts';
 import * as groups from './groups.ts';
@@ -77,6 +83,11 @@ const ROUTES: readonly Route[] = [
   route(DeleteTopics, admin.deleteTopics),
   route(DeleteRecords, admin.deleteRecords),
   route(InitProducerId, data.initProducerId),
+  route(DescribeConfigs, configs.describeConfigs),
+  route(AlterConfigs, configs.alterConfigs),
+  route(CreatePartitions, admin.createPartitions),
+  route(IncrementalAlterConfigs, configs.incrementalAlterConfigs),
+  route(DescribeCluster, admin.describeCluster),
 ];
 
 export const HANDLERS: ReadonlyMap<number, Route> = new Map(ROUTES.map((r) => [r.api.apiKey, r]));
@@ -84,13 +95,25 @@ export const HANDLERS: ReadonlyMap<number, Route> = new Map(ROUTES.map((r) => [r
 /** The APIs we serve by key, for decodeRequest: a request for any other API or version is UNSUPPORTED_VERSION. */
 export const SERVED_APIS: ReadonlyMap<number, Api> = new Map(ROUTES.map((r) => [r.api.apiKey, r.api]));
 
+/**
+ * The lowest Produce version ApiVersions names, below the v3 we serve, as Kafka 4.0's broker does
+ * (PRODUCE_API_VERSIONS_RESPONSE_MIN_VERSION, KAFKA-18659): librdkafka before 2.8 enables gzip, snappy and lz4 only
+ * when the broker's Produce range includes v0, and otherwise silently produces uncompressed. Clients pick the highest
+ * version both sides know, never v0–v2; a request at those versions still closes the connection (server.ts).
+ */
+export const PRODUCE_ADVERTISED_MIN_VERSION = 0;
+
 /** The ApiVersions answer: every registered API with the versions it serves. */
 export function apiVersionsBody(errorCode: number): ApiVersionsResponse {
   return {
     errorCode,
     apiKeys: [...SERVED_APIS.values()]
       .sort((a, b) => a.apiKey - b.apiKey)
-      .map((api) => ({ apiKey: api.apiKey, minVersion: api.minVersion, maxVersion: api.maxVersion })),
+      .map((api) => ({
+        apiKey: api.apiKey,
+        minVersion: api.apiKey === Produce.apiKey ? PRODUCE_ADVERTISED_MIN_VERSION : api.minVersion,
+        maxVersion: api.maxVersion,
+      })),
     throttleTimeMs: 0,
   };
 }

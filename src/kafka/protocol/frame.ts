@@ -83,15 +83,6 @@ export function encodeResponse<Res>(
   return w.toFrame();
 }
 
-/**
- * The answer to an API key or version we do not serve: the correlation id and error code UNSUPPORTED_VERSION (35).
- * We cannot know the layout of a response we do not implement, so this is the common prefix most error responses
- * share (ApiVersions v0 reads exactly this); the connection stays open and the client learns why.
- */
-export function encodeUnsupportedVersion(correlationId: number): Buffer[] {
-  return new Writer().int32(correlationId).int16(35).toFrame();
-}
-
 /** Encodes a request frame, with its size prefix (for tests and tools that speak to a broker directly). */
 export function encodeRequest<Req>(
   api: Api<Req, unknown>,

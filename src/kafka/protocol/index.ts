@@ -8,7 +8,6 @@ export {
   decodeResponse,
   encodeRequest,
   encodeResponse,
-  encodeUnsupportedVersion,
   peekHeader,
   type RequestHeader,
   UnsupportedVersionError,
