@@ -39,6 +39,27 @@ export async function startTestBroker(options: Partial<BrokerOptions> = {}): Pro
   return state;
 }
 
+/**
+ * Resolves once `measure` (records, rows: anything that only grows as the work goes on) reaches `target`, checking
+ * every `everyMs`. Budgeted by progress, not by time: it rejects only when the measure has not grown for `stallMs`,
+ * since a loaded machine is slower, not stuck.
+ */
+export async function progresses(
+  measure: () => number | Promise<number>,
+  target: number,
+  what: string,
+  stallMs = 30_000,
+  everyMs = 100,
+): Promise<void> {
+  let best = -Infinity;
+  for (let grew = Date.now(); ; await new Promise((resolve) => setTimeout(resolve, everyMs))) {
+    const now = await measure();
+    if (now >= target) return;
+    if (now > best) [best, grew] = [now, Date.now()];
+    else if (Date.now() - grew > stallMs) throw new Error(`${what}: stuck at ${now} of ${target} for ${stallMs} ms`);
+  }
+}
+
 /** Resolves when `condition` holds, checking every `everyMs`; rejects after `timeoutMs` with `what`. */
 export async function eventually(
   condition: () => boolean | Promise<boolean>,
