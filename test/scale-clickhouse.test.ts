@@ -11,6 +11,7 @@ import type { Event } from './fixtures/clickhouse-counts.ts';
 import { eventually, progresses } from './helpers/broker.ts';
 import { startClickHouse, type TestClickHouse } from './helpers/clickhouse.ts';
 import {
+  EVENT_MS,
   produceKeyed,
   SCALE_TEST,
   scaleTestResources,
@@ -98,12 +99,13 @@ it(
     await eventually(
       () => members.every((m) => tasksOf(m).length === PARTITIONS / 3),
       'three members with four tasks each',
-      30_000,
+      EVENT_MS,
     );
     await eventually(
       async () =>
         (await ch.rows("SELECT name FROM system.tables WHERE name IN ('events_seen', 'window_counts')")).length === 2,
       'the tables',
+      EVENT_MS,
     );
     // Without merges the raw tables keep whatever the replay writes twice; FINAL must still read each row once.
     await ch.client.command({ query: 'SYSTEM STOP MERGES events_seen' });
@@ -120,7 +122,7 @@ it(
     await eventually(
       async () => (await written('events_seen')) && (await written('window_counts')),
       'the member to write events and windows',
-      30_000,
+      EVENT_MS,
     );
     await victim.stop('SIGKILL'); // mid-run: its tasks resume on the others from their checkpoints and replay
     await first;
@@ -128,7 +130,7 @@ it(
     await eventually(
       () => survivors.reduce((n, m) => n + tasksOf(m).length, 0) === PARTITIONS,
       'the survivors to take every task',
-      30_000,
+      EVENT_MS,
     );
     await produce(kafka, [...batch(1), ...closing()]);
 

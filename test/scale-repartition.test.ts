@@ -15,6 +15,7 @@ import { buildViewsByCountry, type CountryCount, type View } from './fixtures/vi
 import { eventually, progresses } from './helpers/broker.ts';
 import {
   appendKeyed,
+  EVENT_MS,
   endOffset,
   kafkaClient,
   produceKeyed,
@@ -116,10 +117,10 @@ it(
     await eventually(
       () => members.every((m) => tasksOf(m).length === PARTITIONS / 3),
       'three members with two tasks each',
-      30_000,
+      EVENT_MS,
     );
     await produce(kafka, batch(0));
-    await eventually(async () => (await endOffset(kafka, 'country-counts')) > 0, 'first windows', 30_000);
+    await eventually(async () => (await endOffset(kafka, 'country-counts')) > 0, 'first windows', EVENT_MS);
     await produce(kafka, batch(1));
     // Mid-run: the repartition topic has records its tasks wrote after their last checkpoint, and readers mid-way.
     await progresses(
@@ -131,7 +132,7 @@ it(
     await eventually(
       () => tasksOf(members[0]!).length + tasksOf(members[2]!).length === PARTITIONS,
       'the survivors to take every task',
-      30_000,
+      EVENT_MS,
     );
     await produce(kafka, [...batch(2), ...closing()]);
     const expected = await reference([...batch(0), ...batch(1), ...batch(2), ...closing()]);
@@ -163,7 +164,7 @@ function threadedHost(dataDir: string, threads: number, crashFile: string): Daem
 }
 
 async function hostKafka(host: Daemon): Promise<Kafka> {
-  return kafkaClient((await host.waitFor(/Kafka protocol on (\S+?)[;,\s]/))[1]!);
+  return kafkaClient((await host.waitFor(/Kafka protocol on (\S+?)[;,\s]/, EVENT_MS))[1]!);
 }
 
 it(
@@ -178,15 +179,15 @@ it(
     await seed.close();
 
     let host = threadedHost(data, 2, crashFile);
-    await host.waitFor(/thread 1 tasks \[1,3,5\]/);
+    await host.waitFor(/thread 1 tasks \[1,3,5\]/, EVENT_MS);
     let kafka = await hostKafka(host);
     await produce(kafka, batch(0));
-    await eventually(async () => (await endOffset(kafka, 'country-counts')) > 0, 'first windows', 30_000);
+    await eventually(async () => (await endOffset(kafka, 'country-counts')) > 0, 'first windows', EVENT_MS);
     // A thread dies as the second batch comes through (its tasks have written some of it, past their checkpoint).
     fs.writeFileSync(crashFile, '');
     await produce(kafka, batch(1));
-    await eventually(() => !fs.existsSync(crashFile), 'a thread to die', 30_000);
-    const died = (await host.waitFor(/"released":(\d+).*task thread died; restarting it/))[1];
+    await eventually(() => !fs.existsSync(crashFile), 'a thread to die', EVENT_MS);
+    const died = (await host.waitFor(/"released":(\d+).*task thread died; restarting it/, EVENT_MS))[1];
     // Its leases are let go at once (its process lives on): the restarted thread does not wait for them to expire.
     assert.ok(Number(died) > 0, host.output());
     await progresses(
@@ -197,7 +198,7 @@ it(
     // Stopped (each task's last checkpoint), then resumed by three threads: the tasks move, their state with them.
     assert.equal(await host.stop('SIGTERM'), 0, host.output());
     host = threadedHost(data, 3, crashFile);
-    await host.waitFor(/thread 2 tasks \[/);
+    await host.waitFor(/thread 2 tasks \[/, EVENT_MS);
     // Shared by the records the partitions hold now (round robin when they were empty): every thread some, all six.
     const shares = [...host.output().matchAll(/thread \d tasks \[([\d,]*)\]/g)].map((m) =>
       m[1]!.split(',').map(Number),
@@ -213,7 +214,7 @@ it(
     const expected = await reference([...batch(0), ...batch(1), ...batch(2), ...closing()]);
     await expectEveryWindowOnce(kafka, expected);
     // The tasks show in the host's HTTP API and /metrics, as the threads report them.
-    const http = (await host.waitFor(/HTTP on (http:\/\/\S+?)[;\s]/))[1]!;
+    const http = (await host.waitFor(/HTTP on (http:\/\/\S+?)[;\s]/, EVENT_MS))[1]!;
     const tasks = Array.from({ length: PARTITIONS }, (_, p) => `views-by-country#${p}`);
     await eventually(async () => {
       const { pipelines } = (await (await fetch(`${http}/v1/pipelines`)).json()) as { pipelines: { name: string }[] };

@@ -10,6 +10,7 @@ import { sluice } from '../support/processes.ts';
 import { eventually, progresses } from './helpers/broker.ts';
 import {
   appendKeyed,
+  EVENT_MS,
   kafkaClient,
   produceKeyed,
   readTopic,
@@ -89,20 +90,20 @@ it(
     await eventually(
       () => members.every((m) => tasksOf(m).length === PARTITIONS / 3),
       'three members with four tasks each',
-      30_000,
+      EVENT_MS,
     );
     await produce(kafka, batch(0));
-    await eventually(async () => (await totals(kafka)).length > 0, 'first windows', 30_000);
+    await eventually(async () => (await totals(kafka)).length > 0, 'first windows', EVENT_MS);
     await produce(kafka, batch(1));
     await members[1]!.stop('SIGKILL'); // mid-run: its tasks resume elsewhere from their checkpoints
     await eventually(
       () => tasksOf(members[0]!).length + tasksOf(members[2]!).length === PARTITIONS,
       'the survivors to take every task',
-      30_000,
+      EVENT_MS,
     );
     await produce(kafka, batch(2));
     const fourth = member(bootstrap, data);
-    await eventually(() => tasksOf(fourth).length > 0, 'the fourth member to get tasks', 30_000);
+    await eventually(() => tasksOf(fourth).length > 0, 'the fourth member to get tasks', EVENT_MS);
     await produce(kafka, [...batch(3), ...closing()]);
     const expected = await reference([...batch(0), ...batch(1), ...batch(2), ...batch(3), ...closing()]);
     await progresses(async () => (await totals(kafka)).filter(beforeClosing).length, expected.length, 'every window');
@@ -135,7 +136,7 @@ it('rescales 2 → 4 → 1 through savepoints with identical results', SCALE_TES
         new Set([...run.output().matchAll(/tasks \[([\d,]*)\] of/g)].flatMap((m) => m[1]!.split(','))).size >=
         PARTITIONS,
       `${parallelism} members running all tasks`,
-      30_000,
+      EVENT_MS,
     );
     await produce(kafka, events);
     await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -178,12 +179,12 @@ it(
       '--session-timeout',
       '3s',
     ]);
-    const bootstrap = (await host.waitFor(/Kafka protocol on (\S+?)[;,\s]/))[1]!;
+    const bootstrap = (await host.waitFor(/Kafka protocol on (\S+?)[;,\s]/, EVENT_MS))[1]!;
     const kafka = kafkaClient(bootstrap);
-    await eventually(() => tasksOf(host).length === PARTITIONS, 'the host member with every task', 30_000);
+    await eventually(() => tasksOf(host).length === PARTITIONS, 'the host member with every task', EVENT_MS);
     await produce(kafka, batch(0));
     const outside = member(bootstrap, data);
-    await eventually(() => tasksOf(outside).length === PARTITIONS / 2, 'the outside member to get half', 30_000);
+    await eventually(() => tasksOf(outside).length === PARTITIONS / 2, 'the outside member to get half', EVENT_MS);
     await produce(kafka, [...batch(1), ...closing()]);
     const expected = await reference([...batch(0), ...batch(1), ...closing()]);
     await progresses(async () => (await totals(kafka)).filter(beforeClosing).length, expected.length, 'every window');

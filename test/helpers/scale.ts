@@ -18,6 +18,13 @@ process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
  */
 export const SCALE_TEST = { timeout: 600_000 };
 
+/**
+ * How long a scale-out test waits for what has no measure of progress — members to start and join, a task handed
+ * over, a first window: each member is a Node process loading the TypeScript CLI (seconds of CPU), several times
+ * slower on a loaded machine (30 s was seen to run out there), so this bound only catches what never happens.
+ */
+export const EVENT_MS = 120_000;
+
 export interface ScaleTestResources {
   tempDir(): string;
   /** Starts `sluice <args>`, killed after the file's tests. */
@@ -56,7 +63,7 @@ export async function startClusterBroker(
   topics: ITopicConfig[],
 ): Promise<{ bootstrap: string; kafka: Kafka }> {
   const broker = resources.start(['broker', '--data-dir', resources.tempDir(), '--kafka-port', '0']);
-  const bootstrap = (await broker.waitFor(/Kafka protocol on (\S+),/))[1]!;
+  const bootstrap = (await broker.waitFor(/Kafka protocol on (\S+),/, EVENT_MS))[1]!;
   const kafka = kafkaClient(bootstrap);
   const admin = kafka.admin();
   await admin.connect();
