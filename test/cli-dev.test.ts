@@ -8,7 +8,7 @@ import path from 'node:path';
 import { it } from 'node:test';
 import { sluice, startSluice } from '../support/processes.ts';
 
-it('sluice dev runs the demo pipeline end to end and stops on SIGINT', { timeout: 240_000 }, async () => {
+it('sluice dev runs the demo pipeline end to end and stops on SIGINT', async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-dev-'));
   const dev = startSluice([
     'dev',

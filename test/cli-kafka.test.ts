@@ -21,7 +21,7 @@ after(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-describe('sluice CLI against sluice broker', { timeout: 240_000 }, () => {
+describe('sluice CLI against sluice broker', () => {
   it('creates, lists, describes and deletes topics', async () => {
     const created = await sluice(['topics', 'create', 'orders', '-p', '3', '--bootstrap', bootstrap]);
     assert.equal(created.code, 0, created.stderr);

@@ -85,7 +85,7 @@ function oneError(stderr: string, message: RegExp): void {
   assert.equal(stderr.trim().split('\n').length, 1, stderr);
 }
 
-describe('pipeline files that do not load', { timeout: 120_000 }, () => {
+describe('pipeline files that do not load', () => {
   it('names file:line:column of syntax and type-strip errors, with exit code 2', async () => {
     const stripped = await sluice(['run', file('uses-box.ts'), '--no-kafka', '--no-http']);
     assert.equal(stripped.code, 2, stripped.stderr);
@@ -138,7 +138,7 @@ describe('pipeline files that do not load', { timeout: 120_000 }, () => {
   });
 });
 
-describe('definitions that throw while building', { timeout: 120_000 }, () => {
+describe('definitions that throw while building', () => {
   it('fail `sluice run` at once with the cause: exit 1, or the exit code of a Sluice error', async () => {
     const started = Date.now();
     const result = await sluice(['run', file('throws.ts'), '--data-dir', dataDir(), '--no-kafka', '--no-http']);

@@ -84,9 +84,7 @@ describe('dashboard under sluice up', { skip: hasChromium ? false : `${CHROMIUM}
     }
   };
 
-  it('shows the three pipelines running with checkpoints advancing, on the Deployment page and the Overview', {
-    timeout: 400_000,
-  }, async () => {
+  it('shows the three pipelines running with checkpoints advancing, on the Deployment page and the Overview', async () => {
     await page.goto(`${url}/deployment`);
     await page.getByRole('link', { name: 'Deployment' }).waitFor();
     await page.getByRole('heading', { name: /Deployment demo/ }).waitFor({ timeout: WAIT_MS });
@@ -122,7 +120,7 @@ describe('dashboard under sluice up', { skip: hasChromium ? false : `${CHROMIUM}
     await page.getByRole('link', { name: 'Deployment' }).click();
   });
 
-  it('runs a job from the page and shows the run', { timeout: 300_000 }, async () => {
+  it('runs a job from the page and shows the run', async () => {
     const row = page.locator('[data-testid=deployment-jobs] tbody tr', { hasText: 'window-batch' });
     await row.getByRole('button', { name: 'Run now' }).click();
     await page.locator('[data-testid=job-message]', { hasText: /window-batch: run .* started/ }).waitFor();
@@ -135,7 +133,7 @@ describe('dashboard under sluice up', { skip: hasChromium ? false : `${CHROMIUM}
     assert.equal(run.status, 'succeeded', run.error);
   });
 
-  it("shows a replay's progress until it switches readers", { timeout: 300_000 }, async () => {
+  it("shows a replay's progress until it switches readers", async () => {
     const response = await fetch(`${url}/v1/deployment/replays`, {
       method: 'POST',
       body: JSON.stringify({ pipeline: 'sensor-averages', from: 'earliest' }),
@@ -155,7 +153,7 @@ describe('dashboard under sluice up', { skip: hasChromium ? false : `${CHROMIUM}
     await page.screenshot({ path: path.join(ARTIFACTS, 'deployment-replay.png'), fullPage: true });
   });
 
-  it('shows a SIGKILLed worker as restarted, and running again', { timeout: 300_000 }, async () => {
+  it('shows a SIGKILLed worker as restarted, and running again', async () => {
     const before = (await status()).pipelines.find((p) => p.name === 'windowed-counts')!;
     assert.ok(before.pid, 'a worker process runs it');
     assert.equal(before.host, 'worker-process');

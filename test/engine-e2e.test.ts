@@ -40,7 +40,7 @@ async function produce(log: Log, events: Event[]): Promise<void> {
   }
 }
 
-describe('engine end to end', { timeout: 60_000 }, () => {
+describe('engine end to end', () => {
   it('windowed counts over the log with disorder and late data', async () => {
     const log = await openLog({ dataDir: tempDir() });
     const pipeline = await windowedCounts({ log, bounded: false, dataDir: log.dataDir });

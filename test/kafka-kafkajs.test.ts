@@ -76,9 +76,7 @@ it('produces idempotently with acks=all and the records land exactly once', asyn
   assert.equal(total, 600);
 });
 
-it('rebalances a group of 3 consumers when one leaves, losing and duplicating nothing', {
-  timeout: 90_000,
-}, async () => {
+it('rebalances a group of 3 consumers when one leaves, losing and duplicating nothing', async () => {
   const seen = new Map<string, number>();
   const consumers: Consumer[] = [];
   const start = async () => {
@@ -128,7 +126,7 @@ it('rebalances a group of 3 consumers when one leaves, losing and duplicating no
   }
 });
 
-it('honours committed offsets after a broker restart', { timeout: 60_000 }, async () => {
+it('honours committed offsets after a broker restart', async () => {
   const admin = kafka().admin();
   await admin.connect();
   const before = await admin.fetchOffsets({ groupId: 'trio', topics: ['orders'] });

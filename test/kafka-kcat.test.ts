@@ -65,7 +65,7 @@ describe('kcat (librdkafka)', {
     assert.deepEqual(got.sort(), [...expected].sort());
   });
 
-  it('splits partitions among the members of a balanced consumer group (-G)', { timeout: 60_000 }, async () => {
+  it('splits partitions among the members of a balanced consumer group (-G)', async () => {
     const member = () =>
       run(
         'kcat',

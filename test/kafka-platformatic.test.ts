@@ -13,7 +13,7 @@ after(async () => {
   await t.close();
 });
 
-it('creates a topic, produces and consumes with flexible versions', { timeout: 60_000 }, async () => {
+it('creates a topic, produces and consumes with flexible versions', async () => {
   const admin = new Admin({ clientId: 'admin', bootstrapBrokers: [t.bootstrap] });
   await admin.createTopics({ topics: ['flex'], partitions: 3, replicas: 1 });
   const meta = await admin.metadata({ topics: ['flex'] });
@@ -48,9 +48,7 @@ it('creates a topic, produces and consumes with flexible versions', { timeout: 6
   assert.deepEqual([...got].sort(), messages.map((m) => `${m.key}=${m.value}`).sort());
 });
 
-it('gives every idempotent producer its own id, even when it names one (regression: two producers shared id 0)', {
-  timeout: 60_000,
-}, async () => {
+it('gives every idempotent producer its own id, even when it names one (regression: two producers shared id 0)', async () => {
   const admin = new Admin({ clientId: 'admin', bootstrapBrokers: [t.bootstrap] });
   await admin.createTopics({ topics: ['shared-seq'], partitions: 3, replicas: 1 });
   await admin.close();

@@ -88,7 +88,7 @@ function sameRows(actual: unknown[][], expected: unknown[][], what: string): voi
 
 const close = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
 
-describe('Nexmark queries agree with DuckDB SQL over the same events', { timeout: 60_000 }, () => {
+describe('Nexmark queries agree with DuckDB SQL over the same events', () => {
   before(load);
   after(() => {
     db?.closeSync();

@@ -79,7 +79,7 @@ interface HostCase {
 }
 
 function conformance(name: string, host: HostCase): void {
-  describe(`${name} host`, { timeout: 120_000 }, () => {
+  describe(`${name} host`, () => {
     const supervise = (dir: string) =>
       new Supervisor({
         host: host.make(dir),
