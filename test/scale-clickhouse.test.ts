@@ -13,7 +13,6 @@ import { startClickHouse, type TestClickHouse } from './helpers/clickhouse.ts';
 import {
   EVENT_MS,
   produceKeyed,
-  SCALE_TEST,
   scaleTestResources,
   startClusterBroker,
   startMember,
@@ -73,87 +72,83 @@ async function windowCounts(ch: TestClickHouse): Promise<string[]> {
 /** Sends `events` in requests of 100, so that the tasks read them a few at a time and fire windows in between. */
 const produce = (kafka: Kafka, events: Event[]) => produceKeyed(kafka, 'events', PARTITIONS, events, (e) => e.key, 100);
 
-it(
-  'three members, one SIGKILLed after writing: each window and key once with its count, each event once',
-  SCALE_TEST,
-  async (t) => {
-    const server = await startClickHouse();
-    if ('skip' in server) {
-      t.skip(server.skip);
-      return;
-    }
-    const ch = (clickhouse = server);
-    const { bootstrap, kafka } = await startClusterBroker(resources, [{ topic: 'events', numPartitions: PARTITIONS }]);
-    const data = resources.tempDir();
-    const member = () =>
-      startMember(resources, {
-        pipeline: PIPELINE,
-        bootstrap,
-        group: 'chc',
-        dataDir: data,
-        // Rare checkpoints: what a task wrote before the kill is almost surely after its last one, so it replays.
-        checkpointInterval: '5s',
-        env: { SLUICE_CLICKHOUSE_URL: ch.url },
-      });
-    const members = [member(), member(), member()];
-    await eventually(
-      () => members.every((m) => tasksOf(m).length === PARTITIONS / 3),
-      'three members with four tasks each',
-      EVENT_MS,
-    );
-    await eventually(
-      async () =>
-        (await ch.rows("SELECT name FROM system.tables WHERE name IN ('events_seen', 'window_counts')")).length === 2,
-      'the tables',
-      EVENT_MS,
-    );
-    // Without merges the raw tables keep whatever the replay writes twice; FINAL must still read each row once.
-    await ch.client.command({ query: 'SYSTEM STOP MERGES events_seen' });
-    await ch.client.command({ query: 'SYSTEM STOP MERGES window_counts' });
+it('three members, one SIGKILLed after writing: each window and key once with its count, each event once', async (t) => {
+  const server = await startClickHouse();
+  if ('skip' in server) {
+    t.skip(server.skip);
+    return;
+  }
+  const ch = (clickhouse = server);
+  const { bootstrap, kafka } = await startClusterBroker(resources, [{ topic: 'events', numPartitions: PARTITIONS }]);
+  const data = resources.tempDir();
+  const member = () =>
+    startMember(resources, {
+      pipeline: PIPELINE,
+      bootstrap,
+      group: 'chc',
+      dataDir: data,
+      // Rare checkpoints: what a task wrote before the kill is almost surely after its last one, so it replays.
+      checkpointInterval: '5s',
+      env: { SLUICE_CLICKHOUSE_URL: ch.url },
+    });
+  const members = [member(), member(), member()];
+  await eventually(
+    () => members.every((m) => tasksOf(m).length === PARTITIONS / 3),
+    'three members with four tasks each',
+    EVENT_MS,
+  );
+  await eventually(
+    async () =>
+      (await ch.rows("SELECT name FROM system.tables WHERE name IN ('events_seen', 'window_counts')")).length === 2,
+    'the tables',
+    EVENT_MS,
+  );
+  // Without merges the raw tables keep whatever the replay writes twice; FINAL must still read each row once.
+  await ch.client.command({ query: 'SYSTEM STOP MERGES events_seen' });
+  await ch.client.command({ query: 'SYSTEM STOP MERGES window_counts' });
 
-    const victim = members[1]!;
-    const victimKeys = Array.from({ length: KEYS }, (_, i) => `sensor-${i}`)
-      .filter((key) => tasksOf(victim).includes(partitionForKey(Buffer.from(key), PARTITIONS)))
-      .map((key) => `'${key}'`)
-      .join(', ');
-    const written = async (table: string) =>
-      Number((await ch.rows(`SELECT count() AS n FROM ${table} WHERE key IN (${victimKeys})`))[0]!.n) > 0;
-    const first = produce(kafka, batch(0));
-    await eventually(
-      async () => (await written('events_seen')) && (await written('window_counts')),
-      'the member to write events and windows',
-      EVENT_MS,
-    );
-    await victim.stop('SIGKILL'); // mid-run: its tasks resume on the others from their checkpoints and replay
-    await first;
-    const survivors = [members[0]!, members[2]!];
-    await eventually(
-      () => survivors.reduce((n, m) => n + tasksOf(m).length, 0) === PARTITIONS,
-      'the survivors to take every task',
-      EVENT_MS,
-    );
-    await produce(kafka, [...batch(1), ...closing()]);
+  const victim = members[1]!;
+  const victimKeys = Array.from({ length: KEYS }, (_, i) => `sensor-${i}`)
+    .filter((key) => tasksOf(victim).includes(partitionForKey(Buffer.from(key), PARTITIONS)))
+    .map((key) => `'${key}'`)
+    .join(', ');
+  const written = async (table: string) =>
+    Number((await ch.rows(`SELECT count() AS n FROM ${table} WHERE key IN (${victimKeys})`))[0]!.n) > 0;
+  const first = produce(kafka, batch(0));
+  await eventually(
+    async () => (await written('events_seen')) && (await written('window_counts')),
+    'the member to write events and windows',
+    EVENT_MS,
+  );
+  await victim.stop('SIGKILL'); // mid-run: its tasks resume on the others from their checkpoints and replay
+  await first;
+  const survivors = [members[0]!, members[2]!];
+  await eventually(
+    () => survivors.reduce((n, m) => n + tasksOf(m).length, 0) === PARTITIONS,
+    'the survivors to take every task',
+    EVENT_MS,
+  );
+  await produce(kafka, [...batch(1), ...closing()]);
 
-    const events = [...batch(0), ...batch(1), ...closing()];
-    const expected = expectedCounts(events);
-    await progresses(async () => (await windowCounts(ch)).length, expected.length, 'every window');
-    await progresses(
-      async () => Number((await ch.rows('SELECT count() AS n FROM events_seen_latest'))[0]!.n),
-      events.length,
-      'every event',
-    );
-    for (const m of survivors) assert.equal(await m.stop('SIGTERM'), 0, m.output());
+  const events = [...batch(0), ...batch(1), ...closing()];
+  const expected = expectedCounts(events);
+  await progresses(async () => (await windowCounts(ch)).length, expected.length, 'every window');
+  await progresses(
+    async () => Number((await ch.rows('SELECT count() AS n FROM events_seen_latest'))[0]!.n),
+    events.length,
+    'every event',
+  );
+  for (const m of survivors) assert.equal(await m.stop('SIGTERM'), 0, m.output());
 
-    assert.deepEqual(await windowCounts(ch), expected);
-    const [seen] = await ch.rows('SELECT count() AS n, uniqExact(value) AS distinct FROM events_seen_latest');
-    assert.deepEqual(seen, { n: String(events.length), distinct: String(events.length) });
-    const [raw] = await ch.rows('SELECT count() AS n FROM events_seen');
-    const [rawCounts] = await ch.rows('SELECT count() AS n FROM window_counts');
-    t.diagnostic(
-      `${expected.length} windows, ${events.length} events; rows written twice by replays (merged by FINAL): ` +
-        `${Number(raw!.n) - events.length} events`,
-    );
-    t.diagnostic(`window_counts holds ${rawCounts!.n} versions of ${expected.length} windows`);
-    assert.ok(Number(raw!.n) > events.length, 'the replay wrote rows again (merges are off: the raw table keeps them)');
-  },
-);
+  assert.deepEqual(await windowCounts(ch), expected);
+  const [seen] = await ch.rows('SELECT count() AS n, uniqExact(value) AS distinct FROM events_seen_latest');
+  assert.deepEqual(seen, { n: String(events.length), distinct: String(events.length) });
+  const [raw] = await ch.rows('SELECT count() AS n FROM events_seen');
+  const [rawCounts] = await ch.rows('SELECT count() AS n FROM window_counts');
+  t.diagnostic(
+    `${expected.length} windows, ${events.length} events; rows written twice by replays (merged by FINAL): ` +
+      `${Number(raw!.n) - events.length} events`,
+  );
+  t.diagnostic(`window_counts holds ${rawCounts!.n} versions of ${expected.length} windows`);
+  assert.ok(Number(raw!.n) > events.length, 'the replay wrote rows again (merges are off: the raw table keeps them)');
+});

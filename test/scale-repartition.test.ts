@@ -20,7 +20,6 @@ import {
   kafkaClient,
   produceKeyed,
   readTopic,
-  SCALE_TEST,
   scaleTestResources,
   startClusterBroker,
   startMember,
@@ -107,40 +106,36 @@ async function expectEveryWindowOnce(kafka: Kafka, expected: { rows: string[]; l
 const member = (bootstrap: string, dataDir: string) =>
   startMember(resources, { pipeline: PIPELINE, bootstrap, group: 'vc', dataDir });
 
-it(
-  'three members count by another key than the partitioning one; one killed mid-run; each window once',
-  SCALE_TEST,
-  async () => {
-    const { bootstrap, kafka } = await startBroker();
-    const data = tempDir();
-    const members = [member(bootstrap, data), member(bootstrap, data), member(bootstrap, data)];
-    await eventually(
-      () => members.every((m) => tasksOf(m).length === PARTITIONS / 3),
-      'three members with two tasks each',
-      EVENT_MS,
-    );
-    await produce(kafka, batch(0));
-    await eventually(async () => (await endOffset(kafka, 'country-counts')) > 0, 'first windows', EVENT_MS);
-    await produce(kafka, batch(1));
-    // Mid-run: the repartition topic has records its tasks wrote after their last checkpoint, and readers mid-way.
-    await progresses(
-      () => endOffset(kafka, 'views-by-country-by-country-repartition'),
-      3_001,
-      'the second batch to be on its way through the repartition topic',
-    );
-    await members[1]!.stop('SIGKILL');
-    await eventually(
-      () => tasksOf(members[0]!).length + tasksOf(members[2]!).length === PARTITIONS,
-      'the survivors to take every task',
-      EVENT_MS,
-    );
-    await produce(kafka, [...batch(2), ...closing()]);
-    const expected = await reference([...batch(0), ...batch(1), ...batch(2), ...closing()]);
-    assert.ok(expected.rows.length >= 3 * 10 * COUNTRIES.length, `${expected.rows.length} windows expected`);
-    await expectEveryWindowOnce(kafka, expected);
-    for (const m of [members[0]!, members[2]!]) assert.equal(await m.stop('SIGTERM'), 0, m.output());
-  },
-);
+it('three members count by another key than the partitioning one; one killed mid-run; each window once', async () => {
+  const { bootstrap, kafka } = await startBroker();
+  const data = tempDir();
+  const members = [member(bootstrap, data), member(bootstrap, data), member(bootstrap, data)];
+  await eventually(
+    () => members.every((m) => tasksOf(m).length === PARTITIONS / 3),
+    'three members with two tasks each',
+    EVENT_MS,
+  );
+  await produce(kafka, batch(0));
+  await eventually(async () => (await endOffset(kafka, 'country-counts')) > 0, 'first windows', EVENT_MS);
+  await produce(kafka, batch(1));
+  // Mid-run: the repartition topic has records its tasks wrote after their last checkpoint, and readers mid-way.
+  await progresses(
+    () => endOffset(kafka, 'views-by-country-by-country-repartition'),
+    3_001,
+    'the second batch to be on its way through the repartition topic',
+  );
+  await members[1]!.stop('SIGKILL');
+  await eventually(
+    () => tasksOf(members[0]!).length + tasksOf(members[2]!).length === PARTITIONS,
+    'the survivors to take every task',
+    EVENT_MS,
+  );
+  await produce(kafka, [...batch(2), ...closing()]);
+  const expected = await reference([...batch(0), ...batch(1), ...batch(2), ...closing()]);
+  assert.ok(expected.rows.length >= 3 * 10 * COUNTRIES.length, `${expected.rows.length} windows expected`);
+  await expectEveryWindowOnce(kafka, expected);
+  for (const m of [members[0]!, members[2]!]) assert.equal(await m.stop('SIGTERM'), 0, m.output());
+});
 
 /** `sluice run --parallelism N` on its own embedded log (task threads), its Kafka listener on a free port. */
 function threadedHost(dataDir: string, threads: number, crashFile: string): Daemon {
@@ -167,62 +162,56 @@ async function hostKafka(host: Daemon): Promise<Kafka> {
   return kafkaClient((await host.waitFor(/Kafka protocol on (\S+?)[;,\s]/, EVENT_MS))[1]!);
 }
 
-it(
-  'task threads on the embedded log: a thread dies mid-run, then 2 → 3 threads; each window once',
-  SCALE_TEST,
-  async () => {
-    const data = tempDir();
-    const crashFile = path.join(data, 'CRASH');
-    // The topics exist before the pipeline does, with the partitions the test wants (the pipeline would make 3).
-    const seed = await openLog({ dataDir: data });
-    await seed.createTopic('views', { partitions: PARTITIONS });
-    await seed.close();
+it('task threads on the embedded log: a thread dies mid-run, then 2 → 3 threads; each window once', async () => {
+  const data = tempDir();
+  const crashFile = path.join(data, 'CRASH');
+  // The topics exist before the pipeline does, with the partitions the test wants (the pipeline would make 3).
+  const seed = await openLog({ dataDir: data });
+  await seed.createTopic('views', { partitions: PARTITIONS });
+  await seed.close();
 
-    let host = threadedHost(data, 2, crashFile);
-    await host.waitFor(/thread 1 tasks \[1,3,5\]/, EVENT_MS);
-    let kafka = await hostKafka(host);
-    await produce(kafka, batch(0));
-    await eventually(async () => (await endOffset(kafka, 'country-counts')) > 0, 'first windows', EVENT_MS);
-    // A thread dies as the second batch comes through (its tasks have written some of it, past their checkpoint).
-    fs.writeFileSync(crashFile, '');
-    await produce(kafka, batch(1));
-    await eventually(() => !fs.existsSync(crashFile), 'a thread to die', EVENT_MS);
-    const died = (await host.waitFor(/"released":(\d+).*task thread died; restarting it/, EVENT_MS))[1];
-    // Its leases are let go at once (its process lives on): the restarted thread does not wait for them to expire.
-    assert.ok(Number(died) > 0, host.output());
-    await progresses(
-      () => endOffset(kafka, 'views-by-country-by-country-repartition'),
-      4_000,
-      'the second batch through the repartition topic',
-    );
-    // Stopped (each task's last checkpoint), then resumed by three threads: the tasks move, their state with them.
-    assert.equal(await host.stop('SIGTERM'), 0, host.output());
-    host = threadedHost(data, 3, crashFile);
-    await host.waitFor(/thread 2 tasks \[/, EVENT_MS);
-    // Shared by the records the partitions hold now (round robin when they were empty): every thread some, all six.
-    const shares = [...host.output().matchAll(/thread \d tasks \[([\d,]*)\]/g)].map((m) =>
-      m[1]!.split(',').map(Number),
-    );
-    assert.equal(shares.length, 3, host.output());
-    assert.ok(
-      shares.every((ps) => ps.length > 0),
-      host.output(),
-    );
-    assert.deepEqual(shares.flat().toSorted(), [0, 1, 2, 3, 4, 5]);
-    kafka = await hostKafka(host);
-    await produce(kafka, [...batch(2), ...closing()]);
-    const expected = await reference([...batch(0), ...batch(1), ...batch(2), ...closing()]);
-    await expectEveryWindowOnce(kafka, expected);
-    // The tasks show in the host's HTTP API and /metrics, as the threads report them.
-    const http = (await host.waitFor(/HTTP on (http:\/\/\S+?)[;\s]/, EVENT_MS))[1]!;
-    const tasks = Array.from({ length: PARTITIONS }, (_, p) => `views-by-country#${p}`);
-    await eventually(async () => {
-      const { pipelines } = (await (await fetch(`${http}/v1/pipelines`)).json()) as { pipelines: { name: string }[] };
-      const names = pipelines.map((p) => p.name).sort();
-      return names.join() === tasks.join();
-    }, 'every task in /v1/pipelines');
-    const metrics = await (await fetch(`${http}/metrics`)).text();
-    assert.match(metrics, /sluice_operator_records_in_total\{pipeline="views-by-country#5",operator="[^"]+"\} [1-9]/);
-    assert.equal(await host.stop('SIGTERM'), 0, host.output());
-  },
-);
+  let host = threadedHost(data, 2, crashFile);
+  await host.waitFor(/thread 1 tasks \[1,3,5\]/, EVENT_MS);
+  let kafka = await hostKafka(host);
+  await produce(kafka, batch(0));
+  await eventually(async () => (await endOffset(kafka, 'country-counts')) > 0, 'first windows', EVENT_MS);
+  // A thread dies as the second batch comes through (its tasks have written some of it, past their checkpoint).
+  fs.writeFileSync(crashFile, '');
+  await produce(kafka, batch(1));
+  await eventually(() => !fs.existsSync(crashFile), 'a thread to die', EVENT_MS);
+  const died = (await host.waitFor(/"released":(\d+).*task thread died; restarting it/, EVENT_MS))[1];
+  // Its leases are let go at once (its process lives on): the restarted thread does not wait for them to expire.
+  assert.ok(Number(died) > 0, host.output());
+  await progresses(
+    () => endOffset(kafka, 'views-by-country-by-country-repartition'),
+    4_000,
+    'the second batch through the repartition topic',
+  );
+  // Stopped (each task's last checkpoint), then resumed by three threads: the tasks move, their state with them.
+  assert.equal(await host.stop('SIGTERM'), 0, host.output());
+  host = threadedHost(data, 3, crashFile);
+  await host.waitFor(/thread 2 tasks \[/, EVENT_MS);
+  // Shared by the records the partitions hold now (round robin when they were empty): every thread some, all six.
+  const shares = [...host.output().matchAll(/thread \d tasks \[([\d,]*)\]/g)].map((m) => m[1]!.split(',').map(Number));
+  assert.equal(shares.length, 3, host.output());
+  assert.ok(
+    shares.every((ps) => ps.length > 0),
+    host.output(),
+  );
+  assert.deepEqual(shares.flat().toSorted(), [0, 1, 2, 3, 4, 5]);
+  kafka = await hostKafka(host);
+  await produce(kafka, [...batch(2), ...closing()]);
+  const expected = await reference([...batch(0), ...batch(1), ...batch(2), ...closing()]);
+  await expectEveryWindowOnce(kafka, expected);
+  // The tasks show in the host's HTTP API and /metrics, as the threads report them.
+  const http = (await host.waitFor(/HTTP on (http:\/\/\S+?)[;\s]/, EVENT_MS))[1]!;
+  const tasks = Array.from({ length: PARTITIONS }, (_, p) => `views-by-country#${p}`);
+  await eventually(async () => {
+    const { pipelines } = (await (await fetch(`${http}/v1/pipelines`)).json()) as { pipelines: { name: string }[] };
+    const names = pipelines.map((p) => p.name).sort();
+    return names.join() === tasks.join();
+  }, 'every task in /v1/pipelines');
+  const metrics = await (await fetch(`${http}/metrics`)).text();
+  assert.match(metrics, /sluice_operator_records_in_total\{pipeline="views-by-country#5",operator="[^"]+"\} [1-9]/);
+  assert.equal(await host.stop('SIGTERM'), 0, host.output());
+});

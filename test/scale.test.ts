@@ -14,7 +14,6 @@ import {
   kafkaClient,
   produceKeyed,
   readTopic,
-  SCALE_TEST,
   scaleTestResources,
   startClusterBroker,
   startMember,
@@ -80,40 +79,36 @@ const totals = async (kafka: Kafka) => (await readTopic<WindowTotal>(kafka, 'win
 const member = (bootstrap: string, dataDir: string) =>
   startMember(resources, { pipeline: PIPELINE, bootstrap, group: 'wc', dataDir });
 
-it(
-  'three members: one killed mid-run, a fourth added; results equal one process, each window once',
-  SCALE_TEST,
-  async () => {
-    const { bootstrap, kafka } = await startBroker();
-    const data = tempDir();
-    const members = [member(bootstrap, data), member(bootstrap, data), member(bootstrap, data)];
-    await eventually(
-      () => members.every((m) => tasksOf(m).length === PARTITIONS / 3),
-      'three members with four tasks each',
-      EVENT_MS,
-    );
-    await produce(kafka, batch(0));
-    await eventually(async () => (await totals(kafka)).length > 0, 'first windows', EVENT_MS);
-    await produce(kafka, batch(1));
-    await members[1]!.stop('SIGKILL'); // mid-run: its tasks resume elsewhere from their checkpoints
-    await eventually(
-      () => tasksOf(members[0]!).length + tasksOf(members[2]!).length === PARTITIONS,
-      'the survivors to take every task',
-      EVENT_MS,
-    );
-    await produce(kafka, batch(2));
-    const fourth = member(bootstrap, data);
-    await eventually(() => tasksOf(fourth).length > 0, 'the fourth member to get tasks', EVENT_MS);
-    await produce(kafka, [...batch(3), ...closing()]);
-    const expected = await reference([...batch(0), ...batch(1), ...batch(2), ...batch(3), ...closing()]);
-    await progresses(async () => (await totals(kafka)).filter(beforeClosing).length, expected.length, 'every window');
-    await new Promise((resolve) => setTimeout(resolve, 500)); // anything extra would be a duplicate: let it show
-    assert.deepEqual((await totals(kafka)).filter(beforeClosing), expected);
-    for (const m of [members[0]!, members[2]!, fourth]) assert.equal(await m.stop('SIGTERM'), 0, m.output());
-  },
-);
+it('three members: one killed mid-run, a fourth added; results equal one process, each window once', async () => {
+  const { bootstrap, kafka } = await startBroker();
+  const data = tempDir();
+  const members = [member(bootstrap, data), member(bootstrap, data), member(bootstrap, data)];
+  await eventually(
+    () => members.every((m) => tasksOf(m).length === PARTITIONS / 3),
+    'three members with four tasks each',
+    EVENT_MS,
+  );
+  await produce(kafka, batch(0));
+  await eventually(async () => (await totals(kafka)).length > 0, 'first windows', EVENT_MS);
+  await produce(kafka, batch(1));
+  await members[1]!.stop('SIGKILL'); // mid-run: its tasks resume elsewhere from their checkpoints
+  await eventually(
+    () => tasksOf(members[0]!).length + tasksOf(members[2]!).length === PARTITIONS,
+    'the survivors to take every task',
+    EVENT_MS,
+  );
+  await produce(kafka, batch(2));
+  const fourth = member(bootstrap, data);
+  await eventually(() => tasksOf(fourth).length > 0, 'the fourth member to get tasks', EVENT_MS);
+  await produce(kafka, [...batch(3), ...closing()]);
+  const expected = await reference([...batch(0), ...batch(1), ...batch(2), ...batch(3), ...closing()]);
+  await progresses(async () => (await totals(kafka)).filter(beforeClosing).length, expected.length, 'every window');
+  await new Promise((resolve) => setTimeout(resolve, 500)); // anything extra would be a duplicate: let it show
+  assert.deepEqual((await totals(kafka)).filter(beforeClosing), expected);
+  for (const m of [members[0]!, members[2]!, fourth]) assert.equal(await m.stop('SIGTERM'), 0, m.output());
+});
 
-it('rescales 2 → 4 → 1 through savepoints with identical results', SCALE_TEST, async () => {
+it('rescales 2 → 4 → 1 through savepoints with identical results', async () => {
   const { bootstrap, kafka } = await startBroker();
   const data = tempDir();
   const phase = async (parallelism: number, events: Event[], savepoint: string | undefined, take: string) => {
@@ -152,44 +147,40 @@ it('rescales 2 → 4 → 1 through savepoints with identical results', SCALE_TES
   assert.deepEqual((await totals(kafka)).filter(beforeClosing), expected);
 });
 
-it(
-  'embedded with a group: the host serves its log to its member and to one joining from outside',
-  SCALE_TEST,
-  async () => {
-    const data = tempDir();
-    // The topics exist before the pipeline does, with the partitions the test wants.
-    const seed = await openLog({ dataDir: data });
-    await seed.createTopic('events', { partitions: PARTITIONS });
-    await seed.createTopic('window-totals', { partitions: 4 });
-    await seed.close();
-    const host = resources.start([
-      'run',
-      PIPELINE,
-      '--group',
-      'wc',
-      '--parallelism',
-      '1',
-      '--data-dir',
-      data,
-      '--kafka-port',
-      '0',
-      '--no-http',
-      '--checkpoint-interval',
-      '300ms',
-      '--session-timeout',
-      '3s',
-    ]);
-    const bootstrap = (await host.waitFor(/Kafka protocol on (\S+?)[;,\s]/, EVENT_MS))[1]!;
-    const kafka = kafkaClient(bootstrap);
-    await eventually(() => tasksOf(host).length === PARTITIONS, 'the host member with every task', EVENT_MS);
-    await produce(kafka, batch(0));
-    const outside = member(bootstrap, data);
-    await eventually(() => tasksOf(outside).length === PARTITIONS / 2, 'the outside member to get half', EVENT_MS);
-    await produce(kafka, [...batch(1), ...closing()]);
-    const expected = await reference([...batch(0), ...batch(1), ...closing()]);
-    await progresses(async () => (await totals(kafka)).filter(beforeClosing).length, expected.length, 'every window');
-    assert.deepEqual((await totals(kafka)).filter(beforeClosing), expected);
-    assert.equal(await outside.stop('SIGTERM'), 0, outside.output());
-    assert.equal(await host.stop('SIGTERM'), 0, host.output());
-  },
-);
+it('embedded with a group: the host serves its log to its member and to one joining from outside', async () => {
+  const data = tempDir();
+  // The topics exist before the pipeline does, with the partitions the test wants.
+  const seed = await openLog({ dataDir: data });
+  await seed.createTopic('events', { partitions: PARTITIONS });
+  await seed.createTopic('window-totals', { partitions: 4 });
+  await seed.close();
+  const host = resources.start([
+    'run',
+    PIPELINE,
+    '--group',
+    'wc',
+    '--parallelism',
+    '1',
+    '--data-dir',
+    data,
+    '--kafka-port',
+    '0',
+    '--no-http',
+    '--checkpoint-interval',
+    '300ms',
+    '--session-timeout',
+    '3s',
+  ]);
+  const bootstrap = (await host.waitFor(/Kafka protocol on (\S+?)[;,\s]/, EVENT_MS))[1]!;
+  const kafka = kafkaClient(bootstrap);
+  await eventually(() => tasksOf(host).length === PARTITIONS, 'the host member with every task', EVENT_MS);
+  await produce(kafka, batch(0));
+  const outside = member(bootstrap, data);
+  await eventually(() => tasksOf(outside).length === PARTITIONS / 2, 'the outside member to get half', EVENT_MS);
+  await produce(kafka, [...batch(1), ...closing()]);
+  const expected = await reference([...batch(0), ...batch(1), ...closing()]);
+  await progresses(async () => (await totals(kafka)).filter(beforeClosing).length, expected.length, 'every window');
+  assert.deepEqual((await totals(kafka)).filter(beforeClosing), expected);
+  assert.equal(await outside.stop('SIGTERM'), 0, outside.output());
+  assert.equal(await host.stop('SIGTERM'), 0, host.output());
+});

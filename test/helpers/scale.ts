@@ -11,14 +11,6 @@ import { type Daemon, startSluice } from '../../support/processes.ts';
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 
 /**
- * The options of a scale-out test. Its waits are budgeted by progress (a measure that stops growing: progresses()
- * in broker.ts) or by the event they wait for, not by the test's length: processes start, join and hand tasks over
- * several times slower on a loaded machine, so the timeout only stops a run that hangs (a suite's timeout does not
- * reach its tests; one of its own replaces npm test's 120 s).
- */
-export const SCALE_TEST = { timeout: 600_000 };
-
-/**
  * How long a scale-out test waits for what has no measure of progress — members to start and join, a task handed
  * over, a first window: each member is a Node process loading the TypeScript CLI (seconds of CPU), several times
  * slower on a loaded machine (30 s was seen to run out there), so this bound only catches what never happens.
