@@ -8,18 +8,27 @@ export interface RunResult {
   stderr: string;
 }
 
+/**
+ * A child's hang guard: a command that runs longer is SIGKILLed and says so in its stderr. Generous, because a CLI
+ * call on a loaded 2-core machine can take tens of seconds; tests wait on progress, not on this.
+ */
+const HANG_GUARD_MS = 300_000;
+
 export function run(
   command: string,
   args: string[],
   input?: string | Buffer,
-  timeoutMs = 60_000,
+  timeoutMs = HANG_GUARD_MS,
   options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { ...options, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const timer = setTimeout(() => {
+      stderr += `\n[killed: still running after ${timeoutMs} ms]`;
+      child.kill('SIGKILL');
+    }, timeoutMs);
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
@@ -41,7 +50,7 @@ export function installed(command: string): boolean {
 export const SLUICE = new URL('../bin/sluice.js', import.meta.url).pathname;
 
 /** Runs the `sluice` executable with the Node running the tests. */
-export function sluice(args: string[], input?: string | Buffer, timeoutMs = 60_000): Promise<RunResult> {
+export function sluice(args: string[], input?: string | Buffer, timeoutMs = HANG_GUARD_MS): Promise<RunResult> {
   return run(process.execPath, [SLUICE, ...args], input, timeoutMs);
 }
 

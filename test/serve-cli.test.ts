@@ -48,7 +48,7 @@ describe('sluice serve and sluice query', () => {
     assert.equal(refused.code, 2, refused.stderr);
     assert.match(refused.stderr, /INVALID_SQL|READ_ONLY/);
 
-    const noToken = await sluice(['query', 'SELECT 1', '--url', url!], undefined, 30_000);
+    const noToken = await sluice(['query', 'SELECT 1', '--url', url!]);
     assert.notEqual(noToken.code, 0);
     assert.match(noToken.stderr, /UNAUTHORIZED/);
 
