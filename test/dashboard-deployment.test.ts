@@ -8,20 +8,18 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { DeploymentJson } from '../src/http/index.ts';
 import { type Daemon, startSluice } from '../support/processes.ts';
-import { buildDashboard } from '../web/build.ts';
+import { launchBrowser, SKIP_WITHOUT_CHROMIUM } from './helpers/browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = fs.existsSync(CHROMIUM);
 const ARTIFACTS = path.resolve(import.meta.dirname, '..', 'test-artifacts');
 const SPEC = path.resolve(import.meta.dirname, '..', 'examples', 'demo.deployment.ts');
 const PIPELINES = ['windowed-counts', 'clickstream', 'sensor-averages'];
 /** Long enough for a loaded 2-core machine; each wait ends as soon as what it waits for happens. */
 const WAIT_MS = 120_000;
 
-describe('dashboard under sluice up', { skip: hasChromium ? false : `${CHROMIUM} is not installed` }, () => {
+describe('dashboard under sluice up', { skip: SKIP_WITHOUT_CHROMIUM }, () => {
   let dataDir: string;
   let up: Daemon | undefined;
   let url: string;
@@ -32,11 +30,7 @@ describe('dashboard under sluice up', { skip: hasChromium ? false : `${CHROMIUM}
   before(async () => {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-dashboard-up-'));
-    const [, launched] = await Promise.all([
-      buildDashboard({ quiet: true }),
-      chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] }),
-    ]);
-    browser = launched;
+    browser = await launchBrowser();
     up = startSluice([
       'up',
       SPEC,

@@ -7,16 +7,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { PipelineMetrics, PipelineView } from '../src/engine/index.ts';
 import { startServer } from '../src/http/index.ts';
 import { openLog } from '../src/log/index.ts';
 import { ServingStore } from '../src/serve/index.ts';
-import { buildDashboard } from '../web/build.ts';
 import { eventually } from './helpers/broker.ts';
+import { launchBrowser, SKIP_WITHOUT_CHROMIUM } from './helpers/browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = fs.existsSync(CHROMIUM);
 const ARTIFACTS = path.resolve(import.meta.dirname, '..', 'test-artifacts');
 const T0 = Date.UTC(2026, 11, 4, 15, 0, 0);
 /** The replayed pipeline's watermark runs this far ahead of the clock (demo time does). */
@@ -102,7 +100,7 @@ function replayedPipeline(): PipelineView {
 }
 
 describe('dashboard: times, lags, paging and the message browser', {
-  skip: hasChromium ? false : `${CHROMIUM} is not installed (.ci/run installs it)`,
+  skip: SKIP_WITHOUT_CHROMIUM,
 }, () => {
   let dir: string;
   let url: string;
@@ -112,11 +110,7 @@ describe('dashboard: times, lags, paging and the message browser', {
   before(async () => {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-dashboard-read-'));
-    const [, launched] = await Promise.all([
-      buildDashboard({ quiet: true }),
-      chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] }),
-    ]);
-    browser = launched;
+    browser = await launchBrowser();
     const log = await openLog({ dataDir: dir });
     await log.createTopic('orders', { partitions: 2 });
     for (let batch = 0; batch < 12; batch++) {

@@ -10,20 +10,18 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { agg, collect, json, logSource, Pipeline, watermarks, windows } from '../src/engine/index.ts';
 import { startServer } from '../src/http/index.ts';
 import { openLog } from '../src/log/index.ts';
 import { ServingStore } from '../src/serve/index.ts';
 import { type Daemon, startSluice } from '../support/processes.ts';
-import { buildDashboard } from '../web/build.ts';
 import { eventually } from './helpers/broker.ts';
+import { launchBrowser, SKIP_WITHOUT_CHROMIUM } from './helpers/browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = fs.existsSync(CHROMIUM);
 const ARTIFACTS = path.resolve(import.meta.dirname, '..', 'test-artifacts');
 
-describe('dashboard', { skip: hasChromium ? false : `${CHROMIUM} is not installed (.ci/run installs it)` }, () => {
+describe('dashboard', { skip: SKIP_WITHOUT_CHROMIUM }, () => {
   let dataDir: string;
   let dev: Daemon | undefined;
   let url: string;
@@ -36,11 +34,7 @@ describe('dashboard', { skip: hasChromium ? false : `${CHROMIUM} is not installe
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-dashboard-'));
     // Built once (and only when its sources changed) before the server that serves it starts.
-    const [, launched] = await Promise.all([
-      buildDashboard({ quiet: true }),
-      chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] }),
-    ]);
-    browser = launched;
+    browser = await launchBrowser();
     dev = startSluice(['dev', '--data-dir', dataDir, '--http-port', '0', '--kafka-port', '0', '--report-every', '60']);
     url = (await dev.waitFor(/HTTP API\s+(http:\/\/\S+)/))[1]!;
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -284,7 +278,7 @@ describe('dashboard', { skip: hasChromium ? false : `${CHROMIUM} is not installe
 });
 
 describe('dashboard behind a bearer token', {
-  skip: hasChromium ? false : `${CHROMIUM} is not installed (.ci/run installs it)`,
+  skip: SKIP_WITHOUT_CHROMIUM,
 }, () => {
   let dir: string;
   let close: () => Promise<void>;
@@ -293,11 +287,7 @@ describe('dashboard behind a bearer token', {
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-dashboard-auth-'));
-    const [, launched] = await Promise.all([
-      buildDashboard({ quiet: true }),
-      chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] }),
-    ]);
-    browser = launched;
+    browser = await launchBrowser();
     const log = await openLog({ dataDir: dir });
     await log.createTopic('readings', { partitions: 2 });
     const store = await ServingStore.open({ dir: ':memory:' });
@@ -334,7 +324,7 @@ describe('dashboard behind a bearer token', {
 });
 
 describe('dashboard: source partitions', {
-  skip: hasChromium ? false : `${CHROMIUM} is not installed (.ci/run installs it)`,
+  skip: SKIP_WITHOUT_CHROMIUM,
 }, () => {
   let dir: string;
   let close: () => Promise<void>;
@@ -344,11 +334,7 @@ describe('dashboard: source partitions', {
   before(async () => {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-dashboard-idle-'));
-    const [, launched] = await Promise.all([
-      buildDashboard({ quiet: true }),
-      chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] }),
-    ]);
-    browser = launched;
+    browser = await launchBrowser();
     const log = await openLog({ dataDir: dir });
     await log.createTopic('clicks', { partitions: 2 });
     // Only partition 1 gets clicks: partition 0 goes idle once the source has been caught up there for 200 ms.
