@@ -8,6 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { crc32c } from '@node-rs/crc32';
 import { Kafka, logLevel } from 'kafkajs';
 import {
@@ -266,10 +267,7 @@ describe('advertised address', () => {
     }
   });
 
-  it('takes --advertised-host/--advertised-port on sluice broker, and refuses a bad host', {
-    ...needsKcat,
-    timeout: 60_000,
-  }, async () => {
+  it('takes --advertised-host/--advertised-port on sluice broker, and refuses a bad host', needsKcat, async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-adv-'));
     const daemon = startSluice([
       'broker',
@@ -294,6 +292,30 @@ describe('advertised address', () => {
     const bad = await sluice(['broker', '--data-dir', dataDir, '--advertised-host', 'not a host']);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /is not a host name or IP address/);
+  });
+
+  it('takes the same flags on the embedded listener of sluice run (dev and up share them), not with --bootstrap', {
+    ...needsKcat,
+  }, async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-adv-run-'));
+    const tiny = fileURLToPath(new URL('./fixtures/runtime-tiny.ts', import.meta.url));
+    const common = ['--data-dir', dataDir, '--no-http', '--advertised-host', 'kafka.example.internal'];
+    const daemon = startSluice(['run', tiny, '--kafka-port', '0', '--advertised-port', '19094', ...common]);
+    try {
+      const [, port] = await daemon.waitFor(/127\.0\.0\.1:(\d+), advertised as kafka\.example\.internal:19094/);
+      const result = await run('kcat', ['-b', `127.0.0.1:${port}`, '-L', '-J', '-m', '5']);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(JSON.parse(result.stdout.toString()).brokers[0].name, 'kafka.example.internal:19094');
+    } finally {
+      await daemon.stop('SIGINT');
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+    const refused = await sluice(['run', tiny, '--bootstrap', '127.0.0.1:1', ...common]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /drop --advertised-host/);
+    for (const command of ['dev', 'up']) {
+      assert.match((await sluice([command, '--help'])).stdout.toString(), /--advertised-host <host>/, command);
+    }
   });
 });
 

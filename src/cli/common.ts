@@ -1,6 +1,7 @@
 // What every command shares: the common flags, exit codes scripts can rely on, plain/colour output, shutdown.
+import net from 'node:net';
 import { styleText } from 'node:util';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { explainClientError } from '../connectors/index.ts';
 import { EXIT, errorMapping, isSluiceError } from '../errors.ts';
 
@@ -37,6 +38,58 @@ export function nonNegativeIntOption(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`'${value}' is not a non-negative integer`);
   return n;
+}
+
+/** Kafka's advertised.listeners: the address clients are told to connect to, when it is not the bound one. */
+export interface AdvertisedFlags {
+  advertisedHost?: string;
+  advertisedPort?: number;
+}
+
+/** --advertised-host, for every command that opens a Kafka listener. */
+export function advertisedHostOption(): Option {
+  return new Option(
+    '--advertised-host <host>',
+    'host name or IP Kafka clients are told to connect to (Kafka advertised.listeners; default: --host)',
+  ).argParser(parseHost);
+}
+
+/** --advertised-port, for every command that opens a Kafka listener. */
+export function advertisedPortOption(): Option {
+  return new Option(
+    '--advertised-port <port>',
+    'port Kafka clients are told to connect to (default: the bound --kafka-port)',
+  ).argParser(parseAdvertisedPort);
+}
+
+/** The advertised address of the flags, for startBroker's options. */
+export function advertisedOf(flags: AdvertisedFlags): AdvertisedFlags {
+  return {
+    ...(flags.advertisedHost === undefined ? {} : { advertisedHost: flags.advertisedHost }),
+    ...(flags.advertisedPort === undefined ? {} : { advertisedPort: flags.advertisedPort }),
+  };
+}
+
+/** Where a Kafka listener is, for a banner: its bound address, and the advertised one when that differs. */
+export function listenerAddress(broker: { host: string; port: number; address: string }): string {
+  const bound = `${broker.host}:${broker.port}`;
+  return bound === broker.address ? bound : `${bound}, advertised as ${broker.address}`;
+}
+
+/** A host name (RFC 1123 labels) or an IP address: what Metadata hands to clients verbatim. */
+function parseHost(value: string): string {
+  const hostname =
+    /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+  if (net.isIP(value) === 0 && !hostname.test(value)) {
+    throw new InvalidArgumentError(`'${value}' is not a host name or IP address`);
+  }
+  return value;
+}
+
+function parseAdvertisedPort(value: string): number {
+  const port = portOption(value);
+  if (port === 0) throw new InvalidArgumentError('an advertised port must be a real port (1-65535)');
+  return port;
 }
 
 /** Colours only for a terminal that wants them (NO_COLOR, pipes and files get plain text). */

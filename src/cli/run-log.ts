@@ -10,10 +10,10 @@ import type { RunningServer } from '../http/index.ts';
 import { startBroker } from '../kafka/index.ts';
 import type { Log } from '../log/index.ts';
 import type { ServingStore } from '../serve/index.ts';
-import { paint } from './common.ts';
+import { type AdvertisedFlags, advertisedOf, listenerAddress, paint } from './common.ts';
 import { type HttpFlags, openServices, openServing } from './services.ts';
 
-export interface RunLogFlags extends HttpFlags {
+export interface RunLogFlags extends HttpFlags, AdvertisedFlags {
   dataDir: string;
   kafkaPort: number;
   kafka: boolean;
@@ -38,11 +38,17 @@ export async function openRunLog(
   pipelines: () => PipelineView[],
 ): Promise<RunLog> {
   if (flags.bootstrap === undefined) return openEmbedded(flags, pipelines);
-  if (command.getOptionValueSource('kafkaPort') === 'cli') {
-    throw new SluiceError(
-      'INVALID_FLAGS',
-      '--bootstrap runs the pipeline against that cluster, with no broker of its own: drop --kafka-port',
-    );
+  for (const [flag, option] of [
+    ['--kafka-port', 'kafkaPort'],
+    ['--advertised-host', 'advertisedHost'],
+    ['--advertised-port', 'advertisedPort'],
+  ] as const) {
+    if (command.getOptionValueSource(option) === 'cli') {
+      throw new SluiceError(
+        'INVALID_FLAGS',
+        `--bootstrap runs the pipeline against that cluster, with no broker of its own: drop ${flag}`,
+      );
+    }
   }
   if (!/^[^:\s]+:\d{1,5}$/.test(flags.bootstrap)) {
     throw new SluiceError('INVALID_FLAGS', `--bootstrap must be host:port, got "${flags.bootstrap}"`);
@@ -75,20 +81,25 @@ export async function openEmbedded(
   const services = await openServices(flags.dataDir, flags, pipelines);
   const { log } = services;
   const broker = flags.kafka
-    ? await startBroker({ log, host: flags.host, port: flags.kafkaPort, autoCreateTopics: true }).catch(
-        async (error: unknown) => {
-          await services.close();
-          throw error;
-        },
-      )
+    ? await startBroker({
+        log,
+        host: flags.host,
+        port: flags.kafkaPort,
+        ...advertisedOf(flags),
+        autoCreateTopics: true,
+      }).catch(async (error: unknown) => {
+        await services.close();
+        throw error;
+      })
     : undefined;
   return {
     log,
     dataDir: log.dataDir,
     store: services.store,
     http: services.http,
-    describe: broker ? `Kafka protocol on ${paint('cyan', broker.address)}` : undefined,
-    ...(broker ? { bootstrap: broker.address } : {}),
+    describe: broker ? `Kafka protocol on ${paint('cyan', listenerAddress(broker))}` : undefined,
+    // This process's own members connect to the bound address (the advertised one may only resolve outside).
+    ...(broker ? { bootstrap: `${broker.host}:${broker.port}` } : {}),
     async close() {
       await broker?.close();
       await services.close();

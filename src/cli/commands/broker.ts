@@ -1,16 +1,24 @@
 // `sluice broker`: the durable log behind its Kafka-protocol listener, and nothing else.
-import net from 'node:net';
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { startBroker } from '../../kafka/index.ts';
 import { openLog } from '../../log/index.ts';
-import { DEFAULTS, paint, portOption, positiveIntOption, untilShutdownSignal } from '../common.ts';
+import {
+  type AdvertisedFlags,
+  advertisedHostOption,
+  advertisedOf,
+  advertisedPortOption,
+  DEFAULTS,
+  listenerAddress,
+  paint,
+  portOption,
+  positiveIntOption,
+  untilShutdownSignal,
+} from '../common.ts';
 
-interface BrokerFlags {
+interface BrokerFlags extends AdvertisedFlags {
   dataDir: string;
   host: string;
   kafkaPort: number;
-  advertisedHost?: string;
-  advertisedPort?: number;
   autoCreateTopics: boolean;
   defaultPartitions: number;
   fsync: string;
@@ -23,16 +31,8 @@ export function registerBroker(program: Command): void {
     .option('--data-dir <dir>', 'where topics, segments and group offsets live', DEFAULTS.dataDir)
     .option('--host <host>', 'interface to listen on', DEFAULTS.host)
     .option('--kafka-port <port>', 'Kafka protocol port (0 picks a free one)', portOption, DEFAULTS.kafkaPort)
-    .option(
-      '--advertised-host <host>',
-      'host name or IP clients are told to connect to (Kafka advertised.listeners; default: --host)',
-      hostOption,
-    )
-    .option(
-      '--advertised-port <port>',
-      'port clients are told to connect to (default: the bound --kafka-port)',
-      advertisedPortOption,
-    )
+    .addOption(advertisedHostOption())
+    .addOption(advertisedPortOption())
     .option('--no-auto-create-topics', 'refuse produce/metadata requests for topics that do not exist')
     .option('--default-partitions <n>', 'partitions of auto-created topics', positiveIntOption, 1)
     .option('--fsync <policy>', "'batch' (fsync before every acknowledgement) or an interval in ms", 'batch')
@@ -55,16 +55,14 @@ Examples:
         log,
         host: flags.host,
         port: flags.kafkaPort,
-        advertisedHost: flags.advertisedHost,
-        advertisedPort: flags.advertisedPort,
+        ...advertisedOf(flags),
         autoCreateTopics: flags.autoCreateTopics,
         defaultPartitions: flags.defaultPartitions,
       }).catch(async (error: unknown) => {
         await log.close();
         throw error;
       });
-      const bound = `${broker.host}:${broker.port}`;
-      const where = bound === broker.address ? broker.address : `${bound}, advertised as ${broker.address}`;
+      const where = listenerAddress(broker);
       console.log(
         `${paint('bold', 'sluice broker')}: Kafka protocol on ${paint('cyan', where)}, data in ${log.dataDir}` +
           ` (Ctrl-C stops)`,
@@ -74,20 +72,4 @@ Examples:
       await log.close();
       console.log('sluice broker: stopped');
     });
-}
-
-/** A host name (RFC 1123 labels) or an IP address: what Metadata hands to clients verbatim. */
-function hostOption(value: string): string {
-  const hostname =
-    /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-  if (net.isIP(value) === 0 && !hostname.test(value)) {
-    throw new InvalidArgumentError(`'${value}' is not a host name or IP address`);
-  }
-  return value;
-}
-
-function advertisedPortOption(value: string): number {
-  const port = portOption(value);
-  if (port === 0) throw new InvalidArgumentError('an advertised port must be a real port (1-65535)');
-  return port;
 }

@@ -11,7 +11,18 @@ import { SluiceError } from '../../errors.ts';
 import { startBroker } from '../../kafka/index.ts';
 import { createLogger } from '../../logger.ts';
 import { buildPipeline, InProcessHost, importUserFile, loadPipelineFile, Supervisor } from '../../runtime/index.ts';
-import { DEFAULTS, paint, portOption, positiveIntOption, untilShutdownSignal } from '../common.ts';
+import {
+  type AdvertisedFlags,
+  advertisedHostOption,
+  advertisedOf,
+  advertisedPortOption,
+  DEFAULTS,
+  listenerAddress,
+  paint,
+  portOption,
+  positiveIntOption,
+  untilShutdownSignal,
+} from '../common.ts';
 import { type HttpFlags, openServices } from '../services.ts';
 import { checkpointDir } from './run.ts';
 
@@ -56,7 +67,7 @@ function demoClockApi(generator: () => DemoGenerator | undefined): Hono {
 
 const DEMO_PIPELINES = ['windowed-counts', 'clickstream', 'sensor-averages'];
 
-interface DevFlags extends HttpFlags {
+interface DevFlags extends HttpFlags, AdvertisedFlags {
   dataDir: string;
   kafkaPort: number;
   demo: boolean;
@@ -73,6 +84,8 @@ export function registerDev(program: Command): void {
     .option('--data-dir <dir>', 'where all state lives', DEFAULTS.dataDir)
     .option('--host <host>', 'interface to listen on', DEFAULTS.host)
     .option('--kafka-port <port>', 'Kafka protocol port', portOption, DEFAULTS.kafkaPort)
+    .addOption(advertisedHostOption())
+    .addOption(advertisedPortOption())
     .option('--http-port <port>', 'HTTP API port (SQL, ingest, metrics)', portOption, DEFAULTS.httpPort)
     .option('--no-http', 'do not start the HTTP API')
     .option('--auth-token <token>', 'require this bearer token on HTTP (env SLUICE_AUTH_TOKEN)')
@@ -96,14 +109,18 @@ Example:
         (): Record<string, Hono> => (flags.demo ? { '/v1/demo': demoClockApi(() => generator) } : {}),
       );
       const { log, store, http } = services;
-      const broker = await startBroker({ log, host: flags.host, port: flags.kafkaPort, autoCreateTopics: true }).catch(
-        async (error: unknown) => {
-          await services.close();
-          throw error;
-        },
-      );
+      const broker = await startBroker({
+        log,
+        host: flags.host,
+        port: flags.kafkaPort,
+        ...advertisedOf(flags),
+        autoCreateTopics: true,
+      }).catch(async (error: unknown) => {
+        await services.close();
+        throw error;
+      });
       console.log(`${paint('bold', 'sluice dev')} — data in ${log.dataDir}`);
-      console.log(`  Kafka protocol   ${broker.address}   (try: kcat -b ${broker.address} -L)`);
+      console.log(`  Kafka protocol   ${listenerAddress(broker)}   (try: kcat -b ${broker.address} -L)`);
       if (http) console.log(`  HTTP API         ${http.url}   (try: curl ${http.url}/v1/tables)`);
       if (!flags.demo) {
         await untilShutdownSignal();

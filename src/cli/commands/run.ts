@@ -9,7 +9,15 @@ import type { Command } from 'commander';
 import { type Duration, type PipelineMetrics, toMillis } from '../../engine/index.ts';
 import { createLogger } from '../../logger.ts';
 import { buildPipeline, InProcessHost, loadPipelineFile, Supervisor } from '../../runtime/index.ts';
-import { DEFAULTS, paint, portOption, positiveIntOption, untilShutdownSignal } from '../common.ts';
+import {
+  advertisedHostOption,
+  advertisedPortOption,
+  DEFAULTS,
+  paint,
+  portOption,
+  positiveIntOption,
+  untilShutdownSignal,
+} from '../common.ts';
 import { openRunLog, type RunLogFlags } from '../run-log.ts';
 import { runScaledOut } from '../scaled-run.ts';
 
@@ -36,6 +44,8 @@ export function registerRun(program: Command): void {
     .option('--data-dir <dir>', 'where the log and state live', DEFAULTS.dataDir)
     .option('--host <host>', 'interface for the Kafka listener', DEFAULTS.host)
     .option('--kafka-port <port>', 'Kafka protocol port (0 picks a free one)', portOption, DEFAULTS.kafkaPort)
+    .addOption(advertisedHostOption())
+    .addOption(advertisedPortOption())
     .option('--bounded', 'process what is in the log now, then exit (a batch run)')
     .option('--checkpoint-interval <duration>', 'period of checkpoints (e.g. 10s, 500ms; 0 = on demand only)', '10s')
     .option('--no-checkpoints', 'run without checkpoints (a crash replays from the start, at-least-once)')

@@ -7,10 +7,20 @@ import type { Command } from 'commander';
 import { toMillis } from '../../engine/index.ts';
 import { startBroker } from '../../kafka/index.ts';
 import { controlApi, DeploymentRunner, loadDeployment } from '../../orchestrate/index.ts';
-import { DEFAULTS, paint, portOption, untilShutdownSignal } from '../common.ts';
+import {
+  type AdvertisedFlags,
+  advertisedHostOption,
+  advertisedOf,
+  advertisedPortOption,
+  DEFAULTS,
+  listenerAddress,
+  paint,
+  portOption,
+  untilShutdownSignal,
+} from '../common.ts';
 import { type HttpFlags, openServices } from '../services.ts';
 
-interface UpFlags extends HttpFlags {
+interface UpFlags extends HttpFlags, AdvertisedFlags {
   dataDir: string;
   kafkaPort: number;
   kafka: boolean;
@@ -24,6 +34,8 @@ export function registerUp(program: Command): void {
     .option('--data-dir <dir>', 'where the log, tables, checkpoints and job history live', DEFAULTS.dataDir)
     .option('--host <host>', 'interface to listen on', DEFAULTS.host)
     .option('--kafka-port <port>', 'Kafka protocol port (0 picks a free one)', portOption, DEFAULTS.kafkaPort)
+    .addOption(advertisedHostOption())
+    .addOption(advertisedPortOption())
     .option('--no-kafka', 'do not open the Kafka listener')
     .option('--http-port <port>', 'HTTP API port (0 picks a free one)', portOption, DEFAULTS.httpPort)
     .option('--no-http', 'do not start the HTTP API (then status only, no replay/backfill)')
@@ -51,12 +63,16 @@ Examples:
       );
       const { log, store, http } = services;
       const broker = flags.kafka
-        ? await startBroker({ log, host: flags.host, port: flags.kafkaPort, autoCreateTopics: true }).catch(
-            async (error: unknown) => {
-              await services.close();
-              throw error;
-            },
-          )
+        ? await startBroker({
+            log,
+            host: flags.host,
+            port: flags.kafkaPort,
+            ...advertisedOf(flags),
+            autoCreateTopics: true,
+          }).catch(async (error: unknown) => {
+            await services.close();
+            throw error;
+          })
         : undefined;
       try {
         runner = new DeploymentRunner({
@@ -71,7 +87,7 @@ Examples:
         });
         await runner.start();
         console.log(`${paint('bold', 'sluice up')}: deployment ${spec.name} from ${file}; data in ${log.dataDir}`);
-        if (broker) console.log(`  Kafka protocol   ${broker.address}`);
+        if (broker) console.log(`  Kafka protocol   ${listenerAddress(broker)}`);
         if (http) console.log(`  HTTP API         ${http.url}   (control: ${http.url}/v1/deployment)`);
         const deps = (name: string) =>
           spec.dependencies[name]!.length ? ` (after ${spec.dependencies[name]!.join(', ')})` : '';
