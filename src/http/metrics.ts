@@ -275,37 +275,31 @@ export function createMetrics(options: ServerOptions) {
 
   // Source partitions: event time and idleness per input partition.
   const sourcePartitionLabels = ['pipeline', 'operator', 'partition'] as const;
+  const eachSourcePartition = (
+    s: Scrape,
+    put: (labels: Labels<(typeof sourcePartitionLabels)[number]>, value: number) => void,
+    value: (p: PipelineMetrics['sources'][number]['partitions'][number]) => number | null,
+  ) => {
+    for (const { metrics: m } of s.pipelines) {
+      for (const source of m.sources) {
+        for (const p of source.partitions) {
+          const v = value(p);
+          if (v !== null) put({ pipeline: m.name, operator: source.operator, partition: String(p.partition) }, v);
+        }
+      }
+    }
+  };
   gauge(
     'sluice_source_partition_watermark_lag_seconds',
     "Wall-clock time minus a source partition's own watermark; negative when it is ahead of the wall clock",
     sourcePartitionLabels,
-    (s, put) => {
-      for (const { metrics: m } of s.pipelines) {
-        for (const source of m.sources) {
-          for (const p of source.partitions) {
-            if (p.watermark === null) continue;
-            put(
-              { pipeline: m.name, operator: source.operator, partition: String(p.partition) },
-              (s.at - p.watermark) / 1000,
-            );
-          }
-        }
-      }
-    },
+    (s, put) => eachSourcePartition(s, put, (p) => (p.watermark === null ? null : (s.at - p.watermark) / 1000)),
   );
   gauge(
     'sluice_source_partition_idle',
     'Whether a source partition is idle (1: left out of the watermark) or active (0)',
     sourcePartitionLabels,
-    (s, put) => {
-      for (const { metrics: m } of s.pipelines) {
-        for (const source of m.sources) {
-          for (const p of source.partitions) {
-            put({ pipeline: m.name, operator: source.operator, partition: String(p.partition) }, p.idle ? 1 : 0);
-          }
-        }
-      }
-    },
+    (s, put) => eachSourcePartition(s, put, (p) => (p.idle ? 1 : 0)),
   );
 
   // Pipelines: liveness, restarts, dead letters, checkpoints.
