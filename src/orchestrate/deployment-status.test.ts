@@ -11,7 +11,7 @@ it('says what each pipeline state means, with what the status knows of it', () =
   assert.equal(pipelineDetail('running', { dependsOn: [] }), 'processing');
   assert.equal(
     pipelineDetail('restarting', { dependsOn: [], lastError: 'worker exited', restartInMs: 1500, failures: 2 }),
-    'failed (2 in the restart window); restarting in 2 s from its latest checkpoint: worker exited',
+    'failed (2 in the restart window); restarting after a 2 s backoff from its latest checkpoint: worker exited',
   );
   assert.equal(
     pipelineDetail('failed', { dependsOn: [], lastError: 'no such topic' }),

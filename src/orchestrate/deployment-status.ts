@@ -93,8 +93,9 @@ export function pipelineDetail(
     case 'running':
       return 'processing';
     case 'restarting':
+      // The backoff the supervisor chose when it failed (not a countdown: the status does not know how much is left).
       return `failed${facts.failures ? ` (${facts.failures} in the restart window)` : ''}; restarting${
-        facts.restartInMs ? ` in ${Math.ceil(facts.restartInMs / 1000)} s` : ''
+        facts.restartInMs ? ` after a ${Math.ceil(facts.restartInMs / 1000)} s backoff` : ''
       } from its latest checkpoint${facts.lastError ? `: ${facts.lastError}` : ''}`;
     case 'recovering':
       return 'a new worker is restoring the latest checkpoint after a failure';
