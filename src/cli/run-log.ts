@@ -7,11 +7,10 @@ import { connectKafkaLog } from '../connectors/index.ts';
 import type { PipelineLog, PipelineView } from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
 import type { RunningServer } from '../http/index.ts';
-import { startBroker } from '../kafka/index.ts';
 import type { Log } from '../log/index.ts';
 import type { ServingStore } from '../serve/index.ts';
-import { type AdvertisedFlags, advertisedOf, listenerAddress, paint } from './common.ts';
-import { type HttpFlags, openServices, openServing } from './services.ts';
+import { type AdvertisedFlags, listenerAddress, paint } from './common.ts';
+import { type HttpFlags, openListener, openServices, openServing } from './services.ts';
 
 export interface RunLogFlags extends HttpFlags, AdvertisedFlags {
   dataDir: string;
@@ -80,18 +79,7 @@ export async function openEmbedded(
 ): Promise<RunLog & { log: Log }> {
   const services = await openServices(flags.dataDir, flags, pipelines);
   const { log } = services;
-  const broker = flags.kafka
-    ? await startBroker({
-        log,
-        host: flags.host,
-        port: flags.kafkaPort,
-        ...advertisedOf(flags),
-        autoCreateTopics: true,
-      }).catch(async (error: unknown) => {
-        await services.close();
-        throw error;
-      })
-    : undefined;
+  const broker = flags.kafka ? await openListener(services, flags) : undefined;
   return {
     log,
     dataDir: log.dataDir,

@@ -6,8 +6,10 @@ import path from 'node:path';
 import type { Hono } from 'hono';
 import type { PipelineView } from '../engine/index.ts';
 import { type RunningServer, type ServerLog, startServer } from '../http/index.ts';
+import { type KafkaBroker, startBroker } from '../kafka/index.ts';
 import { type Log, openLog } from '../log/index.ts';
 import { ServingStore } from '../serve/index.ts';
+import { type AdvertisedFlags, advertisedOf } from './common.ts';
 
 export interface HttpFlags {
   host: string;
@@ -21,6 +23,26 @@ export interface Services {
   store: ServingStore;
   http: RunningServer | undefined;
   close(): Promise<void>;
+}
+
+/**
+ * The embedded log's Kafka listener on the command's --host/--kafka-port (and advertised address), auto-creating
+ * topics as `dev`, `run` and `up` do; if it cannot open (the port is taken), the services are closed first.
+ */
+export async function openListener(
+  services: Services,
+  flags: { host: string; kafkaPort: number } & AdvertisedFlags,
+): Promise<KafkaBroker> {
+  return startBroker({
+    log: services.log,
+    host: flags.host,
+    port: flags.kafkaPort,
+    ...advertisedOf(flags),
+    autoCreateTopics: true,
+  }).catch(async (error: unknown) => {
+    await services.close();
+    throw error;
+  });
 }
 
 export interface Serving {

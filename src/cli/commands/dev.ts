@@ -8,13 +8,11 @@ import type { Command } from 'commander';
 import { Hono } from 'hono';
 import type { PipelineLog } from '../../engine/index.ts';
 import { SluiceError } from '../../errors.ts';
-import { startBroker } from '../../kafka/index.ts';
 import { createLogger } from '../../logger.ts';
 import { buildPipeline, InProcessHost, importUserFile, loadPipelineFile, Supervisor } from '../../runtime/index.ts';
 import {
   type AdvertisedFlags,
   advertisedHostOption,
-  advertisedOf,
   advertisedPortOption,
   DEFAULTS,
   listenerAddress,
@@ -23,7 +21,7 @@ import {
   positiveIntOption,
   untilShutdownSignal,
 } from '../common.ts';
-import { type HttpFlags, openServices } from '../services.ts';
+import { type HttpFlags, openListener, openServices } from '../services.ts';
 import { checkpointDir } from './run.ts';
 
 /**
@@ -109,16 +107,7 @@ Example:
         (): Record<string, Hono> => (flags.demo ? { '/v1/demo': demoClockApi(() => generator) } : {}),
       );
       const { log, store, http } = services;
-      const broker = await startBroker({
-        log,
-        host: flags.host,
-        port: flags.kafkaPort,
-        ...advertisedOf(flags),
-        autoCreateTopics: true,
-      }).catch(async (error: unknown) => {
-        await services.close();
-        throw error;
-      });
+      const broker = await openListener(services, flags);
       console.log(`${paint('bold', 'sluice dev')} — data in ${log.dataDir}`);
       console.log(`  Kafka protocol   ${listenerAddress(broker)}   (try: kcat -b ${broker.address} -L)`);
       if (http) console.log(`  HTTP API         ${http.url}   (try: curl ${http.url}/v1/tables)`);

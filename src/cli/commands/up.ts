@@ -5,12 +5,10 @@
 // and the dashboard shows, as for `sluice dev`.
 import type { Command } from 'commander';
 import { toMillis } from '../../engine/index.ts';
-import { startBroker } from '../../kafka/index.ts';
 import { controlApi, DeploymentRunner, loadDeployment } from '../../orchestrate/index.ts';
 import {
   type AdvertisedFlags,
   advertisedHostOption,
-  advertisedOf,
   advertisedPortOption,
   DEFAULTS,
   listenerAddress,
@@ -18,7 +16,7 @@ import {
   portOption,
   untilShutdownSignal,
 } from '../common.ts';
-import { type HttpFlags, openServices } from '../services.ts';
+import { type HttpFlags, openListener, openServices } from '../services.ts';
 
 interface UpFlags extends HttpFlags, AdvertisedFlags {
   dataDir: string;
@@ -62,18 +60,7 @@ Examples:
         }),
       );
       const { log, store, http } = services;
-      const broker = flags.kafka
-        ? await startBroker({
-            log,
-            host: flags.host,
-            port: flags.kafkaPort,
-            ...advertisedOf(flags),
-            autoCreateTopics: true,
-          }).catch(async (error: unknown) => {
-            await services.close();
-            throw error;
-          })
-        : undefined;
+      const broker = flags.kafka ? await openListener(services, flags) : undefined;
       try {
         runner = new DeploymentRunner({
           spec,
