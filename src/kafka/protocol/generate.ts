@@ -8,8 +8,9 @@ import { parseVersions, type VersionRange } from './schema.ts';
 
 /**
  * The APIs the broker serves and their version ranges: the generated types and schemas cover exactly these versions
- * (fields that exist only outside them are left out), and ApiVersions advertises them. Widening a range here changes
- * the types, so the compiler points at every handler that must learn the new fields.
+ * (fields that exist only outside them are left out), and ApiVersions advertises those with a handler registered in
+ * handlers/index.ts. Widening a range here changes the types, so the compiler points at every handler that must learn
+ * the new fields.
  */
 export const SERVED: readonly (readonly [name: string, min: number, max: number])[] = [
   ['Produce', 3, 9], // v3 is the first version whose records are record batches v2 (magic 2), all the log stores
@@ -30,11 +31,20 @@ export const SERVED: readonly (readonly [name: string, min: number, max: number]
   ['DeleteTopics', 0, 4],
   ['DeleteRecords', 0, 2],
   ['InitProducerId', 0, 4],
+  // Transactions. The highest versions without KIP-890 part 2 ("transactions V2": the coordinator bumps the producer
+  // epoch at every transaction's end; EndTxn v5, Produce v12). The KIP-890 part 1 versions below only allow the
+  // TRANSACTION_ABORTABLE error (120), which must not be sent to a client at an older version.
+  ['AddPartitionsToTxn', 0, 3], // v4+ is the brokers' batched form (Transactions[], VerifyOnly); clients send ≤ v3
+  ['AddOffsetsToTxn', 0, 4], // v4 only allows TRANSACTION_ABORTABLE (KIP-890 part 1); no field changes
+  ['EndTxn', 0, 4], // v4 only allows TRANSACTION_ABORTABLE; v5 is part 2 (returns the bumped producer id and epoch)
+  ['TxnOffsetCommit', 0, 4], // v3 adds the group member fields; v4 only allows TRANSACTION_ABORTABLE
   ['DescribeConfigs', 1, 4], // v0 (IsDefault instead of ConfigSource) is gone from Kafka 4.0, as here
   ['AlterConfigs', 0, 2],
   ['CreatePartitions', 0, 3],
   ['IncrementalAlterConfigs', 0, 1],
   ['DescribeCluster', 0, 1],
+  ['DescribeTransactions', 0, 0], // the spec's only version
+  ['ListTransactions', 0, 1], // v1 adds DurationFilter (KIP-994, unrelated to KIP-890)
 ];
 
 interface SpecField {

@@ -4,27 +4,39 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  addOffsetsToTxnV4,
+  addPartitionsToTxnV3,
   apiVersionsV3,
+  describeTransactionsV0,
+  endTxnV4,
   fetchV12,
   findCoordinatorV4,
   joinGroupV7,
+  listTransactionsV1,
   metadataV9,
   offsetCommitV8,
   produceV9,
   Reader,
+  txnOffsetCommitV4,
 } from '@platformatic/kafka';
 import {
+  AddOffsetsToTxn,
+  AddPartitionsToTxn,
   type Api,
   ApiVersions,
+  DescribeTransactions,
   decodeRequest,
+  EndTxn,
   encodeRequest,
   encodeResponse,
   Fetch,
   FindCoordinator,
   JoinGroup,
+  ListTransactions,
   Metadata,
   OffsetCommit,
   Produce,
+  TxnOffsetCommit,
 } from './index.ts';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -176,6 +188,38 @@ describe('responses laid out from the spec', () => {
   });
 });
 
+describe('transaction responses laid out from the spec', () => {
+  it('AddPartitionsToTxn v2: classic strings and arrays, the v0-3 field names (results_by_topic on the wire)', () => {
+    const frame = Buffer.concat(
+      encodeResponse(AddPartitionsToTxn, 2, 7, {
+        throttleTimeMs: 0,
+        resultsByTopicV3AndBelow: [
+          {
+            name: 'golden',
+            resultsByPartition: [
+              { partitionIndex: 0, partitionErrorCode: 0 },
+              { partitionIndex: 1, partitionErrorCode: 47 },
+            ],
+          },
+        ],
+      }),
+    );
+    const expected = hex(
+      '00000024 00000007' + // size, correlation id (header v0)
+        '00000000' + // throttle_time_ms
+        '00000001 0006 676f6c64656e' + // 1 topic: 'golden'
+        '00000002 00000000 0000 00000001 002f', // 2 partitions: 0 ok, 1 INVALID_PRODUCER_EPOCH (47)
+    );
+    assert.deepEqual(frame, expected);
+  });
+
+  it('EndTxn v3: flexible, the header and body tag buffers empty', () => {
+    const frame = Buffer.concat(encodeResponse(EndTxn, 3, 7, { throttleTimeMs: 0, errorCode: 48 }));
+    // size, correlation id, header tags; throttle_time_ms, INVALID_TXN_STATE (48), body tags
+    assert.deepEqual(frame, hex('0000000c 00000007 00 00000000 0030 00'));
+  });
+});
+
 /** BigInts (platformatic's int64) as numbers, for comparison with our values. */
 function plain(value: unknown): unknown {
   if (typeof value === 'bigint') return Number(value);
@@ -299,6 +343,120 @@ describe('against @platformatic/kafka, an independent codec', () => {
       retentionTimeMs: -1,
       topics: [{ name: 't', partitions: [{ ...partitions[0], committedOffset: 5 }] }],
     });
+  });
+
+  it('decodes its transaction requests and parses our transaction responses', () => {
+    const addPartitions = addPartitionsToTxnV3.createRequest([
+      // verifyOnly is a v4+ field: platformatic's v3 writer leaves it out
+      {
+        transactionalId: 'tx',
+        producerId: 7n,
+        producerEpoch: 2,
+        verifyOnly: false,
+        topics: [{ name: 't', partitions: [0, 3] }],
+      },
+    ]);
+    assert.deepEqual(platformaticRequest(AddPartitionsToTxn, 3, addPartitions), {
+      v3AndBelowTransactionalId: 'tx',
+      v3AndBelowProducerId: 7,
+      v3AndBelowProducerEpoch: 2,
+      v3AndBelowTopics: [{ name: 't', partitions: [0, 3] }],
+    });
+    assert.deepEqual(platformaticRequest(AddOffsetsToTxn, 4, addOffsetsToTxnV4.createRequest('tx', 7n, 2, 'g')), {
+      transactionalId: 'tx',
+      producerId: 7,
+      producerEpoch: 2,
+      groupId: 'g',
+    });
+    assert.deepEqual(platformaticRequest(EndTxn, 4, endTxnV4.createRequest('tx', 7n, 2, true)), {
+      transactionalId: 'tx',
+      producerId: 7,
+      producerEpoch: 2,
+      committed: true,
+    });
+    const offsets = [{ partitionIndex: 1, committedOffset: 42n, committedLeaderEpoch: 5, committedMetadata: null }];
+    const txnCommit = txnOffsetCommitV4.createRequest('tx', 'g', 7n, 2, 3, 'm', null, [
+      { name: 't', partitions: offsets },
+    ]);
+    assert.deepEqual(platformaticRequest(TxnOffsetCommit, 4, txnCommit), {
+      transactionalId: 'tx',
+      groupId: 'g',
+      producerId: 7,
+      producerEpoch: 2,
+      generationId: 3,
+      memberId: 'm',
+      groupInstanceId: null,
+      topics: [{ name: 't', partitions: [{ ...offsets[0], committedOffset: 42 }] }],
+    });
+    assert.deepEqual(platformaticRequest(DescribeTransactions, 0, describeTransactionsV0.createRequest(['a', 'b'])), {
+      transactionalIds: ['a', 'b'],
+    });
+    assert.deepEqual(
+      platformaticRequest(ListTransactions, 1, listTransactionsV1.createRequest(['Ongoing'], [7n], 60_000n, null)),
+      {
+        stateFilters: ['Ongoing'],
+        producerIdFilters: [7],
+        durationFilter: 60_000,
+      },
+    );
+
+    const topicResults = [{ name: 't', resultsByPartition: [{ partitionIndex: 3, partitionErrorCode: 0 }] }];
+    const added = addPartitionsToTxnV3.parseResponse(
+      1,
+      24,
+      3,
+      forPlatformatic(
+        encodeResponse(AddPartitionsToTxn, 3, 1, { throttleTimeMs: 0, resultsByTopicV3AndBelow: topicResults }),
+      ),
+    );
+    assert.deepEqual(added.resultsByTransaction[0]!.topicResults, topicResults);
+    const status = { throttleTimeMs: 0, errorCode: 0 };
+    const addOffsets = forPlatformatic(encodeResponse(AddOffsetsToTxn, 4, 1, status));
+    assert.deepEqual(addOffsetsToTxnV4.parseResponse(1, 25, 4, addOffsets), status);
+    assert.deepEqual(endTxnV4.parseResponse(1, 26, 4, forPlatformatic(encodeResponse(EndTxn, 4, 1, status))), status);
+    const committed = { throttleTimeMs: 0, topics: [{ name: 't', partitions: [{ partitionIndex: 1, errorCode: 0 }] }] };
+    const parsedCommit = txnOffsetCommitV4.parseResponse(
+      1,
+      28,
+      4,
+      forPlatformatic(encodeResponse(TxnOffsetCommit, 4, 1, committed)),
+    );
+    assert.deepEqual(parsedCommit, committed);
+    const described = {
+      throttleTimeMs: 0,
+      transactionStates: [
+        {
+          errorCode: 0,
+          transactionalId: 'tx',
+          transactionState: 'Ongoing',
+          transactionTimeoutMs: 60_000,
+          transactionStartTimeMs: 1_700_000_000_000,
+          producerId: 7,
+          producerEpoch: 2,
+          topics: [{ topic: 't', partitions: [0, 3] }],
+        },
+      ],
+    };
+    const parsedDescribe = describeTransactionsV0.parseResponse(
+      1,
+      65,
+      0,
+      forPlatformatic(encodeResponse(DescribeTransactions, 0, 1, described)),
+    );
+    assert.deepEqual(plain(parsedDescribe), described);
+    const listed = {
+      throttleTimeMs: 0,
+      errorCode: 0,
+      unknownStateFilters: ['Sleeping'],
+      transactionStates: [{ transactionalId: 'tx', producerId: 7, transactionState: 'Ongoing' }],
+    };
+    const parsedList = listTransactionsV1.parseResponse(
+      1,
+      66,
+      1,
+      forPlatformatic(encodeResponse(ListTransactions, 1, 1, listed)),
+    );
+    assert.deepEqual(plain(parsedList), listed);
   });
 
   it('parses our flexible responses, tagged fields included', () => {
