@@ -70,6 +70,8 @@ export const ERROR_CODES = {
   CLICKHOUSE_ERROR: { http: 400, exit: EXIT.FAILURE },
   /** A ClickHouse table lacks columns the sink needs. */
   CLICKHOUSE_SCHEMA: { http: 400, exit: EXIT.FAILURE },
+  /** A transaction is still completing (its markers being written): retry. */
+  CONCURRENT_TRANSACTIONS: { http: 409, exit: EXIT.FAILURE, kafka: 'CONCURRENT_TRANSACTIONS' },
   /** A checkpoint file fails its checksum or does not parse. */
   CORRUPT_CHECKPOINT: { http: 500, exit: EXIT.FAILURE },
   /** A record batch is truncated or fails its CRC. */
@@ -118,6 +120,8 @@ export const ERROR_CODES = {
   INVALID_PIPELINE: { http: 400, exit: EXIT.USAGE },
   /** An idempotent producer's epoch is older than the current one. */
   INVALID_PRODUCER_EPOCH: { http: 400, exit: EXIT.USAGE, kafka: 'INVALID_PRODUCER_EPOCH' },
+  /** A transactional request names a producer id that is not its transactional id's. */
+  INVALID_PRODUCER_ID_MAPPING: { http: 400, exit: EXIT.USAGE, kafka: 'INVALID_PRODUCER_ID_MAPPING' },
   /** A time range is empty or reversed. */
   INVALID_RANGE: { http: 400, exit: EXIT.USAGE },
   /** A record is refused (empty append, bad NDJSON line, invalid UTF-8). */
@@ -140,6 +144,10 @@ export const ERROR_CODES = {
   INVALID_TASK: { http: 400, exit: EXIT.USAGE },
   /** A topic name is not valid. */
   INVALID_TOPIC_NAME: { http: 400, exit: EXIT.USAGE, kafka: 'INVALID_TOPIC_EXCEPTION' },
+  /** A transaction timeout is not positive or above the broker's maximum (15 minutes). */
+  INVALID_TRANSACTION_TIMEOUT: { http: 400, exit: EXIT.USAGE, kafka: 'INVALID_TRANSACTION_TIMEOUT' },
+  /** A transactional request does not fit the transaction's state (ending one never begun, writing outside one). */
+  INVALID_TXN_STATE: { http: 400, exit: EXIT.USAGE, kafka: 'INVALID_TXN_STATE' },
   /** A window size or slide is not valid. */
   INVALID_WINDOW: { http: 400, exit: EXIT.USAGE },
   /** A batch run was stopped. */
@@ -193,6 +201,8 @@ export const ERROR_CODES = {
   PIPELINE_RUNNING: { http: 400, exit: EXIT.FAILURE },
   /** A pipeline stopped before it was healthy. */
   PIPELINE_STOPPED: { http: 400, exit: EXIT.FAILURE },
+  /** A newer instance of the transactional producer (a higher epoch) exists: this one is a zombie. */
+  PRODUCER_FENCED: { http: 409, exit: EXIT.FAILURE, kafka: 'PRODUCER_FENCED' },
   /** Sluice init would overwrite files. */
   PROJECT_EXISTS: { http: 400, exit: EXIT.USAGE },
   /** A query ran past its timeout and was cancelled. */

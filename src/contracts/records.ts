@@ -65,6 +65,11 @@ export interface PartitionInfo {
   logStartOffset: number;
   /** The offset the next appended record will get; also the high watermark (single replica). */
   logEndOffset: number;
+  /**
+   * The last stable offset: below it every transaction has ended (committed or aborted), so read_committed readers
+   * stop here. Equals `logEndOffset` when no transaction is open in the partition.
+   */
+  lastStableOffset: number;
   sizeBytes: number;
   segments: number;
 }
@@ -94,7 +99,29 @@ export interface RawReadResult {
   nextOffset: number;
   highWatermark: number;
   logStartOffset: number;
+  /** Below it every transaction has ended (absent from logs without transactions: then the high watermark). */
+  lastStableOffset?: number;
+  /**
+   * With `isolation: 'read_committed'`: the aborted transactions whose records may be in `batches` (Kafka's Fetch
+   * answer). A reader skips a transactional batch of `producerId` whose base offset lies in `[firstOffset,
+   * lastOffset]` (lastOffset is the offset of the abort marker); `skipAborted` in the log does it.
+   */
+  abortedTransactions?: AbortedTransaction[];
 }
+
+/** A transaction that ended in an abort: its producer's transactional batches from `firstOffset` up to its marker. */
+export interface AbortedTransaction {
+  producerId: number;
+  firstOffset: number;
+  /** The offset of the abort marker. */
+  lastOffset: number;
+}
+
+/**
+ * Kafka's isolation levels: `read_uncommitted` (the default) sees every record up to the high watermark;
+ * `read_committed` stops at the last stable offset and skips the records of aborted transactions.
+ */
+export type IsolationLevel = 'read_uncommitted' | 'read_committed';
 
 export interface RecordReadResult {
   /** Records at or after the requested offset, in offset order. */
@@ -102,6 +129,7 @@ export interface RecordReadResult {
   nextOffset: number;
   highWatermark: number;
   logStartOffset: number;
+  lastStableOffset?: number;
 }
 
 export interface ReadOptions {
@@ -117,12 +145,16 @@ export interface ReadOptions {
    * `release()` once nothing holds a view into it. The embedded log ignores it.
    */
   lend?: boolean;
+  /** Default `read_uncommitted` (as Kafka's). */
+  isolation?: IsolationLevel;
 }
 
 export interface WaitOptions {
   /** Give up after this long and resolve `false`. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** `read_committed` waits for the last stable offset to pass the offset, not the high watermark. */
+  isolation?: IsolationLevel;
 }
 
 export interface CommittedOffset {

@@ -8,9 +8,18 @@ export type * from './types.ts';
 
 /** Opens (creating if needed) the log in `options.dataDir`, recovering any partition whose last shutdown was not clean. */
 export async function openLog(options: LogOptions): Promise<Log> {
-  return new FileLog(options);
+  const log = new FileLog(options);
+  try {
+    // Transactions a crash left committing or aborting are completed before anything reads or writes.
+    await log.transactions.recover();
+  } catch (error) {
+    await log.close().catch(() => {});
+    throw error;
+  }
+  return log;
 }
 
+export { type MarkerType, markerTypeOf } from './batch/control.ts';
 export {
   type BatchHeader,
   decodeBatchRecords,
@@ -24,6 +33,7 @@ export {
   readBatchHeaders,
   verifyBatch,
 } from './batch/record-batch.ts';
+export { isAbortedBatch } from './partition/transactions.ts';
 export { murmur2, partitionForKey } from './partitioner.ts';
 export {
   ALTERABLE_TOPIC_SETTINGS,
@@ -31,3 +41,4 @@ export {
   validatePartitionCount,
   validateTopicName,
 } from './topic-config.ts';
+export { MAX_TRANSACTION_TIMEOUT_MS } from './transactions/coordinator.ts';

@@ -22,6 +22,7 @@ import {
   closePartitionForDelete,
   enforceRetention,
   flushPartition,
+  hasOpenTxn,
   offsetForTimestamp,
   openPartition,
   type Partition,
@@ -32,6 +33,7 @@ import {
   syncNow,
   truncateTo,
   waitForData,
+  writeMarker,
 } from './partition/index.ts';
 import {
   ALTERABLE_TOPIC_SETTINGS,
@@ -40,6 +42,7 @@ import {
   validatePartitionCount,
   validateTopicName,
 } from './topic-config.ts';
+import { FileTransactionCoordinator } from './transactions/coordinator.ts';
 import type {
   AppendOptions,
   AppendResult,
@@ -81,6 +84,7 @@ const META_FILE = 'topic.json';
 export class FileLog implements Log {
   readonly dataDir: string;
   readonly groups: FileGroupOffsetStore;
+  readonly transactions: FileTransactionCoordinator;
   private readonly topicsDir: string;
   private readonly trashDir: string;
   private readonly topics = new Map<string, TopicState>();
@@ -104,6 +108,16 @@ export class FileLog implements Log {
     try {
       this.groups = new FileGroupOffsetStore(path.join(this.dataDir, 'groups'));
       this.loadTopics();
+      this.transactions = new FileTransactionCoordinator(
+        path.join(this.dataDir, 'transactions'),
+        {
+          writeMarker: (topic, partition, marker) => writeMarker(this.partitionOf(topic, partition), marker),
+          groups: this.groups,
+          openTransactions: () => this.openTransactions(),
+          partitionExists: (topic, partition) => this.topics.get(topic)?.partitions[partition] !== undefined,
+        },
+        this.logger,
+      );
     } catch (error) {
       this.releaseLock();
       throw error;
@@ -340,11 +354,18 @@ export class FileLog implements Log {
           partition,
         });
       }
-      if (header.isTransactional || header.isControl) {
-        throw new SluiceError('INVALID_RECORD', `${where}: transactional and control batches are not supported`, {
+      if (header.isControl) {
+        throw new SluiceError('INVALID_RECORD', `${where}: a producer may not write control batches`, {
           topic,
           partition,
         });
+      }
+      if (header.isTransactional && (header.producerId < 0 || header.baseSequence < 0)) {
+        throw new SluiceError(
+          'INVALID_RECORD',
+          `${where}: a transactional batch needs a producer id and sequence (an idempotent producer)`,
+          { topic, partition },
+        );
       }
       if (header.maxTimestamp < 0 && !isLogAppendTime(header)) {
         // A header without its max timestamp (sarama writes -1) would hide the batch from the time index, retention
@@ -367,11 +388,28 @@ export class FileLog implements Log {
   }
 
   readRaw(topic: string, partition: number, offset: number, options: ReadOptions = {}): RawReadResult {
-    return readRaw(this.partitionOf(topic, partition), offset, options.maxBytes, options.into);
+    return readRaw(this.partitionOf(topic, partition), offset, options.maxBytes, options.into, options.isolation);
   }
 
   readRecords(topic: string, partition: number, offset: number, options: ReadOptions = {}): RecordReadResult {
-    return readRecords(this.partitionOf(topic, partition), offset, options.maxBytes);
+    return readRecords(this.partitionOf(topic, partition), offset, options.maxBytes, options.isolation);
+  }
+
+  /** Whether the producer has a transaction open in the partition (tests and tools). */
+  hasOpenTransaction(topic: string, partition: number, producerId: number): boolean {
+    return hasOpenTxn(this.partitionOf(topic, partition), producerId);
+  }
+
+  private openTransactions(): { topic: string; partition: number; producerId: number; producerEpoch: number }[] {
+    const out = [];
+    for (const { partitions } of this.topics.values()) {
+      for (const p of partitions) {
+        for (const txn of p.openTxns.values()) {
+          out.push({ topic: p.topic, partition: p.id, producerId: txn.producerId, producerEpoch: txn.producerEpoch });
+        }
+      }
+    }
+    return out;
   }
 
   offsetForTimestamp(topic: string, partition: number, timestamp: number): number | null {
@@ -422,6 +460,7 @@ export class FileLog implements Log {
     if (this.closed) return;
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
+    await this.transactions.close();
     for (const { partitions } of this.topics.values()) {
       for (const partition of partitions) await closePartition(partition);
     }

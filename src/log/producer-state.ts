@@ -58,6 +58,11 @@ export class ProducerStateTable {
 
   /** Records an appended batch (also used to rebuild the table from the log on open). */
   record(header: BatchHeader, baseOffset: number): void {
+    // A transaction marker may carry a newer epoch (the coordinator fenced the producer): older ones are refused.
+    if (header.isControl && header.producerId >= 0) {
+      this.fence(header.producerId, header.producerEpoch);
+      return;
+    }
     if (header.producerId < 0 || header.baseSequence < 0) return;
     let entry = this.producers.get(header.producerId);
     if (entry === undefined || header.producerEpoch > entry.epoch) {
@@ -73,6 +78,17 @@ export class ProducerStateTable {
       lastOffset: baseOffset + header.lastOffsetDelta,
     });
     if (entry.batches.length > CACHED_BATCHES) entry.batches.shift();
+  }
+
+  /** From now on, batches of `producerId` with an epoch older than `epoch` are refused (INVALID_PRODUCER_EPOCH). */
+  fence(producerId: number, epoch: number): void {
+    const entry = this.producers.get(producerId);
+    if (entry === undefined || epoch > entry.epoch) this.producers.set(producerId, { epoch, batches: [] });
+  }
+
+  /** The producer's current epoch here, if it wrote here. */
+  epochOf(producerId: number): number | undefined {
+    return this.producers.get(producerId)?.epoch;
   }
 
   get size(): number {

@@ -6,11 +6,15 @@ import path from 'node:path';
 import { SluiceError } from '../errors.ts';
 import { fsyncDirSync, writeFileAtomicSync } from '../files.ts';
 import { type BatchHeader, LOG_OVERHEAD, readBatchHeader, verifyBatch } from './batch/record-batch.ts';
+import type { AbortedTransaction } from './types.ts';
 
 export const INDEX_INTERVAL_BYTES = 4096;
 const SCAN_CHUNK = 1 << 20;
 const OFFSET_ENTRY = 8; // relative offset i32, position i32
 const TIME_ENTRY = 16; // timestamp i64, relative offset i32, position i32
+const ABORTED_ENTRY = 24; // producer id i64, first offset i64, last (marker) offset i64
+/** Every file a segment may have beside its data: the indexes and the open transactions at its base (.txnsnapshot). */
+const SEGMENT_FILES = ['.log', '.index', '.timeindex', '.txnindex', '.txnsnapshot'];
 
 export function segmentFileName(baseOffset: number, suffix: string): string {
   return `${String(baseOffset).padStart(20, '0')}${suffix}`;
@@ -41,6 +45,11 @@ export class Segment {
   /** Largest record timestamp in the segment; -1 while empty. */
   maxTimestamp = -1;
   createdAt: number;
+  /**
+   * The aborted-transaction index: the transactions whose abort marker is in this segment, in marker order. Kept in
+   * memory, persisted as `.txnindex` with the other indexes; the active segment's is rebuilt from its data on open.
+   */
+  readonly abortedTxns: AbortedTransaction[] = [];
 
   // Sparse indexes in memory; persisted on roll and close, rebuilt from the data when missing or damaged.
   private readonly indexOffsets: number[] = [];
@@ -80,6 +89,7 @@ export class Segment {
     if (verify || !segment.loadIndexes(dir, fileSize)) {
       recovery = segment.rebuild(fileSize, verify);
     }
+    segment.loadAbortedIndex(dir);
     segment.visibleSize = segment.size;
     return { segment, recovery };
   }
@@ -189,8 +199,37 @@ export class Segment {
       timeIndex.writeInt32BE(this.timeOffsets[i]! - this.baseOffset, i * TIME_ENTRY + 8);
       timeIndex.writeInt32BE(this.timePositions[i]!, i * TIME_ENTRY + 12);
     }
+    const abortedIndex = Buffer.allocUnsafe(this.abortedTxns.length * ABORTED_ENTRY);
+    this.abortedTxns.forEach((txn, i) => {
+      abortedIndex.writeBigInt64BE(BigInt(txn.producerId), i * ABORTED_ENTRY);
+      abortedIndex.writeBigInt64BE(BigInt(txn.firstOffset), i * ABORTED_ENTRY + 8);
+      abortedIndex.writeBigInt64BE(BigInt(txn.lastOffset), i * ABORTED_ENTRY + 16);
+    });
     writeFileAtomicSync(path.join(dir, segmentFileName(this.baseOffset, '.index')), offsetIndex);
     writeFileAtomicSync(path.join(dir, segmentFileName(this.baseOffset, '.timeindex')), timeIndex);
+    writeFileAtomicSync(path.join(dir, segmentFileName(this.baseOffset, '.txnindex')), abortedIndex);
+  }
+
+  /**
+   * Loads the persisted aborted-transaction index. A segment without one was written before transactions existed
+   * (none of its batches is transactional); the active segment's is rebuilt from its data anyway.
+   */
+  private loadAbortedIndex(dir: string): void {
+    let data: Buffer;
+    try {
+      data = fs.readFileSync(path.join(dir, segmentFileName(this.baseOffset, '.txnindex')));
+    } catch {
+      return;
+    }
+    for (let i = 0; i + ABORTED_ENTRY <= data.length; i += ABORTED_ENTRY) {
+      const lastOffset = Number(data.readBigInt64BE(i + 16));
+      if (lastOffset < this.baseOffset || lastOffset >= this.nextOffset) continue; // not this segment's (damaged)
+      this.abortedTxns.push({
+        producerId: Number(data.readBigInt64BE(i)),
+        firstOffset: Number(data.readBigInt64BE(i + 8)),
+        lastOffset,
+      });
+    }
   }
 
   /** Loads and validates the persisted indexes; false when they are missing or inconsistent with the data. */
@@ -341,8 +380,10 @@ export class Segment {
         offset,
       });
     }
-    for (const suffix of ['.index', '.timeindex'])
+    for (const suffix of ['.index', '.timeindex', '.txnindex'])
       fs.rmSync(path.join(dir, segmentFileName(this.baseOffset, suffix)), { force: true });
+    const kept = this.abortedTxns.filter((txn) => txn.lastOffset < offset);
+    this.abortedTxns.splice(0, this.abortedTxns.length, ...kept);
     fs.ftruncateSync(this.fd, cut);
     fs.fdatasyncSync(this.fd);
     this.rebuild(cut, false);
@@ -355,7 +396,7 @@ export class Segment {
 
   /** Removes the segment's files (after `close`). */
   remove(dir: string): void {
-    for (const suffix of ['.log', '.index', '.timeindex']) {
+    for (const suffix of SEGMENT_FILES) {
       fs.rmSync(path.join(dir, segmentFileName(this.baseOffset, suffix)), { force: true });
     }
   }

@@ -1,10 +1,12 @@
 // The log's interface (Log, GroupOffsetStore) and its own settings (durability, defaults); the records vocabulary
 // every stage shares (records, topics, offsets, reads) lives in src/contracts and is re-exported here.
 export type {
+  AbortedTransaction,
   AppendOptions,
   AppendResult,
   CommittedOffset,
   CompressionType,
+  IsolationLevel,
   LogRecord,
   PartitionInfo,
   RawReadResult,
@@ -92,6 +94,70 @@ export interface GroupOffsetStore {
   deleteGroup(group: string): Promise<void>;
 }
 
+/** A transactional producer as its requests name it: Kafka's transactional id with the producer id and epoch. */
+export interface TransactionalProducer {
+  transactionalId: string;
+  producerId: number;
+  producerEpoch: number;
+}
+
+/** Kafka's transaction states, as DescribeTransactions names them. */
+export type TransactionState =
+  | 'Empty'
+  | 'Ongoing'
+  | 'PrepareCommit'
+  | 'PrepareAbort'
+  | 'CompleteCommit'
+  | 'CompleteAbort';
+
+export interface TransactionDescription extends TransactionalProducer {
+  state: TransactionState;
+  timeoutMs: number;
+  /** When the current (or last) transaction began; -1 when none has. */
+  startTimeMs: number;
+  partitions: { topic: string; partition: number }[];
+}
+
+/**
+ * The transaction coordinator of this log (Kafka's): it maps transactional ids to producer ids and epochs, fences
+ * zombies, records which partitions and groups each transaction touches, and ends a transaction by writing commit
+ * or abort markers to those partitions and, on commit, the group offsets the transaction committed. Its state is
+ * durable (every change is fsynced before it answers) and recovered on open: a transaction that was committing or
+ * aborting is completed; an open one keeps running until its producer ends it or its timeout aborts it.
+ *
+ * Errors (SluiceError codes): INVALID_TRANSACTION_TIMEOUT, INVALID_PRODUCER_ID_MAPPING (unknown transactional id
+ * or another producer id), PRODUCER_FENCED (an older epoch), INVALID_TXN_STATE, UNKNOWN_TOPIC_OR_PARTITION.
+ */
+export interface TransactionCoordinator {
+  /**
+   * Registers (or re-registers) a transactional producer: a new id gets a producer id at epoch 0; a known one gets
+   * its epoch bumped, which fences every older instance, and a transaction it left open is aborted first. With
+   * `current` (KIP-360: a producer recovering from an abortable error) the id and epoch must be the current ones.
+   */
+  initProducer(
+    transactionalId: string,
+    timeoutMs: number,
+    current?: { producerId: number; producerEpoch: number },
+  ): Promise<TransactionalProducer>;
+  /** Adds partitions to the producer's transaction (beginning one if none is open); durable before it resolves. */
+  addPartitions(
+    producer: TransactionalProducer,
+    partitions: readonly { topic: string; partition: number }[],
+  ): Promise<void>;
+  /** Adds a consumer group's offsets to the transaction (Kafka's AddOffsetsToTxn). */
+  addGroup(producer: TransactionalProducer, groupId: string): Promise<void>;
+  /** Offsets that the group commits when (and only if) the transaction commits (Kafka's TxnOffsetCommit). */
+  commitOffsets(producer: TransactionalProducer, groupId: string, offsets: readonly OffsetCommit[]): Promise<void>;
+  /** Commits or aborts the open transaction: markers durable in every partition, then the group offsets. */
+  endTransaction(producer: TransactionalProducer, commit: boolean): Promise<void>;
+  /** Throws unless `topic`-`partition` is in the producer's open transaction (a produce request checks it first). */
+  verifyPartition(producer: TransactionalProducer, topic: string, partition: number): void;
+  /** A producer id for an idempotent producer without a transactional id (never one a transactional id has). */
+  newProducerId(): number;
+  describe(transactionalId: string): TransactionDescription | undefined;
+  list(): TransactionDescription[];
+}
+
 /**
  * A directory of topics. All methods that take `topic`/`partition` throw `SluiceError` with code
  * `UNKNOWN_TOPIC_OR_PARTITION` for ones that do not exist; reads below the log start or past the end throw
@@ -133,8 +199,10 @@ export interface Log {
 
   /**
    * Appends record batches exactly as a Kafka producer sent them (verified by CRC-32C, never recompressed),
-   * assigning offsets. A retried idempotent batch (same producer id, epoch and sequence) is not written again:
-   * the original offsets are returned. Out-of-order sequences throw `OUT_OF_ORDER_SEQUENCE_NUMBER`.
+   * assigning offsets. A transactional batch opens its producer's transaction in the partition until the coordinator
+   * writes the marker (the caller checks it was added to the transaction: `transactions.verifyPartition`). A
+   * retried idempotent batch (same producer id, epoch and sequence) is not written again: the original offsets are
+   * returned. Out-of-order sequences throw `OUT_OF_ORDER_SEQUENCE_NUMBER`.
    */
   appendRaw(topic: string, partition: number, batches: Buffer, options?: AppendOptions): Promise<AppendResult>;
 
@@ -146,11 +214,16 @@ export interface Log {
 
   /**
    * Whole stored batches from `offset`, bounded by `maxBytes` (but at least one batch). The bytes are a view of
-   * memory of the read's own (never Node's shared buffer pool), so a caller may transfer it to a thread.
+   * memory of the read's own (never Node's shared buffer pool), so a caller may transfer it to a thread. With
+   * `isolation: 'read_committed'` it stops at the last stable offset and lists the aborted transactions among the
+   * batches (a reader skips their batches: `isAbortedBatch`).
    */
   readRaw(topic: string, partition: number, offset: number, options?: ReadOptions): RawReadResult;
 
-  /** Decoded records from `offset` (records before `offset` in the first batch are skipped). */
+  /**
+   * Decoded records from `offset` (records before `offset` in the first batch are skipped); never a transaction
+   * marker, and with `isolation: 'read_committed'` only committed records, up to the last stable offset.
+   */
   readRecords(topic: string, partition: number, offset: number, options?: ReadOptions): RecordReadResult;
 
   /** The first offset whose timestamp is >= `timestamp`, or `null` when there is none yet. */
@@ -175,6 +248,9 @@ export interface Log {
   purgeBefore(topic: string, partition: number, offset: number): number;
 
   readonly groups: GroupOffsetStore;
+
+  /** Kafka transactions over this log's partitions. */
+  readonly transactions: TransactionCoordinator;
 
   /** Flushes and fsyncs everything, then releases files. Further calls throw `LOG_CLOSED`. */
   close(): Promise<void>;

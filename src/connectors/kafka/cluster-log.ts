@@ -132,6 +132,8 @@ export class KafkaClusterLog implements PipelineLog {
         partition,
         logStartOffset: Number(starts.get(name)?.[partition] ?? 0n),
         logEndOffset: Number(ends.get(name)?.[partition] ?? 0n),
+        // ListOffsets for the latest offset answers the high watermark here (read_uncommitted): not the LSO.
+        lastStableOffset: Number(ends.get(name)?.[partition] ?? 0n),
         sizeBytes: 0,
         segments: 0,
       }));

@@ -66,6 +66,10 @@ export interface EncodeOptions {
   producerId?: number;
   producerEpoch?: number;
   baseSequence?: number;
+  /** Part of a transaction (attribute bit 4): read_committed readers see it only once its transaction commits. */
+  transactional?: boolean;
+  /** A control batch (attribute bit 5): a transaction marker, not data (see control.ts). */
+  control?: boolean;
   /** Used for records without a timestamp. */
   now?: number;
 }
@@ -114,7 +118,11 @@ export function encodeRecordBatch(records: readonly LogRecord[], options: Encode
   batch.writeInt32BE(batch.length - LOG_OVERHEAD, OFF_BATCH_LENGTH);
   batch.writeInt32BE(-1, OFF_LEADER_EPOCH);
   batch.writeInt8(2, OFF_MAGIC);
-  batch.writeInt16BE(compressionCode(compression), OFF_ATTRIBUTES);
+  const attributes =
+    compressionCode(compression) |
+    (options.transactional ? ATTR_TRANSACTIONAL : 0) |
+    (options.control ? ATTR_CONTROL : 0);
+  batch.writeInt16BE(attributes, OFF_ATTRIBUTES);
   batch.writeInt32BE(records.length - 1, OFF_LAST_OFFSET_DELTA);
   writeInt64(batch, OFF_BASE_TIMESTAMP, baseTimestamp);
   writeInt64(batch, OFF_MAX_TIMESTAMP, maxTimestamp);

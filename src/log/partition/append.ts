@@ -6,6 +6,7 @@ import { type AppendedBatch, Segment } from '../segment.ts';
 import type { AppendResult } from '../types.ts';
 import type { Partition } from './state.ts';
 import { acknowledge, advanceHighWatermark, synced } from './sync.ts';
+import { snapshotOpenTxns, trackBatch } from './transactions.ts';
 
 /**
  * Appends whole batches held in `data` (headers already validated, positions relative to `data`), assigning
@@ -60,7 +61,11 @@ export function appendBatches(
   }
   p.active.append(toWrite, appended);
   p.nextOffset = offset;
-  for (let i = 0; i < toWriteHeaders.length; i++) p.producers.record(toWriteHeaders[i]!, appended[i]!.baseOffset);
+  for (let i = 0; i < toWriteHeaders.length; i++) {
+    const header = toWriteHeaders[i]!;
+    p.producers.record(header, appended[i]!.baseOffset);
+    if (header.isTransactional) trackBatch(p, header, appended[i]!.baseOffset);
+  }
   const result = {
     baseOffset,
     lastOffset: offset - 1,
@@ -84,6 +89,7 @@ export function roll(p: Partition): void {
   fs.fdatasyncSync(old.fd);
   old.writeIndexes(p.dir);
   old.visibleSize = old.size;
+  snapshotOpenTxns(p, p.nextOffset);
   p.segments.push(Segment.create(p.dir, p.nextOffset));
   // Everything written so far is now durable.
   synced(p, p.nextOffset);

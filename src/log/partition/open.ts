@@ -8,6 +8,7 @@ import { Segment } from '../segment.ts';
 import type { FsyncPolicy, TopicConfig } from '../types.ts';
 import { Partition } from './state.ts';
 import { rejectWaiting, syncOwed } from './sync.ts';
+import { rebuildTransactions } from './transactions.ts';
 import { settleWaiter } from './wait.ts';
 
 const CLEAN_SHUTDOWN = '.clean-shutdown';
@@ -47,6 +48,7 @@ export function openPartition(
   partition.highWatermark = partition.nextOffset;
   partition.syncedOffset = partition.nextOffset;
   rebuildProducerState(partition);
+  rebuildTransactions(partition);
   if (clean) fs.rmSync(cleanMarker, { force: true });
   return partition;
 }

@@ -3,20 +3,43 @@
 import { SluiceError } from '../../errors.ts';
 import { decodeBatchRecords, readBatchHeader } from '../batch/record-batch.ts';
 import type { Segment } from '../segment.ts';
-import type { RawReadResult, RecordReadResult, StoredRecord } from '../types.ts';
+import type { IsolationLevel, RawReadResult, RecordReadResult, StoredRecord } from '../types.ts';
 import type { Partition } from './state.ts';
+import { abortedBetween, isAbortedBatch } from './transactions.ts';
 
 const DEFAULT_MAX_READ_BYTES = 1 << 20;
 
-export function readRaw(p: Partition, offset: number, maxBytes = DEFAULT_MAX_READ_BYTES, into?: Buffer): RawReadResult {
+/**
+ * Whole batches from `offset` up to the high watermark — or, read_committed, up to the last stable offset, with the
+ * aborted transactions among them (the reader skips those: `isAbortedBatch`).
+ */
+export function readRaw(
+  p: Partition,
+  offset: number,
+  maxBytes = DEFAULT_MAX_READ_BYTES,
+  into?: Buffer,
+  isolation: IsolationLevel = 'read_uncommitted',
+): RawReadResult {
   ensureReadable(p, offset);
+  const committed = isolation === 'read_committed';
+  const lastStableOffset = p.lastStableOffset;
+  const upTo = committed ? lastStableOffset : p.highWatermark;
+  const result = readUpTo(p, offset, upTo, maxBytes, into);
+  result.lastStableOffset = lastStableOffset;
+  if (committed) {
+    result.abortedTransactions = result.nextOffset > offset ? abortedBetween(p, offset, result.nextOffset) : [];
+  }
+  return result;
+}
+
+function readUpTo(p: Partition, offset: number, upTo: number, maxBytes: number, into?: Buffer): RawReadResult {
   const empty = {
     batches: Buffer.alloc(0),
     nextOffset: offset,
     highWatermark: p.highWatermark,
     logStartOffset: p.logStartOffset,
   };
-  if (offset >= p.highWatermark) return empty;
+  if (offset >= upTo) return empty;
   const segment = segmentFor(p, offset);
   let position = segment.positionFor(offset);
   const limit = Math.max(maxBytes, 1);
@@ -43,6 +66,7 @@ export function readRaw(p: Partition, offset: number, maxBytes = DEFAULT_MAX_REA
       pos += header.size;
       continue;
     }
+    if (header.baseOffset >= upTo) break; // the last stable offset always starts a batch
     if (start < 0) start = pos;
     else if (pos + header.size - start > limit) break;
     end = pos + header.size;
@@ -53,26 +77,33 @@ export function readRaw(p: Partition, offset: number, maxBytes = DEFAULT_MAX_REA
   if (start < 0) {
     // The offset lies past this segment's data (e.g. at a segment boundary): continue in the next segment.
     const next = p.segments[p.segments.indexOf(segment) + 1];
-    if (next !== undefined && offset >= segment.nextOffset) return readRaw(p, next.baseOffset, maxBytes, into);
+    if (next !== undefined && offset >= segment.nextOffset) return readUpTo(p, next.baseOffset, upTo, maxBytes, into);
     return empty;
   }
   return {
     batches: window.subarray(start, end),
-    nextOffset: Math.min(nextOffset, p.highWatermark),
+    nextOffset: Math.min(nextOffset, upTo),
     highWatermark: p.highWatermark,
     logStartOffset: p.logStartOffset,
   };
 }
 
-export function readRecords(p: Partition, offset: number, maxBytes = DEFAULT_MAX_READ_BYTES): RecordReadResult {
-  const raw = readRaw(p, offset, maxBytes);
+/** Decoded records from `offset`: never a transaction marker, and read_committed, never an aborted record. */
+export function readRecords(
+  p: Partition,
+  offset: number,
+  maxBytes = DEFAULT_MAX_READ_BYTES,
+  isolation: IsolationLevel = 'read_uncommitted',
+): RecordReadResult {
+  const raw = readRaw(p, offset, maxBytes, undefined, isolation);
+  const aborted = raw.abortedTransactions ?? [];
   const records: StoredRecord[] = [];
   let pos = 0;
   const data = raw.batches;
   for (;;) {
     const header = readBatchHeader(data, pos);
     if (header === null) break;
-    if (!header.isControl) decodeBatchRecords(data, header, records, offset);
+    if (!header.isControl && !isAbortedBatch(header, aborted)) decodeBatchRecords(data, header, records, offset);
     pos += header.size;
   }
   return {
@@ -80,6 +111,7 @@ export function readRecords(p: Partition, offset: number, maxBytes = DEFAULT_MAX
     nextOffset: raw.nextOffset,
     highWatermark: raw.highWatermark,
     logStartOffset: raw.logStartOffset,
+    lastStableOffset: raw.lastStableOffset,
   };
 }
 

@@ -12,6 +12,13 @@ import { ProducerStateTable } from '../producer-state.ts';
 import type { Segment } from '../segment.ts';
 import type { AppendResult, FsyncPolicy, PartitionInfo, TopicConfig } from '../types.ts';
 
+/** A producer's transaction open in this partition: from its first transactional batch here to its marker. */
+export interface OpenTxn {
+  producerId: number;
+  producerEpoch: number;
+  firstOffset: number;
+}
+
 export interface PendingAck {
   /** The append is durable once synced up to this offset. */
   target: number;
@@ -22,6 +29,8 @@ export interface PendingAck {
 
 export interface Waiter {
   offset: number;
+  /** A read_committed reader: woken by the last stable offset passing `offset`, not the high watermark. */
+  committed: boolean;
   resolve: (ready: boolean) => void;
   timer: NodeJS.Timeout | undefined;
   signal: AbortSignal | undefined;
@@ -41,6 +50,10 @@ export class Partition {
   readonly logger: Logger;
   readonly segments: Segment[] = [];
   readonly producers = new ProducerStateTable();
+  /** Open transactions by producer id (transactions.ts): the first offset of each holds the last stable offset. */
+  readonly openTxns = new Map<number, OpenTxn>();
+  /** Transactions whose marker is written but not yet durable: they hold the last stable offset until it is. */
+  closingTxns: OpenTxn[] = [];
   /** The offset the next record gets (log end offset). */
   nextOffset = 0;
   /** Records below this offset are visible to readers (under the `batch` policy: fsynced). */
@@ -79,6 +92,15 @@ export class Partition {
     return this.highWatermark;
   }
 
+  /** Below it every transaction has ended: the first offset of the oldest open one, else the high watermark. */
+  get lastStableOffset(): number {
+    let lso = this.highWatermark;
+    if (this.openTxns.size === 0 && this.closingTxns.length === 0) return lso;
+    for (const txn of this.openTxns.values()) if (txn.firstOffset < lso) lso = txn.firstOffset;
+    for (const txn of this.closingTxns) if (txn.firstOffset < lso) lso = txn.firstOffset;
+    return lso;
+  }
+
   info(): PartitionInfo {
     let sizeBytes = 0;
     for (const segment of this.segments) sizeBytes += segment.size;
@@ -86,6 +108,7 @@ export class Partition {
       partition: this.id,
       logStartOffset: this.logStartOffset,
       logEndOffset: this.highWatermark,
+      lastStableOffset: this.lastStableOffset,
       sizeBytes,
       segments: this.segments.length,
     };

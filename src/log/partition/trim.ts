@@ -5,6 +5,7 @@ import { roll } from './append.ts';
 import { rebuildProducerState } from './open.ts';
 import type { Partition } from './state.ts';
 import { syncOwed } from './sync.ts';
+import { rebuildTransactions } from './transactions.ts';
 
 /** Deletes whole old segments past the time or size limit, and rolls an idle active segment that is too old. */
 export function enforceRetention(p: Partition, now = Date.now()): number {
@@ -95,5 +96,6 @@ export async function truncateTo(p: Partition, offset: number): Promise<void> {
   p.syncedOffset = offset; // the cut segment was fsynced, and every older one when it rolled
   p.producers.clear();
   rebuildProducerState(p);
+  rebuildTransactions(p);
   p.logger.info({ topic: p.topic, partition: p.id, offset }, 'truncated the log');
 }
