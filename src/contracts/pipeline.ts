@@ -69,6 +69,46 @@ export interface PipelineLog {
   flush?(topic: string): Promise<void>;
   /** Reloads cached metadata (end offsets) for a log whose describeTopic() answers from a cache. */
   refresh?(topic?: string): Promise<void>;
+  /**
+   * Kafka transactions, where the log has them (the embedded log): an exactly-once sink then writes each checkpoint
+   * epoch as one transaction that commits once the checkpoint is durable, so that read_committed readers never see
+   * output a crash takes back. Starting a writer fences every earlier instance of its transactional id and aborts
+   * what that one left open.
+   */
+  openTransactionalWriter?(transactionalId: string): Promise<TransactionalWriter>;
+  /**
+   * Commits (or aborts) a transaction a writer prepared before a restart, from what a checkpoint recorded; `false`
+   * when a later instance of its transactional id had already resolved it.
+   */
+  completePrepared?(prepared: PreparedTransaction, commit: boolean): Promise<boolean>;
+  /** The transactional ids that start with `prefix` (a sink's writers, to abort what a crash left open). */
+  transactionalIds?(prefix: string): string[] | Promise<string[]>;
+}
+
+/** A prepared transaction as a checkpoint records it: enough to commit it after a crash. */
+export interface PreparedTransaction {
+  transactionalId: string;
+  producerId: number;
+  producerEpoch: number;
+}
+
+/**
+ * A transactional producer of the log's own (Kafka's, with its transactional id): appends go into its open
+ * transaction (one begins with the first); prepare() ends the writes — durable, and kept open with no timeout
+ * until commit() or abort() (the first phase of a two-phase commit, as KIP-939 has it).
+ */
+export interface TransactionalWriter {
+  readonly transactionalId: string;
+  append(
+    topic: string,
+    partition: number,
+    records: readonly LogRecord[],
+    options?: { compression?: CompressionType },
+  ): Promise<AppendResult>;
+  /** Null when the transaction wrote nothing (there is nothing to commit). */
+  prepare(): Promise<PreparedTransaction | null>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
 }
 
 export interface PipelineEnvironment {

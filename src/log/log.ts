@@ -42,7 +42,8 @@ import {
   validatePartitionCount,
   validateTopicName,
 } from './topic-config.ts';
-import { FileTransactionCoordinator } from './transactions/coordinator.ts';
+import { FileTransactionCoordinator, MAX_TRANSACTION_TIMEOUT_MS } from './transactions/coordinator.ts';
+import { LogTransactionalWriter } from './transactions/writer.ts';
 import type {
   AppendOptions,
   AppendResult,
@@ -51,6 +52,7 @@ import type {
   Log,
   LogOptions,
   LogRecord,
+  PreparedTransaction,
   RawReadResult,
   ReadOptions,
   RecordReadResult,
@@ -59,6 +61,7 @@ import type {
   TopicConfigView,
   TopicInfo,
   TopicSpec,
+  TransactionalWriter,
   WaitOptions,
 } from './types.ts';
 
@@ -393,6 +396,28 @@ export class FileLog implements Log {
 
   readRecords(topic: string, partition: number, offset: number, options: ReadOptions = {}): RecordReadResult {
     return readRecords(this.partitionOf(topic, partition), offset, options.maxBytes, options.isolation);
+  }
+
+  async openTransactionalWriter(transactionalId: string): Promise<TransactionalWriter> {
+    const producer = await this.transactions.initProducer(transactionalId, MAX_TRANSACTION_TIMEOUT_MS);
+    return new LogTransactionalWriter(this, producer);
+  }
+
+  async completePrepared(prepared: PreparedTransaction, commit: boolean): Promise<boolean> {
+    try {
+      await this.transactions.endTransaction(prepared, commit);
+      return true;
+    } catch (error) {
+      if (error instanceof SluiceError && error.code === 'PRODUCER_FENCED') return false;
+      throw error;
+    }
+  }
+
+  transactionalIds(prefix: string): string[] {
+    return this.transactions
+      .list()
+      .map((t) => t.transactionalId)
+      .filter((id) => id.startsWith(prefix));
   }
 
   /** Whether the producer has a transaction open in the partition (tests and tools). */

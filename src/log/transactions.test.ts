@@ -287,3 +287,46 @@ describe('transactions in the log', () => {
     assert.deepEqual(committed(log, 't'), ['plain']);
   });
 });
+
+describe("the log's transactional writer (two-phase commit)", () => {
+  it('keeps a prepared transaction open across a restart, past its timeout, until it is committed', async () => {
+    const dir = tempDir();
+    let log = await open(dir);
+    await log.createTopic('out', { partitions: 2 });
+    const writer = await log.openTransactionalWriter('sink/0');
+    await writer.append('out', 0, [{ key: null, value: Buffer.from('a') }]);
+    await writer.append('out', 1, [{ key: null, value: Buffer.from('b') }]);
+    await writer.append('out', 0, [{ key: null, value: Buffer.from('c') }]);
+    await writer.append('out', 0, [{ key: null, value: Buffer.from('') }]);
+    const prepared = await writer.prepare();
+    assert.ok(prepared);
+    await rejectsWith(writer.append('out', 0, [{ key: null, value: null }]), 'INVALID_TXN_STATE');
+    assert.equal(log.transactions.describe('sink/0')?.prepared, true);
+    assert.deepEqual(committed(log, 'out', 0), []);
+    await close(log);
+    log = await open(dir);
+    assert.equal(log.transactions.describe('sink/0')?.state, 'Ongoing', 'a prepared transaction survives a restart');
+    assert.deepEqual(log.transactionalIds('sink/'), ['sink/0']);
+    assert.equal(await log.completePrepared(prepared, true), true);
+    assert.deepEqual(committed(log, 'out', 0), ['a', 'c', '']);
+    assert.deepEqual(committed(log, 'out', 1), ['b']);
+    assert.equal(await log.completePrepared(prepared, true), true, 'committing twice changes nothing');
+  });
+
+  it('aborts what an earlier instance left open, prepared or not, when the id is opened again', async () => {
+    const log = await open(tempDir());
+    await log.createTopic('out', { partitions: 1 });
+    const first = await log.openTransactionalWriter('sink/0');
+    await first.append('out', 0, [{ key: null, value: Buffer.from('lost') }]);
+    const prepared = await first.prepare();
+    assert.ok(prepared);
+    const second = await log.openTransactionalWriter('sink/0');
+    assert.deepEqual(committed(log, 'out'), []);
+    assert.equal(log.describeTopic('out').partitions[0]!.lastStableOffset, 2);
+    assert.equal(await log.completePrepared(prepared, true), false, 'resolved by the later instance');
+    await second.append('out', 0, [{ key: null, value: Buffer.from('kept') }]);
+    assert.equal(await second.prepare().then((p) => p?.transactionalId), 'sink/0');
+    await second.commit();
+    assert.deepEqual(committed(log, 'out'), ['kept']);
+  });
+});

@@ -9,6 +9,7 @@ export type {
   IsolationLevel,
   LogRecord,
   PartitionInfo,
+  PreparedTransaction,
   RawReadResult,
   ReadOptions,
   RecordHeader,
@@ -17,6 +18,7 @@ export type {
   TopicConfig,
   TopicInfo,
   TopicSpec,
+  TransactionalWriter,
   WaitOptions,
 } from '../contracts/index.ts';
 
@@ -26,12 +28,14 @@ import type {
   CommittedOffset,
   CompressionType,
   LogRecord,
+  PreparedTransaction,
   RawReadResult,
   ReadOptions,
   RecordReadResult,
   TopicConfig,
   TopicInfo,
   TopicSpec,
+  TransactionalWriter,
   WaitOptions,
 } from '../contracts/index.ts';
 
@@ -115,6 +119,8 @@ export interface TransactionDescription extends TransactionalProducer {
   timeoutMs: number;
   /** When the current (or last) transaction began; -1 when none has. */
   startTimeMs: number;
+  /** An open transaction its producer prepared (two-phase commit): no timeout aborts it. */
+  prepared: boolean;
   partitions: { topic: string; partition: number }[];
 }
 
@@ -148,6 +154,12 @@ export interface TransactionCoordinator {
   addGroup(producer: TransactionalProducer, groupId: string): Promise<void>;
   /** Offsets that the group commits when (and only if) the transaction commits (Kafka's TxnOffsetCommit). */
   commitOffsets(producer: TransactionalProducer, groupId: string, offsets: readonly OffsetCommit[]): Promise<void>;
+  /**
+   * Ends the writes of the open transaction and keeps it open, durably, with no timeout, until the producer (or its
+   * successor, from the recorded ids) commits or aborts it: the first phase of a two-phase commit (KIP-939's
+   * prepare). Re-initialising the transactional id still aborts it.
+   */
+  prepare(producer: TransactionalProducer): Promise<void>;
   /** Commits or aborts the open transaction: markers durable in every partition, then the group offsets. */
   endTransaction(producer: TransactionalProducer, commit: boolean): Promise<void>;
   /** Throws unless `topic`-`partition` is in the producer's open transaction (a produce request checks it first). */
@@ -251,6 +263,19 @@ export interface Log {
 
   /** Kafka transactions over this log's partitions. */
   readonly transactions: TransactionCoordinator;
+
+  /**
+   * A transactional producer of the log's own (PipelineLog's): registering `transactionalId` fences its earlier
+   * instances and aborts what they left open, prepared transactions included. Transactions time out after 15 minutes
+   * unless prepared.
+   */
+  openTransactionalWriter(transactionalId: string): Promise<TransactionalWriter>;
+  /**
+   * Commits (or aborts) a prepared transaction from its recorded ids. Committing one already committed does nothing;
+   * one that its id's later instance resolved (PRODUCER_FENCED) is reported as `false`.
+   */
+  completePrepared(prepared: PreparedTransaction, commit: boolean): Promise<boolean>;
+  transactionalIds(prefix: string): string[];
 
   /** Flushes and fsyncs everything, then releases files. Further calls throw `LOG_CLOSED`. */
   close(): Promise<void>;

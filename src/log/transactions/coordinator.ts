@@ -44,6 +44,8 @@ interface TxnRecord {
   groups: { groupId: string; offsets: OffsetCommit[] }[];
   startTimeMs: number;
   updateTimeMs: number;
+  /** Prepared by its producer (two-phase commit): exempt from the timeout. */
+  prepared?: boolean;
 }
 
 /** What the coordinator needs of the log: markers, the group store, and the partitions' open transactions. */
@@ -158,7 +160,15 @@ export class FileTransactionCoordinator implements TransactionCoordinator {
           record = this.bump(record);
           await this.end(record, false);
         }
-        record = { ...this.bump(record), timeoutMs, state: 'Empty', partitions: [], groups: [], updateTimeMs: now };
+        record = {
+          ...this.bump(record),
+          timeoutMs,
+          state: 'Empty',
+          prepared: false,
+          partitions: [],
+          groups: [],
+          updateTimeMs: now,
+        };
       }
       await this.save(record);
       return { transactionalId, producerId: record.producerId, producerEpoch: record.producerEpoch };
@@ -176,6 +186,7 @@ export class FileTransactionCoordinator implements TransactionCoordinator {
       const added = partitions.filter(
         (p) => !record.partitions.some((q) => q.topic === p.topic && q.partition === p.partition),
       );
+      if (record.state === 'Ongoing' && record.prepared) throw preparedAlready(record);
       if (added.length === 0 && record.state === 'Ongoing') return;
       await this.save(this.begin(record, { partitions: [...this.ongoingPartitions(record), ...added] }));
     });
@@ -184,6 +195,7 @@ export class FileTransactionCoordinator implements TransactionCoordinator {
   addGroup(producer: TransactionalProducer, groupId: string): Promise<void> {
     return this.queued(producer.transactionalId, async () => {
       const record = this.current(producer);
+      if (record.state === 'Ongoing' && record.prepared) throw preparedAlready(record);
       const groups = record.state === 'Ongoing' ? record.groups : [];
       if (record.state === 'Ongoing' && groups.some((g) => g.groupId === groupId)) return;
       await this.save(this.begin(record, { groups: [...groups, { groupId, offsets: [] }] }));
@@ -218,6 +230,20 @@ export class FileTransactionCoordinator implements TransactionCoordinator {
     });
   }
 
+  prepare(producer: TransactionalProducer): Promise<void> {
+    return this.queued(producer.transactionalId, async () => {
+      const record = this.current(producer);
+      if (record.state !== 'Ongoing') {
+        throw new SluiceError(
+          'INVALID_TXN_STATE',
+          `transactional id ${producer.transactionalId} has no open transaction to prepare (state ${record.state})`,
+          { transactionalId: producer.transactionalId, state: record.state },
+        );
+      }
+      if (!record.prepared) await this.save({ ...record, prepared: true, updateTimeMs: Date.now() });
+    });
+  }
+
   endTransaction(producer: TransactionalProducer, commit: boolean): Promise<void> {
     return this.queued(producer.transactionalId, async () => {
       const record = this.current(producer);
@@ -238,7 +264,9 @@ export class FileTransactionCoordinator implements TransactionCoordinator {
   verifyPartition(producer: TransactionalProducer, topic: string, partition: number): void {
     const record = this.current(producer);
     const listed =
-      record.state === 'Ongoing' && record.partitions.some((p) => p.topic === topic && p.partition === partition);
+      record.state === 'Ongoing' &&
+      !record.prepared &&
+      record.partitions.some((p) => p.topic === topic && p.partition === partition);
     if (!listed) {
       throw new SluiceError(
         'INVALID_TXN_STATE',
@@ -315,6 +343,7 @@ export class FileTransactionCoordinator implements TransactionCoordinator {
       partitions: fresh ? [] : record.partitions,
       groups: fresh ? [] : record.groups,
       startTimeMs: fresh ? now : record.startTimeMs,
+      prepared: false,
       ...changes,
       updateTimeMs: now,
     };
@@ -363,6 +392,7 @@ export class FileTransactionCoordinator implements TransactionCoordinator {
     await this.save({
       ...record,
       state: commit ? 'CompleteCommit' : 'CompleteAbort',
+      prepared: false,
       partitions: [],
       groups: [],
       updateTimeMs: Date.now(),
@@ -379,7 +409,7 @@ export class FileTransactionCoordinator implements TransactionCoordinator {
   private abortTimedOut(): void {
     const now = Date.now();
     for (const record of this.records.values()) {
-      if (record.state !== 'Ongoing' || now - record.startTimeMs <= record.timeoutMs) continue;
+      if (record.state !== 'Ongoing' || record.prepared || now - record.startTimeMs <= record.timeoutMs) continue;
       const { transactionalId, producerId, producerEpoch } = record;
       this.queued(transactionalId, async () => {
         const latest = this.records.get(transactionalId);
@@ -402,6 +432,14 @@ function validateId(transactionalId: string): void {
   }
 }
 
+function preparedAlready(record: TxnRecord): SluiceError {
+  return new SluiceError(
+    'INVALID_TXN_STATE',
+    `transactional id ${record.transactionalId} prepared its transaction: it can only commit or abort it now`,
+    { transactionalId: record.transactionalId },
+  );
+}
+
 function fenced(record: TxnRecord, producerId: number, producerEpoch: number): SluiceError {
   return new SluiceError(
     'PRODUCER_FENCED',
@@ -418,6 +456,7 @@ function describe(r: TxnRecord): TransactionDescription {
     state: r.state,
     timeoutMs: r.timeoutMs,
     startTimeMs: r.startTimeMs,
+    prepared: r.prepared === true,
     partitions: r.partitions.map((p) => ({ ...p })),
   };
 }

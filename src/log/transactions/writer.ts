@@ -1,0 +1,103 @@
+// The log's own transactional producer, for writers inside the process (an engine sink): what a Kafka client's
+// transactional producer does over the wire — add each partition to the transaction before its first batch, number
+// batches per partition, mark them transactional — done directly against the log and its coordinator.
+import { SluiceError } from '../../errors.ts';
+import { encodeRecordBatch } from '../batch/record-batch.ts';
+import type {
+  AppendOptions,
+  AppendResult,
+  CompressionType,
+  LogRecord,
+  PreparedTransaction,
+  TransactionalProducer,
+  TransactionalWriter,
+  TransactionCoordinator,
+} from '../types.ts';
+
+const SEQUENCE_MODULUS = 2 ** 31;
+
+/** What the writer needs of the log. */
+export interface WriterLog {
+  readonly transactions: TransactionCoordinator;
+  appendRaw(topic: string, partition: number, batches: Buffer, options?: AppendOptions): Promise<AppendResult>;
+  flush(topic: string): Promise<void>;
+}
+
+export class LogTransactionalWriter implements TransactionalWriter {
+  readonly transactionalId: string;
+  private readonly log: WriterLog;
+  private readonly producer: TransactionalProducer;
+  /** Partitions of the open transaction, each with the AddPartitions its first batch waits for. */
+  private readonly added = new Map<string, Promise<void>>();
+  private readonly topics = new Set<string>();
+  /** The next sequence number per partition (they run on across this producer's transactions, as Kafka's do). */
+  private readonly sequences = new Map<string, number>();
+  private prepared = false;
+
+  constructor(log: WriterLog, producer: TransactionalProducer) {
+    this.log = log;
+    this.producer = producer;
+    this.transactionalId = producer.transactionalId;
+  }
+
+  append(
+    topic: string,
+    partition: number,
+    records: readonly LogRecord[],
+    options: { compression?: CompressionType } = {},
+  ): Promise<AppendResult> {
+    if (this.prepared) {
+      return Promise.reject(
+        new SluiceError(
+          'INVALID_TXN_STATE',
+          `${this.transactionalId}: the transaction is prepared; commit or abort it`,
+        ),
+      );
+    }
+    const key = `${partition}:${topic}`;
+    const sequence = this.sequences.get(key) ?? 0;
+    // Encoded now, in call order: the sequence numbers of one partition's batches follow the order of the appends.
+    const batch = encodeRecordBatch(records, {
+      compression: options.compression ?? 'none',
+      producerId: this.producer.producerId,
+      producerEpoch: this.producer.producerEpoch,
+      baseSequence: sequence,
+      transactional: true,
+    });
+    this.sequences.set(key, (sequence + records.length) % SEQUENCE_MODULUS);
+    let added = this.added.get(key);
+    if (added === undefined) {
+      added = this.log.transactions.addPartitions(this.producer, [{ topic, partition }]);
+      this.added.set(key, added);
+      this.topics.add(topic);
+    }
+    // Durability comes with prepare(), which flushes every topic written: appends need not wait for an fsync each.
+    return added.then(() => this.log.appendRaw(topic, partition, batch, { durable: false }));
+  }
+
+  async prepare(): Promise<PreparedTransaction | null> {
+    if (this.added.size === 0) return null;
+    await Promise.all(this.added.values());
+    await Promise.all([...this.topics].map((topic) => this.log.flush(topic)));
+    await this.log.transactions.prepare(this.producer);
+    this.prepared = true;
+    return { ...this.producer };
+  }
+
+  commit(): Promise<void> {
+    return this.end(true);
+  }
+
+  abort(): Promise<void> {
+    return this.end(false);
+  }
+
+  private async end(commit: boolean): Promise<void> {
+    if (this.added.size === 0) return;
+    await Promise.allSettled(this.added.values());
+    await this.log.transactions.endTransaction(this.producer, commit);
+    this.added.clear();
+    this.topics.clear();
+    this.prepared = false;
+  }
+}
