@@ -65,8 +65,9 @@ async function readTopics(dataDir: string, topics: string[]): Promise<Record<str
     for (const topic of topics) {
       const values: string[] = [];
       for (const p of log.describeTopic(topic).partitions) {
-        for (let offset = p.logStartOffset; offset < p.logEndOffset; ) {
-          const page = log.readRecords(topic, p.partition, offset);
+        for (let offset = p.logStartOffset; offset < p.lastStableOffset; ) {
+          // What a read_committed consumer sees: transactions a crash aborted stay in the log, skipped.
+          const page = log.readRecords(topic, p.partition, offset, { isolation: 'read_committed' });
           for (const r of page.records) values.push(r.value?.toString() ?? '');
           offset = page.nextOffset;
         }

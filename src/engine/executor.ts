@@ -98,8 +98,10 @@ export class Executor {
       for (const { operator } of graph.sinks) await operator.sink.flush?.();
       this.throwIfFailed();
       await checkpoints.settled();
-      // Stopped (not finished): a last checkpoint, so that the next start resumes exactly here, replaying nothing.
-      if (checkpoints.enabled && this.stopController.signal.aborted && this.finalCheckpoint && !this.options.bounded) {
+      // Stopped, or a bounded run finished: a last checkpoint, so that the next start resumes exactly here,
+      // replaying nothing — and transactional sinks commit their last epoch with it (without it, it would stay
+      // invisible to read_committed readers, and a crash before the exit would replay it).
+      if (checkpoints.enabled && this.finalCheckpoint && (this.stopController.signal.aborted || this.options.bounded)) {
         await checkpoints.checkpoint();
       }
     } finally {

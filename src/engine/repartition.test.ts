@@ -226,7 +226,8 @@ describe('between partition tasks', () => {
     const { log, dir } = await setup(3);
     const start = (p: number) => {
       const pipeline = build(log).runAsTask(p);
-      pipeline.enableCheckpoints({ dir: path.join(dir, 'checkpoints', `p${p}`), intervalMs: 0 });
+      // Periodic checkpoints: the repartition topic's transactions commit with them, and only then do readers see records.
+      pipeline.enableCheckpoints({ dir: path.join(dir, 'checkpoints', `p${p}`), intervalMs: 100 });
       return { pipeline, done: pipeline.run() };
     };
     const tasks = [start(0), start(1), start(2)];
@@ -256,7 +257,8 @@ describe('between partition tasks', () => {
     await log.createTopic(topic, { partitions: 3, config: { retentionMs: -1, segmentBytes: 4096 } });
     const start = (p: number) => {
       const pipeline = build(log).runAsTask(p);
-      pipeline.enableCheckpoints({ dir: path.join(dir, 'checkpoints', `p${p}`), intervalMs: 0 });
+      // Periodic checkpoints: the repartition topic's transactions commit with them, and only then do readers see records.
+      pipeline.enableCheckpoints({ dir: path.join(dir, 'checkpoints', `p${p}`), intervalMs: 100 });
       return { pipeline, done: pipeline.run() };
     };
     const tasks = [start(0), start(1), start(2)];
@@ -388,7 +390,7 @@ describe('the writer', () => {
     writer.onWatermark(50); // the first marker goes at once
     void writer.write({ values: [rec('a', '6'), rec('b', '7')], timestamps: [7, 8] });
     writer.onWatermark(60); // within the interval: held back until flush (or the interval)
-    const state = (await writer.prepareCheckpoint()) as { watermark: number };
+    const state = (await writer.prepareCheckpoint(1)) as { watermark: number };
     assert.equal(state.watermark, 60);
     let parts = contents(log, topic);
     for (const part of parts) assert.equal(part.filter((v) => v === '@50').length, 1);
@@ -412,8 +414,40 @@ describe('the writer', () => {
     again.setWriter('views#1');
     await again.open();
     await again.recover(state);
-    await again.prepareCheckpoint();
+    await again.prepareCheckpoint(2);
     assert.equal(again.markers, 3);
+    await again.close();
+  });
+
+  it("writes records and markers in the epoch's transaction: read committed, they show once the checkpoint commits", async () => {
+    const { log } = await setup(2);
+    const topic = 'views-w-repartition';
+    const committed = () =>
+      [0, 1].flatMap((p) =>
+        log.readRecords(topic, p, 0, { isolation: 'read_committed' }).records.map((r) => r.value?.toString() ?? '@'),
+      );
+    const writer = new RepartitionWriter(new RepartitionTopic(log, topic, ['views']), { watermarkIntervalMs: 0 });
+    writer.setWriter('views#0');
+    await writer.open();
+    await writer.recover(undefined);
+    void writer.write({ values: [rec('a', '1'), rec('b', '2')], timestamps: [1, 2] });
+    writer.onWatermark(50);
+    const state = await writer.prepareCheckpoint(1);
+    assert.deepEqual(committed(), [], 'prepared, not committed');
+    await writer.commitCheckpoint(1);
+    assert.deepEqual(committed().sort(), ['1', '2', '@', '@']);
+
+    // Written after that checkpoint, then a crash: the next instance aborts them.
+    void writer.write({ values: [rec('c', '3')], timestamps: [3] });
+    writer.onWatermark(90);
+    await writer.flush();
+    const again = new RepartitionWriter(new RepartitionTopic(log, topic, ['views']), { watermarkIntervalMs: 0 });
+    again.setWriter('views#0');
+    await again.open();
+    await again.recover(state);
+    await again.prepareCheckpoint(2);
+    await again.commitCheckpoint(2);
+    assert.deepEqual(committed().sort(), ['1', '2', '@', '@', '@', '@'], "no 3, and the checkpoint's markers again");
     await again.close();
   });
 
@@ -421,8 +455,10 @@ describe('the writer', () => {
     const { log } = await setup(3);
     const topic = 'views-w-repartition';
     const markers: boolean[] = [];
+    // A log without transactions (as a Kafka cluster's client is to this writer): markers go through append().
     const recording = new Proxy(log, {
       get(target, name) {
+        if (name === 'openTransactionalWriter') return undefined;
         if (name !== 'append') return Reflect.get(target, name);
         return (t: string, partition: number, records: LogRecord[], options?: AppendOptions) => {
           if (records.some((r) => r.headers?.some((h) => h.key === WATERMARK_HEADER))) {
@@ -444,7 +480,7 @@ describe('the writer', () => {
     const deferred = await start(true);
     void deferred.write({ values: [rec('a', '1')], timestamps: [1] });
     deferred.onWatermark(50);
-    await deferred.prepareCheckpoint(); // flushes the topic before it records the end offsets
+    await deferred.prepareCheckpoint(1); // flushes the topic before it records the end offsets
     assert.deepEqual(markers, [false, false, false]);
     for (const part of contents(log, topic)) assert.equal(part.at(-1), '@50', 'synced by the checkpoint');
     await deferred.close();

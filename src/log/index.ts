@@ -19,7 +19,7 @@ export async function openLog(options: LogOptions): Promise<Log> {
   return log;
 }
 
-export { type MarkerType, markerTypeOf } from './batch/control.ts';
+export { isAbortedBatch, type MarkerType, markerTypeOf } from './batch/control.ts';
 export {
   type BatchHeader,
   decodeBatchRecords,
@@ -33,7 +33,6 @@ export {
   readBatchHeaders,
   verifyBatch,
 } from './batch/record-batch.ts';
-export { isAbortedBatch } from './partition/transactions.ts';
 export { murmur2, partitionForKey } from './partitioner.ts';
 export {
   ALTERABLE_TOPIC_SETTINGS,

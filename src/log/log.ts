@@ -400,17 +400,11 @@ export class FileLog implements Log {
 
   async openTransactionalWriter(transactionalId: string): Promise<TransactionalWriter> {
     const producer = await this.transactions.initProducer(transactionalId, MAX_TRANSACTION_TIMEOUT_MS);
-    return new LogTransactionalWriter(this, producer);
+    return new LogTransactionalWriter(this, producer, MAX_TRANSACTION_TIMEOUT_MS);
   }
 
-  async completePrepared(prepared: PreparedTransaction, commit: boolean): Promise<boolean> {
-    try {
-      await this.transactions.endTransaction(prepared, commit);
-      return true;
-    } catch (error) {
-      if (error instanceof SluiceError && error.code === 'PRODUCER_FENCED') return false;
-      throw error;
-    }
+  completePrepared(prepared: PreparedTransaction, commit: boolean): Promise<boolean> {
+    return this.transactions.completePrepared(prepared, commit);
   }
 
   transactionalIds(prefix: string): string[] {

@@ -160,6 +160,12 @@ export interface TransactionCoordinator {
    * prepare). Re-initialising the transactional id still aborts it.
    */
   prepare(producer: TransactionalProducer): Promise<void>;
+  /**
+   * Commits (or aborts) a prepared transaction from its recorded ids, whichever instance of its id asks: true once
+   * it has that outcome (also when it had it already), false when it ended otherwise (a later instance aborted it)
+   * or is unknown.
+   */
+  completePrepared(producer: TransactionalProducer, commit: boolean): Promise<boolean>;
   /** Commits or aborts the open transaction: markers durable in every partition, then the group offsets. */
   endTransaction(producer: TransactionalProducer, commit: boolean): Promise<void>;
   /** Throws unless `topic`-`partition` is in the producer's open transaction (a produce request checks it first). */

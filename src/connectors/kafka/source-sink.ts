@@ -69,7 +69,8 @@ export class KafkaSink<T> extends LogSinkConnector<T> {
     await super.open();
   }
 
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
+    await super.close();
     await this.cluster.close();
   }
 }

@@ -1,10 +1,15 @@
 // Writes a stream to a topic of the embedded log: one append per partition per batch (durable: see below),
 // partitioned by key with Kafka's murmur2 partitioner so that Kafka consumers see the usual key→partition mapping.
 //
-// Exactly-once (the default when checkpoints are on): each checkpoint records the topic's end offsets at its
-// barrier; recovery truncates the topic back to them before the replay writes again, so every result is in the
-// topic once. Records are visible as soon as they are written (read-uncommitted): a consumer that reads past the
-// last checkpoint may see records that a crash then replaces. The topic must be written by this sink only.
+// Exactly-once (the default when checkpoints are on), on a log with transactions (the embedded log, and a worker's
+// channel to it): each checkpoint epoch's writes are one Kafka transaction, prepared at the barrier and committed
+// once the checkpoint is durable (epoch-transactions.ts). read_committed readers — Kafka consumers with
+// isolation.level=read_committed, and every engine source — see an epoch's records only then, and never one that a
+// crash takes back; read_uncommitted readers see them at once, aborted ones included.
+//
+// On a log without transactions, exactly-once falls back to cutting back: each checkpoint records the topic's end
+// offsets at its barrier; recovery truncates the topic back to them before the replay writes again, so every result
+// is in the topic once (a consumer that reads past the last checkpoint may see records that a crash then replaces).
 //
 // Where cutting back is impossible — a Kafka cluster has no truncation, and a partition task of a scaled-out
 // pipeline shares the topic with the other tasks — the sink is idempotent instead: every record carries its
@@ -18,11 +23,12 @@
 // written records are in the OS's page cache.) Per-append fsyncs were a third of the cost of a scaled-out
 // pipeline's log beside its tasks: each one wakes the I/O thread, the disk and the log's owner.
 
-import type { PipelineLog } from '../../contracts/index.ts';
+import type { PipelineLog, PreparedTransaction } from '../../contracts/index.ts';
 import { type LogRecord, partitionForKey, type RecordHeader } from '../../log/index.ts';
 import { createLogger } from '../../logger.ts';
 import type { Sink } from '../connector.ts';
 import type { Batch } from '../types.ts';
+import { EpochTransactions } from './epoch-transactions.ts';
 import type { Format } from './formats.ts';
 
 export interface LogSinkOptions<T> {
@@ -33,7 +39,10 @@ export interface LogSinkOptions<T> {
   key?: (value: T) => string | Buffer | null;
   /** Create the topic when it is missing (default true, with this many partitions). */
   createPartitions?: number;
-  /** With checkpoints on: 'exactly-once' (default; truncates back on recovery) or 'at-least-once'. */
+  /**
+   * With checkpoints on: 'exactly-once' (default: a transaction per checkpoint epoch where the log has
+   * transactions, else cutting back or deduplicating on recovery) or 'at-least-once' (records visible at once).
+   */
   guarantee?: 'exactly-once' | 'at-least-once';
 }
 
@@ -47,7 +56,10 @@ export const SEQUENCE_HEADER = 'sluice.seq';
 
 interface SinkCheckpoint {
   topic: string;
-  endOffsets: number[];
+  /** Transactional mode: the transactions prepared at the barrier, which recovery commits. */
+  transactions?: PreparedTransaction[];
+  /** Cutting back and deduplicating modes: the topic's end offsets at the barrier. */
+  endOffsets?: number[];
   /** Idempotent mode: the writer and the last sequence number written before the barrier. */
   writer?: string;
   sequence?: number;
@@ -67,6 +79,8 @@ export class LogSinkConnector<T> implements Sink<T> {
   private writtenUpTo = 0;
   /** Set by recover(), which the pipeline calls only when it checkpoints: appends then defer their fsync. */
   private deferDurability = false;
+  /** Set by recover() on a log with transactions: each checkpoint epoch's writes are one transaction. */
+  private transactions: EpochTransactions | undefined;
   /** Replayed records that differed from what was written before the crash (see the file comment). */
   divergences = 0;
   /** Replayed records found already written and skipped. */
@@ -82,9 +96,23 @@ export class LogSinkConnector<T> implements Sink<T> {
     this.shared = options.shared;
   }
 
+  /** Whether the log offers transactions, which exactly-once then uses (see the file comment). */
+  private get transactional(): boolean {
+    return this.options.guarantee !== 'at-least-once' && this.options.log.openTransactionalWriter !== undefined;
+  }
+
   /** True when recovery must recognise earlier writes rather than truncate (see the file comment). */
   get idempotent(): boolean {
-    return this.options.guarantee !== 'at-least-once' && (this.shared || this.options.log.supportsTruncate === false);
+    return (
+      this.options.guarantee !== 'at-least-once' &&
+      !this.transactional &&
+      (this.shared || this.options.log.supportsTruncate === false)
+    );
+  }
+
+  /** Whether this sink writes each checkpoint epoch as a transaction (known once recover() ran). */
+  get writesTransactions(): boolean {
+    return this.transactions !== undefined;
   }
 
   async open(): Promise<void> {
@@ -106,7 +134,7 @@ export class LogSinkConnector<T> implements Sink<T> {
   }
 
   async write(batch: Batch<T>): Promise<void> {
-    const { log, topic, format, key } = this.options;
+    const { format, key } = this.options;
     const byPartition = new Map<number, LogRecord[]>();
     for (let i = 0; i < batch.values.length; i++) {
       const value = batch.values[i]!;
@@ -122,8 +150,14 @@ export class LogSinkConnector<T> implements Sink<T> {
       list.push(record);
     }
     this.roundRobin = (this.roundRobin + 1) % this.partitions;
-    const options = { durable: !this.deferDurability };
-    await Promise.all([...byPartition].map(([partition, records]) => log.append(topic, partition, records, options)));
+    await Promise.all([...byPartition].map(([partition, records]) => this.appendTo(partition, records)));
+  }
+
+  /** Appends to one partition as this sink writes: in the epoch's transaction when it has one. */
+  appendTo(partition: number, records: readonly LogRecord[]): Promise<unknown> {
+    const { log, topic } = this.options;
+    if (this.transactions) return this.transactions.append(topic, partition, records);
+    return log.append(topic, partition, records, { durable: !this.deferDurability });
   }
 
   async flush(): Promise<void> {
@@ -136,6 +170,10 @@ export class LogSinkConnector<T> implements Sink<T> {
     if (this.written) {
       if (sequence > this.writtenUpTo) {
         this.written = undefined;
+        if (this.transactions) {
+          this.writerHeader = undefined; // past what the earlier mode wrote: transactions from here on
+          return true;
+        }
       } else {
         const before = this.written.get(sequence);
         this.written.delete(sequence);
@@ -158,8 +196,9 @@ export class LogSinkConnector<T> implements Sink<T> {
   }
 
   // Every write before the barrier has been acknowledged (the pipeline drains sinks first).
-  async prepareCheckpoint(): Promise<SinkCheckpoint | undefined> {
+  async prepareCheckpoint(checkpointId = 0): Promise<SinkCheckpoint | undefined> {
     const { log, topic } = this.options;
+    if (this.transactions) return { topic, transactions: await this.transactions.prepare(checkpointId) };
     // Before the end offsets are recorded: recovery relies on everything below them surviving a machine crash.
     if (this.deferDurability) await log.flush!(topic);
     if (this.options.guarantee === 'at-least-once') return undefined;
@@ -169,16 +208,41 @@ export class LogSinkConnector<T> implements Sink<T> {
       : { topic, endOffsets };
   }
 
+  async commitCheckpoint(checkpointId: number): Promise<void> {
+    await this.transactions?.commit(checkpointId);
+  }
+
   async recover(state: unknown): Promise<void> {
     this.deferDurability = this.options.log.flush !== undefined;
     if (this.options.guarantee === 'at-least-once') return;
     const checkpoint = state as SinkCheckpoint | undefined;
+    if (this.transactional) {
+      // A checkpoint written before this sink wrote transactions: undo what followed it the way that mode did.
+      if (checkpoint?.writer !== undefined) {
+        this.writerHeader = { key: WRITER_HEADER, value: Buffer.from(this.writer ?? this.name) };
+        await this.findEarlierWrites(checkpoint); // the replay skips them, then stamps no more (see stamp())
+      } else if (checkpoint?.endOffsets !== undefined && !this.shared) {
+        await this.cutBack(checkpoint.endOffsets);
+      }
+      this.transactions = new EpochTransactions(this.options.log, `${this.writer ?? this.name}/${this.options.topic}/`);
+      await this.transactions.recover(checkpoint?.transactions);
+      if (this.written === undefined) this.writerHeader = undefined;
+      return;
+    }
     if (this.idempotent) return this.findEarlierWrites(checkpoint);
-    if (checkpoint === undefined) return;
+    if (checkpoint?.endOffsets === undefined) return;
+    await this.cutBack(checkpoint.endOffsets);
+  }
+
+  async close(): Promise<void> {
+    await this.transactions?.close();
+  }
+
+  private async cutBack(endOffsets: readonly number[]): Promise<void> {
     const { log, topic } = this.options;
     const now = log.describeTopic(topic).partitions;
     for (let partition = 0; partition < now.length; partition++) {
-      const end = checkpoint.endOffsets[partition];
+      const end = endOffsets[partition];
       if (end === undefined || now[partition]!.logEndOffset <= end) continue;
       await log.truncate(topic, partition, Math.max(end, now[partition]!.logStartOffset));
     }
@@ -197,7 +261,7 @@ export class LogSinkConnector<T> implements Sink<T> {
     const written = new Map<number, Buffer>();
     const partitions = log.describeTopic(topic).partitions;
     for (const { partition, logStartOffset, logEndOffset } of partitions) {
-      let offset = Math.max(logStartOffset, checkpoint.endOffsets[partition] ?? 0);
+      let offset = Math.max(logStartOffset, checkpoint.endOffsets?.[partition] ?? 0);
       while (offset < logEndOffset) {
         const page = await log.readRecords(topic, partition, offset, { maxBytes: 4 << 20 });
         for (const record of page.records) {

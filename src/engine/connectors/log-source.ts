@@ -4,9 +4,9 @@
 // stops at the end offsets it saw when it opened (or at given ones), which is what makes replays and batch runs
 // finite.
 
-import type { PipelineLog } from '../../contracts/index.ts';
+import type { AbortedTransaction, PipelineLog } from '../../contracts/index.ts';
 import { SluiceError } from '../../errors.ts';
-import { forEachRecordIn } from '../../log/index.ts';
+import { forEachRecordIn, isAbortedBatch } from '../../log/index.ts';
 import type { Source, SourceBatch, SourceContext } from '../connector.ts';
 import { type Duration, toMillis } from '../duration.ts';
 import type { Format } from './formats.ts';
@@ -45,7 +45,12 @@ interface HeldPage {
   end: number;
   batches?: Buffer;
   position: number;
+  /** The aborted transactions the read_committed read found among the batches: their records are skipped. */
+  aborted?: readonly AbortedTransaction[];
 }
+
+/** Sources read committed: never a record of an open transaction, nor of an aborted one. */
+const READ_COMMITTED = 'read_committed';
 
 const DEFAULT_MAX_RECORDS_PER_BATCH = 2048;
 
@@ -133,7 +138,7 @@ export class LogSource<T> implements Source<T> {
       info.partitions.map(async (p, i) => {
         if (this.restored?.[i] !== undefined) return this.restored[i]!;
         if (from === 'earliest') return p.logStartOffset;
-        if (from === 'latest') return p.logEndOffset;
+        if (from === 'latest') return p.lastStableOffset;
         if ('timestamp' in from) return (await log.offsetForTimestamp(topic, i, from.timestamp)) ?? p.logEndOffset;
         return Math.max(p.logStartOffset, Math.min(p.logEndOffset, from.offsets[i] ?? p.logStartOffset));
       }),
@@ -142,7 +147,8 @@ export class LogSource<T> implements Source<T> {
       const until = this.options.until;
       this.ends = await Promise.all(
         info.partitions.map(async (p, i) => {
-          if (until === undefined) return p.logEndOffset;
+          // Read committed: a transaction open now may never commit, so a bounded run ends before it.
+          if (until === undefined) return p.lastStableOffset;
           if ('timestamp' in until) {
             return (await log.offsetForTimestamp(topic, i, until.timestamp as number)) ?? p.logEndOffset;
           }
@@ -246,7 +252,11 @@ export class LogSource<T> implements Source<T> {
       try {
         await Promise.race(
           this.order.map((partition) =>
-            log.waitForData(topic, partition, this.offsets[partition]!, { timeoutMs, signal: controller.signal }),
+            log.waitForData(topic, partition, this.offsets[partition]!, {
+              timeoutMs,
+              signal: controller.signal,
+              isolation: READ_COMMITTED,
+            }),
           ),
         );
       } finally {
@@ -319,9 +329,10 @@ export class LogSource<T> implements Source<T> {
       // Lent pages go back once handed on (below): only values decoded as copies hold no view into them.
       const lend = format.decodeRange !== undefined;
       const maxBytes = this.options.maxBytesPerRead ?? 1 << 20;
-      const page = await log.readRaw!(topic, partition, offset, { maxBytes, lend });
+      const page = await log.readRaw!(topic, partition, offset, { maxBytes, lend, isolation: READ_COMMITTED });
       if (page.nextOffset <= offset) {
         this.held = undefined;
+        // Not at its end while records of an open transaction follow: they may yet commit (never idle then).
         return page.highWatermark <= offset ? 'end' : 'none';
       }
       // After a restore the page ends where it ended before (`held.end`), so the batches are the same again.
@@ -330,6 +341,7 @@ export class LogSource<T> implements Source<T> {
         end: Math.min(held?.end ?? page.nextOffset, page.nextOffset),
         batches: page.batches,
         position: 0,
+        aborted: page.abortedTransactions ?? [],
       };
     }
     const limit = end === undefined ? held.end : Math.min(held.end, end);
@@ -340,6 +352,7 @@ export class LogSource<T> implements Source<T> {
     values.length = count + Math.max(0, sliceEnd - offset);
     timestamps.length = values.length;
     let next = offset;
+    const aborted = held.aborted ?? [];
     const stoppedIn = forEachRecordIn(
       held.batches!,
       offset,
@@ -361,6 +374,7 @@ export class LogSource<T> implements Source<T> {
         return true;
       },
       held.position,
+      aborted.length > 0 ? (header) => isAbortedBatch(header, aborted) : undefined,
     );
     values.length = count;
     timestamps.length = count;
@@ -386,7 +400,10 @@ export class LogSource<T> implements Source<T> {
     timestamps: number[],
   ): Promise<ReadOutcome> {
     const { log, topic, format } = this.options;
-    const page = await log.readRecords(topic, partition, offset, { maxBytes: this.options.maxBytesPerRead ?? 1 << 20 });
+    const page = await log.readRecords(topic, partition, offset, {
+      maxBytes: this.options.maxBytesPerRead ?? 1 << 20,
+      isolation: READ_COMMITTED,
+    });
     if (page.records.length === 0) return page.highWatermark <= offset ? 'end' : 'none';
     for (const record of page.records) {
       if (end !== undefined && record.offset >= end) break;

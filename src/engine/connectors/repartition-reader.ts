@@ -126,7 +126,11 @@ export class RepartitionReader<T> implements Source<T> {
       if (this.ctx.bounded && this.watermark === MAX_WATERMARK) return null;
       if (signal.aborted) return { channel: this.partition, values, timestamps };
       if (!(await this.read())) {
-        await this.topic.log.waitForData(this.topic.name, this.partition, this.offset, { timeoutMs: 1000, signal });
+        await this.topic.log.waitForData(this.topic.name, this.partition, this.offset, {
+          timeoutMs: 1000,
+          signal,
+          isolation: 'read_committed',
+        });
       }
     }
   }
@@ -160,7 +164,11 @@ export class RepartitionReader<T> implements Source<T> {
   private async read(): Promise<boolean> {
     const { log, name } = this.topic;
     try {
-      const page = await log.readRecords(name, this.partition, this.offset, { maxBytes: 1 << 20 });
+      // Read committed: the writers' transactions (records and markers) show once their checkpoint completes.
+      const page = await log.readRecords(name, this.partition, this.offset, {
+        maxBytes: 1 << 20,
+        isolation: 'read_committed',
+      });
       this.page = page.records;
       this.pageIndex = 0;
       this.pageNext = page.nextOffset;

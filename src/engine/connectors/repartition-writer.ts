@@ -96,9 +96,9 @@ export class RepartitionWriter implements Sink<ShuffleRecord> {
     await this.settled();
   }
 
-  async prepareCheckpoint(): Promise<WriterCheckpoint> {
+  async prepareCheckpoint(checkpointId: number): Promise<WriterCheckpoint> {
     await this.settled();
-    return { records: await this.records.prepareCheckpoint(), watermark: this.watermark, idle: this.idle };
+    return { records: await this.records.prepareCheckpoint(checkpointId), watermark: this.watermark, idle: this.idle };
   }
 
   /**
@@ -115,11 +115,16 @@ export class RepartitionWriter implements Sink<ShuffleRecord> {
     this.schedule(true);
   }
 
+  async commitCheckpoint(checkpointId: number): Promise<void> {
+    await this.records.commitCheckpoint(checkpointId);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
     this.timer = undefined;
     await this.chain;
+    await this.records.close();
   }
 
   /** Markers go out at once for a change of status or the end, otherwise at most once per interval. */
@@ -156,12 +161,11 @@ export class RepartitionWriter implements Sink<ShuffleRecord> {
         value: null,
         headers: [this.writerHeader, { key: WATERMARK_HEADER, value: encodeMarker(watermark, idle) }],
       };
-      const { log, name } = this.topic;
-      // Durable as the records are: a checkpoint flushes the topic, markers included, before it records offsets.
-      const options = { durable: !this.records.defersDurability };
+      // Written as the records are: in the epoch's transaction (a marker an abort takes back with the records it
+      // follows), or durable as they are (a checkpoint flushes the topic, markers included).
       const appends: Promise<unknown>[] = [];
       for (let partition = 0; partition < this.partitionCount; partition++) {
-        appends.push(log.append(name, partition, [marker], options));
+        appends.push(this.records.appendTo(partition, [marker]));
       }
       await Promise.all(appends);
       this.markers += this.partitionCount;

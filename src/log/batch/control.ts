@@ -3,6 +3,7 @@
 // [version i16 = 0, coordinatorEpoch i32], in a batch flagged transactional and control, carrying the producer's
 // id and epoch and no sequence number.
 import { SluiceError } from '../../errors.ts';
+import type { AbortedTransaction } from '../types.ts';
 import { type BatchHeader, encodeRecordBatch, forEachRecord } from './record-batch.ts';
 
 export type MarkerType = 'abort' | 'commit';
@@ -48,4 +49,20 @@ export function markerTypeOf(buf: Buffer, header: BatchHeader): MarkerType {
   throw new SluiceError('CORRUPT_MESSAGE', `control batch at offset ${header.baseOffset} has unknown type ${type}`, {
     offset: header.baseOffset,
   });
+}
+
+/** True when the batch belongs to one of `aborted` (so a read_committed reader skips it); control batches too. */
+export function isAbortedBatch(header: BatchHeader, aborted: readonly AbortedTransaction[]): boolean {
+  if (header.isControl) return true;
+  if (!header.isTransactional || aborted.length === 0) return false;
+  for (const txn of aborted) {
+    if (
+      txn.producerId === header.producerId &&
+      header.baseOffset >= txn.firstOffset &&
+      header.baseOffset < txn.lastOffset
+    ) {
+      return true;
+    }
+  }
+  return false;
 }

@@ -367,19 +367,21 @@ export function forEachRecord(
 
 /**
  * forEachRecord over the batches of a read (whole batches, as RawReadResult has them) from byte `position`;
- * control batches (Kafka's transaction markers) hold no data and are skipped. Returns -1 when every record was
- * visited, or where the batch `visit` stopped in starts (to go on from there with a later `fromOffset`).
+ * control batches (Kafka's transaction markers) hold no data and are skipped, and so are the batches of `skip`
+ * (a read_committed read's aborted transactions: `isAbortedBatch`). Returns -1 when every record was visited, or
+ * where the batch `visit` stopped in starts (to go on from there with a later `fromOffset`).
  */
 export function forEachRecordIn(
   batches: Buffer,
   fromOffset: number,
   visit: (record: RecordView) => boolean | undefined,
   position = 0,
+  skip?: (header: BatchHeader) => boolean,
 ): number {
   for (let pos = position; ; ) {
     const header = readBatchHeader(batches, pos);
     if (header === null) return -1;
-    if (!header.isControl && !forEachRecord(batches, header, fromOffset, visit)) return pos;
+    if (!header.isControl && !skip?.(header) && !forEachRecord(batches, header, fromOffset, visit)) return pos;
     pos += header.size;
   }
 }

@@ -1,11 +1,12 @@
 // The partition's read path (hot: bench/log.ts): whole stored batches from an offset up to a byte budget, the
 // records decoded from them, and the first offset at or after a timestamp. Readers see only the high watermark.
 import { SluiceError } from '../../errors.ts';
+import { isAbortedBatch } from '../batch/control.ts';
 import { decodeBatchRecords, readBatchHeader } from '../batch/record-batch.ts';
 import type { Segment } from '../segment.ts';
 import type { IsolationLevel, RawReadResult, RecordReadResult, StoredRecord } from '../types.ts';
 import type { Partition } from './state.ts';
-import { abortedBetween, isAbortedBatch } from './transactions.ts';
+import { abortedBetween } from './transactions.ts';
 
 const DEFAULT_MAX_READ_BYTES = 1 << 20;
 

@@ -45,22 +45,6 @@ export function abortedBetween(p: Partition, from: number, to: number): AbortedT
   return out;
 }
 
-/** True when the batch belongs to one of `aborted` (so a read_committed reader skips it); control batches too. */
-export function isAbortedBatch(header: BatchHeader, aborted: readonly AbortedTransaction[]): boolean {
-  if (header.isControl) return true;
-  if (!header.isTransactional || aborted.length === 0) return false;
-  for (const txn of aborted) {
-    if (
-      txn.producerId === header.producerId &&
-      header.baseOffset >= txn.firstOffset &&
-      header.baseOffset < txn.lastOffset
-    ) {
-      return true;
-    }
-  }
-  return false;
-}
-
 /**
  * Before a roll: records the transactions open at the new segment's base, which open() starts its scan from. (Not
  * the closing ones: their markers are in the segment being sealed, fsynced by the roll.)

@@ -46,7 +46,12 @@ interface TxnRecord {
   updateTimeMs: number;
   /** Prepared by its producer (two-phase commit): exempt from the timeout. */
   prepared?: boolean;
+  /** How the id's last few transactions ended, newest last: for completePrepared() of one already ended. */
+  ended?: { producerId: number; producerEpoch: number; committed: boolean }[];
 }
+
+/** How many ended transactions a record remembers (a writer re-initialises after each: one epoch per transaction). */
+const ENDED_KEPT = 8;
 
 /** What the coordinator needs of the log: markers, the group store, and the partitions' open transactions. */
 export interface CoordinatorLog {
@@ -261,6 +266,22 @@ export class FileTransactionCoordinator implements TransactionCoordinator {
     });
   }
 
+  completePrepared(producer: TransactionalProducer, commit: boolean): Promise<boolean> {
+    return this.queued(producer.transactionalId, async () => {
+      const record = this.records.get(producer.transactionalId);
+      if (record === undefined) return false;
+      const { producerId, producerEpoch } = producer;
+      if (record.producerId === producerId && record.producerEpoch === producerEpoch) {
+        if (record.state === 'Ongoing') await this.end(record, commit);
+        else if (record.state === 'PrepareCommit' || record.state === 'PrepareAbort') await this.complete(record);
+        const outcome = this.records.get(producer.transactionalId)!.state;
+        return outcome === (commit ? 'CompleteCommit' : 'CompleteAbort');
+      }
+      const ended = record.ended?.find((e) => e.producerId === producerId && e.producerEpoch === producerEpoch);
+      return ended !== undefined && ended.committed === commit;
+    });
+  }
+
   verifyPartition(producer: TransactionalProducer, topic: string, partition: number): void {
     const record = this.current(producer);
     const listed =
@@ -389,10 +410,15 @@ export class FileTransactionCoordinator implements TransactionCoordinator {
         if (group.offsets.length > 0) await this.log.groups.commit(group.groupId, group.offsets);
       }
     }
+    const ended = [
+      ...(record.ended ?? []),
+      { producerId: record.producerId, producerEpoch: record.producerEpoch, committed: commit },
+    ].slice(-ENDED_KEPT);
     await this.save({
       ...record,
       state: commit ? 'CompleteCommit' : 'CompleteAbort',
       prepared: false,
+      ended,
       partitions: [],
       groups: [],
       updateTimeMs: Date.now(),

@@ -26,7 +26,7 @@ export interface WriterLog {
 export class LogTransactionalWriter implements TransactionalWriter {
   readonly transactionalId: string;
   private readonly log: WriterLog;
-  private readonly producer: TransactionalProducer;
+  private producer: TransactionalProducer;
   /** Partitions of the open transaction, each with the AddPartitions its first batch waits for. */
   private readonly added = new Map<string, Promise<void>>();
   private readonly topics = new Set<string>();
@@ -34,9 +34,12 @@ export class LogTransactionalWriter implements TransactionalWriter {
   private readonly sequences = new Map<string, number>();
   private prepared = false;
 
-  constructor(log: WriterLog, producer: TransactionalProducer) {
+  private readonly timeoutMs: number;
+
+  constructor(log: WriterLog, producer: TransactionalProducer, timeoutMs: number) {
     this.log = log;
     this.producer = producer;
+    this.timeoutMs = timeoutMs;
     this.transactionalId = producer.transactionalId;
   }
 
@@ -99,5 +102,9 @@ export class LogTransactionalWriter implements TransactionalWriter {
     this.added.clear();
     this.topics.clear();
     this.prepared = false;
+    // A new epoch for the next transaction (as KIP-890's transactions have): the ids a checkpoint records then name
+    // one transaction, never the next one of the same producer.
+    this.producer = await this.log.transactions.initProducer(this.transactionalId, this.timeoutMs, this.producer);
+    this.sequences.clear();
   }
 }
