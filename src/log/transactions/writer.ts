@@ -19,7 +19,8 @@ const SEQUENCE_MODULUS = 2 ** 31;
 /** What the writer needs of the log. */
 export interface WriterLog {
   readonly transactions: TransactionCoordinator;
-  appendRaw(topic: string, partition: number, batches: Buffer, options?: AppendOptions): Promise<AppendResult>;
+  /** Appends one batch the writer encoded (no checks of a producer's bytes to make). */
+  appendEncoded(topic: string, partition: number, batch: Buffer, options?: AppendOptions): Promise<AppendResult>;
   flush(topic: string): Promise<void>;
 }
 
@@ -29,6 +30,10 @@ export class LogTransactionalWriter implements TransactionalWriter {
   private producer: TransactionalProducer;
   /** Partitions of the open transaction, each with the AddPartitions its first batch waits for. */
   private readonly added = new Map<string, Promise<void>>();
+  /** Batches waiting for their partition's AddPartitions (they go to the log in order, when it completes). */
+  private readonly waiting = new Map<string, number>();
+  /** Partitions added whose waiting batches have all gone to the log: later ones go straight there. */
+  private readonly ready = new Set<string>();
   private readonly topics = new Set<string>();
   /** The next sequence number per partition (they run on across this producer's transactions, as Kafka's do). */
   private readonly sequences = new Map<string, number>();
@@ -68,14 +73,21 @@ export class LogTransactionalWriter implements TransactionalWriter {
       transactional: true,
     });
     this.sequences.set(key, (sequence + records.length) % SEQUENCE_MODULUS);
+    // Durability comes with prepare(), which flushes every topic written: appends need not wait for an fsync each.
+    if (this.ready.has(key)) return this.log.appendEncoded(topic, partition, batch, { durable: false });
     let added = this.added.get(key);
     if (added === undefined) {
       added = this.log.transactions.addPartitions(this.producer, [{ topic, partition }]);
       this.added.set(key, added);
       this.topics.add(topic);
     }
-    // Durability comes with prepare(), which flushes every topic written: appends need not wait for an fsync each.
-    return added.then(() => this.log.appendRaw(topic, partition, batch, { durable: false }));
+    this.waiting.set(key, (this.waiting.get(key) ?? 0) + 1);
+    return added.then(() => {
+      const left = this.waiting.get(key)! - 1;
+      this.waiting.set(key, left);
+      if (left === 0) this.ready.add(key); // the last one queued: nothing can overtake a batch still waiting
+      return this.log.appendEncoded(topic, partition, batch, { durable: false });
+    });
   }
 
   async prepare(): Promise<PreparedTransaction | null> {
@@ -100,6 +112,8 @@ export class LogTransactionalWriter implements TransactionalWriter {
     await Promise.allSettled(this.added.values());
     await this.log.transactions.endTransaction(this.producer, commit);
     this.added.clear();
+    this.ready.clear();
+    this.waiting.clear();
     this.topics.clear();
     this.prepared = false;
     // A new epoch for the next transaction (as KIP-890's transactions have): the ids a checkpoint records then name
