@@ -1,10 +1,9 @@
-// The faults real clients hit, end to end: transactional producers fail fast (kcat, kafkajs); batches whose header max
-// timestamp is -1 (sarama) are found by time (kafkajs, kcat); the advertised address reaches Metadata (kcat -L), also
-// through `sluice broker`'s flags; zstd below Produce v7 is refused; requests at versions we do not serve close the
-// connection as Kafka's broker does; kcat really compresses (it checks that ApiVersions names Produce v0).
+// The faults real clients hit, end to end: batches whose header max timestamp is -1 (sarama) are found by time
+// (kafkajs, kcat); the advertised address reaches Metadata (kcat -L), also through `sluice broker`'s flags; zstd below
+// Produce v7 is refused; requests at versions we do not serve close the connection as Kafka's broker does; kcat really
+// compresses (it checks that ApiVersions names Produce v0).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -18,13 +17,13 @@ import {
   decodeResponse,
   encodeRequest,
   FindCoordinator,
-  InitProducerId,
   KafkaError,
   Produce,
 } from '../src/kafka/protocol/index.ts';
 import { encodeRecordBatch, readBatchHeaders } from '../src/log/index.ts';
 import { installed, run, sluice, startSluice } from '../support/processes.ts';
 import { startTestBroker, type TestBroker } from './helpers/broker.ts';
+import { call as callOn, connect } from './helpers/kafka-wire.ts';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 const hasKcat = installed('kcat');
@@ -38,57 +37,9 @@ after(async () => {
   await t?.close();
 });
 
-/** One connection speaking raw frames: what a client that ignores ApiVersions, or an old one, sends. */
-async function connect(port: number) {
-  const socket = net.connect(port, '127.0.0.1');
-  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  let pending = Buffer.alloc(0);
-  const frames: Buffer[] = [];
-  let closed = false;
-  let wake: (() => void) | undefined;
-  socket.on('data', (chunk: Buffer) => {
-    pending = Buffer.concat([pending, chunk]);
-    while (pending.length >= 4 && pending.length >= 4 + pending.readInt32BE(0)) {
-      frames.push(pending.subarray(4, 4 + pending.readInt32BE(0)));
-      pending = pending.subarray(4 + pending.readInt32BE(0));
-    }
-    wake?.();
-  });
-  socket.on('close', () => {
-    closed = true;
-    wake?.();
-  });
-  socket.on('error', () => {});
-  return {
-    send(frame: Buffer) {
-      socket.write(frame);
-    },
-    /** The next response frame (without its size), or null once the broker closed the connection. */
-    async next(): Promise<Buffer | null> {
-      while (frames.length === 0 && !closed) await new Promise<void>((resolve) => (wake = resolve));
-      return frames.shift() ?? null;
-    },
-    close() {
-      socket.destroy();
-    },
-  };
-}
-
-let correlation = 100;
 /** One request and its decoded answer over a fresh connection. */
-async function call<Req, Res>(api: Api<Req, Res>, version: number, body: Req) {
-  const c = await connect(t.broker.port);
-  try {
-    const id = correlation++;
-    c.send(encodeRequest(api, version, id, 'raw', body));
-    const frame = await c.next();
-    assert.ok(frame !== null, `${api.name} v${version} got an answer`);
-    const decoded = decodeResponse(api, version, frame);
-    assert.equal(decoded.correlationId, id);
-    return decoded.body;
-  } finally {
-    c.close();
-  }
+function call<Req, Res>(api: Api<Req, Res>, version: number, body: Req) {
+  return callOn(t.broker.port, api, version, body);
 }
 
 /** A request frame of any key and version with an empty body (enough for the broker to read its header). */
@@ -113,77 +64,14 @@ function saramaBatch(records: { value: string; timestamp: number }[], compressio
   return batch;
 }
 
-function produceBody(topic: string, records: Buffer, transactionalId: string | null = null) {
+function produceBody(topic: string, records: Buffer) {
   return {
-    transactionalId,
+    transactionalId: null,
     acks: -1,
     timeoutMs: 5000,
     topicData: [{ name: topic, partitionData: [{ index: 0, records }] }],
   };
 }
-
-describe('transactional producers fail fast', () => {
-  it('answers FindCoordinator for a transaction, and InitProducerId with a transactional id, with a fatal error', async () => {
-    const v3 = await call(FindCoordinator, 3, { key: 'tx', keyType: 1, coordinatorKeys: [] });
-    assert.equal(v3.errorCode, KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
-    assert.match(v3.errorMessage ?? '', /transactions are not supported/);
-    const v4 = await call(FindCoordinator, 4, { key: '', keyType: 1, coordinatorKeys: ['a', 'b'] });
-    assert.deepEqual(
-      v4.coordinators.map((c) => [c.key, c.errorCode]),
-      [
-        ['a', KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED],
-        ['b', KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED],
-      ],
-    );
-    const group = await call(FindCoordinator, 3, { key: 'g', keyType: 0, coordinatorKeys: [] });
-    assert.equal(group.errorCode, KafkaError.NONE);
-    const unknown = await call(FindCoordinator, 3, { key: 'g', keyType: 7, coordinatorKeys: [] });
-    assert.equal(unknown.errorCode, KafkaError.INVALID_REQUEST);
-    const init = await call(InitProducerId, 4, {
-      transactionalId: 'tx',
-      transactionTimeoutMs: 60_000,
-      producerId: -1,
-      producerEpoch: -1,
-    });
-    assert.equal(init.errorCode, KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
-  });
-
-  it('makes kcat -X transactional.id=… exit with an error within seconds', {
-    ...needsKcat,
-    timeout: 30_000,
-  }, async () => {
-    const started = Date.now();
-    const result = await run(
-      'kcat',
-      ['-b', t.bootstrap, '-P', '-t', 'tx-kcat', '-X', 'transactional.id=t1'],
-      'one\n',
-      20_000,
-    );
-    const took = Date.now() - started;
-    assert.notEqual(result.code, 0, 'kcat failed');
-    assert.equal(result.code === null, false, `kcat hung until killed after ${took} ms: ${result.stderr}`);
-    assert.match(result.stderr, /Transactional Id authorization failed: transactions are not supported/);
-    assert.ok(took < 15_000, `kcat took ${took} ms`);
-    assert.equal(t.log.hasTopic('tx-kcat') ? t.log.describeTopic('tx-kcat').partitions[0]!.logEndOffset : 0, 0);
-  });
-
-  it("rejects kafkajs's transaction() at once, with no retries", { timeout: 30_000 }, async () => {
-    // Retries that would take a minute: a retriable answer (COORDINATOR_NOT_AVAILABLE) would exhaust them all.
-    const kafka = new Kafka({
-      brokers: [t.bootstrap],
-      clientId: 'tx',
-      logLevel: logLevel.NOTHING,
-      retry: { retries: 10, initialRetryTime: 1000, maxRetryTime: 10_000 },
-    });
-    const producer = kafka.producer({ transactionalId: 'kjs-tx', idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
-    const started = Date.now();
-    // kafkajs reports any non-retriable FindCoordinator error as this one (the broker's is in its debug log).
-    await assert.rejects(producer.transaction(), { name: 'KafkaJSGroupCoordinatorNotFound', retriable: false });
-    assert.ok(Date.now() - started < 5_000, `took ${Date.now() - started} ms`);
-    await producer.disconnect();
-  });
-});
 
 describe('lookups by time over batches whose header max timestamp is -1 (sarama)', () => {
   const base = 1_700_000_000_000;

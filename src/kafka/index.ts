@@ -48,8 +48,6 @@ export async function startBroker(options: BrokerOptions): Promise<KafkaBroker> 
     minSessionTimeoutMs: 1000,
     maxSessionTimeoutMs: 3_600_000,
   });
-  // Unique across restarts (the log keeps producer state): milliseconds since the epoch times 1000, plus a counter.
-  let producerId = Date.now() * 1000;
   const maxRequestBytes = options.maxRequestBytes ?? 100 * 1024 * 1024;
   const context: BrokerContext = {
     log: options.log,
@@ -63,7 +61,6 @@ export async function startBroker(options: BrokerOptions): Promise<KafkaBroker> 
     clusterId: `sluice-${randomBytes(8).toString('hex')}`,
     autoCreateTopics: options.autoCreateTopics ?? false,
     defaultPartitions: options.defaultPartitions ?? 1,
-    nextProducerId: () => producerId++,
   };
   const server: net.Server = await listen(context, {
     host,

@@ -1,4 +1,5 @@
-// What request handlers may use: the log, the group coordinator, and facts about this broker. No sockets.
+// What request handlers may use: the log (with its transaction coordinator), the group coordinator, and facts about
+// this broker. No sockets.
 import { SluiceError } from '../../errors.ts';
 import type { Log, TopicConfig } from '../../log/index.ts';
 import type { Logger } from '../../logger.ts';
@@ -20,13 +21,7 @@ export interface BrokerContext {
   clusterId: string;
   autoCreateTopics: boolean;
   defaultPartitions: number;
-  /** Producer ids are unique across restarts: a time-based base plus a counter. */
-  nextProducerId(): number;
 }
-
-/** Why a transactional producer is refused, in every answer that has room for a message. */
-export const TRANSACTIONS_UNSUPPORTED =
-  'transactions are not supported by this broker (Sluice); use the idempotent producer without a transactional.id';
 
 export interface RequestContext {
   header: RequestHeader;

@@ -1,11 +1,9 @@
-// Produce, Fetch (with long-poll), ListOffsets and InitProducerId: the data plane over the log.
+// Produce, Fetch (with long-poll) and ListOffsets: the data plane over the log, at both isolation levels.
 import { isSluiceError } from '../../errors.ts';
-import { readBatchHeader } from '../../log/index.ts';
+import { type BatchHeader, type IsolationLevel, readBatchHeader } from '../../log/index.ts';
 import {
   type FetchRequest,
   type FetchResponse,
-  type InitProducerIdRequest,
-  type InitProducerIdResponse,
   KafkaError,
   kafkaErrorOf,
   type ListOffsetsRequest,
@@ -13,24 +11,25 @@ import {
   type ProduceRequest,
   type ProduceResponse,
 } from '../protocol/index.ts';
-import { type BrokerContext, ensureTopic, type Handler, TRANSACTIONS_UNSUPPORTED } from './context.ts';
+import { type BrokerContext, ensureTopic, type Handler } from './context.ts';
+import { transactionalRefusal } from './transactions.ts';
 
 type FetchPartitionData = FetchResponse['responses'][number]['partitions'][number];
 
 /** Produce v7 is the first that may carry zstd batches (KIP-110); Kafka refuses them below it, per partition. */
 const ZSTD_MIN_PRODUCE_VERSION = 7;
 
-/** True when any whole batch in `records` is zstd-compressed (a malformed one is left for the log to refuse). */
-function hasZstdBatch(records: Buffer): boolean {
+/** The headers of the whole batches in `records`, as far as they parse (a malformed batch is left for the log). */
+function batchHeaders(records: Buffer): BatchHeader[] {
+  const headers: BatchHeader[] = [];
   try {
-    for (let pos = 0; ; ) {
+    for (let pos = 0; ; pos += headers.at(-1)!.size) {
       const header = readBatchHeader(records, pos);
-      if (header === null) return false;
-      if (header.compression === 'zstd') return true;
-      pos += header.size;
+      if (header === null) return headers;
+      headers.push(header);
     }
   } catch {
-    return false;
+    return headers;
   }
 }
 
@@ -38,7 +37,6 @@ export const produce: Handler<ProduceRequest, ProduceResponse> = async (body, br
   const zstdAllowed = header.apiVersion >= ZSTD_MIN_PRODUCE_VERSION;
   const acks = body.acks;
   const validAcks = acks === 0 || acks === 1 || acks === -1;
-  const transactional = body.transactionalId !== null;
   const responses = await Promise.all(
     body.topicData.map(async (topic) => {
       let known = false;
@@ -57,16 +55,24 @@ export const produce: Handler<ProduceRequest, ProduceResponse> = async (body, br
             errorMessage: null as string | null,
           };
           if (!validAcks) response.errorCode = KafkaError.INVALID_REQUIRED_ACKS;
-          else if (transactional) {
-            response.errorCode = KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
-            response.errorMessage = TRANSACTIONS_UNSUPPORTED;
-          } else if (!known) response.errorCode = KafkaError.UNKNOWN_TOPIC_OR_PARTITION;
+          else if (!known) response.errorCode = KafkaError.UNKNOWN_TOPIC_OR_PARTITION;
           else if (p.records === null || p.records.length === 0) response.errorCode = KafkaError.CORRUPT_MESSAGE;
-          else if (!zstdAllowed && hasZstdBatch(p.records)) {
-            response.errorCode = KafkaError.UNSUPPORTED_COMPRESSION_TYPE;
-            response.errorMessage = `Produce v${header.apiVersion} may not carry zstd batches (v${ZSTD_MIN_PRODUCE_VERSION}+ may)`;
-          } else {
+          else {
+            const headers = batchHeaders(p.records);
+            const refusal =
+              !zstdAllowed && headers.some((h) => h.compression === 'zstd')
+                ? {
+                    errorCode: KafkaError.UNSUPPORTED_COMPRESSION_TYPE,
+                    errorMessage: `Produce v${header.apiVersion} may not carry zstd batches (v${ZSTD_MIN_PRODUCE_VERSION}+ may)`,
+                  }
+                : transactionalRefusal(broker, header.apiVersion, body.transactionalId, topic.name, p.index, headers);
+            if (refusal !== null) {
+              response.errorCode = refusal.errorCode;
+              response.errorMessage = refusal.errorMessage;
+              return response;
+            }
             try {
+              // No await between the transactional check and this call: appendRaw writes before it first yields.
               const result = await broker.log.appendRaw(topic.name, p.index, p.records);
               response.baseOffset = result.baseOffset;
               response.logStartOffset = result.logStartOffset;
@@ -99,8 +105,13 @@ interface FetchTarget {
   maxBytes: number;
 }
 
-/** One pass over the requested partitions, within the response's byte budget. */
-function readOnce(broker: BrokerContext, targets: FetchTarget[], responseMaxBytes: number) {
+/**
+ * One pass over the requested partitions, within the response's byte budget. read_committed stops at each
+ * partition's last stable offset and names the aborted transactions among the batches (producer id and first
+ * offset: the client skips their batches up to the abort marker); read_uncommitted answers them null, as Kafka does.
+ */
+function readOnce(broker: BrokerContext, targets: FetchTarget[], responseMaxBytes: number, isolation: IsolationLevel) {
+  const committed = isolation === 'read_committed';
   let total = 0;
   let errors = 0;
   const byTopic = new Map<string, FetchPartitionData[]>();
@@ -118,11 +129,21 @@ function readOnce(broker: BrokerContext, targets: FetchTarget[], responseMaxByte
     try {
       const budget = Math.min(t.maxBytes, Math.max(responseMaxBytes - total, 0));
       // The first non-empty partition gets at least one whole batch even if it exceeds the budget (KIP-74).
-      const raw = broker.log.readRaw(t.topic, t.partition, t.offset, { maxBytes: budget > 0 ? budget : 1 });
+      const raw = broker.log.readRaw(t.topic, t.partition, t.offset, {
+        maxBytes: budget > 0 ? budget : 1,
+        isolation,
+      });
       const batches = budget > 0 || total === 0 ? raw.batches : raw.batches.subarray(0, 0);
       part.highWatermark = raw.highWatermark;
-      part.lastStableOffset = raw.highWatermark;
+      part.lastStableOffset = raw.lastStableOffset ?? raw.highWatermark;
       part.logStartOffset = raw.logStartOffset;
+      if (committed) {
+        // In first-offset order: kafkajs walks the list in that order (Kafka's clients sort it themselves).
+        const aborted = batches.length > 0 ? (raw.abortedTransactions ?? []) : [];
+        part.abortedTransactions = aborted
+          .map(({ producerId, firstOffset }) => ({ producerId, firstOffset }))
+          .sort((a, b) => a.firstOffset - b.firstOffset);
+      }
       part.records = batches;
       total += batches.length;
     } catch (error) {
@@ -133,6 +154,7 @@ function readOnce(broker: BrokerContext, targets: FetchTarget[], responseMaxByte
           const info = broker.log.describeTopic(t.topic).partitions[t.partition];
           if (info) {
             part.highWatermark = info.logEndOffset;
+            part.lastStableOffset = info.lastStableOffset;
             part.logStartOffset = info.logStartOffset;
           }
         } catch {}
@@ -146,6 +168,7 @@ function readOnce(broker: BrokerContext, targets: FetchTarget[], responseMaxByte
 }
 
 export const fetch: Handler<FetchRequest, FetchResponse> = async (body, broker) => {
+  const isolation: IsolationLevel = body.isolationLevel === 1 ? 'read_committed' : 'read_uncommitted';
   const targets: FetchTarget[] = [];
   for (const topic of body.topics) {
     for (const p of topic.partitions) {
@@ -161,19 +184,21 @@ export const fetch: Handler<FetchRequest, FetchResponse> = async (body, broker) 
   const minBytes = Math.max(0, body.minBytes);
   const deadline = Date.now() + Math.max(0, Math.min(body.maxWaitMs, 60_000));
   for (;;) {
-    const result = readOnce(broker, targets, maxBytes);
+    const result = readOnce(broker, targets, maxBytes, isolation);
     const remaining = deadline - Date.now();
     // Errors (unknown partition, offset out of range) are answered at once, as Kafka does: waiting cannot fix them.
     if (result.total >= Math.max(minBytes, 1) || result.errors > 0 || remaining <= 0 || targets.length === 0) {
       return { throttleTimeMs: 0, errorCode: KafkaError.NONE, sessionId: 0, responses: result.responses };
     }
-    // Long-poll: sleep until any requested partition gets new data, or the wait runs out.
+    // Long-poll: sleep until any requested partition gets new data — read_committed, data below its last stable
+    // offset (records of an open transaction would wake it to read nothing) — or the wait runs out.
     const controller = new AbortController();
     const waits = targets.map((t) => {
       try {
         return broker.log.waitForData(t.topic, t.partition, t.offset, {
           timeoutMs: remaining,
           signal: controller.signal,
+          isolation,
         });
       } catch {
         return Promise.resolve(true); // the partition vanished: wake, and the next read reports the error
@@ -182,13 +207,18 @@ export const fetch: Handler<FetchRequest, FetchResponse> = async (body, broker) 
     const woken = await Promise.race(waits);
     controller.abort();
     if (!woken && Date.now() >= deadline) {
-      const last = readOnce(broker, targets, maxBytes);
+      const last = readOnce(broker, targets, maxBytes, isolation);
       return { throttleTimeMs: 0, errorCode: KafkaError.NONE, sessionId: 0, responses: last.responses };
     }
   }
 };
 
+/**
+ * ListOffsets. Under read_committed (isolation level 1, v2+) the latest offset is the last stable offset, and a
+ * lookup by time finds only offsets below it, as in Kafka.
+ */
 export const listOffsets: Handler<ListOffsetsRequest, ListOffsetsResponse> = (body, broker) => {
+  const committed = body.isolationLevel === 1;
   const topics = body.topics.map((topic) => ({
     name: topic.name,
     partitions: topic.partitions.map((p) => {
@@ -204,12 +234,12 @@ export const listOffsets: Handler<ListOffsetsRequest, ListOffsetsResponse> = (bo
         if (info === undefined) {
           out.errorCode = KafkaError.UNKNOWN_TOPIC_OR_PARTITION;
         } else if (p.timestamp === -1) {
-          out.offset = info.logEndOffset;
+          out.offset = committed ? info.lastStableOffset : info.logEndOffset;
         } else if (p.timestamp === -2) {
           out.offset = info.logStartOffset;
         } else {
           const offset = broker.log.offsetForTimestamp(topic.name, p.partitionIndex, p.timestamp);
-          if (offset !== null) {
+          if (offset !== null && offset < (committed ? info.lastStableOffset : info.logEndOffset)) {
             out.offset = offset;
             out.timestamp =
               broker.log.readRecords(topic.name, p.partitionIndex, offset, { maxBytes: 1 }).records[0]?.timestamp ?? -1;
@@ -222,18 +252,4 @@ export const listOffsets: Handler<ListOffsetsRequest, ListOffsetsResponse> = (bo
     }),
   }));
   return { throttleTimeMs: 0, topics };
-};
-
-export const initProducerId: Handler<InitProducerIdRequest, InitProducerIdResponse> = (body, broker) => {
-  if (body.transactionalId !== null) {
-    return {
-      throttleTimeMs: 0,
-      errorCode: KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-      producerId: -1,
-      producerEpoch: -1,
-    };
-  }
-  // Without a transactional id every request gets a fresh producer id, whatever id and epoch it names (as Kafka
-  // does): trusting a client-supplied id would let two producers share sequence state (some clients send 0/0).
-  return { throttleTimeMs: 0, errorCode: KafkaError.NONE, producerId: broker.nextProducerId(), producerEpoch: 0 };
 };

@@ -1,4 +1,6 @@
-// Consumer-group APIs: coordinator discovery, membership (through the GroupCoordinator) and committed offsets.
+// Consumer-group APIs: coordinator discovery (of transactional ids too), membership (through the GroupCoordinator) and
+// committed offsets.
+import type { OffsetCommit } from '../../log/index.ts';
 import {
   type DescribeGroupsRequest,
   type DescribeGroupsResponse,
@@ -20,39 +22,28 @@ import {
   type SyncGroupRequest,
   type SyncGroupResponse,
 } from '../protocol/index.ts';
-import { type Handler, TRANSACTIONS_UNSUPPORTED } from './context.ts';
+import type { BrokerContext, Handler } from './context.ts';
 
-/**
- * This broker coordinates every group. Transactions do not exist here: a transaction coordinator (key type 1) is
- * TRANSACTIONAL_ID_AUTHORIZATION_FAILED, an error clients treat as fatal, so that librdkafka's init_transactions and
- * kafkajs's transaction() fail at once with it instead of retrying a COORDINATOR_NOT_AVAILABLE forever.
- */
+/** The coordinator of one key: this broker, for a group (key type 0) and for a transactional id (key type 1). */
+function coordinatorOf(broker: BrokerContext, keyType: number, key: string) {
+  let errorMessage: string | null = null;
+  if (keyType !== 0 && keyType !== 1) {
+    errorMessage = `unknown coordinator key type ${keyType} (0 is a group, 1 a transaction)`;
+  } else if (keyType === 1 && key === '') errorMessage = 'a transactional id must not be empty';
+  if (errorMessage !== null)
+    return { errorCode: KafkaError.INVALID_REQUEST, errorMessage, nodeId: -1, host: '', port: -1 };
+  return { errorCode: KafkaError.NONE, errorMessage, nodeId: broker.nodeId, host: broker.host, port: broker.port };
+}
+
+/** This broker coordinates every group and every transactional id (v4 looks up a batch of keys). */
 export const findCoordinator: Handler<FindCoordinatorRequest, FindCoordinatorResponse> = (body, broker, { header }) => {
-  const keyType = body.keyType;
-  const errorCode =
-    keyType === 0
-      ? KafkaError.NONE
-      : keyType === 1
-        ? KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
-        : KafkaError.INVALID_REQUEST;
-  const errorMessage =
-    keyType === 0
-      ? null
-      : keyType === 1
-        ? TRANSACTIONS_UNSUPPORTED
-        : `unknown coordinator key type ${keyType} (0 is a group, 1 a transaction)`;
-  const node = {
-    nodeId: keyType === 0 ? broker.nodeId : -1,
-    host: keyType === 0 ? broker.host : '',
-    port: keyType === 0 ? broker.port : -1,
-  };
   if (header.apiVersion >= 4) {
     return {
       throttleTimeMs: 0,
-      coordinators: body.coordinatorKeys.map((key) => ({ key, ...node, errorCode, errorMessage })),
+      coordinators: body.coordinatorKeys.map((key) => ({ key, ...coordinatorOf(broker, body.keyType, key) })),
     };
   }
-  return { throttleTimeMs: 0, errorCode, errorMessage, ...node };
+  return { throttleTimeMs: 0, ...coordinatorOf(broker, body.keyType, body.key) };
 };
 
 export const joinGroup: Handler<JoinGroupRequest, JoinGroupResponse> = async (body, broker, { header, clientHost }) => {
@@ -89,13 +80,28 @@ export const leaveGroup: Handler<LeaveGroupRequest, LeaveGroupResponse> = (body,
   return { throttleTimeMs: 0, errorCode, members };
 };
 
-export const offsetCommit: Handler<OffsetCommitRequest, OffsetCommitResponse> = async (body, broker) => {
-  const membership = broker.coordinator.checkCommit(body.groupId, body.generationIdOrMemberEpoch, body.memberId);
-  const valid: { topic: string; partition: number; offset: number; metadata: string }[] = [];
-  const topics = body.topics.map((topic) => ({
+/** The partitions of an OffsetCommit or TxnOffsetCommit request. */
+interface CommitRequestTopic {
+  name: string;
+  partitions: { partitionIndex: number; committedOffset: number; committedMetadata: string | null }[];
+}
+
+/**
+ * Answers an offset commit (OffsetCommit, TxnOffsetCommit) partition by partition: `membership` (the group check's
+ * error) for all when it is one, UNKNOWN_TOPIC_OR_PARTITION for a partition that does not exist; the others go to
+ * `commit` together, whose error becomes each of theirs.
+ */
+export async function commitEach(
+  broker: BrokerContext,
+  membership: number,
+  requested: readonly CommitRequestTopic[],
+  commit: (offsets: Required<OffsetCommit>[]) => Promise<number>,
+) {
+  const valid: Required<OffsetCommit>[] = [];
+  const topics = requested.map((topic) => ({
     name: topic.name,
     partitions: topic.partitions.map((p) => {
-      let errorCode: number = membership;
+      let errorCode = membership;
       if (errorCode === KafkaError.NONE) {
         const info = broker.log.hasTopic(topic.name)
           ? broker.log.describeTopic(topic.name).partitions[p.partitionIndex]
@@ -113,12 +119,20 @@ export const offsetCommit: Handler<OffsetCommitRequest, OffsetCommitResponse> = 
     }),
   }));
   if (valid.length > 0) {
-    const errorCode = await broker.coordinator.commit(body.groupId, valid);
+    const errorCode = await commit(valid);
     if (errorCode !== KafkaError.NONE) {
       for (const topic of topics)
         for (const p of topic.partitions) if (p.errorCode === KafkaError.NONE) p.errorCode = errorCode;
     }
   }
+  return topics;
+}
+
+export const offsetCommit: Handler<OffsetCommitRequest, OffsetCommitResponse> = async (body, broker) => {
+  const membership = broker.coordinator.checkCommit(body.groupId, body.generationIdOrMemberEpoch, body.memberId);
+  const topics = await commitEach(broker, membership, body.topics, (offsets) =>
+    broker.coordinator.commit(body.groupId, offsets),
+  );
   return { throttleTimeMs: 0, topics };
 };
 

@@ -1,6 +1,8 @@
 // The registry: each API we serve, bound to its handler. Its APIs (and their versions, from the generated schemas)
 // are what decodeRequest accepts and what ApiVersions advertises.
 import {
+  AddOffsetsToTxn,
+  AddPartitionsToTxn,
   AlterConfigs,
   type Api,
   ApiVersions,
@@ -13,6 +15,8 @@ import {
   DescribeCluster,
   DescribeConfigs,
   DescribeGroups,
+  DescribeTransactions,
+  EndTxn,
   encodeResponse,
   Fetch,
   FindCoordinator,
@@ -24,17 +28,20 @@ import {
   LeaveGroup,
   ListGroups,
   ListOffsets,
+  ListTransactions,
   Metadata,
   OffsetCommit,
   OffsetFetch,
   Produce,
   SyncGroup,
+  TxnOffsetCommit,
 } from '../protocol/index.ts';
 import * as admin from './admin.ts';
 import * as configs from './configs.ts';
 import type { BrokerContext, Handler, RequestContext } from './context.ts';
 import * as data from './data.ts';
 import * as groups from './groups.ts';
+import * as transactions from './transactions.ts';
 
 export type { BrokerContext, Handler, RequestContext } from './context.ts';
 
@@ -82,12 +89,18 @@ const ROUTES: readonly Route[] = [
   route(CreateTopics, admin.createTopics),
   route(DeleteTopics, admin.deleteTopics),
   route(DeleteRecords, admin.deleteRecords),
-  route(InitProducerId, data.initProducerId),
+  route(InitProducerId, transactions.initProducerId),
+  route(AddPartitionsToTxn, transactions.addPartitionsToTxn),
+  route(AddOffsetsToTxn, transactions.addOffsetsToTxn),
+  route(EndTxn, transactions.endTxn),
+  route(TxnOffsetCommit, transactions.txnOffsetCommit),
   route(DescribeConfigs, configs.describeConfigs),
   route(AlterConfigs, configs.alterConfigs),
   route(CreatePartitions, admin.createPartitions),
   route(IncrementalAlterConfigs, configs.incrementalAlterConfigs),
   route(DescribeCluster, admin.describeCluster),
+  route(DescribeTransactions, transactions.describeTransactions),
+  route(ListTransactions, transactions.listTransactions),
 ];
 
 export const HANDLERS: ReadonlyMap<number, Route> = new Map(ROUTES.map((r) => [r.api.apiKey, r]));
