@@ -7,6 +7,7 @@ export {
   LOG_OPERATIONS,
   type LogOperations,
   type RawPage,
+  type TransactionEnded,
 } from './log-operations.ts';
 export { childProcessPort, type LogPort, type Port, parentProcessPort, threadPort } from './ports.ts';
 export { RemoteLog } from './remote-log.ts';

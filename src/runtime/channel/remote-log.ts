@@ -1,18 +1,29 @@
 // A worker's side of the log channel: the owner's log as a PipelineLog (serve-log.ts serves it). Topic metadata is
 // kept in a local cache that every reply refreshes, so a pipeline's definition can ask synchronously; records are
-// encoded and decoded here, on the worker's core.
+// encoded and decoded here, on the worker's core. Transactional writers are the owner's; the worker's proxy one
+// by a handle (their appends travel with the others of the turn).
 import type { PipelineLog } from '../../engine/index.ts';
 import { SluiceError } from '../../errors.ts';
 import {
+  type AbortedTransaction,
   type AppendOptions,
   type AppendResult,
+  type CompressionType,
+  decodeBatchRecords,
   decodeRecordBatches,
   encodeRecordBatch,
+  type IsolationLevel,
+  isAbortedBatch,
   type LogRecord,
+  type PreparedTransaction,
   type RawReadResult,
+  type ReadOptions,
   type RecordReadResult,
+  readBatchHeader,
+  type StoredRecord,
   type TopicInfo,
   type TopicSpec,
+  type TransactionalWriter,
   type WaitOptions,
 } from '../../log/index.ts';
 import {
@@ -22,21 +33,34 @@ import {
   type LogOperations,
   MAX_APPENDS_PER_CALL,
   type RawPage,
+  type TransactionEnded,
 } from './log-operations.ts';
 import { type Port, parentProcessPort } from './ports.ts';
 import { type ArgsOf, fromWireError, type ResultOf, RpcClient } from './rpc.ts';
 
 /** An append waiting for the end of the turn: its call's arguments and its promise's ends. */
 interface QueuedAppend {
-  args: [topic: string, partition: number, batch: Buffer, durable: boolean];
+  args: AppendArgs;
   resolve: (result: AppendResult) => void;
   reject: (error: Error) => void;
+}
+
+/** A page asked for: where from, how much, lent or not, and at which isolation level. */
+interface PageRequest {
+  topic: string;
+  partition: number;
+  offset: number;
+  maxBytes: number;
+  lend: boolean;
+  isolation: IsolationLevel;
 }
 
 interface ReadAhead {
   offset: number;
   maxBytes: number;
   lend: boolean;
+  /** A read_committed read never gets a page read uncommitted, nor the other way round. */
+  isolation: IsolationLevel;
   /** Set once the read has arrived. */
   page: RawPage | undefined;
   pending: Promise<RawPage | undefined>;
@@ -100,16 +124,24 @@ export class RemoteLog implements PipelineLog {
     topic: string,
     partition: number,
     records: readonly LogRecord[],
-    options: AppendOptions = {},
+    options: AppendOptions & { compression?: CompressionType } = {},
   ): Promise<AppendResult> {
     // Encoded here (the worker's core), sent as one buffer: the owner only verifies the CRC and writes it. A
     // thread's batch moves in memory of its own: a slice of Node's 64 KiB pool would copy the pool each time, and
     // the owner, counting ever more outside memory, ran a full collection every ~64 MB of it.
-    const batch = encodeRecordBatch(records, { ownMemory: this.port.transfers });
+    const batch = encodeRecordBatch(records, { ownMemory: this.port.transfers, compression: options.compression });
     const result = await this.queueAppend([topic, partition, batch, options.durable !== false]);
-    const p = this.partition(topic, partition);
-    if (p) p.logEndOffset = Math.max(p.logEndOffset, result.lastOffset + 1);
+    this.appended(topic, partition, result, false);
     return result;
+  }
+
+  /** Notes an append's end offset; a plain one moves the last stable offset along where no transaction holds it. */
+  private appended(topic: string, partition: number, result: AppendResult, transactional: boolean): void {
+    const p = this.partition(topic, partition);
+    if (!p) return;
+    const end = Math.max(p.logEndOffset, result.lastOffset + 1);
+    if (!transactional && p.lastStableOffset >= p.logEndOffset) p.lastStableOffset = end;
+    p.logEndOffset = end;
   }
 
   /**
@@ -159,23 +191,31 @@ export class RemoteLog implements PipelineLog {
     this.discard(`${partition}:${topic}`); // it may hold records the truncation removes
     await this.call('truncate', topic, partition, offset);
     const p = this.partition(topic, partition);
-    if (p) p.logEndOffset = offset;
+    if (p) {
+      p.logEndOffset = offset;
+      p.lastStableOffset = Math.min(p.lastStableOffset, offset);
+    }
   }
 
-  /** Decoded records from `offset` (see readRaw). */
+  /** Decoded records from `offset` (see readRaw); read committed, never those of an aborted transaction. */
   readRecords(
     topic: string,
     partition: number,
     offset: number,
-    options: { maxBytes?: number } = {},
+    options: ReadOptions = {},
   ): RecordReadResult | Promise<RecordReadResult> {
-    const decode = (page: RawReadResult): RecordReadResult => ({
-      records: decodeRecordBatches(page.batches, offset),
-      nextOffset: page.nextOffset,
-      highWatermark: page.highWatermark,
-      logStartOffset: page.logStartOffset,
-    });
-    const page = this.readRaw(topic, partition, offset, options);
+    const decode = (page: RawReadResult): RecordReadResult => {
+      const result: RecordReadResult = {
+        records: committedRecords(page.batches, offset, page.abortedTransactions),
+        nextOffset: page.nextOffset,
+        highWatermark: page.highWatermark,
+        logStartOffset: page.logStartOffset,
+      };
+      if (page.lastStableOffset !== undefined) result.lastStableOffset = page.lastStableOffset;
+      return result;
+    };
+    // Never lent: the records' views outlive the read.
+    const page = this.readRaw(topic, partition, offset, { maxBytes: options.maxBytes, isolation: options.isolation });
     return page instanceof Promise ? page.then(decode) : decode(page);
   }
 
@@ -184,29 +224,38 @@ export class RemoteLog implements PipelineLog {
    * partition has a backlog the next page is read ahead as this one is processed, so catching up costs no round
    * trip per page and a thread's tasks take turns as they would reading the log directly (a round trip after
    * every page made them alternate page by page, which costs twice the GC). With `lend`, the caller gives the page
-   * back with release() once nothing holds a view into it, and the page comes in the owner's shared memory.
+   * back with release() once nothing holds a view into it, and the page comes in the owner's shared memory. Read
+   * committed, pages stop at the last stable offset and list the aborted transactions among their batches.
    */
   readRaw(
     topic: string,
     partition: number,
     offset: number,
-    options: { maxBytes?: number; lend?: boolean } = {},
+    options: ReadOptions = {},
   ): RawReadResult | Promise<RawReadResult> {
-    const maxBytes = options.maxBytes ?? 1 << 20;
-    const lend = options.lend === true;
+    const request: PageRequest = {
+      topic,
+      partition,
+      offset,
+      maxBytes: options.maxBytes ?? 1 << 20,
+      lend: options.lend === true,
+      isolation: options.isolation === 'read_committed' ? 'read_committed' : 'read_uncommitted',
+    };
     const key = `${partition}:${topic}`;
     const ahead = this.ahead.get(key);
-    if (ahead && ahead.offset === offset && ahead.maxBytes === maxBytes && ahead.lend === lend) {
+    if (
+      ahead &&
+      ahead.offset === offset &&
+      ahead.maxBytes === request.maxBytes &&
+      ahead.lend === request.lend &&
+      ahead.isolation === request.isolation
+    ) {
       this.ahead.delete(key);
-      if (ahead.page) return this.arrived(topic, partition, offset, maxBytes, lend, ahead.page);
-      return ahead.pending.then((page) =>
-        page
-          ? this.arrived(topic, partition, offset, maxBytes, lend, page)
-          : this.readNow(topic, partition, offset, maxBytes, lend),
-      );
+      if (ahead.page) return this.arrived(request, ahead.page);
+      return ahead.pending.then((page) => (page ? this.arrived(request, page) : this.readNow(request)));
     }
     this.discard(key);
-    return this.readNow(topic, partition, offset, maxBytes, lend);
+    return this.readNow(request);
   }
 
   /**
@@ -227,34 +276,34 @@ export class RemoteLog implements PipelineLog {
     return given;
   }
 
-  private async readNow(topic: string, partition: number, offset: number, maxBytes: number, lend: boolean) {
-    const page = await this.read(topic, partition, offset, maxBytes, lend);
-    return this.arrived(topic, partition, offset, maxBytes, lend, page);
+  private async readNow(request: PageRequest) {
+    const page = await this.read(request);
+    return this.arrived(request, page);
   }
 
   /** Notes a page's bounds, reads the next one ahead while there is a backlog, and hands the page out. */
-  private arrived(
-    topic: string,
-    partition: number,
-    offset: number,
-    maxBytes: number,
-    lend: boolean,
-    page: RawPage,
-  ): RawReadResult {
+  private arrived(request: PageRequest, page: RawPage): RawReadResult {
+    const { topic, partition, offset } = request;
+    const lastStableOffset = page.lastStableOffset ?? page.highWatermark;
     const p = this.partition(topic, partition);
     if (p) {
       p.logEndOffset = page.highWatermark;
       p.logStartOffset = page.logStartOffset;
+      p.lastStableOffset = lastStableOffset;
     }
-    if (page.nextOffset > offset && page.nextOffset < page.highWatermark) {
-      this.readAhead(topic, partition, page.nextOffset, maxBytes, lend);
-    }
-    return {
+    // A backlog: what this isolation level may read goes on past the page (a read_committed read stops at the
+    // last stable offset, so reading ahead past it would only bring an empty page, stale by the time it is used).
+    const end = request.isolation === 'read_committed' ? lastStableOffset : page.highWatermark;
+    if (page.nextOffset > offset && page.nextOffset < end) this.readAhead({ ...request, offset: page.nextOffset });
+    const result: RawReadResult = {
       batches: this.bytesOf(page),
       nextOffset: page.nextOffset,
       highWatermark: page.highWatermark,
       logStartOffset: page.logStartOffset,
     };
+    if (page.lastStableOffset !== undefined) result.lastStableOffset = page.lastStableOffset;
+    if (page.abortedTransactions !== undefined) result.abortedTransactions = page.abortedTransactions;
+    return result;
   }
 
   /** The page's bytes: moved to this thread, or a view of the slot it was lent in. */
@@ -268,10 +317,18 @@ export class RemoteLog implements PipelineLog {
     return this.slots.get(page.slot)!.subarray(page.byteOffset!, page.byteOffset! + page.length!);
   }
 
-  private readAhead(topic: string, partition: number, offset: number, maxBytes: number, lend: boolean): void {
-    const ahead: ReadAhead = { offset, maxBytes, lend, page: undefined, pending: Promise.resolve(undefined) };
+  private readAhead(request: PageRequest): void {
+    const { topic, partition, offset, maxBytes, lend, isolation } = request;
+    const ahead: ReadAhead = {
+      offset,
+      maxBytes,
+      lend,
+      isolation,
+      page: undefined,
+      pending: Promise.resolve(undefined),
+    };
     // A failed read-ahead is forgotten: the read it was for asks again, and reports the error.
-    ahead.pending = this.call('readRaw', topic, partition, offset, maxBytes, lend, this.takeGiven()).then(
+    ahead.pending = this.call('readRaw', topic, partition, offset, maxBytes, lend, this.takeGiven(), isolation).then(
       (page) => {
         ahead.page = page;
         return page;
@@ -293,15 +350,10 @@ export class RemoteLog implements PipelineLog {
     else void ahead.pending.then(giveBack);
   }
 
-  private async read(
-    topic: string,
-    partition: number,
-    offset: number,
-    maxBytes: number,
-    lend: boolean,
-  ): Promise<RawPage> {
+  private async read(request: PageRequest): Promise<RawPage> {
+    const { topic, partition, offset, maxBytes, lend, isolation } = request;
     try {
-      return await this.call('readRaw', topic, partition, offset, maxBytes, lend, this.takeGiven());
+      return await this.call('readRaw', topic, partition, offset, maxBytes, lend, this.takeGiven(), isolation);
     } catch (error) {
       // Out of range: retention or a writer's rollback moved the bounds; the caller looks them up next.
       if ((error as SluiceError).code === 'OFFSET_OUT_OF_RANGE') await this.refresh();
@@ -313,9 +365,11 @@ export class RemoteLog implements PipelineLog {
     return this.call('offsetForTimestamp', topic, partition, timestamp);
   }
 
+  /** Read committed, waits for the last stable offset (not the end) to pass `offset`. */
   async waitForData(topic: string, partition: number, offset: number, options: WaitOptions = {}): Promise<boolean> {
     if (options.signal?.aborted) return false;
-    const reply = this.call('waitForData', topic, partition, offset, options.timeoutMs ?? 5000).then(
+    const isolation = options.isolation === 'read_committed' ? 'read_committed' : 'read_uncommitted';
+    const reply = this.call('waitForData', topic, partition, offset, options.timeoutMs ?? 5000, isolation).then(
       ({ ready, info }) => {
         this.topics.set(topic, info);
         return ready;
@@ -330,7 +384,70 @@ export class RemoteLog implements PipelineLog {
     });
   }
 
+  /**
+   * A transactional writer of the owner's (which fences the earlier instances of `transactionalId`, wherever they
+   * run, and aborts what they left open). Its appends are encoded here and go with the turn's other appends, in
+   * order; the owner's writer appends their records to its transaction.
+   */
+  async openTransactionalWriter(transactionalId: string): Promise<TransactionalWriter> {
+    const handle = await this.call('openTransactionalWriter', transactionalId);
+    const ended = (ending: Promise<TransactionEnded>) => ending.then((reply) => this.learn(reply.topics));
+    return {
+      transactionalId,
+      append: async (
+        topic: string,
+        partition: number,
+        records: readonly LogRecord[],
+        options: { compression?: CompressionType } = {},
+      ): Promise<AppendResult> => {
+        // Encoded plain (the owner's writer encodes it again, as its transaction's, compressed as asked).
+        const batch = encodeRecordBatch(records, { ownMemory: this.port.transfers });
+        const result = await this.queueAppend([topic, partition, batch, false, handle, options.compression ?? 'none']);
+        this.appended(topic, partition, result, true);
+        return result;
+      },
+      prepare: (): Promise<PreparedTransaction | null> => this.call('prepareTransaction', handle),
+      commit: () => ended(this.call('endTransaction', handle, true)),
+      abort: () => ended(this.call('endTransaction', handle, false)),
+    };
+  }
+
+  async completePrepared(prepared: PreparedTransaction, commit: boolean): Promise<boolean> {
+    const { transactionalId, producerId, producerEpoch } = prepared;
+    const reply = await this.call('completePrepared', { transactionalId, producerId, producerEpoch }, commit);
+    this.learn(reply.topics);
+    return reply.completed;
+  }
+
+  transactionalIds(prefix: string): Promise<string[]> {
+    return this.call('transactionalIds', prefix);
+  }
+
+  /** Topics as the owner has them now (a transaction's end moved their end and last stable offsets). */
+  private learn(topics: readonly TopicInfo[]): void {
+    for (const info of topics) this.topics.set(info.name, info);
+  }
+
   private partition(topic: string, partition: number) {
     return this.topics.get(topic)?.partitions[partition];
+  }
+}
+
+/**
+ * The records of `batches` from `offset`: never a transaction marker, nor a batch of one of the `aborted`
+ * transactions (which a read_committed read lists).
+ */
+function committedRecords(
+  batches: Buffer,
+  offset: number,
+  aborted: readonly AbortedTransaction[] = [],
+): StoredRecord[] {
+  if (aborted.length === 0) return decodeRecordBatches(batches, offset);
+  const records: StoredRecord[] = [];
+  for (let pos = 0; ; ) {
+    const header = readBatchHeader(batches, pos);
+    if (header === null) return records;
+    if (!isAbortedBatch(header, aborted)) decodeBatchRecords(batches, header, records, offset);
+    pos += header.size;
   }
 }

@@ -69,6 +69,26 @@ it('round-trips every log operation', async () => {
   await call('truncate', 'rpc', 0, 1);
   assert.equal(log.describeTopic('rpc').partitions[0]!.logEndOffset, 1);
 
+  // A transactional writer by its handle: an append into its transaction, prepared, completed from its ids.
+  const writer = await call('openTransactionalWriter', 'rpc-txn');
+  const inTxn = await call('appendRaw', 'rpc', 1, batch('t'), false, writer, 'none');
+  assert.equal(inTxn.baseOffset, 1);
+  const committed = await call('readRaw', 'rpc', 1, 1, 1 << 20, false, [], 'read_committed');
+  assert.equal(committed.nextOffset, 1, 'read committed: not past the open transaction');
+  const prepared = await call('prepareTransaction', writer);
+  assert.equal(prepared?.transactionalId, 'rpc-txn');
+  assert.deepEqual(await call('transactionalIds', 'rpc-'), ['rpc-txn']);
+  const completed = await call('completePrepared', prepared!, true);
+  assert.equal(completed.completed, true);
+  assert.equal(completed.topics[0]!.partitions[1]!.lastStableOffset, 3, 'after the commit marker');
+  const other = await call('openTransactionalWriter', 'rpc-other');
+  const [inOther] = await call('appendMany', [['rpc', 1, batch('u'), false, other, 'gzip']]);
+  assert.equal(inOther?.error ? inOther.error.code : inOther?.value.baseOffset, 3);
+  const aborted = await call('endTransaction', other, false);
+  assert.equal(aborted.topics[0]!.partitions[1]!.lastStableOffset, 5);
+  const waitedCommitted = await call('waitForData', 'rpc', 1, 4, 10, 'read_committed');
+  assert.equal(waitedCommitted.ready, true);
+
   assert.deepEqual([...called].sort(), Object.keys(LOG_OPERATIONS).sort(), 'every operation of the table');
   await server.drain();
   server.close();

@@ -3,8 +3,25 @@
 // directory has exactly one writer) and does only the I/O: a worker reads raw batches and decodes them itself and
 // encodes the batches it appends, so the work that grows with the records is the worker's, on its own core. A
 // worker's output topics may be renamed (a replay writes a new version, a batch run scratch topics).
+//
+// A worker's transactional writers (an exactly-once sink's, one transaction per checkpoint epoch) are the owner's:
+// the worker holds a handle to each. When the worker goes, its handles are dropped and nothing is aborted: a
+// prepared transaction waits for the next run to commit it from its checkpoint, and opening a writer of the same
+// transactional id again fences the one left behind and aborts whatever it left open.
+import { createHash } from 'node:crypto';
 import { SluiceError } from '../../errors.ts';
-import type { Log, RawReadResult, TopicInfo } from '../../log/index.ts';
+import {
+  type CompressionType,
+  decodeRecordBatches,
+  type IsolationLevel,
+  type Log,
+  type PreparedTransaction,
+  type RawReadResult,
+  readBatchHeader,
+  type StoredRecord,
+  type TopicInfo,
+  type TransactionalWriter,
+} from '../../log/index.ts';
 import {
   type AppendArgs,
   asBuffer,
@@ -12,6 +29,7 @@ import {
   LOG_OPERATIONS,
   type LogOperations,
   MAX_APPENDS_PER_CALL,
+  MAX_WRITERS_PER_CHANNEL,
 } from './log-operations.ts';
 import type { Port } from './ports.ts';
 import { type Handlers, Moving, type RpcServer, serveRpc, wireError } from './rpc.ts';
@@ -59,6 +77,51 @@ class PageSlots {
   }
 }
 
+const COMPRESSION_TYPES: readonly unknown[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] satisfies CompressionType[];
+
+function isolationOf(isolation: unknown): IsolationLevel {
+  return isolation === 'read_committed' ? 'read_committed' : 'read_uncommitted';
+}
+
+function compressionOf(compression: unknown): CompressionType {
+  if (compression === undefined || compression === null) return 'none';
+  if (!COMPRESSION_TYPES.includes(compression)) {
+    throw new SluiceError('INVALID_REQUEST', `unknown compression "${String(compression)}"`);
+  }
+  return compression as CompressionType;
+}
+
+/** The records of the one plain record batch a worker encoded, for its transactional writer to append. */
+function recordsOf(batch: unknown): StoredRecord[] {
+  if (!(batch instanceof Uint8Array)) throw new SluiceError('INVALID_REQUEST', 'an append needs record batch bytes');
+  const bytes = asBuffer(batch);
+  let records: StoredRecord[] = [];
+  try {
+    const header = readBatchHeader(bytes, 0);
+    if (header?.size === bytes.length && !header.isControl && !header.isTransactional) {
+      records = decodeRecordBatches(bytes);
+    }
+  } catch {
+    // reported below
+  }
+  if (records.length === 0) {
+    throw new SluiceError('CORRUPT_MESSAGE', 'a transactional append needs one plain record batch with records');
+  }
+  return records;
+}
+
+/**
+ * The prefix of a worker's transactional ids on the owner: none, unless its topics are renamed. A replay's sinks
+ * name their ids after the topics they know, which are the replayed pipeline's: under its own prefix (the same for
+ * every run with the same renames, so that a restart finds what the last one prepared) a replay never fences the
+ * writers of the pipeline it replays.
+ */
+function idNamespace(renames: Record<string, string>): string {
+  const entries = Object.entries(renames).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  if (entries.length === 0) return '';
+  return `renamed-${createHash('sha256').update(JSON.stringify(entries)).digest('hex').slice(0, 16)}/`;
+}
+
 export type LogChannelServer = RpcServer;
 
 export interface ServeLogHooks {
@@ -84,8 +147,46 @@ export function serveLog(
   const hidden = new Set(Object.keys(renames));
   const asShown = (info: TopicInfo): TopicInfo => ({ ...info, name: shown.get(info.name) ?? info.name });
   const slots = new PageSlots();
-  /** One append, made (a malformed one rejects on its own). */
-  const appendOne = async ([topic, partition, batch, durable]: AppendArgs) => {
+
+  // Transactional writers, by handle; a transactional id's latest handle (opening the id again replaces it).
+  const namespace = idNamespace(renames);
+  const shownId = (id: string) => (id.startsWith(namespace) ? id.slice(namespace.length) : id);
+  const writers = new Map<number, TransactionalWriter>();
+  const handleOf = new Map<string, number>();
+  let lastHandle = 0;
+  let opening = 0;
+  let closed = false;
+  const drop = () => {
+    closed = true;
+    writers.clear();
+    handleOf.clear();
+  };
+  port.onClose(drop);
+  const writerOf = (handle: unknown): TransactionalWriter => {
+    const writer = typeof handle === 'number' ? writers.get(handle) : undefined;
+    if (writer) return writer;
+    if (Number.isSafeInteger(handle) && (handle as number) >= 1 && (handle as number) <= lastHandle) {
+      throw new SluiceError(
+        'PRODUCER_FENCED',
+        'this transactional writer was fenced: a later writer of its transactional id was opened',
+      );
+    }
+    throw new SluiceError('INVALID_REQUEST', `there is no transactional writer ${String(handle)}`);
+  };
+  /** The topics `transactionalId`'s open transaction wrote (what ending it changes). */
+  const topicsOf = (transactionalId: string) =>
+    new Set((log.transactions.describe(transactionalId)?.partitions ?? []).map((p) => p.topic));
+  const infosOf = (topics: Set<string>): TopicInfo[] =>
+    [...topics].filter((t) => log.hasTopic(t) && !hidden.has(t)).map((t) => asShown(log.describeTopic(t)));
+
+  /** One append, made (a malformed one rejects on its own); into a writer's transaction when it names one. */
+  const appendOne = async ([topic, partition, batch, durable, writer, compression]: AppendArgs) => {
+    if (writer !== undefined && writer !== null) {
+      // Called at once, in the order the appends came: the writer numbers a partition's batches in call order.
+      return writerOf(writer).append(real(topic), partition, recordsOf(batch), {
+        compression: compressionOf(compression),
+      });
+    }
     if (!(batch instanceof Uint8Array)) throw new SluiceError('INVALID_REQUEST', 'an append needs record batch bytes');
     return log.appendRaw(real(topic), partition, asBuffer(batch), { durable: durable !== false });
   };
@@ -109,19 +210,20 @@ export function serveLog(
     },
     flush: (topic) => log.flush(real(topic)),
     truncate: (topic, partition, offset) => log.truncate(real(topic), partition, offset),
-    readRaw: (name, partition, offset, asked, lend, given) => {
+    readRaw: (name, partition, offset, asked, lend, given, level) => {
       const maxBytes = Math.min(MAX_READ_BYTES, Number(asked) || 1 << 20);
+      const isolation = isolationOf(level);
       const topic = real(name);
       hooks.onRead?.(topic, partition, offset);
       // Slots the thread has given back since its last read (see RemoteLog.release).
       if (Array.isArray(given)) for (const slot of given) slots.give(slot);
-      if (!port.transfers) return log.readRaw(topic, partition, offset, { maxBytes });
+      if (!port.transfers) return log.readRaw(topic, partition, offset, { maxBytes, isolation });
       // A page the thread will give back is read into a shared slot; any other moves to the thread in memory
       // of its own, not a copy (cloning would copy the read's window twice).
       const lent = lend === true ? slots.take() : undefined;
       let read: RawReadResult;
       try {
-        read = log.readRaw(topic, partition, offset, { maxBytes, into: lent?.memory });
+        read = log.readRaw(topic, partition, offset, { maxBytes, into: lent?.memory, isolation });
       } catch (error) {
         if (lent) slots.give(lent.slot); // out of range, say: the slot was never lent
         throw error;
@@ -136,10 +238,82 @@ export function serveLog(
       return new Moving(read, [batches.buffer as ArrayBuffer]);
     },
     offsetForTimestamp: (topic, partition, timestamp) => log.offsetForTimestamp(real(topic), partition, timestamp),
-    waitForData: async (topic, partition, offset, timeoutMs) => {
-      const ready = await log.waitForData(real(topic), partition, offset, { timeoutMs: Math.min(timeoutMs, 5000) });
+    waitForData: async (topic, partition, offset, timeoutMs, isolation) => {
+      const ready = await log.waitForData(real(topic), partition, offset, {
+        timeoutMs: Math.min(timeoutMs, 5000),
+        isolation: isolationOf(isolation),
+      });
       return { ready, info: asShown(log.describeTopic(real(topic))) };
     },
+    openTransactionalWriter: async (transactionalId) => {
+      if (typeof transactionalId !== 'string') {
+        throw new SluiceError('INVALID_REQUEST', 'a transactional id must be a string');
+      }
+      const id = namespace + transactionalId;
+      if (!handleOf.has(id) && writers.size + opening >= MAX_WRITERS_PER_CHANNEL) {
+        throw new SluiceError(
+          'INVALID_REQUEST',
+          `a worker may hold at most ${MAX_WRITERS_PER_CHANNEL} transactional writers at once`,
+        );
+      }
+      opening++;
+      let writer: TransactionalWriter;
+      try {
+        writer = await log.openTransactionalWriter(id);
+      } finally {
+        opening--;
+      }
+      const handle = ++lastHandle;
+      if (closed) return handle; // the worker is gone: nobody will use it
+      // The writer this one fenced (opened earlier under the same id) answers PRODUCER_FENCED from now on.
+      const replaced = handleOf.get(id);
+      if (replaced !== undefined) writers.delete(replaced);
+      writers.set(handle, writer);
+      handleOf.set(id, handle);
+      return handle;
+    },
+    prepareTransaction: async (handle) => {
+      const prepared = await writerOf(handle).prepare();
+      return prepared && { ...prepared, transactionalId: shownId(prepared.transactionalId) };
+    },
+    endTransaction: async (handle, commit) => {
+      const writer = writerOf(handle);
+      if (typeof commit !== 'boolean') throw new SluiceError('INVALID_REQUEST', 'commit must be true or false');
+      const topics = topicsOf(writer.transactionalId);
+      await (commit ? writer.commit() : writer.abort());
+      return { completed: true, topics: infosOf(topics) };
+    },
+    completePrepared: async (recorded, commit) => {
+      const prepared = preparedOf(recorded, namespace);
+      if (typeof commit !== 'boolean') throw new SluiceError('INVALID_REQUEST', 'commit must be true or false');
+      const topics = topicsOf(prepared.transactionalId);
+      const completed = await log.completePrepared(prepared, commit);
+      return { completed, topics: infosOf(topics) };
+    },
+    transactionalIds: async (prefix) => {
+      if (typeof prefix !== 'string') throw new SluiceError('INVALID_REQUEST', 'a prefix must be a string');
+      return (await log.transactionalIds(namespace + prefix)).map(shownId);
+    },
   };
-  return serveRpc(port, LOG_CHANNEL, LOG_OPERATIONS, handlers);
+  const server = serveRpc(port, LOG_CHANNEL, LOG_OPERATIONS, handlers);
+  return {
+    drain: () => server.drain(),
+    close: () => {
+      server.close();
+      drop();
+    },
+  };
+}
+
+/** A prepared transaction as a worker's checkpoint recorded it, checked, under the owner's transactional id. */
+function preparedOf(recorded: unknown, namespace: string): PreparedTransaction {
+  const { transactionalId, producerId, producerEpoch } = (recorded ?? {}) as Partial<PreparedTransaction>;
+  if (
+    typeof transactionalId !== 'string' ||
+    !Number.isSafeInteger(producerId) ||
+    !Number.isSafeInteger(producerEpoch)
+  ) {
+    throw new SluiceError('INVALID_REQUEST', 'a prepared transaction needs a transactional id, producer id and epoch');
+  }
+  return { transactionalId: namespace + transactionalId, producerId: producerId!, producerEpoch: producerEpoch! };
 }
