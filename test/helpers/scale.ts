@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after } from 'node:test';
 import { type ITopicConfig, Kafka, logLevel } from 'kafkajs';
 import { type Log, partitionForKey } from '../../src/log/index.ts';
-import { type Daemon, startSluice } from '../../support/processes.ts';
+import { type Daemon, run, startSluice } from '../../support/processes.ts';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 
@@ -46,8 +46,13 @@ export function scaleTestResources(prefix: string): ScaleTestResources {
 }
 
 export function kafkaClient(bootstrap: string): Kafka {
-  return new Kafka({ brokers: [bootstrap], clientId: 'scale-test', logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({ brokers: [bootstrap], clientId: 'scale-test', logLevel: logLevel.NOTHING });
+  bootstraps.set(kafka, bootstrap);
+  return kafka;
 }
+
+/** Each client's broker address, for readers that are not kafkajs (readTopic). */
+const bootstraps = new WeakMap<Kafka, string>();
 
 /** `sluice broker` on a free port, with `topics` created. */
 export async function startClusterBroker(
@@ -141,26 +146,22 @@ export async function endOffset(kafka: Kafka, topic: string): Promise<number> {
   return ends.reduce((n, p) => n + Number(p.high), 0);
 }
 
-/** Every record value of `topic`, parsed as JSON, read by a consumer group of its own. */
+/**
+ * Every committed record value of `topic`, parsed as JSON, as a read_committed consumer sees it: kcat (librdkafka)
+ * from the beginning to each partition's end (its last stable offset). Counting records up to the end offsets would
+ * not do: pipelines write transactions, whose markers take offsets and whose aborted records are skipped.
+ */
 export async function readTopic<T>(kafka: Kafka, topic: string): Promise<T[]> {
-  const expected = await endOffset(kafka, topic);
-  if (expected === 0) return [];
-  const consumer = kafka.consumer({ groupId: `reader-${Math.random()}` });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  const values: T[] = [];
-  await new Promise<void>((resolve, reject) => {
-    consumer
-      .run({
-        eachMessage: async ({ message }) => {
-          values.push(JSON.parse(message.value!.toString()) as T);
-          if (values.length >= expected) resolve();
-        },
-      })
-      .catch(reject);
-  });
-  await consumer.disconnect();
-  return values;
+  const bootstrap = bootstraps.get(kafka);
+  if (bootstrap === undefined) throw new Error('readTopic needs a client made by kafkaClient()');
+  const args = ['-C', '-b', bootstrap, '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%s\\n'];
+  const result = await run('kcat', [...args, '-X', 'isolation.level=read_committed']);
+  if (result.code !== 0) throw new Error(`kcat failed (${result.code}): ${result.stderr}`);
+  return result.stdout
+    .toString()
+    .split('\n')
+    .filter((line) => line.length > 0)
+    .map((line) => JSON.parse(line) as T);
 }
 
 /** Appends JSON `items` to `topic` of an embedded log as produceKeyed sends them: one single-run process's input. */
