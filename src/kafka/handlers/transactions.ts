@@ -49,7 +49,11 @@ export function transactionError(
 ): number {
   const code = kafkaErrorOf(error);
   if (code === KafkaError.UNKNOWN_SERVER_ERROR) broker.logger.error({ err: error, api }, 'transaction request failed');
-  else broker.logger.debug({ api, reason: isSluiceError(error) ? error.message : String(error) }, 'transaction request refused');
+  else
+    broker.logger.debug(
+      { api, reason: isSluiceError(error) ? error.message : String(error) },
+      'transaction request refused',
+    );
   return code === KafkaError.PRODUCER_FENCED && version < PRODUCER_FENCED_SINCE[api]
     ? KafkaError.INVALID_PRODUCER_EPOCH
     : code;
