@@ -1,10 +1,11 @@
-// `npm run bench -- kafka [--messages N]`: Kafka-protocol throughput and latency against `sluice broker` running in
-// its own process (as users run it): produce/consume of 100-byte messages through kcat (librdkafka) and kafkajs on
-// 1 and 6 partitions, and produce latency with acks=all at a fixed 20,000 msg/s (open loop: each message's latency
-// counts from its scheduled send time, so a stall cannot hide behind a slower send rate). Reference points, when
-// installed: the same load against Redis Streams (redis-server, without persistence and with an fsync per write) and
-// NATS JetStream (nats-server -js) on loopback.
-import { spawn } from 'node:child_process';
+// `npm run bench -- kafka [--messages N] [--txn-messages N]`: Kafka-protocol throughput and latency against
+// `sluice broker` running in its own process (as users run it): produce/consume of 100-byte messages through kcat
+// (librdkafka) and kafkajs on 1 and 6 partitions, transactional produce beside the same produce without transactions
+// (kafkajs, and librdkafka through python3-confluent-kafka when installed), and produce latency with acks=all at a
+// fixed 20,000 msg/s (open loop: each message's latency counts from its scheduled send time, so a stall cannot hide
+// behind a slower send rate). Reference points, when installed: the same load against Redis Streams (redis-server,
+// without persistence and with an fsync per write) and NATS JetStream (nats-server -js) on loopback.
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -22,11 +23,15 @@ const { values: flags } = parseArgs({
     messages: { type: 'string', default: '1000000' },
     'kafkajs-messages': { type: 'string', default: '200000' },
     'latency-seconds': { type: 'string', default: '5' },
+    'txn-messages': { type: 'string', default: '200000' },
   },
 });
 const MESSAGES = Number(flags.messages);
 const KAFKAJS_MESSAGES = Number(flags['kafkajs-messages']);
 const LATENCY_SECONDS = Number(flags['latency-seconds']);
+const TXN_MESSAGES = Number(flags['txn-messages']);
+/** Records per transaction in the transactional produce runs. */
+const TXN_RECORDS = 1000;
 const RATE = 20_000;
 const VALUE = 'x'.repeat(100);
 
@@ -95,15 +100,15 @@ function kcatConsume(topic: string): Promise<number> {
   });
 }
 
-async function kafkajsProduce(topic: string): Promise<number> {
+async function kafkajsProduce(topic: string, messages = KAFKAJS_MESSAGES): Promise<number> {
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const batch = Array.from({ length: 1000 }, () => ({ value: VALUE }));
   const start = performance.now();
-  for (let sent = 0; sent < KAFKAJS_MESSAGES; sent += batch.length) {
+  for (let sent = 0; sent < messages; sent += batch.length) {
     await producer.send({ topic, acks: -1, messages: batch });
   }
-  const rate = perSec(KAFKAJS_MESSAGES, performance.now() - start);
+  const rate = perSec(messages, performance.now() - start);
   await producer.disconnect();
   return rate;
 }
@@ -126,6 +131,115 @@ async function kafkajsConsume(topic: string): Promise<number> {
   const rate = perSec(seen, performance.now() - start);
   await consumer.disconnect();
   return rate;
+}
+
+/** kafkajs's transactional producer: the same sends of 1000 as kafkajsProduce, each in a transaction of its own. */
+async function kafkajsTransactionalProduce(topic: string): Promise<number> {
+  const producer = kafka.producer({ transactionalId: `bench-${topic}`, idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const batch = Array.from({ length: TXN_RECORDS }, () => ({ value: VALUE }));
+  const start = performance.now();
+  for (let sent = 0; sent < TXN_MESSAGES; sent += batch.length) {
+    const txn = await producer.transaction();
+    await txn.send({ topic, acks: -1, messages: batch });
+    await txn.commit();
+  }
+  const rate = perSec(TXN_MESSAGES, performance.now() - start);
+  await producer.disconnect();
+  return rate;
+}
+
+/**
+ * librdkafka's producer through Debian's python3-confluent-kafka (the system python): acks=all, idempotent, as kcat
+ * produces; with a transaction size, in transactions of that many records (begin, produce, commit). It prints msg/s
+ * from its first timed message to its last acknowledgement (or commit), after one untimed round.
+ */
+const LIBRDKAFKA_PRODUCE = `
+import sys, time
+from confluent_kafka import Producer
+bootstrap, topic, count, per_txn = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+conf = {'bootstrap.servers': bootstrap, 'acks': 'all', 'enable.idempotence': True, 'linger.ms': 5,
+        'batch.num.messages': 10000, 'queue.buffering.max.messages': 1000000}
+if per_txn:
+    conf['transactional.id'] = 'bench-' + topic
+p = Producer(conf)
+if per_txn:
+    p.init_transactions(60)
+value = b'x' * 100
+def send(n):
+    for _ in range(n):
+        while True:
+            try:
+                p.produce(topic, value)
+                break
+            except BufferError:
+                p.poll(0.001)
+# One untimed round first: the topic's metadata (librdkafka waits up to a second for it), the first registration.
+if per_txn:
+    p.begin_transaction()
+    send(1)
+    p.commit_transaction(60)
+else:
+    send(1)
+    p.flush(60)
+start = time.perf_counter()
+if per_txn:
+    for _ in range(count // per_txn):
+        p.begin_transaction()
+        send(per_txn)
+        p.commit_transaction(60)
+else:
+    send(count)
+    if p.flush(60) != 0:
+        sys.exit('messages left unacknowledged')
+print(round(count / (time.perf_counter() - start)))
+`;
+const hasConfluentKafka =
+  spawnSync('/usr/bin/python3', ['-c', 'import confluent_kafka'], { stdio: 'ignore' }).status === 0;
+
+async function librdkafkaProduce(topic: string, perTransaction: number): Promise<number> {
+  const args = ['-c', LIBRDKAFKA_PRODUCE, bootstrap, topic, String(TXN_MESSAGES), String(perTransaction)];
+  const result = await run('/usr/bin/python3', args, undefined, 600_000);
+  if (result.code !== 0) throw new Error(`librdkafka produce failed: ${result.stderr}`);
+  return Number(result.stdout.toString().trim());
+}
+
+/**
+ * Produce with and without transactions of TXN_RECORDS records, on 1-partition topics: three rounds, alternating (a
+ * loaded machine disturbs both alike), the best of each (the first round also warms the client up), and their ratio.
+ */
+async function transactionalProduce() {
+  const pair = async (
+    name: string,
+    plain: (topic: string) => Promise<number>,
+    txn: (topic: string) => Promise<number>,
+  ) => {
+    await admin.createTopics({
+      topics: [
+        { topic: `${name}-plain`, numPartitions: 1 },
+        { topic: `${name}-txn`, numPartitions: 1 },
+      ],
+    });
+    const runs = { plain: [] as number[], transactional: [] as number[] };
+    for (let round = 0; round < 3; round++) {
+      runs.plain.push(await plain(`${name}-plain`));
+      runs.transactional.push(await txn(`${name}-txn`));
+    }
+    const [plainRate, transactional] = [Math.max(...runs.plain), Math.max(...runs.transactional)];
+    return { plain: plainRate, transactional, ratio: +(transactional / plainRate).toFixed(2), runs };
+  };
+  return {
+    messages: TXN_MESSAGES,
+    recordsPerTransaction: TXN_RECORDS,
+    kafkajs: await pair('txn-kafkajs', (topic) => kafkajsProduce(topic, TXN_MESSAGES), kafkajsTransactionalProduce),
+    librdkafka: hasConfluentKafka
+      ? await pair(
+          'txn-librdkafka',
+          (topic) => librdkafkaProduce(topic, 0),
+          (topic) => librdkafkaProduce(topic, TXN_RECORDS),
+        )
+      : 'python3-confluent-kafka is not installed (apt-get install python3-confluent-kafka)',
+  };
 }
 
 /** acks=all at a fixed rate: every millisecond, the messages due by then go out in one request. */
@@ -261,6 +375,8 @@ for (const partitions of process.env.BENCH_SKIP_THROUGHPUT ? [] : [1, 6]) {
   results[`kafkajsProduce_p${partitions}`] = await kafkajsProduce(`kafkajs-${partitions}`);
   results[`kafkajsConsume_p${partitions}`] = await kafkajsConsume(`kafkajs-${partitions}`);
 }
+// BENCH_SKIP_THROUGHPUT=1 leaves the cases above out, BENCH_SKIP_TRANSACTIONS=1 this one.
+if (!process.env.BENCH_SKIP_TRANSACTIONS) results.transactionalProduce = await transactionalProduce();
 await admin.createTopics({ topics: [{ topic: 'latency', numPartitions: 1 }] });
 // Three runs: this machine's disk and neighbours produce occasional multi-millisecond fsync stalls, so one run's
 // p99 swings between about 3 and 10 ms; the median run is the figure, all runs are printed.
