@@ -1,14 +1,19 @@
 // Any Kafka-protocol cluster as a PipelineLog, through @platformatic/kafka: an idempotent producer for appends,
-// consumers without a group for reads and long polls, an admin client for topics. The interface's synchronous
-// calls (hasTopic, describeTopic) are served from a metadata cache loaded at connect, reloaded by refresh(), and
-// kept current by produce acknowledgements and fetched high watermarks.
+// consumers without a group for reads and long polls, an admin client for topics, and — where the cluster has them
+// (Kafka 3.0+: ListTransactions) — transactional writers, one producer per transaction (transactions.ts), with which
+// exactly-once sinks write each checkpoint epoch as a transaction. The interface's synchronous calls (hasTopic,
+// describeTopic) are served from a metadata cache loaded at connect, reloaded by refresh(), and kept current by
+// produce acknowledgements and fetched high watermarks and last stable offsets. Reads and waits honour their
+// isolation level (read_committed: up to the last stable offset, without aborted transactions).
 import { Admin, Consumer, FetchIsolationLevels, ProduceAcks, Producer } from '@platformatic/kafka';
-import type { PipelineLog } from '../../engine/index.ts';
+import type { PipelineLog, PreparedTransaction, TransactionalWriter } from '../../contracts/index.ts';
 import { SluiceError } from '../../errors.ts';
 import {
   type AppendResult,
+  type CompressionType,
   DEFAULT_TOPIC_CONFIG,
   type LogRecord,
+  type ReadOptions,
   type RecordReadResult,
   type TopicConfig,
   type TopicInfo,
@@ -19,13 +24,34 @@ import {
 } from '../../log/index.ts';
 import { fromClientError } from './errors.ts';
 import { Fetcher, type FetchTarget } from './fetcher.ts';
-import { toMessages } from './records.ts';
+import { InOrder } from './in-order.ts';
+import { acknowledgedOffsets, toMessages } from './records.ts';
+import {
+  type ClusterTransactionalWriter,
+  completePrepared,
+  openWriter,
+  TRANSACTION_TIMEOUT_MS,
+  type TransactionHost,
+  transactionApis,
+  writersWithOpenTransactions,
+} from './transactions.ts';
 
 export interface KafkaLogOptions {
   /** `host:port` of any broker of the cluster. */
   bootstrap: string;
   /** Names this process's connections in the brokers' logs and quotas (default `sluice`). */
   clientId?: string;
+  /**
+   * Offer Kafka transactions where the cluster has them (default true): exactly-once sinks then write a transaction
+   * per checkpoint epoch. False: they deduplicate on replay instead (readers see output at once, and may see
+   * output a crash takes back).
+   */
+  transactions?: boolean;
+  /**
+   * The timeout of each transaction (default 900000 ms, Kafka's default transaction.max.timeout.ms, the most a
+   * default broker allows): a pipeline down for longer loses the epoch a crash left prepared.
+   */
+  transactionTimeoutMs?: number;
 }
 
 interface CachedTopic {
@@ -58,15 +84,28 @@ export class KafkaClusterLog implements PipelineLog {
   private readonly reader: Consumer;
   private readonly poller: Consumer;
   private readonly fetcher: Fetcher;
-  /** The last append per partition: appends to one partition go out one after the other, in call order. */
-  private readonly appending = new Map<string, Promise<unknown>>();
+  private readonly appending = new InOrder<AppendResult>();
   private closed = false;
+  private readonly options: KafkaLogOptions;
+  private readonly client: TransactionHost['client'];
+  /** The open transactional writer of each id. */
+  private readonly writers = new Map<string, ClusterTransactionalWriter>();
+
+  /**
+   * Kafka transactions, once connect() found the cluster has them (and they were not turned off): see
+   * transactions.ts, and PipelineLog for what each does.
+   */
+  openTransactionalWriter?: (transactionalId: string) => Promise<TransactionalWriter>;
+  completePrepared?: (prepared: PreparedTransaction, commit: boolean) => Promise<boolean>;
+  transactionalIds?: (prefix: string) => Promise<string[]>;
 
   /** Unconnected: call connect() before use (connectKafkaLog does both). */
   constructor(options: KafkaLogOptions) {
     this.bootstrap = options.bootstrap;
+    this.options = options;
     const clientId = options.clientId ?? 'sluice';
     const base = { clientId, bootstrapBrokers: [options.bootstrap], connectTimeout: 5_000, retries: 3 };
+    this.client = base;
     this.admin = new Admin(base);
     this.producer = new Producer({ ...base, idempotent: true, acks: ProduceAcks.ALL, autocreateTopics: false });
     // Two consumers, two sets of connections: a long poll occupies its connection until data comes or it times
@@ -82,13 +121,40 @@ export class KafkaClusterLog implements PipelineLog {
       reader: this.reader,
       poller: this.poller,
       target: (topic, partition) => this.target(topic, partition),
-      observed: (topic, partition, page) => this.observe(topic, partition, page.logStartOffset, page.highWatermark),
+      observed: (topic, partition, page) => this.observe(topic, partition, page),
       fail: (error, what) => fromClientError(error, this.bootstrap, what),
     });
   }
 
   async connect(): Promise<void> {
     await this.refresh();
+    if (this.options.transactions !== false && this.openTransactionalWriter === undefined)
+      await this.offerTransactions();
+  }
+
+  /** Adds the transaction methods when the cluster has every API they use. */
+  private async offerTransactions(): Promise<void> {
+    const apis = transactionApis(await this.call('list the API versions', () => this.admin.listApis()));
+    if (apis === undefined) return;
+    const host: TransactionHost = {
+      admin: this.admin,
+      apis,
+      client: this.client,
+      timeoutMs: this.options.transactionTimeoutMs ?? TRANSACTION_TIMEOUT_MS,
+      call: (what, work) => this.call(what, work),
+      check: (topic, partition) => void this.partitionInfo(topic, partition),
+      acknowledged: (topic, partition, offsets) => this.acknowledge(topic, partition, offsets),
+      closed: () => this.closed,
+    };
+    this.openTransactionalWriter = async (transactionalId) => {
+      // Fences this process's earlier writer of the id, if any; openWriter aborts what earlier runs left open.
+      await this.writers.get(transactionalId)?.fence();
+      const writer = await openWriter(host, transactionalId);
+      this.writers.set(transactionalId, writer);
+      return writer;
+    };
+    this.completePrepared = (prepared, commit) => completePrepared(host, prepared, commit);
+    this.transactionalIds = (prefix) => writersWithOpenTransactions(host, prefix);
   }
 
   /**
@@ -111,13 +177,16 @@ export class KafkaClusterLog implements PipelineLog {
 
   private async load(names: string[]): Promise<void> {
     const what = `describe ${names.length === 1 ? names[0] : `${names.length} topics`}`;
-    const [metadata, starts, ends] = await this.call(what, async () => {
+    const [metadata, starts, ends, stable] = await this.call(what, async () => {
       const metadata = await this.reader.metadata({ topics: names, forceUpdate: true });
-      const [starts, ends] = await Promise.all([
-        this.reader.listOffsets({ topics: names, timestamp: -2n }),
-        this.reader.listOffsets({ topics: names, timestamp: -1n }),
+      const uncommitted = FetchIsolationLevels.READ_UNCOMMITTED;
+      const [starts, ends, stable] = await Promise.all([
+        this.reader.listOffsets({ topics: names, timestamp: -2n, isolationLevel: uncommitted }),
+        this.reader.listOffsets({ topics: names, timestamp: -1n, isolationLevel: uncommitted }),
+        // The latest offset a read_committed reader sees: the last stable offset.
+        this.reader.listOffsets({ topics: names, timestamp: -1n, isolationLevel: FetchIsolationLevels.READ_COMMITTED }),
       ]);
-      return [metadata, starts, ends] as const;
+      return [metadata, starts, ends, stable] as const;
     });
     for (const name of names) {
       const meta = metadata.topics.get(name);
@@ -132,8 +201,7 @@ export class KafkaClusterLog implements PipelineLog {
         partition,
         logStartOffset: Number(starts.get(name)?.[partition] ?? 0n),
         logEndOffset: Number(ends.get(name)?.[partition] ?? 0n),
-        // ListOffsets for the latest offset answers the high watermark here (read_uncommitted): not the LSO.
-        lastStableOffset: Number(ends.get(name)?.[partition] ?? 0n),
+        lastStableOffset: Number(stable.get(name)?.[partition] ?? ends.get(name)?.[partition] ?? 0n),
         sizeBytes: 0,
         segments: 0,
       }));
@@ -173,7 +241,12 @@ export class KafkaClusterLog implements PipelineLog {
     return this.describeTopic(name);
   }
 
-  append(topic: string, partition: number, records: readonly LogRecord[]): Promise<AppendResult> {
+  append(
+    topic: string,
+    partition: number,
+    records: readonly LogRecord[],
+    options: { compression?: CompressionType } = {},
+  ): Promise<AppendResult> {
     try {
       this.partitionInfo(topic, partition);
     } catch (error) {
@@ -186,42 +259,45 @@ export class KafkaClusterLog implements PipelineLog {
       });
       return Promise.reject(error);
     }
-    const key = `${topic}\u0000${partition}`;
-    const previous = this.appending.get(key);
-    const send = () => this.produce(topic, partition, records);
-    // An idempotent producer keeps one partition's batches in order only while none needs a retry: one at a
-    // time per partition keeps them in order always (a sink writes each partition once per batch anyway).
-    const result = previous === undefined ? send() : previous.then(send, send);
-    this.appending.set(key, result);
-    const forget = () => {
-      if (this.appending.get(key) === result) this.appending.delete(key);
-    };
-    result.then(forget, forget);
-    return result;
+    return this.appending.run(topic, partition, () => this.produce(topic, partition, records, options.compression));
   }
 
-  private async produce(topic: string, partition: number, records: readonly LogRecord[]): Promise<AppendResult> {
+  private async produce(
+    topic: string,
+    partition: number,
+    records: readonly LogRecord[],
+    compression: CompressionType | undefined,
+  ): Promise<AppendResult> {
     const what = `append to ${topic}-${partition}`;
-    const result = await this.call(what, () => this.producer.send({ messages: toMessages(topic, partition, records) }));
-    const base = result.offsets?.find((o) => o.topic === topic && o.partition === partition)?.offset;
-    if (base === undefined) throw new SluiceError('APPEND_FAILED', `${what}: the cluster acknowledged no offset`);
-    const baseOffset = Number(base);
-    const lastOffset = baseOffset + records.length - 1;
+    const result = await this.call(what, () =>
+      this.producer.send({ messages: toMessages(topic, partition, records), compression }),
+    );
+    return this.acknowledge(topic, partition, acknowledgedOffsets(result, topic, partition, records.length, what));
+  }
+
+  /** An append acknowledged: the cached end moves past it. */
+  private acknowledge(
+    topic: string,
+    partition: number,
+    { baseOffset, lastOffset }: { baseOffset: number; lastOffset: number },
+  ): AppendResult {
     const p = this.partitionInfo(topic, partition);
     p.logEndOffset = Math.max(p.logEndOffset, lastOffset + 1);
     // Kafka reports the append time only for LogAppendTime topics; the acknowledgement time stands in for it.
     return { baseOffset, lastOffset, logAppendTime: Date.now(), logStartOffset: p.logStartOffset };
   }
 
+  /** Read committed: up to the last stable offset, without the records of aborted transactions. */
   async readRecords(
     topic: string,
     partition: number,
     offset: number,
-    options: { maxBytes?: number } = {},
+    options: Pick<ReadOptions, 'maxBytes' | 'isolation'> = {},
   ): Promise<RecordReadResult> {
     this.partitionInfo(topic, partition);
     try {
-      return await this.fetcher.read(topic, partition, offset, options.maxBytes);
+      const committed = options.isolation === 'read_committed';
+      return await this.fetcher.read(topic, partition, offset, options.maxBytes, committed);
     } catch (error) {
       // Out of range: retention moved the start, or the caller is past the end; it looks the bounds up next.
       if ((error as SluiceError).code === 'OFFSET_OUT_OF_RANGE') await this.refresh(topic).catch(() => {});
@@ -229,12 +305,17 @@ export class KafkaClusterLog implements PipelineLog {
     }
   }
 
-  /** A long poll (at most `timeoutMs`); what it fetched serves the next readRecords at `offset`. */
+  /**
+   * A long poll (at most `timeoutMs`) for the partition's end — read committed, its last stable offset — to pass
+   * `offset`; what it fetched serves the next readRecords at `offset`.
+   */
   async waitForData(topic: string, partition: number, offset: number, options: WaitOptions = {}): Promise<boolean> {
     const p = this.partitionInfo(topic, partition);
     if (options.signal?.aborted) return false;
-    if (p.logEndOffset > offset || this.fetcher.hasPage(topic, partition, offset)) return true;
-    return this.fetcher.wait(topic, partition, offset, options.timeoutMs ?? 5_000, options.signal);
+    const committed = options.isolation === 'read_committed';
+    const end = committed ? p.lastStableOffset : p.logEndOffset;
+    if (end > offset || this.fetcher.hasPage(topic, partition, offset, committed)) return true;
+    return this.fetcher.wait(topic, partition, offset, options.timeoutMs ?? 5_000, options.signal, committed);
   }
 
   async offsetForTimestamp(topic: string, partition: number, timestamp: number): Promise<number | null> {
@@ -263,7 +344,9 @@ export class KafkaClusterLog implements PipelineLog {
     if (this.closed) return;
     this.closed = true;
     this.fetcher.close();
-    await Promise.allSettled([...this.appending.values()]);
+    await this.appending.settled();
+    // Ends nothing: what a sink prepared stays open for its next run to commit.
+    await Promise.allSettled([...this.writers.values()].map((writer) => writer.close()));
     await Promise.allSettled([
       this.producer.close(),
       this.reader.close(true),
@@ -306,11 +389,12 @@ export class KafkaClusterLog implements PipelineLog {
   }
 
   /** Offsets only move forward here: an older answer arriving late must not hide a newer acknowledgement. */
-  private observe(topic: string, partition: number, start: number, end: number): void {
+  private observe(topic: string, partition: number, page: RecordReadResult): void {
     const p = this.topics.get(topic)?.info.partitions[partition];
     if (!p) return;
-    p.logStartOffset = Math.max(p.logStartOffset, start);
-    p.logEndOffset = Math.max(p.logEndOffset, end);
+    p.logStartOffset = Math.max(p.logStartOffset, page.logStartOffset);
+    p.logEndOffset = Math.max(p.logEndOffset, page.highWatermark);
+    p.lastStableOffset = Math.max(p.lastStableOffset, page.lastStableOffset ?? page.highWatermark);
   }
 }
 

@@ -3,8 +3,9 @@
 // source waits on all its partitions at once, and a broker answers one request per connection at a time, so
 // separate long polls would queue behind each other). Pages a poll brought back are kept so that the read that
 // follows at that offset costs no second round trip. (Reading ahead on the reader's one connection measured no
-// faster on loopback: the requests queue behind each other at the broker; see docs/connectors.md.)
-import type { Consumer } from '@platformatic/kafka';
+// faster on loopback: the requests queue behind each other at the broker; see docs/connectors.md.) Each read and
+// wait is read_committed (up to the last stable offset, without aborted transactions) or read_uncommitted.
+import { type Consumer, FetchIsolationLevels } from '@platformatic/kafka';
 import { SluiceError } from '../../errors.ts';
 import type { RecordReadResult } from '../../log/index.ts';
 import { type FetchedPartition, type FetchResponse, toReadResult } from './records.ts';
@@ -33,11 +34,14 @@ interface Request {
   partition: number;
   offset: number;
   maxBytes: number;
+  /** Read committed (else uncommitted). */
+  committed: boolean;
 }
 
 /** A page a long poll fetched, from `offset`, that no read has taken yet. */
 interface Prefetched {
   offset: number;
+  committed: boolean;
   page: RecordReadResult;
 }
 
@@ -67,26 +71,44 @@ export class Fetcher {
     this.options = options;
   }
 
-  async read(topic: string, partition: number, offset: number, maxBytes = PAGE_BYTES): Promise<RecordReadResult> {
+  async read(
+    topic: string,
+    partition: number,
+    offset: number,
+    maxBytes = PAGE_BYTES,
+    committed = false,
+  ): Promise<RecordReadResult> {
     const key = keyOf(topic, partition);
     const kept = this.prefetched.get(key);
     this.prefetched.delete(key);
-    if (kept?.offset === offset) return kept.page;
-    const outcome = await this.fetchOne(this.options.reader, { topic, partition, offset, maxBytes }, 0);
+    if (kept?.offset === offset && kept.committed === committed) return kept.page;
+    const outcome = await this.fetchOne(this.options.reader, { topic, partition, offset, maxBytes, committed }, 0);
     if ('errorCode' in outcome) throw this.partitionError(outcome.errorCode, topic, partition, offset);
     return outcome.page;
   }
 
-  /** True when a fetched page at `offset` is waiting to be read. */
-  hasPage(topic: string, partition: number, offset: number): boolean {
-    return this.prefetched.get(keyOf(topic, partition))?.offset === offset;
+  /** True when a fetched page at `offset`, read at that isolation level, is waiting to be read. */
+  hasPage(topic: string, partition: number, offset: number, committed = false): boolean {
+    const kept = this.prefetched.get(keyOf(topic, partition));
+    return kept?.offset === offset && kept.committed === committed;
   }
 
-  wait(topic: string, partition: number, offset: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  /**
+   * Resolves true once `partition` has something to read at `offset` — below the high watermark, or read committed
+   * below the last stable offset — false after `timeoutMs` or once `signal` aborts.
+   */
+  wait(
+    topic: string,
+    partition: number,
+    offset: number,
+    timeoutMs: number,
+    signal?: AbortSignal,
+    committed = false,
+  ): Promise<boolean> {
     if (signal?.aborted || this.closed) return Promise.resolve(false);
     return new Promise<boolean>((resolve, reject) => {
       const waiter: Waiter = {
-        request: { topic, partition, offset, maxBytes: PAGE_BYTES },
+        request: { topic, partition, offset, maxBytes: PAGE_BYTES, committed },
         deadline: Date.now() + timeoutMs,
         signal,
         settled: false,
@@ -138,12 +160,21 @@ export class Fetcher {
     this.polling = true;
     const now = Date.now();
     const maxWait = Math.max(0, Math.min(...waiters.map((w) => w.deadline - now)));
-    const requests = new Map<string, Request>();
-    for (const w of waiters) requests.set(keyOf(w.request.topic, w.request.partition), w.request);
-    let outcomes: Map<string, Outcome> | undefined;
+    // One fetch per isolation level (a request has one): waits of both levels at once are rare.
+    const byLevel = new Map<boolean, Map<string, Request>>();
+    for (const { request } of waiters) {
+      let requests = byLevel.get(request.committed);
+      if (!requests) byLevel.set(request.committed, (requests = new Map()));
+      requests.set(keyOf(request.topic, request.partition), request);
+    }
+    let outcomes: Map<boolean, Map<string, Outcome>> | undefined;
     let failure: unknown;
     try {
-      outcomes = await this.fetchMany(this.options.poller, [...requests.values()], maxWait);
+      const levels = [...byLevel];
+      const answers = await Promise.all(
+        levels.map(([, requests]) => this.fetchMany(this.options.poller, [...requests.values()], maxWait)),
+      );
+      outcomes = new Map(levels.map(([committed], i) => [committed, answers[i]!]));
     } catch (error) {
       failure = error;
     }
@@ -154,9 +185,12 @@ export class Fetcher {
       if (this.closed) w.resolve(false);
       else if (outcomes === undefined) w.reject(failure);
       else {
-        const outcome = outcomes.get(keyOf(w.request.topic, w.request.partition));
+        const outcome = outcomes.get(w.request.committed)?.get(keyOf(w.request.topic, w.request.partition));
         // A partition error (out of range, moved leader) is for the read that follows to report.
-        if (outcome !== undefined && ('errorCode' in outcome || outcome.page.highWatermark > w.request.offset)) {
+        if (
+          outcome !== undefined &&
+          ('errorCode' in outcome || readableEnd(outcome.page, w.request) > w.request.offset)
+        ) {
           w.resolve(true);
         } else if (after >= w.deadline) w.resolve(false);
         else this.queue.push(w);
@@ -168,12 +202,22 @@ export class Fetcher {
   private async fetchOne(consumer: Consumer, request: Request, maxWaitMs: number): Promise<Outcome> {
     const outcomes = await this.fetchMany(consumer, [request], maxWaitMs);
     // An incremental fetch session (KIP-227, real Kafka) leaves out partitions with nothing new: an empty page.
-    const empty = { records: [], nextOffset: request.offset, highWatermark: request.offset, logStartOffset: 0 };
+    const empty = {
+      records: [],
+      nextOffset: request.offset,
+      highWatermark: request.offset,
+      lastStableOffset: request.offset,
+      logStartOffset: 0,
+    };
     return outcomes.get(keyOf(request.topic, request.partition)) ?? { page: empty };
   }
 
-  /** Fetches every request (one fetch per leader, in parallel); keeps the pages no read asked for yet. */
+  /**
+   * Fetches every request (one fetch per leader, in parallel; all of one isolation level); keeps the pages no read
+   * asked for yet.
+   */
   private async fetchMany(consumer: Consumer, requests: Request[], maxWaitMs: number): Promise<Map<string, Outcome>> {
+    const committed = requests[0]?.committed ?? false;
     const byNode = new Map<number, Request[]>();
     for (const r of requests) {
       const { node } = this.options.target(r.topic, r.partition);
@@ -208,6 +252,7 @@ export class Fetcher {
             maxWaitTime: maxWaitMs,
             minBytes: 1,
             maxBytes,
+            isolationLevel: committed ? FetchIsolationLevels.READ_COMMITTED : FetchIsolationLevels.READ_UNCOMMITTED,
             topics: [...topics.values()],
           });
         } catch (error) {
@@ -234,11 +279,11 @@ export class Fetcher {
       outcomes.set(key, { errorCode: p.errorCode });
       return;
     }
-    const page = toReadResult(request.offset, p);
+    const page = toReadResult(request.offset, p, request.committed);
     this.options.observed(topic, p.partitionIndex, page);
     outcomes.set(key, { page });
-    if (page.records.length > 0 && !this.hasPage(topic, p.partitionIndex, request.offset)) {
-      this.prefetched.set(key, { offset: request.offset, page });
+    if (page.records.length > 0 && !this.hasPage(topic, p.partitionIndex, request.offset, request.committed)) {
+      this.prefetched.set(key, { offset: request.offset, committed: request.committed, page });
     }
   }
 
@@ -274,4 +319,9 @@ const UNKNOWN_TOPIC_OR_PARTITION = 3;
 
 function keyOf(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
+}
+
+/** Where a reader at the request's isolation level finds the partition's end. */
+function readableEnd(page: RecordReadResult, request: Request): number {
+  return request.committed ? (page.lastStableOffset ?? page.highWatermark) : page.highWatermark;
 }
