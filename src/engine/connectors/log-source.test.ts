@@ -344,3 +344,43 @@ describe('partition idleness', () => {
     }
   });
 });
+
+describe('read committed', () => {
+  for (const [how, raw] of [
+    ['from raw batches', true],
+    ['from decoded records (a log without raw reads)', false],
+  ] as const) {
+    it(`skips aborted transactions and markers, and a bounded run ends past them (${how})`, async () => {
+      const topic = `txn-${raw ? 'raw' : 'records'}`;
+      await log.createTopic(topic, { partitions: 1 });
+      const write = async (values: number[], commit: boolean) => {
+        const writer = await log.openTransactionalWriter(`${topic}-writer`);
+        await writer.append(
+          topic,
+          0,
+          values.map((n) => ({ key: null, value: Buffer.from(String(n)) })),
+        );
+        await writer.prepare();
+        await (commit ? writer.commit() : writer.abort());
+      };
+      await write([1, 2], true);
+      await write([3, 4], false);
+      await write([5], false); // the topic ends in aborted records and a marker: the page holds nothing to hand on
+      // One batch a page: some pages hold only a marker or aborted records.
+      const source = logSource({
+        log: raw ? log : withoutRawReads(),
+        topic,
+        format: json<number>(),
+        maxBytesPerRead: 1,
+      });
+      await source.open({ bounded: true, deadLetter: () => {} });
+      const seen: number[] = [];
+      for (let batch = await source.poll(AbortSignal.abort()); batch !== null; ) {
+        seen.push(...batch.values);
+        batch = await source.poll(AbortSignal.abort());
+      }
+      assert.deepEqual(seen, [1, 2]);
+      await source.close();
+    });
+  }
+});

@@ -404,7 +404,13 @@ export class LogSource<T> implements Source<T> {
       maxBytes: this.options.maxBytesPerRead ?? 1 << 20,
       isolation: READ_COMMITTED,
     });
-    if (page.records.length === 0) return page.highWatermark <= offset ? 'end' : 'none';
+    if (page.records.length === 0) {
+      // A page of only transaction markers and aborted records: nothing to hand on, but go past it (to the end, in
+      // a bounded run), or the next read would find the same page again.
+      if (page.nextOffset > offset)
+        this.offsets[partition] = end === undefined ? page.nextOffset : Math.min(page.nextOffset, end);
+      return page.highWatermark <= offset ? 'end' : 'none';
+    }
     for (const record of page.records) {
       if (end !== undefined && record.offset >= end) break;
       if (record.offset < offset) continue;
