@@ -109,6 +109,9 @@ describe('pipelines against a Kafka cluster', { skip: !hasKcat && 'kcat is not i
         runDir,
         '--http-port',
         '0',
+        // Windows reach read_committed readers (kcat's default) with each checkpoint's transaction commit.
+        '--checkpoint-interval',
+        '1s',
       ]);
       await runner.waitFor(/pipeline windowed-counts .*Kafka cluster at/);
       return runner;
