@@ -22,7 +22,6 @@ import {
   closePartitionForDelete,
   enforceRetention,
   flushPartition,
-  hasOpenTxn,
   offsetForTimestamp,
   openPartition,
   type Partition,
@@ -429,11 +428,6 @@ export class FileLog implements Log {
       .list()
       .map((t) => t.transactionalId)
       .filter((id) => id.startsWith(prefix));
-  }
-
-  /** Whether the producer has a transaction open in the partition (tests and tools). */
-  hasOpenTransaction(topic: string, partition: number, producerId: number): boolean {
-    return hasOpenTxn(this.partitionOf(topic, partition), producerId);
   }
 
   private openTransactions(): { topic: string; partition: number; producerId: number; producerEpoch: number }[] {

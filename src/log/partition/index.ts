@@ -6,6 +6,6 @@ export { closePartition, closePartitionForDelete, openPartition } from './open.t
 export { offsetForTimestamp, readRaw, readRecords } from './read.ts';
 export { Partition } from './state.ts';
 export { flushPartition, syncNow } from './sync.ts';
-export { abortedBetween, hasOpenTxn } from './transactions.ts';
+export { abortedBetween } from './transactions.ts';
 export { enforceRetention, purgeBefore, truncateTo } from './trim.ts';
 export { waitForData } from './wait.ts';

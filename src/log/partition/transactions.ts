@@ -25,11 +25,6 @@ export function trackBatch(p: Partition, header: BatchHeader, baseOffset: number
   });
 }
 
-/** Whether `producerId` has a transaction open in this partition. */
-export function hasOpenTxn(p: Partition, producerId: number): boolean {
-  return p.openTxns.has(producerId);
-}
-
 /**
  * The aborted transactions that may have records in `[from, to)`: those whose marker is at or after `from` and
  * whose first offset is before `to` (what Kafka's Fetch answers for read_committed readers).
