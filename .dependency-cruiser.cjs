@@ -5,6 +5,7 @@
 //   log                                            (the durable log)
 //   kafka, engine                                  (the Kafka protocol over the log; the stream engine)
 //   connectors, serve                              (Kafka-client sources and sinks; the serving store)
+//   sql                                            (streaming SQL compiled onto the engine)
 //   runtime                                        (hosting and supervising pipelines)
 //   scale                                          (partition tasks on those hosts: threads, group members)
 //   http, orchestrate                              (the HTTP API; deployments)
@@ -15,6 +16,7 @@ const LAYERS = [
   ['log'],
   ['kafka', 'engine'],
   ['connectors', 'serve'],
+  ['sql'],
   ['runtime'],
   ['scale'],
   ['http', 'orchestrate'],

@@ -20,6 +20,7 @@ const LAYERS: [string, string[]][] = [
   ['storage', ['log']],
   ['protocol and processing', ['kafka', 'engine']],
   ['connectors and serving', ['connectors', 'serve']],
+  ['streaming SQL', ['sql']],
   ['runtime', ['runtime']],
   ['scale-out', ['scale']],
   ['services', ['http', 'orchestrate']],

@@ -136,7 +136,7 @@ export const ERROR_CODES = {
   INVALID_SERIES: { http: 400, exit: EXIT.USAGE },
   /** A deployment spec does not load or validate. */
   INVALID_SPEC: { http: 400, exit: EXIT.USAGE },
-  /** SQL that does not parse. */
+  /** SQL that does not parse or type-check (streaming SQL names the line:column). */
   INVALID_SQL: { http: 400, exit: EXIT.USAGE },
   /** A serving table definition is not valid. */
   INVALID_TABLE: { http: 400, exit: EXIT.USAGE },
@@ -284,6 +284,8 @@ export const ERROR_CODES = {
   UNSUPPORTED_CHECKPOINT: { http: 400, exit: EXIT.FAILURE },
   /** A compression codec Sluice does not support. */
   UNSUPPORTED_COMPRESSION_TYPE: { http: 400, exit: EXIT.FAILURE, kafka: 'UNSUPPORTED_COMPRESSION_TYPE' },
+  /** Streaming SQL with a construct the planner refuses (a join, OVER...): the message names it and its line:column. */
+  UNSUPPORTED_SQL: { http: 400, exit: EXIT.USAGE },
   /** A record batch format other than v2. */
   UNSUPPORTED_VERSION: { http: 400, exit: EXIT.FAILURE, kafka: 'UNSUPPORTED_FOR_MESSAGE_FORMAT' },
   /** A command used wrongly. */

@@ -1,15 +1,18 @@
 // A pipeline file's contract, checked where every runner uses it: the default export is a definition, and calling it
 // gives a Pipeline. A failure here — loading the file or building the pipeline, before any record is read — is the
 // definition's fault and no restart mends it, so runners fail at once with it instead of restarting (isStartupFailure).
+import fs from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Pipeline, PipelineDefinition, PipelineEnvironment } from '../engine/index.ts';
 import { isSluiceError, SluiceError } from '../errors.ts';
+import { pipelineNameOf, sqlPipeline } from '../sql/index.ts';
 import { describeThrown, displayPath, formatLocation, importUserFile, userFrame } from './load-file.ts';
 
 const PIPELINE_FILE = { code: 'INVALID_PIPELINE', what: 'pipeline' } as const;
 
 /** Imports a pipeline file (a path or a file: URL) and returns its default export, the definition. */
 export async function loadPipelineFile(file: string): Promise<PipelineDefinition> {
+  if (/\.sql$/i.test(file)) return loadSqlFile(file);
   const module = await importUserFile(file, PIPELINE_FILE);
   if (typeof module.default !== 'function') {
     const has =
@@ -21,6 +24,18 @@ export async function loadPipelineFile(file: string): Promise<PipelineDefinition
     );
   }
   return module.default as PipelineDefinition;
+}
+
+/** A SQL script (docs/sql.md): its pipeline is named after the file and compiled when the runner builds it. */
+async function loadSqlFile(file: string): Promise<PipelineDefinition> {
+  const filePath = file.startsWith('file:') ? fileURLToPath(file) : file;
+  const text = await fs.readFile(filePath, 'utf8').catch((error: Error) => {
+    throw new SluiceError('INVALID_PIPELINE', `cannot read ${shownFile(file)}: ${error.message}`, {
+      file,
+      phase: 'load',
+    });
+  });
+  return sqlPipeline(text, { name: pipelineNameOf(filePath) });
 }
 
 /**

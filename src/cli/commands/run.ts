@@ -4,11 +4,14 @@
 // `<data dir>/checkpoints/<pipeline name>`, resumes from there after a crash, and is restarted with backoff when
 // it fails — but a file that does not load, or a definition that throws before the pipeline first ran, fails the
 // command at once. It runs on the in-process host under the runtime's supervisor (src/runtime).
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { type Duration, type PipelineMetrics, toMillis } from '../../engine/index.ts';
+import { SluiceError } from '../../errors.ts';
 import { createLogger } from '../../logger.ts';
 import { buildPipeline, InProcessHost, loadPipelineFile, Supervisor } from '../../runtime/index.ts';
+import { explainSql, isExplain, pipelineNameOf } from '../../sql/index.ts';
 import {
   advertisedHostOption,
   advertisedPortOption,
@@ -23,6 +26,7 @@ import { runScaledOut } from '../scaled-run.ts';
 
 interface RunFlags extends RunLogFlags {
   bounded?: boolean;
+  explain?: boolean;
   checkpoints: boolean;
   checkpointInterval: string;
   fromSavepoint?: string;
@@ -47,6 +51,7 @@ export function registerRun(program: Command): void {
     .addOption(advertisedHostOption())
     .addOption(advertisedPortOption())
     .option('--bounded', 'process what is in the log now, then exit (a batch run)')
+    .option('--explain', 'print the operator graph of a .sql pipeline and exit (as EXPLAIN in the script does)')
     .option('--checkpoint-interval <duration>', 'period of checkpoints (e.g. 10s, 500ms; 0 = on demand only)', '10s')
     .option('--no-checkpoints', 'run without checkpoints (a crash replays from the start, at-least-once)')
     .option('--from-savepoint <name|file>', 'start from a savepoint (by name or file) instead of the latest checkpoint')
@@ -78,9 +83,19 @@ Examples:
   $ sluice savepoint windowed-counts --name before-upgrade      # in another terminal
   $ sluice run examples/windowed-counts.ts --from-savepoint before-upgrade
   $ sluice run examples/windowed-counts.ts --parallelism 4                 # all cores: 4 task threads
-  $ sluice run examples/windowed-counts.ts --bootstrap kafka-1.internal:9092 --data-dir /var/lib/wc`,
+  $ sluice run examples/windowed-counts.ts --bootstrap kafka-1.internal:9092 --data-dir /var/lib/wc
+  $ sluice run pipeline.sql --explain                                      # streaming SQL (docs/sql.md)`,
     )
     .action(async (file: string, flags: RunFlags, command: Command) => {
+      if (/\.sql$/i.test(file)) {
+        const text = await fs.readFile(file, 'utf8');
+        if (flags.explain || (await isExplain(text))) {
+          console.log(await explainSql(text, { name: pipelineNameOf(file) }));
+          return;
+        }
+      } else if (flags.explain) {
+        throw new SluiceError('USAGE', '--explain takes a .sql pipeline');
+      }
       const define = await loadPipelineFile(file);
       const intervalMs = parseInterval(flags.checkpointInterval);
       if (flags.group !== undefined || flags.parallelism !== undefined) {

@@ -1,0 +1,468 @@
+// Planning a script: CREATE TABLE declares the tables (sources and sinks over topics), each INSERT INTO becomes a
+// query plan — a source, WHERE, an optional window TVF with its GROUP BY keys and aggregates, HAVING, and the
+// projection — type-checked against the declared columns. Constructs the engine does not run yet are refused here,
+// with their name and position, before anything is built.
+import { type Compiled, compile, type Scope, structuralKey } from './expressions.ts';
+import { type AstNode, locationOf, parseSelect } from './parser.ts';
+import {
+  blankFlinkTableSyntax,
+  isWord,
+  parseCreateTable,
+  SqlSource,
+  type Statement,
+  splitStatements,
+  type TableDef,
+} from './script.ts';
+import { assignable, isNumeric, type SqlType } from './types.ts';
+
+export type AggregateFunction = 'count_star' | 'count' | 'sum' | 'min' | 'max' | 'avg';
+
+export interface AggregateCall {
+  fn: AggregateFunction;
+  distinct: boolean;
+  /** The argument, over the source row (none for count(*)). */
+  arg?: Compiled;
+  type: SqlType;
+}
+
+export interface WindowSpec {
+  kind: 'tumbling' | 'sliding';
+  sizeMs: number;
+  slideMs: number;
+  offsetMs: number;
+}
+
+export interface OutputColumn {
+  name: string;
+  type: SqlType;
+  eval: Compiled['eval'];
+  at: number;
+}
+
+/** One query: source → WHERE → [window GROUP BY keys, aggregates → HAVING] → projection. */
+export interface QueryPlan {
+  source: TableDef;
+  where?: Compiled;
+  window?: WindowSpec;
+  /** GROUP BY keys other than window_start/window_end, over the source row. */
+  keys: Compiled[];
+  aggregates: AggregateCall[];
+  /** Over the window result row (`{ k: keys, a: aggregates, ws, we }`). */
+  having?: Compiled;
+  /** Over the source row, or the window result row when there is a window. */
+  outputs: OutputColumn[];
+}
+
+export interface InsertPlan {
+  sink: TableDef;
+  query: QueryPlan;
+  at: number;
+}
+
+export interface ScriptPlan {
+  tables: Map<string, TableDef>;
+  inserts: InsertPlan[];
+  /** The script asked for its plan (`EXPLAIN INSERT INTO …`) rather than a run. */
+  explain: boolean;
+}
+
+/** Plans a whole script; every error is INVALID_SQL or UNSUPPORTED_SQL naming a line and column. */
+export async function planScript(text: string): Promise<ScriptPlan> {
+  const source = new SqlSource(text);
+  const plan: ScriptPlan = { tables: new Map(), inserts: [], explain: false };
+  for (const statement of splitStatements(source)) {
+    let tokens = statement.tokens;
+    if (isWord(tokens[0], 'EXPLAIN')) {
+      plan.explain = true;
+      tokens = tokens.slice(1);
+      if (isWord(tokens[0], 'PLAN') && isWord(tokens[1], 'FOR')) tokens = tokens.slice(2);
+    }
+    const first = tokens[0];
+    if (!first) throw source.error(statement.start, 'EXPLAIN of nothing');
+    const rest: Statement = { tokens, start: first.start, end: statement.end };
+    if (isWord(first, 'CREATE') && isWord(tokens[1], 'TABLE')) {
+      const table = parseCreateTable(source, rest);
+      if (plan.tables.has(table.name)) throw source.error(table.at, `table ${table.name} is declared twice`);
+      plan.tables.set(table.name, table);
+    } else if (isWord(first, 'INSERT')) {
+      plan.inserts.push(await planInsert(source, rest, plan.tables));
+    } else if (isWord(first, 'SELECT', 'WITH')) {
+      throw source.unsupported(
+        first.start,
+        'a query without INSERT INTO',
+        'write INSERT INTO <table> SELECT … to give it a sink',
+      );
+    } else if (isWord(first, 'CREATE')) {
+      throw source.unsupported(first.start, `CREATE ${tokens[1]?.value.toUpperCase() ?? ''}`.trim(), 'CREATE TABLE is');
+    } else {
+      throw source.unsupported(first.start, `the statement ${first.value.toUpperCase()}`);
+    }
+  }
+  if (plan.inserts.length === 0) {
+    throw source.error(text.length, 'the script has no INSERT INTO statement: a pipeline needs at least one sink');
+  }
+  return plan;
+}
+
+async function planInsert(source: SqlSource, statement: Statement, tables: Map<string, TableDef>): Promise<InsertPlan> {
+  const [, into, name, next] = statement.tokens;
+  if (!isWord(into, 'INTO')) throw source.error(into?.start ?? statement.end, 'expected INSERT INTO <table>');
+  if (!name || (name.kind !== 'word' && name.kind !== 'quoted')) {
+    throw source.error(name?.start ?? statement.end, 'expected the name of a table after INSERT INTO');
+  }
+  const sink = tables.get(name.value);
+  if (!sink) throw source.error(name.start, `unknown table ${name.value}: declare it with CREATE TABLE first`);
+  if (!next) throw source.error(statement.end, `expected a query after INSERT INTO ${name.value}`);
+  if (next.kind === 'symbol' && next.value === '(')
+    throw source.unsupported(next.start, 'a column list in INSERT INTO');
+  if (isWord(next, 'VALUES')) throw source.unsupported(next.start, 'INSERT INTO … VALUES');
+  const text = blankFlinkTableSyntax(source, next.start, statement.end);
+  const ast = await parseSelect(source, text, next.start);
+  const query = planQuery(source, ast, tables, next.start);
+  if (query.outputs.length !== sink.columns.length) {
+    throw source.error(
+      next.start,
+      `INSERT INTO ${sink.name} writes ${sink.columns.length} columns (${sink.columns.map((c) => c.name).join(', ')}) ` +
+        `but the query gives ${query.outputs.length}`,
+    );
+  }
+  for (const [i, column] of sink.columns.entries()) {
+    const output = query.outputs[i]!;
+    if (!assignable(output.type, column.type)) {
+      throw source.error(
+        output.at,
+        `column ${i + 1} of the query (${output.name}) is ${output.type} but ${sink.name}.${column.name} is ${column.type}` +
+          (output.type === 'DOUBLE' && column.type === 'BIGINT' ? ': CAST it to BIGINT' : ''),
+      );
+    }
+  }
+  return { sink, query, at: name.start };
+}
+
+const WINDOW_COLUMNS = new Set(['window_start', 'window_end', 'window_time']);
+
+/** Plans one SELECT node. */
+export function planQuery(source: SqlSource, node: AstNode, tables: Map<string, TableDef>, start: number): QueryPlan {
+  if (node.type !== 'SELECT_NODE') {
+    const what = node.type === 'SET_OPERATION_NODE' ? String(node.setop_type) : node.type;
+    throw source.unsupported(start, what);
+  }
+  const ctes = (node.cte_map as { map?: unknown[] } | undefined)?.map ?? [];
+  if (ctes.length > 0) throw source.unsupported(start, 'WITH (a common table expression)');
+  for (const modifier of (node.modifiers as AstNode[] | undefined) ?? []) {
+    const name = { ORDER_MODIFIER: 'ORDER BY', LIMIT_MODIFIER: 'LIMIT', DISTINCT_MODIFIER: 'SELECT DISTINCT' }[
+      modifier.type
+    ];
+    const firstOrder = (modifier.orders as { expression: AstNode }[] | undefined)?.[0]?.expression;
+    const at = locationOf(firstOrder ?? (modifier.limit as AstNode | undefined), start);
+    throw source.unsupported(at, name ?? modifier.type, 'a stream has no end to order or limit');
+  }
+  if (node.qualify) throw source.unsupported(locationOf(node.qualify as AstNode, start), 'QUALIFY');
+  if (node.sample) throw source.unsupported(start, 'a SAMPLE clause');
+
+  const from = node.from_table as AstNode;
+  const { table, window, alias } = planFrom(source, from, tables, start);
+  const input = inputScope(source, table, alias, window !== undefined);
+  const where = node.where_clause ? predicate(source, node.where_clause as AstNode, input, start, 'WHERE') : undefined;
+
+  const groups = (node.group_expressions as AstNode[] | undefined) ?? [];
+  if (((node.group_sets as unknown[] | undefined) ?? []).length > 1) {
+    throw source.unsupported(locationOf(groups[0], start), 'GROUPING SETS, CUBE or ROLLUP');
+  }
+  const selectList = node.select_list as AstNode[];
+  if (!window) {
+    if (groups.length > 0) {
+      throw source.unsupported(
+        locationOf(groups[0], start),
+        'GROUP BY without a window TVF (an updating result)',
+        'group by window_start, window_end of TUMBLE(…) or HOP(…)',
+      );
+    }
+    if (node.having)
+      throw source.unsupported(locationOf(node.having as AstNode, start), 'HAVING without a window GROUP BY');
+    const outputs = selectList.flatMap((item, i) => project(source, item, i, input, table, start));
+    return { source: table, where, keys: [], aggregates: [], outputs };
+  }
+
+  // A window aggregation: GROUP BY window_start, window_end and keys over the source row.
+  if (groups.length === 0) {
+    throw source.unsupported(
+      locationOf(from, start),
+      'a window TVF without GROUP BY window_start, window_end',
+      'aggregate it with GROUP BY window_start, window_end, …',
+    );
+  }
+  const seen = new Set<string>();
+  const keyNodes: AstNode[] = [];
+  for (const group of groups) {
+    const names = group.class === 'COLUMN_REF' ? (group.column_names as string[]) : [];
+    const column = names.at(-1);
+    if (column === 'window_start' || column === 'window_end') seen.add(column);
+    else if (column === 'window_time') throw source.unsupported(locationOf(group, start), 'GROUP BY window_time');
+    else keyNodes.push(group);
+  }
+  for (const needed of ['window_start', 'window_end']) {
+    if (!seen.has(needed)) {
+      throw source.error(
+        locationOf(groups[0], start),
+        `a window aggregation must GROUP BY window_start, window_end (${needed} is missing)`,
+      );
+    }
+  }
+  const keys = keyNodes.map((k) => compile(k, input, start));
+  const aggregates: AggregateCall[] = [];
+  const result = windowResultScope(source, keyNodes, keys, aggregates, input);
+  const having = node.having ? predicate(source, node.having as AstNode, result, start, 'HAVING') : undefined;
+  const outputs = selectList.flatMap((item, i) => {
+    if (item.class === 'STAR')
+      throw source.error(locationOf(item, start), 'SELECT * in a window aggregation: name the columns');
+    return project(source, item, i, result, table, start);
+  });
+  return { source: table, where, window, keys, aggregates, having, outputs };
+}
+
+function planFrom(
+  source: SqlSource,
+  from: AstNode,
+  tables: Map<string, TableDef>,
+  start: number,
+): { table: TableDef; window?: WindowSpec; alias?: string } {
+  const at = locationOf(from, start);
+  const lookup = (name: string, where: number) => {
+    const table = tables.get(name);
+    if (!table)
+      throw source.error(
+        where,
+        `unknown table ${name}${tables.size ? ` (declared: ${[...tables.keys()].join(', ')})` : ''}`,
+      );
+    return table;
+  };
+  switch (from.type) {
+    case 'BASE_TABLE':
+      return { table: lookup(String(from.table_name), at), alias: (from.alias as string) || undefined };
+    case 'TABLE_FUNCTION': {
+      const fn = from.function as AstNode;
+      const name = String(fn.function_name).toLowerCase();
+      const args = fn.children as AstNode[];
+      if (name === 'session' || name === 'cumulate')
+        throw source.unsupported(at, `the window TVF ${name.toUpperCase()}`);
+      if (name !== 'tumble' && name !== 'hop') throw source.unsupported(at, `the table function ${name}()`);
+      const data = args[0];
+      if (data?.class !== 'COLUMN_REF')
+        throw source.error(
+          at,
+          `${name.toUpperCase()} takes a table first: ${name.toUpperCase()}(TABLE t, DESCRIPTOR(ts), …)`,
+        );
+      const table = lookup((data.column_names as string[]).join('.'), locationOf(data, at));
+      let timeCol = args[1];
+      if (timeCol?.class === 'FUNCTION' && String(timeCol.function_name).toLowerCase() === 'descriptor') {
+        timeCol = (timeCol.children as AstNode[])[0];
+      }
+      if (timeCol?.class !== 'COLUMN_REF')
+        throw source.error(at, `${name.toUpperCase()} takes the event-time column second: DESCRIPTOR(ts)`);
+      const column = (timeCol.column_names as string[]).at(-1)!;
+      const colAt = locationOf(timeCol, at);
+      if (!table.watermark) {
+        throw source.error(
+          colAt,
+          `table ${table.name} has no event time: declare WATERMARK FOR ${column} AS ${column} - INTERVAL '5' SECOND`,
+        );
+      }
+      if (table.watermark.column !== column) {
+        throw source.error(
+          colAt,
+          `${name.toUpperCase()} must use the event-time column of ${table.name} (${table.watermark.column}), not ${column}`,
+        );
+      }
+      const interval = (arg: AstNode | undefined, what: string) => {
+        if (!arg) throw source.error(at, `${name.toUpperCase()} needs ${what}`);
+        const c = compile(arg, constantScope(source), at);
+        if (c.type !== 'INTERVAL' || !c.constant)
+          throw source.error(locationOf(arg, at), `${what} must be an INTERVAL constant`);
+        return c.eval({}) as number;
+      };
+      const window: WindowSpec =
+        name === 'tumble'
+          ? { kind: 'tumbling', sizeMs: interval(args[2], 'a size'), slideMs: 0, offsetMs: 0 }
+          : {
+              kind: 'sliding',
+              slideMs: interval(args[2], 'a slide'),
+              sizeMs: interval(args[3], 'a size'),
+              offsetMs: 0,
+            };
+      if (name === 'tumble') window.slideMs = window.sizeMs;
+      const offsetArg = args[name === 'tumble' ? 3 : 4];
+      if (offsetArg) window.offsetMs = interval(offsetArg, 'an offset');
+      if (args.length > (name === 'tumble' ? 4 : 5))
+        throw source.error(at, `too many arguments to ${name.toUpperCase()}`);
+      if (window.sizeMs <= 0 || window.slideMs <= 0 || window.slideMs > window.sizeMs) {
+        throw source.error(
+          at,
+          `${name.toUpperCase()} needs 0 < slide <= size (size ${window.sizeMs} ms, slide ${window.slideMs} ms)`,
+        );
+      }
+      return { table, window, alias: (from.alias as string) || undefined };
+    }
+    case 'JOIN':
+      throw source.unsupported(
+        locationOf(from, start),
+        `${String(from.join_type ?? '')} JOIN`.trim(),
+        'joins are not planned yet',
+      );
+    case 'SUBQUERY':
+      throw source.unsupported(at, 'a subquery in FROM');
+    case 'EMPTY':
+      throw source.error(start, 'a query needs FROM <table>');
+    default:
+      throw source.unsupported(at, `FROM ${from.type}`);
+  }
+}
+
+function constantScope(source: SqlSource): Scope {
+  return {
+    source,
+    column: (names, at) => {
+      throw source.error(at, `expected a constant, got column ${names.join('.')}`);
+    },
+    aggregateError: (name, at) => source.error(at, `expected a constant, got ${name}()`),
+  };
+}
+
+/** Columns of the source table; window columns exist only after the aggregation. */
+function inputScope(source: SqlSource, table: TableDef, alias: string | undefined, windowed: boolean): Scope {
+  return {
+    source,
+    column(names, at) {
+      const [qualifier, name] = names.length === 2 ? names : [undefined, names[0]!];
+      if (names.length > 2 || (qualifier !== undefined && qualifier !== table.name && qualifier !== alias)) {
+        throw source.error(at, `unknown column ${names.join('.')}`);
+      }
+      const column =
+        table.columns.find((c) => c.name === name) ??
+        table.columns.find((c) => c.name.toLowerCase() === name.toLowerCase());
+      if (!column) {
+        if (windowed && WINDOW_COLUMNS.has(name)) {
+          throw source.unsupported(at, `${name} outside the SELECT, GROUP BY and HAVING of the window aggregation`);
+        }
+        throw source.error(
+          at,
+          `unknown column "${name}" (table ${table.name} has ${table.columns.map((c) => c.name).join(', ')})`,
+        );
+      }
+      const key = column.name;
+      return { type: column.type, eval: (row) => row[key] };
+    },
+    aggregateError: (name, at) =>
+      windowed
+        ? source.error(at, `${name}() is not allowed here (in WHERE, a GROUP BY key or another aggregate)`)
+        : source.unsupported(
+            at,
+            `the aggregate ${name}() without a window TVF (an updating result)`,
+            'aggregate FROM TUMBLE(…) or HOP(…) with GROUP BY window_start, window_end',
+          ),
+  };
+}
+
+/** After a window aggregation: the GROUP BY keys, the aggregates (registered as they are met) and the window. */
+function windowResultScope(
+  source: SqlSource,
+  keyNodes: AstNode[],
+  keys: Compiled[],
+  aggregates: AggregateCall[],
+  input: Scope,
+): Scope {
+  const keyIndex = new Map(keyNodes.map((k, i) => [structuralKey(k), i]));
+  const aggregateIndex = new Map<string, number>();
+  const keyColumn = (name: string) =>
+    keyNodes.findIndex((k) => k.class === 'COLUMN_REF' && (k.column_names as string[]).at(-1) === name);
+  return {
+    source,
+    match(node, at) {
+      const k = keyIndex.get(structuralKey(node));
+      if (k !== undefined) return { type: keys[k]!.type, eval: (r) => r.k[k] };
+      if (node.class !== 'FUNCTION') return undefined;
+      const name = String(node.function_name).toLowerCase() as AggregateFunction;
+      if (!['count_star', 'count', 'sum', 'min', 'max', 'avg'].includes(name)) return undefined;
+      const signature = structuralKey(node);
+      let index = aggregateIndex.get(signature);
+      if (index === undefined) {
+        aggregates.push(planAggregate(source, node, name, input, at));
+        index = aggregates.length - 1;
+        aggregateIndex.set(signature, index);
+      }
+      const i = index;
+      return { type: aggregates[i]!.type, eval: (r) => r.a[i] };
+    },
+    column(names, at) {
+      const name = names.at(-1)!;
+      if (name === 'window_start') return { type: 'TIMESTAMP', eval: (r) => r.ws };
+      if (name === 'window_end') return { type: 'TIMESTAMP', eval: (r) => r.we };
+      if (name === 'window_time') return { type: 'TIMESTAMP', eval: (r) => r.we - 1 };
+      const k = keyColumn(name);
+      if (k >= 0) return { type: keys[k]!.type, eval: (r) => r.k[k] };
+      input.column(names, at); // unknown columns are named as such
+      throw source.error(at, `column "${name}" must be in the GROUP BY or inside an aggregate`);
+    },
+    aggregateError: (name, at) => source.error(at, `${name}() cannot be used here`),
+  };
+}
+
+function planAggregate(
+  source: SqlSource,
+  node: AstNode,
+  fn: AggregateFunction,
+  input: Scope,
+  at: number,
+): AggregateCall {
+  if (node.filter) throw source.unsupported(at, `${fn}(…) FILTER (WHERE …)`);
+  const orders = (node.order_bys as { orders?: unknown[] } | undefined)?.orders ?? [];
+  if (orders.length > 0) throw source.unsupported(at, `ORDER BY inside ${fn}()`);
+  const args = node.children as AstNode[];
+  const distinct = node.distinct === true;
+  if (fn === 'count_star') return { fn, distinct: false, type: 'BIGINT' };
+  if (args.length !== 1) throw source.error(at, `${fn}() takes one argument, got ${args.length}`);
+  const arg = compile(args[0]!, input, at);
+  if (distinct && fn !== 'count' && fn !== 'min' && fn !== 'max') throw source.unsupported(at, `${fn}(DISTINCT …)`);
+  switch (fn) {
+    case 'count':
+      return { fn, distinct, arg, type: 'BIGINT' };
+    case 'sum':
+    case 'avg':
+      if (!isNumeric(arg.type)) throw source.error(at, `${fn}() takes a number, got ${arg.type}`);
+      return { fn, distinct, arg, type: fn === 'avg' ? 'DOUBLE' : arg.type === 'NULL' ? 'BIGINT' : arg.type };
+    default:
+      if (arg.type === 'BOOLEAN' || arg.type === 'INTERVAL')
+        throw source.error(at, `${fn}() does not take ${arg.type}`);
+      return { fn, distinct: false, arg, type: arg.type };
+  }
+}
+
+function predicate(source: SqlSource, node: AstNode, scope: Scope, start: number, clause: string): Compiled {
+  const compiled = compile(node, scope, start);
+  if (compiled.type !== 'BOOLEAN' && compiled.type !== 'NULL') {
+    throw source.error(locationOf(node, start), `${clause} needs a BOOLEAN condition, got ${compiled.type}`);
+  }
+  return compiled;
+}
+
+function project(
+  source: SqlSource,
+  item: AstNode,
+  i: number,
+  scope: Scope,
+  table: TableDef,
+  start: number,
+): OutputColumn[] {
+  const at = locationOf(item, start);
+  if (item.class === 'STAR') {
+    if (item.columns || ((item.exclude_list as unknown[] | undefined) ?? []).length > 0) {
+      throw source.unsupported(at, 'COLUMNS(…) or * EXCLUDE');
+    }
+    return table.columns.map((c) => ({ name: c.name, at, ...scope.column([c.name], at) }));
+  }
+  const compiled = compile(item, scope, start);
+  if (compiled.type === 'INTERVAL') throw source.error(at, 'an INTERVAL cannot be a result column');
+  const name =
+    (item.alias as string) || (item.class === 'COLUMN_REF' ? (item.column_names as string[]).at(-1)! : `EXPR$${i}`);
+  return [{ name, type: compiled.type, eval: compiled.eval, at }];
+}

@@ -1,0 +1,408 @@
+// Streaming SQL: the planner per construct, refused SQL with its position, and a SQL tumbling-window count over the
+// embedded log equal to the same pipeline written with the DataStream API.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import {
+  agg,
+  collect,
+  definePipeline,
+  json,
+  logSource,
+  Pipeline,
+  type PipelineDefinition,
+  watermarks,
+  windows,
+} from '../engine/index.ts';
+import { isSluiceError } from '../errors.ts';
+import { type Log, openLog } from '../log/index.ts';
+import { explainSql, planScript, sqlPipeline } from './index.ts';
+
+const BID = `CREATE TABLE bid (
+  auction BIGINT,
+  bidder BIGINT,
+  price DOUBLE,
+  channel VARCHAR,
+  dateTime TIMESTAMP(3),
+  WATERMARK FOR dateTime AS dateTime - INTERVAL '4' SECOND
+) WITH ('connector' = 'kafka', 'topic' = 'bids', 'format' = 'json', 'partitions' = '2');
+`;
+const OUT3 = `CREATE TABLE out3 (a BIGINT, b DOUBLE, c VARCHAR) WITH ('topic' = 'out');\n`;
+
+const row = (auction: number, bidder: number, price: number, channel: string | null, dateTime: number) => ({
+  auction,
+  bidder,
+  price,
+  channel,
+  dateTime,
+});
+
+async function plan(text: string) {
+  return planScript(text);
+}
+
+/** The error the script fails with: its code and message. */
+async function refusal(text: string): Promise<{ code: string; message: string }> {
+  try {
+    await planScript(text);
+  } catch (error) {
+    assert.ok(isSluiceError(error), `a SluiceError, got ${error}`);
+    return { code: error.code, message: error.message };
+  }
+  assert.fail('the script was accepted');
+}
+
+describe('streaming SQL: the planner', () => {
+  it('declares a source table: columns, types, event time and its watermark, topic options', async () => {
+    const p = await plan(`${BID}${OUT3}INSERT INTO out3 SELECT auction, price, channel FROM bid;`);
+    const bid = p.tables.get('bid')!;
+    assert.deepEqual(
+      bid.columns.map((c) => [c.name, c.type]),
+      [
+        ['auction', 'BIGINT'],
+        ['bidder', 'BIGINT'],
+        ['price', 'DOUBLE'],
+        ['channel', 'VARCHAR'],
+        ['dateTime', 'TIMESTAMP'],
+      ],
+    );
+    assert.deepEqual(bid.watermark && [bid.watermark.column, bid.watermark.boundMs], ['dateTime', 4000]);
+    assert.equal(bid.topic, 'bids');
+    assert.equal(bid.partitions, 2);
+    assert.equal(p.tables.get('out3')!.topic, 'out');
+  });
+
+  it('projects and filters with expressions (arithmetic, comparisons, AND/OR/NOT, CASE, functions)', async () => {
+    const p = await plan(
+      `${BID}${OUT3}INSERT INTO out3
+       SELECT auction * 2 + 1, price / 4, CASE WHEN price >= 100 THEN upper(channel) ELSE concat(lower(channel), '!') END
+       FROM bid WHERE (price BETWEEN 10 AND 1000 OR channel IN ('x', 'y')) AND NOT bidder = 7 AND channel LIKE '%e%';`,
+    );
+    const q = p.inserts[0]!.query;
+    const where = q.where!.eval;
+    assert.equal(where(row(1, 2, 50, 'web', 0)), true);
+    assert.equal(where(row(1, 7, 50, 'web', 0)), false, 'NOT bidder = 7');
+    assert.equal(where(row(1, 2, 5, 'web', 0)), false, 'BETWEEN');
+    assert.equal(where(row(1, 2, 50, null, 0)), null, 'NULL is unknown');
+    const out = (r: ReturnType<typeof row>) => q.outputs.map((o) => o.eval(r));
+    assert.deepEqual(out(row(3, 2, 200, 'Web', 0)), [7, 50, 'WEB']);
+    assert.deepEqual(out(row(3, 2, 20, 'Web', 0)), [7, 5, 'web!']);
+    assert.deepEqual(
+      q.outputs.map((o) => [o.name, o.type]),
+      [
+        ['EXPR$0', 'BIGINT'],
+        ['EXPR$1', 'DOUBLE'],
+        ['EXPR$2', 'VARCHAR'],
+      ],
+    );
+  });
+
+  it('integer division truncates as in Flink SQL; NULLs propagate; CAST converts', async () => {
+    const p = await plan(
+      `${BID}${OUT3}INSERT INTO out3 SELECT auction / 2, CAST(bidder AS DOUBLE) / 2, CAST(coalesce(channel, 'none') AS VARCHAR) FROM bid;`,
+    );
+    const q = p.inserts[0]!.query;
+    assert.deepEqual(
+      q.outputs.map((o) => o.eval(row(7, 3, 0, null, 0))),
+      [3, 1.5, 'none'],
+    );
+  });
+
+  it('plans TUMBLE with GROUP BY window_start, window_end, a key and count/sum/min/max/avg', async () => {
+    const p = await plan(
+      `${BID}CREATE TABLE w (ws TIMESTAMP, we TIMESTAMP, auction BIGINT, n BIGINT, total DOUBLE, lo DOUBLE, hi DOUBLE, mean DOUBLE, bidders BIGINT);
+       INSERT INTO w SELECT window_start, window_end, auction, count(*), sum(price), min(price), max(price), avg(price), count(DISTINCT bidder)
+       FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(dateTime), INTERVAL '10' SECOND))
+       GROUP BY window_start, window_end, auction HAVING count(*) > 1;`,
+    );
+    const q = p.inserts[0]!.query;
+    assert.deepEqual(q.window, { kind: 'tumbling', sizeMs: 10_000, slideMs: 10_000, offsetMs: 0 });
+    assert.equal(q.keys.length, 1);
+    assert.deepEqual(
+      q.aggregates.map((a) => [a.fn, a.distinct]),
+      [
+        ['count_star', false],
+        ['sum', false],
+        ['min', false],
+        ['max', false],
+        ['avg', false],
+        ['count', true],
+      ],
+    );
+    const result = { k: [5], a: [2, 30, 10, 20, 15, 2], ws: 0, we: 10_000 };
+    assert.deepEqual(
+      q.outputs.map((o) => o.eval(result)),
+      [0, 10_000, 5, 2, 30, 10, 20, 15, 2],
+    );
+    assert.equal(q.having!.eval(result), true);
+  });
+
+  it('plans HOP (slide, then size, as Flink) in both the TVF syntaxes', async () => {
+    for (const from of [
+      `TABLE(HOP(TABLE bid, DESCRIPTOR(dateTime), INTERVAL '2' SECOND, INTERVAL '10' SECOND))`,
+      `HOP(bid, dateTime, INTERVAL '2 seconds', INTERVAL '10 seconds')`,
+    ]) {
+      const p = await plan(
+        `${BID}CREATE TABLE h (ws TIMESTAMP, n BIGINT);
+         INSERT INTO h SELECT window_start, count(*) FROM ${from} GROUP BY window_start, window_end;`,
+      );
+      assert.deepEqual(p.inserts[0]!.query.window, { kind: 'sliding', sizeMs: 10_000, slideMs: 2_000, offsetMs: 0 });
+    }
+  });
+
+  it('reuses an aggregate written twice and reads keys by their expression', async () => {
+    const p = await plan(
+      `${BID}CREATE TABLE w (k BIGINT, avg_price DOUBLE);
+       INSERT INTO w SELECT auction % 10, sum(price) / count(*)
+       FROM TUMBLE(bid, dateTime, INTERVAL '1' MINUTE) GROUP BY window_start, window_end, auction % 10;`,
+    );
+    const q = p.inserts[0]!.query;
+    assert.equal(q.aggregates.length, 2);
+    assert.deepEqual(
+      q.outputs.map((o) => o.eval({ k: [3], a: [30, 4], ws: 0, we: 60_000 })),
+      [3, 7.5],
+    );
+  });
+
+  it('EXPLAIN prints the operator graph without a log', async () => {
+    const text = `${BID}CREATE TABLE w (ws TIMESTAMP, n BIGINT);
+      EXPLAIN INSERT INTO w SELECT window_start, count(*) FROM TUMBLE(bid, dateTime, INTERVAL '10' SECOND)
+      WHERE price > 1 GROUP BY window_start, window_end;`;
+    assert.equal((await planScript(text)).explain, true);
+    const explained = await explainSql(text, { name: 'q' });
+    for (const part of ['source:log:bids', 'timestamps', 'where', 'window-tumbling', 'select', 'sink:log:w']) {
+      assert.match(explained, new RegExp(part), explained);
+    }
+  });
+});
+
+describe('streaming SQL: refused with the construct and its position', () => {
+  const cases: [string, string, string, RegExp][] = [
+    [
+      'a join',
+      `SELECT a.auction, 1.0, 'x' FROM bid a JOIN bid b ON a.auction = b.auction`,
+      'UNSUPPORTED_SQL',
+      /INNER JOIN is not supported.*line 11, column 39/,
+    ],
+    [
+      'OVER',
+      `SELECT auction, sum(price) OVER (PARTITION BY auction), 'x' FROM bid`,
+      'UNSUPPORTED_SQL',
+      /sum\(…\) OVER \(…\).*line 11, column 17/,
+    ],
+    [
+      'regular GROUP BY',
+      `SELECT auction, sum(price), 'x' FROM bid GROUP BY auction`,
+      'UNSUPPORTED_SQL',
+      /GROUP BY without a window TVF \(an updating result\).*line 11, column 51/,
+    ],
+    [
+      'an aggregate without a window',
+      `SELECT count(*), 1.0, 'x' FROM bid`,
+      'UNSUPPORTED_SQL',
+      /aggregate count_star\(\) without a window TVF.*line 11, column 8/,
+    ],
+    [
+      'an unknown column',
+      `SELECT auction, prize, 'x' FROM bid`,
+      'INVALID_SQL',
+      /unknown column "prize".*line 11, column 17/,
+    ],
+    [
+      'a type error',
+      `SELECT auction, price, channel FROM bid WHERE channel > 3`,
+      'INVALID_SQL',
+      /cannot compare VARCHAR with BIGINT.*line 11, column 55/,
+    ],
+    [
+      'an unknown function',
+      `SELECT auction, price, md5(channel) FROM bid`,
+      'UNSUPPORTED_SQL',
+      /function md5\(\).*line 11, column 24/,
+    ],
+    [
+      'ORDER BY',
+      `SELECT auction, price, channel FROM bid ORDER BY price`,
+      'UNSUPPORTED_SQL',
+      /ORDER BY.*line 11, column 50/,
+    ],
+    [
+      'a syntax error',
+      `SELECT auction, price, channel FROM bid WHERE`,
+      'INVALID_SQL',
+      /syntax error.*line 11, column 46/,
+    ],
+    [
+      'a narrowing insert',
+      `SELECT price, price, channel FROM bid`,
+      'INVALID_SQL',
+      /column 1 of the query \(price\) is DOUBLE but out3.a is BIGINT: CAST.*line 11, column 8/,
+    ],
+    [
+      'SESSION',
+      `SELECT count(*), 1.0, 'x' FROM SESSION(bid, dateTime, INTERVAL '1' MINUTE) GROUP BY window_start, window_end`,
+      'UNSUPPORTED_SQL',
+      /window TVF SESSION.*line 11, column 32/,
+    ],
+  ];
+  for (const [what, query, code, message] of cases) {
+    it(what, async () => {
+      const error = await refusal(`${BID}${OUT3}INSERT INTO out3\n${query};`);
+      assert.equal(error.code, code, error.message);
+      assert.match(error.message, message);
+    });
+  }
+
+  it('DDL errors name their position too', async () => {
+    const bad = await refusal(`CREATE TABLE t (a BIGINT, b MAP<VARCHAR, BIGINT>);`);
+    assert.equal(bad.code, 'UNSUPPORTED_SQL');
+    assert.match(bad.message, /column type MAP.*line 1, column 29/);
+    const watermark = await refusal(`CREATE TABLE t (a BIGINT, WATERMARK FOR ts AS ts);`);
+    assert.match(watermark.message, /unknown column "ts" in WATERMARK FOR.*line 1, column 41/);
+    const option = await refusal(`CREATE TABLE t (a BIGINT) WITH ('format' = 'avro');`);
+    assert.match(option.message, /format 'avro'.*line 1, column 44/);
+  });
+
+  it('a window over a table without event time, and a window without GROUP BY', async () => {
+    const noTime = await refusal(
+      `CREATE TABLE t (a BIGINT, ts BIGINT); CREATE TABLE o (n BIGINT);
+       INSERT INTO o SELECT count(*) FROM TUMBLE(t, ts, INTERVAL '1' SECOND) GROUP BY window_start, window_end;`,
+    );
+    assert.match(noTime.message, /table t has no event time.*line 2/);
+    const noGroup = await refusal(
+      `${BID}CREATE TABLE o (a BIGINT);\nINSERT INTO o SELECT auction FROM TUMBLE(bid, dateTime, INTERVAL '1' SECOND);`,
+    );
+    assert.equal(noGroup.code, 'UNSUPPORTED_SQL');
+    assert.match(noGroup.message, /window TVF without GROUP BY.*line 10/);
+  });
+});
+
+/** An embedded log in a temporary directory with JSON produce and read (src/testing.ts sits above this layer). */
+async function testLog() {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-sql-'));
+  const log: Log = await openLog({ dataDir, fsync: { mode: 'none' } });
+  after(async () => {
+    await log.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+  const format = json<unknown>();
+  return {
+    log,
+    async produce<T>(topic: string, values: T[], options: { key?: (v: T) => string; partitions?: number } = {}) {
+      const partitions = options.partitions ?? 1;
+      if (!log.hasTopic(topic)) await log.createTopic(topic, { partitions });
+      for (const [i, value] of values.entries()) {
+        const key = options.key?.(value);
+        const partition = key === undefined ? 0 : Number(key.replace(/\D/g, '') || 0) % partitions;
+        await log.append(topic, partition, [
+          { key: key === undefined ? null : Buffer.from(key), value: format.encode(value), timestamp: i },
+        ]);
+      }
+    },
+    async read<T = Record<string, unknown>>(topic: string): Promise<T[]> {
+      const out: T[] = [];
+      for (const { partition, logStartOffset, logEndOffset } of log.describeTopic(topic).partitions) {
+        let offset = logStartOffset;
+        while (offset < logEndOffset) {
+          const page = log.readRecords(topic, partition, offset, { maxBytes: 1 << 20 });
+          for (const record of page.records) if (record.value) out.push(format.decode(record.value) as T);
+          offset = page.nextOffset;
+        }
+      }
+      return out;
+    },
+  };
+}
+
+/** Builds a definition in bounded mode and runs it to the end of the log, as `sluice run --bounded` does. */
+async function runBounded(define: PipelineDefinition, log: Log): Promise<Pipeline> {
+  const pipeline = await define({ log, bounded: true, dataDir: os.tmpdir(), serving: undefined });
+  await pipeline.run();
+  return pipeline;
+}
+
+interface Event {
+  key: string;
+  ts: number;
+  value: number;
+}
+
+describe('streaming SQL: end to end over the embedded log', () => {
+  it('a tumbling-window count and sum equal the DataStream pipeline', async () => {
+    const log = await testLog();
+    const events: Event[] = [];
+    for (let i = 0; i < 3000; i++) {
+      // Disorder within the 5 s bound, 7 keys, 60 s windows over ~10 minutes.
+      events.push({ key: `k${i % 7}`, ts: i * 200 + ((i * 7919) % 5000), value: (i * 31) % 100 });
+    }
+    await log.produce('events', events, { key: (e) => e.key, partitions: 3 });
+
+    const sql = sqlPipeline(
+      `CREATE TABLE events (key VARCHAR, ts BIGINT, value BIGINT, WATERMARK FOR ts AS ts - INTERVAL '5' SECOND)
+         WITH ('topic' = 'events', 'format' = 'json');
+       CREATE TABLE totals (window_start BIGINT, window_end BIGINT, key VARCHAR, cnt BIGINT, total BIGINT)
+         WITH ('topic' = 'sql-totals', 'key' = 'key');
+       INSERT INTO totals
+       SELECT window_start, window_end, key, count(*), sum(value)
+       FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '60' SECOND))
+       GROUP BY window_start, window_end, key;`,
+      { name: 'sql-totals' },
+    );
+    const ran = await runBounded(sql, log.log);
+    assert.equal(ran.metrics().deadLetters, 0);
+
+    const expected = collect<{ window_start: number; window_end: number; key: string; cnt: number; total: number }>();
+    const dataStream = definePipeline(({ log: l, bounded }) => {
+      const p = new Pipeline({ name: 'ds-totals', bounded });
+      p.source(logSource({ log: l, topic: 'events', format: json<Event>() }))
+        .withTimestamps((e) => e.ts, watermarks.boundedOutOfOrderness('5s'))
+        .keyBy((e) => e.key)
+        .window(windows.tumbling('60s'))
+        .aggregate(agg.multi({ cnt: agg.count<Event>(), total: agg.sum((e: Event) => e.value) }))
+        .map((r) => ({
+          window_start: r.windowStart,
+          window_end: r.windowEnd,
+          key: r.key,
+          cnt: r.value.cnt,
+          total: r.value.total,
+        }))
+        .sinkTo(expected);
+      return p;
+    });
+    await runBounded(dataStream, log.log);
+
+    const order = (rows: { window_start: number; key: string }[]) =>
+      [...rows].sort((a, b) => a.window_start - b.window_start || a.key.localeCompare(b.key));
+    const got = order(await log.read('sql-totals'));
+    assert.ok(got.length > 50, `${got.length} windows`);
+    assert.deepEqual(got, order(expected.values));
+    assert.equal(
+      got.reduce((n, r) => n + (r as unknown as { cnt: number }).cnt, 0),
+      events.length,
+    );
+  });
+
+  it('a projection with a filter, and records that do not fit the table go to dead letters', async () => {
+    const log = await testLog();
+    await log.produce('clicks', [
+      { page: '/a', ms: 10, ts: '2024-05-01 10:00:00' },
+      { page: '/b', ms: 300, ts: '2024-05-01T10:00:01Z' },
+      { page: 7, ms: 1, ts: 0 },
+      { page: '/c', ms: 500, ts: 1714557603000 },
+    ]);
+    const sql = sqlPipeline(
+      `CREATE TABLE clicks (page VARCHAR, ms BIGINT, ts TIMESTAMP);
+       CREATE TABLE slow (page VARCHAR, seconds DOUBLE, ts TIMESTAMP, tier VARCHAR) WITH ('topic' = 'slow');
+       INSERT INTO slow SELECT upper(page), ms / 1000.0, ts, CASE WHEN ms >= 400 THEN 'bad' ELSE 'meh' END
+       FROM clicks WHERE ms > 100;`,
+    );
+    const ran = await runBounded(sql, log.log);
+    assert.equal(ran.metrics().deadLetters, 1);
+    assert.deepEqual(await log.read('slow'), [
+      { page: '/B', seconds: 0.3, ts: Date.parse('2024-05-01T10:00:01Z'), tier: 'meh' },
+      { page: '/C', seconds: 0.5, ts: 1714557603000, tier: 'bad' },
+    ]);
+  });
+});
