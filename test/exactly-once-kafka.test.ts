@@ -101,7 +101,7 @@ describe('exactly-once to Kafka consumers under SIGKILL', () => {
     ...needsConfluentKafka,
   }, async () => {
     const file = new URL('../examples/windowed-counts.ts', import.meta.url).pathname;
-    const count = 300_000;
+    const count = 150_000;
     const reference = tempDir();
     await writeInput(reference, [EVENTS], count);
     const clean = await runPipeline(file, reference, ['--no-checkpoints']);
