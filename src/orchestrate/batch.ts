@@ -136,8 +136,9 @@ function readResults(log: Log, topic: string, table: TableDefinition, range: Tim
   const key = keyColumns(table);
   const latest = new Map<string, Row | null>();
   for (const p of log.describeTopic(topic).partitions) {
-    for (let offset = p.logStartOffset; offset < p.logEndOffset; ) {
-      const page = log.readRecords(topic, p.partition, offset, { maxBytes: 4 << 20 });
+    // Read committed, as every reader of pipeline output: a transaction a crash aborted is not a result.
+    for (let offset = p.logStartOffset; offset < p.lastStableOffset; ) {
+      const page = log.readRecords(topic, p.partition, offset, { maxBytes: 4 << 20, isolation: 'read_committed' });
       for (const record of page.records) {
         if (record.value === null) continue;
         const row = JSON.parse(record.value.toString()) as Row;
