@@ -1,7 +1,16 @@
-// `npm run bench -- nexmark [--events N] [--queries q0,q5] [--source generator|log] [--runs R]`: the Nexmark
-// queries on one core, measured as the Nexmark harnesses count them. Per query, each part in its own process:
+// `npm run bench -- nexmark [--events N] [--queries q0,q5] [--source generator|log] [--runs R]
+//  [--checkpoint-interval 10s]`: the Nexmark queries on one core, measured as the Nexmark harnesses count them. Per
+// query, each part in its own process:
 //   throughput   N events through the pipeline from the generator (or, with --source log, deserialised from the
 //                embedded log): events/s of wall time and per CPU-second (process CPU time, generator included);
+//                and, from the generator, the same N events from the generator alone (no pipeline), whose CPU time
+//                per event subtracted from the run's gives the query's own cost (queryOnlyEvPerCpuSec);
+//   checkpoints  with --checkpoint-interval (a duration; 0 or absent: none), as Flink's harness runs Nexmark: the
+//                query alternately without and with checkpoints every interval (state snapshotted into files in a
+//                temporary directory per run), and the generator alone, over the same M events, M enough for the
+//                run to last 4 intervals at the throughput part's rate; the overhead in % of wall time and of CPU
+//                time, the checkpoints taken, and the query's own cost with checkpoints on. The queries count their
+//                results in memory (no query writes to a log sink, so there is no exactly-once sink to commit);
 //   pre-generated  the same from events generated in memory beforehand, beside a hand-written loop computing the
 //                same result in the same process (bench/nexmark/loops.ts): the ratio is the engine's overhead;
 //   latency      events paced at half the measured throughput for a few seconds: p50/p99 from when the event that
@@ -13,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  type CheckpointOptions,
   countingSink,
   type DataStream,
   fromArrays,
@@ -20,6 +30,8 @@ import {
   logSource,
   Pipeline,
   type Sink,
+  type Source,
+  toMillis,
 } from '../src/engine/index.ts';
 import { openLog } from '../src/log/index.ts';
 import { NexmarkGenerator } from './nexmark/generator.ts';
@@ -38,8 +50,20 @@ const { values: flags } = parseArgs({
     'latency-seconds': { type: 'string', default: '5' },
     rate: { type: 'string' },
     mode: { type: 'string' },
+    'checkpoint-interval': { type: 'string', default: '0' },
+    'checkpoint-events': { type: 'string' },
   },
 });
+// A duration ('10s', '500ms'), or a bare number of milliseconds (0: no checkpoints).
+const CHECKPOINT_MS = (() => {
+  const v = flags['checkpoint-interval'];
+  try {
+    return /^\d+(\.\d+)?$/.test(v) ? toMillis(Number(v)) : toMillis(v);
+  } catch (e) {
+    console.error(`--checkpoint-interval: ${(e as Error).message}`);
+    process.exit(2);
+  }
+})();
 const N = Number(flags.events);
 const PREGEN = Number(flags['pregen-events'] ?? Math.min(N, 2_000_000));
 const RUNS = Number(flags.runs);
@@ -82,15 +106,37 @@ function build(query: QueryName, p: Pipeline, source: Parameters<typeof nexmarkE
   };
 }
 
-async function runPipeline(query: QueryName, source: Parameters<typeof nexmarkEvents>[1], sink: Sink<unknown>) {
+async function runPipeline(
+  query: QueryName,
+  source: Parameters<typeof nexmarkEvents>[1],
+  sink: Sink<unknown>,
+  checkpoints?: CheckpointOptions,
+) {
   const p = new Pipeline({ bounded: true, onError: 'fail', ...(query === 'q12' ? { tickMs: 10 } : {}) });
   const cleanUp = build(query, p, source, sink);
+  if (checkpoints !== undefined) p.enableCheckpoints(checkpoints);
   try {
     await p.run();
   } finally {
     cleanUp();
   }
+  return p.metrics().checkpoints;
 }
+
+/** Reads `source` to its end without a pipeline: what the events cost to make, alone. */
+async function drain(source: Source<NexmarkEvent>) {
+  const signal = new AbortController().signal;
+  await source.open({ bounded: true, deadLetter() {} });
+  let n = 0;
+  for (let b = await source.poll(signal); b !== null; b = await source.poll(signal)) n += b.values.length;
+  return n;
+}
+
+/** Events per CPU-second of the query alone: the run's CPU time per event less the generator's. */
+const queryOnly = (runEvPerCpuSec: number, generatorEvPerCpuSec: number) => {
+  const perEvent = 1 / runEvPerCpuSec - 1 / generatorEvPerCpuSec;
+  return perEvent > 0 ? Math.round(1 / perEvent) : null;
+};
 
 /** The median run of several, by events per CPU-second. */
 function best<T extends { eventsPerCpuSec: number }>(runs: T[]): T {
@@ -101,13 +147,96 @@ async function throughput(query: QueryName) {
   const generator = new NexmarkGenerator();
   // Warm-up: the engine's and the generator's code compiled once.
   await runPipeline(query, nexmarkSource(generator, Math.min(N, 200_000)), countingSink());
+  await drain(nexmarkSource(generator, Math.min(N, 200_000)));
   const runs = [];
+  const alone = [];
   for (let r = 0; r < RUNS; r++) {
     const sink = countingSink<unknown>();
     const m = await measure(N, () => runPipeline(query, nexmarkSource(generator, N), sink));
     runs.push({ eventsPerSec: m.eventsPerSec, eventsPerCpuSec: m.eventsPerCpuSec, results: sink.count });
+    alone.push(await measure(N, () => drain(nexmarkSource(generator, N))));
   }
-  return { ...best(runs), peakRssMb: peakRssMb() };
+  const run = best(runs);
+  const generatorEvPerCpuSec = best(alone).eventsPerCpuSec;
+  return {
+    ...run,
+    generatorEvPerCpuSec,
+    queryOnlyEvPerCpuSec: queryOnly(run.eventsPerCpuSec, generatorEvPerCpuSec),
+    peakRssMb: peakRssMb(),
+  };
+}
+
+/**
+ * The query over `events` events without checkpoints, with checkpoints every `intervalMs` (a fresh directory per
+ * run), and the generator alone, alternated `RUNS` times in one process; medians of each.
+ */
+async function checkpointed(query: QueryName, events: number, intervalMs: number) {
+  const generator = new NexmarkGenerator();
+  const warm = Math.min(events, 1_000_000);
+  await runPipeline(query, nexmarkSource(generator, warm), countingSink());
+  await drain(nexmarkSource(generator, warm));
+  type Rates = { eventsPerSec: number; eventsPerCpuSec: number };
+  const off: Rates[] = [];
+  const on: (Rates & { result: Awaited<ReturnType<typeof runPipeline>>; results: number; files: number })[] = [];
+  const alone: Rates[] = [];
+  let resultsWithout = 0;
+  // Alternated, and in turn order (without first, then with first), so that neither gains from coming later.
+  for (let r = 0; r < RUNS; r++) {
+    const sinkOff = countingSink<unknown>();
+    const without = async () => {
+      off.push(await measure(events, () => runPipeline(query, nexmarkSource(generator, events), sinkOff)));
+      resultsWithout = sinkOff.count;
+    };
+    const withCheckpoints = async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-nexmark-ckpt-'));
+      try {
+        const sinkOn = countingSink<unknown>();
+        const options = { dir, intervalMs, restoreFrom: 'none' as const };
+        const m = await measure(events, () => runPipeline(query, nexmarkSource(generator, events), sinkOn, options));
+        const files = fs.readdirSync(dir, { recursive: true }).length;
+        on.push({ ...m, results: sinkOn.count, files });
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    };
+    if (r % 2 === 0) {
+      await without();
+      await withCheckpoints();
+    } else {
+      await withCheckpoints();
+      await without();
+    }
+    alone.push(await measure(events, () => drain(nexmarkSource(generator, events))));
+  }
+  const mid = <T>(xs: T[], f: (x: T) => number) => median(xs.map(f));
+  const offCpu = mid(off, (x) => x.eventsPerCpuSec);
+  const onCpu = mid(on, (x) => x.eventsPerCpuSec);
+  const offWall = mid(off, (x) => x.eventsPerSec);
+  const onWall = mid(on, (x) => x.eventsPerSec);
+  const generatorEvPerCpuSec = mid(alone, (x) => x.eventsPerCpuSec);
+  const c = best(on);
+  const pct = (a: number, b: number) => +((1 - a / b) * 100).toFixed(1);
+  return {
+    intervalMs,
+    events,
+    runs: RUNS,
+    without: { eventsPerSec: offWall, eventsPerCpuSec: offCpu },
+    with: { eventsPerSec: onWall, eventsPerCpuSec: onCpu },
+    overheadPct: pct(onWall, offWall),
+    cpuOverheadPct: pct(onCpu, offCpu),
+    checkpoints: c.result.completed,
+    failed: c.result.failed,
+    lastBytes: c.result.last?.bytes ?? null,
+    lastPauseMs: c.result.last === null ? null : +c.result.last.pauseMs.toFixed(2),
+    lastDurationMs: c.result.last === null ? null : +c.result.last.durationMs.toFixed(2),
+    filesLeft: c.files,
+    results: c.results,
+    resultsWithout,
+    generatorEvPerCpuSec,
+    queryOnlyEvPerCpuSec: queryOnly(onCpu, generatorEvPerCpuSec),
+    queryOnlyEvPerCpuSecWithout: queryOnly(offCpu, generatorEvPerCpuSec),
+    peakRssMb: peakRssMb(),
+  };
 }
 
 async function fromLog(query: QueryName) {
@@ -217,7 +346,9 @@ if (flags.mode !== undefined) {
       ? await (flags.source === 'log' ? fromLog(query) : throughput(query))
       : flags.mode === 'pregen'
         ? await pregenerated(query)
-        : await latency(query, Number(flags.rate));
+        : flags.mode === 'checkpoints'
+          ? await checkpointed(query, Number(flags['checkpoint-events']), CHECKPOINT_MS)
+          : await latency(query, Number(flags.rate));
   console.log(JSON.stringify(out));
 } else {
   const child = (query: QueryName, mode: string, extra: string[] = []) => {
@@ -243,6 +374,17 @@ if (flags.mode !== undefined) {
   for (const query of queries) {
     const t = child(query, 'throughput');
     const pre = child(query, 'pregen');
+    // Enough events for the run with checkpoints to last 4 intervals at the rate just measured.
+    const ckEvents = Math.max(N, Math.round((t.eventsPerSec * CHECKPOINT_MS * 4) / 1000));
+    const ck =
+      CHECKPOINT_MS > 0
+        ? child(query, 'checkpoints', [
+            '--checkpoint-interval',
+            String(CHECKPOINT_MS),
+            '--checkpoint-events',
+            String(ckEvents),
+          ])
+        : undefined;
     const rate = flags.rate === undefined ? Math.max(1000, Math.round(t.eventsPerSec / 2)) : Number(flags.rate);
     const lat = child(query, 'latency', ['--rate', String(rate)]);
     const row = {
@@ -252,11 +394,14 @@ if (flags.mode !== undefined) {
       events: N,
       eventsPerSec: t.eventsPerSec,
       eventsPerCpuSec: t.eventsPerCpuSec,
+      generatorEvPerCpuSec: t.generatorEvPerCpuSec,
+      queryOnlyEvPerCpuSec: t.queryOnlyEvPerCpuSec,
       results: t.results,
       peakRssMb: t.peakRssMb,
       ...(t.producedPerSec ? { logProducedPerSec: t.producedPerSec } : {}),
       pregenerated: pre,
       latency: lat,
+      ...(ck ? { checkpointing: ck } : {}),
     };
     console.error(
       `${query.padEnd(6)} ${k(t.eventsPerSec).padEnd(8)} ${k(t.eventsPerCpuSec).padEnd(9)} ${String(t.results).padEnd(11)} | ` +
@@ -264,6 +409,19 @@ if (flags.mode !== undefined) {
         `${String(pre.ratio).padEnd(5)} | ${k(lat.ratePerSec).padEnd(15)} ${String(lat.p50Ms ?? '-').padEnd(7)} ` +
         `${String(lat.p99Ms ?? '-').padEnd(7)} | ${t.peakRssMb}`,
     );
+    if (ck) {
+      console.error(
+        `  checkpoints every ${CHECKPOINT_MS} ms, ${ck.events.toLocaleString('en')} events: ` +
+          `ev/s ${k(ck.without.eventsPerSec)} → ${k(ck.with.eventsPerSec)} (${ck.overheadPct}%), ` +
+          `ev/CPU-s ${k(ck.without.eventsPerCpuSec)} → ${k(ck.with.eventsPerCpuSec)} (${ck.cpuOverheadPct}%); ` +
+          `${ck.checkpoints} checkpoints, last ${ck.lastBytes} B, pause ${ck.lastPauseMs} ms; generator alone ` +
+          `${k(ck.generatorEvPerCpuSec)} ev/CPU-s, query only ${k(ck.queryOnlyEvPerCpuSecWithout)} → ` +
+          `${k(ck.queryOnlyEvPerCpuSec)}`,
+      );
+      if (ck.results !== ck.resultsWithout) {
+        console.error(`  ${query}: ${ck.resultsWithout} results without checkpoints, ${ck.results} with`);
+      }
+    }
     if (pre.results !== pre.loopResults && query !== 'q12') {
       console.error(`  ${query}: the pipeline gave ${pre.results} results, the loop ${pre.loopResults}`);
     }
