@@ -1,6 +1,8 @@
 // Building a planned script with the DataStream API: one log source per table read (JSON, the declared columns,
 // event time with a bounded-out-of-orderness watermark), then per INSERT: filter → keyBy → window → aggregate →
 // projection → log sink. The same operators, checkpoints and exactly-once sinks as a TypeScript pipeline.
+
+import type { ServingStore } from '../contracts/index.ts';
 import {
   type Aggregate,
   type DataStream,
@@ -13,7 +15,8 @@ import {
   watermarks,
   windows,
 } from '../engine/index.ts';
-import type { AggregateCall, InsertPlan, ScriptPlan } from './planner.ts';
+import { type ColumnType, serveTable } from '../serve/index.ts';
+import type { AggregateCall, QueryPlan, ScriptPlan, ViewPlan } from './planner.ts';
 import type { TableDef } from './script.ts';
 import { type Row, readColumn, type Value } from './types.ts';
 
@@ -24,13 +27,38 @@ export interface BuildOptions {
   name: string;
   /** Create the tables' topics when missing (default true; EXPLAIN builds without touching the log). */
   ensureTopics?: boolean;
+  /** The runner's serving store, for CREATE MATERIALIZED VIEW (refused without one, unless `explain`). */
+  serving?: ServingStore;
+  /** Building for EXPLAIN: materialized views get a placeholder sink. */
+  explain?: boolean;
 }
+
+/** The kind of a window result row, for a keyed serving table (a symbol: JSON formats never write it). */
+const KIND = Symbol('sql-row-kind');
+type KindedRow = Row & { [KIND]?: 'insert' | 'update' | 'delete' };
 
 export async function buildPipeline(plan: ScriptPlan, options: BuildOptions): Promise<Pipeline> {
   const { log } = options;
+  const firstView = plan.views[0];
+  if (firstView && !options.serving && !options.explain) {
+    throw plan.source.error(
+      firstView.at,
+      `CREATE MATERIALIZED VIEW ${firstView.view.name} needs a serving store, and this runner has none ` +
+        '(sluice run and sluice dev have one; from TypeScript, pass the environment with its `serving`)',
+    );
+  }
   if (options.ensureTopics !== false) {
-    const used = new Set(plan.inserts.flatMap((insert) => [insert.query.source, insert.sink]));
-    for (const table of used) await ensureTopic(log, table.topic, { partitions: table.partitions });
+    const used = new Set([
+      ...plan.inserts.flatMap((insert) => [insert.query.source, insert.sink]),
+      ...plan.views.map((view) => view.query.source),
+    ]);
+    for (const table of used) {
+      await ensureTopic(log, table.topic, { partitions: table.partitions });
+      if (table.lateTopic !== undefined) await ensureTopic(log, table.lateTopic, { partitions: 1 });
+    }
+    for (const { view } of plan.views) {
+      if (view.topic !== undefined) await ensureTopic(log, view.topic, { partitions: view.partitions });
+    }
   }
   const p = new Pipeline({ name: options.name, bounded: options.bounded });
   const sources = new Map<TableDef, DataStream<Row>>();
@@ -51,30 +79,71 @@ export async function buildPipeline(plan: ScriptPlan, options: BuildOptions): Pr
   for (const insert of plan.inserts) {
     const n = (uids.get(insert.sink.name) ?? 0) + 1;
     uids.set(insert.sink.name, n);
-    const rows = buildInsert(
+    const rows = buildQuery(
       sourceOf(insert.query.source),
-      insert,
+      insert.query,
+      insert.sink.columns.map((c) => c.name),
       n === 1 ? insert.sink.name : `${insert.sink.name}-${n}`,
+      log,
     );
-    const key = insert.sink.key;
-    rows.sinkTo(
-      logSink({
-        log,
-        topic: insert.sink.topic,
-        format: json<Row>(),
-        key: key === undefined ? undefined : (row) => (row[key] === null ? null : String(row[key])),
-        createPartitions: insert.sink.partitions,
-      }),
+    rows.sinkTo(topicSink(log, insert.sink.topic, insert.sink.key, insert.sink.partitions));
+  }
+  for (const view of plan.views) {
+    const rows = buildQuery(
+      sourceOf(view.query.source),
+      view.query,
+      view.columns.map((c) => c.name),
+      `view-${view.view.name}`,
+      log,
     );
+    if (view.view.topic !== undefined) {
+      rows.sinkTo(topicSink(log, view.view.topic, view.view.topicKey?.column, view.view.partitions));
+    }
+    rows.sinkTo(options.serving ? viewSink(options.serving, view) : { name: `table:${view.view.name}`, write() {} });
   }
   return p;
 }
 
-function buildInsert(input: DataStream<Row>, insert: InsertPlan, uid: string): DataStream<Row> {
-  const { query, sink } = insert;
-  const names = sink.columns.map((c) => c.name);
+function topicSink(log: PipelineLog, topic: string, key: string | undefined, partitions: number) {
+  return logSink({
+    log,
+    topic,
+    format: json<Row>(),
+    key: key === undefined ? undefined : (row) => (row[key] === null ? null : String(row[key])),
+    createPartitions: partitions,
+  });
+}
+
+const SERVING_TYPE: Record<string, ColumnType> = {
+  BIGINT: 'BIGINT',
+  DOUBLE: 'DOUBLE',
+  VARCHAR: 'VARCHAR',
+  BOOLEAN: 'BOOLEAN',
+  TIMESTAMP: 'TIMESTAMP_MS',
+};
+
+/** A materialized view's serving table: keyed (a window's late update replaces its row) or an append table. */
+function viewSink(store: ServingStore, view: ViewPlan) {
+  return serveTable<Row>({
+    store,
+    name: view.view.name,
+    columns: view.columns.map((c) => ({ name: c.name, type: SERVING_TYPE[c.type]! })),
+    ...(view.key.length > 0 ? { key: view.key } : {}),
+    // A window's first result is appended, a late one supersedes it, a merged session's row is deleted; rows
+    // that crossed a process boundary lost their kind and supersede (correct for a keyed table, only slower).
+    kind: (row) => (row as KindedRow)[KIND] ?? 'update',
+  });
+}
+
+function buildQuery(
+  input: DataStream<Row>,
+  query: QueryPlan,
+  names: string[],
+  uid: string,
+  log: PipelineLog,
+): DataStream<Row> {
   const outputs = query.outputs.map((o) => o.eval);
-  const project = (row: unknown): Row => {
+  const project = (row: unknown): KindedRow => {
     const out: Row = {};
     for (let i = 0; i < names.length; i++) out[names[i]!] = outputs[i]!(row);
     return out;
@@ -104,17 +173,31 @@ function buildInsert(input: DataStream<Row>, insert: InsertPlan, uid: string): D
   const assigner =
     window.kind === 'tumbling'
       ? windows.tumbling(window.sizeMs, { offset: window.offsetMs })
-      : windows.sliding(window.sizeMs, window.slideMs, { offset: window.offsetMs });
+      : window.kind === 'sliding'
+        ? windows.sliding(window.sizeMs, window.slideMs, { offset: window.offsetMs })
+        : windows.session(window.gapMs);
   const having = query.having?.eval;
-  return stream
-    .keyBy(keyOf)
-    .window(assigner)
-    .aggregate(sqlAggregates(query.aggregates))
-    .uid(`sql-${uid}-window`)
+  const table = query.source;
+  let windowed = stream.keyBy(keyOf).window(assigner);
+  if (table.allowedLatenessMs > 0) windowed = windowed.allowedLateness(table.allowedLatenessMs);
+  const results = windowed.aggregate(sqlAggregates(query.aggregates)).uid(`sql-${uid}-window`);
+  if (table.lateTopic !== undefined) {
+    // Records later than the watermark and the allowed lateness: the DataStream API's lateData().
+    results.lateData().sinkTo(topicSink(log, table.lateTopic, table.key, 1));
+  }
+  return results
     .flatMap((result) => {
-      const row = { k: keysOf(result.key), a: result.value, ws: result.windowStart, we: result.windowEnd };
+      const row = {
+        k: keysOf(result.key),
+        a: result.value,
+        ws: result.windowStart,
+        we: result.windowEnd,
+        kind: result.kind,
+      };
       if (having && having(row) !== true) return [];
-      return [project(row)];
+      const out: KindedRow = project(row);
+      out[KIND] = result.kind;
+      return [out];
     })
     .named('select');
 }

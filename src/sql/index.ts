@@ -10,10 +10,18 @@ import type {
   PipelineTopology,
 } from '../engine/index.ts';
 import { buildPipeline } from './build.ts';
-import { planScript, type ScriptPlan } from './planner.ts';
+import { planScript, type QueryPlan, type ScriptPlan } from './planner.ts';
 
-export type { AggregateCall, InsertPlan, OutputColumn, QueryPlan, ScriptPlan, WindowSpec } from './planner.ts';
-export type { TableDef } from './script.ts';
+export type {
+  AggregateCall,
+  InsertPlan,
+  OutputColumn,
+  QueryPlan,
+  ScriptPlan,
+  ViewPlan,
+  WindowSpec,
+} from './planner.ts';
+export type { TableDef, ViewDef } from './script.ts';
 export type { Row, SqlType, Value } from './types.ts';
 export { planScript };
 
@@ -29,7 +37,12 @@ export async function compileSql(
   options: CompileOptions = {},
 ): Promise<Pipeline> {
   const plan = await planScript(text);
-  return buildPipeline(plan, { log: env.log, bounded: env.bounded, name: options.name ?? 'sql' });
+  return buildPipeline(plan, {
+    log: env.log,
+    bounded: env.bounded,
+    name: options.name ?? 'sql',
+    ...(env.serving ? { serving: env.serving } : {}),
+  });
 }
 
 /** A pipeline definition running a SQL script, as `sluice run file.sql` loads it. */
@@ -55,6 +68,7 @@ export async function explainSql(text: string, options: CompileOptions = {}): Pr
     bounded: false,
     name: options.name ?? 'sql',
     ensureTopics: false,
+    explain: true,
   });
   return formatTopology(pipeline.topology(), plan);
 }
@@ -72,14 +86,32 @@ export function formatTopology(topology: PipelineTopology, plan?: ScriptPlan): s
   if (plan) {
     for (const insert of plan.inserts) {
       const q = insert.query;
-      const window = q.window
-        ? `${q.window.kind} ${q.window.sizeMs} ms${q.window.kind === 'sliding' ? ` every ${q.window.slideMs} ms` : ''}, ` +
-          `${q.keys.length} key(s), ${q.aggregates.map((a) => a.fn).join(', ')}`
-        : 'no window';
-      lines.push(`  INSERT INTO ${insert.sink.name} (topic ${insert.sink.topic}) FROM ${q.source.name}: ${window}`);
+      lines.push(
+        `  INSERT INTO ${insert.sink.name} (topic ${insert.sink.topic}) FROM ${q.source.name}: ${describe(q)}`,
+      );
+    }
+    for (const view of plan.views) {
+      const q = view.query;
+      const key = view.key.length > 0 ? `keyed by ${view.key.join(', ')}` : 'append';
+      const topic = view.view.topic === undefined ? '' : ` and topic ${view.view.topic}`;
+      lines.push(
+        `  MATERIALIZED VIEW ${view.view.name} (serving table, ${key}${topic}) FROM ${q.source.name}: ${describe(q)}`,
+      );
     }
   }
   return lines.join('\n');
+}
+
+function describe(q: QueryPlan): string {
+  const w = q.window;
+  if (!w) return 'no window';
+  const shape =
+    w.kind === 'session'
+      ? `session gap ${w.gapMs} ms`
+      : `${w.kind} ${w.sizeMs} ms${w.kind === 'sliding' ? ` every ${w.slideMs} ms` : ''}`;
+  const late = q.source.allowedLatenessMs > 0 ? `, allowed lateness ${q.source.allowedLatenessMs} ms` : '';
+  const lateTopic = q.source.lateTopic === undefined ? '' : `, late records to topic ${q.source.lateTopic}`;
+  return `${shape}, ${q.keys.length} key(s), ${q.aggregates.map((a) => a.fn).join(', ')}${late}${lateTopic}`;
 }
 
 /** EXPLAIN builds the graph only: a source or sink never touches its log before the pipeline runs. */

@@ -8,10 +8,12 @@ import {
   blankFlinkTableSyntax,
   isWord,
   parseCreateTable,
+  parseMaterializedView,
   SqlSource,
   type Statement,
   splitStatements,
   type TableDef,
+  type ViewDef,
 } from './script.ts';
 import { assignable, isNumeric, type SqlType } from './types.ts';
 
@@ -26,10 +28,13 @@ export interface AggregateCall {
 }
 
 export interface WindowSpec {
-  kind: 'tumbling' | 'sliding';
+  kind: 'tumbling' | 'sliding' | 'session';
+  /** Tumbling and sliding windows. */
   sizeMs: number;
   slideMs: number;
   offsetMs: number;
+  /** Session windows: the gap of inactivity that closes a session. */
+  gapMs: number;
 }
 
 export interface OutputColumn {
@@ -37,6 +42,8 @@ export interface OutputColumn {
   type: SqlType;
   eval: Compiled['eval'];
   at: number;
+  /** In a window aggregation: the column is window_start, window_end, or the GROUP BY key of this index. */
+  role?: 'window_start' | 'window_end' | number;
 }
 
 /** One query: source → WHERE → [window GROUP BY keys, aggregates → HAVING] → projection. */
@@ -59,9 +66,24 @@ export interface InsertPlan {
   at: number;
 }
 
+/** CREATE MATERIALIZED VIEW: the query's rows kept in a serving table (served, queryable), keyed or appended. */
+export interface ViewPlan {
+  view: ViewDef;
+  query: QueryPlan;
+  /** The serving table's columns: the query's, by name. */
+  columns: { name: string; type: SqlType }[];
+  /** The serving table's primary key: window_start and the GROUP BY keys for a window aggregation, or `'key'`;
+   * none (an append table) for a query without a window and without `'key'`. */
+  key: string[];
+  at: number;
+}
+
 export interface ScriptPlan {
   tables: Map<string, TableDef>;
   inserts: InsertPlan[];
+  views: ViewPlan[];
+  /** The script's text, for errors raised after planning (a view without a serving store). */
+  source: SqlSource;
   /** The script asked for its plan (`EXPLAIN INSERT INTO …`) rather than a run. */
   explain: boolean;
 }
@@ -69,7 +91,7 @@ export interface ScriptPlan {
 /** Plans a whole script; every error is INVALID_SQL or UNSUPPORTED_SQL naming a line and column. */
 export async function planScript(text: string): Promise<ScriptPlan> {
   const source = new SqlSource(text);
-  const plan: ScriptPlan = { tables: new Map(), inserts: [], explain: false };
+  const plan: ScriptPlan = { tables: new Map(), inserts: [], views: [], source, explain: false };
   for (const statement of splitStatements(source)) {
     let tokens = statement.tokens;
     if (isWord(tokens[0], 'EXPLAIN')) {
@@ -86,6 +108,12 @@ export async function planScript(text: string): Promise<ScriptPlan> {
       plan.tables.set(table.name, table);
     } else if (isWord(first, 'INSERT')) {
       plan.inserts.push(await planInsert(source, rest, plan.tables));
+    } else if (isWord(first, 'CREATE') && isWord(tokens[1], 'MATERIALIZED')) {
+      const view = await planView(source, rest, plan.tables);
+      if (plan.views.some((v) => v.view.name === view.view.name)) {
+        throw source.error(view.at, `materialized view ${view.view.name} is declared twice`);
+      }
+      plan.views.push(view);
     } else if (isWord(first, 'SELECT', 'WITH')) {
       throw source.unsupported(
         first.start,
@@ -93,15 +121,109 @@ export async function planScript(text: string): Promise<ScriptPlan> {
         'write INSERT INTO <table> SELECT … to give it a sink',
       );
     } else if (isWord(first, 'CREATE')) {
-      throw source.unsupported(first.start, `CREATE ${tokens[1]?.value.toUpperCase() ?? ''}`.trim(), 'CREATE TABLE is');
+      throw source.unsupported(
+        first.start,
+        `CREATE ${tokens[1]?.value.toUpperCase() ?? ''}`.trim(),
+        'CREATE TABLE and CREATE MATERIALIZED VIEW are',
+      );
     } else {
       throw source.unsupported(first.start, `the statement ${first.value.toUpperCase()}`);
     }
   }
-  if (plan.inserts.length === 0) {
-    throw source.error(text.length, 'the script has no INSERT INTO statement: a pipeline needs at least one sink');
+  if (plan.inserts.length === 0 && plan.views.length === 0) {
+    throw source.error(
+      text.length,
+      'the script has no INSERT INTO or CREATE MATERIALIZED VIEW statement: a pipeline needs at least one sink',
+    );
   }
+  checkLateTopics(source, plan);
   return plan;
+}
+
+/** A table's late records come out of the one window aggregation over it: two would write them twice. */
+function checkLateTopics(source: SqlSource, plan: ScriptPlan): void {
+  const windowed = new Map<TableDef, number>();
+  for (const { query, at } of [...plan.inserts, ...plan.views]) {
+    if (!query.window || query.source.lateTopic === undefined) continue;
+    if (windowed.has(query.source)) {
+      throw source.unsupported(
+        at,
+        `a second window aggregation over ${query.source.name}, whose late records go to '${query.source.lateTopic}'`,
+        'each would write them; write the results of one query to several places with a materialized view ' +
+          "WITH ('topic' = …), or drop 'late.topic'",
+      );
+    }
+    windowed.set(query.source, at);
+  }
+}
+
+/** Plans the SELECT that starts at `start` in the statement. */
+async function planSelect(
+  source: SqlSource,
+  start: number,
+  end: number,
+  tables: Map<string, TableDef>,
+): Promise<QueryPlan> {
+  const { text, partitionBy } = blankFlinkTableSyntax(source, start, end);
+  const ast = await parseSelect(source, text, start);
+  return planQuery(source, ast, tables, start, partitionBy);
+}
+
+const SERVING_TYPES: Record<SqlType, string | undefined> = {
+  BIGINT: 'BIGINT',
+  DOUBLE: 'DOUBLE',
+  VARCHAR: 'VARCHAR',
+  BOOLEAN: 'BOOLEAN',
+  TIMESTAMP: 'TIMESTAMP',
+  INTERVAL: undefined,
+  NULL: undefined,
+};
+
+async function planView(source: SqlSource, statement: Statement, tables: Map<string, TableDef>): Promise<ViewPlan> {
+  const { view, query: first } = parseMaterializedView(source, statement);
+  const query = await planSelect(source, first.start, statement.end, tables);
+  const seen = new Set<string>();
+  const columns = query.outputs.map((output) => {
+    if (/^EXPR\$\d+$/.test(output.name)) {
+      throw source.error(output.at, `a materialized view's columns need names: write the expression AS name`);
+    }
+    if (seen.has(output.name.toLowerCase())) {
+      throw source.error(output.at, `materialized view ${view.name} has two columns named "${output.name}"`);
+    }
+    seen.add(output.name.toLowerCase());
+    if (!SERVING_TYPES[output.type]) {
+      throw source.error(output.at, `column ${output.name} is ${output.type}, which a table cannot hold: CAST it`);
+    }
+    return { name: output.name, type: output.type };
+  });
+  let key: string[] = [];
+  if (view.key) {
+    for (const [i, column] of view.key.columns.entries()) {
+      if (!columns.some((c) => c.name === column)) {
+        throw source.error(
+          view.key.at,
+          `option 'key' names "${column}" (${i + 1}), not a column of the view (${columns.map((c) => c.name).join(', ')})`,
+        );
+      }
+    }
+    key = view.key.columns;
+  } else if (query.window) {
+    // A window's row is identified by its start and its GROUP BY keys: a late update replaces it.
+    const start = query.outputs.find((o) => o.role === 'window_start');
+    const missing = start ? query.keys.findIndex((_, i) => !query.outputs.some((o) => o.role === i)) : -1;
+    if (!start || missing >= 0) {
+      throw source.error(
+        first.start,
+        `a materialized view of a window aggregation is keyed by window_start and the GROUP BY keys: select ` +
+          `${start ? `GROUP BY key ${missing + 1}` : 'window_start'} too, or give WITH ('key' = 'column,…')`,
+      );
+    }
+    key = [start.name, ...query.keys.map((_, i) => query.outputs.find((o) => o.role === i)!.name)];
+  }
+  if (view.topicKey && !columns.some((c) => c.name === view.topicKey!.column)) {
+    throw source.error(view.topicKey.at, `option 'topic.key' names unknown column "${view.topicKey.column}"`);
+  }
+  return { view, query, columns, key, at: view.at };
 }
 
 async function planInsert(source: SqlSource, statement: Statement, tables: Map<string, TableDef>): Promise<InsertPlan> {
@@ -116,9 +238,7 @@ async function planInsert(source: SqlSource, statement: Statement, tables: Map<s
   if (next.kind === 'symbol' && next.value === '(')
     throw source.unsupported(next.start, 'a column list in INSERT INTO');
   if (isWord(next, 'VALUES')) throw source.unsupported(next.start, 'INSERT INTO … VALUES');
-  const text = blankFlinkTableSyntax(source, next.start, statement.end);
-  const ast = await parseSelect(source, text, next.start);
-  const query = planQuery(source, ast, tables, next.start);
+  const query = await planSelect(source, next.start, statement.end, tables);
   if (query.outputs.length !== sink.columns.length) {
     throw source.error(
       next.start,
@@ -139,10 +259,16 @@ async function planInsert(source: SqlSource, statement: Statement, tables: Map<s
   return { sink, query, at: name.start };
 }
 
-const WINDOW_COLUMNS = new Set(['window_start', 'window_end', 'window_time']);
+const WINDOW_COLUMNS = new Set(['window_start', 'window_end', 'window_time', 'window_kind']);
 
 /** Plans one SELECT node. */
-export function planQuery(source: SqlSource, node: AstNode, tables: Map<string, TableDef>, start: number): QueryPlan {
+export function planQuery(
+  source: SqlSource,
+  node: AstNode,
+  tables: Map<string, TableDef>,
+  start: number,
+  partitionBy?: { columns: { name: string; at: number }[]; at: number },
+): QueryPlan {
   if (node.type !== 'SELECT_NODE') {
     const what = node.type === 'SET_OPERATION_NODE' ? String(node.setop_type) : node.type;
     throw source.unsupported(start, what);
@@ -162,6 +288,9 @@ export function planQuery(source: SqlSource, node: AstNode, tables: Map<string, 
 
   const from = node.from_table as AstNode;
   const { table, window, alias } = planFrom(source, from, tables, start);
+  if (partitionBy && window?.kind !== 'session') {
+    throw source.unsupported(partitionBy.at, 'PARTITION BY in a window TVF other than SESSION');
+  }
   const input = inputScope(source, table, alias, window !== undefined);
   const where = node.where_clause ? predicate(source, node.where_clause as AstNode, input, start, 'WHERE') : undefined;
 
@@ -210,13 +339,48 @@ export function planQuery(source: SqlSource, node: AstNode, tables: Map<string, 
     }
   }
   const keys = keyNodes.map((k) => compile(k, input, start));
+  if (partitionBy) {
+    // Sessions are per GROUP BY key in the engine: PARTITION BY must name the same columns.
+    const keyNames = keyNodes.map((k) => (k.class === 'COLUMN_REF' ? (k.column_names as string[]).at(-1)! : ''));
+    for (const column of partitionBy.columns) {
+      input.column([column.name], column.at);
+      if (!keyNames.includes(column.name)) {
+        throw source.unsupported(
+          column.at,
+          `SESSION PARTITION BY ${column.name} without ${column.name} in the GROUP BY`,
+          'sessions are computed per GROUP BY key: group by the PARTITION BY columns',
+        );
+      }
+    }
+    const partitioned = new Set(partitionBy.columns.map((c) => c.name));
+    const extra = keyNames.findIndex((name) => !partitioned.has(name));
+    if (extra >= 0) {
+      throw source.unsupported(
+        locationOf(keyNodes[extra], start),
+        'GROUP BY keys beyond the SESSION PARTITION BY columns',
+        'sessions are computed per GROUP BY key: partition by every key',
+      );
+    }
+  }
   const aggregates: AggregateCall[] = [];
   const result = windowResultScope(source, keyNodes, keys, aggregates, input);
   const having = node.having ? predicate(source, node.having as AstNode, result, start, 'HAVING') : undefined;
+  const keyIndex = new Map(keyNodes.map((k, i) => [structuralKey(k), i]));
+  const roleOf = (item: AstNode): OutputColumn['role'] => {
+    if (item.class === 'COLUMN_REF') {
+      const name = (item.column_names as string[]).at(-1)!;
+      if (name === 'window_start' || name === 'window_end') return name;
+      const byName = keyNodes.findIndex(
+        (k) => k.class === 'COLUMN_REF' && (k.column_names as string[]).at(-1) === name,
+      );
+      if (byName >= 0) return byName;
+    }
+    return keyIndex.get(structuralKey(item));
+  };
   const outputs = selectList.flatMap((item, i) => {
     if (item.class === 'STAR')
       throw source.error(locationOf(item, start), 'SELECT * in a window aggregation: name the columns');
-    return project(source, item, i, result, table, start);
+    return project(source, item, i, result, table, start).map((o) => ({ ...o, role: roleOf(item) }));
   });
   return { source: table, where, window, keys, aggregates, having, outputs };
 }
@@ -244,9 +408,9 @@ function planFrom(
       const fn = from.function as AstNode;
       const name = String(fn.function_name).toLowerCase();
       const args = fn.children as AstNode[];
-      if (name === 'session' || name === 'cumulate')
-        throw source.unsupported(at, `the window TVF ${name.toUpperCase()}`);
-      if (name !== 'tumble' && name !== 'hop') throw source.unsupported(at, `the table function ${name}()`);
+      if (name === 'cumulate') throw source.unsupported(at, `the window TVF ${name.toUpperCase()}`);
+      if (name !== 'tumble' && name !== 'hop' && name !== 'session')
+        throw source.unsupported(at, `the table function ${name}()`);
       const data = args[0];
       if (data?.class !== 'COLUMN_REF')
         throw source.error(
@@ -281,14 +445,22 @@ function planFrom(
           throw source.error(locationOf(arg, at), `${what} must be an INTERVAL constant`);
         return c.eval({}) as number;
       };
+      if (name === 'session') {
+        const gapMs = interval(args[2], 'a gap');
+        if (args.length > 3) throw source.error(at, 'too many arguments to SESSION(TABLE t, DESCRIPTOR(ts), gap)');
+        if (gapMs <= 0) throw source.error(at, `SESSION needs a positive gap, got ${gapMs} ms`);
+        const window: WindowSpec = { kind: 'session', sizeMs: 0, slideMs: 0, offsetMs: 0, gapMs };
+        return { table, window, alias: (from.alias as string) || undefined };
+      }
       const window: WindowSpec =
         name === 'tumble'
-          ? { kind: 'tumbling', sizeMs: interval(args[2], 'a size'), slideMs: 0, offsetMs: 0 }
+          ? { kind: 'tumbling', sizeMs: interval(args[2], 'a size'), slideMs: 0, offsetMs: 0, gapMs: 0 }
           : {
               kind: 'sliding',
               slideMs: interval(args[2], 'a slide'),
               sizeMs: interval(args[3], 'a size'),
               offsetMs: 0,
+              gapMs: 0,
             };
       if (name === 'tumble') window.slideMs = window.sizeMs;
       const offsetArg = args[name === 'tumble' ? 3 : 4];
@@ -398,6 +570,9 @@ function windowResultScope(
       if (name === 'window_start') return { type: 'TIMESTAMP', eval: (r) => r.ws };
       if (name === 'window_end') return { type: 'TIMESTAMP', eval: (r) => r.we };
       if (name === 'window_time') return { type: 'TIMESTAMP', eval: (r) => r.we - 1 };
+      // Ours: 'insert' for a window's first result, 'update' for a late record's (allowed.lateness), 'delete' for
+      // a session merged into another.
+      if (name === 'window_kind') return { type: 'VARCHAR', eval: (r) => r.kind };
       const k = keyColumn(name);
       if (k >= 0) return { type: keys[k]!.type, eval: (r) => r.k[k] };
       input.column(names, at); // unknown columns are named as such

@@ -149,6 +149,10 @@ export interface TableDef {
   key?: string;
   /** Where a source starts: 'earliest-offset' (default) or 'latest-offset' (Flink's scan.startup.mode). */
   startup: 'earliest' | 'latest';
+  /** How long a window over this table keeps firing updates after it closed (`'allowed.lateness' = '30 s'`). */
+  allowedLatenessMs: number;
+  /** The topic that records too late for a window over this table go to (`'late.topic' = 'x'`). */
+  lateTopic?: string;
   at: number;
 }
 
@@ -212,6 +216,18 @@ class Cursor {
     return token;
   }
 
+  /** `CREATE <words> [IF NOT EXISTS] name`: the name. */
+  createHeader(words: string[], what: string): Token {
+    this.word('CREATE');
+    for (const word of words) this.word(word);
+    if (isWord(this.peek(), 'IF')) {
+      this.word('IF');
+      this.word('NOT');
+      this.word('EXISTS');
+    }
+    return this.identifier(what);
+  }
+
   end(): void {
     const token = this.peek();
     if (token) throw this.source.error(token.start, `unexpected ${show(token)} after the end of the statement`);
@@ -225,20 +241,14 @@ function show(token: Token): string {
 /** `CREATE TABLE name (col TYPE [NOT NULL], …, [WATERMARK FOR col AS col - INTERVAL 'n' UNIT]) [WITH (k = v, …)]` */
 export function parseCreateTable(source: SqlSource, statement: Statement): TableDef {
   const c = new Cursor(source, statement);
-  c.word('CREATE');
-  c.word('TABLE');
-  if (isWord(c.peek(), 'IF')) {
-    c.word('IF');
-    c.word('NOT');
-    c.word('EXISTS');
-  }
-  const nameToken = c.identifier('a table name');
+  const nameToken = c.createHeader(['TABLE'], 'a table name');
   const table: TableDef = {
     name: nameToken.value,
     columns: [],
     topic: nameToken.value,
     partitions: 1,
     startup: 'earliest',
+    allowedLatenessMs: 0,
     at: nameToken.start,
   };
   c.symbol('(');
@@ -326,6 +336,11 @@ const UNIT_MS: Record<string, number> = {
   HOURS: 3_600_000,
   DAY: 86_400_000,
   DAYS: 86_400_000,
+  MS: 1,
+  S: 1000,
+  MIN: 60_000,
+  H: 3_600_000,
+  D: 86_400_000,
 };
 
 /** Milliseconds of `n UNIT` ('10 seconds', or 10 with unit SECOND); undefined when not an interval we know. */
@@ -358,6 +373,11 @@ function parseInterval(c: Cursor): number {
 }
 
 function parseOptions(c: Cursor, table: TableDef): void {
+  readOptions(c, (name, value) => applyOption(c.source, table, name, value));
+}
+
+/** `(name = value, …)`; names may be quoted or dotted words, values strings, numbers or words. */
+function readOptions(c: Cursor, apply: (name: string, value: Token) => void): void {
   c.symbol('(');
   do {
     const key = c.next('an option name');
@@ -371,9 +391,15 @@ function parseOptions(c: Cursor, table: TableDef): void {
     if (value.kind !== 'string' && value.kind !== 'number' && value.kind !== 'word') {
       throw c.source.error(value.start, `expected a value for option '${name}', got ${show(value)}`);
     }
-    applyOption(c.source, table, name, value);
+    apply(name, value);
   } while (c.accept(','));
   c.symbol(')');
+}
+
+function partitionsOption(source: SqlSource, value: Token): number {
+  const n = Number(value.value);
+  if (!Number.isInteger(n) || n < 1) throw source.error(value.start, `'partitions' must be a positive integer`);
+  return n;
 }
 
 function applyOption(source: SqlSource, table: TableDef, name: string, value: Token): void {
@@ -387,9 +413,7 @@ function applyOption(source: SqlSource, table: TableDef, name: string, value: To
       if (v !== 'json') throw source.unsupported(value.start, `format '${v}'`, "only 'json' is");
       return;
     case 'partitions': {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1) throw source.error(value.start, `'partitions' must be a positive integer`);
-      table.partitions = n;
+      table.partitions = partitionsOption(source, value);
       return;
     }
     case 'key':
@@ -404,14 +428,88 @@ function applyOption(source: SqlSource, table: TableDef, name: string, value: To
       }
       table.startup = v === 'earliest-offset' ? 'earliest' : 'latest';
       return;
+    case 'allowed.lateness': {
+      const ms = intervalMillis(v);
+      if (ms === undefined || ms < 0) {
+        throw source.error(value.start, `'allowed.lateness' must be a duration such as '30 s', got '${v}'`);
+      }
+      table.allowedLatenessMs = ms;
+      return;
+    }
+    case 'late.topic':
+      if (v === '') throw source.error(value.start, `'late.topic' must name a topic`);
+      table.lateTopic = v;
+      return;
     default:
       if (IGNORED_OPTIONS.test(name)) return;
       throw source.unsupported(
         value.start,
         `the table option '${name}'`,
-        'known: topic, format, partitions, key, scan.startup.mode',
+        'known: topic, format, partitions, key, scan.startup.mode, allowed.lateness, late.topic',
       );
   }
+}
+
+// ---- CREATE MATERIALIZED VIEW ----
+
+/** A materialized view: a query's result kept in a serving table (and optionally written to a topic too). */
+export interface ViewDef {
+  name: string;
+  /** The serving table's primary key (`'key' = 'window_start,key'`); by default the query's (see the planner). */
+  key?: { columns: string[]; at: number };
+  /** Also write each row to this topic (`'topic' = 'x'`), keyed by `topicKey` (`'topic.key' = 'column'`). */
+  topic?: string;
+  topicKey?: { column: string; at: number };
+  /** Partitions to create the topic with when it is missing (default 1). */
+  partitions: number;
+  at: number;
+}
+
+/** `CREATE MATERIALIZED VIEW [IF NOT EXISTS] name [WITH (k = v, …)] AS <query>`: the view and where its query starts. */
+export function parseMaterializedView(source: SqlSource, statement: Statement): { view: ViewDef; query: Token } {
+  const c = new Cursor(source, statement);
+  const nameToken = c.createHeader(['MATERIALIZED', 'VIEW'], 'a view name');
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(nameToken.value)) {
+    throw source.error(
+      nameToken.start,
+      `a materialized view's name must be a plain identifier, got "${nameToken.value}"`,
+    );
+  }
+  const view: ViewDef = { name: nameToken.value, partitions: 1, at: nameToken.start };
+  if (isWord(c.peek(), 'WITH')) {
+    c.word('WITH');
+    readOptions(c, (name, value) => {
+      const v = value.value;
+      switch (name) {
+        case 'key': {
+          const columns = v.split(',').map((k) => k.trim());
+          if (columns.some((k) => k === '')) throw source.error(value.start, `'key' lists columns: 'a,b'`);
+          view.key = { columns, at: value.start };
+          return;
+        }
+        case 'topic':
+          view.topic = v;
+          return;
+        case 'topic.key':
+          view.topicKey = { column: v, at: value.start };
+          return;
+        case 'partitions': {
+          view.partitions = partitionsOption(source, value);
+          return;
+        }
+        default:
+          if (name === 'connector' && v === 'serving') return;
+          throw source.unsupported(
+            value.start,
+            `the materialized view option '${name}'`,
+            'known: key, topic, topic.key, partitions',
+          );
+      }
+    });
+  }
+  c.word('AS');
+  const query = c.next('a query');
+  return { view, query };
 }
 
 // ---- Flink's window TVF syntax ----
@@ -421,13 +519,51 @@ function applyOption(source: SqlSource, table: TableDef, name: string, value: To
  * characters, so that every offset DuckDB reports still points at the same place in the script (the text before
  * `from` is blanked as well).
  */
-export function blankFlinkTableSyntax(source: SqlSource, from: number, to: number): string {
+export function blankFlinkTableSyntax(
+  source: SqlSource,
+  from: number,
+  to: number,
+): { text: string; partitionBy?: { columns: { name: string; at: number }[]; at: number } } {
   // Everything before the query is blanked too: offsets in the text handed to DuckDB are offsets in the script.
   const chars = source.text.slice(0, to).split('');
   for (let k = 0; k < from; k++) chars[k] = ' ';
   const tokens = tokenize(source, from, to);
+  let partitionBy: { columns: { name: string; at: number }[]; at: number } | undefined;
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
+    // `TABLE t PARTITION BY key` or `PARTITION BY (a, b)` as a window TVF's first argument (SESSION): blanked, and
+    // the columns returned. (An OVER (PARTITION BY …) follows '(' and is left to DuckDB.)
+    const before = tokens[i - 2];
+    const afterTable =
+      isWord(before, 'TABLE') || (before?.kind === 'symbol' && (before.value === '(' || before.value === ','));
+    const tableName = tokens[i - 1]?.kind === 'word' || tokens[i - 1]?.kind === 'quoted';
+    if (isWord(t, 'PARTITION') && isWord(tokens[i + 1], 'BY') && afterTable && tableName) {
+      const columns: { name: string; at: number }[] = [];
+      let j = i + 2;
+      const parenthesized = tokens[j]?.kind === 'symbol' && tokens[j]!.value === '(';
+      if (parenthesized) j++;
+      for (;;) {
+        const column = tokens[j];
+        if (!column || (column.kind !== 'word' && column.kind !== 'quoted')) {
+          throw source.error(column?.start ?? to, 'expected a column after PARTITION BY');
+        }
+        columns.push({ name: column.value, at: column.start });
+        j++;
+        if (!parenthesized || !(tokens[j]?.kind === 'symbol' && tokens[j]!.value === ',')) break;
+        j++;
+      }
+      if (parenthesized) {
+        if (!(tokens[j]?.kind === 'symbol' && tokens[j]!.value === ')')) {
+          throw source.error(tokens[j]?.start ?? to, "expected ')' after PARTITION BY (columns");
+        }
+        j++;
+      }
+      const end = tokens[j - 1]!.end;
+      for (let k = t.start; k < end; k++) chars[k] = ' ';
+      partitionBy = { columns, at: t.start };
+      i = j - 1;
+      continue;
+    }
     if (!isWord(t, 'TABLE')) continue;
     const next = tokens[i + 1];
     if (next?.kind === 'symbol' && next.value === '(') {
@@ -451,5 +587,5 @@ export function blankFlinkTableSyntax(source: SqlSource, from: number, to: numbe
       }
     }
   }
-  return chars.join('');
+  return { text: chars.join(''), ...(partitionBy ? { partitionBy } : {}) };
 }

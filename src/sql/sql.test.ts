@@ -118,7 +118,7 @@ describe('streaming SQL: the planner', () => {
        GROUP BY window_start, window_end, auction HAVING count(*) > 1;`,
     );
     const q = p.inserts[0]!.query;
-    assert.deepEqual(q.window, { kind: 'tumbling', sizeMs: 10_000, slideMs: 10_000, offsetMs: 0 });
+    assert.deepEqual(q.window, { kind: 'tumbling', sizeMs: 10_000, slideMs: 10_000, offsetMs: 0, gapMs: 0 });
     assert.equal(q.keys.length, 1);
     assert.deepEqual(
       q.aggregates.map((a) => [a.fn, a.distinct]),
@@ -148,7 +148,13 @@ describe('streaming SQL: the planner', () => {
         `${BID}CREATE TABLE h (ws TIMESTAMP, n BIGINT);
          INSERT INTO h SELECT window_start, count(*) FROM ${from} GROUP BY window_start, window_end;`,
       );
-      assert.deepEqual(p.inserts[0]!.query.window, { kind: 'sliding', sizeMs: 10_000, slideMs: 2_000, offsetMs: 0 });
+      assert.deepEqual(p.inserts[0]!.query.window, {
+        kind: 'sliding',
+        sizeMs: 10_000,
+        slideMs: 2_000,
+        offsetMs: 0,
+        gapMs: 0,
+      });
     }
   });
 
@@ -174,6 +180,96 @@ describe('streaming SQL: the planner', () => {
     const explained = await explainSql(text, { name: 'q' });
     for (const part of ['source:log:bids', 'timestamps', 'where', 'window-tumbling', 'select', 'sink:log:w']) {
       assert.match(explained, new RegExp(part), explained);
+    }
+  });
+});
+
+const EV = `CREATE TABLE ev (usr VARCHAR, ts BIGINT, v DOUBLE, WATERMARK FOR ts AS ts - INTERVAL '5' SECOND)
+  WITH ('topic' = 'ev', 'key' = 'usr', 'allowed.lateness' = '30 s', 'late.topic' = 'ev-late');
+`;
+
+describe('streaming SQL: materialized views, SESSION, late data', () => {
+  it('CREATE MATERIALIZED VIEW of a window aggregation is keyed by window_start and the GROUP BY keys', async () => {
+    const p = await plan(
+      `${EV}CREATE MATERIALIZED VIEW per_user AS
+       SELECT usr AS who, window_start AS ws, window_end, count(*) AS n, sum(v) AS total, window_kind AS kind
+       FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end, usr;`,
+    );
+    assert.equal(p.inserts.length, 0);
+    const view = p.views[0]!;
+    assert.equal(view.view.name, 'per_user');
+    assert.deepEqual(view.key, ['ws', 'who']);
+    assert.deepEqual(
+      view.columns.map((c) => `${c.name} ${c.type}`),
+      ['who VARCHAR', 'ws TIMESTAMP', 'window_end TIMESTAMP', 'n BIGINT', 'total DOUBLE', 'kind VARCHAR'],
+    );
+    const kind = view.query.outputs[5]!.eval({ k: ['a'], a: [1, 2], ws: 0, we: 60_000, kind: 'update' });
+    assert.equal(kind, 'update');
+  });
+
+  it('a view without a window is an append table unless WITH key; options topic, topic.key, key', async () => {
+    const append = await plan(`${EV}CREATE MATERIALIZED VIEW big AS SELECT usr, v FROM ev WHERE v > 10;`);
+    assert.deepEqual(append.views[0]!.key, []);
+    const keyed = await plan(
+      `${EV}CREATE MATERIALIZED VIEW IF NOT EXISTS latest WITH ('key' = 'usr', 'topic' = 'latest', 'topic.key' = 'usr', 'partitions' = '2')
+       AS SELECT usr, v FROM ev;`,
+    );
+    const view = keyed.views[0]!;
+    assert.deepEqual(view.key, ['usr']);
+    assert.equal(view.view.topic, 'latest');
+    assert.equal(view.view.topicKey?.column, 'usr');
+    assert.equal(view.view.partitions, 2);
+    const explained = await explainSql(
+      `${EV}CREATE MATERIALIZED VIEW big WITH ('topic' = 'big') AS SELECT usr, v FROM ev;`,
+    );
+    assert.match(explained, /sink:log:big/);
+    assert.match(explained, /sink:table:big/);
+    assert.match(explained, /MATERIALIZED VIEW big \(serving table, append and topic big\) FROM ev: no window/);
+  });
+
+  it('plans SESSION in Flink form with PARTITION BY, and plainly; window_start/window_end are the session', async () => {
+    for (const from of [
+      `TABLE(SESSION(TABLE ev PARTITION BY usr, DESCRIPTOR(ts), INTERVAL '30' SECOND))`,
+      `TABLE(SESSION(TABLE ev PARTITION BY (usr), DESCRIPTOR(ts), INTERVAL '30' SECOND))`,
+      `SESSION(ev, ts, INTERVAL '30 seconds')`,
+    ]) {
+      const p = await plan(
+        `${EV}CREATE TABLE s (usr VARCHAR, s_start TIMESTAMP, s_end TIMESTAMP, n BIGINT) WITH ('topic' = 's');
+         INSERT INTO s SELECT usr, window_start, window_end, count(*) FROM ${from} GROUP BY window_start, window_end, usr;`,
+      );
+      assert.deepEqual(p.inserts[0]!.query.window, {
+        kind: 'session',
+        sizeMs: 0,
+        slideMs: 0,
+        offsetMs: 0,
+        gapMs: 30_000,
+      });
+    }
+    const explained = await explainSql(
+      `${EV}CREATE MATERIALIZED VIEW sessions AS SELECT usr, window_start, count(*) AS n
+       FROM SESSION(ev, ts, INTERVAL '30' SECOND) GROUP BY window_start, window_end, usr;`,
+    );
+    assert.match(explained, /window-session \(operator: SessionWindowOperator\)/);
+    assert.match(explained, /sink:log:ev-late \(sink: log:ev-late\) <- window-session\[late\]/);
+    assert.match(
+      explained,
+      /keyed by window_start, usr\) FROM ev: session gap 30000 ms, 1 key\(s\), count_star, allowed lateness 30000 ms, late records to topic ev-late/,
+    );
+  });
+
+  it("a source's allowed.lateness and late.topic (units: '30 s', '30s', '1 minute', '500 ms')", async () => {
+    for (const [text, ms] of [
+      ['30 s', 30_000],
+      ['30s', 30_000],
+      ['1 minute', 60_000],
+      ['500 ms', 500],
+    ] as const) {
+      const p = await plan(
+        `CREATE TABLE t (a BIGINT, ts BIGINT, WATERMARK FOR ts AS ts) WITH ('allowed.lateness' = '${text}', 'late.topic' = 'late');
+         CREATE TABLE o (a BIGINT); INSERT INTO o SELECT a FROM t;`,
+      );
+      assert.equal(p.tables.get('t')!.allowedLatenessMs, ms);
+      assert.equal(p.tables.get('t')!.lateTopic, 'late');
     }
   });
 });
@@ -241,10 +337,10 @@ describe('streaming SQL: refused with the construct and its position', () => {
       /column 1 of the query \(price\) is DOUBLE but out3.a is BIGINT: CAST.*line 11, column 8/,
     ],
     [
-      'SESSION',
-      `SELECT count(*), 1.0, 'x' FROM SESSION(bid, dateTime, INTERVAL '1' MINUTE) GROUP BY window_start, window_end`,
+      'CUMULATE',
+      `SELECT count(*), 1.0, 'x' FROM CUMULATE(bid, dateTime, INTERVAL '1' MINUTE, INTERVAL '1' HOUR) GROUP BY window_start, window_end`,
       'UNSUPPORTED_SQL',
-      /window TVF SESSION.*line 11, column 32/,
+      /window TVF CUMULATE.*line 11, column 32/,
     ],
   ];
   for (const [what, query, code, message] of cases) {
@@ -254,6 +350,86 @@ describe('streaming SQL: refused with the construct and its position', () => {
       assert.match(error.message, message);
     });
   }
+
+  it('materialized views: names, types, keys, options', async () => {
+    const unnamed = await refusal(`${EV}CREATE MATERIALIZED VIEW m AS\nSELECT usr, v * 2 FROM ev;`);
+    assert.match(unnamed.message, /columns need names: write the expression AS name.*line 4, column 15/);
+    const twice = await refusal(`${EV}CREATE MATERIALIZED VIEW m AS\nSELECT usr, v AS usr FROM ev;`);
+    assert.match(twice.message, /two columns named "usr".*line 4, column 13/);
+    const noKey = await refusal(
+      `${EV}CREATE MATERIALIZED VIEW m AS\nSELECT window_start, count(*) AS n FROM SESSION(ev, ts, INTERVAL '1' SECOND) GROUP BY window_start, window_end, usr;`,
+    );
+    assert.match(
+      noKey.message,
+      /keyed by window_start and the GROUP BY keys: select GROUP BY key 1 too.*line 4, column 1/,
+    );
+    const badKey = await refusal(`${EV}CREATE MATERIALIZED VIEW m WITH ('key' = 'usr,nope') AS SELECT usr FROM ev;`);
+    assert.match(
+      badKey.message,
+      /option 'key' names "nope" \(2\), not a column of the view \(usr\).*line 3, column 42/,
+    );
+    const option = await refusal(`${EV}CREATE MATERIALIZED VIEW m WITH ('retention' = '1d') AS SELECT usr FROM ev;`);
+    assert.equal(option.code, 'UNSUPPORTED_SQL');
+    assert.match(option.message, /materialized view option 'retention'.*line 3, column 48/);
+    const nullColumn = await refusal(`${EV}CREATE MATERIALIZED VIEW m AS SELECT usr, NULL AS nothing FROM ev;`);
+    assert.match(nullColumn.message, /nothing is NULL, which a table cannot hold: CAST it.*line 3, column 43/);
+    const missingAs = await refusal(`${EV}CREATE MATERIALIZED VIEW m SELECT usr FROM ev;`);
+    assert.match(missingAs.message, /expected AS, got "SELECT".*line 3, column 28/);
+    const dup = await refusal(
+      `${EV}CREATE MATERIALIZED VIEW m AS SELECT usr FROM ev;\nCREATE MATERIALIZED VIEW m AS SELECT usr FROM ev;`,
+    );
+    assert.match(dup.message, /materialized view m is declared twice.*line 4, column 26/);
+  });
+
+  it('a materialized view without a serving store is refused when the pipeline is built', async () => {
+    const log = await testLog();
+    const define = sqlPipeline(`${EV}CREATE MATERIALIZED VIEW m AS SELECT usr FROM ev;`);
+    await assert.rejects(
+      async () => define({ log: log.log, bounded: true, dataDir: os.tmpdir(), serving: undefined }),
+      /CREATE MATERIALIZED VIEW m needs a serving store, and this runner has none.*line 3, column 26/,
+    );
+  });
+
+  it('SESSION: PARTITION BY must be the GROUP BY keys; arguments', async () => {
+    const other = await refusal(
+      `${EV}${OUT3}INSERT INTO out3\nSELECT count(*), 1.0, 'x' FROM TABLE(SESSION(TABLE ev PARTITION BY usr, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end, v;`,
+    );
+    assert.equal(other.code, 'UNSUPPORTED_SQL');
+    assert.match(other.message, /SESSION PARTITION BY usr without usr in the GROUP BY.*line 5, column 68/);
+    const more = await refusal(
+      `${EV}${OUT3}INSERT INTO out3\nSELECT count(*), 1.0, usr FROM TABLE(SESSION(TABLE ev PARTITION BY usr, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end, usr, v;`,
+    );
+    assert.match(more.message, /GROUP BY keys beyond the SESSION PARTITION BY columns.*line 5, column 151/);
+    const unknown = await refusal(
+      `${EV}${OUT3}INSERT INTO out3\nSELECT count(*), 1.0, 'x' FROM TABLE(SESSION(TABLE ev PARTITION BY nope, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end, nope;`,
+    );
+    assert.match(unknown.message, /unknown column "nope".*line 5/);
+    const hop = await refusal(
+      `${EV}${OUT3}INSERT INTO out3\nSELECT count(*), 1.0, 'x' FROM TABLE(TUMBLE(TABLE ev PARTITION BY usr, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end, usr;`,
+    );
+    assert.match(hop.message, /PARTITION BY in a window TVF other than SESSION.*line 5, column 54/);
+    const gap = await refusal(
+      `${EV}${OUT3}INSERT INTO out3\nSELECT count(*), 1.0, usr FROM SESSION(ev, ts, INTERVAL '1' MINUTE, INTERVAL '1' MINUTE) GROUP BY window_start, window_end, usr;`,
+    );
+    assert.match(gap.message, /too many arguments to SESSION.*line 5, column 32/);
+  });
+
+  it('late data: option values, and two window aggregations over a table with late.topic', async () => {
+    const lateness = await refusal(`CREATE TABLE t (a BIGINT) WITH ('allowed.lateness' = 'soon');`);
+    assert.match(
+      lateness.message,
+      /'allowed.lateness' must be a duration such as '30 s', got 'soon'.*line 1, column 54/,
+    );
+    const twice = await refusal(
+      `${EV}CREATE MATERIALIZED VIEW a AS SELECT usr, window_start, count(*) AS n FROM TUMBLE(ev, ts, INTERVAL '1' MINUTE) GROUP BY window_start, window_end, usr;
+CREATE MATERIALIZED VIEW b AS SELECT usr, window_start, count(*) AS n FROM TUMBLE(ev, ts, INTERVAL '1' HOUR) GROUP BY window_start, window_end, usr;`,
+    );
+    assert.equal(twice.code, 'UNSUPPORTED_SQL');
+    assert.match(
+      twice.message,
+      /a second window aggregation over ev, whose late records go to 'ev-late'.*line 4, column 26/,
+    );
+  });
 
   it('DDL errors name their position too', async () => {
     const bad = await refusal(`CREATE TABLE t (a BIGINT, b MAP<VARCHAR, BIGINT>);`);
