@@ -6,7 +6,7 @@
 -- {window_start, window_end, key, cnt, total, kind} to topic `window-totals` and to the serving table
 -- `window_totals` (keyed by window_start and key) once the watermark reaches the window's end; an event up to 30 s
 -- later than that updates its window (kind "update": the table's row is replaced), and events later still go to
--- topic `events-late`. Its topics' records equal the TypeScript pipeline's (src/sql/examples.test.ts); its
+-- topic `events-late`. Its topics' records equal the TypeScript pipeline's (test/sql-examples.test.ts); its
 -- serving table has the `kind` column too.
 CREATE TABLE events (
   key   VARCHAR NOT NULL,
