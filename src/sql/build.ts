@@ -154,7 +154,7 @@ function buildQuery(
     stream = stream.filter((row) => where(row) === true).named('where');
   }
   const window = query.window;
-  if (!window) return stream.map(project).named('select');
+  if (!window && !query.updating) return stream.map(project).named('select');
 
   const keyFns = query.keys.map((k) => k.eval);
   const single = keyFns.length === 1 ? keyFns[0]! : undefined;
@@ -170,6 +170,25 @@ function buildQuery(
       : single
         ? (key: Value) => [key]
         : (key: Value) => JSON.parse(key as string) as Value[];
+  if (!window) {
+    // A regular GROUP BY: each key's accumulators in keyed state (checkpointed), its row re-emitted per record.
+    const aggregate = sqlAggregates(query.aggregates);
+    return stream
+      .keyBy(keyOf)
+      .process<KindedRow>({
+        processElement(row, ctx) {
+          const state = ctx.state.value<Acc[]>('aggregates');
+          const before = state.get();
+          const accs = aggregate.add(before ?? aggregate.create(), row);
+          state.set(accs);
+          const out: KindedRow = project({ k: keysOf(ctx.key), a: aggregate.result(accs), ws: null, we: null });
+          out[KIND] = before === undefined ? 'insert' : 'update';
+          ctx.emit(out);
+        },
+      })
+      .uid(`sql-${uid}-group`)
+      .named('select');
+  }
   const assigner =
     window.kind === 'tumbling'
       ? windows.tumbling(window.sizeMs, { offset: window.offsetMs })

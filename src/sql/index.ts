@@ -104,7 +104,11 @@ export function formatTopology(topology: PipelineTopology, plan?: ScriptPlan): s
 
 function describe(q: QueryPlan): string {
   const w = q.window;
-  if (!w) return 'no window';
+  if (!w) {
+    return q.updating
+      ? `GROUP BY without a window (updating), ${q.keys.length} key(s), ${q.aggregates.map((a) => a.fn).join(', ')}`
+      : 'no window';
+  }
   const shape =
     w.kind === 'session'
       ? `session gap ${w.gapMs} ms`

@@ -56,8 +56,10 @@ export interface QueryPlan {
   aggregates: AggregateCall[];
   /** Over the window result row (`{ k: keys, a: aggregates, ws, we }`). */
   having?: Compiled;
-  /** Over the source row, or the window result row when there is a window. */
+  /** Over the source row, or the aggregation's result row (`{ k, a, ws, we, kind }`) when there is one. */
   outputs: OutputColumn[];
+  /** A GROUP BY without a window: an updating result, each key's row re-emitted with every record of the key. */
+  updating: boolean;
 }
 
 export interface InsertPlan {
@@ -207,6 +209,17 @@ async function planView(source: SqlSource, statement: Statement, tables: Map<str
       }
     }
     key = view.key.columns;
+  } else if (query.updating) {
+    // A regular GROUP BY's row is identified by its keys: each update replaces it.
+    const missing = query.keys.findIndex((_, i) => !query.outputs.some((o) => o.role === i));
+    if (missing >= 0) {
+      throw source.error(
+        first.start,
+        `a materialized view of a GROUP BY is keyed by the GROUP BY keys: select GROUP BY key ${missing + 1} too, ` +
+          `or give WITH ('key' = 'column,…')`,
+      );
+    }
+    key = query.keys.map((_, i) => query.outputs.find((o) => o.role === i)!.name);
   } else if (query.window) {
     // A window's row is identified by its start and its GROUP BY keys: a late update replaces it.
     const start = query.outputs.find((o) => o.role === 'window_start');
@@ -299,18 +312,26 @@ export function planQuery(
     throw source.unsupported(locationOf(groups[0], start), 'GROUPING SETS, CUBE or ROLLUP');
   }
   const selectList = node.select_list as AstNode[];
-  if (!window) {
-    if (groups.length > 0) {
+  if (!window && groups.length > 0) {
+    // A regular GROUP BY: an updating result, one row per key re-emitted on each of its records.
+    if (node.having) {
       throw source.unsupported(
-        locationOf(groups[0], start),
-        'GROUP BY without a window TVF (an updating result)',
-        'group by window_start, window_end of TUMBLE(…) or HOP(…)',
+        locationOf(node.having as AstNode, start),
+        'HAVING on a GROUP BY without a window TVF',
+        'a row that stops matching would need a retraction',
       );
     }
+    const keys = groups.map((k) => compile(k, input, start));
+    const aggregates: AggregateCall[] = [];
+    const result = windowResultScope(source, groups, keys, aggregates, input, false);
+    const outputs = planOutputs(source, selectList, groups, result, table, start);
+    return { source: table, where, keys, aggregates, outputs, updating: true };
+  }
+  if (!window) {
     if (node.having)
       throw source.unsupported(locationOf(node.having as AstNode, start), 'HAVING without a window GROUP BY');
     const outputs = selectList.flatMap((item, i) => project(source, item, i, input, table, start));
-    return { source: table, where, keys: [], aggregates: [], outputs };
+    return { source: table, where, keys: [], aggregates: [], outputs, updating: false };
   }
 
   // A window aggregation: GROUP BY window_start, window_end and keys over the source row.
@@ -363,8 +384,21 @@ export function planQuery(
     }
   }
   const aggregates: AggregateCall[] = [];
-  const result = windowResultScope(source, keyNodes, keys, aggregates, input);
+  const result = windowResultScope(source, keyNodes, keys, aggregates, input, true);
   const having = node.having ? predicate(source, node.having as AstNode, result, start, 'HAVING') : undefined;
+  const outputs = planOutputs(source, selectList, keyNodes, result, table, start);
+  return { source: table, where, window, keys, aggregates, having, outputs, updating: false };
+}
+
+/** The SELECT list of an aggregation, each column with its role (window_start, window_end, a GROUP BY key). */
+function planOutputs(
+  source: SqlSource,
+  selectList: AstNode[],
+  keyNodes: AstNode[],
+  result: Scope,
+  table: TableDef,
+  start: number,
+): OutputColumn[] {
   const keyIndex = new Map(keyNodes.map((k, i) => [structuralKey(k), i]));
   const roleOf = (item: AstNode): OutputColumn['role'] => {
     if (item.class === 'COLUMN_REF') {
@@ -377,12 +411,11 @@ export function planQuery(
     }
     return keyIndex.get(structuralKey(item));
   };
-  const outputs = selectList.flatMap((item, i) => {
+  return selectList.flatMap((item, i) => {
     if (item.class === 'STAR')
-      throw source.error(locationOf(item, start), 'SELECT * in a window aggregation: name the columns');
+      throw source.error(locationOf(item, start), 'SELECT * in an aggregation: name the columns');
     return project(source, item, i, result, table, start).map((o) => ({ ...o, role: roleOf(item) }));
   });
-  return { source: table, where, window, keys, aggregates, having, outputs };
 }
 
 function planFrom(
@@ -542,6 +575,7 @@ function windowResultScope(
   keys: Compiled[],
   aggregates: AggregateCall[],
   input: Scope,
+  windowed: boolean,
 ): Scope {
   const keyIndex = new Map(keyNodes.map((k, i) => [structuralKey(k), i]));
   const aggregateIndex = new Map<string, number>();
@@ -567,14 +601,18 @@ function windowResultScope(
     },
     column(names, at) {
       const name = names.at(-1)!;
+      const k = keyColumn(name);
+      if (k >= 0) return { type: keys[k]!.type, eval: (r) => r.k[k] };
+      if (!windowed) {
+        input.column(names, at); // unknown columns are named as such
+        throw source.error(at, `column "${name}" must be in the GROUP BY or inside an aggregate`);
+      }
       if (name === 'window_start') return { type: 'TIMESTAMP', eval: (r) => r.ws };
       if (name === 'window_end') return { type: 'TIMESTAMP', eval: (r) => r.we };
       if (name === 'window_time') return { type: 'TIMESTAMP', eval: (r) => r.we - 1 };
       // Ours: 'insert' for a window's first result, 'update' for a late record's (allowed.lateness), 'delete' for
       // a session merged into another.
       if (name === 'window_kind') return { type: 'VARCHAR', eval: (r) => r.kind };
-      const k = keyColumn(name);
-      if (k >= 0) return { type: keys[k]!.type, eval: (r) => r.k[k] };
       input.column(names, at); // unknown columns are named as such
       throw source.error(at, `column "${name}" must be in the GROUP BY or inside an aggregate`);
     },

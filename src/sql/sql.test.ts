@@ -18,6 +18,7 @@ import {
 } from '../engine/index.ts';
 import { isSluiceError } from '../errors.ts';
 import { type Log, openLog } from '../log/index.ts';
+import { ServingStore } from '../serve/index.ts';
 import { explainSql, planScript, sqlPipeline } from './index.ts';
 
 const BID = `CREATE TABLE bid (
@@ -257,6 +258,24 @@ describe('streaming SQL: materialized views, SESSION, late data', () => {
     );
   });
 
+  it('a regular GROUP BY is an updating result: a view keyed by the GROUP BY keys, or a changelog INSERT', async () => {
+    const p = await plan(
+      `${EV}CREATE MATERIALIZED VIEW per_user AS SELECT usr, count(*) AS n, max(v) AS top FROM ev GROUP BY usr;
+       CREATE TABLE changes (usr VARCHAR, n BIGINT) WITH ('topic' = 'changes', 'key' = 'usr');
+       INSERT INTO changes SELECT upper(usr), count(*) FROM ev WHERE v > 0 GROUP BY upper(usr);`,
+    );
+    const view = p.views[0]!;
+    assert.equal(view.query.updating, true);
+    assert.equal(view.query.window, undefined);
+    assert.deepEqual(view.key, ['usr']);
+    assert.equal(p.inserts[0]!.query.outputs[0]!.role, 0);
+    const explained = await explainSql(
+      `${EV}CREATE MATERIALIZED VIEW per_user AS SELECT usr, count(*) AS n FROM ev GROUP BY usr;`,
+    );
+    assert.match(explained, /select \(operator: KeyedProcessOperator\) <- timestamps\n {2}sink:table:per_user/);
+    assert.match(explained, /keyed by usr\) FROM ev: GROUP BY without a window \(updating\), 1 key\(s\), count_star/);
+  });
+
   it("a source's allowed.lateness and late.topic (units: '30 s', '30s', '1 minute', '500 ms')", async () => {
     for (const [text, ms] of [
       ['30 s', 30_000],
@@ -289,10 +308,10 @@ describe('streaming SQL: refused with the construct and its position', () => {
       /sum\(…\) OVER \(…\).*line 11, column 17/,
     ],
     [
-      'regular GROUP BY',
-      `SELECT auction, sum(price), 'x' FROM bid GROUP BY auction`,
+      'HAVING on a regular GROUP BY',
+      `SELECT auction, sum(price), 'x' FROM bid GROUP BY auction HAVING sum(price) > 10`,
       'UNSUPPORTED_SQL',
-      /GROUP BY without a window TVF \(an updating result\).*line 11, column 51/,
+      /HAVING on a GROUP BY without a window TVF is not supported.*line 11, column 77/,
     ],
     [
       'an aggregate without a window',
@@ -412,6 +431,19 @@ describe('streaming SQL: refused with the construct and its position', () => {
       `${EV}${OUT3}INSERT INTO out3\nSELECT count(*), 1.0, usr FROM SESSION(ev, ts, INTERVAL '1' MINUTE, INTERVAL '1' MINUTE) GROUP BY window_start, window_end, usr;`,
     );
     assert.match(gap.message, /too many arguments to SESSION.*line 5, column 32/);
+  });
+
+  it('regular GROUP BY: columns outside the keys, window columns, a view without its keys', async () => {
+    const outside = await refusal(
+      `${EV}CREATE MATERIALIZED VIEW m AS\nSELECT usr, v, count(*) AS n FROM ev GROUP BY usr;`,
+    );
+    assert.match(outside.message, /column "v" must be in the GROUP BY or inside an aggregate.*line 4, column 13/);
+    const windowColumn = await refusal(
+      `${EV}CREATE MATERIALIZED VIEW m AS\nSELECT usr, window_start, count(*) AS n FROM ev GROUP BY usr;`,
+    );
+    assert.match(windowColumn.message, /unknown column "window_start".*line 4, column 13/);
+    const noKey = await refusal(`${EV}CREATE MATERIALIZED VIEW m AS\nSELECT count(*) AS n FROM ev GROUP BY usr;`);
+    assert.match(noKey.message, /keyed by the GROUP BY keys: select GROUP BY key 1 too.*line 4, column 1/);
   });
 
   it('late data: option values, and two window aggregations over a table with late.topic', async () => {
@@ -558,6 +590,46 @@ describe('streaming SQL: end to end over the embedded log', () => {
       got.reduce((n, r) => n + (r as unknown as { cnt: number }).cnt, 0),
       events.length,
     );
+  });
+
+  it('a regular GROUP BY into a keyed serving table and a changelog topic; a SESSION view', async () => {
+    const log = await testLog();
+    const events: Event[] = [];
+    for (let i = 0; i < 600; i++) {
+      // Bursts per key with 40 s pauses: sessions of a 10 s gap.
+      events.push({ key: `k${i % 3}`, ts: Math.floor(i / 30) * 50_000 + (i % 30) * 200, value: i % 10 });
+    }
+    await log.produce('events', events, { key: (e) => e.key, partitions: 1 });
+    const serving = await ServingStore.open({ dir: fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-sql-serve-')) });
+    after(() => serving.close());
+    const sql = sqlPipeline(
+      `CREATE TABLE events (key VARCHAR, ts BIGINT, value BIGINT, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND);
+       CREATE MATERIALIZED VIEW totals AS SELECT key, count(*) AS n, sum(value) AS total FROM events GROUP BY key;
+       CREATE TABLE changes (key VARCHAR, n BIGINT) WITH ('topic' = 'changes', 'key' = 'key');
+       INSERT INTO changes SELECT key, count(*) FROM events WHERE value > 4 GROUP BY key;
+       CREATE MATERIALIZED VIEW sessions AS
+       SELECT key, window_start AS session_start, window_end AS session_end, count(*) AS n
+       FROM TABLE(SESSION(TABLE events PARTITION BY key, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+       GROUP BY window_start, window_end, key;`,
+    );
+    await (await sql({ log: log.log, bounded: true, dataDir: os.tmpdir(), serving })).run();
+    const totals = await serving.query('SELECT key, n, total FROM totals ORDER BY key');
+    const expected = ['k0', 'k1', 'k2'].map((key) => {
+      const mine = events.filter((e) => e.key === key);
+      return [key, mine.length, mine.reduce((n, e) => n + e.value, 0)];
+    });
+    assert.deepEqual(
+      totals.rows.map((r) => (r as unknown[]).map((v, j) => (j === 0 ? v : Number(v)))),
+      expected,
+    );
+    // The changelog: one row per record that passed WHERE, the count of its key so far; the last per key wins.
+    const changes = await log.read<{ key: string; n: number }>('changes');
+    assert.equal(changes.length, events.filter((e) => e.value > 4).length);
+    const last = new Map(changes.map((c) => [c.key, c.n]));
+    assert.deepEqual([...last.values()], [100, 100, 100]);
+    // 20 bursts of 30 events, 10 per key each: one session per burst and key.
+    const sessions = await serving.query('SELECT count(*) AS sessions, sum(n) AS events FROM sessions');
+    assert.deepEqual((sessions.rows[0] as unknown[]).map(Number), [60, 600]);
   });
 
   it('a projection with a filter, and records that do not fit the table go to dead letters', async () => {
