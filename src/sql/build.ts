@@ -37,7 +37,27 @@ export interface BuildOptions {
 const KIND = Symbol('sql-row-kind');
 type KindedRow = Row & { [KIND]?: 'insert' | 'update' | 'delete' };
 
+/** Marks a row with its kind, not enumerable: a row handed to TypeScript (sqlStream) shows its columns only. */
+function withKind(row: KindedRow, kind: 'insert' | 'update' | 'delete'): void {
+  Object.defineProperty(row, KIND, { value: kind, enumerable: false });
+}
+
 export async function buildPipeline(plan: ScriptPlan, options: BuildOptions): Promise<Pipeline> {
+  const p = new Pipeline({ name: options.name, bounded: options.bounded });
+  await addToPipeline(p, plan, options);
+  return p;
+}
+
+/**
+ * Adds a planned script to a pipeline: its sources (a table bound in `streams` is that DataStream instead of its
+ * topic), its INSERTs and views with their sinks; returns the streams of its bare SELECTs, in order.
+ */
+export async function addToPipeline(
+  p: Pipeline,
+  plan: ScriptPlan,
+  options: Omit<BuildOptions, 'bounded' | 'name'>,
+  streams: ReadonlyMap<string, DataStream<Row>> = new Map(),
+): Promise<DataStream<Row>[]> {
   const { log } = options;
   const firstView = plan.views[0];
   if (firstView && !options.serving && !options.explain) {
@@ -51,21 +71,23 @@ export async function buildPipeline(plan: ScriptPlan, options: BuildOptions): Pr
     const used = new Set([
       ...plan.inserts.flatMap((insert) => [insert.query.source, insert.sink]),
       ...plan.views.map((view) => view.query.source),
+      ...plan.selects.map((select) => select.source),
     ]);
     for (const table of used) {
-      await ensureTopic(log, table.topic, { partitions: table.partitions });
+      if (!streams.has(table.name)) await ensureTopic(log, table.topic, { partitions: table.partitions });
       if (table.lateTopic !== undefined) await ensureTopic(log, table.lateTopic, { partitions: 1 });
     }
     for (const { view } of plan.views) {
       if (view.topic !== undefined) await ensureTopic(log, view.topic, { partitions: view.partitions });
     }
   }
-  const p = new Pipeline({ name: options.name, bounded: options.bounded });
   const sources = new Map<TableDef, DataStream<Row>>();
   const sourceOf = (table: TableDef) => {
     let stream = sources.get(table);
     if (!stream) {
-      stream = p.source(logSource({ log, topic: table.topic, format: json(rowDecoder(table)), from: table.startup }));
+      stream =
+        streams.get(table.name) ??
+        p.source(logSource({ log, topic: table.topic, format: json(rowDecoder(table)), from: table.startup }));
       const wm = table.watermark;
       if (wm) {
         const column = wm.column;
@@ -101,7 +123,15 @@ export async function buildPipeline(plan: ScriptPlan, options: BuildOptions): Pr
     }
     rows.sinkTo(options.serving ? viewSink(options.serving, view) : { name: `table:${view.view.name}`, write() {} });
   }
-  return p;
+  return plan.selects.map((query, i) =>
+    buildQuery(
+      sourceOf(query.source),
+      query,
+      query.outputs.map((o) => o.name),
+      `select-${i + 1}`,
+      log,
+    ),
+  );
 }
 
 function topicSink(log: PipelineLog, topic: string, key: string | undefined, partitions: number) {
@@ -182,7 +212,7 @@ function buildQuery(
           const accs = aggregate.add(before ?? aggregate.create(), row);
           state.set(accs);
           const out: KindedRow = project({ k: keysOf(ctx.key), a: aggregate.result(accs), ws: null, we: null });
-          out[KIND] = before === undefined ? 'insert' : 'update';
+          withKind(out, before === undefined ? 'insert' : 'update');
           ctx.emit(out);
         },
       })
@@ -215,7 +245,7 @@ function buildQuery(
       };
       if (having && having(row) !== true) return [];
       const out: KindedRow = project(row);
-      out[KIND] = result.kind;
+      withKind(out, result.kind);
       return [out];
     })
     .named('select');

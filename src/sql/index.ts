@@ -3,14 +3,17 @@
 // DataStream API into an ordinary Pipeline. docs/sql.md is the dialect.
 import path from 'node:path';
 import type {
+  DataStream,
   Pipeline,
   PipelineDefinition,
   PipelineEnvironment,
   PipelineLog,
   PipelineTopology,
 } from '../engine/index.ts';
-import { buildPipeline } from './build.ts';
+import { SluiceError } from '../errors.ts';
+import { addToPipeline, buildPipeline } from './build.ts';
 import { planScript, type QueryPlan, type ScriptPlan } from './planner.ts';
+import type { Row } from './types.ts';
 
 export type {
   AggregateCall,
@@ -48,6 +51,50 @@ export async function compileSql(
 /** A pipeline definition running a SQL script, as `sluice run file.sql` loads it. */
 export function sqlPipeline(text: string, options: CompileOptions = {}): PipelineDefinition {
   return (env) => compileSql(text, env, options);
+}
+
+export interface SqlStreamOptions {
+  /** Tables read from these DataStreams of the pipeline instead of their topics (rows with the declared columns;
+   * a WATERMARK in the table's declaration assigns event time on the stream). */
+  streams?: Record<string, DataStream<Row>>;
+}
+
+/**
+ * A SQL query inside a TypeScript pipeline, as a DataStream of its rows (objects named by the query's columns):
+ * `text` declares the tables the query reads (CREATE TABLE over topics of `env.log`, or bound to `streams`) and holds
+ * exactly one bare SELECT; INSERT INTO and CREATE MATERIALIZED VIEW statements in it are added to the pipeline too.
+ *
+ *     const totals = await sqlStream(p, env, `CREATE TABLE ev (…); SELECT key, count(*) AS n FROM ev GROUP BY key`);
+ */
+export async function sqlStream(
+  p: Pipeline,
+  env: Pick<PipelineEnvironment, 'log' | 'serving'>,
+  text: string,
+  options: SqlStreamOptions = {},
+): Promise<DataStream<Row>> {
+  const plan = await planScript(text, { selects: true });
+  if (plan.selects.length !== 1) {
+    throw plan.source.error(
+      text.length,
+      `sqlStream takes a script with exactly one SELECT (its rows are the stream), got ${plan.selects.length}`,
+    );
+  }
+  const streams = new Map(Object.entries(options.streams ?? {}));
+  for (const name of streams.keys()) {
+    if (!plan.tables.has(name)) {
+      throw new SluiceError(
+        'INVALID_SQL',
+        `sqlStream: streams.${name} is bound to no table: declare CREATE TABLE ${name}`,
+      );
+    }
+  }
+  const [rows] = await addToPipeline(
+    p,
+    plan,
+    { log: env.log, ...(env.serving ? { serving: env.serving } : {}) },
+    streams,
+  );
+  return rows!;
 }
 
 /** The name `sluice run` gives a SQL file's pipeline: the file's name without `.sql`. */

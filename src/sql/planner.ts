@@ -84,16 +84,23 @@ export interface ScriptPlan {
   tables: Map<string, TableDef>;
   inserts: InsertPlan[];
   views: ViewPlan[];
+  /** Bare SELECTs, planned only for sqlStream (which returns their rows as a DataStream). */
+  selects: QueryPlan[];
   /** The script's text, for errors raised after planning (a view without a serving store). */
   source: SqlSource;
   /** The script asked for its plan (`EXPLAIN INSERT INTO …`) rather than a run. */
   explain: boolean;
 }
 
+export interface PlanOptions {
+  /** Plan bare SELECT statements (sqlStream); otherwise they are refused, as they have no sink. */
+  selects?: boolean;
+}
+
 /** Plans a whole script; every error is INVALID_SQL or UNSUPPORTED_SQL naming a line and column. */
-export async function planScript(text: string): Promise<ScriptPlan> {
+export async function planScript(text: string, options: PlanOptions = {}): Promise<ScriptPlan> {
   const source = new SqlSource(text);
-  const plan: ScriptPlan = { tables: new Map(), inserts: [], views: [], source, explain: false };
+  const plan: ScriptPlan = { tables: new Map(), inserts: [], views: [], selects: [], source, explain: false };
   for (const statement of splitStatements(source)) {
     let tokens = statement.tokens;
     if (isWord(tokens[0], 'EXPLAIN')) {
@@ -116,6 +123,8 @@ export async function planScript(text: string): Promise<ScriptPlan> {
         throw source.error(view.at, `materialized view ${view.view.name} is declared twice`);
       }
       plan.views.push(view);
+    } else if (options.selects && isWord(first, 'SELECT')) {
+      plan.selects.push(await planSelect(source, first.start, statement.end, plan.tables));
     } else if (isWord(first, 'SELECT', 'WITH')) {
       throw source.unsupported(
         first.start,
@@ -132,7 +141,7 @@ export async function planScript(text: string): Promise<ScriptPlan> {
       throw source.unsupported(first.start, `the statement ${first.value.toUpperCase()}`);
     }
   }
-  if (plan.inserts.length === 0 && plan.views.length === 0) {
+  if (plan.inserts.length === 0 && plan.views.length === 0 && plan.selects.length === 0) {
     throw source.error(
       text.length,
       'the script has no INSERT INTO or CREATE MATERIALIZED VIEW statement: a pipeline needs at least one sink',
@@ -145,7 +154,8 @@ export async function planScript(text: string): Promise<ScriptPlan> {
 /** A table's late records come out of the one window aggregation over it: two would write them twice. */
 function checkLateTopics(source: SqlSource, plan: ScriptPlan): void {
   const windowed = new Map<TableDef, number>();
-  for (const { query, at } of [...plan.inserts, ...plan.views]) {
+  const selects = plan.selects.map((query) => ({ query, at: query.outputs[0]?.at ?? 0 }));
+  for (const { query, at } of [...plan.inserts, ...plan.views, ...selects]) {
     if (!query.window || query.source.lateTopic === undefined) continue;
     if (windowed.has(query.source)) {
       throw source.unsupported(

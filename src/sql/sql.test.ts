@@ -8,6 +8,7 @@ import { after, describe, it } from 'node:test';
 import {
   agg,
   collect,
+  type DataStream,
   definePipeline,
   json,
   logSource,
@@ -19,7 +20,7 @@ import {
 import { isSluiceError } from '../errors.ts';
 import { type Log, openLog } from '../log/index.ts';
 import { ServingStore } from '../serve/index.ts';
-import { explainSql, planScript, sqlPipeline } from './index.ts';
+import { explainSql, planScript, type Row, sqlPipeline, sqlStream } from './index.ts';
 
 const BID = `CREATE TABLE bid (
   auction BIGINT,
@@ -630,6 +631,58 @@ describe('streaming SQL: end to end over the embedded log', () => {
     // 20 bursts of 30 events, 10 per key each: one session per burst and key.
     const sessions = await serving.query('SELECT count(*) AS sessions, sum(n) AS events FROM sessions');
     assert.deepEqual((sessions.rows[0] as unknown[]).map(Number), [60, 600]);
+  });
+
+  it('sqlStream: a SELECT inside a TypeScript pipeline, over a bound DataStream, equals the DataStream API', async () => {
+    const log = await testLog();
+    const events: Event[] = [];
+    for (let i = 0; i < 1000; i++) events.push({ key: `k${i % 4}`, ts: i * 300 + ((i * 7919) % 3000), value: i % 7 });
+    await log.produce('events', events, { key: (e) => e.key, partitions: 2 });
+
+    const got = collect<{ key: string; start: number; n: number; total: number }>();
+    const expected = collect<{ key: string; start: number; n: number; total: number }>();
+    const definition = definePipeline(async (env) => {
+      const p = new Pipeline({ name: 'mixed', bounded: env.bounded });
+      const stream = p.source(logSource({ log: env.log, topic: 'events', format: json<Event>() }));
+      const rows = await sqlStream(
+        p,
+        env,
+        `CREATE TABLE ev (key VARCHAR, ts BIGINT, value BIGINT, WATERMARK FOR ts AS ts - INTERVAL '3' SECOND);
+         SELECT key, window_start AS start, count(*) AS n, sum(value) AS total
+         FROM TUMBLE(ev, ts, INTERVAL '30' SECOND) WHERE value > 0 GROUP BY window_start, window_end, key;`,
+        { streams: { ev: stream as unknown as DataStream<Row> } },
+      );
+      rows.map((r) => r as unknown as { key: string; start: number; n: number; total: number }).sinkTo(got);
+      stream
+        .filter((e) => e.value > 0)
+        .withTimestamps((e) => e.ts, watermarks.boundedOutOfOrderness('3s'))
+        .keyBy((e) => e.key)
+        .window(windows.tumbling('30s'))
+        .aggregate(agg.multi({ n: agg.count<Event>(), total: agg.sum((e: Event) => e.value) }))
+        .map((r) => ({ key: r.key, start: r.windowStart, n: r.value.n, total: r.value.total }))
+        .sinkTo(expected);
+      return p;
+    });
+    await runBounded(definition, log.log);
+    const order = (rows: { start: number; key: string }[]) =>
+      [...rows].sort((a, b) => a.start - b.start || a.key.localeCompare(b.key));
+    assert.ok(got.values.length > 20, `${got.values.length} windows`);
+    assert.deepEqual(order(got.values), order(expected.values));
+
+    await assert.rejects(
+      sqlStream(
+        new Pipeline({ name: 'x', bounded: true }),
+        { log: log.log },
+        `${EV}SELECT usr FROM ev; SELECT v FROM ev;`,
+      ),
+      /exactly one SELECT .*got 2/,
+    );
+    await assert.rejects(
+      sqlStream(new Pipeline({ name: 'x', bounded: true }), { log: log.log }, `${EV}SELECT usr FROM ev;`, {
+        streams: { nope: got as unknown as DataStream<Row> },
+      }),
+      /streams.nope is bound to no table/,
+    );
   });
 
   it('a projection with a filter, and records that do not fit the table go to dead letters', async () => {
