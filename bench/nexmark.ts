@@ -80,6 +80,7 @@ if (flags.source !== 'generator' && flags.source !== 'log') {
 }
 
 type Build = (events: DataStream<NexmarkEvent>, options: QueryOptions) => DataStream<unknown>;
+const mean = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const cpuSeconds = () => {
   const u = process.cpuUsage();
@@ -120,7 +121,7 @@ async function runPipeline(
   } finally {
     cleanUp();
   }
-  return p.metrics().checkpoints;
+  return { ...p.metrics().checkpoints, taken: p.history.snapshot().checkpoints };
 }
 
 /** Reads `source` to its end without a pipeline: what the events cost to make, alone. */
@@ -226,9 +227,13 @@ async function checkpointed(query: QueryName, events: number, intervalMs: number
     cpuOverheadPct: pct(onCpu, offCpu),
     checkpoints: c.result.completed,
     failed: c.result.failed,
-    lastBytes: c.result.last?.bytes ?? null,
-    lastPauseMs: c.result.last === null ? null : +c.result.last.pauseMs.toFixed(2),
-    lastDurationMs: c.result.last === null ? null : +c.result.last.durationMs.toFixed(2),
+    // Over the checkpoints of the median run with checkpoints (the last one may be taken at the end of the input).
+    maxBytes: Math.max(0, ...c.result.taken.map((x) => x.bytes ?? 0)),
+    meanPauseMs: +mean(c.result.taken.map((x) => x.pauseMs)).toFixed(2),
+    maxPauseMs: +Math.max(0, ...c.result.taken.map((x) => x.pauseMs)).toFixed(2),
+    meanDurationMs: +mean(c.result.taken.map((x) => x.durationMs)).toFixed(2),
+    // The sources held at barriers, as a share of the run's wall time.
+    pausePct: +((c.result.taken.reduce((n, x) => n + x.pauseMs, 0) * c.eventsPerSec) / events / 10).toFixed(3),
     filesLeft: c.files,
     results: c.results,
     resultsWithout,
@@ -414,7 +419,8 @@ if (flags.mode !== undefined) {
         `  checkpoints every ${CHECKPOINT_MS} ms, ${ck.events.toLocaleString('en')} events: ` +
           `ev/s ${k(ck.without.eventsPerSec)} → ${k(ck.with.eventsPerSec)} (${ck.overheadPct}%), ` +
           `ev/CPU-s ${k(ck.without.eventsPerCpuSec)} → ${k(ck.with.eventsPerCpuSec)} (${ck.cpuOverheadPct}%); ` +
-          `${ck.checkpoints} checkpoints, last ${ck.lastBytes} B, pause ${ck.lastPauseMs} ms; generator alone ` +
+          `${ck.checkpoints} checkpoints, up to ${ck.maxBytes} B, pause mean ${ck.meanPauseMs} max ${ck.maxPauseMs} ms ` +
+          `(${ck.pausePct}% of the run); generator alone ` +
           `${k(ck.generatorEvPerCpuSec)} ev/CPU-s, query only ${k(ck.queryOnlyEvPerCpuSecWithout)} → ` +
           `${k(ck.queryOnlyEvPerCpuSec)}`,
       );
