@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import sensorAverages, { type Reading } from '../examples/sensor-averages.ts';
 import windowedCounts, { type Event } from '../examples/windowed-counts.ts';
 import type { PipelineDefinition } from '../src/engine/index.ts';
 import { openLog, partitionForKey } from '../src/log/index.ts';
@@ -15,6 +16,7 @@ import { openTestLog, runBounded } from '../src/testing.ts';
 import { sluice } from '../support/processes.ts';
 
 const WINDOWED_COUNTS_SQL = new URL('../examples/windowed-counts.sql', import.meta.url).pathname;
+const SENSOR_AVERAGES_SQL = new URL('../examples/sensor-averages.sql', import.meta.url).pathname;
 const KEYS = ['kitchen', 'hall', 'garage', 'attic', 'cellar', 'porch', 'office', 'garden'];
 
 const dirs: string[] = [];
@@ -44,27 +46,42 @@ function generatedEvents(): Event[] {
   return events;
 }
 
-/** Runs a definition over a fresh log holding the events and a serving store; its topics and table, sorted. */
-async function runOver(define: PipelineDefinition, events: Event[]) {
+/** 20,000 readings of 8 sensors, 1 s apart per sensor, with older ones at batch starts (some past the minute). */
+function generatedReadings(): Reading[] {
+  const readings: Reading[] = [];
+  const behind = [20_000, 45_000, 65_000, 80_000, 200_000];
+  for (let i = 0; i < 20_000; i++) {
+    const sensor = KEYS[i % KEYS.length]!;
+    let ts = 1_000_000 + Math.floor(i / KEYS.length) * 1000 - ((i * 7919) % 9000);
+    if (i % 2048 < behind.length * 3) ts -= behind[(i % 2048) % behind.length]!;
+    readings.push({ sensor, ts, temperature: Math.round((18 + (i % 13) * 0.7) * 10) / 10 });
+  }
+  return readings;
+}
+
+/** Runs a definition over a fresh log holding the records (one partition) and a serving store: topics and table. */
+async function runOver<T extends { ts: number }>(
+  define: PipelineDefinition,
+  input: { topic: string; records: T[]; key: (r: T) => string },
+  outputs: string[],
+  tableQuery: string,
+) {
   const log = await openTestLog();
   const serving = await ServingStore.open({ dir: tempDir() });
   try {
-    await log.log.createTopic('events', { partitions: 1 });
-    await log.log.append(
-      'events',
-      0,
-      events.map((e) => ({ key: Buffer.from(e.key), value: Buffer.from(JSON.stringify(e)) })),
-    );
+    await log.log.createTopic(input.topic, { partitions: 1 });
+    const records = input.records.map((r) => ({
+      key: Buffer.from(input.key(r)),
+      value: Buffer.from(JSON.stringify(r)),
+    }));
+    for (let at = 0; at < records.length; at += 5000) {
+      await log.log.append(input.topic, 0, records.slice(at, at + 5000));
+    }
     await runBounded(define, { log, serving });
-    const sorted = async (topic: string) => (await log.read(topic)).map((r) => JSON.stringify(r)).sort();
-    const table = await serving.query(
-      'SELECT epoch_ms(window_start) AS ws, key, cnt, total FROM window_totals ORDER BY ws, key',
-    );
-    return {
-      totals: await sorted('window-totals'),
-      late: await sorted('events-late'),
-      table: JSON.stringify(table.rows),
-    };
+    const topics: Record<string, string[]> = {};
+    for (const topic of outputs) topics[topic] = (await log.read(topic)).map((r) => JSON.stringify(r)).sort();
+    const table = await serving.query(tableQuery);
+    return { topics, table: JSON.stringify(table.rows), rows: table.rows.length };
   } finally {
     await serving.close();
     await log.close();
@@ -73,20 +90,37 @@ async function runOver(define: PipelineDefinition, events: Event[]) {
 
 describe('the demo pipelines in SQL', () => {
   it('windowed-counts.sql equals windowed-counts.ts: topic, late data, serving table', async () => {
-    const events = generatedEvents();
+    const input = { topic: 'events', records: generatedEvents(), key: (e: Event) => e.key };
+    const outputs = ['window-totals', 'events-late'];
+    const query = 'SELECT epoch_ms(window_start) AS ws, key, cnt, total FROM window_totals ORDER BY ws, key';
     const text = fs.readFileSync(WINDOWED_COUNTS_SQL, 'utf8');
-    const ts = await runOver(windowedCounts, events);
-    const sql = await runOver(sqlPipeline(text, { name: 'windowed-counts' }), events);
-    assert.ok(ts.totals.length > 50, `${ts.totals.length} window results`);
+    const ts = await runOver(windowedCounts, input, outputs, query);
+    const sql = await runOver(sqlPipeline(text, { name: 'windowed-counts' }), input, outputs, query);
+    const totals = ts.topics['window-totals']!;
+    assert.ok(totals.length > 50, `${totals.length} window results`);
     assert.ok(
-      ts.totals.some((r) => r.includes('"kind":"update"')),
+      totals.some((r) => r.includes('"kind":"update"')),
       'late updates within the allowed lateness',
     );
-    assert.ok(ts.late.length > 10, `${ts.late.length} late events`);
-    assert.ok((JSON.parse(ts.table) as unknown[]).length > 50, 'rows in the serving table');
-    assert.deepEqual(sql.totals, ts.totals);
-    assert.deepEqual(sql.late, ts.late);
-    assert.deepEqual(sql.table, ts.table);
+    assert.ok(ts.topics['events-late']!.length > 10, `${ts.topics['events-late']!.length} late events`);
+    assert.ok(ts.rows > 50, 'rows in the serving table');
+    assert.deepEqual(sql, ts);
+  });
+
+  it('sensor-averages.sql equals sensor-averages.ts: OVER rolling aggregates, late readings, serving table', async () => {
+    const input = { topic: 'readings', records: generatedReadings(), key: (r: Reading) => r.sensor };
+    const outputs = ['sensor-averages', 'readings-late'];
+    // The whole table, as a row count and an order-free hash of its rows (a query returns 10,000 rows at most).
+    const query =
+      'SELECT count(*) AS n, bit_xor(hash(sensor, epoch_ms(ts), avg_5m, min_5m, max_5m, readings_5m)) AS h FROM sensor_averages';
+    const text = fs.readFileSync(SENSOR_AVERAGES_SQL, 'utf8');
+    const ts = await runOver(sensorAverages, input, outputs, query);
+    const sql = await runOver(sqlPipeline(text, { name: 'sensor-averages' }), input, outputs, query);
+    const late = ts.topics['readings-late']!.length;
+    assert.ok(late > 5 && late < 100, `${late} late readings`);
+    assert.equal(ts.topics['sensor-averages']!.length, 20_000 - late);
+    assert.equal(Number((JSON.parse(ts.table) as unknown[][])[0]![0]), 20_000 - late);
+    assert.deepEqual(sql, ts);
   });
 
   it('`sluice run examples/windowed-counts.sql --bounded --no-kafka --no-http` runs over its data directory', async () => {

@@ -159,6 +159,9 @@ function viewSink(store: ServingStore, view: ViewPlan) {
     name: view.view.name,
     columns: view.columns.map((c) => ({ name: c.name, type: SERVING_TYPE[c.type]! })),
     ...(view.key.length > 0 ? { key: view.key } : {}),
+    ...(view.view.retention
+      ? { retention: { column: view.view.retention.column!, keepMs: view.view.retention.keepMs } }
+      : {}),
     // A window's first result is appended, a late one supersedes it, a merged session's row is deleted; rows
     // that crossed a process boundary lost their kind and supersede (correct for a keyed table, only slower).
     kind: (row) => (row as KindedRow)[KIND] ?? 'update',
@@ -184,7 +187,7 @@ function buildQuery(
     stream = stream.filter((row) => where(row) === true).named('where');
   }
   const window = query.window;
-  if (!window && !query.updating) return stream.map(project).named('select');
+  if (!window && !query.updating && !query.over) return stream.map(project).named('select');
 
   const keyFns = query.keys.map((k) => k.eval);
   const single = keyFns.length === 1 ? keyFns[0]! : undefined;
@@ -200,6 +203,34 @@ function buildQuery(
       : single
         ? (key: Value) => [key]
         : (key: Value) => JSON.parse(key as string) as Value[];
+  const over = query.over;
+  if (over) {
+    // OVER: records later than the watermark minus allowed.lateness go to late.topic (when given), the others
+    // update their key's rolling aggregate, one row per record.
+    const table = query.source;
+    let onTime = stream;
+    if (table.lateTopic !== undefined) {
+      const lateness = table.allowedLatenessMs;
+      onTime = stream
+        .keyBy(keyOf)
+        .process<Row>({
+          processElement(row, ctx) {
+            if (ctx.timestamp < ctx.watermark - lateness) ctx.output('late', row);
+            else ctx.emit(row);
+          },
+        })
+        .uid(`sql-${uid}-late`)
+        .named('late-filter');
+      onTime.sideOutput<Row>('late').sinkTo(topicSink(log, table.lateTopic, table.key, 1));
+    }
+    const aggregate = sqlAggregates(query.aggregates);
+    return onTime
+      .keyBy(keyOf)
+      .rolling(aggregate, 'count' in over ? { count: over.count } : { time: over.timeMs })
+      .uid(`sql-${uid}-over`)
+      .map((r) => project({ k: keysOf(r.key), a: r.value }))
+      .named('select');
+  }
   if (!window) {
     // A regular GROUP BY: each key's accumulators in keyed state (checkpointed), its row re-emitted per record.
     const aggregate = sqlAggregates(query.aggregates);

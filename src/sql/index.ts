@@ -151,6 +151,14 @@ export function formatTopology(topology: PipelineTopology, plan?: ScriptPlan): s
 
 function describe(q: QueryPlan): string {
   const w = q.window;
+  if (q.over) {
+    const extent = 'count' in q.over ? `last ${q.over.count} rows` : `last ${q.over.timeMs} ms`;
+    const late =
+      q.source.lateTopic === undefined
+        ? ''
+        : `, records ${q.source.allowedLatenessMs} ms behind the watermark to topic ${q.source.lateTopic}`;
+    return `OVER ${extent}, ${q.keys.length} key(s), ${q.aggregates.map((a) => a.fn).join(', ')}${late}`;
+  }
   if (!w) {
     return q.updating
       ? `GROUP BY without a window (updating), ${q.keys.length} key(s), ${q.aggregates.map((a) => a.fn).join(', ')}`

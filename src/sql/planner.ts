@@ -60,6 +60,9 @@ export interface QueryPlan {
   outputs: OutputColumn[];
   /** A GROUP BY without a window: an updating result, each key's row re-emitted with every record of the key. */
   updating: boolean;
+  /** OVER (PARTITION BY keys ORDER BY ts RANGE|ROWS BETWEEN … PRECEDING AND CURRENT ROW): a rolling aggregate per
+   * key over the last `timeMs` of event time or the last `count` records, a row per record. */
+  over?: { timeMs: number } | { count: number };
 }
 
 export interface InsertPlan {
@@ -156,7 +159,7 @@ function checkLateTopics(source: SqlSource, plan: ScriptPlan): void {
   const windowed = new Map<TableDef, number>();
   const selects = plan.selects.map((query) => ({ query, at: query.outputs[0]?.at ?? 0 }));
   for (const { query, at } of [...plan.inserts, ...plan.views, ...selects]) {
-    if (!query.window || query.source.lateTopic === undefined) continue;
+    if (!(query.window || query.over) || query.source.lateTopic === undefined) continue;
     if (windowed.has(query.source)) {
       throw source.unsupported(
         at,
@@ -243,6 +246,19 @@ async function planView(source: SqlSource, statement: Statement, tables: Map<str
     }
     key = [start.name, ...query.keys.map((_, i) => query.outputs.find((o) => o.role === i)!.name)];
   }
+  const retention = view.retention;
+  if (retention) {
+    const column = columns.find((c) => c.name === retention.column);
+    if (!retention.column || !retention.keepMs) {
+      throw source.error(retention.at, `a view's retention needs both 'retention' and 'retention.column'`);
+    }
+    if (column?.type !== 'TIMESTAMP' && column?.type !== 'BIGINT') {
+      throw source.error(
+        retention.at,
+        `'retention.column' must name a TIMESTAMP column of the view, got "${retention.column}"`,
+      );
+    }
+  }
   if (view.topicKey && !columns.some((c) => c.name === view.topicKey!.column)) {
     throw source.error(view.topicKey.at, `option 'topic.key' names unknown column "${view.topicKey.column}"`);
   }
@@ -322,6 +338,12 @@ export function planQuery(
     throw source.unsupported(locationOf(groups[0], start), 'GROUPING SETS, CUBE or ROLLUP');
   }
   const selectList = node.select_list as AstNode[];
+  if (selectList.some(containsOver)) {
+    if (window) throw source.unsupported(locationOf(from, start), 'OVER aggregates over a window TVF');
+    if (groups.length > 0) throw source.unsupported(locationOf(groups[0], start), 'GROUP BY with OVER aggregates');
+    if (node.having) throw source.unsupported(locationOf(node.having as AstNode, start), 'HAVING with OVER aggregates');
+    return planOver(source, selectList, table, input, where, start);
+  }
   if (!window && groups.length > 0) {
     // A regular GROUP BY: an updating result, one row per key re-emitted on each of its records.
     if (node.having) {
@@ -398,6 +420,106 @@ export function planQuery(
   const having = node.having ? predicate(source, node.having as AstNode, result, start, 'HAVING') : undefined;
   const outputs = planOutputs(source, selectList, keyNodes, result, table, start);
   return { source: table, where, window, keys, aggregates, having, outputs, updating: false };
+}
+
+function containsOver(node: unknown): boolean {
+  if (Array.isArray(node)) return node.some(containsOver);
+  if (typeof node !== 'object' || node === null) return false;
+  if ((node as AstNode).class === 'WINDOW') return true;
+  return Object.values(node).some(containsOver);
+}
+
+/** A query of OVER aggregates: one frame for all, ordered by event time, the PARTITION BY columns as keys. */
+function planOver(
+  source: SqlSource,
+  selectList: AstNode[],
+  table: TableDef,
+  input: Scope,
+  where: Compiled | undefined,
+  start: number,
+): QueryPlan {
+  let spec: { node: AstNode; key: string } | undefined;
+  const frameOf = (node: AstNode) =>
+    structuralKey({
+      p: node.partitions,
+      o: node.orders,
+      s: node.start,
+      e: node.end,
+      se: node.start_expr,
+      ee: node.end_expr,
+    });
+  const find = (node: unknown): void => {
+    if (spec || typeof node !== 'object' || node === null) return;
+    if ((node as AstNode).class === 'WINDOW') spec = { node: node as AstNode, key: frameOf(node as AstNode) };
+    else for (const child of Object.values(node)) find(child);
+  };
+  find(selectList);
+  const w = spec!.node;
+  const at = locationOf(w, start);
+  const orders = (w.orders as { type: string; expression: AstNode }[] | undefined) ?? [];
+  const time = table.watermark?.column;
+  const order = orders[0]?.expression;
+  const orderColumn = order?.class === 'COLUMN_REF' ? (order.column_names as string[]).at(-1) : undefined;
+  if (orders.length !== 1 || !time || orderColumn !== time || orders[0]!.type === 'ORDER_DESCENDING') {
+    throw source.unsupported(
+      at,
+      'an OVER window not ordered by the event-time column',
+      time
+        ? `write OVER (PARTITION BY … ORDER BY ${time} RANGE BETWEEN INTERVAL … PRECEDING AND CURRENT ROW)`
+        : `declare a WATERMARK on ${table.name}`,
+    );
+  }
+  let over: QueryPlan['over'];
+  const bound = w.start_expr as AstNode | undefined;
+  const constant = bound ? compile(bound, constantScope(source), at) : undefined;
+  if (w.start === 'EXPR_PRECEDING_RANGE' && w.end === 'CURRENT_ROW_RANGE' && constant?.type === 'INTERVAL') {
+    over = { timeMs: constant.eval({}) as number };
+  } else if (w.start === 'EXPR_PRECEDING_ROWS' && w.end === 'CURRENT_ROW_ROWS' && constant?.type === 'BIGINT') {
+    over = { count: (constant.eval({}) as number) + 1 };
+  } else {
+    throw source.unsupported(
+      at,
+      `the OVER frame ${String(w.start)} … ${String(w.end)}`,
+      'RANGE BETWEEN INTERVAL … PRECEDING AND CURRENT ROW and ROWS BETWEEN n PRECEDING AND CURRENT ROW are (an unbounded frame would keep every record)',
+    );
+  }
+  const keyNodes = (w.partitions as AstNode[] | undefined) ?? [];
+  const keys = keyNodes.map((k) => compile(k, input, start));
+  const aggregates: AggregateCall[] = [];
+  const grouped = windowResultScope(source, keyNodes, keys, aggregates, input, false);
+  const aggregateIndex = new Map<string, number>();
+  const result: Scope = {
+    ...grouped,
+    match(node, nodeAt) {
+      if (node.class !== 'WINDOW') {
+        const fn = node.class === 'FUNCTION' ? String(node.function_name).toLowerCase() : '';
+        if (['count_star', 'count', 'sum', 'min', 'max', 'avg'].includes(fn)) {
+          throw source.error(nodeAt, `${fn}() needs OVER (…) here: a row per record has no group`);
+        }
+        return grouped.match?.(node, nodeAt);
+      }
+      if (frameOf(node) !== spec!.key) {
+        throw source.unsupported(nodeAt, 'OVER aggregates with different windows in one query', 'give them one window');
+      }
+      let name = String(node.function_name).toLowerCase() as AggregateFunction;
+      if (name === 'count' && ((node.children as unknown[] | undefined) ?? []).length === 0) name = 'count_star';
+      if (node.type !== 'WINDOW_AGGREGATE' || !['count_star', 'count', 'sum', 'min', 'max', 'avg'].includes(name)) {
+        throw source.unsupported(nodeAt, `${name}() OVER (…)`, 'count, sum, min, max and avg are');
+      }
+      const call = {
+        class: 'FUNCTION',
+        type: 'FUNCTION',
+        function_name: name,
+        children: node.children,
+        distinct: node.distinct,
+        filter: node.filter_expr,
+        order_bys: { orders: node.arg_orders },
+      } as AstNode;
+      return registerAggregate(source, call, name, input, nodeAt, aggregates, aggregateIndex);
+    },
+  };
+  const outputs = planOutputs(source, selectList, keyNodes, result, table, start);
+  return { source: table, where, keys, aggregates, outputs, updating: false, over };
 }
 
 /** The SELECT list of an aggregation, each column with its role (window_start, window_end, a GROUP BY key). */
@@ -599,15 +721,7 @@ function windowResultScope(
       if (node.class !== 'FUNCTION') return undefined;
       const name = String(node.function_name).toLowerCase() as AggregateFunction;
       if (!['count_star', 'count', 'sum', 'min', 'max', 'avg'].includes(name)) return undefined;
-      const signature = structuralKey(node);
-      let index = aggregateIndex.get(signature);
-      if (index === undefined) {
-        aggregates.push(planAggregate(source, node, name, input, at));
-        index = aggregates.length - 1;
-        aggregateIndex.set(signature, index);
-      }
-      const i = index;
-      return { type: aggregates[i]!.type, eval: (r) => r.a[i] };
+      return registerAggregate(source, node, name, input, at, aggregates, aggregateIndex);
     },
     column(names, at) {
       const name = names.at(-1)!;
@@ -628,6 +742,27 @@ function windowResultScope(
     },
     aggregateError: (name, at) => source.error(at, `${name}() cannot be used here`),
   };
+}
+
+/** An aggregate call of the query, planned once however often it is written: its value in the result row. */
+function registerAggregate(
+  source: SqlSource,
+  node: AstNode,
+  fn: AggregateFunction,
+  input: Scope,
+  at: number,
+  aggregates: AggregateCall[],
+  aggregateIndex: Map<string, number>,
+): Compiled {
+  const signature = structuralKey(node);
+  let index = aggregateIndex.get(signature);
+  if (index === undefined) {
+    aggregates.push(planAggregate(source, node, fn, input, at));
+    index = aggregates.length - 1;
+    aggregateIndex.set(signature, index);
+  }
+  const i = index;
+  return { type: aggregates[i]!.type, eval: (r) => r.a[i] };
 }
 
 function planAggregate(

@@ -462,6 +462,8 @@ export interface ViewDef {
   topicKey?: { column: string; at: number };
   /** Partitions to create the topic with when it is missing (default 1). */
   partitions: number;
+  /** Drop rows older than `keepMs` by this time column (`'retention' = '1 d', 'retention.column' = 'ts'`). */
+  retention?: { keepMs: number; column?: string; at: number };
   at: number;
 }
 
@@ -497,12 +499,23 @@ export function parseMaterializedView(source: SqlSource, statement: Statement): 
           view.partitions = partitionsOption(source, value);
           return;
         }
+        case 'retention': {
+          const keepMs = intervalMillis(v);
+          if (keepMs === undefined || keepMs <= 0) {
+            throw source.error(value.start, `'retention' must be a duration such as '1 d', got '${v}'`);
+          }
+          view.retention = { ...view.retention, keepMs, at: value.start };
+          return;
+        }
+        case 'retention.column':
+          view.retention = { keepMs: 0, ...view.retention, column: v, at: value.start };
+          return;
         default:
           if (name === 'connector' && v === 'serving') return;
           throw source.unsupported(
             value.start,
             `the materialized view option '${name}'`,
-            'known: key, topic, topic.key, partitions',
+            'known: key, topic, topic.key, partitions, retention, retention.column',
           );
       }
     });

@@ -277,6 +277,26 @@ describe('streaming SQL: materialized views, SESSION, late data', () => {
     assert.match(explained, /keyed by usr\) FROM ev: GROUP BY without a window \(updating\), 1 key\(s\), count_star/);
   });
 
+  it('plans OVER (PARTITION BY … ORDER BY ts RANGE/ROWS … PRECEDING AND CURRENT ROW) as a rolling aggregate', async () => {
+    const p = await plan(
+      `CREATE TABLE ev (usr VARCHAR, ts BIGINT, v DOUBLE, WATERMARK FOR ts AS ts - INTERVAL '5' SECOND);
+       CREATE MATERIALIZED VIEW rolling AS
+       SELECT usr, max(ts) OVER w AS ts, round(avg(v) OVER w, 2) AS a, count(*) OVER w AS n
+       FROM ev WHERE v > 0 WINDOW w AS (PARTITION BY usr ORDER BY ts RANGE BETWEEN INTERVAL '5' MINUTE PRECEDING AND CURRENT ROW);
+       CREATE TABLE last3 (usr VARCHAR, total DOUBLE) WITH ('topic' = 'last3');
+       INSERT INTO last3 SELECT usr, sum(v) OVER (PARTITION BY usr ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM ev;`,
+    );
+    const q = p.views[0]!.query;
+    assert.deepEqual(q.over, { timeMs: 300_000 });
+    assert.deepEqual(
+      q.aggregates.map((a) => a.fn),
+      ['max', 'avg', 'count_star'],
+    );
+    assert.deepEqual(p.views[0]!.key, []);
+    assert.equal(q.outputs[2]!.eval({ k: ['u'], a: [5, 1.23456, 3] }), 1.23);
+    assert.deepEqual(p.inserts[0]!.query.over, { count: 3 });
+  });
+
   it("a source's allowed.lateness and late.topic (units: '30 s', '30s', '1 minute', '500 ms')", async () => {
     for (const [text, ms] of [
       ['30 s', 30_000],
@@ -306,7 +326,7 @@ describe('streaming SQL: refused with the construct and its position', () => {
       'OVER',
       `SELECT auction, sum(price) OVER (PARTITION BY auction), 'x' FROM bid`,
       'UNSUPPORTED_SQL',
-      /sum\(…\) OVER \(…\).*line 11, column 17/,
+      /an OVER window not ordered by the event-time column.*line 11, column 17/,
     ],
     [
       'HAVING on a regular GROUP BY',
@@ -388,9 +408,9 @@ describe('streaming SQL: refused with the construct and its position', () => {
       badKey.message,
       /option 'key' names "nope" \(2\), not a column of the view \(usr\).*line 3, column 42/,
     );
-    const option = await refusal(`${EV}CREATE MATERIALIZED VIEW m WITH ('retention' = '1d') AS SELECT usr FROM ev;`);
+    const option = await refusal(`${EV}CREATE MATERIALIZED VIEW m WITH ('flush.ms' = '10') AS SELECT usr FROM ev;`);
     assert.equal(option.code, 'UNSUPPORTED_SQL');
-    assert.match(option.message, /materialized view option 'retention'.*line 3, column 48/);
+    assert.match(option.message, /materialized view option 'flush.ms'.*line 3, column 47/);
     const nullColumn = await refusal(`${EV}CREATE MATERIALIZED VIEW m AS SELECT usr, NULL AS nothing FROM ev;`);
     assert.match(nullColumn.message, /nothing is NULL, which a table cannot hold: CAST it.*line 3, column 43/);
     const missingAs = await refusal(`${EV}CREATE MATERIALIZED VIEW m SELECT usr FROM ev;`);
@@ -445,6 +465,33 @@ describe('streaming SQL: refused with the construct and its position', () => {
     assert.match(windowColumn.message, /unknown column "window_start".*line 4, column 13/);
     const noKey = await refusal(`${EV}CREATE MATERIALIZED VIEW m AS\nSELECT count(*) AS n FROM ev GROUP BY usr;`);
     assert.match(noKey.message, /keyed by the GROUP BY keys: select GROUP BY key 1 too.*line 4, column 1/);
+  });
+
+  it('OVER: frames, order, several windows, functions, columns', async () => {
+    const over = (select: string) => refusal(`${EV}CREATE MATERIALIZED VIEW m AS\n${select};`);
+    const unbounded = await over(`SELECT usr, sum(v) OVER (PARTITION BY usr ORDER BY ts) AS s FROM ev`);
+    assert.match(unbounded.message, /the OVER frame .* is not supported.*unbounded frame.*line 4, column 13/);
+    const order = await over(
+      `SELECT usr, sum(v) OVER (PARTITION BY usr ORDER BY v ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS s FROM ev`,
+    );
+    assert.match(order.message, /an OVER window not ordered by the event-time column.*line 4, column 13/);
+    const two = await over(
+      `SELECT usr, sum(v) OVER (PARTITION BY usr ORDER BY ts ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS s, ` +
+        `max(v) OVER (PARTITION BY usr ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS m FROM ev`,
+    );
+    assert.match(two.message, /OVER aggregates with different windows in one query.*line 4, column 103/);
+    const rank = await over(
+      `SELECT usr, row_number() OVER (PARTITION BY usr ORDER BY ts ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS r FROM ev`,
+    );
+    assert.match(rank.message, /row_number\(\) OVER \(…\) is not supported.*line 4, column 13/);
+    const column = await over(
+      `SELECT usr, v, sum(v) OVER (PARTITION BY usr ORDER BY ts ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS s FROM ev`,
+    );
+    assert.match(column.message, /column "v" must be in the GROUP BY or inside an aggregate.*line 4, column 13/);
+    const plain = await over(
+      `SELECT usr, max(v) AS x, sum(v) OVER (PARTITION BY usr ORDER BY ts ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS s FROM ev`,
+    );
+    assert.match(plain.message, /max\(\) needs OVER \(…\) here.*line 4, column 13/);
   });
 
   it('late data: option values, and two window aggregations over a table with late.topic', async () => {
