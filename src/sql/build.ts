@@ -5,6 +5,7 @@
 import type { ServingStore } from '../contracts/index.ts';
 import {
   type Aggregate,
+  agg,
   type DataStream,
   ensureTopic,
   json,
@@ -322,6 +323,32 @@ function sqlAggregates(calls: AggregateCall[]): Aggregate<Row, Acc[], Value[]> {
 function aggregateOf(call: AggregateCall): Aggregate<Row, Acc, Value> {
   const f = call.arg?.eval ?? (() => null);
   switch (call.fn) {
+    case 'approx_quantile': {
+      // DDSketch (1% relative error), NULLs skipped; NULL of no values.
+      const sketch = agg.percentiles((v: number) => v, [call.quantile!] as const);
+      return {
+        create: () => sketch.create() as unknown as Acc,
+        add: (acc, row) => {
+          const v = f(row);
+          return (v === null ? acc : sketch.add(acc as never, v as number)) as Acc;
+        },
+        merge: (a, b) => sketch.merge(a as never, b as never) as unknown as Acc,
+        result: (acc) => sketch.result(acc as never)[0] ?? null,
+      };
+    }
+    case 'approx_count_distinct': {
+      // HyperLogLog (precision 14, ~0.8% error) over the values' JSON; NULLs skipped.
+      const hll = agg.approxDistinct((v: Value) => JSON.stringify(v));
+      return {
+        create: () => hll.create() as unknown as Acc,
+        add: (acc, row) => {
+          const v = f(row);
+          return (v === null ? acc : hll.add(acc as never, v)) as unknown as Acc;
+        },
+        merge: (a, b) => hll.merge(a as never, b as never) as unknown as Acc,
+        result: (acc) => hll.result(acc as never),
+      };
+    }
     case 'count_star':
       return {
         create: () => 0,

@@ -17,13 +17,36 @@ import {
 } from './script.ts';
 import { assignable, isNumeric, type SqlType } from './types.ts';
 
-export type AggregateFunction = 'count_star' | 'count' | 'sum' | 'min' | 'max' | 'avg';
+export type AggregateFunction =
+  | 'count_star'
+  | 'count'
+  | 'sum'
+  | 'min'
+  | 'max'
+  | 'avg'
+  | 'approx_count_distinct'
+  | 'approx_quantile';
+
+/** The aggregate functions planned (DuckDB's names; Flink's APPROX_COUNT_DISTINCT, Spark's PERCENTILE_APPROX too). */
+const AGGREGATES = new Map<string, AggregateFunction>([
+  ['count_star', 'count_star'],
+  ['count', 'count'],
+  ['sum', 'sum'],
+  ['min', 'min'],
+  ['max', 'max'],
+  ['avg', 'avg'],
+  ['approx_count_distinct', 'approx_count_distinct'],
+  ['approx_quantile', 'approx_quantile'],
+  ['percentile_approx', 'approx_quantile'],
+]);
 
 export interface AggregateCall {
   fn: AggregateFunction;
   distinct: boolean;
   /** The argument, over the source row (none for count(*)). */
   arg?: Compiled;
+  /** approx_quantile's quantile, in [0, 1]. */
+  quantile?: number;
   type: SqlType;
 }
 
@@ -493,7 +516,7 @@ function planOver(
     match(node, nodeAt) {
       if (node.class !== 'WINDOW') {
         const fn = node.class === 'FUNCTION' ? String(node.function_name).toLowerCase() : '';
-        if (['count_star', 'count', 'sum', 'min', 'max', 'avg'].includes(fn)) {
+        if (AGGREGATES.has(fn)) {
           throw source.error(nodeAt, `${fn}() needs OVER (…) here: a row per record has no group`);
         }
         return grouped.match?.(node, nodeAt);
@@ -501,10 +524,11 @@ function planOver(
       if (frameOf(node) !== spec!.key) {
         throw source.unsupported(nodeAt, 'OVER aggregates with different windows in one query', 'give them one window');
       }
-      let name = String(node.function_name).toLowerCase() as AggregateFunction;
-      if (name === 'count' && ((node.children as unknown[] | undefined) ?? []).length === 0) name = 'count_star';
-      if (node.type !== 'WINDOW_AGGREGATE' || !['count_star', 'count', 'sum', 'min', 'max', 'avg'].includes(name)) {
-        throw source.unsupported(nodeAt, `${name}() OVER (…)`, 'count, sum, min, max and avg are');
+      const written = String(node.function_name).toLowerCase();
+      const noArgs = ((node.children as unknown[] | undefined) ?? []).length === 0;
+      const name = written === 'count' && noArgs ? 'count_star' : AGGREGATES.get(written);
+      if (node.type !== 'WINDOW_AGGREGATE' || !name) {
+        throw source.unsupported(nodeAt, `${written}() OVER (…)`, 'the aggregate functions are');
       }
       const call = {
         class: 'FUNCTION',
@@ -719,8 +743,8 @@ function windowResultScope(
       const k = keyIndex.get(structuralKey(node));
       if (k !== undefined) return { type: keys[k]!.type, eval: (r) => r.k[k] };
       if (node.class !== 'FUNCTION') return undefined;
-      const name = String(node.function_name).toLowerCase() as AggregateFunction;
-      if (!['count_star', 'count', 'sum', 'min', 'max', 'avg'].includes(name)) return undefined;
+      const name = AGGREGATES.get(String(node.function_name).toLowerCase());
+      if (!name) return undefined;
       return registerAggregate(source, node, name, input, at, aggregates, aggregateIndex);
     },
     column(names, at) {
@@ -778,11 +802,24 @@ function planAggregate(
   const args = node.children as AstNode[];
   const distinct = node.distinct === true;
   if (fn === 'count_star') return { fn, distinct: false, type: 'BIGINT' };
+  if (fn === 'approx_quantile') {
+    if (args.length !== 2) throw source.error(at, `${fn}() takes a value and a quantile, got ${args.length} arguments`);
+    const arg = compile(args[0]!, input, at);
+    if (!isNumeric(arg.type)) throw source.error(at, `${fn}() takes a number, got ${arg.type}`);
+    const q = compile(args[1]!, constantScope(source), at);
+    const quantile = q.constant ? Number(q.eval({})) : Number.NaN;
+    if (!(quantile >= 0 && quantile <= 1)) {
+      throw source.error(locationOf(args[1], at), `${fn}()'s quantile must be a constant in [0, 1]`);
+    }
+    if (distinct) throw source.unsupported(at, `${fn}(DISTINCT …)`);
+    return { fn, distinct: false, arg, quantile, type: 'DOUBLE' };
+  }
   if (args.length !== 1) throw source.error(at, `${fn}() takes one argument, got ${args.length}`);
   const arg = compile(args[0]!, input, at);
   if (distinct && fn !== 'count' && fn !== 'min' && fn !== 'max') throw source.unsupported(at, `${fn}(DISTINCT …)`);
   switch (fn) {
     case 'count':
+    case 'approx_count_distinct':
       return { fn, distinct, arg, type: 'BIGINT' };
     case 'sum':
     case 'avg':

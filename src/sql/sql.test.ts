@@ -494,6 +494,18 @@ describe('streaming SQL: refused with the construct and its position', () => {
     assert.match(plain.message, /max\(\) needs OVER \(…\) here.*line 4, column 13/);
   });
 
+  it('approx_quantile: a constant quantile in [0, 1]', async () => {
+    const window = `FROM TUMBLE(ev, ts, INTERVAL '1' MINUTE) GROUP BY window_start, window_end, usr`;
+    const range = await refusal(
+      `${EV}CREATE MATERIALIZED VIEW m AS\nSELECT usr, window_start, approx_quantile(v, 1.5) AS q ${window};`,
+    );
+    assert.match(range.message, /approx_quantile\(\)'s quantile must be a constant in \[0, 1\].*line 4, column 46/);
+    const column = await refusal(
+      `${EV}CREATE MATERIALIZED VIEW m AS\nSELECT usr, window_start, approx_quantile(v, v) AS q ${window};`,
+    );
+    assert.match(column.message, /expected a constant, got column v.*line 4, column 46/);
+  });
+
   it('late data: option values, and two window aggregations over a table with late.topic', async () => {
     const lateness = await refusal(`CREATE TABLE t (a BIGINT) WITH ('allowed.lateness' = 'soon');`);
     assert.match(
@@ -730,6 +742,45 @@ describe('streaming SQL: end to end over the embedded log', () => {
       }),
       /streams.nope is bound to no table/,
     );
+  });
+
+  it('approximate aggregates: approx_quantile / percentile_approx (DDSketch) and approx_count_distinct (HLL)', async () => {
+    const log = await testLog();
+    const events: Event[] = [];
+    for (let i = 0; i < 4000; i++) events.push({ key: `k${i % 2}`, ts: i * 10, value: (i * 7919) % 1000 });
+    await log.produce('events', events, { key: (e) => e.key, partitions: 1 });
+    const p = await plan(
+      `CREATE TABLE events (key VARCHAR, ts BIGINT, value BIGINT, WATERMARK FOR ts AS ts);
+       CREATE TABLE q (key VARCHAR, p50 DOUBLE, p99 DOUBLE, d BIGINT) WITH ('topic' = 'q');
+       INSERT INTO q SELECT key, approx_quantile(value, 0.5), percentile_approx(value, 0.99), approx_count_distinct(value)
+       FROM TUMBLE(events, ts, INTERVAL '1' MINUTE) GROUP BY window_start, window_end, key;`,
+    );
+    assert.deepEqual(
+      p.inserts[0]!.query.aggregates.map((a) => [a.fn, a.quantile, a.type]),
+      [
+        ['approx_quantile', 0.5, 'DOUBLE'],
+        ['approx_quantile', 0.99, 'DOUBLE'],
+        ['approx_count_distinct', undefined, 'BIGINT'],
+      ],
+    );
+    const sql = sqlPipeline(
+      `CREATE TABLE events (key VARCHAR, ts BIGINT, value BIGINT, WATERMARK FOR ts AS ts);
+       CREATE TABLE q (key VARCHAR, p50 DOUBLE, p99 DOUBLE, d BIGINT) WITH ('topic' = 'q');
+       INSERT INTO q SELECT key, approx_quantile(value, 0.5), percentile_approx(value, 0.99), approx_count_distinct(value)
+       FROM TUMBLE(events, ts, INTERVAL '1' MINUTE) GROUP BY window_start, window_end, key;`,
+    );
+    await runBounded(sql, log.log);
+    const rows = await log.read<{ key: string; p50: number; p99: number; d: number }>('q');
+    assert.equal(rows.length, 2);
+    for (const row of rows) {
+      const values = events.filter((e) => e.key === row.key).map((e) => e.value);
+      const sorted = [...values].sort((a, b) => a - b);
+      const exact = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+      assert.ok(Math.abs(row.p50 - exact(0.5)) <= exact(0.5) * 0.03, `p50 ${row.p50} ~ ${exact(0.5)}`);
+      assert.ok(Math.abs(row.p99 - exact(0.99)) <= exact(0.99) * 0.03, `p99 ${row.p99} ~ ${exact(0.99)}`);
+      const distinct = new Set(values).size;
+      assert.ok(Math.abs(row.d - distinct) <= distinct * 0.03, `distinct ${row.d} ~ ${distinct}`);
+    }
   });
 
   it('a projection with a filter, and records that do not fit the table go to dead letters', async () => {
