@@ -73,6 +73,8 @@ export async function addToPipeline(
       ...plan.inserts.flatMap((insert) => [insert.query.source, insert.sink]),
       ...plan.views.map((view) => view.query.source),
       ...plan.selects.map((select) => select.source),
+      ...[...plan.inserts, ...plan.views].flatMap(({ query }) => (query.join ? [query.join.right] : [])),
+      ...plan.selects.flatMap((query) => (query.join ? [query.join.right] : [])),
     ]);
     for (const table of used) {
       if (!streams.has(table.name)) await ensureTopic(log, table.topic, { partitions: table.partitions });
@@ -98,12 +100,24 @@ export async function addToPipeline(
     }
     return stream;
   };
+  // A join's input: the two tables' rows paired by intervalJoin as { l, r }, which WHERE and SELECT read.
+  const inputOf = (query: QueryPlan, uid: string): DataStream<Row> => {
+    const join = query.join;
+    if (!join) return sourceOf(query.source);
+    const keyOf = (keys: QueryPlan['keys']) =>
+      keys.length === 1 ? keys[0]!.eval : (row: Row) => JSON.stringify(keys.map((k) => k.eval(row)));
+    const left = sourceOf(query.source).keyBy(keyOf(join.leftKeys) as (row: Row) => Value);
+    const right = sourceOf(join.right).keyBy(keyOf(join.rightKeys) as (row: Row) => Value);
+    return left
+      .intervalJoin(right, { lower: join.lowerMs, upper: join.upperMs }, (l, r) => ({ l, r }) as unknown as Row)
+      .uid(`sql-${uid}-join`);
+  };
   const uids = new Map<string, number>();
   for (const insert of plan.inserts) {
     const n = (uids.get(insert.sink.name) ?? 0) + 1;
     uids.set(insert.sink.name, n);
     const rows = buildQuery(
-      sourceOf(insert.query.source),
+      inputOf(insert.query, n === 1 ? insert.sink.name : `${insert.sink.name}-${n}`),
       insert.query,
       insert.sink.columns.map((c) => c.name),
       n === 1 ? insert.sink.name : `${insert.sink.name}-${n}`,
@@ -113,7 +127,7 @@ export async function addToPipeline(
   }
   for (const view of plan.views) {
     const rows = buildQuery(
-      sourceOf(view.query.source),
+      inputOf(view.query, `view-${view.view.name}`),
       view.query,
       view.columns.map((c) => c.name),
       `view-${view.view.name}`,
@@ -126,7 +140,7 @@ export async function addToPipeline(
   }
   return plan.selects.map((query, i) =>
     buildQuery(
-      sourceOf(query.source),
+      inputOf(query, `select-${i + 1}`),
       query,
       query.outputs.map((o) => o.name),
       `select-${i + 1}`,

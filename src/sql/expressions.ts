@@ -23,7 +23,17 @@ export interface Scope {
   aggregateError(name: string, at: number): Error;
 }
 
-export const AGGREGATES = new Set(['count', 'count_star', 'sum', 'min', 'max', 'avg']);
+export const AGGREGATES = new Set([
+  'count',
+  'count_star',
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'approx_count_distinct',
+  'approx_quantile',
+  'percentile_approx',
+]);
 
 /** The node without its offsets and alias: equal keys are the same expression (a GROUP BY key in SELECT). */
 export function structuralKey(node: unknown): string {

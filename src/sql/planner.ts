@@ -6,6 +6,7 @@ import { type Compiled, compile, type Scope, structuralKey } from './expressions
 import { type AstNode, locationOf, parseSelect } from './parser.ts';
 import {
   blankFlinkTableSyntax,
+  type ColumnDef,
   isWord,
   parseCreateTable,
   parseMaterializedView,
@@ -86,6 +87,19 @@ export interface QueryPlan {
   /** OVER (PARTITION BY keys ORDER BY ts RANGE|ROWS BETWEEN … PRECEDING AND CURRENT ROW): a rolling aggregate per
    * key over the last `timeMs` of event time or the last `count` records, a row per record. */
   over?: { timeMs: number } | { count: number };
+  /** An interval join of `source` (left) with another table: rows `{ l, r }` then go through WHERE and SELECT. */
+  join?: JoinPlan;
+}
+
+/** `FROM l JOIN r ON l.k = r.k AND r.ts BETWEEN l.ts - INTERVAL … AND l.ts + INTERVAL …`: intervalJoin. */
+export interface JoinPlan {
+  right: TableDef;
+  /** Equal keys, each side over its own row. */
+  leftKeys: Compiled[];
+  rightKeys: Compiled[];
+  /** r.ts − l.ts lies within [lowerMs, upperMs] (inclusive). */
+  lowerMs: number;
+  upperMs: number;
 }
 
 export interface InsertPlan {
@@ -349,6 +363,7 @@ export function planQuery(
   if (node.sample) throw source.unsupported(start, 'a SAMPLE clause');
 
   const from = node.from_table as AstNode;
+  if (from.type === 'JOIN') return planJoin(source, node, from, tables, start);
   const { table, window, alias } = planFrom(source, from, tables, start);
   if (partitionBy && window?.kind !== 'session') {
     throw source.unsupported(partitionBy.at, 'PARTITION BY in a window TVF other than SESSION');
@@ -544,6 +559,184 @@ function planOver(
   };
   const outputs = planOutputs(source, selectList, keyNodes, result, table, start);
   return { source: table, where, keys, aggregates, outputs, updating: false, over };
+}
+
+type Side = 'l' | 'r';
+
+/** An interval join: equal keys and bounds on both event times in ON; WHERE and SELECT over the joined row. */
+function planJoin(
+  source: SqlSource,
+  node: AstNode,
+  from: AstNode,
+  tables: Map<string, TableDef>,
+  start: number,
+): QueryPlan {
+  const at = locationOf(from, start);
+  // `FROM a, b WHERE …` (Flink's usual interval join): the WHERE is the join's condition.
+  const comma = from.join_type === 'INNER' && from.ref_type === 'CROSS' && !from.condition && node.where_clause;
+  const condition = (comma ? node.where_clause : from.condition) as AstNode;
+  const whereClause = comma ? undefined : (node.where_clause as AstNode | undefined);
+  if (from.join_type !== 'INNER' || (from.ref_type !== 'REGULAR' && !comma)) {
+    throw source.unsupported(
+      at,
+      `${String(from.ref_type) === 'REGULAR' ? '' : `${String(from.ref_type)} `}${String(from.join_type)} JOIN`,
+      'inner interval joins are planned',
+    );
+  }
+  const sides = [from.left as AstNode, from.right as AstNode].map((t) => {
+    if (t.type !== 'BASE_TABLE') throw source.unsupported(locationOf(t, at), 'a join of anything but two tables');
+    const table = tables.get(String(t.table_name));
+    if (!table) throw source.error(locationOf(t, at), `unknown table ${String(t.table_name)}`);
+    if (!table.watermark) {
+      throw source.error(at, `an interval join needs event time on both tables: ${table.name} declares no WATERMARK`);
+    }
+    return { table, alias: (t.alias as string) || table.name };
+  }) as [{ table: TableDef; alias: string }, { table: TableDef; alias: string }];
+  if (sides[0].alias === sides[1].alias)
+    throw source.error(at, `both sides of the join are named ${sides[0].alias}: alias one`);
+  const sideOf = (names: string[], colAt: number): { side: Side; column: ColumnDef } => {
+    const [qualifier, name] = names.length === 2 ? names : [undefined, names[0]!];
+    const found = (['l', 'r'] as const).flatMap((side, i) => {
+      const { table, alias } = sides[i]!;
+      if (qualifier !== undefined && qualifier !== alias) return [];
+      const column = table.columns.find((c) => c.name === name);
+      return column ? [{ side, column }] : [];
+    });
+    if (names.length > 2 || found.length === 0) throw source.error(colAt, `unknown column ${names.join('.')}`);
+    if (found.length > 1)
+      throw source.error(colAt, `column ${name} is ambiguous: qualify it (${sides[0].alias}.${name})`);
+    return found[0]!;
+  };
+  const joined: Scope = {
+    source,
+    column(names, colAt) {
+      const { side, column } = sideOf(names, colAt);
+      const name = column.name;
+      return { type: column.type, eval: (row) => row[side][name] };
+    },
+    aggregateError: (name, aggAt) =>
+      source.unsupported(aggAt, `${name}() over a join`, 'aggregations of joins are not planned yet'),
+  };
+  const sideScope = (side: Side): Scope => ({
+    ...joined,
+    column(names, colAt) {
+      const found = sideOf(names, colAt);
+      if (found.side !== side) throw source.error(colAt, 'not this side');
+      const name = found.column.name;
+      return { type: found.column.type, eval: (row) => row[name] };
+    },
+  });
+  /** The sides a node's columns come from. */
+  const sidesIn = (n: unknown, acc = new Set<Side>()): Set<Side> => {
+    if (Array.isArray(n)) for (const c of n) sidesIn(c, acc);
+    else if (typeof n === 'object' && n !== null) {
+      if ((n as AstNode).class === 'COLUMN_REF') {
+        acc.add(sideOf((n as AstNode).column_names as string[], locationOf(n as AstNode, at)).side);
+      } else for (const c of Object.values(n)) sidesIn(c, acc);
+    }
+    return acc;
+  };
+  /** `x.ts`, `x.ts ± INTERVAL c`: the side whose event-time column it is and c. */
+  const timeTerm = (n: AstNode | undefined): { side: Side; ms: number } | undefined => {
+    if (!n) return undefined;
+    if (n.class === 'COLUMN_REF') {
+      const { side, column } = sideOf(n.column_names as string[], locationOf(n, at));
+      const table = sides[side === 'l' ? 0 : 1].table;
+      return column.name === table.watermark!.column ? { side, ms: 0 } : undefined;
+    }
+    const op = n.class === 'FUNCTION' ? String(n.function_name) : '';
+    const [a, b] = (n.children as AstNode[] | undefined) ?? [];
+    if ((op !== '+' && op !== '-') || !a || !b) return undefined;
+    const term = timeTerm(a);
+    if (!term || sidesIn(b).size > 0) return undefined;
+    const c = compile(b, constantScope(source), at);
+    if (c.type !== 'INTERVAL' || !c.constant) return undefined;
+    const ms = c.eval({}) as number;
+    return { side: term.side, ms: term.ms + (op === '+' ? ms : -ms) };
+  };
+  let lower = Number.NEGATIVE_INFINITY;
+  let upper = Number.POSITIVE_INFINITY;
+  /** `x op y` on the two event times: a bound on d = r.ts − l.ts; false when it is none. */
+  const bound = (x: AstNode | undefined, op: string, y: AstNode | undefined): boolean => {
+    const a = timeTerm(x);
+    const b = timeTerm(y);
+    if (!a || !b || a.side === b.side) return false;
+    // r + cr op l + cl  ⇔  d op cl − cr; with the sides swapped the comparison flips.
+    const flip: Record<string, string> = { '>=': '<=', '<=': '>=', '>': '<', '<': '>' };
+    const [r, l, o] = a.side === 'r' ? [a, b, op] : [b, a, flip[op]!];
+    const c = l.ms - r.ms;
+    if (o === '>=') lower = Math.max(lower, c);
+    else if (o === '>') lower = Math.max(lower, c + 1);
+    else if (o === '<=') upper = Math.min(upper, c);
+    else upper = Math.min(upper, c - 1);
+    return true;
+  };
+  const OPS: Record<string, string> = {
+    COMPARE_GREATERTHANOREQUALTO: '>=',
+    COMPARE_GREATERTHAN: '>',
+    COMPARE_LESSTHANOREQUALTO: '<=',
+    COMPARE_LESSTHAN: '<',
+  };
+  const leftKeys: Compiled[] = [];
+  const rightKeys: Compiled[] = [];
+  const residual: AstNode[] = [];
+  const conjuncts = (n: AstNode): AstNode[] =>
+    n.type === 'CONJUNCTION_AND' ? (n.children as AstNode[]).flatMap(conjuncts) : [n];
+  for (const c of conjuncts(condition)) {
+    if (c.type === 'COMPARE_EQUAL') {
+      const l = sidesIn(c.left);
+      const r = sidesIn(c.right);
+      if (l.size === 1 && r.size === 1 && [...l][0] !== [...r][0]) {
+        const [onLeft, onRight] = l.has('l') ? [c.left, c.right] : [c.right, c.left];
+        leftKeys.push(compile(onLeft as AstNode, sideScope('l'), at));
+        rightKeys.push(compile(onRight as AstNode, sideScope('r'), at));
+        continue;
+      }
+    }
+    if (c.type === 'COMPARE_BETWEEN' && bound(c.input as AstNode, '>=', c.lower as AstNode)) {
+      if (bound(c.input as AstNode, '<=', c.upper as AstNode)) continue;
+    }
+    const op = OPS[c.type];
+    if (op && bound(c.left as AstNode, op, c.right as AstNode)) continue;
+    residual.push(c);
+  }
+  if (!Number.isFinite(lower) || !Number.isFinite(upper)) {
+    throw source.unsupported(
+      at,
+      'a join without a lower and an upper bound between the two event times (a regular join)',
+      `add ${sides[1].alias}.${sides[1].table.watermark!.column} BETWEEN ${sides[0].alias}.${sides[0].table.watermark!.column} - INTERVAL … AND ${sides[0].alias}.${sides[0].table.watermark!.column} + INTERVAL … to ON`,
+    );
+  }
+  if (lower > upper) throw source.error(at, `the join's time bounds leave no interval (${lower} ms to ${upper} ms)`);
+  const groups = (node.group_expressions as AstNode[] | undefined) ?? [];
+  if (groups.length > 0)
+    throw source.unsupported(
+      locationOf(groups[0], start),
+      'GROUP BY over a join',
+      'aggregations of joins are not planned yet',
+    );
+  if (node.having) throw source.unsupported(locationOf(node.having as AstNode, start), 'HAVING over a join');
+  const selectList = node.select_list as AstNode[];
+  if (selectList.some(containsOver)) throw source.unsupported(at, 'OVER over a join');
+  const conditions = [...residual, ...(whereClause ? [whereClause] : [])];
+  const compiled = conditions.map((c) => predicate(source, c, joined, start, 'WHERE'));
+  const where: Compiled | undefined =
+    compiled.length === 0
+      ? undefined
+      : { type: 'BOOLEAN', eval: (row) => (compiled.every((c) => c.eval(row) === true) ? true : null) };
+  const outputs = selectList.flatMap((item, i) => {
+    if (item.class === 'STAR') throw source.error(locationOf(item, start), 'SELECT * over a join: name the columns');
+    return project(source, item, i, joined, sides[0].table, start);
+  });
+  return {
+    source: sides[0].table,
+    where,
+    keys: [],
+    aggregates: [],
+    outputs,
+    updating: false,
+    join: { right: sides[1].table, leftKeys, rightKeys, lowerMs: lower, upperMs: upper },
+  };
 }
 
 /** The SELECT list of an aggregation, each column with its role (window_start, window_end, a GROUP BY key). */

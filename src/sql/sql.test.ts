@@ -320,7 +320,7 @@ describe('streaming SQL: refused with the construct and its position', () => {
       'a join',
       `SELECT a.auction, 1.0, 'x' FROM bid a JOIN bid b ON a.auction = b.auction`,
       'UNSUPPORTED_SQL',
-      /INNER JOIN is not supported.*line 11, column 39/,
+      /a join without a lower and an upper bound between the two event times \(a regular join\).*line 11, column 39/,
     ],
     [
       'OVER',
@@ -504,6 +504,26 @@ describe('streaming SQL: refused with the construct and its position', () => {
       `${EV}CREATE MATERIALIZED VIEW m AS\nSELECT usr, window_start, approx_quantile(v, v) AS q ${window};`,
     );
     assert.match(column.message, /expected a constant, got column v.*line 4, column 46/);
+  });
+
+  it('joins: kinds, bounds, columns, aggregations', async () => {
+    const t = `CREATE TABLE a (k BIGINT, x DOUBLE, ts BIGINT, WATERMARK FOR ts AS ts);
+CREATE TABLE b (k BIGINT, y DOUBLE, ts BIGINT, WATERMARK FOR ts AS ts);
+CREATE TABLE o (k BIGINT, v DOUBLE);
+INSERT INTO o\n`;
+    const bounds = `a.ts BETWEEN b.ts - INTERVAL '1' SECOND AND b.ts`;
+    const left = await refusal(`${t}SELECT a.k, y FROM a LEFT JOIN b ON a.k = b.k AND ${bounds};`);
+    assert.match(left.message, /LEFT JOIN is not supported.*line 5, column 22/);
+    const upperOnly = await refusal(`${t}SELECT a.k, y FROM a JOIN b ON a.k = b.k AND a.ts <= b.ts;`);
+    assert.match(upperOnly.message, /without a lower and an upper bound.*line 5, column 22/);
+    const ambiguous = await refusal(`${t}SELECT k, y FROM a JOIN b ON a.k = b.k AND ${bounds};`);
+    assert.match(ambiguous.message, /column k is ambiguous: qualify it \(a.k\).*line 5, column 8/);
+    const grouped = await refusal(`${t}SELECT a.k, sum(y) FROM a JOIN b ON a.k = b.k AND ${bounds} GROUP BY a.k;`);
+    assert.match(grouped.message, /GROUP BY over a join is not supported.*line 5, column 109/);
+    const empty = await refusal(
+      `${t}SELECT a.k, y FROM a JOIN b ON a.k = b.k AND a.ts > b.ts AND a.ts < b.ts + INTERVAL '1' MILLISECOND;`,
+    );
+    assert.match(empty.message, /the join's time bounds leave no interval.*line 5, column 22/);
   });
 
   it('late data: option values, and two window aggregations over a table with late.topic', async () => {
@@ -781,6 +801,87 @@ describe('streaming SQL: end to end over the embedded log', () => {
       const distinct = new Set(values).size;
       assert.ok(Math.abs(row.d - distinct) <= distinct * 0.03, `distinct ${row.d} ~ ${distinct}`);
     }
+  });
+
+  it('an interval join (ON keys AND time bounds) equals intervalJoin of the DataStream API', async () => {
+    const log = await testLog();
+    interface View {
+      viewId: string;
+      ad: string;
+      ts: number;
+    }
+    const views: View[] = [];
+    const clicks: View[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const view = { viewId: `v${i}`, ad: `ad${i % 5}`, ts: i * 1000 + ((i * 7919) % 3000) };
+      views.push(view);
+      // Some clicks within 10 s of their view, some too late, one per three views.
+      if (i % 3 === 0) clicks.push({ viewId: view.viewId, ad: view.ad, ts: view.ts + ((i * 31) % 14) * 1000 });
+    }
+    await log.produce('views', views, { partitions: 1 });
+    await log.produce('clicks', clicks, { partitions: 1 });
+    const tables = `
+      CREATE TABLE views (viewId VARCHAR, ad VARCHAR, ts BIGINT, WATERMARK FOR ts AS ts - INTERVAL '3' SECOND);
+      CREATE TABLE clicks (viewId VARCHAR, ad VARCHAR, ts BIGINT, WATERMARK FOR ts AS ts - INTERVAL '3' SECOND);
+      CREATE TABLE attributed (viewId VARCHAR, ad VARCHAR, delay BIGINT) WITH ('topic' = 'attributed');`;
+    const p = await plan(
+      `${tables}
+       INSERT INTO attributed SELECT c.viewId, v.ad, c.ts - v.ts
+       FROM clicks c JOIN views AS v ON c.viewId = v.viewId AND v.ts BETWEEN c.ts - INTERVAL '10' SECOND AND c.ts
+       WHERE v.ad <> 'ad4';`,
+    );
+    const join = p.inserts[0]!.query.join!;
+    assert.equal(join.right.name, 'views');
+    assert.deepEqual([join.lowerMs, join.upperMs, join.leftKeys.length], [-10_000, 0, 1]);
+    const explained = await explainSql(
+      `${tables} INSERT INTO attributed SELECT c.viewId, v.ad, c.ts - v.ts FROM clicks c, views v
+       WHERE c.viewId = v.viewId AND c.ts >= v.ts AND c.ts < v.ts + INTERVAL '10' SECOND;`,
+    );
+    assert.match(explained, /interval-join \(operator: IntervalJoinOperator\)/);
+    const comma = await plan(
+      `${tables} INSERT INTO attributed SELECT c.viewId, v.ad, c.ts - v.ts FROM clicks c, views v
+       WHERE c.viewId = v.viewId AND c.ts >= v.ts AND c.ts < v.ts + INTERVAL '10' SECOND AND v.ad <> 'ad4';`,
+    );
+    assert.deepEqual([comma.inserts[0]!.query.join!.lowerMs, comma.inserts[0]!.query.join!.upperMs], [-9_999, 0]);
+
+    const sql = sqlPipeline(
+      `${tables}
+       INSERT INTO attributed SELECT c.viewId, v.ad, c.ts - v.ts
+       FROM clicks c JOIN views AS v ON c.viewId = v.viewId AND v.ts BETWEEN c.ts - INTERVAL '10' SECOND AND c.ts
+       WHERE v.ad <> 'ad4';`,
+    );
+    await runBounded(sql, log.log);
+    const expected = collect<{ viewId: string; ad: string; delay: number }>();
+    await runBounded(
+      definePipeline(({ log: l, bounded }) => {
+        const p = new Pipeline({ name: 'ds-join', bounded });
+        const strategy = watermarks.boundedOutOfOrderness('3s');
+        const v = p
+          .source(logSource({ log: l, topic: 'views', format: json<View>() }))
+          .withTimestamps((x) => x.ts, strategy);
+        const c = p
+          .source(logSource({ log: l, topic: 'clicks', format: json<View>() }))
+          .withTimestamps((x) => x.ts, strategy);
+        c.keyBy((x) => x.viewId)
+          .intervalJoin(
+            v.keyBy((x) => x.viewId),
+            { lower: '-10s', upper: 0 },
+            (click, view) => ({
+              viewId: click.viewId,
+              ad: view.ad,
+              delay: click.ts - view.ts,
+            }),
+          )
+          .filter((r) => r.ad !== 'ad4')
+          .sinkTo(expected);
+        return p;
+      }),
+      log.log,
+    );
+    const order = (rows: { viewId: string }[]) => [...rows].sort((a, b) => a.viewId.localeCompare(b.viewId));
+    const got = await log.read<{ viewId: string; ad: string; delay: number }>('attributed');
+    assert.ok(got.length > 100 && got.length < clicks.length, `${got.length} of ${clicks.length} clicks attributed`);
+    assert.deepEqual(order(got), order(expected.values));
   });
 
   it('a projection with a filter, and records that do not fit the table go to dead letters', async () => {
