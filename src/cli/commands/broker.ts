@@ -63,11 +63,13 @@ Examples:
         throw error;
       });
       const where = listenerAddress(broker);
+      // Listening for the signal before saying we are up: whoever waits for that line may stop us at once.
+      const shutdown = untilShutdownSignal();
       console.log(
         `${paint('bold', 'sluice broker')}: Kafka protocol on ${paint('cyan', where)}, data in ${log.dataDir}` +
           ` (Ctrl-C stops)`,
       );
-      await untilShutdownSignal();
+      await shutdown;
       await broker.close();
       await log.close();
       console.log('sluice broker: stopped');
