@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startSluice } from '../support/processes.ts';
-import { type Input, random, readTopics, runPipeline, writeInput } from './helpers/crash.ts';
+import { type Input, killUntilDone, readTopics, runPipeline, writeInput } from './helpers/crash.ts';
 import { needsConfluentKafka, PYTHON } from './helpers/librdkafka.ts';
 
 /** A read_committed librdkafka consumer that, unlike kcat, keeps reconnecting while every broker is down. */
@@ -122,32 +122,21 @@ describe('exactly-once to Kafka consumers under SIGKILL', () => {
     fs.cpSync(crashed, pristine, { recursive: true });
     const port = await freePort();
 
-    const rand = random(11);
     let consumer = await consumerAttached(crashed, port);
-    let kills = 0;
-    let attempts = 0;
-    let maxDelayMs = 500;
-    const transactionsSeen = { aborted: 0 };
-    for (;;) {
-      attempts++;
-      assert.ok(attempts < 30 * 6, `the pipeline keeps making progress between kills (${kills} kills)`);
-      const wantKill = kills < 30;
-      const delay = wantKill ? Math.floor(rand() * maxDelayMs) : undefined;
-      const result = await runPipeline(file, crashed, ['--checkpoint-interval', '40ms'], delay, port);
-      if (result.killed) {
-        kills++;
-        continue;
-      }
-      assert.equal(result.code, 0, result.output);
-      if (!wantKill) break;
-      // It finished before its kill: begin again from the input (and with a fresh consumer), killing sooner.
-      kills = 0;
-      maxDelayMs = Math.max(100, Math.floor(maxDelayMs * 0.6));
-      consumer.process.kill('SIGKILL');
-      fs.rmSync(crashed, { recursive: true, force: true });
-      fs.cpSync(pristine, crashed, { recursive: true });
-      consumer = await consumerAttached(crashed, port);
-    }
+    await killUntilDone({
+      file,
+      crashed,
+      pristine,
+      kills: 30,
+      seed: 11,
+      maxDelayMs: 500,
+      kafkaPort: port,
+      // Begun again from the input: a fresh consumer too.
+      onStartOver: async () => {
+        consumer.process.kill('SIGKILL');
+        consumer = await consumerAttached(crashed, port);
+      },
+    });
 
     // The pipeline is done; a broker over its data directory lets the consumer read the rest.
     const broker = startSluice(['broker', '--data-dir', crashed, '--kafka-port', String(port)]);
@@ -185,7 +174,6 @@ describe('exactly-once to Kafka consumers under SIGKILL', () => {
     assert.deepEqual(values, expected, 'the same records');
     // The crashes left aborted transactions behind: the log holds more than the consumer saw.
     const all = (await readTopics(crashed, ['window-totals'], 'read_uncommitted'))['window-totals']!;
-    transactionsSeen.aborted = all.length - values.length;
-    assert.ok(transactionsSeen.aborted > 0, 'some crash aborted output the consumer never saw');
+    assert.ok(all.length > values.length, 'some crash aborted output the consumer never saw');
   });
 });

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { sluice, startSluice } from '../support/processes.ts';
-import { type Input, random, readTopics, runPipeline, writeInput } from './helpers/crash.ts';
+import { type Input, killUntilDone, readTopics, runPipeline, writeInput } from './helpers/crash.ts';
 
 const dirs: string[] = [];
 after(() => {
@@ -40,30 +40,8 @@ async function crashTest(options: {
   const expected = await readTopics(reference, options.outputs);
   assert.ok(expected[options.outputs[0]!]!.length > 100, 'the reference run produced results');
 
-  const rand = random(7);
-  let kills = 0;
-  let attempts = 0;
   // Kill anywhere from startup (restore, first checkpoint) to deep into the run; shorter when runs are quick.
-  let maxDelayMs = 400;
-  for (;;) {
-    attempts++;
-    assert.ok(attempts < options.kills * 6, `the pipeline keeps making progress between kills (${kills} kills)`);
-    const wantKill = kills < options.kills;
-    const args = ['--checkpoint-interval', '40ms'];
-    const result = await runPipeline(file, crashed, args, wantKill ? Math.floor(rand() * maxDelayMs) : undefined);
-    if (result.killed) {
-      kills++;
-      continue;
-    }
-    assert.equal(result.code, 0, result.output);
-    if (!wantKill) break;
-    // It finished before its kill: begin again from the input, killing sooner, so that the final run has seen
-    // every kill.
-    kills = 0;
-    maxDelayMs = Math.max(100, Math.floor(maxDelayMs * 0.6));
-    fs.rmSync(crashed, { recursive: true, force: true });
-    fs.cpSync(pristine, crashed, { recursive: true });
-  }
+  await killUntilDone({ file, crashed, pristine, kills: options.kills, seed: 7, maxDelayMs: 400 });
   const actual = await readTopics(crashed, options.outputs);
   for (const topic of options.outputs) {
     assert.equal(actual[topic]!.length, expected[topic]!.length, `${topic}: as many records as the uninterrupted run`);

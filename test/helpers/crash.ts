@@ -1,6 +1,8 @@
 // Crash tests' shared parts: a deterministic input written to a fresh data directory, a pipeline run as `sluice run
 // --bounded` that can be SIGKILLed a while after it started, and the output topics as read_committed readers see them.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import { type IsolationLevel, openLog } from '../../src/log/index.ts';
 import { SLUICE } from '../../support/processes.ts';
 
@@ -109,4 +111,45 @@ export function runPipeline(
       resolve({ code, killed: killed && code === null, output });
     });
   });
+}
+
+/**
+ * Runs the pipeline bounded in `crashed` again and again, SIGKILLing each run at a random instant, until `kills`
+ * kills are behind it and a run completes. A run that finishes before its kill starts everything over from
+ * `pristine`, killing sooner (`onStartOver` first), so that the final run has seen every kill. Budgeted by progress:
+ * a bounded number of attempts per kill.
+ */
+export async function killUntilDone(options: {
+  file: string;
+  crashed: string;
+  pristine: string;
+  kills: number;
+  seed: number;
+  maxDelayMs: number;
+  kafkaPort?: number;
+  onStartOver?: () => Promise<void>;
+}): Promise<void> {
+  const rand = random(options.seed);
+  let kills = 0;
+  let attempts = 0;
+  let maxDelayMs = options.maxDelayMs;
+  for (;;) {
+    attempts++;
+    assert.ok(attempts < options.kills * 6, `the pipeline keeps making progress between kills (${kills} kills)`);
+    const wantKill = kills < options.kills;
+    const delay = wantKill ? Math.floor(rand() * maxDelayMs) : undefined;
+    const args = ['--checkpoint-interval', '40ms'];
+    const result = await runPipeline(options.file, options.crashed, args, delay, options.kafkaPort);
+    if (result.killed) {
+      kills++;
+      continue;
+    }
+    assert.equal(result.code, 0, result.output);
+    if (!wantKill) return;
+    kills = 0;
+    maxDelayMs = Math.max(100, Math.floor(maxDelayMs * 0.6));
+    fs.rmSync(options.crashed, { recursive: true, force: true });
+    fs.cpSync(options.pristine, options.crashed, { recursive: true });
+    await options.onStartOver?.();
+  }
 }
