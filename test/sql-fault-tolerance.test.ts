@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ServingStore } from '../src/serve/index.ts';
-import { random, readTopics, runPipeline, writeInput } from './helpers/crash.ts';
+import { killUntilDone, readTopics, runPipeline, writeInput } from './helpers/crash.ts';
 
 const SQL = new URL('../examples/windowed-counts.sql', import.meta.url).pathname;
 const OUTPUTS = ['window-totals', 'events-late'];
@@ -37,7 +37,7 @@ async function tableOf(dataDir: string): Promise<string> {
 }
 
 describe('streaming SQL under SIGKILL', () => {
-  it('windowed-counts.sql over 150,000 disordered events: killed 8 times, topics and table equal', {
+  it('windowed-counts.sql over 150,000 disordered events: killed 15 times, topics and table equal', {
     timeout: 600_000,
   }, async () => {
     const input = copyOf();
@@ -71,25 +71,7 @@ describe('streaming SQL under SIGKILL', () => {
     assert.ok(expected['events-late']!.length > 0, 'late events');
 
     const crashed = copyOf(input);
-    const rand = random(11);
-    let kills = 0;
-    let maxDelayMs = 600;
-    for (let attempt = 0; ; attempt++) {
-      assert.ok(attempt < 60, `the pipeline keeps making progress between kills (${kills} kills)`);
-      const delay = kills < 8 ? 30 + Math.floor(rand() * maxDelayMs) : undefined;
-      const result = await runPipeline(SQL, crashed, ['--checkpoint-interval', '40ms'], delay);
-      if (result.killed) {
-        kills++;
-        continue;
-      }
-      assert.equal(result.code, 0, result.output);
-      if (kills >= 8) break;
-      // It finished before its kill: begin again from the input, killing sooner.
-      kills = 0;
-      maxDelayMs = Math.max(100, Math.floor(maxDelayMs * 0.6));
-      fs.rmSync(crashed, { recursive: true, force: true });
-      fs.cpSync(input, crashed, { recursive: true });
-    }
+    await killUntilDone({ file: SQL, crashed, pristine: input, kills: 15, seed: 11, maxDelayMs: 600 });
     const actual = await readTopics(crashed, OUTPUTS);
     for (const topic of OUTPUTS) {
       assert.equal(
