@@ -1,7 +1,8 @@
 // The package's public surface (`import { … } from 'sluice'`): what a pipeline file, a deployment file or a
 // program embedding pipelines uses — building pipelines, event time, windows and aggregates, sources, sinks and
-// formats, serving tables, deployments, errors. Everything not exported here, from `sluice/testing` or from
-// `sluice/kafka` is internal and may change in any release; docs/package.md lists every export with its purpose.
+// formats, serving tables, streaming SQL, deployments, errors. Everything not exported here, from `sluice/testing`
+// or from `sluice/kafka` is internal and may change in any release; docs/package.md lists every export with its
+// purpose.
 
 export type {
   KeyedContext,
@@ -47,12 +48,14 @@ export {
   type PipelineLog,
   type PipelineMetrics,
   type PipelineOptions,
+  type PipelineSqlOptions,
   type Sink,
   type Source,
   type SourceBatch,
   type SourceContext,
   type SourceMetrics,
   type SourcePartitionMetrics,
+  type SqlRow,
   type StartPosition,
   text,
   toMillis,
@@ -85,3 +88,13 @@ export {
   serveTable,
   type TableDefinition,
 } from './serve/index.ts';
+// Loading the SQL layer also gives every Pipeline its sql() method (src/sql registers its compiler with the engine).
+export {
+  type CompileOptions,
+  compileSql,
+  explainSql,
+  type SqlStreamOptions,
+  type SqlType,
+  sqlPipeline,
+  sqlStream,
+} from './sql/index.ts';

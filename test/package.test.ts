@@ -1,6 +1,7 @@
 // Sluice as users get it: `npm pack`, the tarball installed into fresh projects outside the repository (no
 // sources, no development condition), a pipeline importing from 'sluice' run with `npx sluice run` against the
-// embedded log, fed by kcat and queried; and `sluice init`'s starter project installed, tested and type-checked.
+// embedded log, fed by kcat and queried; streaming SQL from the package (p.sql, a .sql file run); and `sluice init`'s
+// starter project installed, tested and type-checked.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -76,7 +77,13 @@ describe('the npm package', () => {
       }
       if (file.startsWith('dist/')) assert.match(file, /\.(js|d\.ts)$|^dist\/web\//, `${file} in dist/`);
     }
-    for (const needed of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/testing.js', 'dist/src/kafka.js']) {
+    for (const needed of [
+      'dist/src/index.js',
+      'dist/src/index.d.ts',
+      'dist/src/testing.js',
+      'dist/src/kafka.js',
+      'dist/src/sql/index.js',
+    ]) {
       assert.ok(packed.includes(needed), `${needed} is missing`);
     }
     assert.ok(packed.includes('dist/web/dist/index.html'), 'the dashboard is missing');
@@ -143,6 +150,21 @@ describe('the npm package', () => {
       await closed;
       clearTimeout(timer);
     }
+  });
+
+  test('streaming SQL from the package: p.sql in a TypeScript pipeline, sluice run of a .sql file', SLOW, async () => {
+    const dir = await newProject('sql');
+    fs.writeFileSync(path.join(dir, 'query.ts'), SQL_QUERY);
+    const out = await ok('node', ['query.ts'], dir);
+    assert.deepEqual(JSON.parse(out), [{ name: 'bob', score: 20 }]);
+
+    fs.writeFileSync(path.join(dir, 'copy.sql'), SQL_FILE);
+    const ran = await ok(
+      'npx',
+      ['sluice', 'run', 'copy.sql', '--bounded', '--no-kafka', '--no-http', '--data-dir', path.join(dir, 'data')],
+      dir,
+    );
+    assert.doesNotMatch(ran, /Error/);
   });
 
   test(
@@ -221,4 +243,26 @@ export default definePipeline(async ({ log, bounded, serving }) => {
   );
   return p;
 });
+`;
+
+/** A TypeScript program mixing DataStream operators with p.sql (Node runs the .ts file, stripping its types). */
+const SQL_QUERY = `import { fromArrays, Pipeline, type SqlRow } from 'sluice';
+import { collect } from 'sluice/testing';
+
+const p = new Pipeline({ name: 'query', bounded: true });
+const clicks = p.source(fromArrays([[{ name: 'alice', n: 1 }, { name: 'bob', n: 2 }]])).map((c) => ({ ...c, n: c.n }));
+const rows = await p.sql<{ name: string; score: number }>(
+  'CREATE TABLE clicks (name VARCHAR, n BIGINT); SELECT name, n * 10 AS score FROM clicks WHERE n > 1;',
+  { streams: { clicks } },
+);
+const out = collect<SqlRow>();
+rows.map((r) => ({ name: r.name, score: r.score })).sinkTo(out);
+await p.run();
+console.log(JSON.stringify(out.values));
+`;
+
+/** A SQL pipeline file (\`sluice run copy.sql\`): creates its topics, copies nothing in a bounded run. */
+const SQL_FILE = `CREATE TABLE clicks (name VARCHAR, ts BIGINT) WITH ('topic' = 'clicks');
+CREATE TABLE copied (name VARCHAR, ts BIGINT) WITH ('topic' = 'copied');
+INSERT INTO copied SELECT name, ts FROM clicks WHERE ts > 0;
 `;

@@ -42,10 +42,13 @@ export {
   Pipeline,
   type PipelineMetrics,
   type PipelineOptions,
+  type PipelineSqlCompiler,
+  type PipelineSqlOptions,
   type PipelineTopology,
   type PipelineView,
   type SourceMetrics,
   type SourcePartitionMetrics,
+  type SqlRow,
   type TopologyEdge,
   type TopologyNode,
 } from './pipeline.ts';

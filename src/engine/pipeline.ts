@@ -2,6 +2,8 @@
 // It owns the three parts that do the work: the graph the stream API builds (graph.ts), the executor that runs it
 // (executor.ts, with its checkpoint coordinator, checkpoint/coordinator.ts) and the metrics read from both
 // (metrics.ts). The stream builders reach the graph directly; none of its building methods is the Pipeline's.
+import type { PipelineEnvironment } from '../contracts/index.ts';
+import { SluiceError } from '../errors.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import type { CheckpointInfo, CheckpointOptions } from './checkpoint/coordinator.ts';
 import type { CheckpointData } from './checkpoint/format.ts';
@@ -26,6 +28,29 @@ export type {
   TopologyEdge,
   TopologyNode,
 } from './metrics.ts';
+
+/** A row of a SQL query as `Pipeline.sql` returns it: an object named by the query's columns (TIMESTAMPs in epoch ms). */
+export type SqlRow = Record<string, number | string | boolean | null>;
+
+export interface PipelineSqlOptions {
+  /** Where the script's tables over topics read and write (`log`) and its materialized views live (`serving`): a
+   * pipeline file's environment. Needed unless every table the query reads is bound in `streams`. */
+  env?: Pick<PipelineEnvironment, 'log' | 'serving'>;
+  /** Tables read from these DataStreams of this pipeline instead of their topics (records with the declared
+   * columns; a WATERMARK in the table's declaration assigns event time on the stream). */
+  // biome-ignore lint/suspicious/noExplicitAny: a DataStream of any record type (DataStream is invariant in it)
+  streams?: Record<string, DataStream<any>>;
+}
+
+/** What `Pipeline.sql` calls: the SQL layer's compiler, which registers itself when loaded (it sits above the engine). */
+export type PipelineSqlCompiler = (
+  pipeline: Pipeline,
+  text: string,
+  options: PipelineSqlOptions,
+) => Promise<DataStream<SqlRow>>;
+
+/** Stateless: a function of the SQL layer, the same for every pipeline of the process. */
+let sqlCompiler: PipelineSqlCompiler | undefined;
 
 export class Pipeline implements PipelineView {
   readonly name: string;
@@ -54,6 +79,28 @@ export class Pipeline implements PipelineView {
 
   source<T>(source: Source<T>): DataStream<T> {
     return new DataStream<T>(this.#graph, this.#graph.addSource(source as Source<unknown>));
+  }
+
+  /**
+   * A streaming SQL query in this pipeline, as a DataStream of its rows (docs/sql.md): `text` declares the tables it
+   * reads (CREATE TABLE over topics of `options.env.log`, or bound to `options.streams`) and holds exactly one bare
+   * SELECT; its INSERT INTO and CREATE MATERIALIZED VIEW statements are added to the pipeline too. Asynchronous
+   * (planning uses DuckDB's parser); `R` names the row's type when the caller knows it.
+   *
+   *     const totals = await p.sql<{ key: string; n: number }>(`CREATE TABLE ev (…); SELECT key, count(*) AS n …`, { env });
+   */
+  sql<R extends object = SqlRow>(text: string, options: PipelineSqlOptions = {}): Promise<DataStream<R>> {
+    if (!sqlCompiler) {
+      return Promise.reject(
+        new SluiceError('UNSUPPORTED', "Pipeline.sql needs the SQL layer: import the pipeline from 'sluice'"),
+      );
+    }
+    return sqlCompiler(this, text, options) as unknown as Promise<DataStream<R>>;
+  }
+
+  /** @internal The SQL layer registers the compiler behind `sql()` when it is loaded (src/sql/index.ts). */
+  static registerSqlCompiler(compiler: PipelineSqlCompiler): void {
+    sqlCompiler = compiler;
   }
 
   /** Every record refused by any operator or source, with the error and the original record. */

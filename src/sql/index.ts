@@ -2,13 +2,13 @@
 // parsed by DuckDB's parser (queries) and our pre-pass (DDL), planned and type-checked here, and built with the
 // DataStream API into an ordinary Pipeline. docs/sql.md is the dialect.
 import path from 'node:path';
-import type {
-  DataStream,
+import {
+  type DataStream,
   Pipeline,
-  PipelineDefinition,
-  PipelineEnvironment,
-  PipelineLog,
-  PipelineTopology,
+  type PipelineDefinition,
+  type PipelineEnvironment,
+  type PipelineLog,
+  type PipelineTopology,
 } from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
 import { addToPipeline, buildPipeline } from './build.ts';
@@ -97,6 +97,19 @@ export async function sqlStream(
   return rows!;
 }
 
+// `p.sql(text, { env, streams })` is sqlStream; the engine sits below this layer, so the SQL layer lends it the
+// compiler when loaded (the package entry loads it: `import { Pipeline } from 'sluice'` has p.sql).
+Pipeline.registerSqlCompiler((p, text, { env, streams }) =>
+  sqlStream(
+    p,
+    env ?? { log: noLog('Pipeline.sql: the script reads or writes topics; pass { env } for its log') },
+    text,
+    {
+      ...(streams ? { streams: streams as Record<string, DataStream<Row>> } : {}),
+    },
+  ),
+);
+
 /** The name `sluice run` gives a SQL file's pipeline: the file's name without `.sql`. */
 export function pipelineNameOf(file: string): string {
   return path.basename(file).replace(/\.sql$/i, '');
@@ -174,11 +187,16 @@ function describe(q: QueryPlan): string {
 }
 
 /** EXPLAIN builds the graph only: a source or sink never touches its log before the pipeline runs. */
-const NO_LOG = new Proxy(
-  {},
-  {
-    get() {
-      throw new Error('EXPLAIN does not read or write the log');
+const NO_LOG = noLog('EXPLAIN does not read or write the log');
+
+/** A log that refuses every use with `message`. */
+function noLog(message: string): PipelineLog {
+  return new Proxy(
+    {},
+    {
+      get() {
+        throw new SluiceError('INVALID_ARGUMENT', message);
+      },
     },
-  },
-) as PipelineLog;
+  ) as PipelineLog;
+}
