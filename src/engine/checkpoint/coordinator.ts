@@ -13,17 +13,26 @@ import type { PipelineHistory } from '../history.ts';
 import { type NodeTimeState, PipelineFailure } from '../node.ts';
 import { type CheckpointData, encodeCheckpoint } from './format.ts';
 import { sameKind } from './kinds.ts';
+import type { CheckpointStorage } from './storage.ts';
 import { CheckpointStore, readCheckpointFile } from './store.ts';
 
 export interface CheckpointOptions {
   /** This pipeline's checkpoint directory (the runner uses `<data dir>/checkpoints/<pipeline name>`). */
-  dir: string;
+  dir?: string;
+  /**
+   * Where checkpoints live instead of `dir`: another store (`LogCheckpointStore`, the log itself, for processes
+   * that share no filesystem). `retain` is then the store's own.
+   */
+  storage?: CheckpointStorage;
   /** Period of automatic checkpoints in ms (default 10,000; 0: only on demand). */
   intervalMs?: number;
   /** How many completed checkpoints to keep (default 3). */
   retain?: number;
-  /** Where to start: the latest complete checkpoint (default), a savepoint or checkpoint file, or nothing. */
-  restoreFrom?: 'latest' | 'none' | { file: string };
+  /**
+   * Where to start: the latest complete checkpoint (default), a savepoint or checkpoint file, a savepoint of the
+   * store by name, or nothing.
+   */
+  restoreFrom?: 'latest' | 'none' | { file: string } | { savepoint: string };
   /** Start from a savepoint that has state for operators this pipeline no longer has (that state is dropped). */
   allowNonRestoredState?: boolean;
 }
@@ -55,8 +64,11 @@ export class CheckpointCoordinator {
   private readonly logger: Logger;
   private readonly clock: () => number;
   private readonly history: () => PipelineHistory;
-  private options: Required<Omit<CheckpointOptions, 'restoreFrom'>> & Pick<CheckpointOptions, 'restoreFrom'>;
-  private store: CheckpointStore | undefined;
+  private options: Required<Omit<CheckpointOptions, 'restoreFrom' | 'dir' | 'storage'>> &
+    Pick<CheckpointOptions, 'restoreFrom'>;
+  private store: CheckpointStorage | undefined;
+  /** The store's open(), once per store (again after it failed). */
+  private opened: Promise<void> | undefined;
   private pendingRestore: CheckpointData | undefined;
   private nextCheckpointId = 1;
   private chain: Promise<unknown> = Promise.resolve();
@@ -79,18 +91,28 @@ export class CheckpointCoordinator {
     this.logger = options.logger;
     this.clock = options.clock;
     this.history = options.history;
-    this.options = { dir: '', intervalMs: 10_000, retain: 3, allowNonRestoredState: false };
+    this.options = { intervalMs: 10_000, retain: 3, allowNonRestoredState: false };
   }
 
   enable(options: CheckpointOptions): void {
     this.options = {
-      dir: options.dir,
       intervalMs: options.intervalMs ?? 10_000,
       retain: options.retain ?? 3,
       restoreFrom: options.restoreFrom,
       allowNonRestoredState: options.allowNonRestoredState ?? false,
     };
-    this.store = new CheckpointStore(options.dir, this.options.retain, this.logger);
+    if (options.storage) this.store = options.storage;
+    else if (options.dir !== undefined) this.store = new CheckpointStore(options.dir, this.options.retain, this.logger);
+    else throw new SluiceError('INVALID_CONFIG', 'checkpoints need a directory (dir) or a store (storage)');
+    this.opened = undefined;
+  }
+
+  private ready(store: CheckpointStorage): Promise<void> {
+    this.opened ??= store.open().catch((error: unknown) => {
+      this.opened = undefined;
+      throw error;
+    });
+    return this.opened;
   }
 
   /** Checkpoints are on (there is a directory to write them to). */
@@ -118,7 +140,7 @@ export class CheckpointCoordinator {
         new PipelineFailure('CHECKPOINTS_DISABLED', `pipeline ${this.graph.name} has no checkpoint directory`),
       );
     }
-    if (options.savepoint !== undefined) store.savepointFile(options.savepoint); // validates the name first
+    if (options.savepoint !== undefined) store.checkSavepointName(options.savepoint); // validates the name first
     const run = this.chain.catch(() => {}).then(() => this.take(store, options.savepoint));
     this.chain = run;
     return run;
@@ -140,7 +162,8 @@ export class CheckpointCoordinator {
     }
   }
 
-  private async take(store: CheckpointStore, savepoint: string | undefined): Promise<CheckpointInfo> {
+  private async take(store: CheckpointStorage, savepoint: string | undefined): Promise<CheckpointInfo> {
+    await this.ready(store);
     const id = this.nextCheckpointId++;
     const kind = savepoint === undefined ? 'checkpoint' : 'savepoint';
     const started = performance.now();
@@ -234,7 +257,7 @@ export class CheckpointCoordinator {
    * positions), and has every sink undo what it wrote after it. Returns it.
    */
   async restoreAtStart(): Promise<CheckpointData | undefined> {
-    const restored = this.loadRestorePoint();
+    const restored = await this.loadRestorePoint();
     if (restored) this.apply(restored);
     if (this.store) {
       for (const { operator, node } of this.graph.sinks) await operator.sink.recover?.(restored?.sinks[node.uid]);
@@ -243,7 +266,7 @@ export class CheckpointCoordinator {
   }
 
   /** The checkpoint or savepoint to start from, per the checkpoint options (or one handed to restoreNext()). */
-  private loadRestorePoint(): CheckpointData | undefined {
+  private async loadRestorePoint(): Promise<CheckpointData | undefined> {
     if (this.pendingRestore) {
       const data = this.pendingRestore;
       this.pendingRestore = undefined;
@@ -252,9 +275,15 @@ export class CheckpointCoordinator {
     const store = this.store;
     if (!store) return undefined;
     const from = this.options.restoreFrom ?? 'latest';
-    this.nextCheckpointId = (store.ids()[0] ?? 0) + 1;
+    await this.ready(store);
+    this.nextCheckpointId = (await store.lastId()) + 1;
     if (from === 'none') return undefined;
-    const stored = from === 'latest' ? store.latest() : { data: readCheckpointFile(from.file), file: from.file };
+    const stored =
+      from === 'latest'
+        ? await store.loadLatest()
+        : 'savepoint' in from
+          ? await store.loadSavepoint(from.savepoint)
+          : { data: readCheckpointFile(from.file), file: from.file };
     if (!stored) return undefined;
     const name = this.graph.name;
     if (stored.data.pipeline !== name) {

@@ -9,16 +9,14 @@ import { SluiceError } from '../../errors.ts';
 import { removeTempFilesSync, writeFileAtomic } from '../../files.ts';
 import type { Logger } from '../../logger.ts';
 import { type CheckpointData, decodeCheckpoint } from './format.ts';
+import type { CheckpointStorage, StoredCheckpoint } from './storage.ts';
+
+export type { StoredCheckpoint } from './storage.ts';
 
 const CHECKPOINT_FILE = /^chk-(\d{20})\.ckpt$/;
 const SAVEPOINT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
-export interface StoredCheckpoint {
-  data: CheckpointData;
-  file: string;
-}
-
-export class CheckpointStore {
+export class CheckpointStore implements CheckpointStorage {
   readonly dir: string;
   private readonly retain: number;
   private readonly logger: Logger;
@@ -34,6 +32,32 @@ export class CheckpointStore {
     fs.mkdirSync(path.join(dir, 'requests'), { recursive: true });
     removeTempFilesSync(dir);
     removeTempFilesSync(path.join(dir, 'savepoints'));
+  }
+
+  get location(): string {
+    return this.dir;
+  }
+
+  async open(): Promise<void> {}
+
+  async lastId(): Promise<number> {
+    return this.ids()[0] ?? 0;
+  }
+
+  async loadLatest(): Promise<StoredCheckpoint | undefined> {
+    return this.latest();
+  }
+
+  async loadSavepoint(name: string): Promise<StoredCheckpoint> {
+    const file = this.savepointFile(name);
+    if (!fs.existsSync(file)) {
+      throw new SluiceError('SAVEPOINT_NOT_FOUND', `no savepoint "${name}" (${file})`, { file });
+    }
+    return { data: readCheckpointFile(file), file };
+  }
+
+  checkSavepointName(name: string): void {
+    this.savepointFile(name);
   }
 
   /** Ids of the checkpoints on disk, newest first. */

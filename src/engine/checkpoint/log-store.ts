@@ -1,0 +1,262 @@
+// Checkpoints kept in the log itself, for processes on hosts that share no filesystem: a compactable topic
+// (`<pipeline>-checkpoints`, one partition per task) of keyed records, on the embedded log or any Kafka cluster.
+// A checkpoint is its chunks — `<scope>/chk/<id>/<nonce>/<n>`, at most `chunkBytes` each — and then its metadata
+// record `<scope>/chk/<id>` (JSON: chunk count, sizes, CRC-32C of each chunk and of the whole, the writer's nonce),
+// appended last and durably: a checkpoint counts only once its metadata record is in the log and every chunk it
+// names reads back with its checksum. A write that a crash tore (chunks without metadata) or a chunk that fails its
+// checksum is skipped with a warning and the checkpoint before it used, as the directory store does. Checkpoints
+// beyond the newest `retain`, and chunks no metadata names, are superseded with tombstones (metadata first), so
+// that compaction (`cleanup.policy=compact`) reclaims them. Savepoints are `<scope>/sp/<name>` alike, never
+// superseded.
+import { randomBytes } from 'node:crypto';
+import { crc32c } from '@node-rs/crc32';
+import type { PipelineLog } from '../../contracts/index.ts';
+import { SluiceError } from '../../errors.ts';
+import type { Logger } from '../../logger.ts';
+import { ensureTopic } from '../ensure-topic.ts';
+import { decodeCheckpoint } from './format.ts';
+import { KeyedPartition } from './keyed-partition.ts';
+import type { CheckpointStorage, StoredCheckpoint } from './storage.ts';
+
+const SAVEPOINT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+const META_FORMAT = 1;
+
+/** The metadata record of a checkpoint or savepoint: what its chunks must be to count. */
+export interface ChunkedMeta {
+  format: number;
+  kind: 'checkpoint' | 'savepoint';
+  /** The checkpoint id, or the savepoint's name. */
+  name: string;
+  /** The writer's nonce: chunk keys carry it, so chunks of two writes of one id never mix. */
+  nonce: string;
+  bytes: number;
+  crc: number;
+  chunks: { bytes: number; crc: number }[];
+  writtenAt: number;
+}
+
+/** The topic that holds a pipeline's checkpoints in the log. */
+export function checkpointTopic(pipeline: string): string {
+  return `${pipeline}-checkpoints`;
+}
+
+export interface LogCheckpointStoreOptions {
+  log: PipelineLog;
+  /** The topic (see checkpointTopic()); created with `partitions` partitions if missing. */
+  topic: string;
+  /** Whose checkpoints: `p0003` for partition task 3, `main` for a whole pipeline. Keys start with it. */
+  scope: string;
+  /** The partition the scope's records go to (default 0; a task's: its partition, modulo the topic's count). */
+  partition?: number;
+  /** Partitions to create the topic with (default 1: a scaled-out pipeline's tasks, one each). */
+  partitions?: number;
+  retain: number;
+  logger: Logger;
+  /** The largest chunk (default 512 KiB: well under Kafka's default 1 MiB message size). */
+  chunkBytes?: number;
+  /** The partition's reader, when the caller shares it (the task's lease keeps its records there too). */
+  keyed?: KeyedPartition;
+}
+
+const pad = (id: number) => String(id).padStart(20, '0');
+
+export class LogCheckpointStore implements CheckpointStorage {
+  readonly location: string;
+  private readonly options: LogCheckpointStoreOptions;
+  private readonly keyed: KeyedPartition;
+  private readonly chunkBytes: number;
+
+  constructor(options: LogCheckpointStoreOptions) {
+    if (!Number.isInteger(options.retain) || options.retain < 1) {
+      throw new SluiceError('INVALID_CONFIG', `checkpoints.retain must be an integer >= 1, got ${options.retain}`);
+    }
+    if (!/^[A-Za-z0-9._-]+$/.test(options.scope)) {
+      throw new SluiceError('INVALID_NAME', `checkpoint scope "${options.scope}" must be letters, digits, . _ -`);
+    }
+    this.options = options;
+    this.chunkBytes = options.chunkBytes ?? 512 * 1024;
+    this.keyed = options.keyed ?? new KeyedPartition(options.log, options.topic, options.partition ?? 0);
+    this.location = `${options.topic}/${this.keyed.partition}:${options.scope}`;
+  }
+
+  async open(): Promise<void> {
+    const { log, topic } = this.options;
+    await ensureTopic(log, topic, { partitions: this.options.partitions ?? 1, config: { retentionMs: -1 } });
+    await this.keyed.catchUp();
+  }
+
+  /** Ids of the checkpoints whose metadata is in the log, newest first. */
+  ids(): number[] {
+    const prefix = `${this.options.scope}/chk/`;
+    return this.keyed
+      .keys(prefix)
+      .map((key) => key.slice(prefix.length))
+      .filter((rest) => /^\d{20}$/.test(rest))
+      .map(Number)
+      .sort((a, b) => b - a);
+  }
+
+  async lastId(): Promise<number> {
+    await this.keyed.catchUp();
+    return this.ids()[0] ?? 0;
+  }
+
+  async loadLatest(): Promise<StoredCheckpoint | undefined> {
+    await this.keyed.catchUp();
+    for (const id of this.ids()) {
+      const key = this.checkpointKey(id);
+      try {
+        return { data: decodeCheckpoint(this.assemble(key), this.where(key)), file: this.where(key) };
+      } catch (error) {
+        this.options.logger.warn(
+          { checkpoint: this.where(key), err: error },
+          'skipping an unreadable checkpoint; trying the one before',
+        );
+      }
+    }
+    return undefined;
+  }
+
+  async loadSavepoint(name: string): Promise<StoredCheckpoint> {
+    this.checkSavepointName(name);
+    await this.keyed.catchUp();
+    const key = this.savepointKey(name);
+    if (this.keyed.get(key) === undefined) {
+      throw new SluiceError('SAVEPOINT_NOT_FOUND', `no savepoint "${name}" in ${this.location}`, { name });
+    }
+    return { data: decodeCheckpoint(this.assemble(key), this.where(key)), file: this.where(key) };
+  }
+
+  checkSavepointName(name: string): void {
+    if (!SAVEPOINT_NAME.test(name)) {
+      throw new SluiceError(
+        'INVALID_NAME',
+        `savepoint name "${name}" must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit`,
+      );
+    }
+  }
+
+  hasSavepoint(name: string): boolean {
+    return this.keyed.get(this.savepointKey(name)) !== undefined;
+  }
+
+  async writeCheckpoint(id: number, bytes: Buffer): Promise<string> {
+    const key = this.checkpointKey(id);
+    await this.write(key, 'checkpoint', String(id), bytes);
+    await this.supersede();
+    return this.where(key);
+  }
+
+  async writeSavepoint(name: string, bytes: Buffer): Promise<string> {
+    this.checkSavepointName(name);
+    const key = this.savepointKey(name);
+    await this.write(key, 'savepoint', name, bytes);
+    return this.where(key);
+  }
+
+  /** `sluice savepoint` asks through a directory; a log store has no requests (savepoints are taken by API). */
+  takeRequests(): string[] {
+    return [];
+  }
+
+  private checkpointKey(id: number): string {
+    return `${this.options.scope}/chk/${pad(id)}`;
+  }
+
+  private savepointKey(name: string): string {
+    return `${this.options.scope}/sp/${name}`;
+  }
+
+  private where(key: string): string {
+    return `${this.options.topic}/${this.keyed.partition}:${key}`;
+  }
+
+  /** Chunks first (flushed), then the metadata record, durably: until it is in the log, the write does not count. */
+  private async write(key: string, kind: ChunkedMeta['kind'], name: string, bytes: Buffer): Promise<void> {
+    const nonce = randomBytes(6).toString('hex');
+    const meta: ChunkedMeta = {
+      format: META_FORMAT,
+      kind,
+      name,
+      nonce,
+      bytes: bytes.length,
+      crc: crc32c(bytes),
+      chunks: [],
+      writtenAt: Date.now(),
+    };
+    const { log, topic } = this.options;
+    for (let at = 0, n = 0; at < bytes.length || n === 0; at += this.chunkBytes, n++) {
+      const chunk = bytes.subarray(at, Math.min(bytes.length, at + this.chunkBytes));
+      meta.chunks.push({ bytes: chunk.length, crc: crc32c(chunk) });
+      await this.keyed.append([{ key: `${key}/${nonce}/${n}`, value: Buffer.from(chunk) }], false);
+    }
+    await log.flush?.(topic);
+    await this.keyed.append([{ key, value: Buffer.from(JSON.stringify(meta)) }], true);
+  }
+
+  /** Reads a checkpoint's chunks back as its metadata names them, each verified, and joins them. */
+  private assemble(key: string): Buffer {
+    const record = this.keyed.get(key);
+    if (record === undefined) throw corrupt(this.where(key), 'no metadata record');
+    let meta: ChunkedMeta;
+    try {
+      meta = JSON.parse(record.value.toString()) as ChunkedMeta;
+    } catch {
+      throw corrupt(this.where(key), 'the metadata record is not JSON');
+    }
+    if (meta.format !== META_FORMAT || !Array.isArray(meta.chunks)) {
+      throw corrupt(this.where(key), `metadata format ${meta.format}; this Sluice reads ${META_FORMAT}`);
+    }
+    const parts: Buffer[] = [];
+    for (const [n, expected] of meta.chunks.entries()) {
+      const chunk = this.keyed.get(`${key}/${meta.nonce}/${n}`)?.value;
+      if (chunk === undefined) throw corrupt(this.where(key), `chunk ${n} of ${meta.chunks.length} is missing`);
+      if (chunk.length !== expected.bytes || crc32c(chunk) !== expected.crc) {
+        throw corrupt(this.where(key), `chunk ${n} of ${meta.chunks.length} fails its checksum`);
+      }
+      parts.push(chunk);
+    }
+    const whole = Buffer.concat(parts);
+    if (whole.length !== meta.bytes || crc32c(whole) !== meta.crc) throw corrupt(this.where(key), 'checksum mismatch');
+    return whole;
+  }
+
+  /**
+   * Tombstones for the checkpoints beyond the newest `retain` (metadata before chunks: a reader never takes a
+   * checkpoint whose chunks are going) and for chunks no retained checkpoint names (a torn write's, an older
+   * write's of the same id); savepoints' chunks stay.
+   */
+  private async supersede(): Promise<void> {
+    const scope = this.options.scope;
+    const ids = this.ids();
+    const keep = new Set(ids.slice(0, this.options.retain));
+    const metas: string[] = [];
+    const chunks: string[] = [];
+    for (const id of ids.slice(this.options.retain)) metas.push(this.checkpointKey(id));
+    const named = new Set<string>();
+    for (const id of keep) {
+      const key = this.checkpointKey(id);
+      try {
+        const meta = JSON.parse(this.keyed.get(key)!.value.toString()) as ChunkedMeta;
+        for (let n = 0; n < meta.chunks.length; n++) named.add(`${key}/${meta.nonce}/${n}`);
+      } catch {
+        // unreadable metadata: its chunks go with the rest
+      }
+    }
+    const newest = ids[0] ?? 0;
+    const prefix = `${scope}/chk/`;
+    for (const key of this.keyed.keys(prefix)) {
+      const parts = key.slice(prefix.length).split('/');
+      if (parts.length !== 3 || named.has(key)) continue;
+      // A chunk of a checkpoint newer than the newest whole one may be a write in progress (not ours: we are its
+      // only writer, and ours is done); it goes once a newer checkpoint completes.
+      if (Number(parts[0]) <= newest) chunks.push(key);
+    }
+    const tombstones = [...metas, ...chunks].map((key) => ({ key, value: null }));
+    if (tombstones.length > 0) await this.keyed.append(tombstones, true);
+  }
+}
+
+function corrupt(where: string, why: string): SluiceError {
+  return new SluiceError('CORRUPT_CHECKPOINT', `${where}: ${why}`, { file: where });
+}
