@@ -1,5 +1,6 @@
-// Any Kafka-protocol cluster as a PipelineLog, through @platformatic/kafka: an idempotent producer for appends,
-// consumers without a group for reads and long polls, an admin client for topics, and — where the cluster has them
+// Any Kafka-protocol cluster as a PipelineLog: through @platformatic/kafka an idempotent producer for appends, an
+// admin client for topics and a consumer (no group) for metadata and offsets; reads and long polls are Fetch
+// requests of its own (fetcher.ts) whose record batches stay undecoded (readRaw, as the embedded log's), and — where the cluster has them
 // (Kafka 3.0+: ListTransactions) — transactional writers, one producer per transaction (transactions.ts), with which
 // exactly-once sinks write each checkpoint epoch as a transaction. The interface's synchronous calls (hasTopic,
 // describeTopic) are served from a metadata cache loaded at connect, reloaded by refresh(), and kept current by
@@ -13,6 +14,7 @@ import {
   type CompressionType,
   DEFAULT_TOPIC_CONFIG,
   type LogRecord,
+  type RawReadResult,
   type ReadOptions,
   type RecordReadResult,
   type TopicConfig,
@@ -25,7 +27,7 @@ import {
 import { fromClientError } from './errors.ts';
 import { Fetcher, type FetchTarget } from './fetcher.ts';
 import { InOrder } from './in-order.ts';
-import { acknowledgedOffsets, toMessages } from './records.ts';
+import { acknowledgedOffsets, decodePage, toMessages } from './records.ts';
 import {
   type ClusterTransactionalWriter,
   completePrepared,
@@ -81,9 +83,13 @@ export class KafkaClusterLog implements PipelineLog {
   private readonly topics = new Map<string, CachedTopic>();
   private readonly admin: Admin;
   private readonly producer: Producer;
+  /** Metadata and offsets (its fetch() is not used: fetcher.ts reads). */
   private readonly reader: Consumer;
-  private readonly poller: Consumer;
   private readonly fetcher: Fetcher;
+  /** Where each broker listens, by node id (from the metadata). */
+  private readonly brokers = new Map<number, { host: string; port: number }>();
+  /** The Fetch version the fetcher sends: the newest the cluster and the codec (4–12) both have. */
+  private fetchVersion = 12;
   private readonly appending = new InOrder<AppendResult>();
   private closed = false;
   private readonly options: KafkaLogOptions;
@@ -108,33 +114,40 @@ export class KafkaClusterLog implements PipelineLog {
     this.client = base;
     this.admin = new Admin(base);
     this.producer = new Producer({ ...base, idempotent: true, acks: ProduceAcks.ALL, autocreateTopics: false });
-    // Two consumers, two sets of connections: a long poll occupies its connection until data comes or it times
-    // out, and reads must not queue behind it. Neither joins a group (fetch() only): offsets live in checkpoints.
-    const consumer = {
+    // Joins no group: offsets live in checkpoints.
+    this.reader = new Consumer({
       ...base,
       groupId: `${clientId}-fetch`,
       isolationLevel: FetchIsolationLevels.READ_COMMITTED,
-    };
-    this.reader = new Consumer(consumer);
-    this.poller = new Consumer(consumer);
+    });
     this.fetcher = new Fetcher({
-      reader: this.reader,
-      poller: this.poller,
+      clientId,
+      version: () => this.fetchVersion,
+      address: (node) => this.address(node),
       target: (topic, partition) => this.target(topic, partition),
       observed: (topic, partition, page) => this.observe(topic, partition, page),
-      fail: (error, what) => fromClientError(error, this.bootstrap, what),
+      stale: (topic) => this.refresh(topic),
     });
   }
 
   async connect(): Promise<void> {
+    const apis = await this.call('list the API versions', () => this.admin.listApis());
+    const fetch = apis.find((a) => a.apiKey === 1);
+    if (fetch === undefined || fetch.maxVersion < 4) {
+      throw new SluiceError(
+        'UNSUPPORTED_VERSION',
+        `the cluster at ${this.bootstrap} does not serve Fetch v4 or later (Kafka 0.11+, record batches v2)`,
+        { bootstrap: this.bootstrap },
+      );
+    }
+    this.fetchVersion = Math.min(12, fetch.maxVersion);
     await this.refresh();
-    if (this.options.transactions !== false && this.openTransactionalWriter === undefined)
-      await this.offerTransactions();
+    if (this.options.transactions !== false && this.openTransactionalWriter === undefined) this.offerTransactions(apis);
   }
 
   /** Adds the transaction methods when the cluster has every API they use. */
-  private async offerTransactions(): Promise<void> {
-    const apis = transactionApis(await this.call('list the API versions', () => this.admin.listApis()));
+  private offerTransactions(offered: Parameters<typeof transactionApis>[0]): void {
+    const apis = transactionApis(offered);
     if (apis === undefined) return;
     const host: TransactionHost = {
       admin: this.admin,
@@ -188,15 +201,11 @@ export class KafkaClusterLog implements PipelineLog {
       ]);
       return [metadata, starts, ends, stable] as const;
     });
+    for (const [node, broker] of metadata.brokers) this.brokers.set(node, { host: broker.host, port: broker.port });
     for (const name of names) {
       const meta = metadata.topics.get(name);
       if (!meta) continue;
       const hasId = meta.id !== undefined && meta.id !== NIL_UUID;
-      // With topic ids the client must know the topic to translate between ids and names for any Fetch version.
-      if (hasId) {
-        this.reader.topics.track(name);
-        this.poller.topics.track(name);
-      }
       const partitions = meta.partitions.map((_, partition) => ({
         partition,
         logStartOffset: Number(starts.get(name)?.[partition] ?? 0n),
@@ -207,7 +216,7 @@ export class KafkaClusterLog implements PipelineLog {
       }));
       this.topics.set(name, {
         info: { name, id: hasId ? meta.id.replaceAll('-', '') : '', config: defaultConfig(), partitions },
-        target: meta.partitions.map((p) => ({ topicId: hasId ? meta.id : name, node: p.leader })),
+        target: meta.partitions.map((p) => ({ node: p.leader })),
       });
     }
   }
@@ -294,6 +303,19 @@ export class KafkaClusterLog implements PipelineLog {
     offset: number,
     options: Pick<ReadOptions, 'maxBytes' | 'isolation'> = {},
   ): Promise<RecordReadResult> {
+    return decodePage(offset, await this.readRaw(topic, partition, offset, options));
+  }
+
+  /**
+   * Whole record batches from `offset`, undecoded, as the cluster sent them (a batch may start before `offset`):
+   * read committed, up to the last stable offset, with the aborted transactions among them (`isAbortedBatch`).
+   */
+  async readRaw(
+    topic: string,
+    partition: number,
+    offset: number,
+    options: Pick<ReadOptions, 'maxBytes' | 'isolation'> = {},
+  ): Promise<RawReadResult> {
     this.partitionInfo(topic, partition);
     try {
       const committed = options.isolation === 'read_committed';
@@ -347,12 +369,7 @@ export class KafkaClusterLog implements PipelineLog {
     await this.appending.settled();
     // Ends nothing: what a sink prepared stays open for its next run to commit.
     await Promise.allSettled([...this.writers.values()].map((writer) => writer.close()));
-    await Promise.allSettled([
-      this.producer.close(),
-      this.reader.close(true),
-      this.poller.close(true),
-      this.admin.close(),
-    ]);
+    await Promise.allSettled([this.producer.close(), this.reader.close(true), this.admin.close()]);
   }
 
   private async call<T>(what: string, work: () => Promise<T>): Promise<T> {
@@ -383,13 +400,28 @@ export class KafkaClusterLog implements PipelineLog {
     return p;
   }
 
+  private address(node: number): { host: string; port: number } {
+    const broker = this.brokers.get(node);
+    if (broker === undefined) {
+      throw new SluiceError(
+        'BROKER_UNAVAILABLE',
+        `the cluster at ${this.bootstrap} named no address for node ${node}`,
+        {
+          bootstrap: this.bootstrap,
+          node,
+        },
+      );
+    }
+    return broker;
+  }
+
   private target(topic: string, partition: number): FetchTarget {
     this.partitionInfo(topic, partition);
     return this.cached(topic).target[partition]!;
   }
 
   /** Offsets only move forward here: an older answer arriving late must not hide a newer acknowledgement. */
-  private observe(topic: string, partition: number, page: RecordReadResult): void {
+  private observe(topic: string, partition: number, page: RawReadResult): void {
     const p = this.topics.get(topic)?.info.partitions[partition];
     if (!p) return;
     p.logStartOffset = Math.max(p.logStartOffset, page.logStartOffset);

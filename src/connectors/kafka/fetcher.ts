@@ -1,32 +1,32 @@
-// Reads partitions of a Kafka cluster with Consumer.fetch (no group): one-off reads, and long polls that wait for
-// data. Waits asked for in the same tick share one fetch per broker (a
+// Reads partitions of a Kafka cluster with Fetch requests of its own (fetch-connection.ts: the project's protocol
+// codec, no consumer group), pages of raw record batches: one-off reads, and long polls that wait for data. Waits
+// asked for in the same tick share one fetch per broker (a
 // source waits on all its partitions at once, and a broker answers one request per connection at a time, so
 // separate long polls would queue behind each other). Pages a poll brought back are kept so that the read that
 // follows at that offset costs no second round trip. (Reading ahead on the reader's one connection measured no
 // faster on loopback: the requests queue behind each other at the broker; see docs/connectors.md.) Each read and
 // wait is read_committed (up to the last stable offset, without aborted transactions) or read_uncommitted.
-import { type Consumer, FetchIsolationLevels } from '@platformatic/kafka';
 import { SluiceError } from '../../errors.ts';
-import type { RecordReadResult } from '../../log/index.ts';
-import { type FetchedPartition, type FetchResponse, toReadResult } from './records.ts';
+import type { RawReadResult } from '../../log/index.ts';
+import { FetchConnection } from './fetch-connection.ts';
+import { type FetchedPartition, toRawPage } from './records.ts';
 
 export interface FetchTarget {
-  /** What the fetch request names the topic by: its UUID when the cluster has them, else its name. */
-  topicId: string;
   /** The partition leader's node id. */
   node: number;
 }
 
 export interface FetcherOptions {
-  /** Serves one-off reads. */
-  reader: Consumer;
-  /** Serves long polls only, on its own connections, so that a poll never holds a read back. */
-  poller: Consumer;
+  clientId: string;
+  /** The Fetch version to send (4–12: what the codec and the cluster both have). */
+  version(): number;
+  /** Where a node listens. */
+  address(node: number): { host: string; port: number };
   target(topic: string, partition: number): FetchTarget;
   /** Every partition a fetch saw: its end and start offsets. */
-  observed(topic: string, partition: number, page: RecordReadResult): void;
-  /** Maps a client error to a SluiceError. */
-  fail(error: unknown, what: string): unknown;
+  observed(topic: string, partition: number, page: RawReadResult): void;
+  /** Reloads the metadata after a partition's leader moved (the fetch is then sent again, to the new leader). */
+  stale(topic: string): Promise<void>;
 }
 
 interface Request {
@@ -42,7 +42,7 @@ interface Request {
 interface Prefetched {
   offset: number;
   committed: boolean;
-  page: RecordReadResult;
+  page: RawReadResult;
 }
 
 interface Waiter {
@@ -55,9 +55,15 @@ interface Waiter {
 }
 
 /** One partition's outcome in a fetch: a page, or Kafka's error code for it. */
-type Outcome = { page: RecordReadResult } | { errorCode: number };
+type Outcome = { page: RawReadResult } | { errorCode: number };
+
+/** A broker's connections of one kind, by node id. */
+type Pool = Map<number, FetchConnection>;
 
 const PAGE_BYTES = 1 << 20;
+const EMPTY = Buffer.alloc(0);
+/** Tries of a read whose connection broke or whose partition's leader moved. */
+const TRIES = 3;
 
 export class Fetcher {
   private readonly prefetched = new Map<string, Prefetched>();
@@ -66,6 +72,10 @@ export class Fetcher {
   private flushScheduled = false;
   private closed = false;
   private readonly options: FetcherOptions;
+  /** One-off reads. */
+  private readonly readers: Pool = new Map();
+  /** Long polls only, on connections of their own, so that a poll never holds a read back. */
+  private readonly pollers: Pool = new Map();
 
   constructor(options: FetcherOptions) {
     this.options = options;
@@ -77,14 +87,27 @@ export class Fetcher {
     offset: number,
     maxBytes = PAGE_BYTES,
     committed = false,
-  ): Promise<RecordReadResult> {
+  ): Promise<RawReadResult> {
     const key = keyOf(topic, partition);
     const kept = this.prefetched.get(key);
     this.prefetched.delete(key);
     if (kept?.offset === offset && kept.committed === committed) return kept.page;
-    const outcome = await this.fetchOne(this.options.reader, { topic, partition, offset, maxBytes, committed }, 0);
-    if ('errorCode' in outcome) throw this.partitionError(outcome.errorCode, topic, partition, offset);
-    return outcome.page;
+    const request = { topic, partition, offset, maxBytes, committed };
+    for (let tries = 1; ; tries++) {
+      let outcome: Outcome;
+      try {
+        outcome = await this.fetchOne(this.readers, request, 0);
+      } catch (error) {
+        if (tries >= TRIES || this.closed || (error as SluiceError).code !== 'BROKER_UNAVAILABLE') throw error;
+        continue; // a broken connection is replaced by the next try's
+      }
+      if (!('errorCode' in outcome)) return outcome.page;
+      if (tries < TRIES && LEADER_MOVED.has(outcome.errorCode)) {
+        await this.options.stale(topic);
+        continue;
+      }
+      throw this.partitionError(outcome.errorCode, topic, partition, offset);
+    }
   }
 
   /** True when a fetched page at `offset`, read at that isolation level, is waiting to be read. */
@@ -132,6 +155,10 @@ export class Fetcher {
     for (const waiter of this.queue) waiter.resolve(false);
     this.queue = [];
     this.prefetched.clear();
+    for (const pool of [this.readers, this.pollers]) {
+      for (const connection of pool.values()) connection.close();
+      pool.clear();
+    }
   }
 
   private enqueue(waiter: Waiter): void {
@@ -172,7 +199,7 @@ export class Fetcher {
     try {
       const levels = [...byLevel];
       const answers = await Promise.all(
-        levels.map(([, requests]) => this.fetchMany(this.options.poller, [...requests.values()], maxWait)),
+        levels.map(([, requests]) => this.fetchMany(this.pollers, [...requests.values()], maxWait)),
       );
       outcomes = new Map(levels.map(([committed], i) => [committed, answers[i]!]));
     } catch (error) {
@@ -199,11 +226,10 @@ export class Fetcher {
     if (this.queue.length > 0) this.schedulePoll();
   }
 
-  private async fetchOne(consumer: Consumer, request: Request, maxWaitMs: number): Promise<Outcome> {
-    const outcomes = await this.fetchMany(consumer, [request], maxWaitMs);
-    // An incremental fetch session (KIP-227, real Kafka) leaves out partitions with nothing new: an empty page.
-    const empty = {
-      records: [],
+  private async fetchOne(pool: Pool, request: Request, maxWaitMs: number): Promise<Outcome> {
+    const outcomes = await this.fetchMany(pool, [request], maxWaitMs);
+    const empty: RawReadResult = {
+      batches: EMPTY,
       nextOffset: request.offset,
       highWatermark: request.offset,
       lastStableOffset: request.offset,
@@ -216,7 +242,7 @@ export class Fetcher {
    * Fetches every request (one fetch per leader, in parallel; all of one isolation level); keeps the pages no read
    * asked for yet.
    */
-  private async fetchMany(consumer: Consumer, requests: Request[], maxWaitMs: number): Promise<Map<string, Outcome>> {
+  private async fetchMany(pool: Pool, requests: Request[], maxWaitMs: number): Promise<Map<string, Outcome>> {
     const committed = requests[0]?.committed ?? false;
     const byNode = new Map<number, Request[]>();
     for (const r of requests) {
@@ -228,47 +254,62 @@ export class Fetcher {
     const outcomes = new Map<string, Outcome>();
     await Promise.all(
       [...byNode].map(async ([node, list]) => {
-        const names = new Map<string, string>();
-        const topics = new Map<string, { topicId: string; partitions: FetchPartition[] }>();
+        const topics = new Map<string, { topic: string; partitions: FetchPartition[] }>();
         let maxBytes = 0;
         for (const r of list) {
-          const { topicId } = this.options.target(r.topic, r.partition);
-          names.set(topicId, r.topic);
-          let entry = topics.get(topicId);
-          if (!entry) topics.set(topicId, (entry = { topicId, partitions: [] }));
+          let entry = topics.get(r.topic);
+          if (!entry) topics.set(r.topic, (entry = { topic: r.topic, partitions: [] }));
           entry.partitions.push({
             partition: r.partition,
-            fetchOffset: BigInt(r.offset),
             currentLeaderEpoch: -1,
+            fetchOffset: r.offset,
             lastFetchedEpoch: -1,
+            logStartOffset: -1,
             partitionMaxBytes: r.maxBytes,
           });
           maxBytes += r.maxBytes;
         }
-        let response: FetchResponse;
-        try {
-          response = await consumer.fetch({
-            node,
-            maxWaitTime: maxWaitMs,
+        // No fetch session (epoch -1): every partition asked for is answered, each request complete in itself.
+        const answer = await this.connection(pool, node).fetch(
+          this.options.version(),
+          {
+            replicaId: -1,
+            maxWaitMs,
             minBytes: 1,
             maxBytes,
-            isolationLevel: committed ? FetchIsolationLevels.READ_COMMITTED : FetchIsolationLevels.READ_UNCOMMITTED,
+            isolationLevel: committed ? 1 : 0,
+            sessionId: 0,
+            sessionEpoch: -1,
             topics: [...topics.values()],
+            forgottenTopicsData: [],
+            rackId: '',
+          },
+          maxWaitMs,
+        );
+        if (answer.errorCode !== 0) {
+          throw new SluiceError('FETCH_FAILED', `fetch from node ${node}: Kafka error code ${answer.errorCode}`, {
+            node,
+            errorCode: answer.errorCode,
           });
-        } catch (error) {
-          // A partition's error fails the whole call, but the response still holds every partition's answer.
-          const partial = (error as { response?: FetchResponse }).response;
-          if (partial?.responses === undefined) throw this.options.fail(error, `fetch from node ${node}`);
-          response = partial;
         }
-        for (const t of response.responses) {
-          const topic = names.get(t.topicId);
-          if (topic === undefined) continue;
-          for (const p of t.partitions) this.record(outcomes, list, topic, p);
+        for (const t of answer.responses) {
+          for (const p of t.partitions) this.record(outcomes, list, t.topic, p);
         }
       }),
     );
     return outcomes;
+  }
+
+  /** The pool's connection to `node`, a new one when there is none or it broke. */
+  private connection(pool: Pool, node: number): FetchConnection {
+    let connection = pool.get(node);
+    if (connection === undefined || connection.broken) {
+      connection?.close();
+      const { host, port } = this.options.address(node);
+      connection = new FetchConnection(host, port, this.options.clientId);
+      pool.set(node, connection);
+    }
+    return connection;
   }
 
   private record(outcomes: Map<string, Outcome>, requests: Request[], topic: string, p: FetchedPartition): void {
@@ -279,10 +320,10 @@ export class Fetcher {
       outcomes.set(key, { errorCode: p.errorCode });
       return;
     }
-    const page = toReadResult(request.offset, p, request.committed);
+    const page = toRawPage(request.offset, p, request.committed);
     this.options.observed(topic, p.partitionIndex, page);
     outcomes.set(key, { page });
-    if (page.records.length > 0 && !this.hasPage(topic, p.partitionIndex, request.offset, request.committed)) {
+    if (page.nextOffset > request.offset && !this.hasPage(topic, p.partitionIndex, request.offset, request.committed)) {
       this.prefetched.set(key, { offset: request.offset, committed: request.committed, page });
     }
   }
@@ -311,17 +352,23 @@ export class Fetcher {
   }
 }
 
-type FetchPartition = Parameters<Consumer['fetch']>[0]['topics'][number]['partitions'][number];
+type FetchPartition = FetchRequestOf['topics'][number]['partitions'][number];
+type FetchRequestOf = Parameters<FetchConnection['fetch']>[1];
 
 /** Kafka's error codes for the two partition errors callers handle. */
 const OFFSET_OUT_OF_RANGE = 1;
 const UNKNOWN_TOPIC_OR_PARTITION = 3;
+/**
+ * The partition's leader is elsewhere now (LEADER_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH,
+ * UNKNOWN_LEADER_EPOCH): the metadata is reloaded and the read tried again.
+ */
+const LEADER_MOVED = new Set([5, 6, 74, 76]);
 
 function keyOf(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
 }
 
 /** Where a reader at the request's isolation level finds the partition's end. */
-function readableEnd(page: RecordReadResult, request: Request): number {
+function readableEnd(page: RawReadResult, request: Request): number {
   return request.committed ? (page.lastStableOffset ?? page.highWatermark) : page.highWatermark;
 }

@@ -1,17 +1,29 @@
-// Between the log's records and the Kafka client's: LogRecords become the client's messages (bytes kept as they
-// are, headers in a Map keyed by distinct Buffers so that repeated header keys survive), and fetched record
-// batches become StoredRecords with absolute offsets and timestamps (read committed: without aborted transactions).
-import type { Consumer, MessageToProduce, ProduceResult } from '@platformatic/kafka';
+// Between the log's records and the cluster's: LogRecords become the Kafka client's messages (bytes kept as they
+// are, headers in a Map keyed by distinct Buffers so that repeated header keys survive), and a partition of a Fetch
+// answer becomes the page the embedded log's readRaw returns — its record batches as they came, undecoded, with the
+// aborted transactions among them in the log's form — which the log's own decoder reads (readRecords, LogSource).
+import type { MessageToProduce, ProduceResult } from '@platformatic/kafka';
 import { SluiceError } from '../../errors.ts';
-import type { LogRecord, RecordHeader, RecordReadResult, StoredRecord } from '../../log/index.ts';
+import {
+  type AbortedTransaction,
+  type BatchHeader,
+  decodeBatchRecords,
+  isAbortedBatch,
+  type LogRecord,
+  markerTypeOf,
+  type RawReadResult,
+  type RecordHeader,
+  type RecordReadResult,
+  readBatchHeader,
+  type StoredRecord,
+} from '../../log/index.ts';
+import type { FetchAnswer } from './fetch-connection.ts';
 
-/** Batch attribute bits (Kafka record batch v2). */
-const LOG_APPEND_TIME = 0x08;
-const TRANSACTIONAL = 0x10;
-const CONTROL = 0x20;
+export type FetchedPartition = FetchAnswer['responses'][number]['partitions'][number];
 
-export type FetchResponse = Awaited<ReturnType<Consumer['fetch']>>;
-export type FetchedPartition = FetchResponse['responses'][number]['partitions'][number];
+const EMPTY = Buffer.alloc(0);
+/** An aborted transaction whose abort marker is not in the page: it runs past the page's end. */
+const OPEN_ENDED = Number.MAX_SAFE_INTEGER;
 
 export function toMessages(topic: string, partition: number, records: readonly LogRecord[]): MessageToProduce[] {
   const messages = new Array<MessageToProduce>(records.length);
@@ -51,90 +63,70 @@ function toHeaderMap(headers: readonly RecordHeader[]): Map<Buffer, Buffer> {
 }
 
 /**
- * One partition of a fetch response as a read result from `offset`: records before it (a batch may start earlier)
- * and control records are skipped, and so, read committed, are the batches of aborted transactions; `nextOffset`
- * follows the last batch, so compacted gaps, markers and aborted batches are stepped over.
+ * One partition of a Fetch answer as a raw page read from `offset`: its whole record batches (a batch cut short by the
+ * byte limit is left for the next read), `nextOffset` after the last of them — so compacted gaps, transaction
+ * markers and aborted batches are stepped over —, and read committed, the aborted transactions Kafka listed, each
+ * ending at its producer's abort marker when the page holds it (Kafka lists only where each starts; one producer may
+ * have aborted several, and a marker may come in a later page: the transaction then runs past this one's end).
  */
-export function toReadResult(offset: number, p: FetchedPartition, committed = false): RecordReadResult {
-  const records: StoredRecord[] = [];
+export function toRawPage(offset: number, p: FetchedPartition, committed: boolean): RawReadResult {
+  const data = p.records ?? EMPTY;
+  let end = 0;
   let nextOffset = offset;
-  const aborted = committed ? new AbortedBatches(p.abortedTransactions) : undefined;
-  for (const batch of p.records ?? []) {
-    const base = Number(batch.firstOffset);
-    nextOffset = Math.max(nextOffset, base + batch.lastOffsetDelta + 1);
-    if (aborted?.skips(batch)) continue;
-    if ((batch.attributes & CONTROL) !== 0) continue;
-    const appendTime = (batch.attributes & LOG_APPEND_TIME) !== 0;
-    const firstTimestamp = Number(batch.firstTimestamp);
-    const maxTimestamp = Number(batch.maxTimestamp);
-    for (const r of batch.records) {
-      const recordOffset = base + r.offsetDelta;
-      if (recordOffset < offset) continue;
-      records.push({
-        offset: recordOffset,
-        timestamp: appendTime ? maxTimestamp : firstTimestamp + Number(r.timestampDelta),
-        key: r.key,
-        value: r.value,
-        headers: r.headers.length === 0 ? [] : fromHeaders(r.headers),
-      });
-    }
+  const markers: BatchHeader[] = [];
+  for (;;) {
+    const header = readBatchHeader(data, end);
+    if (header === null) break;
+    end += header.size;
+    nextOffset = Math.max(nextOffset, header.baseOffset + header.lastOffsetDelta + 1);
+    if (committed && header.isControl && header.isTransactional) markers.push(header);
   }
-  const highWatermark = Number(p.highWatermark);
-  return {
-    records,
+  const highWatermark = p.highWatermark;
+  const page: RawReadResult = {
+    batches: end === data.length ? data : data.subarray(0, end),
     nextOffset,
     highWatermark,
-    logStartOffset: Number(p.logStartOffset),
+    logStartOffset: p.logStartOffset ?? 0,
     // Below it every transaction has ended: where read_committed readers stop (brokers that do not know it send -1).
-    lastStableOffset: p.lastStableOffset >= 0n ? Number(p.lastStableOffset) : highWatermark,
+    lastStableOffset: p.lastStableOffset >= 0 ? p.lastStableOffset : highWatermark,
   };
+  if (committed) page.abortedTransactions = abortedIn(data, p.abortedTransactions ?? [], markers);
+  return page;
 }
 
-type FetchedBatch = NonNullable<FetchedPartition['records']>[number];
+function abortedIn(
+  data: Buffer,
+  listed: readonly { producerId: number; firstOffset: number }[],
+  markers: readonly BatchHeader[],
+): AbortedTransaction[] {
+  if (listed.length === 0) return [];
+  const aborts = markers.filter((m) => markerTypeOf(data, m) === 'abort');
+  return listed.map(({ producerId, firstOffset }) => {
+    const marker = aborts.find((m) => m.producerId === producerId && m.baseOffset >= firstOffset);
+    return { producerId, firstOffset, lastOffset: marker?.baseOffset ?? OPEN_ENDED };
+  });
+}
 
 /**
- * Which batches of a read_committed fetch belong to aborted transactions, as Kafka's own consumer decides: the
- * response lists each aborted transaction by producer id and first offset; from that offset on, the producer's
- * transactional batches are aborted until its abort marker. (The marker need not be in the same response, and one
- * producer may have aborted several transactions in it: the client's own filter misses both cases.)
+ * The records of a raw page from `offset`, decoded: never a transaction marker, and read committed, never a record
+ * of an aborted transaction (as the embedded log's readRecords). Keys, values and header values are views into the
+ * page (or into a decompressed batch).
  */
-export class AbortedBatches {
-  /** Aborted transactions not reached yet, by first offset. */
-  private readonly pending: { producerId: bigint; firstOffset: bigint }[];
-  private next = 0;
-  /** Producers whose aborted transaction the batches have reached, and whose abort marker they have not. */
-  private readonly open = new Set<bigint>();
-
-  constructor(aborted: readonly { producerId: bigint; firstOffset: bigint }[] | null | undefined) {
-    this.pending = [...(aborted ?? [])].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : 1));
+export function decodePage(offset: number, page: RawReadResult): RecordReadResult {
+  const aborted = page.abortedTransactions ?? [];
+  const records: StoredRecord[] = [];
+  const data = page.batches;
+  for (let pos = 0; ; ) {
+    const header = readBatchHeader(data, pos);
+    if (header === null) break;
+    if (!header.isControl && !isAbortedBatch(header, aborted)) decodeBatchRecords(data, header, records, offset);
+    pos += header.size;
   }
-
-  /** True for a batch a read_committed reader skips as aborted (an abort marker ends its producer's range). */
-  skips(batch: FetchedBatch): boolean {
-    if (batch.producerId < 0n) return false;
-    const last = batch.firstOffset + BigInt(batch.lastOffsetDelta);
-    while (this.next < this.pending.length && this.pending[this.next]!.firstOffset <= last) {
-      this.open.add(this.pending[this.next++]!.producerId);
-    }
-    if ((batch.attributes & CONTROL) !== 0) {
-      if (isAbortMarker(batch)) this.open.delete(batch.producerId);
-      return false;
-    }
-    return (batch.attributes & TRANSACTIONAL) !== 0 && this.open.has(batch.producerId);
-  }
-}
-
-/** A control batch's record key is version (int16) and type (int16): 0 abort, 1 commit. */
-function isAbortMarker(batch: FetchedBatch): boolean {
-  const key = batch.records[0]?.key;
-  return key !== null && key !== undefined && key.length >= 4 && key.readInt16BE(2) === 0;
-}
-
-function fromHeaders(headers: [Buffer | null, Buffer | null][]): RecordHeader[] {
-  const out = new Array<RecordHeader>(headers.length);
-  for (let i = 0; i < headers.length; i++) {
-    const [key, value] = headers[i]!;
-    out[i] = { key: key?.toString() ?? '', value };
-  }
-  return out;
+  return {
+    records,
+    nextOffset: page.nextOffset,
+    highWatermark: page.highWatermark,
+    logStartOffset: page.logStartOffset,
+    lastStableOffset: page.lastStableOffset,
+  };
 }
