@@ -15,7 +15,8 @@
 //                same result in the same process (bench/nexmark/loops.ts): the ratio is the engine's overhead;
 //   latency      events paced at half the measured throughput for a few seconds: p50/p99 from when the event that
 //                produced (or fired) a result was due to when the result reached the sink;
-// and each part's peak RSS. Prints a table to stderr and one JSON line per query to stdout.
+// and each part's peak RSS. Prints a table to stderr and one JSON line per query to stdout. With --parallelism 1,2
+// [--partitions P], instead: each query on that many task threads over a partitioned topic (bench/nexmark/parallel.ts).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -37,6 +38,7 @@ import { openLog } from '../src/log/index.ts';
 import { NexmarkGenerator } from './nexmark/generator.ts';
 import { LOOPS } from './nexmark/loops.ts';
 import type { NexmarkEvent } from './nexmark/model.ts';
+import { nexmarkParallel } from './nexmark/parallel.ts';
 import { nexmarkEvents, QUERIES, type QueryName, type QueryOptions } from './nexmark/queries.ts';
 import { nexmarkSource, pacedSource, produceToLog } from './nexmark/sources.ts';
 
@@ -52,6 +54,8 @@ const { values: flags } = parseArgs({
     mode: { type: 'string' },
     'checkpoint-interval': { type: 'string', default: '0' },
     'checkpoint-events': { type: 'string' },
+    parallelism: { type: 'string' },
+    partitions: { type: 'string' },
   },
 });
 // A duration ('10s', '500ms'), or a bare number of milliseconds (0: no checkpoints).
@@ -344,7 +348,19 @@ async function latency(query: QueryName, rate: number) {
   return { ratePerSec: rate, seconds, events: source.produced, results, p50Ms: p50, p99Ms: p99 };
 }
 
-if (flags.mode !== undefined) {
+if (flags.parallelism !== undefined) {
+  // On task threads, the events in a partitioned topic first (bench/nexmark/parallel.ts).
+  await nexmarkParallel({
+    queries,
+    events: N,
+    parallelism: flags.parallelism.split(',').map(Number),
+    partitions: flags.partitions === undefined ? undefined : Number(flags.partitions),
+    runs: RUNS,
+    checkpointMs: CHECKPOINT_MS,
+    child: flags.mode === 'parallel',
+    argv: process.argv.slice(2),
+  });
+} else if (flags.mode !== undefined) {
   const query = queries[0]!;
   const out =
     flags.mode === 'throughput'
