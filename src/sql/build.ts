@@ -13,10 +13,12 @@ import {
   logSource,
   Pipeline,
   type PipelineLog,
+  type Sink,
   watermarks,
   windows,
 } from '../engine/index.ts';
 import { type ColumnType, serveTable } from '../serve/index.ts';
+import { groupBy, KIND, type KindedRow, regularJoin, withKind } from './build-updating.ts';
 import type { AggregateCall, QueryPlan, ScriptPlan, ViewPlan } from './planner.ts';
 import type { TableDef } from './script.ts';
 import { type Row, readColumn, type Value } from './types.ts';
@@ -32,15 +34,8 @@ export interface BuildOptions {
   serving?: ServingStore;
   /** Building for EXPLAIN: materialized views get a placeholder sink. */
   explain?: boolean;
-}
-
-/** The kind of a window result row, for a keyed serving table (a symbol: JSON formats never write it). */
-const KIND = Symbol('sql-row-kind');
-type KindedRow = Row & { [KIND]?: 'insert' | 'update' | 'delete' };
-
-/** Marks a row with its kind, not enumerable: a row handed to TypeScript (sqlStream) shows its columns only. */
-function withKind(row: KindedRow, kind: 'insert' | 'update' | 'delete'): void {
-  Object.defineProperty(row, KIND, { value: kind, enumerable: false });
+  /** Sink tables written to these sinks of the pipeline instead of their topics (by table name). */
+  sinks?: ReadonlyMap<string, Sink<Row>>;
 }
 
 export async function buildPipeline(plan: ScriptPlan, options: BuildOptions): Promise<Pipeline> {
@@ -70,13 +65,12 @@ export async function addToPipeline(
   }
   if (options.ensureTopics !== false) {
     const used = new Set([
-      ...plan.inserts.flatMap((insert) => [insert.query.source, insert.sink]),
-      ...plan.views.map((view) => view.query.source),
-      ...plan.selects.map((select) => select.source),
-      ...[...plan.inserts, ...plan.views].flatMap(({ query }) => (query.join ? [query.join.right] : [])),
-      ...plan.selects.flatMap((query) => (query.join ? [query.join.right] : [])),
+      ...plan.inserts.flatMap((insert) => [...tablesRead(insert.query), insert.sink]),
+      ...plan.views.flatMap((view) => tablesRead(view.query)),
+      ...plan.selects.flatMap(tablesRead),
     ]);
     for (const table of used) {
+      if (options.sinks?.has(table.name)) continue;
       if (!streams.has(table.name)) await ensureTopic(log, table.topic, { partitions: table.partitions });
       if (table.lateTopic !== undefined) await ensureTopic(log, table.lateTopic, { partitions: 1 });
     }
@@ -85,8 +79,17 @@ export async function addToPipeline(
     }
   }
   const sources = new Map<TableDef, DataStream<Row>>();
-  const sourceOf = (table: TableDef) => {
+  let derivedCount = 0;
+  const sourceOf = (table: TableDef): DataStream<Row> => {
     let stream = sources.get(table);
+    if (!stream && table.derived) {
+      // A subquery, view or WITH query: its rows, with the times its operators gave them (a window result's end − 1).
+      const query = table.derived.query as QueryPlan;
+      const uid = `derived-${++derivedCount}-${table.name}`;
+      const names = query.outputs.map((o) => o.name);
+      stream = buildQuery(inputOf(query, uid), query, names, uid, log, true);
+      sources.set(table, stream);
+    }
     if (!stream) {
       stream =
         streams.get(table.name) ??
@@ -105,9 +108,22 @@ export async function addToPipeline(
     const join = query.join;
     if (!join) return sourceOf(query.source);
     const keyOf = (keys: QueryPlan['keys']) =>
-      keys.length === 1 ? keys[0]!.eval : (row: Row) => JSON.stringify(keys.map((k) => k.eval(row)));
-    const left = sourceOf(query.source).keyBy(keyOf(join.leftKeys) as (row: Row) => Value);
-    const right = sourceOf(join.right).keyBy(keyOf(join.rightKeys) as (row: Row) => Value);
+      keys.length === 0
+        ? () => ''
+        : keys.length === 1
+          ? keys[0]!.eval
+          : (row: Row) => JSON.stringify(keys.map((k) => k.eval(row)));
+    const filtered = (stream: DataStream<Row>, where: QueryPlan['where'], side: string) => {
+      if (!where) return stream;
+      const f = where.eval;
+      return stream.filter((row) => f(row) === true).named(`where-${side}`);
+    };
+    const leftRows = filtered(sourceOf(query.source), join.leftWhere, 'left');
+    const rightRows = filtered(sourceOf(join.right), join.rightWhere, 'right');
+    if (join.kind === 'regular')
+      return regularJoin(leftRows, rightRows, keyOf(join.leftKeys), keyOf(join.rightKeys), uid);
+    const left = leftRows.keyBy(keyOf(join.leftKeys) as (row: Row) => Value);
+    const right = rightRows.keyBy(keyOf(join.rightKeys) as (row: Row) => Value);
     return left
       .intervalJoin(right, { lower: join.lowerMs, upper: join.upperMs }, (l, r) => ({ l, r }) as unknown as Row)
       .uid(`sql-${uid}-join`);
@@ -123,7 +139,10 @@ export async function addToPipeline(
       n === 1 ? insert.sink.name : `${insert.sink.name}-${n}`,
       log,
     );
-    rows.sinkTo(topicSink(log, insert.sink.topic, insert.sink.key, insert.sink.partitions));
+    rows.sinkTo(
+      options.sinks?.get(insert.sink.name) ??
+        topicSink(log, insert.sink.topic, insert.sink.key, insert.sink.partitions),
+    );
   }
   for (const view of plan.views) {
     const rows = buildQuery(
@@ -189,6 +208,8 @@ function buildQuery(
   names: string[],
   uid: string,
   log: PipelineLog,
+  /** Read by another query: an updating result retracts a key's previous row before its new one. */
+  derived = false,
 ): DataStream<Row> {
   const outputs = query.outputs.map((o) => o.eval);
   const project = (row: unknown): KindedRow => {
@@ -248,22 +269,7 @@ function buildQuery(
   }
   if (!window) {
     // A regular GROUP BY: each key's accumulators in keyed state (checkpointed), its row re-emitted per record.
-    const aggregate = sqlAggregates(query.aggregates);
-    return stream
-      .keyBy(keyOf)
-      .process<KindedRow>({
-        processElement(row, ctx) {
-          const state = ctx.state.value<Acc[]>('aggregates');
-          const before = state.get();
-          const accs = aggregate.add(before ?? aggregate.create(), row);
-          state.set(accs);
-          const out: KindedRow = project({ k: keysOf(ctx.key), a: aggregate.result(accs), ws: null, we: null });
-          withKind(out, before === undefined ? 'insert' : 'update');
-          ctx.emit(out);
-        },
-      })
-      .uid(`sql-${uid}-group`)
-      .named('select');
+    return groupBy(stream, query, keyOf, keysOf, project, derived).uid(`sql-${uid}-group`).named('select');
   }
   const assigner =
     window.kind === 'tumbling'
@@ -273,6 +279,7 @@ function buildQuery(
         : windows.session(window.gapMs);
   const having = query.having?.eval;
   const table = query.source;
+  if (window.processingTime) stream = stream.withProcessingTime();
   let windowed = stream.keyBy(keyOf).window(assigner);
   if (table.allowedLatenessMs > 0) windowed = windowed.allowedLateness(table.allowedLatenessMs);
   const results = windowed.aggregate(sqlAggregates(query.aggregates)).uid(`sql-${uid}-window`);
@@ -297,6 +304,12 @@ function buildQuery(
     .named('select');
 }
 
+/** Every table a query reads, through its joins and derived relations. */
+export function tablesRead(query: QueryPlan): TableDef[] {
+  const tables = [query.source, ...(query.join ? [query.join.right] : [])];
+  return tables.flatMap((t) => (t.derived ? tablesRead(t.derived.query as QueryPlan) : [t]));
+}
+
 /** A JSON format's validator for a table: the declared columns, typed, in order; others dropped. */
 function rowDecoder(table: TableDef): (value: unknown) => Row {
   const columns = table.columns.map((c) => [c.name, c.type, c.notNull || c.name === table.watermark?.column] as const);
@@ -315,10 +328,10 @@ function rowDecoder(table: TableDef): (value: unknown) => Row {
   };
 }
 
-type Acc = number | null | { s: number; n: number } | Set<Value> | Value;
+export type Acc = number | null | { s: number; n: number } | Set<Value> | Value;
 
 /** Every aggregate of one window GROUP BY in one accumulator array (serializable for checkpoints). */
-function sqlAggregates(calls: AggregateCall[]): Aggregate<Row, Acc[], Value[]> {
+export function sqlAggregates(calls: AggregateCall[]): Aggregate<Row, Acc[], Value[]> {
   const parts = calls.map(aggregateOf);
   return {
     create: () => parts.map((p) => p.create()),

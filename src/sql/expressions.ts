@@ -341,6 +341,11 @@ function compileFunction(node: AstNode, scope: Scope, at: number): Compiled {
     return constant('INTERVAL', (amount.eval({}) as number) * interval);
   }
   if (node.is_operator === true) return compileOperatorFunction(name, args, src, at);
+  if (name === 'proctime') {
+    // Flink's PROCTIME(): the wall clock as the row is computed; a window over it is a processing-time window.
+    if (args.length > 0) throw src.error(at, 'PROCTIME() takes no arguments');
+    return { type: 'TIMESTAMP', eval: () => Date.now() };
+  }
   const scalar = SCALARS[name];
   if (!scalar)
     throw src.unsupported(at, `the function ${name}()`, `supported: ${Object.keys(SCALARS).sort().join(', ')}`);

@@ -4,6 +4,7 @@
 // with their name and position, before anything is built.
 import { type Compiled, compile, type Scope, structuralKey } from './expressions.ts';
 import { type AstNode, locationOf, parseSelect } from './parser.ts';
+import { derivedTable, groupWindow, timesOf, withQueries } from './relations.ts';
 import {
   blankFlinkTableSyntax,
   type ColumnDef,
@@ -59,6 +60,8 @@ export interface WindowSpec {
   offsetMs: number;
   /** Session windows: the gap of inactivity that closes a session. */
   gapMs: number;
+  /** Over a PROCTIME() column: windows of processing time. */
+  processingTime?: boolean;
 }
 
 export interface OutputColumn {
@@ -68,6 +71,10 @@ export interface OutputColumn {
   at: number;
   /** In a window aggregation: the column is window_start, window_end, or the GROUP BY key of this index. */
   role?: 'window_start' | 'window_end' | number;
+  /** The column's value is the row's event time plus this (window_end: + 1 ms), for a query selecting from it. */
+  timeOffset?: number;
+  /** The column is PROCTIME(). */
+  proctime?: boolean;
 }
 
 /** One query: source → WHERE → [window GROUP BY keys, aggregates → HAVING] → projection. */
@@ -87,13 +94,21 @@ export interface QueryPlan {
   /** OVER (PARTITION BY keys ORDER BY ts RANGE|ROWS BETWEEN … PRECEDING AND CURRENT ROW): a rolling aggregate per
    * key over the last `timeMs` of event time or the last `count` records, a row per record. */
   over?: { timeMs: number } | { count: number };
-  /** An interval join of `source` (left) with another table: rows `{ l, r }` then go through WHERE and SELECT. */
+  /** A join of `source` (left) with another table: rows `{ l, r }` then go through WHERE and SELECT. */
   join?: JoinPlan;
+  /** A GROUP BY over an updating relation (a GROUP BY of a subquery): each input row replaces the one of its key,
+   * retracted from the aggregates first. */
+  retracting?: boolean;
 }
 
-/** `FROM l JOIN r ON l.k = r.k AND r.ts BETWEEN l.ts - INTERVAL … AND l.ts + INTERVAL …`: intervalJoin. */
+/** `FROM l JOIN r ON l.k = r.k AND r.ts BETWEEN l.ts - INTERVAL … AND l.ts + INTERVAL …`: intervalJoin; without
+ * time bounds, a regular join (both sides kept in keyed state). */
 export interface JoinPlan {
+  kind: 'interval' | 'regular';
   right: TableDef;
+  /** Conditions on one side only, applied before the join. */
+  leftWhere?: Compiled;
+  rightWhere?: Compiled;
   /** Equal keys, each side over its own row. */
   leftKeys: Compiled[];
   rightKeys: Compiled[];
@@ -120,8 +135,11 @@ export interface ViewPlan {
   at: number;
 }
 
+/** The tables of a script, with its CREATE VIEWs (and a query's WITH queries): planned where they are read. */
+export type Tables = Map<string, TableDef> & { views?: Map<string, AstNode> };
+
 export interface ScriptPlan {
-  tables: Map<string, TableDef>;
+  tables: Tables;
   inserts: InsertPlan[];
   views: ViewPlan[];
   /** Bare SELECTs, planned only for sqlStream (which returns their rows as a DataStream). */
@@ -157,6 +175,21 @@ export async function planScript(text: string, options: PlanOptions = {}): Promi
       plan.tables.set(table.name, table);
     } else if (isWord(first, 'INSERT')) {
       plan.inserts.push(await planInsert(source, rest, plan.tables));
+    } else if (isWord(first, 'CREATE') && isWord(tokens[1], 'VIEW')) {
+      const [, , name, as, query] = tokens;
+      if (!name || (name.kind !== 'word' && name.kind !== 'quoted') || !isWord(as, 'AS') || !query) {
+        throw source.error(tokens[2]?.start ?? statement.end, 'expected CREATE VIEW <name> AS SELECT …');
+      }
+      const views = (plan.tables.views ??= new Map());
+      if (views.has(name.value) || plan.tables.has(name.value)) {
+        throw source.error(name.start, `${name.value} is declared twice`);
+      }
+      const { text: blanked, partitionBy } = blankFlinkTableSyntax(source, query.start, statement.end);
+      if (partitionBy) throw source.unsupported(partitionBy.at, 'SESSION … PARTITION BY in a view');
+      const ast = await parseSelect(source, blanked, query.start);
+      // Planned (and type-checked) now, and again wherever it is read.
+      planQuery(source, ast, plan.tables, query.start);
+      views.set(name.value, ast);
     } else if (isWord(first, 'CREATE') && isWord(tokens[1], 'MATERIALIZED')) {
       const view = await planView(source, rest, plan.tables);
       if (plan.views.some((v) => v.view.name === view.view.name)) {
@@ -175,7 +208,7 @@ export async function planScript(text: string, options: PlanOptions = {}): Promi
       throw source.unsupported(
         first.start,
         `CREATE ${tokens[1]?.value.toUpperCase() ?? ''}`.trim(),
-        'CREATE TABLE and CREATE MATERIALIZED VIEW are',
+        'CREATE TABLE, CREATE VIEW and CREATE MATERIALIZED VIEW are',
       );
     } else {
       throw source.unsupported(first.start, `the statement ${first.value.toUpperCase()}`);
@@ -341,7 +374,7 @@ const WINDOW_COLUMNS = new Set(['window_start', 'window_end', 'window_time', 'wi
 export function planQuery(
   source: SqlSource,
   node: AstNode,
-  tables: Map<string, TableDef>,
+  tables: Tables,
   start: number,
   partitionBy?: { columns: { name: string; at: number }[]; at: number },
 ): QueryPlan {
@@ -350,7 +383,10 @@ export function planQuery(
     throw source.unsupported(start, what);
   }
   const ctes = (node.cte_map as { map?: unknown[] } | undefined)?.map ?? [];
-  if (ctes.length > 0) throw source.unsupported(start, 'WITH (a common table expression)');
+  if (ctes.length > 0) {
+    // WITH q AS (…): q is a view of this query.
+    tables = Object.assign(new Map(tables), { views: withQueries(node, tables.views ?? new Map()) });
+  }
   for (const modifier of (node.modifiers as AstNode[] | undefined) ?? []) {
     const name = { ORDER_MODIFIER: 'ORDER BY', LIMIT_MODIFIER: 'LIMIT', DISTINCT_MODIFIER: 'SELECT DISTINCT' }[
       modifier.type
@@ -363,13 +399,31 @@ export function planQuery(
   if (node.sample) throw source.unsupported(start, 'a SAMPLE clause');
 
   const from = node.from_table as AstNode;
-  if (from.type === 'JOIN') return planJoin(source, node, from, tables, start);
-  const { table, window, alias } = planFrom(source, from, tables, start);
-  if (partitionBy && window?.kind !== 'session') {
-    throw source.unsupported(partitionBy.at, 'PARTITION BY in a window TVF other than SESSION');
+  let table: TableDef;
+  let window: WindowSpec | undefined;
+  let input: Scope;
+  let where: Compiled | undefined;
+  let join: JoinPlan | undefined;
+  if (from.type === 'JOIN') {
+    ({ table, join, scope: input, where } = planJoin(source, node, from, tables, start));
+  } else {
+    let alias: string | undefined;
+    ({ table, window, alias } = planFrom(source, from, tables, start));
+    const grouped = window ? undefined : groupWindow(source, node, start);
+    if (grouped) {
+      // GROUP BY k, SESSION(ts, gap): the window TVF's plan, over the same arguments after the table.
+      window = windowSpec(source, grouped.name, table, grouped.args[0], grouped.args.slice(1), grouped.at);
+      node = grouped.node;
+    }
+    if (partitionBy && window?.kind !== 'session') {
+      throw source.unsupported(partitionBy.at, 'PARTITION BY in a window TVF other than SESSION');
+    }
+    input = inputScope(source, table, alias, window !== undefined);
+    where = node.where_clause ? predicate(source, node.where_clause as AstNode, input, start, 'WHERE') : undefined;
   }
-  const input = inputScope(source, table, alias, window !== undefined);
-  const where = node.where_clause ? predicate(source, node.where_clause as AstNode, input, start, 'WHERE') : undefined;
+  const times = join ? new Map<string, number>() : timesOf(table);
+  const timeColumnOf = (n: AstNode | undefined): number | undefined =>
+    n?.class === 'COLUMN_REF' ? times.get((n.column_names as string[]).at(-1)!) : undefined;
 
   const groups = (node.group_expressions as AstNode[] | undefined) ?? [];
   if (((node.group_sets as unknown[] | undefined) ?? []).length > 1) {
@@ -377,10 +431,24 @@ export function planQuery(
   }
   const selectList = node.select_list as AstNode[];
   if (selectList.some(containsOver)) {
+    if (join) throw source.unsupported(locationOf(from, start), 'OVER over a join');
     if (window) throw source.unsupported(locationOf(from, start), 'OVER aggregates over a window TVF');
     if (groups.length > 0) throw source.unsupported(locationOf(groups[0], start), 'GROUP BY with OVER aggregates');
     if (node.having) throw source.unsupported(locationOf(node.having as AstNode, start), 'HAVING with OVER aggregates');
     return planOver(source, selectList, table, input, where, start);
+  }
+  if (!window && groups.length > 0 && groups.some((g) => timeColumnOf(g) !== undefined)) {
+    // GROUP BY a column that is the rows' time (starttime of a window result, as q5 groups its counts by window): a
+    // window of 1 ms at that time, closed by the watermark, so the result is final (not updating) and keeps its time.
+    window = { kind: 'tumbling', sizeMs: 1, slideMs: 1, offsetMs: 0, gapMs: 0 };
+    const keys = groups.map((k) => compile(k, input, start));
+    const aggregates: AggregateCall[] = [];
+    const result = windowResultScope(source, groups, keys, aggregates, input, false);
+    const having = node.having ? predicate(source, node.having as AstNode, result, start, 'HAVING') : undefined;
+    const outputs = planOutputs(source, selectList, groups, result, table, start).map((o) =>
+      typeof o.role === 'number' ? { ...o, timeOffset: timeColumnOf(groups[o.role]) } : o,
+    );
+    return { source: table, where, window, keys, aggregates, having, outputs, updating: false };
   }
   if (!window && groups.length > 0) {
     // A regular GROUP BY: an updating result, one row per key re-emitted on each of its records.
@@ -395,12 +463,39 @@ export function planQuery(
     const aggregates: AggregateCall[] = [];
     const result = windowResultScope(source, groups, keys, aggregates, input, false);
     const outputs = planOutputs(source, selectList, groups, result, table, start);
-    return { source: table, where, keys, aggregates, outputs, updating: true };
+    const retracting = (table.derived?.query as QueryPlan | undefined)?.updating === true;
+    if (retracting) {
+      // Over an updating relation each row replaces its key's previous row, which is retracted first.
+      const fixed = aggregates.find((a) => !RETRACTABLE.has(a.fn) || a.distinct);
+      if (fixed) {
+        throw source.unsupported(
+          locationOf(groups[0], start),
+          `${fixed.fn}()${fixed.distinct ? ' DISTINCT' : ''} over an updating relation (a GROUP BY of a GROUP BY)`,
+          'count, sum and avg are (they take retractions)',
+        );
+      }
+    }
+    return { source: table, where, keys, aggregates, outputs, updating: true, ...(join ? { join } : {}), retracting };
   }
   if (!window) {
     if (node.having)
       throw source.unsupported(locationOf(node.having as AstNode, start), 'HAVING without a window GROUP BY');
-    const outputs = selectList.flatMap((item, i) => project(source, item, i, input, table, start));
+    if (join) {
+      const outputs = selectList.flatMap((item, i) => {
+        if (item.class === 'STAR')
+          throw source.error(locationOf(item, start), 'SELECT * over a join: name the columns');
+        return project(source, item, i, input, table, start);
+      });
+      return { source: table, where, keys: [], aggregates: [], outputs, updating: false, join };
+    }
+    const outputs = selectList.flatMap((item, i) => project(source, item, i, input, table, start, times));
+    if ((table.derived?.query as QueryPlan | undefined)?.updating) {
+      throw source.unsupported(
+        locationOf(from, start),
+        'a projection of an updating relation (a GROUP BY in a subquery or view)',
+        'aggregate it again (GROUP BY) or write it to a table',
+      );
+    }
     return { source: table, where, keys: [], aggregates: [], outputs, updating: false };
   }
 
@@ -456,9 +551,25 @@ export function planQuery(
   const aggregates: AggregateCall[] = [];
   const result = windowResultScope(source, keyNodes, keys, aggregates, input, true);
   const having = node.having ? predicate(source, node.having as AstNode, result, start, 'HAVING') : undefined;
-  const outputs = planOutputs(source, selectList, keyNodes, result, table, start);
+  const w = window;
+  // A window result's time is its end − 1 ms: window_end is time + 1, window_start time + 1 − size.
+  const offsetOf = (role: OutputColumn['role']): number | undefined =>
+    w.processingTime || w.kind === 'session'
+      ? undefined
+      : role === 'window_end'
+        ? 1
+        : role === 'window_start'
+          ? 1 - w.sizeMs
+          : undefined;
+  const outputs = planOutputs(source, selectList, keyNodes, result, table, start).map((o) => {
+    const offset = offsetOf(o.role);
+    return offset === undefined ? o : { ...o, timeOffset: offset };
+  });
   return { source: table, where, window, keys, aggregates, having, outputs, updating: false };
 }
+
+/** Aggregates whose accumulators take a retraction (an updating input's replaced row). */
+const RETRACTABLE = new Set<AggregateFunction>(['count_star', 'count', 'sum', 'avg']);
 
 function containsOver(node: unknown): boolean {
   if (Array.isArray(node)) return node.some(containsOver);
@@ -563,34 +674,36 @@ function planOver(
 
 type Side = 'l' | 'r';
 
-/** An interval join: equal keys and bounds on both event times in ON; WHERE and SELECT over the joined row. */
+/**
+ * A join's input: equal keys, and bounds between the two sides' times, from ON and (an inner join's) WHERE. With
+ * a lower and an upper bound it is an interval join; without, a regular join (each side kept in keyed state).
+ * Conditions on one side are applied before the join; the others over the joined row `{ l, r }`.
+ */
 function planJoin(
   source: SqlSource,
   node: AstNode,
   from: AstNode,
-  tables: Map<string, TableDef>,
+  tables: Tables,
   start: number,
-): QueryPlan {
+): { table: TableDef; join: JoinPlan; scope: Scope; where?: Compiled } {
   const at = locationOf(from, start);
-  // `FROM a, b WHERE …` (Flink's usual interval join): the WHERE is the join's condition.
-  const comma = from.join_type === 'INNER' && from.ref_type === 'CROSS' && !from.condition && node.where_clause;
-  const condition = (comma ? node.where_clause : from.condition) as AstNode;
-  const whereClause = comma ? undefined : (node.where_clause as AstNode | undefined);
+  const comma = from.join_type === 'INNER' && from.ref_type === 'CROSS' && !from.condition;
   if (from.join_type !== 'INNER' || (from.ref_type !== 'REGULAR' && !comma)) {
     throw source.unsupported(
       at,
       `${String(from.ref_type) === 'REGULAR' ? '' : `${String(from.ref_type)} `}${String(from.join_type)} JOIN`,
-      'inner interval joins are planned',
+      'inner joins are planned',
     );
   }
   const sides = [from.left as AstNode, from.right as AstNode].map((t) => {
-    if (t.type !== 'BASE_TABLE') throw source.unsupported(locationOf(t, at), 'a join of anything but two tables');
-    const table = tables.get(String(t.table_name));
-    if (!table) throw source.error(locationOf(t, at), `unknown table ${String(t.table_name)}`);
-    if (!table.watermark) {
-      throw source.error(at, `an interval join needs event time on both tables: ${table.name} declares no WATERMARK`);
+    if (t.type !== 'BASE_TABLE' && t.type !== 'SUBQUERY') {
+      throw source.unsupported(
+        locationOf(t, at),
+        `a join of ${t.type === 'JOIN' ? 'more than two relations' : t.type}`,
+      );
     }
-    return { table, alias: (t.alias as string) || table.name };
+    const { table, alias } = relationOf(source, t, tables, at);
+    return { table, alias: alias ?? table.name };
   }) as [{ table: TableDef; alias: string }, { table: TableDef; alias: string }];
   if (sides[0].alias === sides[1].alias)
     throw source.error(at, `both sides of the join are named ${sides[0].alias}: alias one`);
@@ -612,10 +725,9 @@ function planJoin(
     column(names, colAt) {
       const { side, column } = sideOf(names, colAt);
       const name = column.name;
-      return { type: column.type, eval: (row) => row[side][name] };
+      return { type: column.type, eval: side === 'l' ? (row) => row.l[name] : (row) => row.r[name] };
     },
-    aggregateError: (name, aggAt) =>
-      source.unsupported(aggAt, `${name}() over a join`, 'aggregations of joins are not planned yet'),
+    aggregateError: (name, aggAt) => source.error(aggAt, `${name}() over a join needs a GROUP BY`),
   };
   const sideScope = (side: Side): Scope => ({
     ...joined,
@@ -636,13 +748,13 @@ function planJoin(
     }
     return acc;
   };
-  /** `x.ts`, `x.ts ± INTERVAL c`: the side whose event-time column it is and c. */
+  /** `x.t`, `x.t ± INTERVAL c` where x.t is a column telling the time of x's rows: the side and t − time + c. */
   const timeTerm = (n: AstNode | undefined): { side: Side; ms: number } | undefined => {
     if (!n) return undefined;
     if (n.class === 'COLUMN_REF') {
       const { side, column } = sideOf(n.column_names as string[], locationOf(n, at));
-      const table = sides[side === 'l' ? 0 : 1].table;
-      return column.name === table.watermark!.column ? { side, ms: 0 } : undefined;
+      const offset = timesOf(sides[side === 'l' ? 0 : 1].table).get(column.name);
+      return offset === undefined ? undefined : { side, ms: offset };
     }
     const op = n.class === 'FUNCTION' ? String(n.function_name) : '';
     const [a, b] = (n.children as AstNode[] | undefined) ?? [];
@@ -656,19 +768,19 @@ function planJoin(
   };
   let lower = Number.NEGATIVE_INFINITY;
   let upper = Number.POSITIVE_INFINITY;
-  /** `x op y` on the two event times: a bound on d = r.ts − l.ts; false when it is none. */
+  /** `x op y` on the two sides' times: a bound on d = r.time − l.time; false when it is none. */
   const bound = (x: AstNode | undefined, op: string, y: AstNode | undefined): boolean => {
     const a = timeTerm(x);
     const b = timeTerm(y);
     if (!a || !b || a.side === b.side) return false;
     // r + cr op l + cl  ⇔  d op cl − cr; with the sides swapped the comparison flips.
-    const flip: Record<string, string> = { '>=': '<=', '<=': '>=', '>': '<', '<': '>' };
+    const flip: Record<string, string> = { '>=': '<=', '<=': '>=', '>': '<', '<': '>', '=': '=' };
     const [r, l, o] = a.side === 'r' ? [a, b, op] : [b, a, flip[op]!];
     const c = l.ms - r.ms;
-    if (o === '>=') lower = Math.max(lower, c);
-    else if (o === '>') lower = Math.max(lower, c + 1);
-    else if (o === '<=') upper = Math.min(upper, c);
-    else upper = Math.min(upper, c - 1);
+    if (o === '>=' || o === '=') lower = Math.max(lower, c);
+    if (o === '>') lower = Math.max(lower, c + 1);
+    if (o === '<=' || o === '=') upper = Math.min(upper, c);
+    if (o === '<') upper = Math.min(upper, c - 1);
     return true;
   };
   const OPS: Record<string, string> = {
@@ -677,65 +789,94 @@ function planJoin(
     COMPARE_LESSTHANOREQUALTO: '<=',
     COMPARE_LESSTHAN: '<',
   };
-  const leftKeys: Compiled[] = [];
-  const rightKeys: Compiled[] = [];
+  const keyPairs: [AstNode, AstNode][] = [];
+  const timeKeyPairs: [AstNode, AstNode][] = [];
+  const bounds: AstNode[] = [];
   const residual: AstNode[] = [];
-  const conjuncts = (n: AstNode): AstNode[] =>
-    n.type === 'CONJUNCTION_AND' ? (n.children as AstNode[]).flatMap(conjuncts) : [n];
-  for (const c of conjuncts(condition)) {
+  const onSide: Record<Side, AstNode[]> = { l: [], r: [] };
+  const conjuncts = (n: AstNode | undefined): AstNode[] =>
+    !n ? [] : n.type === 'CONJUNCTION_AND' ? (n.children as AstNode[]).flatMap(conjuncts) : [n];
+  // An inner join's WHERE is as good as its ON.
+  for (const c of [...conjuncts(from.condition as AstNode), ...conjuncts(node.where_clause as AstNode)]) {
+    const used = sidesIn(c);
+    if (used.size === 1) {
+      onSide[[...used][0]!].push(c);
+      continue;
+    }
     if (c.type === 'COMPARE_EQUAL') {
       const l = sidesIn(c.left);
       const r = sidesIn(c.right);
       if (l.size === 1 && r.size === 1 && [...l][0] !== [...r][0]) {
-        const [onLeft, onRight] = l.has('l') ? [c.left, c.right] : [c.right, c.left];
-        leftKeys.push(compile(onLeft as AstNode, sideScope('l'), at));
-        rightKeys.push(compile(onRight as AstNode, sideScope('r'), at));
+        const pair: [AstNode, AstNode] = l.has('l')
+          ? [c.left as AstNode, c.right as AstNode]
+          : [c.right as AstNode, c.left as AstNode];
+        if (bound(c.left as AstNode, '=', c.right as AstNode)) timeKeyPairs.push(pair);
+        else keyPairs.push(pair);
         continue;
       }
     }
-    if (c.type === 'COMPARE_BETWEEN' && bound(c.input as AstNode, '>=', c.lower as AstNode)) {
-      if (bound(c.input as AstNode, '<=', c.upper as AstNode)) continue;
+    if (c.type === 'COMPARE_BETWEEN') {
+      const before = [lower, upper];
+      if (bound(c.input as AstNode, '>=', c.lower as AstNode) && bound(c.input as AstNode, '<=', c.upper as AstNode)) {
+        bounds.push(c);
+        continue;
+      }
+      [lower, upper] = before as [number, number];
     }
     const op = OPS[c.type];
-    if (op && bound(c.left as AstNode, op, c.right as AstNode)) continue;
+    if (op && bound(c.left as AstNode, op, c.right as AstNode)) {
+      bounds.push(c);
+      continue;
+    }
     residual.push(c);
   }
-  if (!Number.isFinite(lower) || !Number.isFinite(upper)) {
+  const interval = Number.isFinite(lower) && Number.isFinite(upper);
+  if (!interval) {
+    // A regular join: time conditions are plain conditions, equal times plain keys.
+    residual.push(...bounds);
+    keyPairs.push(...timeKeyPairs);
+  } else if (keyPairs.length === 0 && timeKeyPairs.length > 0) {
+    keyPairs.push(timeKeyPairs[0]!); // equal window starts: one key per window rather than one for all
+  }
+  if (keyPairs.length === 0 && !interval) {
     throw source.unsupported(
       at,
-      'a join without a lower and an upper bound between the two event times (a regular join)',
-      `add ${sides[1].alias}.${sides[1].table.watermark!.column} BETWEEN ${sides[0].alias}.${sides[0].table.watermark!.column} - INTERVAL … AND ${sides[0].alias}.${sides[0].table.watermark!.column} + INTERVAL … to ON`,
+      'a join without an equality between its two sides (a cross join)',
+      `join ON ${sides[0].alias}.column = ${sides[1].alias}.column`,
     );
   }
   if (lower > upper) throw source.error(at, `the join's time bounds leave no interval (${lower} ms to ${upper} ms)`);
-  const groups = (node.group_expressions as AstNode[] | undefined) ?? [];
-  if (groups.length > 0)
-    throw source.unsupported(
-      locationOf(groups[0], start),
-      'GROUP BY over a join',
-      'aggregations of joins are not planned yet',
-    );
-  if (node.having) throw source.unsupported(locationOf(node.having as AstNode, start), 'HAVING over a join');
-  const selectList = node.select_list as AstNode[];
-  if (selectList.some(containsOver)) throw source.unsupported(at, 'OVER over a join');
-  const conditions = [...residual, ...(whereClause ? [whereClause] : [])];
-  const compiled = conditions.map((c) => predicate(source, c, joined, start, 'WHERE'));
-  const where: Compiled | undefined =
-    compiled.length === 0
-      ? undefined
-      : { type: 'BOOLEAN', eval: (row) => (compiled.every((c) => c.eval(row) === true) ? true : null) };
-  const outputs = selectList.flatMap((item, i) => {
-    if (item.class === 'STAR') throw source.error(locationOf(item, start), 'SELECT * over a join: name the columns');
-    return project(source, item, i, joined, sides[0].table, start);
-  });
+  const leftKeys = keyPairs.map(([l]) => compile(l, sideScope('l'), at));
+  const rightKeys = keyPairs.map(([, r]) => compile(r, sideScope('r'), at));
+  const all = (side: Side, scope: Scope): Compiled | undefined =>
+    and(onSide[side].map((c) => predicate(source, c, scope, start, 'WHERE')));
+  const leftWhere = all('l', sideScope('l'));
+  const rightWhere = all('r', sideScope('r'));
+  const where = and(residual.map((c) => predicate(source, c, joined, start, 'WHERE')));
+  const join: JoinPlan = {
+    kind: interval ? 'interval' : 'regular',
+    right: sides[1].table,
+    leftKeys,
+    rightKeys,
+    lowerMs: interval ? lower : 0,
+    upperMs: interval ? upper : 0,
+    ...(leftWhere ? { leftWhere } : {}),
+    ...(rightWhere ? { rightWhere } : {}),
+  };
+  return { table: sides[0].table, join, scope: joined, ...(where ? { where } : {}) };
+}
+
+/** The conjunction of conditions: TRUE when each is TRUE (a row is kept only then). */
+function and(conditions: Compiled[]): Compiled | undefined {
+  if (conditions.length === 0) return undefined;
+  if (conditions.length === 1) return conditions[0];
+  const fs = conditions.map((c) => c.eval);
   return {
-    source: sides[0].table,
-    where,
-    keys: [],
-    aggregates: [],
-    outputs,
-    updating: false,
-    join: { right: sides[1].table, leftKeys, rightKeys, lowerMs: lower, upperMs: upper },
+    type: 'BOOLEAN',
+    eval: (row) => {
+      for (let i = 0; i < fs.length; i++) if (fs[i]!(row) !== true) return null;
+      return true;
+    },
   };
 }
 
@@ -770,22 +911,14 @@ function planOutputs(
 function planFrom(
   source: SqlSource,
   from: AstNode,
-  tables: Map<string, TableDef>,
+  tables: Tables,
   start: number,
 ): { table: TableDef; window?: WindowSpec; alias?: string } {
   const at = locationOf(from, start);
-  const lookup = (name: string, where: number) => {
-    const table = tables.get(name);
-    if (!table)
-      throw source.error(
-        where,
-        `unknown table ${name}${tables.size ? ` (declared: ${[...tables.keys()].join(', ')})` : ''}`,
-      );
-    return table;
-  };
   switch (from.type) {
     case 'BASE_TABLE':
-      return { table: lookup(String(from.table_name), at), alias: (from.alias as string) || undefined };
+    case 'SUBQUERY':
+      return relationOf(source, from, tables, start);
     case 'TABLE_FUNCTION': {
       const fn = from.function as AstNode;
       const name = String(fn.function_name).toLowerCase();
@@ -799,77 +932,112 @@ function planFrom(
           at,
           `${name.toUpperCase()} takes a table first: ${name.toUpperCase()}(TABLE t, DESCRIPTOR(ts), …)`,
         );
-      const table = lookup((data.column_names as string[]).join('.'), locationOf(data, at));
+      const named = (data.column_names as string[]).join('.');
+      const { table } = relationOf(
+        source,
+        { type: 'BASE_TABLE', table_name: named, query_location: locationOf(data, at) } as AstNode,
+        tables,
+        at,
+      );
       let timeCol = args[1];
       if (timeCol?.class === 'FUNCTION' && String(timeCol.function_name).toLowerCase() === 'descriptor') {
         timeCol = (timeCol.children as AstNode[])[0];
       }
-      if (timeCol?.class !== 'COLUMN_REF')
-        throw source.error(at, `${name.toUpperCase()} takes the event-time column second: DESCRIPTOR(ts)`);
-      const column = (timeCol.column_names as string[]).at(-1)!;
-      const colAt = locationOf(timeCol, at);
-      if (!table.watermark) {
-        throw source.error(
-          colAt,
-          `table ${table.name} has no event time: declare WATERMARK FOR ${column} AS ${column} - INTERVAL '5' SECOND`,
-        );
-      }
-      if (table.watermark.column !== column) {
-        throw source.error(
-          colAt,
-          `${name.toUpperCase()} must use the event-time column of ${table.name} (${table.watermark.column}), not ${column}`,
-        );
-      }
-      const interval = (arg: AstNode | undefined, what: string) => {
-        if (!arg) throw source.error(at, `${name.toUpperCase()} needs ${what}`);
-        const c = compile(arg, constantScope(source), at);
-        if (c.type !== 'INTERVAL' || !c.constant)
-          throw source.error(locationOf(arg, at), `${what} must be an INTERVAL constant`);
-        return c.eval({}) as number;
-      };
-      if (name === 'session') {
-        const gapMs = interval(args[2], 'a gap');
-        if (args.length > 3) throw source.error(at, 'too many arguments to SESSION(TABLE t, DESCRIPTOR(ts), gap)');
-        if (gapMs <= 0) throw source.error(at, `SESSION needs a positive gap, got ${gapMs} ms`);
-        const window: WindowSpec = { kind: 'session', sizeMs: 0, slideMs: 0, offsetMs: 0, gapMs };
-        return { table, window, alias: (from.alias as string) || undefined };
-      }
-      const window: WindowSpec =
-        name === 'tumble'
-          ? { kind: 'tumbling', sizeMs: interval(args[2], 'a size'), slideMs: 0, offsetMs: 0, gapMs: 0 }
-          : {
-              kind: 'sliding',
-              slideMs: interval(args[2], 'a slide'),
-              sizeMs: interval(args[3], 'a size'),
-              offsetMs: 0,
-              gapMs: 0,
-            };
-      if (name === 'tumble') window.slideMs = window.sizeMs;
-      const offsetArg = args[name === 'tumble' ? 3 : 4];
-      if (offsetArg) window.offsetMs = interval(offsetArg, 'an offset');
-      if (args.length > (name === 'tumble' ? 4 : 5))
-        throw source.error(at, `too many arguments to ${name.toUpperCase()}`);
-      if (window.sizeMs <= 0 || window.slideMs <= 0 || window.slideMs > window.sizeMs) {
-        throw source.error(
-          at,
-          `${name.toUpperCase()} needs 0 < slide <= size (size ${window.sizeMs} ms, slide ${window.slideMs} ms)`,
-        );
-      }
+      const window = windowSpec(source, name, table, timeCol, args.slice(2), at);
       return { table, window, alias: (from.alias as string) || undefined };
     }
     case 'JOIN':
-      throw source.unsupported(
-        locationOf(from, start),
-        `${String(from.join_type ?? '')} JOIN`.trim(),
-        'joins are not planned yet',
-      );
-    case 'SUBQUERY':
-      throw source.unsupported(at, 'a subquery in FROM');
+      throw source.unsupported(at, 'a join inside a join');
     case 'EMPTY':
       throw source.error(start, 'a query needs FROM <table>');
     default:
       throw source.unsupported(at, `FROM ${from.type}`);
   }
+}
+
+/** A table, a view or a subquery in FROM: a declared table, or a relation over the rows of its query. */
+function relationOf(
+  source: SqlSource,
+  from: AstNode,
+  tables: Tables,
+  start: number,
+): { table: TableDef; alias?: string } {
+  const at = locationOf(from, start);
+  const alias = (from.alias as string) || undefined;
+  if (from.type === 'SUBQUERY') {
+    if (!alias) throw source.error(at, 'a subquery in FROM needs a name: (SELECT …) AS q');
+    const sub = (from.subquery as { node: AstNode }).node;
+    return { table: derivedTable(planQuery(source, sub, tables, start), alias, at), alias };
+  }
+  const name = String(from.table_name);
+  const table = tables.get(name);
+  if (table) return { table, alias };
+  const view = tables.views?.get(name);
+  if (view) return { table: derivedTable(planQuery(source, view, tables, start), name, at), alias };
+  const known = [...tables.keys(), ...(tables.views?.keys() ?? [])];
+  throw source.error(at, `unknown table ${name}${known.length ? ` (declared: ${known.join(', ')})` : ''}`);
+}
+
+/** TUMBLE(t, ts, size [, offset]), HOP(t, ts, slide, size [, offset]), SESSION(t, ts, gap): `args` after ts. */
+function windowSpec(
+  source: SqlSource,
+  name: string,
+  table: TableDef,
+  timeCol: AstNode | undefined,
+  args: AstNode[],
+  at: number,
+): WindowSpec {
+  const upper = name.toUpperCase();
+  if (timeCol?.class !== 'COLUMN_REF') throw source.error(at, `${upper} takes the event-time column: DESCRIPTOR(ts)`);
+  const column = (timeCol.column_names as string[]).at(-1)!;
+  const colAt = locationOf(timeCol, at);
+  const processingTime = table.derived?.proctime === column;
+  if (!processingTime && !table.watermark) {
+    throw source.error(
+      colAt,
+      `table ${table.name} has no event time: declare WATERMARK FOR ${column} AS ${column} - INTERVAL '5' SECOND`,
+    );
+  }
+  if (!processingTime && table.watermark!.column !== column) {
+    throw source.error(
+      colAt,
+      `${upper} must use the event-time column of ${table.name} (${table.watermark!.column}), not ${column}`,
+    );
+  }
+  const interval = (arg: AstNode | undefined, what: string) => {
+    if (!arg) throw source.error(at, `${upper} needs ${what}`);
+    const c = compile(arg, constantScope(source), at);
+    if (c.type !== 'INTERVAL' || !c.constant)
+      throw source.error(locationOf(arg, at), `${what} must be an INTERVAL constant`);
+    return c.eval({}) as number;
+  };
+  const pt = processingTime ? { processingTime: true } : {};
+  if (name === 'session') {
+    const gapMs = interval(args[0], 'a gap');
+    if (args.length > 1) throw source.error(at, 'too many arguments to SESSION(TABLE t, DESCRIPTOR(ts), gap)');
+    if (gapMs <= 0) throw source.error(at, `SESSION needs a positive gap, got ${gapMs} ms`);
+    return { kind: 'session', sizeMs: 0, slideMs: 0, offsetMs: 0, gapMs, ...pt };
+  }
+  const window: WindowSpec =
+    name === 'tumble'
+      ? { kind: 'tumbling', sizeMs: interval(args[0], 'a size'), slideMs: 0, offsetMs: 0, gapMs: 0, ...pt }
+      : {
+          kind: 'sliding',
+          slideMs: interval(args[0], 'a slide'),
+          sizeMs: interval(args[1], 'a size'),
+          offsetMs: 0,
+          gapMs: 0,
+          ...pt,
+        };
+  if (name === 'tumble') window.slideMs = window.sizeMs;
+  const offsetArg = args[name === 'tumble' ? 1 : 2];
+  if (offsetArg) window.offsetMs = interval(offsetArg, 'an offset');
+  if (args.length > (name === 'tumble' ? 2 : 3)) throw source.error(at, `too many arguments to ${upper}`);
+  if (window.sizeMs <= 0 || window.slideMs <= 0 || window.slideMs > window.sizeMs) {
+    throw source.error(at, `${upper} needs 0 < slide <= size (size ${window.sizeMs} ms, slide ${window.slideMs} ms)`);
+  }
+  if (processingTime && window.kind === 'session') throw source.unsupported(at, 'SESSION over processing time');
+  return window;
 }
 
 function constantScope(source: SqlSource): Scope {
@@ -1040,17 +1208,32 @@ function project(
   scope: Scope,
   table: TableDef,
   start: number,
+  times: ReadonlyMap<string, number> = new Map(),
 ): OutputColumn[] {
   const at = locationOf(item, start);
   if (item.class === 'STAR') {
     if (item.columns || ((item.exclude_list as unknown[] | undefined) ?? []).length > 0) {
       throw source.unsupported(at, 'COLUMNS(…) or * EXCLUDE');
     }
-    return table.columns.map((c) => ({ name: c.name, at, ...scope.column([c.name], at) }));
+    return table.columns.map((c) => {
+      const offset = times.get(c.name);
+      return {
+        name: c.name,
+        at,
+        ...scope.column([c.name], at),
+        ...(offset === undefined ? {} : { timeOffset: offset }),
+      };
+    });
   }
+  const marks: Partial<OutputColumn> = {};
+  if (item.class === 'COLUMN_REF') {
+    const offset = times.get((item.column_names as string[]).at(-1)!);
+    if (offset !== undefined) marks.timeOffset = offset;
+  }
+  if (item.class === 'FUNCTION' && String(item.function_name).toLowerCase() === 'proctime') marks.proctime = true;
   const compiled = compile(item, scope, start);
   if (compiled.type === 'INTERVAL') throw source.error(at, 'an INTERVAL cannot be a result column');
   const name =
     (item.alias as string) || (item.class === 'COLUMN_REF' ? (item.column_names as string[]).at(-1)! : `EXPR$${i}`);
-  return [{ name, type: compiled.type, eval: compiled.eval, at }];
+  return [{ name, type: compiled.type, eval: compiled.eval, at, ...marks }];
 }

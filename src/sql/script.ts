@@ -154,6 +154,19 @@ export interface TableDef {
   /** The topic that records too late for a window over this table go to (`'late.topic' = 'x'`). */
   lateTopic?: string;
   at: number;
+  /** A relation computed by a query of the script (a subquery in FROM, a view, a WITH query), not a topic. */
+  derived?: DerivedRelation;
+}
+
+/** What a derived relation is built from, and which of its columns still tell its rows' event time. */
+export interface DerivedRelation {
+  /** The query (a planner QueryPlan; typed loosely here to keep the DDL free of the planner). */
+  query: unknown;
+  /** Columns whose value is the row's event time plus a constant (window_end of a window result is its time
+   * + 1 ms): what joins and GROUP BYs over the relation may use as time. */
+  times: Map<string, number>;
+  /** A PROCTIME() column: windows over it are windows of processing time. */
+  proctime?: string;
 }
 
 /** WITH options Flink's Kafka tables carry that mean nothing here; accepted and ignored. */
@@ -575,6 +588,12 @@ export function blankFlinkTableSyntax(
       for (let k = t.start; k < end; k++) chars[k] = ' ';
       partitionBy = { columns, at: t.start };
       i = j - 1;
+      continue;
+    }
+    if (t.kind === 'quoted' && source.text[t.start] === '`' && !t.value.includes('"')) {
+      // Flink's (MySQL's) `quoted` identifier is DuckDB's "quoted" one: the same length, so offsets do not move.
+      chars[t.start] = '"';
+      chars[t.end - 1] = '"';
       continue;
     }
     if (!isWord(t, 'TABLE')) continue;

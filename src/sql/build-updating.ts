@@ -1,0 +1,133 @@
+// The keyed-state operators of updating queries: a regular GROUP BY (each key's row re-emitted with every record; a
+// result read by another query retracts its previous row first, and a GROUP BY over such a result takes the
+// retractions out of its aggregates) and a regular join (both sides kept per key, each record paired with the other
+// side's records so far).
+import type { DataStream } from '../engine/index.ts';
+import { type Acc, sqlAggregates } from './build.ts';
+import type { AggregateCall, QueryPlan } from './planner.ts';
+import type { Row, Value } from './types.ts';
+
+/** The kind of a result row, for a keyed serving table and a retracting GROUP BY (a symbol: JSON never writes it). */
+export const KIND = Symbol('sql-row-kind');
+export type KindedRow = Row & { [KIND]?: 'insert' | 'update' | 'delete' };
+
+/** Marks a row with its kind, not enumerable: a row handed to TypeScript (sqlStream) shows its columns only. */
+export function withKind(row: KindedRow, kind: 'insert' | 'update' | 'delete'): KindedRow {
+  Object.defineProperty(row, KIND, { value: kind, enumerable: false });
+  return row;
+}
+
+const isDelete = (row: Row) => (row as KindedRow)[KIND] === 'delete';
+
+/** A regular GROUP BY: the key's accumulators in keyed state (checkpointed), its row emitted on each record. */
+export function groupBy(
+  stream: DataStream<Row>,
+  query: QueryPlan,
+  keyOf: (row: Row) => Value,
+  keysOf: (key: Value) => Value[],
+  project: (row: unknown) => KindedRow,
+  derived: boolean,
+): DataStream<KindedRow> {
+  const aggregate = sqlAggregates(query.aggregates);
+  const retract = query.retracting ? retraction(query.aggregates) : undefined;
+  const resultOf = (key: Value, accs: Acc[]) =>
+    project({ k: keysOf(key), a: aggregate.result(accs), ws: null, we: null });
+  return stream.keyBy(keyOf).process<KindedRow>({
+    processElement(row, ctx) {
+      const state = ctx.state.value<Acc[]>('aggregates');
+      const before = state.get();
+      const previous = before !== undefined && (derived || retract) ? resultOf(ctx.key, before) : undefined;
+      if (derived && previous) ctx.emit(withKind(previous, 'delete'));
+      let accs = before ?? aggregate.create();
+      if (retract) {
+        // An updating input: a retraction takes its row out; a key left without rows is deleted.
+        const rows = ctx.state.value<number>('rows');
+        const n = (rows.get() ?? 0) + (isDelete(row) ? -1 : 1);
+        accs = isDelete(row) ? retract(accs, row) : aggregate.add(accs, row);
+        if (n <= 0) {
+          rows.clear();
+          state.clear();
+          if (!derived && previous) ctx.emit(withKind(previous, 'delete'));
+          return;
+        }
+        rows.set(n);
+      } else accs = aggregate.add(accs, row);
+      state.set(accs);
+      ctx.emit(withKind(resultOf(ctx.key, accs), before === undefined ? 'insert' : 'update'));
+    },
+  });
+}
+
+/** Takes a row out of the accumulators of count, sum and avg (the planner allows no other over updating input). */
+function retraction(calls: AggregateCall[]): (accs: Acc[], row: Row) => Acc[] {
+  const parts = calls.map((call) => {
+    const f = call.arg?.eval ?? (() => null);
+    switch (call.fn) {
+      case 'count_star':
+        return (acc: Acc) => (acc as number) - 1;
+      case 'count':
+        return (acc: Acc, row: Row) => (f(row) === null ? acc : (acc as number) - 1);
+      case 'sum':
+        return (acc: Acc, row: Row) => {
+          const v = f(row) as number | null;
+          return v === null ? acc : ((acc as number | null) ?? 0) - v;
+        };
+      case 'avg':
+        return (acc: Acc, row: Row) => {
+          const v = f(row) as number | null;
+          if (v !== null) {
+            (acc as { s: number }).s -= v;
+            (acc as { n: number }).n--;
+          }
+          return acc;
+        };
+      default:
+        throw new Error(`${call.fn}() takes no retraction`); // refused by the planner
+    }
+  });
+  return (accs, row) => {
+    for (let i = 0; i < parts.length; i++) accs[i] = parts[i]!(accs[i]!, row);
+    return accs;
+  };
+}
+
+interface Tagged {
+  left: boolean;
+  row: Row;
+}
+interface Sides {
+  l: Row[];
+  r: Row[];
+}
+
+/** A regular inner join: each side's rows kept per key; a record is paired with the other side's rows so far. */
+export function regularJoin(
+  left: DataStream<Row>,
+  right: DataStream<Row>,
+  leftKey: (row: Row) => Value,
+  rightKey: (row: Row) => Value,
+  uid: string,
+): DataStream<Row> {
+  const tagged = left
+    .map((row): Tagged => ({ left: true, row }))
+    .union(right.map((row): Tagged => ({ left: false, row })));
+  return tagged
+    .keyBy((t) => (t.left ? leftKey(t.row) : rightKey(t.row)))
+    .process<Row>({
+      processElement(t, ctx) {
+        const state = ctx.state.value<Sides>('sides');
+        let s = state.get();
+        if (!s) state.set((s = { l: [], r: [] }));
+        if (t.left) {
+          s.l.push(t.row);
+          for (const r of s.r) ctx.emit({ l: t.row, r } as unknown as Row);
+        } else {
+          s.r.push(t.row);
+          for (const l of s.l) ctx.emit({ l, r: t.row } as unknown as Row);
+        }
+        state.set(s);
+      },
+    })
+    .uid(`sql-${uid}-join`)
+    .named('join');
+}
