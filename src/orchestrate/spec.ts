@@ -9,6 +9,7 @@ import { SluiceError } from '../errors.ts';
 import type { Log } from '../log/index.ts';
 import { displayPath, importUserFile } from '../runtime/index.ts';
 import { COLUMN_TYPES } from '../serve/index.ts';
+import { withSqlTopics } from './sql-pipelines.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -37,11 +38,11 @@ const restartSchema = z.strictObject({
 });
 
 const pipelineSchema = z.strictObject({
-  /** The pipeline file (`export default definePipeline(...)`), relative to the spec. */
+  /** The pipeline file (`export default definePipeline(...)`, or a SQL script `.sql`), relative to the spec. */
   file: z.string().min(1),
-  /** Topics the pipeline reads: it starts once their producers are healthy. */
+  /** Topics the pipeline reads: it starts once their producers are healthy (a .sql file's: its source tables'). */
   inputs: z.array(z.string().regex(NAME, 'a topic name')).default([]),
-  /** Topics the pipeline writes (replays write new versions of them). */
+  /** Topics the pipeline writes (replays write new versions of them; a .sql file's: its INSERT INTO tables'). */
   outputs: z.array(z.string().regex(NAME, 'a topic name')).default([]),
   /** Other pipelines that must be healthy first (besides those inferred from inputs and outputs). */
   dependsOn: z.array(z.string()).default([]),
@@ -252,5 +253,6 @@ export async function loadDeployment(file: string): Promise<Deployment> {
       file,
     });
   }
-  return parseDeployment(module.default, path.dirname(resolved));
+  const dir = path.dirname(resolved);
+  return parseDeployment(await withSqlTopics(module.default, dir), dir);
 }

@@ -13,6 +13,7 @@ import {
 import { SluiceError } from '../errors.ts';
 import { addToPipeline, buildPipeline } from './build.ts';
 import { planScript, type QueryPlan, type ScriptPlan } from './planner.ts';
+import { type ScriptTopics, topicsOf } from './topics.ts';
 import type { Row } from './types.ts';
 
 export type {
@@ -109,6 +110,13 @@ Pipeline.registerSqlCompiler((p, text, { env, streams }) =>
     },
   ),
 );
+
+export type { ScriptTopics };
+
+/** The topics a script reads and writes, and its materialized views (planning it: errors throw). */
+export async function scriptTopics(text: string): Promise<ScriptTopics> {
+  return topicsOf(await planScript(text));
+}
 
 /** The name `sluice run` gives a SQL file's pipeline: the file's name without `.sql`. */
 export function pipelineNameOf(file: string): string {

@@ -1,0 +1,127 @@
+// `sluice up` with SQL pipelines: a spec naming two .sql files (the second reads the first's output topic) runs them
+// in worker processes, in dependency order, and the spec's tables load their topics: the rows equal the windows
+// computed directly from the events sent over HTTP; /v1/pipelines lists both; SIGTERM stops everything. A .sql
+// pipeline's inputs and outputs default to its script's topics; a script with a materialized view, or one that does not
+// plan, is refused when the spec loads.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, it } from 'node:test';
+import { isSluiceError } from '../src/errors.ts';
+import { loadDeployment } from '../src/orchestrate/index.ts';
+import { startSluice } from '../support/processes.ts';
+
+const SPEC = new URL('./fixtures/sql-deployment.ts', import.meta.url).pathname;
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-up-sql-'));
+after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    const value = await probe().catch((error: Error) => {
+      last = error.message;
+      return undefined;
+    });
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${String(last)})`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+it('sluice up: a spec whose pipelines are .sql files, tables loaded from their topics', async () => {
+  const up = startSluice([
+    'up',
+    SPEC,
+    '--data-dir',
+    dataDir,
+    '--kafka-port',
+    '0',
+    '--http-port',
+    '0',
+    '--checkpoint-interval',
+    '200ms',
+  ]);
+  try {
+    const url = (await up.waitFor(/HTTP API\s+(http:\/\/\S+)/))[1]!;
+    const sql = async (query: string) => {
+      const response = await fetch(`${url}/v1/sql`, { method: 'POST', body: JSON.stringify({ sql: query }) });
+      const body = (await response.json()) as { rows: unknown[][]; error?: { message: string } };
+      if (!response.ok) throw new Error(body.error?.message);
+      return body.rows;
+    };
+
+    // 2,000 events over 100 s of event time, then one per key far ahead to close every window.
+    const events = Array.from({ length: 2000 }, (_, i) => ({ key: `k${i % 5}`, ts: 1_000_000 + i * 50, value: i % 9 }));
+    const expected = new Map<string, { cnt: number; total: number }>();
+    for (const e of events) {
+      const id = `${e.ts - (e.ts % 10_000)}/${e.key}`;
+      const w = expected.get(id) ?? { cnt: 0, total: 0 };
+      w.cnt++;
+      w.total += e.value;
+      expected.set(id, w);
+    }
+    const closing = Array.from({ length: 5 }, (_, k) => ({ key: `k${k}`, ts: 5_000_000, value: 0 }));
+    const response = await fetch(`${url}/v1/topics/events/records?key=key&timestamp=ts`, {
+      method: 'POST',
+      body: [...events, ...closing].map((e) => JSON.stringify(e)).join('\n'),
+    });
+    assert.equal(response.status, 200, await response.text());
+
+    await until('every window in key_counts', async () => {
+      const rows = await sql('SELECT count(*)::INT, sum(cnt)::INT FROM key_counts');
+      return rows[0]![0] === expected.size && rows[0]![1] === events.length ? true : undefined;
+    });
+    const rows = await sql('SELECT epoch_ms(window_start), key, cnt::INT, total::INT FROM key_counts');
+    for (const [start, key, cnt, total] of rows as [number, string, number, number][]) {
+      assert.deepEqual({ cnt, total }, expected.get(`${start}/${key}`), `window ${start}/${key}`);
+    }
+    const big = [...expected.values()].filter((w) => w.cnt >= 5).length;
+    assert.ok(big > 10, `${big} windows of 5 events or more`);
+    await until('big_counts loaded', async () => {
+      const [[n]] = (await sql('SELECT count(*)::INT FROM big_counts')) as [[number]];
+      if (n !== big) throw new Error(`${n} of ${big} rows`);
+      return true;
+    });
+
+    const pipelines = (await (await fetch(`${url}/v1/pipelines`)).json()) as { pipelines: { name: string }[] };
+    assert.deepEqual(pipelines.pipelines.map((p) => p.name).sort(), ['big-counts', 'key-counts']);
+    assert.equal(await up.stop('SIGTERM'), 0, up.output());
+  } finally {
+    await up.stop('SIGKILL');
+  }
+});
+
+it('a .sql pipeline in a spec: inputs and outputs from its script, views and bad SQL refused at load', async () => {
+  const spec = await loadDeployment(SPEC);
+  assert.deepEqual(spec.pipelines['big-counts']!.inputs, ['key-counts']);
+  assert.deepEqual(spec.pipelines['big-counts']!.outputs, ['big-counts']);
+  assert.deepEqual(spec.dependencies['big-counts'], ['key-counts']);
+  assert.deepEqual(spec.order, ['key-counts', 'big-counts']);
+
+  const dir = fs.mkdtempSync(path.join(dataDir, 'spec-'));
+  const specFile = path.join(dir, 'deployment.ts');
+  fs.writeFileSync(
+    specFile,
+    `export default { name: 'x', topics: { events: { partitions: 1 } }, pipelines: { q: { file: './q.sql' } } };\n`,
+  );
+  const refusal = async (script: string) => {
+    fs.writeFileSync(path.join(dir, 'q.sql'), script);
+    const error = await loadDeployment(specFile).then(
+      () => assert.fail('the spec was accepted'),
+      (e: unknown) => e,
+    );
+    assert.ok(isSluiceError(error) && error.code === 'INVALID_SPEC', String(error));
+    return error.message;
+  };
+  const events = 'CREATE TABLE events (key VARCHAR, ts BIGINT);\n';
+  assert.match(
+    await refusal(`${events}CREATE MATERIALIZED VIEW v AS SELECT key, count(*) AS n FROM events GROUP BY key;`),
+    /pipelines\.q\.file: \.\/q\.sql has CREATE MATERIALIZED VIEW v, which needs a serving store/,
+  );
+  assert.match(
+    await refusal(`${events}CREATE TABLE o (key VARCHAR);\nINSERT INTO o SELECT nope FROM events;`),
+    /pipelines\.q\.file: \.\/q\.sql: unknown column "nope".*\(at line 3, column \d+\)/,
+  );
+});
