@@ -46,6 +46,8 @@ export interface MemberOptions {
   fromSavepoint?: string;
   allowNonRestoredState?: boolean;
   sessionTimeoutMs?: number;
+  /** `log`: checkpoints and leases in the `<pipeline>-checkpoints` topic, no shared directory needed. */
+  checkpointStore?: 'dir' | 'log';
 }
 
 /** How often a member started by a host (`--parallelism`) reports its tasks' views to it. */
@@ -60,7 +62,8 @@ export async function runMember(options: MemberOptions, link: HostLink | null = 
     buildPipeline(options.file, options.define, { log: options.log, bounded: false, dataDir: options.dataDir });
   const { name, topics, partitions } = await inspectPipeline(build, options.log);
   const checkpointRoot = path.join(options.dataDir, 'checkpoints');
-  if (options.fromSavepoint !== undefined) {
+  const inLog = options.checkpointStore === 'log';
+  if (options.fromSavepoint !== undefined && !inLog) {
     requireTaskSavepoints(checkpointRoot, name, partitions, options.fromSavepoint);
   }
   const logger = createLogger('run', { pipeline: name, member: process.pid });
@@ -72,6 +75,15 @@ export async function runMember(options: MemberOptions, link: HostLink | null = 
     fromSavepoint: options.fromSavepoint,
     allowNonRestoredState: options.allowNonRestoredState,
     logger,
+    ...(inLog
+      ? {
+          checkpointStore: 'log' as const,
+          log: options.log,
+          partitions,
+          // A member silent this long has lost its tasks in the group too: its lease goes with them.
+          leaseMs: options.sessionTimeoutMs ?? 10_000,
+        }
+      : {}),
   });
   const group = options.group ?? name;
   let assignedOnce = false;
@@ -197,6 +209,7 @@ export interface ScaledOutFlags extends HttpFlags {
   sessionTimeoutMs: number;
   fromSavepoint?: string;
   allowNonRestoredState?: boolean;
+  checkpointStore?: 'dir' | 'log';
 }
 
 /** Embedded `--parallelism N`: this process keeps the log (and its listener, HTTP) and N task threads run the tasks. */
@@ -256,6 +269,8 @@ export async function runScaledOut(file: string, define: PipelineDefinition, fla
     flags.checkpointInterval,
     '--session-timeout',
     flags.sessionTimeout,
+    '--checkpoint-store',
+    flags.checkpointStore ?? 'dir',
     '--no-http',
     ...(flags.fromSavepoint === undefined ? [] : ['--from-savepoint', flags.fromSavepoint]),
     ...(flags.allowNonRestoredState ? ['--allow-non-restored-state'] : []),
@@ -277,6 +292,7 @@ export async function runScaledOut(file: string, define: PipelineDefinition, fla
           fromSavepoint: flags.fromSavepoint,
           allowNonRestoredState: flags.allowNonRestoredState,
           sessionTimeoutMs: flags.sessionTimeoutMs,
+          checkpointStore: flags.checkpointStore,
         },
         link,
       );
@@ -303,6 +319,13 @@ export async function runScaledOut(file: string, define: PipelineDefinition, fla
     return;
   }
   if (flags.group === undefined) {
+    if (flags.checkpointStore === 'log') {
+      throw new SluiceError(
+        'USAGE',
+        'task threads keep their checkpoints in the data directory: --checkpoint-store log is for members ' +
+          '(--bootstrap or --group)',
+      );
+    }
     await runThreads(file, define, flags, count);
     return;
   }

@@ -29,9 +29,18 @@ export interface LeaseOptions {
   clock?: () => number;
 }
 
+/** What a task runner needs of a lease: a file in the task's directory (here) or records in the log (log-lease.ts). */
+export interface TaskLeaseLike {
+  readonly owner: string;
+  /** Waits until the lease is free and takes it; `onLost` runs if another process takes it later. */
+  acquire(signal: AbortSignal, onLost: () => void): Promise<void>;
+  /** Lets go (after the task's last checkpoint): the next owner may start at once. */
+  release(): Promise<void>;
+}
+
 let claims = 0;
 
-export class TaskLease {
+export class TaskLease implements TaskLeaseLike {
   readonly file: string;
   readonly owner: string;
   private readonly leaseMs: number;

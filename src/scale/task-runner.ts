@@ -6,12 +6,21 @@
 // is the same move done for many tasks at once, so results do not depend on how many processes run them.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Pipeline } from '../engine/index.ts';
+import {
+  type CheckpointStorage,
+  checkpointTopic,
+  ensureTopic,
+  KeyedPartition,
+  LogCheckpointStore,
+  type Pipeline,
+  type PipelineLog,
+} from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
 import { writeFileAtomicSync } from '../files.ts';
 import type { Logger } from '../logger.ts';
 import { InProcessHost, isStartupFailure, Supervisor } from '../runtime/index.ts';
-import { TaskLease } from './lease.ts';
+import { TaskLease, type TaskLeaseLike } from './lease.ts';
+import { LogTaskLease } from './log-lease.ts';
 
 export interface TaskRunnerOptions {
   /** Builds a fresh instance of the pipeline (the runner makes it a task and turns its checkpoints on). */
@@ -26,6 +35,16 @@ export interface TaskRunnerOptions {
   allowNonRestoredState?: boolean;
   /** A lease not renewed for this long is taken over (default 10 s; on one host a dead owner at once). */
   leaseMs?: number;
+  /**
+   * Where tasks keep their checkpoints and leases: `dir`, the task directories under `checkpointRoot` (shared by
+   * every process: one host, or a shared filesystem), or `log`, the `<pipeline>-checkpoints` topic of `log` (one
+   * partition per task), which members on any host reach through the cluster alone.
+   */
+  checkpointStore?: 'dir' | 'log';
+  /** The log the checkpoint topic is in (`checkpointStore: 'log'`). */
+  log?: PipelineLog;
+  /** The pipeline's partition tasks: the checkpoint topic is created with one partition each. */
+  partitions?: number;
   logger: Logger;
 }
 
@@ -94,6 +113,13 @@ export class TaskRunner {
   private closed = false;
 
   constructor(options: TaskRunnerOptions) {
+    if (options.checkpointStore === 'log' && options.fromSavepoint !== undefined) {
+      throw new SluiceError(
+        'INVALID_ARGUMENT',
+        'savepoints are not requested through the log yet: with the log checkpoint store, rescale by stopping and ' +
+          'starting members (tasks resume from their checkpoints)',
+      );
+    }
     this.options = options;
   }
 
@@ -153,8 +179,7 @@ export class TaskRunner {
   private start(partition: number): RunningTask {
     const { options } = this;
     const dir = taskDir(options.checkpointRoot, options.pipeline, partition);
-    fs.mkdirSync(dir, { recursive: true });
-    const lease = new TaskLease(dir, { leaseMs: options.leaseMs });
+    let lease: TaskLeaseLike | undefined;
     const starting = new AbortController();
     const logger = options.logger.child({ task: partition });
     const built = Promise.withResolvers<void>();
@@ -174,7 +199,9 @@ export class TaskRunner {
       // Whichever way the task ends — unassigned while it waited for the lease included — it leaves the runner:
       // one left behind would still count as running here, and assigning its partition back would not start it.
       try {
+        let storage: CheckpointStorage | undefined;
         try {
+          ({ lease, storage } = await this.place(partition, dir, logger));
           await lease.acquire(starting.signal, () => {
             logger.error('another process took this task over (lease lost); stopping it without a checkpoint');
             void task.run?.stop({ checkpoint: false });
@@ -186,7 +213,7 @@ export class TaskRunner {
           build: async (attempt) => {
             const pipeline = (await options.define()).runAsTask(partition);
             pipeline.enableCheckpoints({
-              dir,
+              ...(storage ? { storage } : { dir }),
               intervalMs: options.intervalMs,
               restoreFrom: attempt === 0 ? this.savepointToApply(dir, pipeline, logger) : 'latest',
               allowNonRestoredState: options.allowNonRestoredState ?? false,
@@ -206,11 +233,35 @@ export class TaskRunner {
         else logger.error({ err: error }, 'task failed for good');
       } finally {
         built.resolve();
-        await lease.release();
+        await lease?.release();
         if (this.tasks.get(partition) === task) this.tasks.delete(partition);
       }
     })();
     return task;
+  }
+
+  /** The task's lease and, in the log, its checkpoint store (sharing one reader of the task's partition). */
+  private async place(
+    partition: number,
+    dir: string,
+    logger: Logger,
+  ): Promise<{ lease: TaskLeaseLike; storage?: CheckpointStorage }> {
+    const { options } = this;
+    if (options.checkpointStore !== 'log') {
+      fs.mkdirSync(dir, { recursive: true });
+      return { lease: new TaskLease(dir, { leaseMs: options.leaseMs }) };
+    }
+    const log = options.log;
+    if (!log) throw new SluiceError('INVALID_CONFIG', 'checkpointStore "log" needs the log');
+    const topic = checkpointTopic(options.pipeline);
+    await ensureTopic(log, topic, { partitions: Math.max(1, options.partitions ?? 1), config: { retentionMs: -1 } });
+    await log.refresh?.(topic);
+    const count = log.describeTopic(topic).partitions.length;
+    const keyed = new KeyedPartition(log, topic, partition % count);
+    const scope = `p${String(partition).padStart(4, '0')}`;
+    const lease = new LogTaskLease(keyed, scope, { leaseMs: options.leaseMs });
+    const storage = new LogCheckpointStore({ log, topic, scope, partition: keyed.partition, retain: 3, logger, keyed });
+    return { lease, storage };
   }
 
   /**

@@ -7,7 +7,14 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { type Duration, type PipelineMetrics, toMillis } from '../../engine/index.ts';
+import {
+  type CheckpointStorage,
+  checkpointTopic,
+  type Duration,
+  LogCheckpointStore,
+  type PipelineMetrics,
+  toMillis,
+} from '../../engine/index.ts';
 import { SluiceError } from '../../errors.ts';
 import { createLogger } from '../../logger.ts';
 import { buildPipeline, InProcessHost, loadPipelineFile, Supervisor } from '../../runtime/index.ts';
@@ -35,6 +42,7 @@ interface RunFlags extends RunLogFlags {
   parallelism?: number;
   rebalance: boolean;
   sessionTimeout: string;
+  checkpointStore: 'dir' | 'log';
 }
 
 export function checkpointDir(dataDir: string, pipeline: string): string {
@@ -67,6 +75,13 @@ export function registerRun(program: Command): void {
     .option('--no-rebalance', 'task threads keep their tasks: no moves to a thread with less backlog (docs/scale.md)')
     .option('--session-timeout <duration>', 'a scaled-out member silent this long loses its tasks', '10s')
     .option(
+      '--checkpoint-store <dir|log>',
+      'keep checkpoints (and task leases) in the data directory, or in the log: a <pipeline>-checkpoints topic ' +
+        'that members on hosts without a shared directory reach through --bootstrap (docs/scale.md)',
+      checkpointStoreOption,
+      'dir',
+    )
+    .option(
       '--http-port <port>',
       'HTTP API port (SQL, ingest, metrics; 0 picks a free one)',
       portOption,
@@ -98,6 +113,12 @@ Examples:
       }
       const define = await loadPipelineFile(file);
       const intervalMs = parseInterval(flags.checkpointInterval);
+      if (flags.checkpointStore === 'log' && flags.fromSavepoint !== undefined) {
+        throw new SluiceError(
+          'USAGE',
+          '--from-savepoint reads savepoints from the data directory: leave out --checkpoint-store log (docs/scale.md)',
+        );
+      }
       if (flags.group !== undefined || flags.parallelism !== undefined) {
         return runScaledOut(file, define, {
           ...flags,
@@ -119,8 +140,12 @@ Examples:
         });
         if (flags.checkpoints) {
           const dir = checkpointDir(dataDir, pipeline.name);
+          const storage: CheckpointStorage | undefined =
+            flags.checkpointStore === 'log'
+              ? new LogCheckpointStore({ log, topic: checkpointTopic(pipeline.name), scope: 'main', retain: 3, logger })
+              : undefined;
           pipeline.enableCheckpoints({
-            dir,
+            ...(storage ? { storage } : { dir }),
             intervalMs,
             // A savepoint is where the first run starts; restarts resume from the newer checkpoints.
             restoreFrom: first && flags.fromSavepoint ? { file: savepointFile(dir, flags.fromSavepoint) } : 'latest',
@@ -160,6 +185,13 @@ function report(m: PipelineMetrics): void {
     `sluice run: stopped; ${m.operators.map((o) => `${o.name} ${o.recordsIn}`).join(', ')}; dead letters ${m.deadLetters}; ` +
       `checkpoints ${m.checkpoints.completed}${restored}`,
   );
+}
+
+function checkpointStoreOption(value: string): 'dir' | 'log' {
+  if (value !== 'dir' && value !== 'log') {
+    throw new SluiceError('USAGE', `--checkpoint-store is dir or log, not "${value}"`);
+  }
+  return value;
 }
 
 function parseDuration(value: string): number {
