@@ -44,15 +44,19 @@ export function q5(events: NexmarkEvent[]): number {
 }
 
 export function q7(events: NexmarkEvent[]): number {
-  const windows = new Map<number, { max: number; bids: Bid[] }>();
+  // Per window: its maximum, the bids at it, and the bids at its first instant (which also match the maximum of
+  // the window before: B.dateTime BETWEEN window_end - 10 s AND window_end).
+  const windows = new Map<number, { max: number; bids: Bid[]; edge: Bid[] }>();
   let n = 0;
+  const emit = (b: Bid) => {
+    keep({ auction: b.auction, price: b.price, bidder: b.bidder, dateTime: b.dateTime, extra: b.extra });
+    n++;
+  };
   const fire = (upTo: number) => {
     for (const [start, w] of windows) {
       if (start + 10_000 > upTo) continue;
-      for (const b of w.bids) {
-        keep({ auction: b.auction, price: b.price, bidder: b.bidder, dateTime: b.dateTime, extra: b.extra });
-        n++;
-      }
+      for (const b of w.bids) emit(b);
+      for (const b of windows.get(start + 10_000)?.edge ?? []) if (b.price === w.max) emit(b);
       windows.delete(start);
     }
   };
@@ -61,11 +65,12 @@ export function q7(events: NexmarkEvent[]): number {
     if (e.type === BID) {
       const start = e.dateTime - (e.dateTime % 10_000);
       let w = windows.get(start);
-      if (!w) windows.set(start, (w = { max: -1, bids: [] }));
+      if (!w) windows.set(start, (w = { max: -1, bids: [], edge: [] }));
       if (e.price > w.max) {
         w.max = e.price;
         w.bids = [e];
       } else if (e.price === w.max) w.bids.push(e);
+      if (e.dateTime === start) w.edge.push(e);
     }
     const watermark = e.dateTime - BOUND;
     if (watermark - (watermark % 10_000) > fired) {

@@ -62,19 +62,20 @@ export interface Q7Row {
   extra: string;
 }
 export function q7(events: DataStream<NexmarkEvent>): DataStream<Q7Row> {
-  return events
-    .filter(isBid)
+  const bids = events.filter(isBid);
+  // Each window's maximum (its time: the window's end − 1 ms) joined with the bids of that price from window_end
+  // − 10 s to window_end, both inclusive (the query's BETWEEN): a bid at a window's first instant matches the
+  // maximum of that window and, when its price equals it, that of the window before.
+  const maxima = bids
     .keyBy(() => 0)
     .window(windows.tumbling('10s'))
-    .aggregate(maxWithTies((b: Bid) => b.price))
-    .flatMap((w) =>
-      w.value.items.map((b) => ({
-        auction: b.auction,
-        price: b.price,
-        bidder: b.bidder,
-        dateTime: b.dateTime,
-        extra: b.extra,
-      })),
+    .aggregate(agg.max((b: Bid) => b.price));
+  return bids
+    .keyBy((b) => b.price)
+    .intervalJoin(
+      maxima.keyBy((m) => m.value ?? Number.NaN),
+      { lower: -1, upper: 9999 },
+      (b) => ({ auction: b.auction, price: b.price, bidder: b.bidder, dateTime: b.dateTime, extra: b.extra }),
     );
 }
 
