@@ -55,6 +55,7 @@ const { values: flags } = parseArgs({
     'checkpoint-interval': { type: 'string', default: '0' },
     'checkpoint-events': { type: 'string' },
     parallelism: { type: 'string' },
+    sql: { type: 'boolean' },
     partitions: { type: 'string' },
   },
 });
@@ -348,7 +349,12 @@ async function latency(query: QueryName, rate: number) {
   return { ratePerSec: rate, seconds, events: source.produced, results, p50Ms: p50, p99Ms: p99 };
 }
 
-if (flags.parallelism !== undefined) {
+if (flags.sql) {
+  // --sql: each query's SQL plan against its DataStream pipeline (bench/nexmark/sql-bench.ts).
+  const { sqlBench } = await import('./nexmark/sql-bench.ts');
+  const events = process.argv.includes('--events') ? N : 500_000;
+  await sqlBench({ events, queries, runs: process.argv.includes('--runs') ? RUNS : 3 });
+} else if (flags.parallelism !== undefined) {
   // On task threads, the events in a partitioned topic first (bench/nexmark/parallel.ts).
   await nexmarkParallel({
     queries,
