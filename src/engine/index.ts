@@ -59,6 +59,13 @@ export type { RepartitionOptions } from './repartition.ts';
 export type { KeyedState, ListState, MapState, StateOptions, ValueState } from './state.ts';
 export { DataStream, JoinedStream, KeyedStream, WindowedStream, WindowResultStream } from './stream.ts';
 export {
+  applyTrigger,
+  type MicroBatchSource,
+  type MicroBatchStats,
+  MicroBatchTrigger,
+  type MicroBatchTriggerOptions,
+} from './trigger.ts';
+export {
   type Batch,
   type DeadLetter,
   MAX_WATERMARK,

@@ -2,13 +2,14 @@
 // in batches of a bounded number of records, sleeping on the log's waiters (not polling the disk) when it has
 // caught up, and reporting a partition idle once it has been caught up there for the idle timeout. Bounded mode
 // stops at the end offsets it saw when it opened (or at given ones), which is what makes replays and batch runs
-// finite.
+// finite. With a micro-batch trigger (trigger.ts) a streaming run reads only at its ticks, each up to the ends then.
 
 import type { AbortedTransaction, PipelineLog } from '../../contracts/index.ts';
 import { SluiceError } from '../../errors.ts';
 import { forEachRecordIn, isAbortedBatch } from '../../log/index.ts';
 import type { Source, SourceBatch, SourceContext } from '../connector.ts';
 import { type Duration, toMillis } from '../duration.ts';
+import type { MicroBatchSource, MicroBatchTrigger } from '../trigger.ts';
 import type { Format } from './formats.ts';
 
 export type StartPosition = 'earliest' | 'latest' | { timestamp: number } | { offsets: Record<number, number> };
@@ -69,7 +70,7 @@ export function logSource<T>(options: LogSourceOptions<T>): LogSource<T> {
   return new LogSource(options);
 }
 
-export class LogSource<T> implements Source<T> {
+export class LogSource<T> implements Source<T>, MicroBatchSource {
   readonly name: string;
   private ctx!: SourceContext;
   private offsets: number[] = [];
@@ -91,6 +92,9 @@ export class LogSource<T> implements Source<T> {
   /** Per partition: when it was reported idle (no records handed on since); undefined while active. */
   private idleSince: (number | undefined)[] = [];
   private clock: () => number = Date.now;
+  /** Micro-batches (streaming runs with a trigger): the batch being read ends here, per partition. */
+  private trigger: MicroBatchTrigger | undefined;
+  private batchEnds: number[] | undefined;
 
   private options: LogSourceOptions<T>;
 
@@ -106,6 +110,19 @@ export class LogSource<T> implements Source<T> {
           'or false to turn idleness off',
       );
     }
+  }
+
+  /** Reads in micro-batches at `trigger`'s ticks instead of continuously (streaming runs; call before run()). */
+  useTrigger(trigger: MicroBatchTrigger): void {
+    this.trigger = trigger;
+  }
+
+  /** At a tick: the batch to read ends where each partition ends now (read committed: its last stable offset). */
+  cutBatch(): number {
+    const partitions = this.options.log.describeTopic(this.options.topic).partitions;
+    const ends = partitions.map((p) => p.lastStableOffset);
+    this.batchEnds = ends;
+    return this.order.reduce((n, p) => n + Math.max(0, ends[p]! - this.offsets[p]!), 0);
   }
 
   assign(partitions: readonly number[]): void {
@@ -156,6 +173,8 @@ export class LogSource<T> implements Source<T> {
         }),
       );
     }
+    this.batchEnds = undefined;
+    if (this.trigger && !ctx.bounded) this.trigger.register(this);
   }
 
   /**
@@ -197,15 +216,25 @@ export class LogSource<T> implements Source<T> {
   async poll(signal: AbortSignal): Promise<SourceBatch<T> | null> {
     const { log, topic } = this.options;
     const n = this.order.length;
+    const triggered = this.trigger !== undefined && !this.ctx.bounded;
     for (;;) {
+      // Micro-batches: between batches, wait for the trigger's next tick (which cuts the next batch).
+      if (triggered && this.batchEnds === undefined) {
+        if (!(await this.trigger!.next(this, signal)) || this.batchEnds === undefined) {
+          return { channel: 0, values: [], timestamps: [] };
+        }
+      }
       let allDone = true;
       for (let tried = 0; tried < n; tried++) {
         const partition = this.held?.partition ?? this.order[this.next]!;
         if (!this.held) this.next = (this.next + 1) % n;
-        const end = this.ends?.[partition];
+        const end = this.ends?.[partition] ?? this.batchEnds?.[partition];
         const offset = this.offsets[partition]!;
         if (end !== undefined && offset >= end) {
           this.held = undefined;
+          // At the end of its micro-batch: caught up as far as the source knows, so it may go idle.
+          const idle = this.batchEnds !== undefined ? this.caughtUp(partition) : undefined;
+          if (idle) return idle;
           continue;
         }
         allDone = false;
@@ -241,6 +270,10 @@ export class LogSource<T> implements Source<T> {
         return { channel: partition, values, timestamps };
       }
       if (this.ends && allDone) return null;
+      if (this.batchEnds && allDone) {
+        this.batchEnds = undefined; // every partition read to the batch's end: the batch is done here
+        continue;
+      }
       if (signal.aborted) return { channel: 0, values: [], timestamps: [] };
       // Caught up everywhere: sleep until any partition has more, a partition is due to go idle, or a second
       // passes (to notice stop()).
@@ -470,5 +503,7 @@ export class LogSource<T> implements Source<T> {
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.trigger?.unregister(this);
+  }
 }
