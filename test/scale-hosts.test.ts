@@ -1,0 +1,137 @@
+// Scale-out across hosts that share nothing but a Kafka-protocol cluster: every member is a process with a data
+// directory of its own, started with `--checkpoint-store log`, so that task checkpoints and leases travel through
+// the `<pipeline>-checkpoints` topic of one `sluice broker` process. Two members, then four (two added: tasks
+// move), one SIGKILLed mid-run (its tasks resume elsewhere from checkpoints in the log), then down to one (two stop
+// gracefully): every window total exactly once and equal to one process's.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { it } from 'node:test';
+import type { Kafka } from 'kafkajs';
+import { buildWindowedCounts, type Event, type WindowTotal } from '../examples/windowed-counts.ts';
+import { openLog } from '../src/log/index.ts';
+import { eventually, progresses } from './helpers/broker.ts';
+import {
+  appendKeyed,
+  EVENT_MS,
+  produceKeyed,
+  readTopic,
+  scaleTestResources,
+  startClusterBroker,
+  startMember,
+  tasksOf,
+} from './helpers/scale.ts';
+
+const PARTITIONS = 12;
+const KEYS = 48;
+const PIPELINE = new URL('../examples/windowed-counts.ts', import.meta.url).pathname;
+const resources = scaleTestResources('sluice-hosts-');
+const { tempDir } = resources;
+
+/** Events of `batch`: every key in every 60 s window several times, a little out of order (within the 5 s bound). */
+function batch(n: number): Event[] {
+  const events: Event[] = [];
+  const start = 1_700_000_000_000 + n * 600_000;
+  for (let i = 0; i < 1_500; i++) {
+    events.push({ key: `sensor-${i % KEYS}`, ts: start + i * 400 - (i % 3) * 1000, value: (i * 7) % 11 });
+  }
+  return events;
+}
+
+/** One far-future event per key closes every earlier window in every task. */
+function closing(): Event[] {
+  return Array.from({ length: KEYS }, (_, i) => ({ key: `sensor-${i}`, ts: 1_800_000_000_000, value: 0 }));
+}
+
+const row = (t: WindowTotal) => `${t.window_start} ${t.key} ${t.cnt} ${t.total} ${t.kind}`;
+const beforeClosing = (line: string) => Number(line.split(' ')[0]) < 1_799_999_000_000;
+
+/** What one process computes from the same events (bounded, on an embedded log). */
+async function reference(events: Event[]): Promise<string[]> {
+  const log = await openLog({ dataDir: tempDir() });
+  await log.createTopic('events', { partitions: PARTITIONS });
+  await log.createTopic('window-totals', { partitions: 4 });
+  await appendKeyed(log, 'events', PARTITIONS, events, (e) => e.key);
+  const pipeline = await buildWindowedCounts({ log, bounded: true, dataDir: log.dataDir });
+  await pipeline.run();
+  const rows: string[] = [];
+  for (const { partition } of log.describeTopic('window-totals').partitions) {
+    for (const r of log.readRecords('window-totals', partition, 0, { maxBytes: 1 << 26 }).records) {
+      rows.push(row(JSON.parse(r.value!.toString()) as WindowTotal));
+    }
+  }
+  await log.close();
+  return rows.filter(beforeClosing).sort();
+}
+
+const produce = (kafka: Kafka, events: Event[]) => produceKeyed(kafka, 'events', PARTITIONS, events, (e) => e.key);
+const totals = async (kafka: Kafka) => (await readTopic<WindowTotal>(kafka, 'window-totals')).map(row).sort();
+
+/** Files under `dir`, relative. */
+function filesUnder(dir: string): string[] {
+  return fs.existsSync(dir) ? (fs.readdirSync(dir, { recursive: true }) as string[]).map((f) => path.join(dir, f)) : [];
+}
+
+it('members on separate hosts: 2 → 4 (tasks move), one SIGKILLed, → 1; each window once, as one process', async () => {
+  const { bootstrap, kafka } = await startClusterBroker(resources, [
+    { topic: 'events', numPartitions: PARTITIONS },
+    { topic: 'window-totals', numPartitions: 4 },
+    { topic: 'events-late', numPartitions: 1 },
+  ]);
+  /** A "host": a member process with a data directory of its own, sharing nothing but the broker. */
+  const hosts: string[] = [];
+  const host = () => {
+    const dataDir = tempDir();
+    hosts.push(dataDir);
+    return startMember(resources, {
+      pipeline: PIPELINE,
+      bootstrap,
+      group: 'wc',
+      dataDir,
+      extra: ['--checkpoint-store', 'log'],
+    });
+  };
+  const count = (members: ReturnType<typeof host>[]) => members.reduce((n, m) => n + tasksOf(m).length, 0);
+
+  const [a, b] = [host(), host()];
+  await eventually(() => tasksOf(a).length === 6 && tasksOf(b).length === 6, 'two hosts with six tasks each', EVENT_MS);
+  await produce(kafka, batch(0));
+  await eventually(async () => (await totals(kafka)).length > 0, 'first windows', EVENT_MS);
+
+  // Two hosts added: half of each one's tasks move to them, through checkpoints and leases in the log.
+  const [c, d] = [host(), host()];
+  await eventually(
+    () => [a, b, c, d].every((m) => tasksOf(m).length === 3),
+    'four hosts with three tasks each',
+    EVENT_MS,
+  );
+  await produce(kafka, batch(1));
+  await progresses(async () => (await totals(kafka)).length, 1, 'windows of the second batch'); // a task has output
+  await b.stop('SIGKILL'); // mid-run: its leases expire, its tasks resume elsewhere from their last checkpoints
+  await eventually(() => count([a, c, d]) === PARTITIONS, 'the survivors to take every task', EVENT_MS);
+  await produce(kafka, batch(2));
+
+  // Down to one: the others hand their tasks over with a last checkpoint each.
+  assert.equal(await c.stop('SIGTERM'), 0, c.output());
+  assert.equal(await d.stop('SIGTERM'), 0, d.output());
+  await eventually(() => tasksOf(a).length === PARTITIONS, 'the last host to run every task', EVENT_MS);
+  await produce(kafka, [...batch(3), ...closing()]);
+  const expected = await reference([...batch(0), ...batch(1), ...batch(2), ...batch(3), ...closing()]);
+  await progresses(async () => (await totals(kafka)).filter(beforeClosing).length, expected.length, 'every window');
+  await new Promise((resolve) => setTimeout(resolve, 500)); // anything extra would be a duplicate: let it show
+  assert.deepEqual((await totals(kafka)).filter(beforeClosing), expected);
+  assert.equal(await a.stop('SIGTERM'), 0, a.output());
+
+  // Nothing went through the hosts' directories: no checkpoint or lease file in any of them.
+  for (const dir of hosts) {
+    const kept = filesUnder(path.join(dir, 'checkpoints')).filter((f) => /\.ckpt$|LEASE$/.test(f));
+    assert.deepEqual(kept, [], `host ${dir} kept checkpoint files`);
+  }
+  // They went through the log instead: one partition of the checkpoint topic per task, each written to.
+  const admin = kafka.admin();
+  await admin.connect();
+  const offsets = await admin.fetchTopicOffsets('windowed-counts-checkpoints');
+  await admin.disconnect();
+  assert.equal(offsets.length, PARTITIONS);
+  for (const p of offsets) assert.ok(Number(p.high) > 0, `task ${p.partition} wrote no checkpoint to the log`);
+});
