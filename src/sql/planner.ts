@@ -196,7 +196,7 @@ export async function planScript(text: string, options: PlanOptions = {}): Promi
         throw source.error(view.at, `materialized view ${view.view.name} is declared twice`);
       }
       plan.views.push(view);
-    } else if (options.selects && isWord(first, 'SELECT')) {
+    } else if (options.selects && isWord(first, 'SELECT', 'WITH')) {
       plan.selects.push(await planSelect(source, first.start, statement.end, plan.tables));
     } else if (isWord(first, 'SELECT', 'WITH')) {
       throw source.unsupported(

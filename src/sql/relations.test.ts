@@ -1,0 +1,112 @@
+// The planner's relations beyond one table: subqueries in FROM, WITH, CREATE VIEW, regular joins, joins and GROUP BYs
+// on window results' times, group windows (GROUP BY SESSION(…)), PROCTIME() windows, a GROUP BY over a GROUP BY; and
+// what stays refused, with its position.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isSluiceError } from '../errors.ts';
+import { planScript, type QueryPlan } from './planner.ts';
+
+const DDL = `CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, dateTime TIMESTAMP(3),
+  WATERMARK FOR dateTime AS dateTime - INTERVAL '4' SECOND);
+CREATE TABLE auction (id BIGINT, seller BIGINT, category BIGINT, dateTime TIMESTAMP(3), expires TIMESTAMP(3),
+  WATERMARK FOR dateTime AS dateTime - INTERVAL '4' SECOND);
+`;
+
+async function select(text: string): Promise<QueryPlan> {
+  const plan = await planScript(`${DDL}${text}`, { selects: true });
+  return plan.selects[0]!;
+}
+
+async function refusal(text: string): Promise<Error> {
+  try {
+    await planScript(`${DDL}${text}`, { selects: true });
+  } catch (e) {
+    assert.ok(isSluiceError(e), String(e));
+    return e as Error;
+  }
+  assert.fail('the script was accepted');
+}
+
+const derived = (q: QueryPlan) => q.source.derived!;
+
+describe('streaming SQL relations', () => {
+  it('a subquery in FROM keeps the columns that tell time (window_end = time + 1 ms)', async () => {
+    const q =
+      await select(`SELECT auction, num FROM (SELECT auction, count(*) AS num, window_start AS s, window_end AS e
+      FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(\`dateTime\`), INTERVAL '10' SECOND)) GROUP BY auction, window_start, window_end) AS c`);
+    assert.deepEqual(
+      [...derived(q).times],
+      [
+        ['s', 1 - 10_000],
+        ['e', 1],
+      ],
+    );
+  });
+
+  it('a GROUP BY on a window time is a window at that time (q5), not an updating result', async () => {
+    const q = await select(`SELECT max(num) AS maxn, s FROM (SELECT auction, count(*) AS num, window_start AS s
+      FROM HOP(bid, dateTime, INTERVAL '2' SECOND, INTERVAL '10' SECOND) GROUP BY auction, window_start, window_end) c
+      GROUP BY c.s`);
+    assert.equal(q.updating, false);
+    assert.deepEqual([q.window?.kind, q.window?.sizeMs], ['tumbling', 1]);
+    assert.equal(q.outputs[1]!.timeOffset, 1 - 10_000);
+  });
+
+  it('WITH and CREATE VIEW are relations over their queries', async () => {
+    const w = await select(`WITH cheap AS (SELECT auction, price FROM bid WHERE price < 10) SELECT auction FROM cheap`);
+    assert.equal(w.source.name, 'cheap');
+    const v = await select(`CREATE VIEW b AS SELECT *, PROCTIME() AS p FROM bid;
+      SELECT bidder, count(*) AS n FROM TUMBLE(b, p, INTERVAL '10' SECOND) GROUP BY bidder, window_start, window_end`);
+    assert.equal(v.window?.processingTime, true);
+    assert.equal(v.source.derived?.proctime, 'p');
+  });
+
+  it('joins: regular without time bounds, interval on window times (q7: BETWEEN window_end - 10 s AND window_end)', async () => {
+    const regular = await select(`SELECT A.id, B.price FROM auction A, bid B
+      WHERE A.id = B.auction AND B.dateTime BETWEEN A.dateTime AND A.expires AND A.category = 10`);
+    assert.equal(regular.join?.kind, 'regular');
+    assert.ok(regular.join?.leftWhere, 'A.category = 10 is applied before the join');
+    const q7 = await select(`SELECT B.auction FROM bid B JOIN (SELECT MAX(price) AS maxprice, window_end AS t
+      FROM TUMBLE(bid, dateTime, INTERVAL '10' SECOND) GROUP BY window_start, window_end) B1 ON B.price = B1.maxprice
+      WHERE B.dateTime BETWEEN B1.t - INTERVAL '10' SECOND AND B1.t`);
+    assert.deepEqual([q7.join?.kind, q7.join?.lowerMs, q7.join?.upperMs], ['interval', -1, 9999]);
+  });
+
+  it("Flink's group windows: GROUP BY k, SESSION(ts, gap) with SESSION_START and SESSION_END", async () => {
+    const q = await select(`SELECT bidder, count(*) AS n, SESSION_START(dateTime, INTERVAL '10' SECOND) AS s,
+      SESSION_END(dateTime, INTERVAL '10' SECOND) AS e FROM bid GROUP BY bidder, SESSION(dateTime, INTERVAL '10' SECOND)`);
+    assert.deepEqual([q.window?.kind, q.window?.gapMs], ['session', 10_000]);
+    assert.deepEqual(
+      q.outputs.map((o) => o.role),
+      [0, undefined, 'window_start', 'window_end'],
+    );
+  });
+
+  it('a GROUP BY over a GROUP BY takes retractions (q4): count, sum and avg', async () => {
+    const q = await select(`SELECT category, avg(final) AS a FROM (SELECT A.category, max(B.price) AS final
+      FROM auction A JOIN bid B ON A.id = B.auction GROUP BY A.id, A.category) Q GROUP BY category`);
+    assert.equal(q.retracting, true);
+  });
+});
+
+describe('streaming SQL relations: refused with the construct and its position', () => {
+  const inner = `(SELECT auction, max(price) AS m FROM bid GROUP BY auction) Q`;
+  it('min/max over an updating relation', async () => {
+    const e = await refusal(`SELECT count(*) AS n, max(m) FROM ${inner} GROUP BY auction`);
+    assert.match(e.message, /max\(\) over an updating relation.*count, sum and avg are.*line 5, column 106/);
+  });
+  it('a projection of an updating relation', async () => {
+    const e = await refusal(`SELECT auction, m FROM ${inner}`);
+    assert.match(e.message, /a projection of an updating relation.*line 5, column 1/);
+  });
+  it('a LEFT JOIN of subqueries', async () => {
+    const e = await refusal(`SELECT Q.auction FROM ${inner} LEFT JOIN bid B ON Q.auction = B.auction`);
+    assert.match(e.message, /LEFT JOIN is not supported.*line 5, column 85/);
+  });
+  it('TUMBLE_START with GROUP BY SESSION(…)', async () => {
+    const e = await refusal(
+      `SELECT TUMBLE_START(dateTime, INTERVAL '1' SECOND) FROM bid GROUP BY SESSION(dateTime, INTERVAL '1' SECOND)`,
+    );
+    assert.match(e.message, /TUMBLE_START with GROUP BY SESSION.*line 5, column 8/);
+  });
+});
