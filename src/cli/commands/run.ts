@@ -8,6 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import {
+  applyTrigger,
   type CheckpointStorage,
   checkpointTopic,
   type Duration,
@@ -42,6 +43,7 @@ interface RunFlags extends RunLogFlags {
   parallelism?: number;
   rebalance: boolean;
   sessionTimeout: string;
+  trigger?: string;
   checkpointStore: 'dir' | 'log';
 }
 
@@ -75,6 +77,11 @@ export function registerRun(program: Command): void {
     .option('--no-rebalance', 'task threads keep their tasks: no moves to a thread with less backlog (docs/scale.md)')
     .option('--session-timeout <duration>', 'a scaled-out member silent this long loses its tasks', '10s')
     .option(
+      '--trigger <duration>',
+      'micro-batches instead of continuous processing: read, process and commit (a checkpoint) every <duration>, ' +
+        "as Spark's processing-time trigger (docs/engine.md)",
+    )
+    .option(
       '--checkpoint-store <dir|log>',
       'keep checkpoints (and task leases) in the data directory, or in the log: a <pipeline>-checkpoints topic ' +
         'that members on hosts without a shared directory reach through --bootstrap (docs/scale.md)',
@@ -98,6 +105,7 @@ Examples:
   $ sluice savepoint windowed-counts --name before-upgrade      # in another terminal
   $ sluice run examples/windowed-counts.ts --from-savepoint before-upgrade
   $ sluice run examples/windowed-counts.ts --parallelism 4                 # all cores: 4 task threads
+  $ sluice run examples/windowed-counts.ts --trigger 1s                    # micro-batches every second
   $ sluice run examples/windowed-counts.ts --bootstrap kafka-1.internal:9092 --data-dir /var/lib/wc
   $ sluice run pipeline.sql --explain                                      # streaming SQL (docs/sql.md)`,
     )
@@ -117,6 +125,17 @@ Examples:
         throw new SluiceError(
           'USAGE',
           '--from-savepoint reads savepoints from the data directory: leave out --checkpoint-store log (docs/scale.md)',
+        );
+      }
+      const triggerMs = flags.trigger === undefined ? undefined : parseTrigger(flags.trigger);
+      if (
+        triggerMs !== undefined &&
+        (flags.group !== undefined || flags.parallelism !== undefined || flags.bootstrap !== undefined || flags.bounded)
+      ) {
+        throw new SluiceError(
+          'USAGE',
+          '--trigger runs a streaming pipeline in one process on the embedded log: leave out --group, --parallelism, ' +
+            '--bootstrap and --bounded',
         );
       }
       if (flags.group !== undefined || flags.parallelism !== undefined) {
@@ -146,12 +165,14 @@ Examples:
               : undefined;
           pipeline.enableCheckpoints({
             ...(storage ? { storage } : { dir }),
-            intervalMs,
+            // With a trigger, a checkpoint ends each micro-batch instead (applyTrigger).
+            intervalMs: triggerMs === undefined ? intervalMs : 0,
             // A savepoint is where the first run starts; restarts resume from the newer checkpoints.
             restoreFrom: first && flags.fromSavepoint ? { file: savepointFile(dir, flags.fromSavepoint) } : 'latest',
             allowNonRestoredState: flags.allowNonRestoredState ?? false,
           });
         }
+        if (triggerMs !== undefined) applyTrigger(pipeline, { interval: triggerMs, checkpoint: flags.checkpoints });
         if (first) {
           console.log(
             `${paint('bold', 'sluice run')}: pipeline ${pipeline.name} from ${file}` +
@@ -196,6 +217,12 @@ function checkpointStoreOption(value: string): 'dir' | 'log' {
 
 function parseDuration(value: string): number {
   return /^\d+$/.test(value) ? Number(value) : toMillis(value as Duration, '--session-timeout');
+}
+
+function parseTrigger(value: string): number {
+  const ms = /^\d+$/.test(value) ? Number(value) : toMillis(value as Duration, '--trigger');
+  if (ms === 0) throw new SluiceError('USAGE', '--trigger takes a duration > 0 (e.g. 1s)');
+  return ms;
 }
 
 function parseInterval(value: string): number {
