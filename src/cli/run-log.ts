@@ -77,7 +77,7 @@ export async function openEmbedded(
   flags: RunLogFlags,
   pipelines: () => PipelineView[],
 ): Promise<RunLog & { log: Log }> {
-  const services = await openServices(flags.dataDir, flags, pipelines);
+  const services = await openServices(flags.dataDir, flags, pipelines, undefined, { streamingQueries: true });
   const { log } = services;
   const broker = flags.kafka ? await openListener(services, flags) : undefined;
   return {

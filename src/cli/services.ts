@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Hono } from 'hono';
 import type { PipelineView } from '../engine/index.ts';
-import { type RunningServer, type ServerLog, startServer } from '../http/index.ts';
+import { type RunningServer, type ServerLog, type ServerOptions, startServer } from '../http/index.ts';
 import { type KafkaBroker, startBroker } from '../kafka/index.ts';
 import { type Log, openLog } from '../log/index.ts';
 import { ServingStore } from '../serve/index.ts';
@@ -57,11 +57,14 @@ export async function openServices(
   pipelines: () => PipelineView[],
   /** More HTTP routes by prefix, built once the log and store are open. */
   mount?: () => Record<string, Hono>,
+  /** Let the HTTP API start streaming SQL queries over this log (POST /v1/streaming-queries). */
+  options: { streamingQueries?: boolean } = {},
 ): Promise<Services> {
   const log = await openLog({ dataDir });
   let serving: Serving;
   try {
-    serving = await openServing(log.dataDir, log, flags, pipelines, mount);
+    const streaming = options.streamingQueries ? { log, dataDir: log.dataDir } : undefined;
+    serving = await openServing(log.dataDir, log, flags, pipelines, mount, streaming);
   } catch (error) {
     await log.close();
     throw error;
@@ -83,6 +86,7 @@ export async function openServing(
   flags: HttpFlags,
   pipelines: () => PipelineView[],
   mount?: () => Record<string, Hono>,
+  streaming?: ServerOptions['streaming'],
 ): Promise<Serving> {
   fs.mkdirSync(dataDir, { recursive: true });
   const store = await ServingStore.open({ dir: path.join(dataDir, 'serve') });
@@ -97,6 +101,7 @@ export async function openServing(
         port: flags.httpPort,
         authToken: flags.authToken ?? process.env.SLUICE_AUTH_TOKEN,
         ...(mount ? { mount: mount() } : {}),
+        ...(streaming ? { streaming } : {}),
       });
     }
   } catch (error) {

@@ -296,6 +296,27 @@ export interface PipelinesEventJson {
 /** GET /v1: the route prefixes mounted beside the API every server has (`/v1/deployment` under `sluice up`). */
 export interface ApiIndexJson {
   mounts: string[];
+  /** Whether this server starts streaming SQL queries (POST /v1/streaming-queries): `sluice dev`, `sluice run`. */
+  streamingQueries?: boolean;
+}
+
+/** A streaming SQL query started over HTTP (POST /v1/streaming-queries), running as a pipeline of that name. */
+export interface StreamingQueryJson {
+  name: string;
+  sql: string;
+  /** The supervisor's state: starting, running, restarting, failed, finished, stopped… */
+  state: string;
+  startedAt: number;
+  restarts: number;
+  error: string | null;
+  /** The serving tables its materialized views fill. */
+  tables: string[];
+  /** The topics it writes. */
+  topics: string[];
+}
+
+export interface StreamingQueriesJson {
+  queries: StreamingQueryJson[];
 }
 
 /** A job run, as the deployment records it. */

@@ -25,9 +25,12 @@ describe('dashboard API', () => {
     createApp({ log, store, pipelines: () => [pipeline], liveIntervalMs: 50, ...options });
 
   it('GET /v1: the mounted prefixes, so that the dashboard shows the Deployment page only under sluice up', async () => {
-    assert.deepEqual(await (await app().request('/v1')).json(), { mounts: [] });
+    assert.deepEqual(await (await app().request('/v1')).json(), { mounts: [], streamingQueries: false });
     const withDeployment = createApp({ log, store, mount: { '/v1/deployment': new Hono() } });
-    assert.deepEqual(await (await withDeployment.request('/v1')).json(), { mounts: ['/v1/deployment'] });
+    assert.deepEqual(await (await withDeployment.request('/v1')).json(), {
+      mounts: ['/v1/deployment'],
+      streamingQueries: false,
+    });
   });
 
   it('GET /v1/topics: partitions, offsets, bytes and the lag of groups and pipelines per partition', async () => {

@@ -2,7 +2,7 @@
 // token, limits), apart from the server itself so that its parts (ingest, topics, metrics) can name them.
 import type { Hono } from 'hono';
 import type { Registry } from 'prom-client';
-import type { PipelineView } from '../engine/index.ts';
+import type { PipelineLog, PipelineView } from '../engine/index.ts';
 import type { GroupOffsetStore, Log, RecordReadResult } from '../log/index.ts';
 import type { ServingStore } from '../serve/index.ts';
 
@@ -45,6 +45,11 @@ export interface ServerOptions {
   liveIntervalMs?: number;
   /** Live streams open at once (default 64). */
   maxStreams?: number;
+  /**
+   * Start streaming SQL queries over this log into `store` (POST /v1/streaming-queries; needs `store`): where the
+   * process owns a log and runs pipelines (`sluice dev`, `sluice run`).
+   */
+  streaming?: { log: PipelineLog; dataDir: string; maxQueries?: number; checkpointIntervalMs?: number };
 }
 
 export interface RunningServer {

@@ -17,6 +17,7 @@ import { historyOf, LiveHub, parseSubscription, streamLive } from './live.ts';
 import { createMetrics } from './metrics.ts';
 import type { RunningServer, ServerOptions } from './options.ts';
 import { browseRecords, parsePartition, parseRecordsQuery } from './records.ts';
+import { StreamingQueries, streamingQueriesApi } from './streaming-queries.ts';
 import { ThroughputSampler } from './throughput.ts';
 import { TopicSampler } from './topics.ts';
 
@@ -40,9 +41,22 @@ function buildApp(options: ServerOptions): {
   sampler: TopicSampler;
   throughput: ThroughputSampler;
   hub: LiveHub;
+  queries: StreamingQueries | undefined;
 } {
   const logger = createLogger('http');
   const app = new Hono();
+  let queries: StreamingQueries | undefined;
+  if (options.streaming && options.store) {
+    const { streaming, pipelines } = options;
+    queries = new StreamingQueries({
+      ...streaming,
+      store: options.store,
+      taken: () => (pipelines?.() ?? []).map((p) => p.name),
+    });
+    const started = queries;
+    // Their pipelines show in /v1/pipelines, /metrics and the dashboard like the process's own.
+    options = { ...options, pipelines: () => [...(pipelines?.() ?? []), ...started.views()] };
+  }
   const metrics = createMetrics(options);
   const sampler = new TopicSampler({
     log: options.log,
@@ -93,7 +107,7 @@ function buildApp(options: ServerOptions): {
   // What this server offers beyond the routes every server has: the dashboard shows its Deployment page only where
   // `/v1/deployment` is mounted (`sluice up`), without probing a route that would answer 404 everywhere else.
   app.get('/v1', (c) => {
-    const body: ApiIndexJson = { mounts: Object.keys(options.mount ?? {}).sort() };
+    const body: ApiIndexJson = { mounts: Object.keys(options.mount ?? {}).sort(), streamingQueries: !!queries };
     return c.json(body);
   });
 
@@ -153,6 +167,7 @@ function buildApp(options: ServerOptions): {
 
   app.get('/v1/pipelines', (c) => c.json({ pipelines: metrics.pipelines() }));
 
+  if (queries) app.route('/v1/streaming-queries', streamingQueriesApi(queries));
   for (const [prefix, routes] of Object.entries(options.mount ?? {})) app.route(prefix, routes);
   app.onError((error, c) => fail(c, error));
 
@@ -206,7 +221,7 @@ function buildApp(options: ServerOptions): {
   app.on(['GET', 'HEAD'], '*', (c, next) => (isAssetPath(c.req.path) ? dashboard(c) : next()));
 
   app.notFound((c) => fail(c, new SluiceError('UNKNOWN_ROUTE', `no route ${c.req.method} ${c.req.path}`)));
-  return { app, metrics, sampler, throughput, hub };
+  return { app, metrics, sampler, throughput, hub, queries };
 }
 
 /** Starts the HTTP API; refuses a non-loopback address without a token. */
@@ -218,7 +233,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       `refusing to serve HTTP on ${host} without a token: pass --auth-token (or SLUICE_AUTH_TOKEN), or bind to 127.0.0.1`,
     );
   }
-  const { app, metrics, sampler, throughput, hub } = buildApp(options);
+  const { app, metrics, sampler, throughput, hub, queries } = buildApp(options);
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: host, port: options.port ?? 8080 }, () => resolve(s));
     s.once('error', reject);
@@ -237,14 +252,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     port,
     registry: metrics.registry,
     registerPipelineMetrics: metrics.registerPipelineMetrics,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await queries?.close();
+      await new Promise<void>((resolve) => {
         hub.close();
         sampler.close();
         throughput.close();
         http.closeAllConnections?.();
         server.close(() => resolve());
-      }),
+      });
+    },
   };
 }
 

@@ -105,6 +105,7 @@ Example:
         flags,
         () => supervisors.flatMap((s) => s.views()),
         (): Record<string, Hono> => (flags.demo ? { '/v1/demo': demoClockApi(() => generator) } : {}),
+        { streamingQueries: true },
       );
       const { log, store, http } = services;
       const broker = await openListener(services, flags);
