@@ -98,6 +98,7 @@ describe('LogTaskLease', () => {
     const thief = { owner: 'thief:2:0:1', seq: 1000, state: 'held', at: 0 };
     await log.append(TOPIC, 0, [{ key: Buffer.from('p0000/lease'), value: Buffer.from(JSON.stringify(thief)) }]);
     await until(() => lost, 'c to learn it lost the lease');
+    await assert.rejects(c.verify(), { code: 'ABORTED' }); // its checkpoints would not count any more
     await c.release(); // not its own any more: writes nothing
     const view = new KeyedPartition(log, TOPIC, 0);
     await view.catchUp();

@@ -106,6 +106,14 @@ export class LogTaskLease implements TaskLeaseLike {
     );
   }
 
+  /** Throws unless the lease is still this member's, as the log says now (before a checkpoint counts). */
+  async verify(): Promise<void> {
+    await this.keyed.catchUp();
+    if (!this.mine()) {
+      throw new SluiceError('ABORTED', `lease ${this.key} is no longer ${this.owner}'s: another member took the task`);
+    }
+  }
+
   /** Lets go after the task's last checkpoint: appended after it, so the next owner reads that checkpoint first. */
   async release(): Promise<void> {
     this.stopRenewing();

@@ -260,7 +260,16 @@ export class TaskRunner {
     const keyed = new KeyedPartition(log, topic, partition % count);
     const scope = `p${String(partition).padStart(4, '0')}`;
     const lease = new LogTaskLease(keyed, scope, { leaseMs: options.leaseMs });
-    const storage = new LogCheckpointStore({ log, topic, scope, partition: keyed.partition, retain: 3, logger, keyed });
+    const storage = new LogCheckpointStore({
+      log,
+      topic,
+      scope,
+      partition: keyed.partition,
+      retain: 3,
+      logger,
+      keyed,
+      beforeCommit: () => lease.verify(),
+    });
     return { lease, storage };
   }
 

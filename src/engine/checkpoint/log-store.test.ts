@@ -155,6 +155,28 @@ describe('LogCheckpointStore', () => {
     assert.equal((await again.loadLatest())?.data.id, 1);
   });
 
+  it('refuses a write whose beforeCommit throws (a writer that lost its lease): it never counts', async () => {
+    const log = await tempLog();
+    let fenced = false;
+    const s = new LogCheckpointStore({
+      log,
+      topic: TOPIC,
+      scope: 'p0000',
+      retain: 2,
+      logger,
+      beforeCommit: async () => {
+        if (fenced) throw new Error('lease lost');
+      },
+    });
+    await s.open();
+    await s.writeCheckpoint(1, data(1));
+    fenced = true;
+    await assert.rejects(s.writeCheckpoint(2, data(2)), /lease lost/);
+    const fresh = store(log);
+    await fresh.open();
+    assert.equal((await fresh.loadLatest())?.data.id, 1);
+  });
+
   it('keeps scopes apart in one partition, and savepoints until deleted', async () => {
     const log = await tempLog();
     const a = store(log, { scope: 'p0000' });

@@ -56,6 +56,12 @@ export interface LogCheckpointStoreOptions {
   chunkBytes?: number;
   /** The partition's reader, when the caller shares it (the task's lease keeps its records there too). */
   keyed?: KeyedPartition;
+  /**
+   * Runs after a write's chunks, before its metadata record; throwing refuses the write. A task runner checks here
+   * that the task's lease is still its own, so that a member that stalled past its lease and lost the task to
+   * another does not supersede the new owner's checkpoints (it learns of the loss within a renewal anyway).
+   */
+  beforeCommit?: () => Promise<void>;
 }
 
 const pad = (id: number) => String(id).padStart(20, '0');
@@ -191,6 +197,7 @@ export class LogCheckpointStore implements CheckpointStorage {
       await this.keyed.append([{ key: `${key}/${nonce}/${n}`, value: Buffer.from(chunk) }], false);
     }
     await log.flush?.(topic);
+    await this.options.beforeCommit?.();
     await this.keyed.append([{ key, value: Buffer.from(JSON.stringify(meta)) }], true);
   }
 
