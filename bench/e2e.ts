@@ -1,16 +1,21 @@
-// `npm run bench -- e2e [--seconds S] [--rates 10000,100000,max]`: end to end, as a user deploys Sluice: kcat
+// `npm run bench -- e2e [--seconds S] [--rates 10000,100000,max] [--trigger 1s]`: end to end, as a user deploys Sluice: kcat
 // (librdkafka) produces JSON events to the Kafka listener, the log stores them (fsync per acknowledgement), a
 // pipeline counts them per key in 100 ms tumbling windows and writes the counts to a serving table, and SQL polls
 // the table every 5 ms. Broker, log, pipeline and store share one process (as `sluice run` does); kcat is its own.
 // Each event carries the time it was written to kcat. Produce-to-queryable: from a window's end (its last event's
 // production) to its row being visible to SQL; an event waits that plus, on average, half a window. At `max`, the
-// events are written as fast as kcat takes them and the achieved rate is reported.
+// events are written as fast as kcat takes them and the achieved rate is reported. Each rate runs twice, alternately:
+// with continuous processing (records read as they arrive) and with a micro-batch trigger (`--trigger`, default 1 s:
+// the pipeline reads what the log holds at each tick, as Spark Structured Streaming's processing-time trigger;
+// src/engine/trigger.ts). Event → queryable (`eventP50Ms`, `eventP99Ms`): a window's latency plus, for each of its
+// events, how long before the window's end it was produced (spread evenly over the window: 10 points per window,
+// weighted by its count of events).
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { agg, json, logSource, Pipeline, watermarks, windows } from '../src/engine/index.ts';
+import { agg, applyTrigger, json, logSource, Pipeline, toMillis, watermarks, windows } from '../src/engine/index.ts';
 import { startBroker } from '../src/kafka/index.ts';
 import { openLog } from '../src/log/index.ts';
 import { setLogLevel } from '../src/logger.ts';
@@ -23,8 +28,10 @@ const { values: flags } = parseArgs({
     seconds: { type: 'string', default: '8' },
     rates: { type: 'string', default: '10000,100000,max' },
     window: { type: 'string', default: '100' },
+    trigger: { type: 'string', default: '1s' },
   },
 });
+const TRIGGER_MS = toMillis(/^\d+$/.test(flags.trigger) ? Number(flags.trigger) : flags.trigger, '--trigger');
 const SECONDS = Number(flags.seconds);
 const WINDOW_MS = Number(flags.window);
 const WARMUP_MS = 2000;
@@ -61,7 +68,7 @@ async function load(kcat: ChildProcess, ratePerSec: number | 'max', seconds: num
   return sent;
 }
 
-async function run(rate: number | 'max') {
+async function run(rate: number | 'max', triggerMs: number | undefined) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-e2e-'));
   const log = await openLog({ dataDir: path.join(dir, 'log') });
   const broker = await startBroker({ log, port: 0 });
@@ -87,6 +94,7 @@ async function run(rate: number | 'max') {
         flushMs: 5,
       }),
     );
+  const trigger = triggerMs === undefined ? undefined : applyTrigger(p, { interval: triggerMs });
   const running = p.run();
   const kcat = spawn(
     'kcat',
@@ -98,17 +106,25 @@ async function run(rate: number | 'max') {
     kcatErrors += chunk.toString();
   });
   const latencies: number[] = [];
+  /** Per event (10 points per window, weighted by the window's count): produced → queryable. */
+  const eventLatencies: [number, number][] = [];
   let stop = false;
   const started = Date.now();
   const poller = (async () => {
     let seen = 0;
     while (!stop) {
-      const result = await store.query('SELECT max(window_end) FROM counts').catch(() => ({ rows: [] as unknown[][] }));
-      const end = Number(result.rows[0]?.[0] ?? 0);
+      const result = await store
+        .query(`SELECT window_end, sum(cnt) FROM counts WHERE window_end > ${seen} GROUP BY window_end`)
+        .catch(() => ({ rows: [] as unknown[][] }));
       const now = Date.now();
-      if (end > seen) {
-        if (end - started > WARMUP_MS) latencies.push(now - end);
-        seen = end;
+      for (const [windowEnd, count] of result.rows) {
+        const end = Number(windowEnd);
+        if (end - started > WARMUP_MS) {
+          latencies.push(now - end);
+          for (let i = 0; i < 10; i++)
+            eventLatencies.push([now - end + ((i + 0.5) * WINDOW_MS) / 10, Number(count) / 10]);
+        }
+        seen = Math.max(seen, end);
       }
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
@@ -135,7 +151,9 @@ async function run(rate: number | 'max') {
   await log.close();
   fs.rmSync(dir, { recursive: true, force: true });
   if (produced !== sent) throw new Error(`kcat delivered ${produced} of ${sent} events: ${kcatErrors}`);
+  const [eventP50Ms, eventP99Ms] = weightedPercentiles(eventLatencies, [0.5, 0.99]);
   return {
+    mode: triggerMs === undefined ? 'continuous' : `micro-batch ${triggerMs} ms`,
     targetRate: rate,
     eventsPerSec: Math.round(sent / loadSec),
     processedPerSec: Math.round(produced / drainSec),
@@ -144,17 +162,46 @@ async function run(rate: number | 'max') {
     p50Ms: percentile(latencies, 0.5),
     p99Ms: percentile(latencies, 0.99),
     maxMs: latencies.length ? Math.max(...latencies) : null,
+    eventP50Ms,
+    eventP99Ms,
+    ...(trigger ? { batches: trigger.stats.batches, lastBatchMs: Math.round(trigger.stats.lastBatchMs) } : {}),
   };
 }
 
-const results: Record<string, unknown> = { bench: 'e2e', windowMs: WINDOW_MS, seconds: SECONDS };
-for (const r of flags.rates.split(',')) {
+/** Percentiles over (value, weight) pairs. */
+function weightedPercentiles(samples: [number, number][], qs: number[]): (number | null)[] {
+  samples.sort((a, b) => a[0] - b[0]);
+  const total = samples.reduce((n, s) => n + s[1], 0);
+  return qs.map((q) => {
+    let seen = 0;
+    for (const [ms, n] of samples) {
+      seen += n;
+      if (seen >= q * total) return Math.round(ms);
+    }
+    return null;
+  });
+}
+
+const results: Record<string, unknown> = {
+  bench: 'e2e',
+  windowMs: WINDOW_MS,
+  seconds: SECONDS,
+  triggerMs: TRIGGER_MS,
+};
+for (const [i, r] of flags.rates.split(',').entries()) {
   const rate = r === 'max' ? 'max' : Number(r);
-  const out = await run(rate);
-  console.error(
-    `${String(rate).padStart(7)} ev/s target: ${out.eventsPerSec} ev/s produced, ${out.processedPerSec} ev/s through, ` +
-      `window end → queryable p50 ${out.p50Ms} ms, p99 ${out.p99Ms} ms, max ${out.maxMs} ms (${out.windows} windows)`,
-  );
-  results[`at_${r}`] = out;
+  const byMode: Record<string, Awaited<ReturnType<typeof run>>> = {};
+  // Alternated rate by rate, so that neither mode gains from coming later.
+  const order = i % 2 === 0 ? [undefined, TRIGGER_MS] : [TRIGGER_MS, undefined];
+  for (const triggerMs of order) {
+    const out = await run(rate, triggerMs);
+    console.error(
+      `${String(rate).padStart(7)} ev/s target, ${out.mode.padEnd(20)}: ${out.eventsPerSec} ev/s produced, ` +
+        `${out.processedPerSec} ev/s through, event → queryable p50 ${out.eventP50Ms} ms, p99 ${out.eventP99Ms} ms; ` +
+        `window end → queryable p50 ${out.p50Ms} ms, p99 ${out.p99Ms} ms, max ${out.maxMs} ms (${out.windows} windows)`,
+    );
+    byMode[triggerMs === undefined ? 'continuous' : 'microBatch'] = out;
+  }
+  results[`at_${r}`] = byMode;
 }
 console.log(JSON.stringify(results));
