@@ -4,6 +4,7 @@
 // not chosen there comes from chartDefaults (a meaningful measure, not the table's first number).
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import {
+  type ApiIndexJson,
   SERIES_MEASURES,
   type SeriesErrorJson,
   type SeriesEventJson,
@@ -22,6 +23,7 @@ import { useJson, useNow, useStream } from '../hooks.ts';
 import { setParams, useRoute } from '../router.ts';
 import { mergeSeries, pivot } from '../series.ts';
 import { type ChartableResult, chartOf, isNumericType, isTimeType, parseTime } from '../sql-chart.ts';
+import { StreamingQueryEditor } from './StreamingQueries.tsx';
 
 type Row = SeriesEventJson['rows'][number];
 
@@ -57,7 +59,7 @@ export function Results() {
         {list.length > 0 && <SeriesControls tables={list} spec={spec} />}
         {spec && <LiveSeries spec={spec} />}
       </div>
-      <SqlEditor tables={list} defaultTable={spec?.table} />
+      <SqlEditor tables={list} defaultTable={spec?.table} onTablesChanged={() => setReload((n) => n + 1)} />
     </section>
   );
 }
@@ -233,7 +235,20 @@ function LiveSeries({ spec }: { spec: SeriesSpec }) {
 
 const SQL_KEY = 'sluice.sql';
 
-function SqlEditor({ tables, defaultTable }: { tables: TableJson[]; defaultTable: string | undefined }) {
+function SqlEditor({
+  tables,
+  defaultTable,
+  onTablesChanged,
+}: {
+  tables: TableJson[];
+  defaultTable: string | undefined;
+  onTablesChanged: () => void;
+}) {
+  // Where the server runs pipelines over its own log (sluice dev, sluice run), the editor also starts streaming
+  // queries: scripts whose materialized views fill tables live.
+  const index = useJson<ApiIndexJson>('/v1');
+  const [mode, setMode] = useState<'query' | 'streaming'>('query');
+  const streaming = index.data?.streamingQueries === true;
   const [sql, setSql] = useState(() => {
     try {
       return sessionStorage.getItem(SQL_KEY) ?? '';
@@ -271,6 +286,61 @@ function SqlEditor({ tables, defaultTable }: { tables: TableJson[]; defaultTable
   return (
     <div class="card" data-testid="sql-panel">
       <h2>SQL</h2>
+      {streaming && (
+        <span class="tabs" role="tablist" aria-label="editor mode">
+          <button
+            type="button"
+            role="tab"
+            aria-selected={mode === 'query'}
+            data-testid="sql-mode-query"
+            onClick={() => setMode('query')}
+          >
+            Query
+          </button>
+          <button
+            type="button"
+            role="tab"
+            aria-selected={mode === 'streaming'}
+            data-testid="sql-mode-streaming"
+            onClick={() => setMode('streaming')}
+          >
+            Start streaming query
+          </button>
+        </span>
+      )}
+      {mode === 'streaming' && streaming ? (
+        <StreamingQueryEditor tables={tables} onStarted={onTablesChanged} />
+      ) : (
+        <QueryEditor
+          sql={sql}
+          setSql={setSql}
+          example={example}
+          run={run}
+          running={running}
+          result={result}
+          error={error}
+          view={view}
+          setView={setView}
+        />
+      )}
+    </div>
+  );
+}
+
+function QueryEditor(props: {
+  sql: string;
+  setSql: (sql: string) => void;
+  example: string;
+  run: () => Promise<void>;
+  running: boolean;
+  result: SqlResultJson | undefined;
+  error: string | undefined;
+  view: 'table' | 'chart';
+  setView: (view: 'table' | 'chart') => void;
+}) {
+  const { sql, setSql, example, run, running, result, error, view, setView } = props;
+  return (
+    <>
       <p class="muted small">
         Read-only SELECTs over the serving tables (DuckDB SQL). Ctrl+Enter runs the query. At most 1,000 rows are shown.
       </p>
@@ -325,7 +395,7 @@ function SqlEditor({ tables, defaultTable }: { tables: TableJson[]; defaultTable
       )}
       {result && view === 'table' && <ResultTable result={result} />}
       {result && view === 'chart' && <ResultChart result={result} />}
-    </div>
+    </>
   );
 }
 
