@@ -37,7 +37,6 @@ export function groupBy(
       const state = ctx.state.value<Acc[]>('aggregates');
       const before = state.get();
       const previous = before !== undefined && (derived || retract) ? resultOf(ctx.key, before) : undefined;
-      if (derived && previous) ctx.emit(withKind(previous, 'delete'));
       let accs = before ?? aggregate.create();
       if (retract) {
         // An updating input: a retraction takes its row out; a key left without rows is deleted.
@@ -47,15 +46,27 @@ export function groupBy(
         if (n <= 0) {
           rows.clear();
           state.clear();
-          if (!derived && previous) ctx.emit(withKind(previous, 'delete'));
+          if (previous) ctx.emit(withKind(previous, 'delete'));
           return;
         }
         rows.set(n);
       } else accs = aggregate.add(accs, row);
       state.set(accs);
-      ctx.emit(withKind(resultOf(ctx.key, accs), before === undefined ? 'insert' : 'update'));
+      const next = resultOf(ctx.key, accs);
+      if (derived && previous) {
+        // Read by another query: an unchanged row (a bid below the maximum) is no change; a changed one is
+        // retracted before its new value.
+        if (sameRow(previous, next)) return;
+        ctx.emit(withKind(previous, 'delete'));
+      }
+      ctx.emit(withKind(next, before === undefined ? 'insert' : 'update'));
     },
   });
+}
+
+function sameRow(a: Row, b: Row): boolean {
+  for (const k in a) if (a[k] !== b[k]) return false;
+  return true;
 }
 
 /** Takes a row out of the accumulators of count, sum and avg (the planner allows no other over updating input). */
@@ -117,7 +128,7 @@ export function regularJoin(
       processElement(t, ctx) {
         const state = ctx.state.value<Sides>('sides');
         let s = state.get();
-        if (!s) state.set((s = { l: [], r: [] }));
+        if (!s) state.set((s = { l: [], r: [] })); // updated in place from then on
         if (t.left) {
           s.l.push(t.row);
           for (const r of s.r) ctx.emit({ l: t.row, r } as unknown as Row);
@@ -125,7 +136,6 @@ export function regularJoin(
           s.r.push(t.row);
           for (const l of s.l) ctx.emit({ l, r: t.row } as unknown as Row);
         }
-        state.set(s);
       },
     })
     .uid(`sql-${uid}-join`)

@@ -14,11 +14,13 @@ import {
   Pipeline,
   type PipelineLog,
   type Sink,
+  type WindowResultStream,
   watermarks,
   windows,
 } from '../engine/index.ts';
 import { type ColumnType, serveTable } from '../serve/index.ts';
 import { groupBy, KIND, type KindedRow, regularJoin, withKind } from './build-updating.ts';
+import { rowBuilder } from './codegen.ts';
 import type { AggregateCall, QueryPlan, ScriptPlan, ViewPlan } from './planner.ts';
 import type { TableDef } from './script.ts';
 import { type Row, readColumn, type Value } from './types.ts';
@@ -79,6 +81,7 @@ export async function addToPipeline(
     }
   }
   const sources = new Map<TableDef, DataStream<Row>>();
+  const shared = new Map<string, unknown>();
   let derivedCount = 0;
   const sourceOf = (table: TableDef): DataStream<Row> => {
     let stream = sources.get(table);
@@ -87,7 +90,7 @@ export async function addToPipeline(
       const query = table.derived.query as QueryPlan;
       const uid = `derived-${++derivedCount}-${table.name}`;
       const names = query.outputs.map((o) => o.name);
-      stream = buildQuery(inputOf(query, uid), query, names, uid, log, true);
+      stream = buildQuery(inputOf(query, uid), query, names, uid, log, true, shared);
       sources.set(table, stream);
     }
     if (!stream) {
@@ -210,15 +213,16 @@ function buildQuery(
   log: PipelineLog,
   /** Read by another query: an updating result retracts a key's previous row before its new one. */
   derived = false,
+  /** Window results by the query's digest: two queries computing the same ones share them. */
+  shared = new Map<string, unknown>(),
 ): DataStream<Row> {
-  const outputs = query.outputs.map((o) => o.eval);
-  const project = (row: unknown): KindedRow => {
-    const out: Row = {};
-    for (let i = 0; i < names.length; i++) out[names[i]!] = outputs[i]!(row);
-    return out;
-  };
+  const reused = query.digest === undefined ? undefined : (shared.get(query.digest) as WindowResults | undefined);
+  const project: (row: unknown) => KindedRow = rowBuilder(
+    names,
+    query.outputs.map((o) => o.eval),
+  );
   let stream = input;
-  if (query.where) {
+  if (query.where && !reused) {
     const where = query.where.eval;
     stream = stream.filter((row) => where(row) === true).named('where');
   }
@@ -279,13 +283,17 @@ function buildQuery(
         : windows.session(window.gapMs);
   const having = query.having?.eval;
   const table = query.source;
-  if (window.processingTime) stream = stream.withProcessingTime();
-  let windowed = stream.keyBy(keyOf).window(assigner);
-  if (table.allowedLatenessMs > 0) windowed = windowed.allowedLateness(table.allowedLatenessMs);
-  const results = windowed.aggregate(sqlAggregates(query.aggregates)).uid(`sql-${uid}-window`);
-  if (table.lateTopic !== undefined) {
-    // Records later than the watermark and the allowed lateness: the DataStream API's lateData().
-    results.lateData().sinkTo(topicSink(log, table.lateTopic, table.key, 1));
+  let results = reused;
+  if (!results) {
+    if (window.processingTime) stream = stream.withProcessingTime();
+    let windowed = stream.keyBy(keyOf).window(assigner);
+    if (table.allowedLatenessMs > 0) windowed = windowed.allowedLateness(table.allowedLatenessMs);
+    results = windowed.aggregate(sqlAggregates(query.aggregates)).uid(`sql-${uid}-window`);
+    if (table.lateTopic !== undefined) {
+      // Records later than the watermark and the allowed lateness: the DataStream API's lateData().
+      results.lateData().sinkTo(topicSink(log, table.lateTopic, table.key, 1));
+    }
+    if (query.digest !== undefined) shared.set(query.digest, results);
   }
   return results
     .flatMap((result) => {
@@ -327,6 +335,8 @@ function rowDecoder(table: TableDef): (value: unknown) => Row {
     return row;
   };
 }
+
+type WindowResults = WindowResultStream<Row, Value, Value[]>;
 
 export type Acc = number | null | { s: number; n: number } | Set<Value> | Value;
 

@@ -357,13 +357,28 @@ function compileFunction(node: AstNode, scope: Scope, at: number): Compiled {
   if (!type) throw src.error(at, `${name}() does not take (${args.map((a) => a.type).join(', ')})`);
   const fs = args.map((a) => a.eval);
   const apply = scalar.apply;
+  const nulls = scalar.nulls === true;
+  const [f0, f1] = fs as [Compiled['eval'], Compiled['eval']];
+  // One and two arguments (most calls: mod, abs, lower…) without the general path's array per row.
   const compiled: Compiled = {
     type,
-    eval: (row) => {
-      const values = fs.map((f) => f(row));
-      if (!scalar.nulls && values.includes(null)) return null;
-      return apply(values as never[]);
-    },
+    eval:
+      fs.length === 1
+        ? (row) => {
+            const a = f0(row);
+            return a === null && !nulls ? null : apply([a] as never[]);
+          }
+        : fs.length === 2
+          ? (row) => {
+              const a = f0(row);
+              const b = f1(row);
+              return (a === null || b === null) && !nulls ? null : apply([a, b] as never[]);
+            }
+          : (row) => {
+              const values = fs.map((f) => f(row));
+              if (!nulls && values.includes(null)) return null;
+              return apply(values as never[]);
+            },
   };
   return args.every((a) => a.constant) ? constant(type, compiled.eval({})) : compiled;
 }

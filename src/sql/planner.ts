@@ -2,6 +2,7 @@
 // query plan — a source, WHERE, an optional window TVF with its GROUP BY keys and aggregates, HAVING, and the
 // projection — type-checked against the declared columns. Constructs the engine does not run yet are refused here,
 // with their name and position, before anything is built.
+import { fieldReader } from './codegen.ts';
 import { type Compiled, compile, type Scope, structuralKey } from './expressions.ts';
 import { type AstNode, locationOf, parseSelect } from './parser.ts';
 import { derivedTable, groupWindow, timesOf, withQueries } from './relations.ts';
@@ -96,6 +97,8 @@ export interface QueryPlan {
   over?: { timeMs: number } | { count: number };
   /** A join of `source` (left) with another table: rows `{ l, r }` then go through WHERE and SELECT. */
   join?: JoinPlan;
+  /** A window aggregation over a table: equal digests compute equal window results (shared by the builder). */
+  digest?: string;
   /** A GROUP BY over an updating relation (a GROUP BY of a subquery): each input row replaces the one of its key,
    * retracted from the aggregates first. */
   retracting?: boolean;
@@ -549,7 +552,8 @@ export function planQuery(
     }
   }
   const aggregates: AggregateCall[] = [];
-  const result = windowResultScope(source, keyNodes, keys, aggregates, input, true);
+  const signatures = new Map<string, number>();
+  const result = windowResultScope(source, keyNodes, keys, aggregates, input, true, signatures);
   const having = node.having ? predicate(source, node.having as AstNode, result, start, 'HAVING') : undefined;
   const w = window;
   // A window result's time is its end − 1 ms: window_end is time + 1, window_start time + 1 − size.
@@ -565,7 +569,26 @@ export function planQuery(
     const offset = offsetOf(o.role);
     return offset === undefined ? o : { ...o, timeOffset: offset };
   });
-  return { source: table, where, window, keys, aggregates, having, outputs, updating: false };
+  // Two queries with this digest compute the same window results (q5's two subqueries): built once.
+  const digest = structuralKey({
+    from: table.derived ? undefined : from,
+    table: table.name,
+    where: node.where_clause,
+    keys: keyNodes,
+    aggregates: [...signatures.keys()],
+    window: w,
+  });
+  return {
+    source: table,
+    where,
+    window,
+    keys,
+    aggregates,
+    having,
+    outputs,
+    updating: false,
+    ...(table.derived ? {} : { digest }),
+  };
 }
 
 /** Aggregates whose accumulators take a retraction (an updating input's replaced row). */
@@ -724,8 +747,7 @@ function planJoin(
     source,
     column(names, colAt) {
       const { side, column } = sideOf(names, colAt);
-      const name = column.name;
-      return { type: column.type, eval: side === 'l' ? (row) => row.l[name] : (row) => row.r[name] };
+      return { type: column.type, eval: fieldReader(column.name, side) };
     },
     aggregateError: (name, aggAt) => source.error(aggAt, `${name}() over a join needs a GROUP BY`),
   };
@@ -734,8 +756,7 @@ function planJoin(
     column(names, colAt) {
       const found = sideOf(names, colAt);
       if (found.side !== side) throw source.error(colAt, 'not this side');
-      const name = found.column.name;
-      return { type: found.column.type, eval: (row) => row[name] };
+      return { type: found.column.type, eval: fieldReader(found.column.name) };
     },
   });
   /** The sides a node's columns come from. */
@@ -1071,8 +1092,7 @@ function inputScope(source: SqlSource, table: TableDef, alias: string | undefine
           `unknown column "${name}" (table ${table.name} has ${table.columns.map((c) => c.name).join(', ')})`,
         );
       }
-      const key = column.name;
-      return { type: column.type, eval: (row) => row[key] };
+      return { type: column.type, eval: fieldReader(column.name) };
     },
     aggregateError: (name, at) =>
       windowed
@@ -1093,9 +1113,10 @@ function windowResultScope(
   aggregates: AggregateCall[],
   input: Scope,
   windowed: boolean,
+  /** The aggregates' signatures, in the order of `aggregates` (filled as they are met). */
+  aggregateIndex = new Map<string, number>(),
 ): Scope {
   const keyIndex = new Map(keyNodes.map((k, i) => [structuralKey(k), i]));
-  const aggregateIndex = new Map<string, number>();
   const keyColumn = (name: string) =>
     keyNodes.findIndex((k) => k.class === 'COLUMN_REF' && (k.column_names as string[]).at(-1) === name);
   return {
