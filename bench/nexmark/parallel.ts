@@ -78,7 +78,7 @@ function reportingSink<T>(sink: Sink<T>, channel: string): Sink<T> {
   });
 }
 
-export default definePipeline(({ log }) => {
+const definition = definePipeline(({ log }) => {
   const config = JSON.parse(process.env[CONFIG_ENV] ?? 'null') as ParallelConfig | null;
   if (config === null)
     throw new Error(`${CONFIG_ENV} is not set: bench/nexmark/parallel.ts runs from bench/nexmark.ts`);
@@ -92,6 +92,7 @@ export default definePipeline(({ log }) => {
   results.sinkTo(reportingSink(logSink({ log, topic: config.output, format: json() }), config.channel));
   return p;
 });
+export default definition;
 
 export interface ParallelRun {
   log: Log;
@@ -137,7 +138,7 @@ export async function runParallel(run: ParallelRun) {
   try {
     const threads = await startTaskThreads({
       file: import.meta.filename,
-      define: (await import(import.meta.url)).default,
+      define: definition,
       log,
       dataDir,
       parallelism: run.parallelism,
