@@ -1,16 +1,20 @@
-// `npm run bench -- scale [--events N] [--threads 1,2] [--processes 1,2,3] [--rounds R]`: the windowed-counts pipeline
-// (examples/windowed-counts.ts, 60 s tumbling windows per key) over N events in a 12-partition topic, run (a) in one
-// process on the embedded log — the fast path, one core —, (b) as partition tasks in 1 and 2 worker threads over the
-// same embedded log (`sluice run --parallelism P`), and (c) scaled out as 1, 2, 3 member processes (`sluice run
-// --bootstrap --parallelism P`) that read through the broker, which this process hosts; and (d) the same work per
-// record by hand in 1 and 2 threads, no engine or log (the machine's own ratio for this work). For (b) the clock starts
-// when the threads have their tasks (thread start-up excluded), for (c) when the first member gets its tasks (node
-// start-up and group join excluded; the rebalances as the others join included); it stops when the last window
-// total is in the output topic. The events are loaded before each run, so each measures catching up on a backlog.
-// `steadyEventsPerSec` is the rate after the first 20% of the output (compiling and heap growth behind: what a
-// long-running pipeline sustains); `moves` counts tasks moved between task threads (docs/scale.md). The defaults
-// (50M events, 3 rounds: ~15 minutes, 3.1 GB in a temporary directory) measure the sustained ratio; in shorter runs
-// each thread's compiler warm-up weighs (`--events 2000000 --rounds 1` is a quick check).
+// `npm run bench -- scale [--quick] [--events N] [--partitions 48] [--threads 1,2,4,8] [--members 1,2,4,8]
+// [--rounds R] [--no-hand-loop]`: the windowed-counts pipeline (examples/windowed-counts.ts, 60 s tumbling windows per
+// key) over N events in a 48-partition topic, run (a) in one process on the embedded log — the fast path, one core —,
+// (b) as partition tasks in 1, 2, 4, 8 worker threads over the same embedded log (`sluice run --parallelism P`), and
+// (c) scaled out as 1, 2, 4, 8 member processes (`sluice run --bootstrap --parallelism P`) that read through the Kafka
+// protocol from the broker this process hosts; and (d) the same work per record by hand in as many threads, no engine
+// or log (the machine's own ratio for this work). Each round runs the points alternately (1 thread, 1 member,
+// 2 threads, 2 members, ...), so that a member is compared with a task thread measured next to it. For (b) the clock
+// starts when the threads have their tasks (thread start-up excluded), for (c) when the first member gets its tasks
+// (node start-up and group join excluded; the rebalances as the others join included); it stops when the last window
+// total is in the output topic. The events are loaded once, before the runs, so each measures catching up on a
+// backlog. `steadyEventsPerSec` is the rate after the first 20% of the output (compiling, heap growth and joins
+// behind: what a long-running pipeline sustains), and `warmUpShare` the share of the run's time that went beyond
+// what the steady rate would have taken (a run whose share is under 10% measures the sustained rate). Points with
+// more threads or members than the machine has cores are run too, and marked `oversubscribed`. `moves` counts tasks
+// moved between task threads (docs/scale.md). Defaults: 20M events, one round (~5 minutes on 2 cores, 1.3 GB in a
+// temporary directory); `--quick` is 3M events without the hand loop (~1–2 minutes), for a check, not for figures.
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -26,20 +30,27 @@ import { startTaskThreads } from '../src/scale/index.ts';
 setLogLevel('warn');
 const { values: flags } = parseArgs({
   options: {
-    events: { type: 'string', default: '50000000' },
-    processes: { type: 'string', default: '1,2,3' },
-    threads: { type: 'string', default: '1,2' },
-    rounds: { type: 'string', default: '3' },
+    quick: { type: 'boolean', default: false },
+    events: { type: 'string' },
+    partitions: { type: 'string', default: '48' },
+    members: { type: 'string', default: '1,2,4,8' },
+    processes: { type: 'string' }, // the former name of --members
+    threads: { type: 'string', default: '1,2,4,8' },
+    rounds: { type: 'string', default: '1' },
     keys: { type: 'string', default: '1000' },
+    'no-hand-loop': { type: 'boolean', default: false },
   },
 });
-const EVENTS = Number(flags.events);
+const EVENTS = Number(flags.events ?? (flags.quick ? 3_000_000 : 20_000_000));
 const KEYS = Number(flags.keys);
-const PARTITIONS = 12;
-const PROCESSES = flags.processes.split(',').filter(Boolean).map(Number);
-const THREADS = flags.threads.split(',').filter(Boolean).map(Number);
-/** Rounds of the thread and hand-loop runs (1, 2, 1, 2, ...): each round's ratio is against its own 1-thread run. */
+const PARTITIONS = Number(flags.partitions);
+const list = (text: string) => text.split(',').filter(Boolean).map(Number);
+const MEMBERS = list(flags.processes ?? flags.members);
+const THREADS = list(flags.threads);
+const HAND_LOOP = !flags['no-hand-loop'] && !flags.quick;
+/** Rounds of every point (1 thread, 1 member, 2 threads, ...): each round's ratios are against its own runs. */
 const ROUNDS = Math.max(1, Number(flags.rounds));
+const CORES = os.availableParallelism();
 const SLUICE = new URL('../bin/sluice.js', import.meta.url).pathname;
 const PIPELINE = new URL('../examples/windowed-counts.ts', import.meta.url).pathname;
 const START = 1_700_000_000_000;
@@ -117,6 +128,23 @@ const WARM_UP = 0.2;
 /** Events per second after the warm-up: from when WARM_UP of the output was there to the end. */
 const steadyRate = (warm: number, done: number) => Math.round(((1 - WARM_UP) * EVENTS) / ((done - warm) / 1000));
 
+/**
+ * The share of a run's time that went beyond what its steady rate would have taken for all its events: compiling,
+ * heap growth, joins and rebalances (0 when the run never went faster than at its start).
+ */
+const warmUpShare = (seconds: number, steady: number) => round(Math.max(0, 1 - EVENTS / steady / seconds));
+
+/** Figures every run reports from its clock: whole-run and steady rates, and the warm-up's share. */
+function rates(seconds: number, warm: number, done: number) {
+  const steady = steadyRate(warm, done);
+  return {
+    seconds: round(seconds),
+    eventsPerSec: Math.round(EVENTS / seconds),
+    steadyEventsPerSec: steady,
+    warmUpShare: warmUpShare(seconds, steady),
+  };
+}
+
 async function until(check: () => boolean, ms: number): Promise<void> {
   const deadline = performance.now() + ms;
   while (!check()) {
@@ -135,13 +163,7 @@ async function embedded(log: Log, expected: number) {
   const seconds = (done - started) / 1000;
   pipeline.stop({ checkpoint: false });
   await running;
-  return {
-    mode: 'embedded',
-    processes: 1,
-    seconds: round(seconds),
-    eventsPerSec: Math.round(EVENTS / seconds),
-    steadyEventsPerSec: steadyRate(warm, done),
-  };
+  return { mode: 'embedded', processes: 1, ...rates(seconds, warm, done) };
 }
 
 async function threaded(log: Log, threads: number, expected: number, inRound: number) {
@@ -169,19 +191,22 @@ async function threaded(log: Log, threads: number, expected: number, inRound: nu
     mode: 'threads',
     processes: 1,
     threads,
-    seconds: round(seconds),
-    eventsPerSec: Math.round(EVENTS / seconds),
-    steadyEventsPerSec: steadyRate(warm, done),
+    ...rates(seconds, warm, done),
+    oversubscribed: threads > CORES,
     moves: running.moves().length,
     // The whole process's CPU (every thread, GC and the log's I/O included), in cores.
     cores: round((used.user + used.system) / 1e6 / seconds),
+    // Events per CPU-second of the task threads alone (as a member's own CPU, the log's owner left out).
+    ...(byThread?.['windowed-counts']
+      ? { eventsPerTaskCpuSecond: Math.round(EVENTS / (byThread['windowed-counts'] * seconds)) }
+      : {}),
     ...(byThread ? { coresByThread: byThread } : {}),
   };
 }
 
-async function scaled(log: Log, bootstrap: string, processes: number, expected: number) {
+async function scaled(log: Log, bootstrap: string, processes: number, expected: number, inRound: number) {
   await resetOutputs(log);
-  const dataDir = path.join(root, `members-${processes}`);
+  const dataDir = path.join(root, `members-${processes}-${inRound}`); // no checkpoints from an earlier round
   const child: ChildProcess = spawn(
     process.execPath,
     [
@@ -191,7 +216,7 @@ async function scaled(log: Log, bootstrap: string, processes: number, expected: 
       '--bootstrap',
       bootstrap,
       '--group',
-      `bench-${processes}`,
+      `bench-${processes}-${inRound}`,
       '--parallelism',
       String(processes),
       '--data-dir',
@@ -208,33 +233,35 @@ async function scaled(log: Log, bootstrap: string, processes: number, expected: 
   });
   const spawned = performance.now();
   const brokerCpu = process.cpuUsage();
+  let membersCpu = 0;
+  const startedCpu = (async () => {
+    await until(() => firstTasks !== undefined, 600_000);
+    membersCpu = treeCpuSeconds(child.pid!);
+  })();
   const warm = await untilAllOut(log, expected);
   const done = performance.now();
   const cpu = process.cpuUsage(brokerCpu);
+  await startedCpu;
+  // The members' CPU over the run (every thread of every member process: GC and the client included).
+  const memberCpuSeconds = treeCpuSeconds(child.pid!) - membersCpu;
   child.kill('SIGTERM');
   await new Promise((resolve) => child.once('exit', resolve));
   const seconds = (done - (firstTasks ?? spawned)) / 1000;
   return {
     mode: 'members',
     processes,
-    seconds: round(seconds),
+    ...rates(seconds, warm, done),
+    oversubscribed: processes > CORES,
     startupSeconds: round(((firstTasks ?? spawned) - spawned) / 1000),
-    eventsPerSec: Math.round(EVENTS / seconds),
-    steadyEventsPerSec: steadyRate(warm, done),
     // The broker shares the machine's cores with the members: its CPU time over the run, in cores.
     brokerCores: round((cpu.user + cpu.system) / 1e6 / ((done - spawned) / 1000)),
+    memberCores: round(memberCpuSeconds / seconds),
+    // Events per CPU-second of the members: what a member costs, less sensitive to other load than its rate.
+    eventsPerMemberCpuSecond: memberCpuSeconds > 0 ? Math.round(EVENTS / memberCpuSeconds) : undefined,
   };
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;
-
-function medianSpeedup(results: Record<string, unknown>[], mode: string, of = 'speedupVsOne'): number | undefined {
-  const ratios = results
-    .filter((r) => r.mode === mode && r.threads === 2 && typeof r[of] === 'number')
-    .map((r) => r[of] as number)
-    .sort((a, b) => a - b);
-  return ratios.length ? ratios[Math.floor(ratios.length / 2)] : undefined;
-}
 
 /**
  * The pipeline's work per record by hand in `threads` worker threads (bench/scale/hand-loop.ts: parse, check,
@@ -267,7 +294,35 @@ async function handLoop(threads: number) {
     threads,
     seconds: round(seconds),
     eventsPerSec: Math.round(EVENTS / seconds),
+    oversubscribed: threads > CORES,
   };
+}
+
+/** CPU seconds so far of process `pid` and its descendants (Linux: /proc; 0 elsewhere). */
+function treeCpuSeconds(pid: number): number {
+  if (!fs.existsSync('/proc/self/stat')) return 0;
+  const parents = new Map<number, number>();
+  const cpu = new Map<number, number>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      parents.set(Number(entry), Number(fields[1]));
+      cpu.set(Number(entry), (Number(fields[11]) + Number(fields[12])) / 100); // utime + stime, USER_HZ = 100
+    } catch {
+      // the process ended between the listing and the read
+    }
+  }
+  const inTree = (p: number): boolean => {
+    for (let q: number | undefined = p, depth = 0; q !== undefined && depth < 16; q = parents.get(q), depth++) {
+      if (q === pid) return true;
+    }
+    return false;
+  };
+  let total = 0;
+  for (const [p, seconds] of cpu) if (inTree(p)) total += seconds;
+  return total;
 }
 
 /**
@@ -306,29 +361,72 @@ function coresByThread(before: Map<string, number> | undefined, seconds: number)
   return cores;
 }
 
+/** The median of the numbers (undefined for none). */
+function median(xs: number[]): number | undefined {
+  const sorted = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (sorted.length === 0) return undefined;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : round((sorted[mid - 1]! + sorted[mid]!) / 2);
+}
+
 const log = await openLog({ dataDir: path.join(root, 'log') });
 const broker = await startBroker({ log, port: 0 });
 try {
+  const loading = performance.now();
   const expected = await load(log);
+  console.error(
+    `loaded ${EVENTS} events into ${PARTITIONS} partitions in ${round((performance.now() - loading) / 1000)} s`,
+  );
   const results: Record<string, unknown>[] = [await embedded(log, expected)];
+  const points = [...new Set([...THREADS, ...MEMBERS])].sort((a, b) => a - b);
   for (let inRound = 1; inRound <= ROUNDS; inRound++) {
-    for (const n of THREADS) results.push({ ...(await threaded(log, n, expected, inRound)), round: inRound });
-    for (const n of THREADS) results.push({ ...(await handLoop(n)), round: inRound });
-  }
-  for (const n of PROCESSES) results.push(await scaled(log, broker.address, n, expected));
-  const oneOf = (mode: string, round: unknown) =>
-    results.find((r) => r.mode === mode && r.round === round && (r.threads ?? r.processes) === 1);
-  for (const r of results) {
-    const one = oneOf(String(r.mode), r.round);
-    if (one && r.mode !== 'embedded') {
-      r.speedupVsOne = round((r.eventsPerSec as number) / (one.eventsPerSec as number));
-      if (typeof r.steadyEventsPerSec === 'number') {
-        r.steadySpeedupVsOne = round(r.steadyEventsPerSec / (one.steadyEventsPerSec as number));
+    for (const n of points) {
+      if (THREADS.includes(n)) results.push({ ...(await threaded(log, n, expected, inRound)), round: inRound });
+      if (MEMBERS.includes(n)) {
+        results.push({ ...(await scaled(log, broker.address, n, expected, inRound)), round: inRound });
       }
     }
-    const what = r.threads !== undefined ? `${r.threads} thread(s)` : `${r.processes} process(es)`;
-    console.error(`${String(r.mode).padEnd(9)} ${what}: ${r.eventsPerSec} events/s (${r.seconds} s)`);
+    if (HAND_LOOP) for (const n of THREADS) results.push({ ...(await handLoop(n)), round: inRound });
   }
+  const find = (mode: string, round: unknown, n: number) =>
+    results.find((r) => r.mode === mode && r.round === round && (r.mode === 'members' ? r.processes : r.threads) === n);
+  for (const r of results) {
+    if (r.mode === 'embedded') continue;
+    const n = (r.mode === 'members' ? r.processes : r.threads) as number;
+    const one = find(String(r.mode), r.round, 1);
+    if (one) {
+      r.speedupVsOne = round((r.eventsPerSec as number) / (one.eventsPerSec as number));
+      r.steadySpeedupVsOne = round((r.steadyEventsPerSec as number) / (one.steadyEventsPerSec as number));
+    }
+    // A member against one task thread on the embedded log, measured in the same round.
+    const thread = find('threads', r.round, 1);
+    if (r.mode === 'members' && thread) {
+      r.perMemberVsOneThread = round((r.eventsPerSec as number) / n / (thread.eventsPerSec as number));
+      r.steadyPerMemberVsOneThread = round(
+        (r.steadyEventsPerSec as number) / n / (thread.steadyEventsPerSec as number),
+      );
+      // Per CPU-second: a member's whole process against one task thread's own CPU (robust to other load).
+      if (typeof r.eventsPerMemberCpuSecond === 'number' && typeof thread.eventsPerTaskCpuSecond === 'number') {
+        r.cpuEfficiencyVsOneThread = round(r.eventsPerMemberCpuSecond / thread.eventsPerTaskCpuSecond);
+      }
+    }
+    const what = r.mode === 'members' ? `${n} member(s)` : `${n} thread(s)`;
+    const extra = r.warmUpShare === undefined ? '' : `, warm-up ${Math.round((r.warmUpShare as number) * 100)}%`;
+    console.error(`${String(r.mode).padEnd(9)} ${what}: ${r.eventsPerSec} events/s (${r.seconds} s${extra})`);
+  }
+  // Per point, the median over the rounds.
+  const curve = (mode: string, field: string, ns: number[]) =>
+    Object.fromEntries(
+      ns.map((n) => [
+        n,
+        median(
+          results
+            .filter((r) => r.mode === mode && (mode === 'members' ? r.processes : r.threads) === n)
+            .map((r) => r[field] as number),
+        ),
+      ]),
+    );
+  const warmUps = results.map((r) => r.warmUpShare).filter((x): x is number => typeof x === 'number');
   console.log(
     JSON.stringify({
       bench: 'scale',
@@ -336,14 +434,22 @@ try {
       partitions: PARTITIONS,
       keys: KEYS,
       windows: expected,
-      cores: os.availableParallelism(),
-      // Median over the rounds of 2 threads (and 2 hand-loop threads) against 1 in the same round: over the whole
-      // run, and after the warm-up (the first WARM_UP of the output: the threads' code compiled, heaps grown).
-      medianSpeedup: {
-        threads: medianSpeedup(results, 'threads'),
-        threadsSteady: medianSpeedup(results, 'threads', 'steadySpeedupVsOne'),
-        handLoop: medianSpeedup(results, 'hand-loop'),
+      cores: CORES,
+      rounds: ROUNDS,
+      // Points with more threads or members than cores share them (with the broker, the log's owner and GC).
+      oversubscribedFrom: points.find((n) => n > CORES),
+      curve: {
+        threads: curve('threads', 'eventsPerSec', THREADS),
+        members: curve('members', 'eventsPerSec', MEMBERS),
+        threadsSteady: curve('threads', 'steadyEventsPerSec', THREADS),
+        membersSteady: curve('members', 'steadyEventsPerSec', MEMBERS),
+        ...(HAND_LOOP ? { handLoop: curve('hand-loop', 'eventsPerSec', THREADS) } : {}),
       },
+      // One member through the Kafka protocol ÷ one task thread on the embedded log (same round), per member count.
+      perMemberVsOneThread: curve('members', 'perMemberVsOneThread', MEMBERS),
+      steadyPerMemberVsOneThread: curve('members', 'steadyPerMemberVsOneThread', MEMBERS),
+      cpuEfficiencyVsOneThread: curve('members', 'cpuEfficiencyVsOneThread', MEMBERS),
+      warmUpShareMax: warmUps.length ? Math.max(...warmUps) : undefined,
       results,
     }),
   );

@@ -314,17 +314,22 @@ export class KafkaClusterLog implements PipelineLog {
     topic: string,
     partition: number,
     offset: number,
-    options: Pick<ReadOptions, 'maxBytes' | 'isolation'> = {},
+    options: Pick<ReadOptions, 'maxBytes' | 'isolation' | 'lend'> = {},
   ): Promise<RawReadResult> {
     this.partitionInfo(topic, partition);
     try {
       const committed = options.isolation === 'read_committed';
-      return await this.fetcher.read(topic, partition, offset, options.maxBytes, committed);
+      return await this.fetcher.read(topic, partition, offset, options.maxBytes, committed, options.lend);
     } catch (error) {
       // Out of range: retention moved the start, or the caller is past the end; it looks the bounds up next.
       if ((error as SluiceError).code === 'OFFSET_OUT_OF_RANGE') await this.refresh(topic).catch(() => {});
       throw error;
     }
+  }
+
+  /** Gives back a page readRaw lent (`lend: true`) once nothing holds a view into it: a later read reuses its memory. */
+  release(batches: Buffer): void {
+    this.fetcher.release(batches);
   }
 
   /**

@@ -8,7 +8,8 @@
 // wait is read_committed (up to the last stable offset, without aborted transactions) or read_uncommitted.
 import { SluiceError } from '../../errors.ts';
 import type { RawReadResult } from '../../log/index.ts';
-import { FetchConnection } from './fetch-connection.ts';
+import { type Alloc, FetchConnection } from './fetch-connection.ts';
+import { PagePool } from './page-pool.ts';
 import { type FetchedPartition, toRawPage } from './records.ts';
 
 export interface FetchTarget {
@@ -76,6 +77,9 @@ export class Fetcher {
   private readonly readers: Pool = new Map();
   /** Long polls only, on connections of their own, so that a poll never holds a read back. */
   private readonly pollers: Pool = new Map();
+  /** Memory of the pages reads lend out (readRaw with `lend`), reused once given back. */
+  private readonly pages = new PagePool();
+  private readonly lendPage: Alloc = (size) => this.pages.take(size);
 
   constructor(options: FetcherOptions) {
     this.options = options;
@@ -87,6 +91,7 @@ export class Fetcher {
     offset: number,
     maxBytes = PAGE_BYTES,
     committed = false,
+    lend = false,
   ): Promise<RawReadResult> {
     const key = keyOf(topic, partition);
     const kept = this.prefetched.get(key);
@@ -96,18 +101,27 @@ export class Fetcher {
     for (let tries = 1; ; tries++) {
       let outcome: Outcome;
       try {
-        outcome = await this.fetchOne(this.readers, request, 0);
+        outcome = await this.fetchOne(this.readers, request, lend ? this.lendPage : undefined);
       } catch (error) {
         if (tries >= TRIES || this.closed || (error as SluiceError).code !== 'BROKER_UNAVAILABLE') throw error;
         continue; // a broken connection is replaced by the next try's
       }
-      if (!('errorCode' in outcome)) return outcome.page;
+      if (!('errorCode' in outcome)) {
+        // Nothing to read: the page's memory goes back at once (the reader gives back only pages it reads).
+        if (lend && outcome.page.nextOffset <= offset) this.pages.give(outcome.page.batches);
+        return outcome.page;
+      }
       if (tries < TRIES && LEADER_MOVED.has(outcome.errorCode)) {
         await this.options.stale(topic);
         continue;
       }
       throw this.partitionError(outcome.errorCode, topic, partition, offset);
     }
+  }
+
+  /** Gives back the memory of a page read with `lend` once nothing holds a view into it: the next read reuses it. */
+  release(batches: Buffer): void {
+    this.pages.give(batches);
   }
 
   /** True when a fetched page at `offset`, read at that isolation level, is waiting to be read. */
@@ -155,6 +169,7 @@ export class Fetcher {
     for (const waiter of this.queue) waiter.resolve(false);
     this.queue = [];
     this.prefetched.clear();
+    this.pages.clear();
     for (const pool of [this.readers, this.pollers]) {
       for (const connection of pool.values()) connection.close();
       pool.clear();
@@ -199,7 +214,7 @@ export class Fetcher {
     try {
       const levels = [...byLevel];
       const answers = await Promise.all(
-        levels.map(([, requests]) => this.fetchMany(this.pollers, [...requests.values()], maxWait)),
+        levels.map(([, requests]) => this.fetchMany(this.pollers, [...requests.values()], maxWait, true)),
       );
       outcomes = new Map(levels.map(([committed], i) => [committed, answers[i]!]));
     } catch (error) {
@@ -226,8 +241,9 @@ export class Fetcher {
     if (this.queue.length > 0) this.schedulePoll();
   }
 
-  private async fetchOne(pool: Pool, request: Request, maxWaitMs: number): Promise<Outcome> {
-    const outcomes = await this.fetchMany(pool, [request], maxWaitMs);
+  /** One partition at once (no wait): its page, in memory from `alloc` when given. */
+  private async fetchOne(pool: Pool, request: Request, alloc: Alloc | undefined): Promise<Outcome> {
+    const outcomes = await this.fetchMany(pool, [request], 0, false, alloc);
     const empty: RawReadResult = {
       batches: EMPTY,
       nextOffset: request.offset,
@@ -239,10 +255,16 @@ export class Fetcher {
   }
 
   /**
-   * Fetches every request (one fetch per leader, in parallel; all of one isolation level); keeps the pages no read
-   * asked for yet.
+   * Fetches every request (one fetch per leader, in parallel; all of one isolation level); a poll (`keep`) keeps the
+   * pages it fetched for the reads that follow.
    */
-  private async fetchMany(pool: Pool, requests: Request[], maxWaitMs: number): Promise<Map<string, Outcome>> {
+  private async fetchMany(
+    pool: Pool,
+    requests: Request[],
+    maxWaitMs: number,
+    keep: boolean,
+    alloc?: Alloc,
+  ): Promise<Map<string, Outcome>> {
     const committed = requests[0]?.committed ?? false;
     const byNode = new Map<number, Request[]>();
     for (const r of requests) {
@@ -285,6 +307,7 @@ export class Fetcher {
             rackId: '',
           },
           maxWaitMs,
+          alloc,
         );
         if (answer.errorCode !== 0) {
           throw new SluiceError('FETCH_FAILED', `fetch from node ${node}: Kafka error code ${answer.errorCode}`, {
@@ -293,7 +316,7 @@ export class Fetcher {
           });
         }
         for (const t of answer.responses) {
-          for (const p of t.partitions) this.record(outcomes, list, t.topic, p);
+          for (const p of t.partitions) this.record(outcomes, list, t.topic, p, keep);
         }
       }),
     );
@@ -312,7 +335,13 @@ export class Fetcher {
     return connection;
   }
 
-  private record(outcomes: Map<string, Outcome>, requests: Request[], topic: string, p: FetchedPartition): void {
+  private record(
+    outcomes: Map<string, Outcome>,
+    requests: Request[],
+    topic: string,
+    p: FetchedPartition,
+    keep: boolean,
+  ): void {
     const key = keyOf(topic, p.partitionIndex);
     const request = requests.find((r) => r.topic === topic && r.partition === p.partitionIndex);
     if (request === undefined) return;
@@ -323,7 +352,11 @@ export class Fetcher {
     const page = toRawPage(request.offset, p, request.committed);
     this.options.observed(topic, p.partitionIndex, page);
     outcomes.set(key, { page });
-    if (page.nextOffset > request.offset && !this.hasPage(topic, p.partitionIndex, request.offset, request.committed)) {
+    if (
+      keep &&
+      page.nextOffset > request.offset &&
+      !this.hasPage(topic, p.partitionIndex, request.offset, request.committed)
+    ) {
       this.prefetched.set(key, { offset: request.offset, committed: request.committed, page });
     }
   }
