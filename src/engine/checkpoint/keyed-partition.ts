@@ -62,6 +62,21 @@ export class KeyedPartition {
       if (r.value === null) this.table.delete(r.key);
       else this.table.set(r.key, { value: r.value, offset: result.baseOffset + i });
     }
+    // Nothing came between what was read and these records: the reader moves past them without reading back what
+    // it wrote (a checkpoint's chunks would otherwise travel back on the next catch-up), its listeners told as by a
+    // read. Otherwise a catch-up reads them in order with the rest.
+    this.reading = this.reading
+      .catch(() => {})
+      .then(() => {
+        const contiguous = result.lastOffset - result.baseOffset + 1 === records.length;
+        if (this.position !== result.baseOffset || !contiguous) return;
+        for (const [i, r] of records.entries()) {
+          const key = Buffer.from(r.key);
+          this.apply({ offset: result.baseOffset + i, timestamp: 0, key, value: r.value, headers: [] });
+        }
+        this.position = result.lastOffset + 1;
+      });
+    await this.reading;
     return result.baseOffset;
   }
 

@@ -177,6 +177,36 @@ describe('LogCheckpointStore', () => {
     assert.equal((await fresh.loadLatest())?.data.id, 1);
   });
 
+  it('reads back none of its own writes, and what others wrote in between in order', async () => {
+    const log = await tempLog();
+    await log.createTopic(TOPIC, { partitions: 1 });
+    let read = 0;
+    const counting = new Proxy(log, {
+      get(target, name, receiver) {
+        if (name !== 'readRecords') return Reflect.get(target, name, receiver);
+        return (...args: Parameters<Log['readRecords']>) => {
+          const page = target.readRecords(...args);
+          read += page.records.length;
+          return page;
+        };
+      },
+    });
+    const mine = new KeyedPartition(counting, TOPIC, 0);
+    const seen: string[] = [];
+    mine.onRecord((r) => seen.push(r.key!.toString()));
+    await mine.catchUp();
+    await mine.append([{ key: 'a', value: Buffer.from('1') }]);
+    await mine.append([{ key: 'b', value: Buffer.from('2') }]);
+    await mine.catchUp();
+    assert.equal(read, 0);
+    await log.append(TOPIC, 0, [{ key: Buffer.from('other'), value: Buffer.from('x') }]);
+    await mine.append([{ key: 'c', value: Buffer.from('3') }]); // after another's record: read, in order
+    await mine.catchUp();
+    assert.deepEqual(seen, ['a', 'b', 'other', 'c']);
+    assert.equal(read, 2);
+    assert.equal(mine.get('c')?.value.toString(), '3');
+  });
+
   it('keeps scopes apart in one partition, and savepoints until deleted', async () => {
     const log = await tempLog();
     const a = store(log, { scope: 'p0000' });
