@@ -2,7 +2,7 @@
 // result read by another query retracts its previous row first, and a GROUP BY over such a result takes the
 // retractions out of its aggregates) and a regular join (both sides kept per key, each record paired with the other
 // side's records so far).
-import type { DataStream } from '../engine/index.ts';
+import type { DataStream, ValueState } from '../engine/index.ts';
 import { type Acc, sqlAggregates } from './build.ts';
 import type { AggregateCall, QueryPlan } from './planner.ts';
 import type { Row, Value } from './types.ts';
@@ -30,42 +30,50 @@ export function groupBy(
 ): DataStream<KindedRow> {
   const aggregate = sqlAggregates(query.aggregates);
   const retract = query.retracting ? retraction(query.aggregates) : undefined;
-  const resultOf = (key: Value, accs: Acc[]) =>
-    project({ k: keysOf(key), a: aggregate.result(accs), ws: null, we: null });
+  const rowOf = (key: Value, values: Value[], kind: 'insert' | 'update' | 'delete') =>
+    withKind(project({ k: keysOf(key), a: values, ws: null, we: null }), kind);
+  // The state handles, looked up once per operator instance (a restarted pipeline has new state).
+  let owner: unknown;
+  let handle!: ValueState<Acc[]>;
+  let counts!: ValueState<number>;
   return stream.keyBy(keyOf).process<KindedRow>({
     processElement(row, ctx) {
-      const state = ctx.state.value<Acc[]>('aggregates');
-      const before = state.get();
-      const previous = before !== undefined && (derived || retract) ? resultOf(ctx.key, before) : undefined;
+      if (owner !== ctx.state) {
+        owner = ctx.state;
+        handle = ctx.state.value<Acc[]>('aggregates');
+        counts = ctx.state.value<number>('rows');
+      }
+      const before = handle.get();
+      // The previous result's values (the accumulators change in place), projected only when emitted.
+      const previous = before !== undefined && (derived || retract) ? aggregate.result(before) : undefined;
       let accs = before ?? aggregate.create();
       if (retract) {
         // An updating input: a retraction takes its row out; a key left without rows is deleted.
-        const rows = ctx.state.value<number>('rows');
-        const n = (rows.get() ?? 0) + (isDelete(row) ? -1 : 1);
+        const n = (counts.get() ?? 0) + (isDelete(row) ? -1 : 1);
         accs = isDelete(row) ? retract(accs, row) : aggregate.add(accs, row);
         if (n <= 0) {
-          rows.clear();
-          state.clear();
-          if (previous) ctx.emit(withKind(previous, 'delete'));
+          counts.clear();
+          handle.clear();
+          if (previous) ctx.emit(rowOf(ctx.key, previous, 'delete'));
           return;
         }
-        rows.set(n);
+        counts.set(n);
       } else accs = aggregate.add(accs, row);
-      state.set(accs);
-      const next = resultOf(ctx.key, accs);
+      handle.set(accs);
+      const next = aggregate.result(accs);
       if (derived && previous) {
         // Read by another query: an unchanged row (a bid below the maximum) is no change; a changed one is
         // retracted before its new value.
-        if (sameRow(previous, next)) return;
-        ctx.emit(withKind(previous, 'delete'));
+        if (sameValues(previous, next)) return;
+        ctx.emit(rowOf(ctx.key, previous, 'delete'));
       }
-      ctx.emit(withKind(next, before === undefined ? 'insert' : 'update'));
+      ctx.emit(rowOf(ctx.key, next, before === undefined ? 'insert' : 'update'));
     },
   });
 }
 
-function sameRow(a: Row, b: Row): boolean {
-  for (const k in a) if (a[k] !== b[k]) return false;
+function sameValues(a: Value[], b: Value[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
@@ -119,6 +127,8 @@ export function regularJoin(
   rightKey: (row: Row) => Value,
   uid: string,
 ): DataStream<Row> {
+  let owner: unknown;
+  let state!: ValueState<Sides>;
   const tagged = left
     .map((row): Tagged => ({ left: true, row }))
     .union(right.map((row): Tagged => ({ left: false, row })));
@@ -126,7 +136,10 @@ export function regularJoin(
     .keyBy((t) => (t.left ? leftKey(t.row) : rightKey(t.row)))
     .process<Row>({
       processElement(t, ctx) {
-        const state = ctx.state.value<Sides>('sides');
+        if (owner !== ctx.state) {
+          owner = ctx.state;
+          state = ctx.state.value<Sides>('sides');
+        }
         let s = state.get();
         if (!s) state.set((s = { l: [], r: [] })); // updated in place from then on
         if (t.left) {

@@ -20,7 +20,7 @@ import {
 } from '../engine/index.ts';
 import { type ColumnType, serveTable } from '../serve/index.ts';
 import { groupBy, KIND, type KindedRow, regularJoin, withKind } from './build-updating.ts';
-import { rowBuilder } from './codegen.ts';
+import { compositeKey, rowBuilder } from './codegen.ts';
 import type { AggregateCall, QueryPlan, ScriptPlan, ViewPlan } from './planner.ts';
 import type { TableDef } from './script.ts';
 import { type Row, readColumn, type Value } from './types.ts';
@@ -231,18 +231,12 @@ function buildQuery(
 
   const keyFns = query.keys.map((k) => k.eval);
   const single = keyFns.length === 1 ? keyFns[0]! : undefined;
-  const keyOf =
-    keyFns.length === 0
-      ? () => ''
-      : single
-        ? (row: Row) => single(row)
-        : (row: Row) => JSON.stringify(keyFns.map((f) => f(row)));
-  const keysOf =
-    keyFns.length === 0
-      ? () => []
-      : single
-        ? (key: Value) => [key]
-        : (key: Value) => JSON.parse(key as string) as Value[];
+  const composite = compositeKey(
+    query.keys.map((k) => k.type),
+    keyFns,
+  );
+  const keyOf = keyFns.length === 0 ? () => '' : single ? (row: Row) => single(row) : composite.encode;
+  const keysOf = keyFns.length === 0 ? () => [] : single ? (key: Value) => [key] : composite.decode;
   const over = query.over;
   if (over) {
     // OVER: records later than the watermark minus allowed.lateness go to late.topic (when given), the others
