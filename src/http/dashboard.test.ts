@@ -84,7 +84,7 @@ describe('dashboard files', () => {
     assert.equal(api.status, 404);
     assert.equal(((await api.json()) as { error: { code: string } }).error.code, 'UNKNOWN_ROUTE');
     // `/v1` itself is the API's index, never the dashboard.
-    assert.deepEqual(await (await a.request('/v1')).json(), { mounts: [] });
+    assert.deepEqual(await (await a.request('/v1')).json(), { mounts: [], streamingQueries: false });
   });
 
   it('loads without the token; every API route, the stream included, needs it', async () => {
