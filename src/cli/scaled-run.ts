@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectKafkaLog } from '../connectors/index.ts';
-import type { PipelineDefinition, PipelineLog, PipelineView } from '../engine/index.ts';
+import { logSavepointScopes, type PipelineDefinition, type PipelineLog, type PipelineView } from '../engine/index.ts';
 import { SluiceError } from '../errors.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { siblingModule } from '../modules.ts';
@@ -50,6 +50,20 @@ export interface MemberOptions {
   checkpointStore?: 'dir' | 'log';
 }
 
+/** Every task must have the savepoint in the log, or the rescaled run would start some tasks from scratch. */
+async function requireLogSavepoints(log: PipelineLog, pipeline: string, partitions: number, name: string) {
+  const found = new Set((await logSavepointScopes(log, pipeline, name)).with);
+  const missing: number[] = [];
+  for (let p = 0; p < partitions; p++) if (!found.has(`p${String(p).padStart(4, '0')}`)) missing.push(p);
+  if (missing.length > 0) {
+    throw new SluiceError(
+      'SAVEPOINT_NOT_FOUND',
+      `savepoint "${name}" of pipeline ${pipeline} is missing in the log for task(s) ${missing.join(', ')}`,
+      { missing },
+    );
+  }
+}
+
 /** How often a member started by a host (`--parallelism`) reports its tasks' views to it. */
 const REPORT_MS = 1000;
 
@@ -63,8 +77,9 @@ export async function runMember(options: MemberOptions, link: HostLink | null = 
   const { name, topics, partitions } = await inspectPipeline(build, options.log);
   const checkpointRoot = path.join(options.dataDir, 'checkpoints');
   const inLog = options.checkpointStore === 'log';
-  if (options.fromSavepoint !== undefined && !inLog) {
-    requireTaskSavepoints(checkpointRoot, name, partitions, options.fromSavepoint);
+  if (options.fromSavepoint !== undefined) {
+    if (inLog) await requireLogSavepoints(options.log, name, partitions, options.fromSavepoint);
+    else requireTaskSavepoints(checkpointRoot, name, partitions, options.fromSavepoint);
   }
   const logger = createLogger('run', { pipeline: name, member: process.pid });
   const runner = new TaskRunner({

@@ -4,7 +4,13 @@ export type { Aggregate } from './aggregates/index.ts';
 export * as agg from './aggregates/index.ts';
 export { CHECKPOINT_FORMAT_VERSION, type CheckpointData } from './checkpoint/format.ts';
 export { KeyedPartition } from './checkpoint/keyed-partition.ts';
-export { checkpointTopic, LogCheckpointStore, type LogCheckpointStoreOptions } from './checkpoint/log-store.ts';
+export {
+  checkpointTopic,
+  LogCheckpointStore,
+  type LogCheckpointStoreOptions,
+  logSavepointScopes,
+  requestLogSavepoint,
+} from './checkpoint/log-store.ts';
 export type { CheckpointStorage, StoredCheckpoint } from './checkpoint/storage.ts';
 export { readCheckpointFile, requestSavepoint } from './checkpoint/store.ts';
 export type { Sink, Source, SourceBatch, SourceContext } from './connector.ts';

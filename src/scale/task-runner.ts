@@ -7,7 +7,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  type CheckpointStorage,
   checkpointTopic,
   ensureTopic,
   KeyedPartition,
@@ -113,13 +112,6 @@ export class TaskRunner {
   private closed = false;
 
   constructor(options: TaskRunnerOptions) {
-    if (options.checkpointStore === 'log' && options.fromSavepoint !== undefined) {
-      throw new SluiceError(
-        'INVALID_ARGUMENT',
-        'savepoints are not requested through the log yet: with the log checkpoint store, rescale by stopping and ' +
-          'starting members (tasks resume from their checkpoints)',
-      );
-    }
     this.options = options;
   }
 
@@ -199,7 +191,7 @@ export class TaskRunner {
       // Whichever way the task ends — unassigned while it waited for the lease included — it leaves the runner:
       // one left behind would still count as running here, and assigning its partition back would not start it.
       try {
-        let storage: CheckpointStorage | undefined;
+        let storage: LogCheckpointStore | undefined;
         try {
           ({ lease, storage } = await this.place(partition, dir, logger));
           await lease.acquire(starting.signal, () => {
@@ -215,7 +207,12 @@ export class TaskRunner {
             pipeline.enableCheckpoints({
               ...(storage ? { storage } : { dir }),
               intervalMs: options.intervalMs,
-              restoreFrom: attempt === 0 ? this.savepointToApply(dir, pipeline, logger) : 'latest',
+              restoreFrom:
+                attempt > 0
+                  ? 'latest'
+                  : storage
+                    ? this.logSavepointToApply(storage, pipeline, logger)
+                    : this.savepointToApply(dir, pipeline, logger),
               allowNonRestoredState: options.allowNonRestoredState ?? false,
             });
             return pipeline;
@@ -245,7 +242,7 @@ export class TaskRunner {
     partition: number,
     dir: string,
     logger: Logger,
-  ): Promise<{ lease: TaskLeaseLike; storage?: CheckpointStorage }> {
+  ): Promise<{ lease: TaskLeaseLike; storage?: LogCheckpointStore }> {
     const { options } = this;
     if (options.checkpointStore !== 'log') {
       fs.mkdirSync(dir, { recursive: true });
@@ -278,6 +275,33 @@ export class TaskRunner {
    * flags, must resume from the task's newer checkpoints rather than rewind it. The marker is written once the
    * restored task has checkpointed (its first checkpoint follows the restore at once).
    */
+  /** As savepointToApply(), in the log: the marker is a record `<task>/savepoint-applied` beside the savepoint. */
+  private logSavepointToApply(
+    storage: LogCheckpointStore,
+    pipeline: Pipeline,
+    logger: Logger,
+  ): 'latest' | { savepoint: string } {
+    const name = this.options.fromSavepoint;
+    if (name === undefined) return 'latest';
+    const stamp = storage.savepointStamp(name);
+    if (stamp === undefined) {
+      throw new SluiceError('SAVEPOINT_NOT_FOUND', `no savepoint "${name}" in ${storage.location}`, { name });
+    }
+    if (storage.appliedSavepoint() === stamp) return 'latest';
+    const watch = setInterval(() => {
+      const { running, error, checkpoints } = pipeline.metrics();
+      if (!running && error) return clearInterval(watch);
+      if (checkpoints.completed === 0) return;
+      clearInterval(watch);
+      storage.markSavepointApplied(stamp).then(
+        () => logger.info({ savepoint: name }, 'started from the savepoint'),
+        (error: unknown) => logger.warn({ err: error }, 'could not mark the savepoint applied'),
+      );
+    }, 50);
+    watch.unref();
+    return { savepoint: name };
+  }
+
   private savepointToApply(dir: string, pipeline: Pipeline, logger: Logger): 'latest' | { file: string } {
     const name = this.options.fromSavepoint;
     if (name === undefined) return 'latest';

@@ -121,12 +121,6 @@ Examples:
       }
       const define = await loadPipelineFile(file);
       const intervalMs = parseInterval(flags.checkpointInterval);
-      if (flags.checkpointStore === 'log' && flags.fromSavepoint !== undefined) {
-        throw new SluiceError(
-          'USAGE',
-          '--from-savepoint reads savepoints from the data directory: leave out --checkpoint-store log (docs/scale.md)',
-        );
-      }
       const triggerMs = flags.trigger === undefined ? undefined : parseTrigger(flags.trigger);
       if (
         triggerMs !== undefined &&
@@ -168,7 +162,12 @@ Examples:
             // With a trigger, a checkpoint ends each micro-batch instead (applyTrigger).
             intervalMs: triggerMs === undefined ? intervalMs : 0,
             // A savepoint is where the first run starts; restarts resume from the newer checkpoints.
-            restoreFrom: first && flags.fromSavepoint ? { file: savepointFile(dir, flags.fromSavepoint) } : 'latest',
+            restoreFrom:
+              first && flags.fromSavepoint
+                ? storage
+                  ? { savepoint: flags.fromSavepoint }
+                  : { file: savepointFile(dir, flags.fromSavepoint) }
+                : 'latest',
             allowNonRestoredState: flags.allowNonRestoredState ?? false,
           });
         }

@@ -12,7 +12,7 @@ import type { Source, SourceBatch } from '../connector.ts';
 import { collect, Pipeline } from '../index.ts';
 import { encodeCheckpoint } from './format.ts';
 import { KeyedPartition } from './keyed-partition.ts';
-import { checkpointTopic, LogCheckpointStore } from './log-store.ts';
+import { checkpointTopic, LogCheckpointStore, logSavepointScopes, requestLogSavepoint } from './log-store.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
@@ -224,6 +224,41 @@ describe('LogCheckpointStore', () => {
     assert.deepEqual((await fresh.loadSavepoint('before')).data.sources.s, Buffer.alloc(300, 1));
     await assert.rejects(fresh.loadSavepoint('other'), { code: 'SAVEPOINT_NOT_FOUND' });
     assert.throws(() => fresh.checkSavepointName('../x'), { code: 'INVALID_NAME' });
+  });
+
+  it('takes savepoints requested through the log, one per scope', async () => {
+    const log = await tempLog();
+    const tasks = [store(log, { scope: 'p0000' }), store(log, { scope: 'p0002' })];
+    for (const [i, t] of tasks.entries()) {
+      await t.open();
+      await t.writeCheckpoint(1, data(i));
+    }
+    // Each task's coordinator polls takeRequests() on its ticks and writes the savepoints asked for.
+    let serving = true;
+    const served: string[] = [];
+    const loop = (async () => {
+      while (serving) {
+        for (const [i, t] of tasks.entries()) {
+          for (const name of t.takeRequests()) {
+            served.push(name);
+            await t.writeSavepoint(name, data(10 + i));
+          }
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    const written = await requestLogSavepoint(log, 'p', 's1', 10_000);
+    assert.deepEqual(written, ['p-checkpoints/0:p0000/sp/s1', 'p-checkpoints/0:p0002/sp/s1']);
+    await assert.rejects(requestLogSavepoint(log, 'p', 's1', 10_000), { code: 'SAVEPOINT_EXISTS' });
+    assert.deepEqual(await logSavepointScopes(log, 'p', 's1'), { with: ['p0000', 'p0002'], without: [] });
+    serving = false;
+    await loop;
+    assert.deepEqual(served, ['s1', 's1']); // once each: a request already served is not served again
+    const fresh = store(log, { scope: 'p0002' });
+    await fresh.open();
+    assert.deepEqual(fresh.takeRequests(), []);
+    assert.equal((await fresh.loadSavepoint('s1')).data.id, 11);
+    await assert.rejects(requestLogSavepoint(log, 'other', 's1'), { code: 'UNKNOWN_PIPELINE' });
   });
 
   it('is where a pipeline checkpoints and resumes from (the coordinator takes either store)', async () => {

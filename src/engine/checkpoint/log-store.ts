@@ -20,6 +20,10 @@ import type { CheckpointStorage, StoredCheckpoint } from './storage.ts';
 
 const SAVEPOINT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const META_FORMAT = 1;
+/** `sluice savepoint` asks every scope of a partition for a savepoint with a record of this key + name. */
+const REQUEST_PREFIX = 'savepoint-request/';
+/** How often a store looks for new savepoint requests (a catch-up of its partition). */
+const REQUEST_POLL_MS = 1000;
 
 /** The metadata record of a checkpoint or savepoint: what its chunks must be to count. */
 export interface ChunkedMeta {
@@ -71,6 +75,10 @@ export class LogCheckpointStore implements CheckpointStorage {
   private readonly options: LogCheckpointStoreOptions;
   private readonly keyed: KeyedPartition;
   private readonly chunkBytes: number;
+  /** Savepoint requests already seen (served, or found served). */
+  private readonly requestsSeen = new Set<string>();
+  private polling: Promise<void> | undefined;
+  private polledAt = 0;
 
   constructor(options: LogCheckpointStoreOptions) {
     if (!Number.isInteger(options.retain) || options.retain < 1) {
@@ -160,9 +168,43 @@ export class LogCheckpointStore implements CheckpointStorage {
     return this.where(key);
   }
 
-  /** `sluice savepoint` asks through a directory; a log store has no requests (savepoints are taken by API). */
+  /**
+   * Savepoints `sluice savepoint --bootstrap` asked for (requestLogSavepoint) that this scope has not written; a
+   * catch-up to see new requests runs in the background, at most every second.
+   */
   takeRequests(): string[] {
-    return [];
+    const now = Date.now();
+    if (this.polling === undefined && now - this.polledAt >= REQUEST_POLL_MS) {
+      this.polledAt = now;
+      this.polling = this.keyed
+        .catchUp()
+        .catch(() => {})
+        .finally(() => {
+          this.polling = undefined;
+        });
+    }
+    const wanted: string[] = [];
+    for (const key of this.keyed.keys(REQUEST_PREFIX)) {
+      const name = key.slice(REQUEST_PREFIX.length);
+      if (this.requestsSeen.has(name) || !SAVEPOINT_NAME.test(name)) continue;
+      this.requestsSeen.add(name);
+      if (!this.hasSavepoint(name)) wanted.push(name);
+    }
+    return wanted;
+  }
+
+  /** Which savepoint (name and where its metadata is) this scope last started from, if any (`--from-savepoint`). */
+  savepointStamp(name: string): string | undefined {
+    const meta = this.keyed.get(this.savepointKey(name));
+    return meta === undefined ? undefined : `${name}@${meta.offset}`;
+  }
+
+  appliedSavepoint(): string | undefined {
+    return this.keyed.get(`${this.options.scope}/savepoint-applied`)?.value.toString();
+  }
+
+  async markSavepointApplied(stamp: string): Promise<void> {
+    await this.keyed.append([{ key: `${this.options.scope}/savepoint-applied`, value: Buffer.from(stamp) }]);
   }
 
   private checkpointKey(id: number): string {
@@ -266,4 +308,80 @@ export class LogCheckpointStore implements CheckpointStorage {
 
 function corrupt(where: string, why: string): SluiceError {
   return new SluiceError('CORRUPT_CHECKPOINT', `${where}: ${why}`, { file: where });
+}
+
+/** Every partition of a pipeline's checkpoint topic read to its end, and the scopes (tasks) with checkpoints there. */
+async function readCheckpointTopic(
+  log: PipelineLog,
+  pipeline: string,
+): Promise<{ topic: string; scopes: Map<string, KeyedPartition> }> {
+  const topic = checkpointTopic(pipeline);
+  await log.refresh?.(topic).catch(() => {});
+  if (!log.hasTopic(topic)) {
+    throw new SluiceError(
+      'UNKNOWN_PIPELINE',
+      `pipeline ${pipeline} keeps no checkpoints in the log (no topic ${topic})`,
+    );
+  }
+  const partitions = log.describeTopic(topic).partitions.map((p) => new KeyedPartition(log, topic, p.partition));
+  await Promise.all(partitions.map((k) => k.catchUp()));
+  const scopes = new Map<string, KeyedPartition>();
+  for (const keyed of partitions) {
+    for (const key of keyed.keys('')) {
+      const scope = /^([A-Za-z0-9._-]+)\/chk\/\d{20}$/.exec(key)?.[1];
+      if (scope !== undefined) scopes.set(scope, keyed);
+    }
+  }
+  return { topic, scopes };
+}
+
+/** The scopes (`p0003`, `main`) of a pipeline's checkpoint topic that have savepoint `name`, and those that do not. */
+export async function logSavepointScopes(
+  log: PipelineLog,
+  pipeline: string,
+  name: string,
+): Promise<{ with: string[]; without: string[] }> {
+  const { scopes } = await readCheckpointTopic(log, pipeline);
+  const found = { with: [] as string[], without: [] as string[] };
+  for (const [scope, keyed] of scopes) (keyed.get(`${scope}/sp/${name}`) ? found.with : found.without).push(scope);
+  return found;
+}
+
+/**
+ * Asks every task (scope) of a pipeline that checkpoints into the log for savepoint `name` — a request record in
+ * every partition of its checkpoint topic, which each task's store sees within a second — and resolves with where
+ * each one was written, once all are.
+ */
+export async function requestLogSavepoint(
+  log: PipelineLog,
+  pipeline: string,
+  name: string,
+  timeoutMs = 60_000,
+): Promise<string[]> {
+  if (!SAVEPOINT_NAME.test(name)) throw new SluiceError('INVALID_NAME', `invalid savepoint name "${name}"`);
+  const { topic, scopes } = await readCheckpointTopic(log, pipeline);
+  if (scopes.size === 0) throw new SluiceError('UNKNOWN_PIPELINE', `no checkpoints of ${pipeline} in ${topic}`);
+  const keyOf = (scope: string) => `${scope}/sp/${name}`;
+  const partitions = new Set(scopes.values());
+  if ([...scopes].some(([scope, keyed]) => keyed.get(keyOf(scope)) !== undefined)) {
+    throw new SluiceError('SAVEPOINT_EXISTS', `savepoint ${name} of ${pipeline} already exists in ${topic}`);
+  }
+  const request = Buffer.from(JSON.stringify({ requestedAt: Date.now() }));
+  await Promise.all(
+    [...partitions].map((keyed) => keyed.append([{ key: `${REQUEST_PREFIX}${name}`, value: request }])),
+  );
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const missing = [...scopes].filter(([scope, keyed]) => keyed.get(keyOf(scope)) === undefined);
+    if (missing.length === 0) break;
+    if (Date.now() > deadline) {
+      throw new SluiceError(
+        'TIMEOUT',
+        `no savepoint after ${timeoutMs} ms from ${missing.map(([s]) => s).join(', ')}: is the pipeline running?`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await Promise.all([...partitions].map((keyed) => keyed.catchUp()));
+  }
+  return [...scopes].map(([scope, keyed]) => `${topic}/${keyed.partition}:${keyOf(scope)}`).sort();
 }
