@@ -17,7 +17,7 @@ after(async () => {
   for (const step of cleanup.reverse()) await step();
 });
 
-async function setup(streaming = true) {
+async function setup(streaming = true, authToken?: string) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-http-streaming-'));
   const log = await openLog({ dataDir: dir });
   const store = await ServingStore.open({ dir: path.join(dir, 'serve') });
@@ -25,6 +25,7 @@ async function setup(streaming = true) {
     log,
     store,
     port: 0,
+    ...(authToken ? { authToken } : {}),
     ...(streaming ? { streaming: { log, dataDir: dir, maxQueries: 2, checkpointIntervalMs: 200 } } : {}),
   });
   cleanup.push(async () => {
@@ -182,6 +183,15 @@ INSERT INTO big SELECT key, value FROM events WHERE value > 20;`;
     assert.equal(large.body.error.code, 'PAYLOAD_TOO_LARGE');
     const list = await call<StreamingQueriesJson>(endpoint, 'GET');
     assert.deepEqual(list.body.queries, []);
+  });
+
+  it('needs the token where the server has one', async () => {
+    const { url } = await setup(true, 'sesame');
+    const refused = await call(`${url}/v1/streaming-queries`, 'POST', { sql: PER_KEY });
+    assert.equal(refused.status, 401);
+    assert.equal(refused.body.error.code, 'UNAUTHORIZED');
+    const listed = await fetch(`${url}/v1/streaming-queries`, { headers: { authorization: 'Bearer sesame' } });
+    assert.deepEqual(await listed.json(), { queries: [] });
   });
 
   it('is not offered by a server without a log to run queries on', async () => {
