@@ -444,13 +444,35 @@ export function planQuery(
     // GROUP BY a column that is the rows' time (starttime of a window result, as q5 groups its counts by window): a
     // window of 1 ms at that time, closed by the watermark, so the result is final (not updating) and keeps its time.
     window = { kind: 'tumbling', sizeMs: 1, slideMs: 1, offsetMs: 0, gapMs: 0 };
-    const keys = groups.map((k) => compile(k, input, start));
+    // The time columns are the window's (its start + their offset), not keys: one key per window, not per value.
+    const keyNodes = groups.filter((g) => timeColumnOf(g) === undefined);
+    const timeGroups = new Map(groups.flatMap((g) => (keyNodes.includes(g) ? [] : [[structuralKey(g), g] as const])));
+    const keys = keyNodes.map((k) => compile(k, input, start));
     const aggregates: AggregateCall[] = [];
-    const result = windowResultScope(source, groups, keys, aggregates, input, false);
+    const grouped = windowResultScope(source, keyNodes, keys, aggregates, input, false);
+    const timeOf = (g: AstNode): Compiled => {
+      const offset = timeColumnOf(g)!;
+      return { type: compile(g, input, start).type, eval: (r) => r.ws + offset };
+    };
+    const nameOf = (n: AstNode) => (n.class === 'COLUMN_REF' ? (n.column_names as string[]).at(-1) : undefined);
+    const timeGroupNamed = (name: string) => [...timeGroups.values()].find((g) => nameOf(g) === name);
+    const result: Scope = {
+      ...grouped,
+      match(n, at) {
+        const g = timeGroups.get(structuralKey(n));
+        return g ? timeOf(g) : grouped.match?.(n, at);
+      },
+      column(names, at) {
+        const g = timeGroupNamed(names.at(-1)!);
+        return g ? timeOf(g) : grouped.column(names, at);
+      },
+    };
     const having = node.having ? predicate(source, node.having as AstNode, result, start, 'HAVING') : undefined;
-    const outputs = planOutputs(source, selectList, groups, result, table, start).map((o) =>
-      typeof o.role === 'number' ? { ...o, timeOffset: timeColumnOf(groups[o.role]) } : o,
-    );
+    const outputs = planOutputs(source, selectList, keyNodes, result, table, start).map((o, i) => {
+      const item = selectList[i]!;
+      const g = timeGroups.get(structuralKey(item)) ?? timeGroupNamed(nameOf(item) ?? '');
+      return g ? { ...o, timeOffset: timeColumnOf(g) } : o;
+    });
     return { source: table, where, window, keys, aggregates, having, outputs, updating: false };
   }
   if (!window && groups.length > 0) {
