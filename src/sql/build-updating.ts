@@ -24,14 +24,21 @@ export function groupBy(
   stream: DataStream<Row>,
   query: QueryPlan,
   keyOf: (row: Row) => Value,
-  keysOf: (key: Value) => Value[],
+  /** The GROUP BY values of a row (cheaper than decoding its key). */
+  keysOf: (row: Row) => Value[],
   project: (row: unknown) => KindedRow,
   derived: boolean,
 ): DataStream<KindedRow> {
   const aggregate = sqlAggregates(query.aggregates);
   const retract = query.retracting ? retraction(query.aggregates) : undefined;
-  const rowOf = (key: Value, values: Value[], kind: 'insert' | 'update' | 'delete') =>
-    withKind(project({ k: keysOf(key), a: values, ws: null, we: null }), kind);
+  // A row read by another query only needs to say that it is a retraction: a plain property, cheaper than
+  // withKind's defineProperty (its rows never leave the SQL operators).
+  const rowOf = (input: Row, values: Value[], kind: 'insert' | 'update' | 'delete') => {
+    const out = project({ k: keysOf(input), a: values, ws: null, we: null });
+    if (!derived) return withKind(out, kind);
+    if (kind === 'delete') out[KIND] = kind;
+    return out;
+  };
   // The state handles, looked up once per operator instance (a restarted pipeline has new state).
   let owner: unknown;
   let handle!: ValueState<Acc[]>;
@@ -54,7 +61,7 @@ export function groupBy(
         if (n <= 0) {
           counts.clear();
           handle.clear();
-          if (previous) ctx.emit(rowOf(ctx.key, previous, 'delete'));
+          if (previous) ctx.emit(rowOf(row, previous, 'delete'));
           return;
         }
         counts.set(n);
@@ -65,9 +72,9 @@ export function groupBy(
         // Read by another query: an unchanged row (a bid below the maximum) is no change; a changed one is
         // retracted before its new value.
         if (sameValues(previous, next)) return;
-        ctx.emit(rowOf(ctx.key, previous, 'delete'));
+        ctx.emit(rowOf(row, previous, 'delete'));
       }
-      ctx.emit(rowOf(ctx.key, next, before === undefined ? 'insert' : 'update'));
+      ctx.emit(rowOf(row, next, before === undefined ? 'insert' : 'update'));
     },
   });
 }

@@ -267,7 +267,8 @@ function buildQuery(
   }
   if (!window) {
     // A regular GROUP BY: each key's accumulators in keyed state (checkpointed), its row re-emitted per record.
-    return groupBy(stream, query, keyOf, keysOf, project, derived).uid(`sql-${uid}-group`).named('select');
+    const keysOfRow = (row: Row) => keyFns.map((f) => f(row));
+    return groupBy(stream, query, keyOf, keysOfRow, project, derived).uid(`sql-${uid}-group`).named('select');
   }
   const assigner =
     window.kind === 'tumbling'
