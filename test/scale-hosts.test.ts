@@ -2,7 +2,8 @@
 // directory of its own, started with `--checkpoint-store log`, so that task checkpoints and leases travel through
 // the `<pipeline>-checkpoints` topic of one `sluice broker` process. Two members, then four (two added: tasks
 // move), one SIGKILLed mid-run (its tasks resume elsewhere from checkpoints in the log), then down to one (two stop
-// gracefully): every window total exactly once and equal to one process's.
+// gracefully), a savepoint taken through the cluster and two fresh hosts started from it: every window total
+// exactly once and equal to one process's.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import { it } from 'node:test';
 import type { Kafka } from 'kafkajs';
 import { buildWindowedCounts, type Event, type WindowTotal } from '../examples/windowed-counts.ts';
 import { openLog } from '../src/log/index.ts';
+import { sluice } from '../support/processes.ts';
 import { eventually, progresses } from './helpers/broker.ts';
 import {
   appendKeyed,
@@ -72,7 +74,7 @@ function filesUnder(dir: string): string[] {
   return fs.existsSync(dir) ? (fs.readdirSync(dir, { recursive: true }) as string[]).map((f) => path.join(dir, f)) : [];
 }
 
-it('members on separate hosts: 2 → 4 (tasks move), one SIGKILLed, → 1; each window once, as one process', async () => {
+it('hosts sharing only a broker: 2 → 4, one SIGKILLed, → 1, savepoint → 2; each window once, as one process', async () => {
   const { bootstrap, kafka } = await startClusterBroker(resources, [
     { topic: 'events', numPartitions: PARTITIONS },
     { topic: 'window-totals', numPartitions: 4 },
@@ -80,7 +82,7 @@ it('members on separate hosts: 2 → 4 (tasks move), one SIGKILLed, → 1; each 
   ]);
   /** A "host": a member process with a data directory of its own, sharing nothing but the broker. */
   const hosts: string[] = [];
-  const host = () => {
+  const host = (extra: string[] = []) => {
     const dataDir = tempDir();
     hosts.push(dataDir);
     return startMember(resources, {
@@ -88,7 +90,7 @@ it('members on separate hosts: 2 → 4 (tasks move), one SIGKILLed, → 1; each 
       bootstrap,
       group: 'wc',
       dataDir,
-      extra: ['--checkpoint-store', 'log'],
+      extra: ['--checkpoint-store', 'log', ...extra],
     });
   };
   const count = (members: ReturnType<typeof host>[]) => members.reduce((n, m) => n + tasksOf(m).length, 0);
@@ -115,12 +117,22 @@ it('members on separate hosts: 2 → 4 (tasks move), one SIGKILLed, → 1; each 
   assert.equal(await c.stop('SIGTERM'), 0, c.output());
   assert.equal(await d.stop('SIGTERM'), 0, d.output());
   await eventually(() => tasksOf(a).length === PARTITIONS, 'the last host to run every task', EVENT_MS);
-  await produce(kafka, [...batch(3), ...closing()]);
+  await produce(kafka, batch(3));
+
+  // A savepoint asked for through the cluster, then two fresh hosts started from it.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const taken = await sluice(['savepoint', 'windowed-counts', '--name', 's1', '--bootstrap', bootstrap]);
+  assert.equal(taken.code, 0, taken.stderr);
+  assert.match(taken.stdout.toString(), /s1 written to the log \(12 tasks\)/);
+  assert.equal(await a.stop('SIGTERM'), 0, a.output());
+  const [e, f] = [host(['--from-savepoint', 's1']), host(['--from-savepoint', 's1'])];
+  await eventually(() => tasksOf(e).length === 6 && tasksOf(f).length === 6, 'two hosts from the savepoint', EVENT_MS);
+  await produce(kafka, closing());
   const expected = await reference([...batch(0), ...batch(1), ...batch(2), ...batch(3), ...closing()]);
   await progresses(async () => (await totals(kafka)).filter(beforeClosing).length, expected.length, 'every window');
   await new Promise((resolve) => setTimeout(resolve, 500)); // anything extra would be a duplicate: let it show
   assert.deepEqual((await totals(kafka)).filter(beforeClosing), expected);
-  assert.equal(await a.stop('SIGTERM'), 0, a.output());
+  for (const m of [e, f]) assert.equal(await m.stop('SIGTERM'), 0, m.output());
 
   // Nothing went through the hosts' directories: no checkpoint or lease file in any of them.
   for (const dir of hosts) {
