@@ -37,9 +37,13 @@ async function appendRate(log: PipelineLog, topic: string): Promise<number> {
   return perSec(perPartition * PARTITIONS * BATCH, performance.now() - start);
 }
 
-/** Reads the whole topic through a bounded LogSource, as a pipeline would; records/s. */
-async function readRate(log: PipelineLog, topic: string): Promise<number> {
+/**
+ * Reads the whole topic through a bounded LogSource, as a pipeline would: records/s, and records per CPU-second of
+ * this thread (what the reader itself spends, whatever else the machine runs).
+ */
+async function readRate(log: PipelineLog, topic: string): Promise<[number, number]> {
   const source = new LogSource({ log, topic, format: bytes() });
+  const cpu = process.threadCpuUsage();
   const start = performance.now();
   await source.open({ bounded: true, deadLetter: () => {} });
   const signal = new AbortController().signal;
@@ -48,8 +52,9 @@ async function readRate(log: PipelineLog, topic: string): Promise<number> {
     count += batch.values.length;
   }
   const ms = performance.now() - start;
+  const used = process.threadCpuUsage(cpu);
   await source.close();
-  return perSec(count, ms);
+  return [perSec(count, ms), perSec(count, (used.user + used.system) / 1000)];
 }
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-connectors-'));
@@ -58,7 +63,7 @@ try {
   const embedded = await openLog({ dataDir: path.join(dir, 'embedded') });
   await embedded.createTopic('bench', { partitions: PARTITIONS });
   results.embeddedAppend = await appendRate(embedded, 'bench');
-  results.embeddedRead = await readRate(embedded, 'bench');
+  [results.embeddedRead, results.embeddedReadPerCpuSecond] = await readRate(embedded, 'bench');
   await embedded.close();
 
   const broker = startSluice(['broker', '--data-dir', path.join(dir, 'broker'), '--kafka-port', '0']);
@@ -70,7 +75,7 @@ try {
       results.clusterAppend = await appendRate(cluster, 'bench');
       // The cached last stable offsets (where a bounded read_committed source ends) move with fetches, not appends.
       await cluster.refresh('bench');
-      results.clusterRead = await readRate(cluster, 'bench');
+      [results.clusterRead, results.clusterReadPerCpuSecond] = await readRate(cluster, 'bench');
     } finally {
       await cluster.close();
     }

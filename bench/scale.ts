@@ -372,6 +372,7 @@ function median(xs: number[]): number | undefined {
 const log = await openLog({ dataDir: path.join(root, 'log') });
 const broker = await startBroker({ log, port: 0 });
 try {
+  const loadAtStart = os.loadavg()[0]!;
   const loading = performance.now();
   const expected = await load(log);
   console.error(
@@ -435,6 +436,8 @@ try {
       keys: KEYS,
       windows: expected,
       cores: CORES,
+      // The machine's load (1-minute average) when the runs began and ended: other work shares the cores.
+      loadAverage: [round(loadAtStart), round(os.loadavg()[0]!)],
       rounds: ROUNDS,
       // Points with more threads or members than cores share them (with the broker, the log's owner and GC).
       oversubscribedFrom: points.find((n) => n > CORES),

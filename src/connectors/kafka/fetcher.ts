@@ -1,11 +1,10 @@
 // Reads partitions of a Kafka cluster with Fetch requests of its own (fetch-connection.ts: the project's protocol
-// codec, no consumer group), pages of raw record batches: one-off reads, and long polls that wait for data. Waits
-// asked for in the same tick share one fetch per broker (a
-// source waits on all its partitions at once, and a broker answers one request per connection at a time, so
-// separate long polls would queue behind each other). Pages a poll brought back are kept so that the read that
-// follows at that offset costs no second round trip. (Reading ahead on the reader's one connection measured no
-// faster on loopback: the requests queue behind each other at the broker; see docs/connectors.md.) Each read and
-// wait is read_committed (up to the last stable offset, without aborted transactions) or read_uncommitted.
+// codec, no consumer group), pages of raw record batches: reads, each followed by a read ahead of the partition's
+// next page while it has more, and long polls that wait for data. Waits asked for in the same tick share one fetch
+// per broker (a source waits on all its partitions at once, and a broker answers one request per connection at a
+// time, so separate long polls would queue behind each other). Pages a poll brought back are kept so that the read
+// that follows at that offset costs no second round trip. Each read and wait is read_committed (up to the last
+// stable offset, without aborted transactions) or read_uncommitted.
 import { SluiceError } from '../../errors.ts';
 import type { RawReadResult } from '../../log/index.ts';
 import { type Alloc, FetchConnection } from './fetch-connection.ts';
@@ -55,6 +54,15 @@ interface Waiter {
   settled: boolean;
 }
 
+/** A partition's next page, fetched while the current one is read (see readAhead). */
+interface Ahead {
+  offset: number;
+  committed: boolean;
+  maxBytes: number;
+  lend: boolean;
+  page: Promise<RawReadResult>;
+}
+
 /** One partition's outcome in a fetch: a page, or Kafka's error code for it. */
 type Outcome = { page: RawReadResult } | { errorCode: number };
 
@@ -68,6 +76,8 @@ const TRIES = 3;
 
 export class Fetcher {
   private readonly prefetched = new Map<string, Prefetched>();
+  /** Pages read ahead, by partition. */
+  private readonly ahead = new Map<string, Ahead>();
   private queue: Waiter[] = [];
   private polling = false;
   private flushScheduled = false;
@@ -96,8 +106,57 @@ export class Fetcher {
     const key = keyOf(topic, partition);
     const kept = this.prefetched.get(key);
     this.prefetched.delete(key);
-    if (kept?.offset === offset && kept.committed === committed) return kept.page;
-    const request = { topic, partition, offset, maxBytes, committed };
+    const ahead = this.ahead.get(key);
+    this.ahead.delete(key);
+    const request: Request = { topic, partition, offset, maxBytes, committed };
+    if (kept?.offset === offset && kept.committed === committed) {
+      if (ahead) this.discard(ahead);
+      return kept.page;
+    }
+    let page: RawReadResult | undefined;
+    if (
+      ahead?.offset === offset &&
+      ahead.committed === committed &&
+      ahead.maxBytes === maxBytes &&
+      ahead.lend === lend
+    ) {
+      page = await ahead.page.catch(() => undefined); // a read ahead that failed is read again
+    } else if (ahead) this.discard(ahead);
+    page ??= await this.fetchPage(request, lend);
+    this.readAhead(key, request, page, lend);
+    return page;
+  }
+
+  /**
+   * While the partition has more to read than the page held, its next page is fetched as the caller works through
+   * this one (on the same connection, behind the reads in flight): catching up on a backlog then costs no round trip
+   * per page — the broker's answer, a millisecond to tens of them on a busy machine, overlaps the work.
+   */
+  private readAhead(key: string, request: Request, page: RawReadResult, lend: boolean): void {
+    if (this.closed || page.nextOffset <= request.offset || page.nextOffset >= readableEnd(page, request)) return;
+    const next: Request = { ...request, offset: page.nextOffset };
+    const ahead: Ahead = {
+      offset: next.offset,
+      committed: next.committed,
+      maxBytes: next.maxBytes,
+      lend,
+      page: this.fetchPage(next, lend),
+    };
+    ahead.page.catch(() => {}); // the read that takes it tries again
+    this.ahead.set(key, ahead);
+  }
+
+  /** A page read ahead that no read will take: its memory goes back once it has come. */
+  private discard(ahead: Ahead): void {
+    if (ahead.lend)
+      ahead.page.then(
+        (page) => this.pages.give(page.batches),
+        () => {},
+      );
+  }
+
+  private async fetchPage(request: Request, lend: boolean): Promise<RawReadResult> {
+    const { topic, partition, offset } = request;
     for (let tries = 1; ; tries++) {
       let outcome: Outcome;
       try {
@@ -169,6 +228,8 @@ export class Fetcher {
     for (const waiter of this.queue) waiter.resolve(false);
     this.queue = [];
     this.prefetched.clear();
+    for (const ahead of this.ahead.values()) this.discard(ahead);
+    this.ahead.clear();
     this.pages.clear();
     for (const pool of [this.readers, this.pollers]) {
       for (const connection of pool.values()) connection.close();
