@@ -748,6 +748,13 @@ function planJoin(
       );
     }
     const { table, alias } = relationOf(source, t, tables, at);
+    if ((table.derived?.query as QueryPlan | undefined)?.updating) {
+      throw source.unsupported(
+        locationOf(t, at),
+        'a join of an updating relation (a GROUP BY without a window in a subquery or view)',
+        'join the tables first and aggregate the join',
+      );
+    }
     return { table, alias: alias ?? table.name };
   }) as [{ table: TableDef; alias: string }, { table: TableDef; alias: string }];
   if (sides[0].alias === sides[1].alias)

@@ -103,6 +103,10 @@ describe('streaming SQL relations: refused with the construct and its position',
     const e = await refusal(`SELECT Q.auction FROM ${inner} LEFT JOIN bid B ON Q.auction = B.auction`);
     assert.match(e.message, /LEFT JOIN is not supported.*line 5, column 85/);
   });
+  it('a join of an updating relation', async () => {
+    const e = await refusal(`SELECT B.auction FROM bid B JOIN ${inner} ON B.auction = Q.auction`);
+    assert.match(e.message, /a join of an updating relation.*line 5, column 29/);
+  });
   it('TUMBLE_START with GROUP BY SESSION(…)', async () => {
     const e = await refusal(
       `SELECT TUMBLE_START(dateTime, INTERVAL '1' SECOND) FROM bid GROUP BY SESSION(dateTime, INTERVAL '1' SECOND)`,
