@@ -71,29 +71,31 @@ export class StreamingQueries {
    * its pipeline runs; a pipeline that cannot be built (a view whose table exists with other columns) is refused.
    */
   async start(request: { name?: string; sql: string }): Promise<StreamingQueryJson> {
+    // A script without INSERT INTO or CREATE MATERIALIZED VIEW is refused here too: it would run nothing.
+    const topics = await scriptTopics(request.sql);
+    // From here to the map's update nothing awaits: two requests at once cannot both take a name or the last place.
     if (this.closed) throw new SluiceError('INVALID_REQUEST', 'the server is closing');
     const max = this.options.maxQueries ?? 16;
     if (this.queries.size >= max) {
       throw new SluiceError('INVALID_REQUEST', `${max} streaming queries run already: stop one first`, { max });
     }
-    // A script without INSERT INTO or CREATE MATERIALIZED VIEW is refused here too: it would run nothing.
-    const topics = await scriptTopics(request.sql);
-    const name = request.name ?? topics.views[0] ?? `query-${this.queries.size + 1}`;
+    const taken = new Set([...this.queries.keys(), ...(this.options.taken?.() ?? [])]);
+    let name = request.name ?? topics.views[0];
+    for (let n = 1; name === undefined; n++) if (!taken.has(`query-${n}`)) name = `query-${n}`;
     if (!NAME.test(name)) {
       throw new SluiceError('INVALID_REQUEST', `"name" must be lowercase letters, digits, - and _ (got "${name}")`);
     }
-    if (this.queries.has(name) || (this.options.taken?.() ?? []).includes(name)) {
+    if (taken.has(name)) {
       throw new SluiceError('INVALID_REQUEST', `a pipeline named "${name}" runs already: stop it, or pick a "name"`, {
         name,
       });
     }
     const dir = path.join(this.options.dataDir, 'streaming-queries', name);
-    // A query starts afresh: nothing of an earlier query of the same name is restored.
-    await fs.rm(dir, { recursive: true, force: true });
     const env = { log: this.options.log, bounded: false, dataDir: this.options.dataDir, serving: this.options.store };
+    const queryName = name;
     const host = new InProcessHost({
       build: async () => {
-        const pipeline = await compileSql(request.sql, env, { name });
+        const pipeline = await compileSql(request.sql, env, { name: queryName });
         pipeline.enableCheckpoints({ dir, intervalMs: this.options.checkpointIntervalMs ?? 10_000 });
         return pipeline;
       },
@@ -109,11 +111,13 @@ export class StreamingQueries {
       dir,
     };
     this.queries.set(name, query);
-    supervisor.start();
     try {
+      // A query starts afresh: nothing of an earlier query of the same name is restored.
+      await fs.rm(dir, { recursive: true, force: true });
+      supervisor.start();
       await supervisor.ready;
     } catch (error) {
-      this.queries.delete(name);
+      if (this.queries.get(name) === query) this.queries.delete(name);
       await fs.rm(dir, { recursive: true, force: true });
       throw error;
     }
