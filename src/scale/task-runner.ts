@@ -3,7 +3,9 @@
 // partition, with its own state and its own checkpoints in `<checkpoints>/<pipeline>/tasks/p<NNNN>/`. Moving a task
 // is stopping it (a last checkpoint), releasing its lease, and starting it elsewhere from that checkpoint; a task
 // whose process died resumes from its latest checkpoint and its sinks skip what it had already written. Rescaling
-// is the same move done for many tasks at once, so results do not depend on how many processes run them.
+// is the same move done for many tasks at once, so results do not depend on how many processes run them. With
+// `checkpointStore: 'log'` the checkpoints and the lease are records in the task's partition of the
+// `<pipeline>-checkpoints` topic instead, so that processes on hosts without a shared directory can run the tasks.
 import fs from 'node:fs';
 import path from 'node:path';
 import {
