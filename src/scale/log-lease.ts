@@ -78,11 +78,15 @@ export class LogTaskLease implements TaskLeaseLike {
   async acquire(signal: AbortSignal, onLost: () => void): Promise<void> {
     for (;;) {
       if (signal.aborted) throw new SluiceError('ABORTED', `gave up waiting for the lease ${this.key}`);
-      await this.keyed.catchUp();
-      if (this.mine()) break; // a claim of ours that a failed append reported lost after all
-      if (this.holder() === undefined) {
-        await this.write('held');
-        if (this.mine()) break;
+      try {
+        await this.keyed.catchUp();
+        if (this.mine()) break; // a claim of ours that a failed append reported lost after all
+        if (this.holder() === undefined) {
+          await this.write('held');
+          if (this.mine()) break;
+        }
+      } catch {
+        // the log out of reach for a moment: try again (the lease cannot be ours without a record in it)
       }
       await sleep(100);
     }

@@ -19,7 +19,7 @@ import {
 import { SluiceError } from '../errors.ts';
 import { writeFileAtomicSync } from '../files.ts';
 import type { Logger } from '../logger.ts';
-import { InProcessHost, isStartupFailure, Supervisor } from '../runtime/index.ts';
+import { InProcessHost, isStartupFailure, Supervisor, sleep } from '../runtime/index.ts';
 import { TaskLease, type TaskLeaseLike } from './lease.ts';
 import { LogTaskLease } from './log-lease.ts';
 
@@ -194,8 +194,17 @@ export class TaskRunner {
       // one left behind would still count as running here, and assigning its partition back would not start it.
       try {
         let storage: LogCheckpointStore | undefined;
+        // The checkpoint topic may be out of reach for a while (a broker restarting): the task waits for it.
+        for (let tries = 0; lease === undefined; tries++) {
+          if (starting.signal.aborted) return;
+          try {
+            ({ lease, storage } = await this.place(partition, dir, logger));
+          } catch (error) {
+            if (tries === 0) logger.warn({ err: error }, 'cannot reach the task checkpoint store; retrying');
+            await sleep(Math.min(5000, 250 * 2 ** tries), starting.signal);
+          }
+        }
         try {
-          ({ lease, storage } = await this.place(partition, dir, logger));
           await lease.acquire(starting.signal, () => {
             logger.error('another process took this task over (lease lost); stopping it without a checkpoint');
             void task.run?.stop({ checkpoint: false });
