@@ -7,7 +7,7 @@ import { collect, fromArrays, Pipeline } from '../../src/engine/index.ts';
 import { KIND, type KindedRow } from '../../src/sql/build-updating.ts';
 import type { Row } from '../../src/sql/types.ts';
 import { NexmarkGenerator } from './generator.ts';
-import type { NexmarkEvent } from './model.ts';
+import { BID, type Bid, type NexmarkEvent } from './model.ts';
 import { nexmarkEvents, QUERIES } from './queries.ts';
 import { nexmarkSql, type SqlQueryName } from './sql-queries.ts';
 
@@ -16,19 +16,19 @@ const N = 30_000;
 const generator = new NexmarkGenerator({ interEventDelayUs: 2000 });
 const events: NexmarkEvent[] = Array.from({ length: N }, (_, i) => generator.event(i));
 
-async function viaSql(query: SqlQueryName): Promise<KindedRow[]> {
+async function viaSql(query: SqlQueryName, input = events): Promise<KindedRow[]> {
   const p = new Pipeline({ bounded: true, onError: 'fail' });
   const sink = collect<Row>();
-  await nexmarkSql(p, p.source(fromArrays([events], { batchSize: 64 })), query, sink);
+  await nexmarkSql(p, p.source(fromArrays([input], { batchSize: 64 })), query, sink);
   await p.run();
   return sink.values;
 }
 
-async function viaDataStream<T>(query: SqlQueryName): Promise<T[]> {
+async function viaDataStream<T>(query: SqlQueryName, input = events): Promise<T[]> {
   const p = new Pipeline({ bounded: true, onError: 'fail' });
   const sink = collect<T>();
   const build = QUERIES[query] as unknown as (e: unknown) => { sinkTo(s: unknown): void };
-  build(nexmarkEvents(p, fromArrays([events], { batchSize: 64 }))).sinkTo(sink);
+  build(nexmarkEvents(p, fromArrays([input], { batchSize: 64 }))).sinkTo(sink);
   await p.run();
   return sink.values;
 }
@@ -86,6 +86,25 @@ describe('Nexmark in SQL equals the DataStream queries', () => {
       [...table].sort((a, b) => a[0] - b[0]),
       [...expected].sort((a, b) => a[0] - b[0]),
     );
+  });
+
+  it("q7 at a window's edge: a bid at its first instant matches the window before's maximum too", async () => {
+    const bid = (auction: number, price: number, dateTime: number): Bid => ({
+      type: BID,
+      auction,
+      bidder: auction,
+      price,
+      channel: '',
+      url: '',
+      dateTime,
+      extra: '',
+    });
+    const edge = [bid(1, 100, 5000), bid(2, 100, 10_000), bid(3, 50, 15_000), bid(4, 1, 30_000)];
+    const expected = [1, 2, 2, 4]; // bid 2 is the maximum of [10 s, 20 s) and, at 10 s, equals that of [0, 10 s)
+    const fromDataStream = (await viaDataStream<Row>('q7', edge)).map((r) => r.auction).sort();
+    const fromSql = (await viaSql('q7', edge)).map((r) => r.auction).sort();
+    assert.deepEqual(fromDataStream, expected);
+    assert.deepEqual(fromSql, expected);
   });
 
   it('q12: bids per bidder over processing-time windows', async () => {

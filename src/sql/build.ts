@@ -14,6 +14,7 @@ import {
   Pipeline,
   type PipelineLog,
   type Sink,
+  type WindowResult,
   type WindowResultStream,
   watermarks,
   windows,
@@ -290,19 +291,24 @@ function buildQuery(
     }
     if (query.digest !== undefined) shared.set(query.digest, results);
   }
+  const rowOf = (result: WindowResult<Value, Value[]>) => ({
+    k: keysOf(result.key),
+    a: result.value,
+    ws: result.windowStart,
+    we: result.windowEnd,
+    kind: result.kind,
+  });
+  if (!having) {
+    // A row per result (no array per result, as flatMap needs); a result read by another query needs no kind.
+    return results
+      .map((result) => (derived ? project(rowOf(result)) : withKind(project(rowOf(result)), result.kind)))
+      .named('select');
+  }
   return results
     .flatMap((result) => {
-      const row = {
-        k: keysOf(result.key),
-        a: result.value,
-        ws: result.windowStart,
-        we: result.windowEnd,
-        kind: result.kind,
-      };
-      if (having && having(row) !== true) return [];
-      const out: KindedRow = project(row);
-      withKind(out, result.kind);
-      return [out];
+      const row = rowOf(result);
+      if (having(row) !== true) return [];
+      return [withKind(project(row), result.kind)];
     })
     .named('select');
 }

@@ -1,6 +1,13 @@
 // The Nexmark queries over event-time and processing-time windows: the hottest auctions of a sliding window (q5), the
 // highest bids of a tumbling one (q7), a window join (q8), bidder sessions (q11) and processing-time counts (q12).
-import { type Aggregate, agg, type DataStream, type WindowResult, windows } from '../../../src/engine/index.ts';
+import {
+  type Aggregate,
+  agg,
+  type DataStream,
+  type ValueState,
+  type WindowResult,
+  windows,
+} from '../../../src/engine/index.ts';
 import { type Bid, isAuction, isBid, isPerson, type NexmarkEvent } from '../model.ts';
 
 /** The maximum of a count and every key that reached it. */
@@ -61,22 +68,57 @@ export interface Q7Row {
   dateTime: number;
   extra: string;
 }
+/** A window's maximum price, its bids at that price, and its bids at its first instant (edge). */
+interface Q7Window {
+  max: number;
+  items: Bid[];
+  edge: Bid[];
+}
+const maxAndEdge: Aggregate<Bid, Q7Window, Q7Window> = {
+  create: () => ({ max: Number.NEGATIVE_INFINITY, items: [], edge: [] }),
+  add(acc, b) {
+    if (b.price > acc.max) {
+      acc.max = b.price;
+      acc.items = [b];
+    } else if (b.price === acc.max) acc.items.push(b);
+    if (b.dateTime % 10_000 === 0) acc.edge.push(b);
+    return acc;
+  },
+  merge(a, b) {
+    const merged = maxWithTies((x: Bid) => x.price).merge({ max: a.max, items: a.items }, b);
+    return { ...merged, edge: [...a.edge, ...b.edge] };
+  },
+  result: (acc) => acc,
+};
+const q7Row = (b: Bid): Q7Row => ({
+  auction: b.auction,
+  price: b.price,
+  bidder: b.bidder,
+  dateTime: b.dateTime,
+  extra: b.extra,
+});
 export function q7(events: DataStream<NexmarkEvent>): DataStream<Q7Row> {
-  const bids = events.filter(isBid);
-  // Each window's maximum (its time: the window's end − 1 ms) joined with the bids of that price from window_end
-  // − 10 s to window_end, both inclusive (the query's BETWEEN): a bid at a window's first instant matches the
-  // maximum of that window and, when its price equals it, that of the window before.
-  const maxima = bids
+  // The query's BETWEEN is inclusive: a bid at a window's first instant (its time = the window before's end) also
+  // matches the maximum of the window before. Windows fire in order: each compares its edge bids with the maximum
+  // of the window that fired before it, kept in keyed state.
+  let previous: ValueState<{ end: number; max: number }> | undefined;
+  return events
+    .filter(isBid)
     .keyBy(() => 0)
     .window(windows.tumbling('10s'))
-    .aggregate(agg.max((b: Bid) => b.price));
-  return bids
-    .keyBy((b) => b.price)
-    .intervalJoin(
-      maxima.keyBy((m) => m.value ?? Number.NaN),
-      { lower: -1, upper: 9999 },
-      (b) => ({ auction: b.auction, price: b.price, bidder: b.bidder, dateTime: b.dateTime, extra: b.extra }),
-    );
+    .aggregate(maxAndEdge)
+    .keyBy(() => 0)
+    .process<Q7Row>({
+      processElement(w, ctx) {
+        previous ??= ctx.state.value('previous');
+        const before = previous.get();
+        if (before && before.end === w.windowStart) {
+          for (const b of w.value.edge) if (b.price === before.max) ctx.emit(q7Row(b));
+        }
+        for (const b of w.value.items) ctx.emit(q7Row(b));
+        previous.set({ end: w.windowEnd, max: w.value.max });
+      },
+    });
 }
 
 // q8: people who opened an account and created an auction in the same 10 s tumbling window:
