@@ -6,7 +6,6 @@
 // processing's (the same records in the same order per partition); what changes is when they come out.
 import { SluiceError } from '../errors.ts';
 import { type Duration, toMillis } from './duration.ts';
-import type { Pipeline } from './pipeline.ts';
 
 /** A source that reads in micro-batches (the log source): at a tick it fixes where its batch ends. */
 export interface MicroBatchSource {
@@ -136,7 +135,8 @@ const triggerable = (source: unknown): source is Triggerable =>
  * Returns the trigger (its stats). A bounded run ignores it: it reads its input once anyway.
  */
 export function applyTrigger(
-  pipeline: Pipeline,
+  // What it uses of a Pipeline (structurally: the log source imports this file, and the pipeline the log source).
+  pipeline: { sourceConnectors(): readonly unknown[]; checkpoint(): Promise<unknown> },
   options: { interval: Duration; checkpoint?: boolean },
 ): MicroBatchTrigger {
   const trigger = new MicroBatchTrigger({
