@@ -23,6 +23,7 @@ import { type ColumnType, serveTable } from '../serve/index.ts';
 import { groupBy, KIND, type KindedRow, regularJoin, withKind } from './build-updating.ts';
 import { compositeKey, rowBuilder } from './codegen.ts';
 import type { AggregateCall, QueryPlan, ScriptPlan, ViewPlan } from './planner.ts';
+import { extremumPrune } from './prune.ts';
 import type { TableDef } from './script.ts';
 import { type Row, readColumn, type Value } from './types.ts';
 
@@ -122,8 +123,11 @@ export async function addToPipeline(
       const f = where.eval;
       return stream.filter((row) => f(row) === true).named(`where-${side}`);
     };
-    const leftRows = filtered(sourceOf(query.source), join.leftWhere, 'left');
-    const rightRows = filtered(sourceOf(join.right), join.rightWhere, 'right');
+    // A side joined with a window MAX/MIN of its own table on that value: its records that cannot match dropped first.
+    const pruned = (stream: DataStream<Row>, side: 'l' | 'r') =>
+      join.prune?.side === side ? stream.filter(extremumPrune(join.prune)).named('prune') : stream;
+    const leftRows = filtered(pruned(sourceOf(query.source), 'l'), join.leftWhere, 'left');
+    const rightRows = filtered(pruned(sourceOf(join.right), 'r'), join.rightWhere, 'right');
     if (join.kind === 'regular')
       return regularJoin(leftRows, rightRows, keyOf(join.leftKeys), keyOf(join.rightKeys), uid);
     const left = leftRows.keyBy(keyOf(join.leftKeys) as (row: Row) => Value);

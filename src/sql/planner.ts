@@ -5,6 +5,7 @@
 import { fieldReader } from './codegen.ts';
 import { type Compiled, compile, type Scope, structuralKey } from './expressions.ts';
 import { type AstNode, locationOf, parseSelect } from './parser.ts';
+import type { ExtremumPrune } from './prune.ts';
 import { derivedTable, groupWindow, timesOf, withQueries } from './relations.ts';
 import {
   blankFlinkTableSyntax,
@@ -108,6 +109,8 @@ export interface QueryPlan {
  * time bounds, a regular join (both sides kept in keyed state). */
 export interface JoinPlan {
   kind: 'interval' | 'regular';
+  /** An interval join with a window MAX/MIN of one side's own table on its value: that side pruned as it arrives. */
+  prune?: { side: 'l' | 'r' } & ExtremumPrune;
   right: TableDef;
   /** Conditions on one side only, applied before the join. */
   leftWhere?: Compiled;
@@ -903,7 +906,10 @@ function planJoin(
   const leftWhere = all('l', sideScope('l'));
   const rightWhere = all('r', sideScope('r'));
   const where = and(residual.map((c) => predicate(source, c, joined, start, 'WHERE')));
+  const prune =
+    interval && keyPairs.length === 1 ? extremumJoin(sides, leftKeys[0]!, rightKeys[0]!, lower, upper) : undefined;
   const join: JoinPlan = {
+    ...(prune ? { prune } : {}),
     kind: interval ? 'interval' : 'regular',
     right: sides[1].table,
     leftKeys,
@@ -914,6 +920,51 @@ function planJoin(
     ...(rightWhere ? { rightWhere } : {}),
   };
   return { table: sides[0].table, join, scope: joined, ...(where ? { where } : {}) };
+}
+
+/**
+ * A join of a table with a window MAX or MIN over that same table, keyed on the value being that extremum (q7): the
+ * table's side may be pruned as it arrives (prune.ts). Undefined for any other join.
+ */
+function extremumJoin(
+  sides: [{ table: TableDef }, { table: TableDef }],
+  leftKey: Compiled,
+  rightKey: Compiled,
+  lower: number,
+  upper: number,
+): ({ side: 'l' | 'r' } & ExtremumPrune) | undefined {
+  for (const [side, base, other, baseKey, otherKey] of [
+    ['l', sides[0].table, sides[1].table, leftKey, rightKey],
+    ['r', sides[1].table, sides[0].table, rightKey, leftKey],
+  ] as const) {
+    const q = other.derived?.query as QueryPlan | undefined;
+    const w = q?.window;
+    const call = q?.aggregates[0];
+    if (!q || !w || !call || q.source !== base || !base.watermark || base.derived) continue;
+    if (w.kind === 'session' || w.processingTime || q.keys.length > 0 || q.where || q.having || q.join) continue;
+    if (q.aggregates.length !== 1 || (call.fn !== 'max' && call.fn !== 'min') || !call.arg) continue;
+    // The key on the table's side is a column, the aggregate's argument that same column, the other side's key
+    // the aggregate's value (probed: the output reading the aggregate returns what the aggregate gave).
+    const column = base.columns.find((c) => fieldReader(c.name) === baseKey.eval && call.arg!.eval === baseKey.eval);
+    const output = q.outputs.find((o) => fieldReader(o.name) === otherKey.eval);
+    const probe = {};
+    if (!column || !isNumeric(column.type) || output?.eval({ a: [probe], k: [], ws: 0, we: 0 }) !== probe) continue;
+    // The other side's time (end − 1 ms) relative to the table's: within [lo, hi].
+    const [lo, hi] = side === 'l' ? [lower, upper] : [-upper, -lower];
+    if ((hi - lo) / w.slideMs > 16) continue;
+    return {
+      side,
+      column: column.name,
+      time: base.watermark.column,
+      fn: call.fn,
+      sizeMs: w.sizeMs,
+      slideMs: w.slideMs,
+      offsetMs: w.offsetMs,
+      lo,
+      hi,
+    };
+  }
+  return undefined;
 }
 
 /** The conjunction of conditions: TRUE when each is TRUE (a row is kept only then). */
