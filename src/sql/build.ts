@@ -21,7 +21,7 @@ import {
 } from '../engine/index.ts';
 import { type ColumnType, serveTable } from '../serve/index.ts';
 import { groupBy, KIND, type KindedRow, regularJoin, withKind } from './build-updating.ts';
-import { compositeKey, rowBuilder } from './codegen.ts';
+import { compositeKey, fieldReader, rowBuilder } from './codegen.ts';
 import type { AggregateCall, QueryPlan, ScriptPlan, ViewPlan } from './planner.ts';
 import { extremumPrune } from './prune.ts';
 import type { TableDef } from './script.ts';
@@ -89,10 +89,19 @@ export async function addToPipeline(
     let stream = sources.get(table);
     if (!stream && table.derived) {
       // A subquery, view or WITH query: its rows, with the times its operators gave them (a window result's end − 1).
-      const query = table.derived.query as QueryPlan;
+      const planned = table.derived.query as QueryPlan;
+      const used = table.derived.used;
+      // Only the columns its reader uses are computed (q12's view of bid needs bidder, not its PROCTIME() value).
+      const query = { ...planned, outputs: planned.outputs.filter((o) => used.has(o.name)) };
       const uid = `derived-${++derivedCount}-${table.name}`;
-      const names = query.outputs.map((o) => o.name);
-      stream = buildQuery(inputOf(query, uid), query, names, uid, log, true, shared);
+      const plain = !query.where && !query.window && !query.updating && !query.over && !query.join;
+      if (plain && query.outputs.every((o) => o.eval === fieldReader(o.name))) {
+        // Columns passed through under their names: the input's rows are the relation's rows (readers read by name).
+        stream = sourceOf(query.source);
+      } else {
+        const names = query.outputs.map((o) => o.name);
+        stream = buildQuery(inputOf(query, uid), query, names, uid, log, true, shared);
+      }
       sources.set(table, stream);
     }
     if (!stream) {

@@ -773,6 +773,7 @@ function planJoin(
     if (names.length > 2 || found.length === 0) throw source.error(colAt, `unknown column ${names.join('.')}`);
     if (found.length > 1)
       throw source.error(colAt, `column ${name} is ambiguous: qualify it (${sides[0].alias}.${name})`);
+    sides[found[0]!.side === 'l' ? 0 : 1].table.derived?.used.add(name);
     return found[0]!;
   };
   const joined: Scope = {
@@ -1172,6 +1173,7 @@ function inputScope(source: SqlSource, table: TableDef, alias: string | undefine
           `unknown column "${name}" (table ${table.name} has ${table.columns.map((c) => c.name).join(', ')})`,
         );
       }
+      table.derived?.used.add(column.name);
       return { type: column.type, eval: fieldReader(column.name) };
     },
     aggregateError: (name, at) =>

@@ -35,7 +35,7 @@ export function derivedTable(query: DerivableQuery, name: string, at: number): T
     startup: 'earliest',
     allowedLatenessMs: 0,
     at,
-    derived: { query, times, ...(proctime === undefined ? {} : { proctime }) },
+    derived: { query, times, used: new Set(), ...(proctime === undefined ? {} : { proctime }) },
   };
 }
 

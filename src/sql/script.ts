@@ -167,6 +167,8 @@ export interface DerivedRelation {
   times: Map<string, number>;
   /** A PROCTIME() column: windows over it are windows of processing time. */
   proctime?: string;
+  /** The columns the query reading the relation uses (filled as it is planned): the others are not computed. */
+  used: Set<string>;
 }
 
 /** WITH options Flink's Kafka tables carry that mean nothing here; accepted and ignored. */
