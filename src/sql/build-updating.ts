@@ -19,6 +19,35 @@ export function withKind(row: KindedRow, kind: 'insert' | 'update' | 'delete'): 
 
 const isDelete = (row: Row) => (row as KindedRow)[KIND] === 'delete';
 
+/** An updated row of a GROUP BY read by another query carries the row it replaces (one record, not two). */
+export const PREVIOUS = Symbol('sql-previous-row');
+type Replacing = Row & { [PREVIOUS]?: Row };
+
+/**
+ * Before a retracting GROUP BY's WHERE and keyBy: an update whose replaced row has another key, or another WHERE
+ * result, becomes the replaced row's retraction and the new row, each filtered and keyed on its own; the others stay
+ * one record, retracted and added by one key's state.
+ */
+export function splitUpdates(
+  stream: DataStream<Row>,
+  keyOf: (row: Row) => Value,
+  where: ((row: Row) => Value) | undefined,
+): DataStream<Row> {
+  return stream.process<Row>((row, ctx) => {
+    const previous = (row as Replacing)[PREVIOUS];
+    if (previous === undefined) return ctx.emit(row);
+    const keepPrevious = where === undefined || where(previous) === true;
+    const keepRow = where === undefined || where(row) === true;
+    if (keepPrevious && keepRow && keyOf(previous) === keyOf(row)) return ctx.emit(row);
+    (row as Replacing)[PREVIOUS] = undefined;
+    if (keepPrevious) {
+      (previous as KindedRow)[KIND] = 'delete';
+      ctx.emit(previous);
+    }
+    if (keepRow) ctx.emit(row);
+  });
+}
+
 /** A regular GROUP BY: the key's accumulators in keyed state (checkpointed), its row emitted on each record. */
 export function groupBy(
   stream: DataStream<Row>,
@@ -55,9 +84,12 @@ export function groupBy(
       const previous = before !== undefined && (derived || retract) ? aggregate.result(before) : undefined;
       let accs = before ?? aggregate.create();
       if (retract) {
-        // An updating input: a retraction takes its row out; a key left without rows is deleted.
-        const n = (counts.get() ?? 0) + (isDelete(row) ? -1 : 1);
-        accs = isDelete(row) ? retract(accs, row) : aggregate.add(accs, row);
+        // An updating input: a retraction takes its row out; a key left without rows is deleted; an update
+        // takes the row it replaces out and adds its own.
+        const replaced = (row as Replacing)[PREVIOUS];
+        const n = (counts.get() ?? 0) + (replaced ? 0 : isDelete(row) ? -1 : 1);
+        if (replaced) accs = aggregate.add(retract(accs, replaced), row);
+        else accs = isDelete(row) ? retract(accs, row) : aggregate.add(accs, row);
         if (n <= 0) {
           counts.clear();
           handle.clear();
@@ -72,7 +104,9 @@ export function groupBy(
         // Read by another query: an unchanged row (a bid below the maximum) is no change; a changed one is
         // retracted before its new value.
         if (sameValues(previous, next)) return;
-        ctx.emit(rowOf(row, previous, 'delete'));
+        const out: Replacing = rowOf(row, next, 'update');
+        out[PREVIOUS] = rowOf(row, previous, 'delete');
+        return ctx.emit(out);
       }
       ctx.emit(rowOf(row, next, before === undefined ? 'insert' : 'update'));
     },

@@ -20,7 +20,7 @@ import {
   windows,
 } from '../engine/index.ts';
 import { type ColumnType, serveTable } from '../serve/index.ts';
-import { groupBy, KIND, type KindedRow, regularJoin, withKind } from './build-updating.ts';
+import { groupBy, KIND, type KindedRow, regularJoin, splitUpdates, withKind } from './build-updating.ts';
 import { compositeKey, fieldReader, rowBuilder } from './codegen.ts';
 import type { AggregateCall, QueryPlan, ScriptPlan, ViewPlan } from './planner.ts';
 import { extremumPrune } from './prune.ts';
@@ -236,6 +236,7 @@ function buildQuery(
     query.outputs.map((o) => o.eval),
   );
   let stream = input;
+  if (query.retracting) stream = splitUpdates(stream, keyFunctions(query).keyOf, query.where?.eval);
   if (query.where && !reused) {
     const where = query.where.eval;
     stream = stream.filter((row) => where(row) === true).named('where');
@@ -244,13 +245,7 @@ function buildQuery(
   if (!window && !query.updating && !query.over) return stream.map(project).named('select');
 
   const keyFns = query.keys.map((k) => k.eval);
-  const single = keyFns.length === 1 ? keyFns[0]! : undefined;
-  const composite = compositeKey(
-    query.keys.map((k) => k.type),
-    keyFns,
-  );
-  const keyOf = keyFns.length === 0 ? () => '' : single ? (row: Row) => single(row) : composite.encode;
-  const keysOf = keyFns.length === 0 ? () => [] : single ? (key: Value) => [key] : composite.decode;
+  const { keyOf, keysOf } = keyFunctions(query);
   const over = query.over;
   if (over) {
     // OVER: records later than the watermark minus allowed.lateness go to late.topic (when given), the others
@@ -324,6 +319,20 @@ function buildQuery(
       return [withKind(project(row), result.kind)];
     })
     .named('select');
+}
+
+/** A query's GROUP BY key of a row (a value, or one string of several) and the key's values back. */
+function keyFunctions(query: QueryPlan): { keyOf: (row: Row) => Value; keysOf: (key: Value) => Value[] } {
+  const keyFns = query.keys.map((k) => k.eval);
+  const single = keyFns.length === 1 ? keyFns[0]! : undefined;
+  const composite = compositeKey(
+    query.keys.map((k) => k.type),
+    keyFns,
+  );
+  return {
+    keyOf: keyFns.length === 0 ? () => '' : single ? (row: Row) => single(row) : composite.encode,
+    keysOf: keyFns.length === 0 ? () => [] : single ? (key: Value) => [key] : composite.decode,
+  };
 }
 
 /** Every table a query reads, through its joins and derived relations. */
