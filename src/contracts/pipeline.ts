@@ -33,6 +33,13 @@ export interface PipelineLog {
   ): Promise<AppendResult>;
   /** Removes the records at and after `offset` (which starts a batch): exactly-once sinks roll back with it. */
   truncate(topic: string, partition: number, offset: number): Promise<void>;
+  /**
+   * Moves the partition's start forward to at most `offset` (never past the high watermark), deleting what lies
+   * before it: Kafka's DeleteRecords. Resolves with the log start offset after it, which may stay below `offset`
+   * (the embedded log deletes whole segments). Where the log has it (the embedded log, its channel, a Kafka
+   * cluster): the log checkpoint store keeps its topic bounded with it.
+   */
+  purgeBefore?(topic: string, partition: number, offset: number): number | Promise<number>;
   /** Resolves `true` once the partition's end is past `offset`, `false` on timeout or abort. */
   waitForData(topic: string, partition: number, offset: number, options?: WaitOptions): Promise<boolean>;
   /** Decoded records from `offset`. */

@@ -367,6 +367,24 @@ export class KafkaClusterLog implements PipelineLog {
     );
   }
 
+  /**
+   * DeleteRecords: the cluster moves the partition's start to `offset` (at most its high watermark) and deletes the
+   * segments wholly below it in the background. Kafka refuses it (POLICY_VIOLATION) on a topic whose cleanup.policy
+   * lacks `delete`.
+   */
+  async purgeBefore(topic: string, partition: number, offset: number): Promise<number> {
+    const p = this.partitionInfo(topic, partition);
+    if (!Number.isSafeInteger(offset) || offset < 0) {
+      throw new SluiceError('INVALID_REQUEST', `purge offset must be a non-negative integer, got ${offset}`);
+    }
+    const deleted = await this.call(`delete the records of ${topic}-${partition} before ${offset}`, () =>
+      this.admin.deleteRecords({ topics: [{ name: topic, partitions: [{ partition, offset: BigInt(offset) }] }] }),
+    );
+    const low = deleted.find((t) => t.name === topic)?.partitions.find((d) => d.partition === partition);
+    if (low !== undefined) p.logStartOffset = Math.max(p.logStartOffset, Number(low.lowWatermark));
+    return p.logStartOffset;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -60,6 +60,8 @@ export const LOG_OPERATIONS = {
   appendMany: op<[appends: AppendArgs[]], AppendReply[]>(),
   flush: op<[topic: string], void>(),
   truncate: op<[topic: string, partition: number, offset: number], void>(),
+  /** Deletes what lies before `offset` (whole segments); answers the log start offset after it. */
+  purgeBefore: op<[topic: string, partition: number, offset: number], number>(),
   /** `lend`: into a shared slot the thread gives back; `given`: slots given back since the last read. */
   readRaw: op<
     [

@@ -197,6 +197,14 @@ export class RemoteLog implements PipelineLog {
     }
   }
 
+  /** Moves the partition's start forward (see PipelineLog.purgeBefore): the owner deletes whole segments. */
+  async purgeBefore(topic: string, partition: number, offset: number): Promise<number> {
+    const start = await this.call('purgeBefore', topic, partition, offset);
+    const p = this.partition(topic, partition);
+    if (p) p.logStartOffset = Math.max(p.logStartOffset, start);
+    return start;
+  }
+
   /** Decoded records from `offset` (see readRaw); read committed, never those of an aborted transaction. */
   readRecords(
     topic: string,

@@ -210,6 +210,7 @@ export function serveLog(
     },
     flush: (topic) => log.flush(real(topic)),
     truncate: (topic, partition, offset) => log.truncate(real(topic), partition, offset),
+    purgeBefore: (topic, partition, offset) => log.purgeBefore(real(topic), partition, offset),
     readRaw: (name, partition, offset, asked, lend, given, level) => {
       const maxBytes = Math.min(MAX_READ_BYTES, Number(asked) || 1 << 20);
       const isolation = isolationOf(level);
