@@ -17,6 +17,10 @@ export class KeyedPartition {
   private readonly listeners: ((record: StoredRecord) => void)[] = [];
   private position = -1;
   private reading: Promise<void> = Promise.resolve();
+  /** The offset of every record applied, and the bytes (keys and values) applied up to and including it. */
+  private readonly offsets: number[] = [];
+  private readonly totals: number[] = [];
+  private total = 0;
 
   constructor(log: PipelineLog, topic: string, partition: number) {
     this.log = log;
@@ -31,6 +35,41 @@ export class KeyedPartition {
 
   get(key: string): KeyedValue | undefined {
     return this.table.get(key);
+  }
+
+  /** Where the next catch-up reads from: every record below it has been read or appended here. */
+  get readTo(): number {
+    return this.position;
+  }
+
+  /** Forgets the values below `offset` (the log's start moved past them: they are gone for every reader). */
+  forgetBefore(offset: number): void {
+    for (const [key, { offset: at }] of this.table) if (at < offset) this.table.delete(key);
+    if (this.position >= 0 && this.position < offset) this.position = offset;
+    const below = this.countBelow(offset);
+    if (below > 1) {
+      // Keeps the last one below, the base for bytesBefore(offset).
+      this.offsets.splice(0, below - 1);
+      this.totals.splice(0, below - 1);
+    }
+  }
+
+  /** The bytes (keys and values) of the records this reader applied below `offset`, counted from its first. */
+  bytesBefore(offset: number): number {
+    const below = this.countBelow(offset);
+    return below === 0 ? 0 : this.totals[below - 1]!;
+  }
+
+  /** How many of the applied offsets are below `offset` (a binary search: they ascend). */
+  private countBelow(offset: number): number {
+    let lo = 0;
+    let hi = this.offsets.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.offsets[mid]! < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** The live keys that start with `prefix`. */
@@ -85,8 +124,22 @@ export class KeyedPartition {
       await this.log.refresh?.(this.topic);
       this.position = this.log.describeTopic(this.topic).partitions[this.partition]?.logStartOffset ?? 0;
     }
+    // Another reader of the partition may have moved its start past what this one has read (purgeBefore): what lay
+    // there was superseded, and what this one holds from there is gone.
+    const start = this.log.describeTopic(this.topic).partitions[this.partition]?.logStartOffset ?? 0;
+    if (this.position < start) this.forgetBefore(start);
     for (;;) {
-      const page = await this.log.readRecords(this.topic, this.partition, this.position, { maxBytes: 4 << 20 });
+      let page: Awaited<ReturnType<PipelineLog['readRecords']>>;
+      try {
+        page = await this.log.readRecords(this.topic, this.partition, this.position, { maxBytes: 4 << 20 });
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'OFFSET_OUT_OF_RANGE') throw error;
+        await this.log.refresh?.(this.topic);
+        const moved = this.log.describeTopic(this.topic).partitions[this.partition]?.logStartOffset ?? 0;
+        if (moved <= this.position) throw error;
+        this.forgetBefore(moved);
+        continue;
+      }
       for (const record of page.records) {
         if (record.offset < this.position) continue;
         this.apply(record);
@@ -98,6 +151,9 @@ export class KeyedPartition {
   }
 
   private apply(record: StoredRecord): void {
+    this.total += (record.key?.length ?? 0) + (record.value?.length ?? 0);
+    this.offsets.push(record.offset);
+    this.totals.push(this.total);
     if (record.key !== null) {
       const key = record.key.toString();
       if (record.value === null) this.table.delete(key);

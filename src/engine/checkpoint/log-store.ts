@@ -1,13 +1,14 @@
-// Checkpoints kept in the log itself, for processes on hosts that share no filesystem: a compactable topic
+// Checkpoints kept in the log itself, for processes on hosts that share no filesystem: a topic
 // (`<pipeline>-checkpoints`, one partition per task) of keyed records, on the embedded log or any Kafka cluster.
 // A checkpoint is its chunks — `<scope>/chk/<id>/<nonce>/<n>`, at most `chunkBytes` each — and then its metadata
 // record `<scope>/chk/<id>` (JSON: chunk count, sizes, CRC-32C of each chunk and of the whole, the writer's nonce),
 // appended last and durably: a checkpoint counts only once its metadata record is in the log and every chunk it
 // names reads back with its checksum. A write that a crash tore (chunks without metadata) or a chunk that fails its
 // checksum is skipped with a warning and the checkpoint before it used, as the directory store does. Checkpoints
-// beyond the newest `retain`, and chunks no metadata names, are superseded with tombstones (metadata first), so
-// that compaction (`cleanup.policy=compact`) reclaims them. Savepoints are `<scope>/sp/<name>` alike, never
-// superseded.
+// beyond the newest `retain`, and chunks no metadata names, are superseded with tombstones (metadata first).
+// Savepoints are `<scope>/sp/<name>` alike, never superseded. The partition stays bounded without compaction: after
+// each checkpoint the store moves the partition's start (purgeBefore) up to its lowest live record, first copying
+// forward the few live records that lie far below the retained checkpoints (reclaim.ts).
 import { randomBytes } from 'node:crypto';
 import { crc32c } from '@node-rs/crc32';
 import type { PipelineLog } from '../../contracts/index.ts';
@@ -16,12 +17,11 @@ import type { Logger } from '../../logger.ts';
 import { ensureTopic } from '../ensure-topic.ts';
 import { decodeCheckpoint } from './format.ts';
 import { KeyedPartition } from './keyed-partition.ts';
+import { LeaseOffsets, REQUEST_PREFIX, type Reclaimed, reclaim } from './reclaim.ts';
 import type { CheckpointStorage, StoredCheckpoint } from './storage.ts';
 
 const SAVEPOINT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const META_FORMAT = 1;
-/** `sluice savepoint` asks every scope of a partition for a savepoint with a record of this key + name. */
-const REQUEST_PREFIX = 'savepoint-request/';
 /** How often a store looks for new savepoint requests (a catch-up of its partition). */
 const REQUEST_POLL_MS = 1000;
 
@@ -58,6 +58,16 @@ export interface LogCheckpointStoreOptions {
   logger: Logger;
   /** The largest chunk (default 512 KiB: well under Kafka's default 1 MiB message size). */
   chunkBytes?: number;
+  /**
+   * The segment size the topic is created with, when this store creates it (default 64 MiB): the embedded log
+   * frees a purged prefix a whole segment at a time, a Kafka cluster its disk likewise (its start moves at once).
+   */
+  segmentBytes?: number;
+  /**
+   * Copy live records forward once they hold back more than this many times the records of the retained
+   * checkpoints' span (default 2): larger copies less often and keeps a larger dead prefix.
+   */
+  reclaimFactor?: number;
   /** The partition's reader, when the caller shares it (the task's lease keeps its records there too). */
   keyed?: KeyedPartition;
   /**
@@ -79,6 +89,11 @@ export class LogCheckpointStore implements CheckpointStorage {
   private readonly requestsSeen = new Set<string>();
   private polling: Promise<void> | undefined;
   private polledAt = 0;
+  /** Where each lease key's record that counts lies (the highest sequence number: reclaim.ts). */
+  private readonly leases: LeaseOffsets;
+  private purgeWarned = false;
+  /** What the last reclaim did (tests, and the dashboard's curious). */
+  lastReclaim: Reclaimed | undefined;
 
   constructor(options: LogCheckpointStoreOptions) {
     if (!Number.isInteger(options.retain) || options.retain < 1) {
@@ -91,11 +106,15 @@ export class LogCheckpointStore implements CheckpointStorage {
     this.chunkBytes = options.chunkBytes ?? 512 * 1024;
     this.keyed = options.keyed ?? new KeyedPartition(options.log, options.topic, options.partition ?? 0);
     this.location = `${options.topic}/${this.keyed.partition}:${options.scope}`;
+    this.leases = new LeaseOffsets(this.keyed);
   }
 
   async open(): Promise<void> {
     const { log, topic } = this.options;
-    await ensureTopic(log, topic, { partitions: this.options.partitions ?? 1, config: { retentionMs: -1 } });
+    // Kept until purged, never by time or size (a savepoint may be months old); cleanup.policy stays Kafka's
+    // default `delete`, as DeleteRecords needs.
+    const config = { retentionMs: -1, retentionBytes: -1, segmentBytes: this.options.segmentBytes ?? 64 << 20 };
+    await ensureTopic(log, topic, { partitions: this.options.partitions ?? 1, config });
     await this.keyed.catchUp();
   }
 
@@ -158,7 +177,40 @@ export class LogCheckpointStore implements CheckpointStorage {
     const key = this.checkpointKey(id);
     await this.write(key, 'checkpoint', String(id), bytes);
     await this.supersede();
+    await this.reclaim();
     return this.where(key);
+  }
+
+  /**
+   * Copies forward what pins the partition's start far below the retained checkpoints, then purges below the lowest
+   * live record (reclaim.ts). The checkpoint counts already: a failure here is logged, and the next one tries again.
+   */
+  async reclaim(options: { copy?: boolean; purge?: boolean } = {}): Promise<Reclaimed | undefined> {
+    if (this.options.log.purgeBefore === undefined) return undefined;
+    try {
+      this.lastReclaim = await reclaim({
+        keyed: this.keyed,
+        scope: this.options.scope,
+        retained: this.ids()
+          .slice(0, this.options.retain)
+          .map((id) => this.checkpointKey(id)),
+        leases: this.leases,
+        factor: this.options.reclaimFactor ?? 2,
+        flush: () => this.options.log.flush?.(this.options.topic) ?? Promise.resolve(),
+        copy: options.copy,
+        purge: options.purge,
+      });
+      return this.lastReclaim;
+    } catch (error) {
+      if (!this.purgeWarned) {
+        this.purgeWarned = true;
+        this.options.logger.warn(
+          { topic: this.options.topic, partition: this.keyed.partition, err: error },
+          'could not purge superseded checkpoints from the log; it grows until this succeeds',
+        );
+      }
+      return undefined;
+    }
   }
 
   async writeSavepoint(name: string, bytes: Buffer): Promise<string> {
@@ -193,10 +245,18 @@ export class LogCheckpointStore implements CheckpointStorage {
     return wanted;
   }
 
-  /** Which savepoint (name and where its metadata is) this scope last started from, if any (`--from-savepoint`). */
+  /**
+   * Which savepoint (name and the nonce of its write) this scope last started from, if any (`--from-savepoint`):
+   * the same for every copy of it that reclaiming makes.
+   */
   savepointStamp(name: string): string | undefined {
     const meta = this.keyed.get(this.savepointKey(name));
-    return meta === undefined ? undefined : `${name}@${meta.offset}`;
+    if (meta === undefined) return undefined;
+    try {
+      return `${name}@${(JSON.parse(meta.value.toString()) as ChunkedMeta).nonce}`;
+    } catch {
+      return `${name}@${meta.offset}`;
+    }
   }
 
   appliedSavepoint(): string | undefined {
