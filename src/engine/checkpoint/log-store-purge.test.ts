@@ -1,6 +1,7 @@
 // The log checkpoint store keeps its partition bounded without compaction: after each checkpoint its start moves up
 // to the lowest live record, the few live records far below (an old savepoint, a stale lease) copied forward first;
-// what a fresh reader loads is unchanged, a crash between the copy and the purge included, and leases keep working.
+// what a fresh reader loads is unchanged, a crash between the copy and the purge included (leases:
+// src/scale/log-lease-purge.test.ts).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -8,9 +9,8 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { type Log, openLog } from '../../log/index.ts';
 import { createLogger } from '../../logger.ts';
-import { LogTaskLease } from '../../scale/log-lease.ts';
 import { encodeCheckpoint } from './format.ts';
-import { KeyedPartition } from './keyed-partition.ts';
+import type { KeyedPartition } from './keyed-partition.ts';
 import { checkpointTopic, LogCheckpointStore } from './log-store.ts';
 import type { StoredCheckpoint } from './storage.ts';
 
@@ -176,52 +176,5 @@ describe('LogCheckpointStore purging', () => {
     await a.writeCheckpoint(101, data(101));
     assert.ok(partition(log).logStartOffset > pinned, `start ${partition(log).logStartOffset}`);
     assert.equal((await a.loadLatest())?.data.id, 101);
-  });
-
-  it('keeps leases working: a holder checkpointing as it renews, a stale lease copied forward, a handover', async () => {
-    const log = await tempLog();
-    // Another task's lease, released long ago, in the same partition.
-    const oldKeyed = new KeyedPartition(log, TOPIC, 0);
-    const oldLease = new LogTaskLease(oldKeyed, 'p0002', { leaseMs: 300 });
-    const oldStore = store(log, { scope: 'p0002', keyed: oldKeyed });
-    await oldStore.open();
-    await oldLease.acquire(new AbortController().signal, () => {});
-    await oldLease.release();
-
-    const keyed = new KeyedPartition(log, TOPIC, 0);
-    const lease = new LogTaskLease(keyed, 'p0000', { leaseMs: 150 });
-    const s = store(log, { keyed });
-    await s.open();
-    let lost = false;
-    await lease.acquire(new AbortController().signal, () => {
-      lost = true;
-    });
-    for (let id = 1; id <= 200; id++) {
-      await s.writeCheckpoint(id, data(id));
-      if (id % 20 === 0) await new Promise((resolve) => setTimeout(resolve, 60)); // renewals come between
-    }
-    assert.equal(lost, false);
-    assert.ok(partition(log).logStartOffset > 0);
-    await lease.verify();
-
-    // The stale lease was copied forward, not lost: a fresh reader has it, and its next holder takes it at once.
-    const reader = new KeyedPartition(log, TOPIC, 0);
-    await reader.catchUp();
-    assert.match(reader.get('p0002/lease')?.value.toString() ?? '', /"released"/);
-    const next = new LogTaskLease(new KeyedPartition(log, TOPIC, 0), 'p0002', { leaseMs: 300 });
-    await next.acquire(AbortSignal.timeout(2000), () => {});
-    await next.release();
-
-    // Handed over after purges: the newcomer reads the release, and the checkpoint before it.
-    await lease.release();
-    const newcomerKeyed = new KeyedPartition(log, TOPIC, 0);
-    const newcomer = new LogTaskLease(newcomerKeyed, 'p0000', { leaseMs: 5000 });
-    const newStore = store(log, { keyed: newcomerKeyed });
-    await newStore.open();
-    const started = Date.now();
-    await newcomer.acquire(AbortSignal.timeout(5000), () => {});
-    assert.ok(Date.now() - started < 2000, 'taken on the release, not after the lease period');
-    assert.equal((await newStore.loadLatest())?.data.id, 200);
-    await newcomer.release();
   });
 });
