@@ -207,3 +207,18 @@ it("sends a turn's appends to the owner in one message, each settling on its own
   assert.equal(values(1).length, 12);
   await Promise.all(deferred);
 });
+
+it('purges across the channel: the owner deletes whole segments and the thread learns the new start', async () => {
+  const log = await tempLog();
+  await log.createTopic('purged', { partitions: 1, config: { segmentBytes: 1024 } });
+  for (let i = 0; i < 20; i++) {
+    await log.append('purged', 0, [{ key: null, value: Buffer.alloc(200, i), timestamp: i }]);
+  }
+  const remote = await channelTo(log);
+  const start = await remote.purgeBefore('purged', 0, 15);
+  assert.ok(start > 0 && start <= 15, `start ${start}`);
+  assert.equal(start, log.describeTopic('purged').partitions[0]!.logStartOffset);
+  assert.equal(remote.describeTopic('purged').partitions[0]!.logStartOffset, start);
+  const page = await remote.readRecords('purged', 0, start);
+  assert.equal(page.records[0]?.offset, start);
+});
