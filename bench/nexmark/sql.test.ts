@@ -5,11 +5,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { collect, fromArrays, Pipeline } from '../../src/engine/index.ts';
 import { KIND, type KindedRow } from '../../src/sql/build-updating.ts';
+import { planScript } from '../../src/sql/planner.ts';
 import type { Row } from '../../src/sql/types.ts';
 import { NexmarkGenerator } from './generator.ts';
 import { BID, type Bid, type NexmarkEvent } from './model.ts';
 import { nexmarkEvents, QUERIES } from './queries.ts';
-import { nexmarkSql, type SqlQueryName } from './sql-queries.ts';
+import { NEXMARK_DDL, nexmarkSql, type SqlQueryName, sqlText } from './sql-queries.ts';
 
 // 60 s of event time: six 10 s windows, bidder sessions, auctions that close.
 const N = 30_000;
@@ -105,6 +106,17 @@ describe('Nexmark in SQL equals the DataStream queries', () => {
     const fromSql = (await viaSql('q7', edge)).map((r) => r.auction).sort();
     assert.deepEqual(fromDataStream, expected);
     assert.deepEqual(fromSql, expected);
+  });
+
+  it('q5 and q7 prune the side joined with its own window maximum', async () => {
+    for (const [query, column] of [
+      ['q5', 'num'],
+      ['q7', 'price'],
+    ] as const) {
+      const plan = await planScript(`${NEXMARK_DDL}\n${sqlText(query)}`);
+      const prune = plan.inserts[0]!.query.join?.prune;
+      assert.deepEqual([prune?.side, prune?.fn, prune?.column], ['l', 'max', column], query);
+    }
   });
 
   it('q12: bids per bidder over processing-time windows', async () => {

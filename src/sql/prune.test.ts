@@ -6,7 +6,16 @@ import { describe, it } from 'node:test';
 import { planScript } from './planner.ts';
 import { extremumPrune } from './prune.ts';
 
-const ten = { column: 'price', time: 'ts', sizeMs: 10_000, slideMs: 10_000, offsetMs: 0, lo: -1, hi: 9999 };
+const ten = {
+  column: 'price',
+  time: 'ts',
+  timeOffset: 0,
+  sizeMs: 10_000,
+  slideMs: 10_000,
+  offsetMs: 0,
+  lo: -1,
+  hi: 9999,
+};
 
 describe('extremum pruning', () => {
   it('keeps the running maximum and its ties, drops what is below every window it may join', () => {

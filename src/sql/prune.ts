@@ -1,17 +1,19 @@
-// Pruning a join of a table with a window MAX (MIN) over that same table, on the value being that maximum (Nexmark
-// q7: each bid joined with its window's highest price). An interval join keeps every record of the table until the
-// watermark passes its bound; most records can be known not to match as they arrive: a record whose value is below
-// the running maximum of every window it could join can never equal those windows' final maxima (a maximum only
-// grows). The running maxima are kept per window end in the filter, as lower bounds only: losing them (a restart, a
-// partition task seeing part of the table) prunes less, never wrongly.
+// Pruning a join of a relation with a window MAX (MIN) over its own rows, on the value being (or reaching) that
+// maximum (Nexmark q7: each bid joined with its window's highest price; q5: each count with its window's highest). An
+// interval join keeps every record of the relation until the watermark passes its bound; most records can be known
+// not to match as they arrive: a record whose value is below the running maximum of every window it could join can
+// never reach those windows' final maxima (a maximum only grows). The running maxima are kept per window end in the
+// filter, as lower bounds only: losing them (a restart, a partition task seeing part of the rows) prunes less, never
+// wrongly.
 import { fieldReader } from './codegen.ts';
 import type { Row, Value } from './types.ts';
 
 export interface ExtremumPrune {
   /** The table's column that the join compares with the aggregate. */
   column: string;
-  /** The table's event-time column (a record's time). */
+  /** A column telling a record's time: its value is the time + `timeOffset`. */
   time: string;
+  timeOffset: number;
   fn: 'max' | 'min';
   /** The aggregate's windows: size, slide and offset (window ends are offset + size + k × slide). */
   sizeMs: number;
@@ -35,7 +37,7 @@ export function extremumPrune(p: ExtremumPrune): (row: Row) => boolean {
   return (row) => {
     const v = value(row) as Value;
     if (v === null) return false; // = is never TRUE with NULL
-    const ts = time(row) as number;
+    const ts = (time(row) as number) - p.timeOffset;
     // This record is in the aggregate's input: the windows containing it have at least its value.
     const lastStart = ts - mod(ts - p.offsetMs, p.slideMs);
     for (let start = lastStart; start > ts - p.sizeMs; start -= p.slideMs) {

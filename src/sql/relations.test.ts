@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isSluiceError } from '../errors.ts';
 import { planScript, type QueryPlan } from './planner.ts';
+import type { Row } from './types.ts';
 
 const DDL = `CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, dateTime TIMESTAMP(3),
   WATERMARK FOR dateTime AS dateTime - INTERVAL '4' SECOND);
@@ -128,7 +129,7 @@ describe('streaming SQL relations: a GROUP BY over a GROUP BY, run', () => {
     );
     const p = new Pipeline({ bounded: true, onError: 'fail' });
     const rows = [1, 2, 1, 3, 1, 3].map((auction) => ({ auction }));
-    const streams = new Map([['b', p.source(fromArrays([rows], { batchSize: 1 }))]]);
+    const streams = new Map([['b', p.source(fromArrays([rows as Row[]], { batchSize: 1 }))]]);
     const [out] = await addToPipeline(p, plan, { log: {} as never, ensureTopics: false }, streams);
     const sink = collect<Record<string | symbol, unknown>>();
     out!.sinkTo(sink);
