@@ -103,7 +103,11 @@ export async function reclaim(options: ReclaimOptions): Promise<Reclaimed | unde
     // Nothing this reader has not read goes: another writer's record past it may be live.
     let lowest = keyed.readTo;
     for (const key of keyed.keys('')) lowest = Math.min(lowest, liveOffset(options, key));
-    if (lowest > startBefore) {
+    // Worth a request once the dead prefix is as large as the retained span (the embedded log frees whole segments
+    // anyway; a cluster is asked once in a few checkpoints rather than after each).
+    const dead = keyed.bytesBefore(lowest) - keyed.bytesBefore(startBefore);
+    const retainedBytes = keyed.bytesBefore(keyed.readTo) - keyed.bytesBefore(floor);
+    if (lowest > startBefore && dead >= retainedBytes) {
       result.purgedTo = lowest;
       result.start = await log.purgeBefore(topic, partition, lowest);
       keyed.forgetBefore(result.start);
