@@ -68,6 +68,7 @@ it('round-trips every log operation', async () => {
   assert.equal(waited.info.partitions[0]!.logEndOffset, 2);
   await call('truncate', 'rpc', 0, 1);
   assert.equal(log.describeTopic('rpc').partitions[0]!.logEndOffset, 1);
+  assert.equal(await call('purgeBefore', 'rpc', 0, 1), 0, 'one segment: nothing to delete');
 
   // A transactional writer by its handle: an append into its transaction, prepared, completed from its ids.
   const writer = await call('openTransactionalWriter', 'rpc-txn');
