@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connectKafkaLog, type KafkaClusterLog } from '../src/connectors/index.ts';
 import type { SluiceError } from '../src/errors.ts';
+import { decodeRecordBatches } from '../src/log/index.ts';
 import { startTestBroker, type TestBroker } from './helpers/broker.ts';
 
 let t: TestBroker;
@@ -162,6 +163,36 @@ describe('KafkaClusterLog', () => {
     assert.equal(await log.offsetForTimestamp('times', 0, 15), 1);
     assert.equal(await log.offsetForTimestamp('times', 0, 30), 2);
     assert.equal(await log.offsetForTimestamp('times', 0, 31), null);
+  });
+
+  it('reads raw pages ahead and lends them: every record once, memory given back is read into again', async () => {
+    await log.createTopic('ahead', { partitions: 1 });
+    for (let i = 0; i < 6; i++) await log.append('ahead', 0, [{ key: null, value: Buffer.from(`v${i}`) }]);
+    const values: string[] = [];
+    const given = new Set<ArrayBufferLike>();
+    let reused = 0;
+    // A page a batch (maxBytes 1: the first batch comes whole), each the next one read ahead of it.
+    for (let offset = 0; offset < 6; ) {
+      const page = await log.readRaw('ahead', 0, offset, { maxBytes: 1, lend: true, isolation: 'read_committed' });
+      for (const r of decodeRecordBatches(page.batches, offset)) values.push(r.value!.toString());
+      if (given.has(page.batches.buffer)) reused++;
+      given.add(page.batches.buffer);
+      log.release(page.batches);
+      offset = page.nextOffset;
+    }
+    assert.deepEqual(values, ['v0', 'v1', 'v2', 'v3', 'v4', 'v5']);
+    assert.ok(reused > 0, 'a page given back was read into again');
+    // A read elsewhere than the page read ahead (a restore): its own records, and the reads after it follow on.
+    const first = await log.readRecords('ahead', 0, 1, { maxBytes: 1 });
+    assert.deepEqual(
+      first.records.map((r) => r.value!.toString()),
+      ['v1'],
+    );
+    const next = await log.readRecords('ahead', 0, first.nextOffset, { maxBytes: 1 });
+    assert.deepEqual(
+      next.records.map((r) => r.value!.toString()),
+      ['v2'],
+    );
   });
 
   it('refuses to truncate, saying why', async () => {

@@ -91,7 +91,9 @@ export class FetchConnection {
   /** Sends a Fetch request of `version` and resolves with its decoded answer (records as bytes). */
   async fetch(version: number, request: FetchRequest, maxWaitMs: number, alloc = allocate): Promise<FetchAnswer> {
     if (this.failure !== undefined) throw this.failure;
-    await this.connected;
+    await this.connected.catch((error: unknown) => {
+      throw this.failure ?? this.unavailable((error as Error).message, error);
+    });
     if (this.failure !== undefined) throw this.failure;
     const correlationId = (this.correlationId = (this.correlationId + 1) & 0x7fffffff);
     const frame = encodeRequest(Fetch, version, correlationId, this.clientId, request);

@@ -73,6 +73,7 @@ const PAGE_BYTES = 1 << 20;
 const EMPTY = Buffer.alloc(0);
 /** Tries of a read whose connection broke or whose partition's leader moved. */
 const TRIES = 3;
+const RETRY_DELAY_MS = 250;
 
 export class Fetcher {
   private readonly prefetched = new Map<string, Prefetched>();
@@ -163,7 +164,9 @@ export class Fetcher {
         outcome = await this.fetchOne(this.readers, request, lend ? this.lendPage : undefined);
       } catch (error) {
         if (tries >= TRIES || this.closed || (error as SluiceError).code !== 'BROKER_UNAVAILABLE') throw error;
-        continue; // a broken connection is replaced by the next try's
+        // A broken connection is replaced by the next try's, after a pause for a broker that is restarting.
+        await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS * tries));
+        continue;
       }
       if (!('errorCode' in outcome)) {
         // Nothing to read: the page's memory goes back at once (the reader gives back only pages it reads).
