@@ -10,7 +10,7 @@ import { after, describe, it } from 'node:test';
 import { type Log, openLog } from '../../log/index.ts';
 import { createLogger } from '../../logger.ts';
 import { encodeCheckpoint } from './format.ts';
-import type { KeyedPartition } from './keyed-partition.ts';
+import { KeyedPartition } from './keyed-partition.ts';
 import { checkpointTopic, LogCheckpointStore } from './log-store.ts';
 import type { StoredCheckpoint } from './storage.ts';
 
@@ -176,5 +176,20 @@ describe('LogCheckpointStore purging', () => {
     await a.writeCheckpoint(101, data(101));
     assert.ok(partition(log).logStartOffset > pinned, `start ${partition(log).logStartOffset}`);
     assert.equal((await a.loadLatest())?.data.id, 101);
+  });
+  it('lets a reader left behind a purge catch up from the new start, as a fresh one reads', async () => {
+    const log = await tempLog();
+    const s = store(log);
+    await s.open();
+    await s.writeCheckpoint(1, data(1));
+    const behind = new KeyedPartition(log, TOPIC, 0);
+    await behind.catchUp();
+    for (let id = 2; id <= 60; id++) await s.writeCheckpoint(id, data(id));
+    assert.ok(partition(log).logStartOffset > behind.readTo, 'purged past the reader');
+    await behind.catchUp();
+    const freshReader = new KeyedPartition(log, TOPIC, 0);
+    await freshReader.catchUp();
+    assert.deepEqual(behind.keys('').sort(), freshReader.keys('').sort());
+    assert.equal(behind.readTo, freshReader.readTo);
   });
 });
