@@ -13,8 +13,10 @@
 // behind: what a long-running pipeline sustains), and `warmUpShare` the share of the run's time that went beyond
 // what the steady rate would have taken (a run whose share is under 10% measures the sustained rate). Points with
 // more threads or members than the machine has cores are run too, and marked `oversubscribed`. `moves` counts tasks
-// moved between task threads (docs/scale.md). Defaults: 20M events, one round (~5 minutes on 2 cores, 1.3 GB in a
-// temporary directory); `--quick` is 3M events without the hand loop (~1–2 minutes), for a check, not for figures.
+// moved between task threads (docs/scale.md). Defaults: 40M events, one round (~15 minutes on 2 cores shared with
+// other work, 2.6 GB in a temporary directory: runs long enough that a member's warm-up — joins, rebalances, its
+// tasks' start — is near 10% of its run); `--quick` is 3M events without the hand loop (~2 minutes), for a check,
+// not for figures; `--events 20000000` halves the time.
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -41,7 +43,7 @@ const { values: flags } = parseArgs({
     'no-hand-loop': { type: 'boolean', default: false },
   },
 });
-const EVENTS = Number(flags.events ?? (flags.quick ? 3_000_000 : 20_000_000));
+const EVENTS = Number(flags.events ?? (flags.quick ? 3_000_000 : 40_000_000));
 const KEYS = Number(flags.keys);
 const PARTITIONS = Number(flags.partitions);
 const list = (text: string) => text.split(',').filter(Boolean).map(Number);
