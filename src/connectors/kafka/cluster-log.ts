@@ -1,8 +1,8 @@
 // Any Kafka-protocol cluster as a PipelineLog: through @platformatic/kafka an idempotent producer for appends, an
-// admin client for topics and a consumer (no group) for metadata and offsets; reads and long polls are Fetch
-// requests of its own (fetcher.ts) whose record batches stay undecoded (readRaw, as the embedded log's), and — where the cluster has them
-// (Kafka 3.0+: ListTransactions) — transactional writers, one producer per transaction (transactions.ts), with which
-// exactly-once sinks write each checkpoint epoch as a transaction. The interface's synchronous calls (hasTopic,
+// admin client for topics and a consumer (no group) for metadata and offsets; reads and long polls are Fetch requests
+// of its own (fetcher.ts) whose record batches stay undecoded (readRaw, as the embedded log's); and — where the
+// cluster has them (Kafka 3.0+: ListTransactions) — transactional writers, one producer per transaction
+// (transactions.ts), with which exactly-once sinks write each checkpoint epoch as a transaction. The interface's synchronous calls (hasTopic,
 // describeTopic) are served from a metadata cache loaded at connect, reloaded by refresh(), and kept current by
 // produce acknowledgements and fetched high watermarks and last stable offsets. Reads and waits honour their
 // isolation level (read_committed: up to the last stable offset, without aborted transactions).
