@@ -109,12 +109,24 @@ export class LogCheckpointStore implements CheckpointStorage {
     this.leases = new LeaseOffsets(this.keyed);
   }
 
+  /**
+   * Creates a checkpoint topic unless it exists: kept until purged, never by time or size (a savepoint may be months
+   * old), in segments of `segmentBytes` (default 64 MiB: the embedded log frees a purged prefix a segment at a
+   * time); cleanup.policy stays Kafka's default `delete`, which DeleteRecords needs. Whoever creates the topic
+   * before the stores open (a scaled-out member) creates it through here.
+   */
+  static async ensureTopic(
+    log: PipelineLog,
+    topic: string,
+    partitions: number,
+    segmentBytes = 64 << 20,
+  ): Promise<void> {
+    await ensureTopic(log, topic, { partitions, config: { retentionMs: -1, retentionBytes: -1, segmentBytes } });
+  }
+
   async open(): Promise<void> {
     const { log, topic } = this.options;
-    // Kept until purged, never by time or size (a savepoint may be months old); cleanup.policy stays Kafka's
-    // default `delete`, as DeleteRecords needs.
-    const config = { retentionMs: -1, retentionBytes: -1, segmentBytes: this.options.segmentBytes ?? 64 << 20 };
-    await ensureTopic(log, topic, { partitions: this.options.partitions ?? 1, config });
+    await LogCheckpointStore.ensureTopic(log, topic, this.options.partitions ?? 1, this.options.segmentBytes);
     await this.keyed.catchUp();
   }
 
