@@ -209,6 +209,7 @@ export class LogCheckpointStore implements CheckpointStorage {
         leases: this.leases,
         factor: this.options.reclaimFactor ?? 2,
         flush: () => this.options.log.flush?.(this.options.topic) ?? Promise.resolve(),
+        beforeCommit: this.options.beforeCommit,
         copy: options.copy,
         purge: options.purge,
       });

@@ -56,6 +56,11 @@ export interface ReclaimOptions {
   factor: number;
   /** Makes appends made with `durable: false` durable (the log's flush). */
   flush(): Promise<void>;
+  /**
+   * Runs before the copied metadata and markers go in; throwing stops the copy (a task checks that its lease is
+   * still its own: a member that lost the task must not bring back a marker the new owner replaced).
+   */
+  beforeCommit?: () => Promise<void>;
   /** Steps to take (default both): tests take them one at a time, as a crash between them would leave them. */
   copy?: boolean;
   purge?: boolean;
@@ -91,6 +96,7 @@ export async function reclaim(options: ReclaimOptions): Promise<Reclaimed | unde
       // either copy of each reads back alike); then the metadata and the small records, durably.
       for (const key of plan.chunks) await keyed.append([{ key, value: keyed.get(key)!.value }], false);
       if (plan.chunks.length > 0) await options.flush();
+      await options.beforeCommit?.();
       const small = plan.records.map((key) => ({ key, value: liveValue(options, key) }));
       const tombstones = plan.tombstones.map((key) => ({ key, value: null }));
       if (small.length + tombstones.length > 0) await keyed.append([...small, ...tombstones], true);
