@@ -155,21 +155,52 @@ interface Tagged {
   left: boolean;
   row: Row;
 }
+/** Each side's rows of a key, and when each expires (Infinity: never). */
 interface Sides {
   l: Row[];
   r: Row[];
+  le: number[];
+  re: number[];
 }
 
-/** A regular inner join: each side's rows kept per key; a record is paired with the other side's rows so far. */
+/** When a side's row expires (JoinPlan.expiry): the earliest of its time + afterTime and its expiry columns. */
+export type Expiry = { afterTime?: number; columns: ((row: Row) => Value)[] };
+
+/** Expiry timers on whole seconds: one per key and second, rows forgotten up to a second late (harmless). */
+const coarse = (t: number) => Math.ceil(t / 1000) * 1000;
+
+function expiryOf(e: Expiry | undefined): (row: Row, ts: number) => number {
+  if (!e || (e.afterTime === undefined && e.columns.length === 0)) return () => Number.POSITIVE_INFINITY;
+  const after = e.afterTime;
+  const columns = e.columns;
+  return (row, ts) => {
+    let t = after === undefined ? Number.POSITIVE_INFINITY : ts + after;
+    for (let i = 0; i < columns.length; i++) {
+      const v = columns[i]!(row);
+      if (v !== null && (v as number) < t) t = v as number;
+    }
+    return t;
+  };
+}
+
+/**
+ * A regular inner join: each side's rows kept per key; a record is paired with the other side's rows so far. A row
+ * that no on-time row of the other side can match any more (`expiry`, from the join's time conditions: a bid can only
+ * join an auction whose time is not after its own, an auction only bids up to its expiry) is forgotten when the
+ * watermark passes that time; one already expired when it arrives is paired, not kept.
+ */
 export function regularJoin(
   left: DataStream<Row>,
   right: DataStream<Row>,
   leftKey: (row: Row) => Value,
   rightKey: (row: Row) => Value,
   uid: string,
+  expiry?: { l: Expiry; r: Expiry },
 ): DataStream<Row> {
   let owner: unknown;
   let state!: ValueState<Sides>;
+  const leftExpiry = expiryOf(expiry?.l);
+  const rightExpiry = expiryOf(expiry?.r);
   const tagged = left
     .map((row): Tagged => ({ left: true, row }))
     .union(right.map((row): Tagged => ({ left: false, row })));
@@ -182,14 +213,46 @@ export function regularJoin(
           state = ctx.state.value<Sides>('sides');
         }
         let s = state.get();
-        if (!s) state.set((s = { l: [], r: [] })); // updated in place from then on
+        const row = t.row;
         if (t.left) {
-          s.l.push(t.row);
-          for (const r of s.r) ctx.emit({ l: t.row, r } as unknown as Row);
+          if (s) for (const r of s.r) ctx.emit({ l: row, r } as unknown as Row);
+          const until = leftExpiry(row, ctx.timestamp);
+          if (until <= ctx.watermark) return;
+          if (!s) state.set((s = { l: [], r: [], le: [], re: [] })); // updated in place from then on
+          s.l.push(row);
+          s.le.push(until);
+          if (until !== Number.POSITIVE_INFINITY) ctx.timers.registerEventTimeTimer(coarse(until));
         } else {
-          s.r.push(t.row);
-          for (const l of s.l) ctx.emit({ l, r: t.row } as unknown as Row);
+          if (s) for (const l of s.l) ctx.emit({ l, r: row } as unknown as Row);
+          const until = rightExpiry(row, ctx.timestamp);
+          if (until <= ctx.watermark) return;
+          if (!s) state.set((s = { l: [], r: [], le: [], re: [] }));
+          s.r.push(row);
+          s.re.push(until);
+          if (until !== Number.POSITIVE_INFINITY) ctx.timers.registerEventTimeTimer(coarse(until));
         }
+      },
+      onTimer(timestamp, ctx) {
+        if (owner !== ctx.state) {
+          owner = ctx.state;
+          state = ctx.state.value<Sides>('sides');
+        }
+        const s = state.get();
+        if (!s) return;
+        const keep = (rows: Row[], until: number[]) => {
+          let j = 0;
+          for (let i = 0; i < rows.length; i++) {
+            if (until[i]! > timestamp) {
+              rows[j] = rows[i]!;
+              until[j++] = until[i]!;
+            }
+          }
+          rows.length = j;
+          until.length = j;
+        };
+        keep(s.l, s.le);
+        keep(s.r, s.re);
+        if (s.l.length === 0 && s.r.length === 0) state.clear();
       },
     })
     .uid(`sql-${uid}-join`)

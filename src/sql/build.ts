@@ -137,8 +137,9 @@ export async function addToPipeline(
       join.prune?.side === side ? stream.filter(extremumPrune(join.prune)).named('prune') : stream;
     const leftRows = filtered(pruned(sourceOf(query.source), 'l'), join.leftWhere, 'left');
     const rightRows = filtered(pruned(sourceOf(join.right), 'r'), join.rightWhere, 'right');
-    if (join.kind === 'regular')
-      return regularJoin(leftRows, rightRows, keyOf(join.leftKeys), keyOf(join.rightKeys), uid);
+    if (join.kind === 'regular') {
+      return regularJoin(leftRows, rightRows, keyOf(join.leftKeys), keyOf(join.rightKeys), uid, join.expiry);
+    }
     const left = leftRows.keyBy(keyOf(join.leftKeys) as (row: Row) => Value);
     const right = rightRows.keyBy(keyOf(join.rightKeys) as (row: Row) => Value);
     return left

@@ -112,6 +112,9 @@ export interface JoinPlan {
   /** An interval join with a window MAX/MIN of one side's own table on its value: that side pruned as it arrives. */
   prune?: { side: 'l' | 'r' } & ExtremumPrune;
   right: TableDef;
+  /** A regular join's state expiry: each side's row is forgotten once the watermark passes its time + `afterTime`
+   * or any of `columns`, when no on-time row of the other side can match it any more. */
+  expiry?: Record<'l' | 'r', { afterTime?: number; columns: Compiled['eval'][] }>;
   /** Conditions on one side only, applied before the join. */
   leftWhere?: Compiled;
   rightWhere?: Compiled;
@@ -843,6 +846,28 @@ function planJoin(
     COMPARE_LESSTHANOREQUALTO: '<=',
     COMPARE_LESSTHAN: '<',
   };
+  /** When a side's row can no longer match an on-time row of the other side (a regular join forgets it then). */
+  const expiry: Record<Side, { afterTime?: number; columns: Compiled['eval'][] }> = {
+    l: { columns: [] },
+    r: { columns: [] },
+  };
+  /** `x <= y` with x a side's time (± interval) and y a column (± interval) of the other: y's row expires once the
+   * watermark passes it. Not a bound on the two times (the answer is `'column'`); false when it is no such thing. */
+  const columnBound = (x: unknown, op: string, y: unknown, flipped = false): 'column' | false => {
+    const [small, large] = (flipped ? op === '>=' || op === '>' : op === '<=' || op === '<') ? [x, y] : [y, x];
+    const time = timeTerm(small as AstNode);
+    const c = large as AstNode | undefined;
+    if (!time || c?.class !== 'COLUMN_REF') return false;
+    const { side, column } = sideOf(c.column_names as string[], locationOf(c, at));
+    if (side === time.side || (column.type !== 'TIMESTAMP' && column.type !== 'BIGINT')) return false;
+    const read = fieldReader(column.name);
+    const shift = time.ms; // x = time + ms <= column: the other's on-time rows (time > W) cannot once W >= column − ms
+    expiry[side].columns.push((row) => {
+      const v = read(row);
+      return v === null ? null : (v as number) - shift;
+    });
+    return 'column';
+  };
   const keyPairs: [AstNode, AstNode][] = [];
   const timeKeyPairs: [AstNode, AstNode][] = [];
   const bounds: AstNode[] = [];
@@ -870,21 +895,26 @@ function planJoin(
       }
     }
     if (c.type === 'COMPARE_BETWEEN') {
-      const before = [lower, upper];
-      if (bound(c.input as AstNode, '>=', c.lower as AstNode) && bound(c.input as AstNode, '<=', c.upper as AstNode)) {
-        bounds.push(c);
-        continue;
-      }
-      [lower, upper] = before as [number, number];
+      // Each half on its own: a half that bounds the times still bounds them (the whole stays a condition).
+      const low = bound(c.input as AstNode, '>=', c.lower as AstNode) || columnBound(c.input, '<=', c.lower, true);
+      const high = bound(c.input as AstNode, '<=', c.upper as AstNode) || columnBound(c.input, '<=', c.upper);
+      if (low === true && high === true) bounds.push(c);
+      else residual.push(c);
+      continue;
     }
     const op = OPS[c.type];
     if (op && bound(c.left as AstNode, op, c.right as AstNode)) {
       bounds.push(c);
       continue;
     }
+    if (op) columnBound(c.left, op, c.right);
     residual.push(c);
   }
   const interval = Number.isFinite(lower) && Number.isFinite(upper);
+  // d = r.time − l.time >= lower: l.time <= r.time − lower, so r expires once W >= r.time − lower; d <= upper: l
+  // expires once W >= l.time + upper.
+  if (Number.isFinite(lower)) expiry.r.afterTime = -lower;
+  if (Number.isFinite(upper)) expiry.l.afterTime = upper;
   if (!interval) {
     // A regular join: time conditions are plain conditions, equal times plain keys.
     residual.push(...bounds);
@@ -937,6 +967,7 @@ function planJoin(
     upperMs: interval ? upper : 0,
     ...(leftWhere ? { leftWhere } : {}),
     ...(rightWhere ? { rightWhere } : {}),
+    ...(interval ? {} : { expiry }),
   };
   return { table: sides[0].table, join, scope: joined, ...(where ? { where } : {}) };
 }

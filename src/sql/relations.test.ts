@@ -67,6 +67,10 @@ describe('streaming SQL relations', () => {
       WHERE A.id = B.auction AND B.dateTime BETWEEN A.dateTime AND A.expires AND A.category = 10`);
     assert.equal(regular.join?.kind, 'regular');
     assert.ok(regular.join?.leftWhere, 'A.category = 10 is applied before the join');
+    // A bid can join no on-time auction once the watermark passes its time; an auction no bid past its expiry.
+    assert.equal(regular.join?.expiry?.r.afterTime, 0);
+    assert.equal(regular.join?.expiry?.l.columns.length, 1);
+    assert.equal(regular.join?.expiry?.l.columns[0]!({ expires: 5000 }), 5000);
     const q7 = await select(`SELECT B.auction FROM bid B JOIN (SELECT MAX(price) AS maxprice, window_end AS t
       FROM TUMBLE(bid, dateTime, INTERVAL '10' SECOND) GROUP BY window_start, window_end) B1 ON B.price = B1.maxprice
       WHERE B.dateTime BETWEEN B1.t - INTERVAL '10' SECOND AND B1.t`);
