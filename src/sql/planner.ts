@@ -913,7 +913,7 @@ function planJoin(
   const interval = Number.isFinite(lower) && Number.isFinite(upper);
   // d = r.time − l.time >= lower: l.time <= r.time − lower, so r expires once W >= r.time − lower; d <= upper: l
   // expires once W >= l.time + upper.
-  if (Number.isFinite(lower)) expiry.r.afterTime = -lower;
+  if (Number.isFinite(lower)) expiry.r.afterTime = 0 - lower;
   if (Number.isFinite(upper)) expiry.l.afterTime = upper;
   if (!interval) {
     // A regular join: time conditions are plain conditions, equal times plain keys.
