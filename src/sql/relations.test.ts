@@ -70,7 +70,7 @@ describe('streaming SQL relations', () => {
     // A bid can join no on-time auction once the watermark passes its time; an auction no bid past its expiry.
     assert.equal(regular.join?.expiry?.r.afterTime, 0);
     assert.equal(regular.join?.expiry?.l.columns.length, 1);
-    assert.equal(regular.join?.expiry?.l.columns[0]!({ expires: 5000 }), 5000);
+    assert.equal(regular.join!.expiry!.l.columns[0]!({ expires: 5000 }), 5000);
     const q7 = await select(`SELECT B.auction FROM bid B JOIN (SELECT MAX(price) AS maxprice, window_end AS t
       FROM TUMBLE(bid, dateTime, INTERVAL '10' SECOND) GROUP BY window_start, window_end) B1 ON B.price = B1.maxprice
       WHERE B.dateTime BETWEEN B1.t - INTERVAL '10' SECOND AND B1.t`);
