@@ -10,7 +10,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   checkpointTopic,
-  ensureTopic,
   KeyedPartition,
   LogCheckpointStore,
   type Pipeline,
@@ -262,7 +261,8 @@ export class TaskRunner {
     const log = options.log;
     if (!log) throw new SluiceError('INVALID_CONFIG', 'checkpointStore "log" needs the log');
     const topic = checkpointTopic(options.pipeline);
-    await ensureTopic(log, topic, { partitions: Math.max(1, options.partitions ?? 1), config: { retentionMs: -1 } });
+    // The store's topic settings (no time or size retention, segments small enough for purging to free space).
+    await LogCheckpointStore.ensureTopic(log, topic, Math.max(1, options.partitions ?? 1));
     await log.refresh?.(topic);
     const count = log.describeTopic(topic).partitions.length;
     const keyed = new KeyedPartition(log, topic, partition % count);
