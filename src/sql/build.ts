@@ -25,6 +25,7 @@ import { compositeKey, fieldReader, rowBuilder } from './codegen.ts';
 import type { AggregateCall, QueryPlan, ScriptPlan, ViewPlan } from './planner.ts';
 import { extremumPrune } from './prune.ts';
 import type { TableDef } from './script.ts';
+import { rankOrder } from './top-n.ts';
 import { type Row, readColumn, type Value } from './types.ts';
 
 export interface BuildOptions {
@@ -247,6 +248,35 @@ function buildQuery(
 
   const keyFns = query.keys.map((k) => k.eval);
   const { keyOf, keysOf } = keyFunctions(query);
+  if (query.rank) {
+    // Window Top-N: a window's rows of a key collected (a window of 1 ms at their time), sorted, numbered.
+    const { order, current } = query.rank;
+    const sort = rankOrder(order);
+    const rows: Aggregate<Row, Row[], Row[]> = {
+      create: () => [],
+      add: (acc, row) => {
+        acc.push(row);
+        return acc;
+      },
+      merge: (a, b) => a.concat(b),
+      result: (acc) => acc,
+    };
+    return stream
+      .keyBy(keyOf)
+      .window(windows.tumbling(1))
+      .aggregate(rows)
+      .uid(`sql-${uid}-rank`)
+      .flatMap((result) => {
+        const sorted = result.value.slice().sort(sort);
+        const out: Row[] = [];
+        for (let i = 0; i < sorted.length; i++) {
+          current.value = i + 1;
+          out.push(project(sorted[i]));
+        }
+        return out;
+      })
+      .named('select');
+  }
   const over = query.over;
   if (over) {
     // OVER: records later than the watermark minus allowed.lateness go to late.topic (when given), the others

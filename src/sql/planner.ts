@@ -19,6 +19,7 @@ import {
   type TableDef,
   type ViewDef,
 } from './script.ts';
+import { hasRowNumber, planRowNumber, type RankPlan } from './top-n.ts';
 import { assignable, isNumeric, type SqlType } from './types.ts';
 
 export type AggregateFunction =
@@ -98,6 +99,8 @@ export interface QueryPlan {
   over?: { timeMs: number } | { count: number };
   /** A join of `source` (left) with another table: rows `{ l, r }` then go through WHERE and SELECT. */
   join?: JoinPlan;
+  /** ROW_NUMBER() over a window's rows (top-n.ts): the rows sorted and numbered when the window closes. */
+  rank?: RankPlan;
   /** A window aggregation over a table: equal digests compute equal window results (shared by the builder). */
   digest?: string;
   /** A GROUP BY over an updating relation (a GROUP BY of a subquery): each input row replaces the one of its key,
@@ -439,6 +442,12 @@ export function planQuery(
     throw source.unsupported(locationOf(groups[0], start), 'GROUPING SETS, CUBE or ROLLUP');
   }
   const selectList = node.select_list as AstNode[];
+  if (!join && !window && groups.length === 0 && !node.having && hasRowNumber(selectList)) {
+    // ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY …) over window results: a window Top-N.
+    return planRowNumber(source, selectList, table, input, where, times, start, (item, i, scope) =>
+      project(source, item, i, scope, table, start, times),
+    );
+  }
   if (selectList.some(containsOver)) {
     if (join) throw source.unsupported(locationOf(from, start), 'OVER over a join');
     if (window) throw source.unsupported(locationOf(from, start), 'OVER aggregates over a window TVF');

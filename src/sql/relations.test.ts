@@ -159,3 +159,54 @@ describe('streaming SQL relations: a GROUP BY over a GROUP BY, run', () => {
     ]);
   });
 });
+
+describe('streaming SQL relations: window Top-N', () => {
+  it('ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY …) <= N over window results', async () => {
+    const { addToPipeline } = await import('./build.ts');
+    const { collect, fromArrays, Pipeline } = await import('../engine/index.ts');
+    const plan = await planScript(
+      `CREATE TABLE b (auction BIGINT, ts BIGINT, WATERMARK FOR ts AS ts);
+       SELECT auction, n, ws, rownum FROM (
+         SELECT *, ROW_NUMBER() OVER (PARTITION BY ws, we ORDER BY n DESC, auction) AS rownum FROM (
+           SELECT auction, count(*) AS n, window_start AS ws, window_end AS we FROM TUMBLE(b, ts, INTERVAL '10' SECOND)
+           GROUP BY auction, window_start, window_end) c) r
+       WHERE rownum <= 2`,
+      { selects: true },
+    );
+    const p = new Pipeline({ bounded: true, onError: 'fail' });
+    const rows = [
+      [1, 1000],
+      [2, 1500],
+      [1, 2000],
+      [3, 2500],
+      [2, 3000],
+      [1, 9999],
+      [3, 10_000],
+      [4, 12_000],
+      [3, 19_000],
+      [9, 40_000],
+    ].map(([auction, ts]) => ({ auction, ts }) as Row);
+    const streams = new Map([['b', p.source(fromArrays([rows], { batchSize: 2 }))]]);
+    const [out] = await addToPipeline(p, plan, { log: {} as never, ensureTopics: false }, streams);
+    const sink = collect<Row>();
+    out!.sinkTo(sink);
+    await p.run();
+    assert.deepEqual(
+      sink.values
+        .map((r) => [r.auction, r.n, r.ws, r.rownum] as number[])
+        .sort((a, b) => a[2]! - b[2]! || a[3]! - b[3]!),
+      [
+        [1, 3, 0, 1],
+        [2, 2, 0, 2],
+        [3, 2, 10_000, 1],
+        [4, 1, 10_000, 2],
+        [9, 1, 40_000, 1],
+      ],
+    );
+  });
+
+  it('ROW_NUMBER() not partitioned by a window is refused', async () => {
+    const e = await refusal(`SELECT auction, ROW_NUMBER() OVER (PARTITION BY auction ORDER BY price DESC) FROM bid`);
+    assert.match(e.message, /ROW_NUMBER\(\) not partitioned by the window.*line 5, column 17/);
+  });
+});
