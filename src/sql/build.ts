@@ -22,6 +22,7 @@ import {
 import { type ColumnType, serveTable } from '../serve/index.ts';
 import { groupBy, KIND, type KindedRow, regularJoin, splitUpdates, withKind } from './build-updating.ts';
 import { compositeKey, fieldReader, rowBuilder } from './codegen.ts';
+import { cumulate } from './cumulate.ts';
 import type { AggregateCall, QueryPlan, ScriptPlan, ViewPlan } from './planner.ts';
 import { extremumPrune } from './prune.ts';
 import type { TableDef } from './script.ts';
@@ -311,23 +312,28 @@ function buildQuery(
     return groupBy(stream, query, keyOf, keysOfRow, project, derived).uid(`sql-${uid}-group`).named('select');
   }
   const assigner =
-    window.kind === 'tumbling'
+    window.kind === 'tumbling' || window.kind === 'cumulate'
       ? windows.tumbling(window.sizeMs, { offset: window.offsetMs })
       : window.kind === 'sliding'
         ? windows.sliding(window.sizeMs, window.slideMs, { offset: window.offsetMs })
         : windows.session(window.gapMs);
   const having = query.having?.eval;
   const table = query.source;
-  let results = reused;
+  let results: WindowResults | DataStream<WindowResult<Value, Value[]>> | undefined = reused;
+  if (!results && window.kind === 'cumulate') {
+    results = cumulate(stream, keyOf, sqlAggregates(query.aggregates), window).uid(`sql-${uid}-window`);
+    if (query.digest !== undefined) shared.set(query.digest, results);
+  }
   if (!results) {
     if (window.processingTime) stream = stream.withProcessingTime();
     let windowed = stream.keyBy(keyOf).window(assigner);
     if (table.allowedLatenessMs > 0) windowed = windowed.allowedLateness(table.allowedLatenessMs);
-    results = windowed.aggregate(sqlAggregates(query.aggregates)).uid(`sql-${uid}-window`);
+    const aggregated = windowed.aggregate(sqlAggregates(query.aggregates)).uid(`sql-${uid}-window`);
     if (table.lateTopic !== undefined) {
       // Records later than the watermark and the allowed lateness: the DataStream API's lateData().
-      results.lateData().sinkTo(topicSink(log, table.lateTopic, table.key, 1));
+      aggregated.lateData().sinkTo(topicSink(log, table.lateTopic, table.key, 1));
     }
+    results = aggregated;
     if (query.digest !== undefined) shared.set(query.digest, results);
   }
   const rowOf = (result: WindowResult<Value, Value[]>) => ({

@@ -56,7 +56,7 @@ export interface AggregateCall {
 }
 
 export interface WindowSpec {
-  kind: 'tumbling' | 'sliding' | 'session';
+  kind: 'tumbling' | 'sliding' | 'session' | 'cumulate';
   /** Tumbling and sliding windows. */
   sizeMs: number;
   slideMs: number;
@@ -595,7 +595,7 @@ export function planQuery(
   const w = window;
   // A window result's time is its end − 1 ms: window_end is time + 1, window_start time + 1 − size.
   const offsetOf = (role: OutputColumn['role']): number | undefined =>
-    w.processingTime || w.kind === 'session'
+    w.processingTime || w.kind === 'session' || (w.kind === 'cumulate' && role === 'window_start')
       ? undefined
       : role === 'window_end'
         ? 1
@@ -1038,8 +1038,7 @@ function planFrom(
       const fn = from.function as AstNode;
       const name = String(fn.function_name).toLowerCase();
       const args = fn.children as AstNode[];
-      if (name === 'cumulate') throw source.unsupported(at, `the window TVF ${name.toUpperCase()}`);
-      if (name !== 'tumble' && name !== 'hop' && name !== 'session')
+      if (name !== 'tumble' && name !== 'hop' && name !== 'session' && name !== 'cumulate')
         throw source.unsupported(at, `the table function ${name}()`);
       const data = args[0];
       if (data?.class !== 'COLUMN_REF')
@@ -1137,7 +1136,7 @@ function windowSpec(
     name === 'tumble'
       ? { kind: 'tumbling', sizeMs: interval(args[0], 'a size'), slideMs: 0, offsetMs: 0, gapMs: 0, ...pt }
       : {
-          kind: 'sliding',
+          kind: name === 'cumulate' ? 'cumulate' : 'sliding',
           slideMs: interval(args[0], 'a slide'),
           sizeMs: interval(args[1], 'a size'),
           offsetMs: 0,
@@ -1152,6 +1151,19 @@ function windowSpec(
     throw source.error(at, `${upper} needs 0 < slide <= size (size ${window.sizeMs} ms, slide ${window.slideMs} ms)`);
   }
   if (processingTime && window.kind === 'session') throw source.unsupported(at, 'SESSION over processing time');
+  if (window.kind === 'cumulate') {
+    // CUMULATE(t, ts, step, size): windows growing by step up to size (cumulate.ts).
+    if (window.sizeMs % window.slideMs !== 0) {
+      throw source.error(
+        at,
+        `CUMULATE's size must be a multiple of its step (step ${window.slideMs} ms, size ${window.sizeMs} ms)`,
+      );
+    }
+    if (processingTime) throw source.unsupported(at, 'CUMULATE over processing time');
+    if (table.allowedLatenessMs > 0 || table.lateTopic !== undefined) {
+      throw source.unsupported(at, "CUMULATE over a table with 'allowed.lateness' or 'late.topic'");
+    }
+  }
   return window;
 }
 

@@ -210,3 +210,47 @@ describe('streaming SQL relations: window Top-N', () => {
     assert.match(e.message, /ROW_NUMBER\(\) not partitioned by the window.*line 5, column 17/);
   });
 });
+
+describe('streaming SQL relations: CUMULATE windows', () => {
+  it('windows growing by a step up to their size, each fired as the watermark passes its end', async () => {
+    const { addToPipeline } = await import('./build.ts');
+    const { collect, fromArrays, Pipeline } = await import('../engine/index.ts');
+    const plan = await planScript(
+      `CREATE TABLE e (usr VARCHAR, ts BIGINT, WATERMARK FOR ts AS ts);
+       SELECT usr, window_start AS ws, window_end AS we, count(*) AS n
+       FROM TABLE(CUMULATE(TABLE e, DESCRIPTOR(ts), INTERVAL '2' SECOND, INTERVAL '6' SECOND))
+       GROUP BY usr, window_start, window_end`,
+      { selects: true },
+    );
+    const p = new Pipeline({ bounded: true, onError: 'fail' });
+    const rows = [
+      ['a', 500],
+      ['a', 1500],
+      ['a', 2500],
+      ['b', 3000],
+      ['a', 4100],
+      ['c', 20_000],
+    ].map(([usr, ts]) => ({ usr, ts }) as Row);
+    const streams = new Map([['e', p.source(fromArrays([rows], { batchSize: 1 }))]]);
+    const [out] = await addToPipeline(p, plan, { log: {} as never, ensureTopics: false }, streams);
+    const sink = collect<Row>();
+    out!.sinkTo(sink);
+    await p.run();
+    assert.deepEqual(sink.values.map((r) => [r.usr, r.ws, r.we, r.n].join(' ')).sort(), [
+      'a 0 2000 2',
+      'a 0 4000 3',
+      'a 0 6000 4',
+      'b 0 4000 1',
+      'b 0 6000 1',
+      'c 18000 22000 1',
+      'c 18000 24000 1',
+    ]);
+  });
+
+  it("CUMULATE's size must be a multiple of its step", async () => {
+    const e = await refusal(
+      `SELECT bidder, count(*) FROM CUMULATE(bid, dateTime, INTERVAL '4' SECOND, INTERVAL '10' SECOND) GROUP BY bidder, window_start, window_end`,
+    );
+    assert.match(e.message, /CUMULATE's size must be a multiple of its step.*line 5, column 30/);
+  });
+});
