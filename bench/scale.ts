@@ -16,7 +16,7 @@
 // moved between task threads (docs/scale.md). Defaults: 40M events, one round (~15 minutes on 2 cores shared with
 // other work, 2.6 GB in a temporary directory: runs long enough that a member's warm-up — joins, rebalances, its
 // tasks' start — is near 10% of its run); `--quick` is 3M events without the hand loop (~2 minutes), for a check,
-// not for figures; `--events 20000000` halves the time.
+// not for figures; `--events 20000000` halves the time; `--fsync none` opens the log (and the broker) without fsyncs.
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -41,6 +41,8 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string', default: '1' },
     keys: { type: 'string', default: '1000' },
     'no-hand-loop': { type: 'boolean', default: false },
+    // `none`: the log (and so the broker) fsyncs nothing — to see what members wait for in fsyncs before acks.
+    fsync: { type: 'string', default: 'batch' },
   },
 });
 const EVENTS = Number(flags.events ?? (flags.quick ? 3_000_000 : 40_000_000));
@@ -371,7 +373,10 @@ function median(xs: number[]): number | undefined {
   return sorted.length % 2 ? sorted[mid] : round((sorted[mid - 1]! + sorted[mid]!) / 2);
 }
 
-const log = await openLog({ dataDir: path.join(root, 'log') });
+const log = await openLog({
+  dataDir: path.join(root, 'log'),
+  fsync: flags.fsync === 'none' ? { mode: 'none' } : { mode: 'batch' },
+});
 const broker = await startBroker({ log, port: 0 });
 try {
   const loadAtStart = os.loadavg()[0]!;
@@ -438,6 +443,7 @@ try {
       keys: KEYS,
       windows: expected,
       cores: CORES,
+      fsync: flags.fsync,
       // The machine's load (1-minute average) when the runs began and ended: other work shares the cores.
       loadAverage: [round(loadAtStart), round(os.loadavg()[0]!)],
       rounds: ROUNDS,
