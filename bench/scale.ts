@@ -1,6 +1,6 @@
 // `npm run bench -- scale [--quick] [--events N] [--partitions 48] [--threads 1,2,4,8] [--members 1,2,4,8]
-// [--rounds R] [--no-hand-loop]`: the windowed-counts pipeline (examples/windowed-counts.ts, 60 s tumbling windows per
-// key) over N events in a 48-partition topic, run (a) in one process on the embedded log — the fast path, one core —,
+// [--rounds R] [--no-hand-loop] [--fsync none]`: the windowed-counts pipeline (examples/windowed-counts.ts, 60 s
+// tumbling windows per key) over N events in a 48-partition topic, run (a) in one process on the embedded log — the fast path, one core —,
 // (b) as partition tasks in 1, 2, 4, 8 worker threads over the same embedded log (`sluice run --parallelism P`), and
 // (c) scaled out as 1, 2, 4, 8 member processes (`sluice run --bootstrap --parallelism P`) that read through the Kafka
 // protocol from the broker this process hosts; and (d) the same work per record by hand in as many threads, no engine
@@ -16,7 +16,8 @@
 // moved between task threads (docs/scale.md). Defaults: 40M events, one round (~15 minutes on 2 cores shared with
 // other work, 2.6 GB in a temporary directory: runs long enough that a member's warm-up — joins, rebalances, its
 // tasks' start — is near 10% of its run); `--quick` is 3M events without the hand loop (~2 minutes), for a check,
-// not for figures; `--events 20000000` halves the time; `--fsync none` opens the log (and the broker) without fsyncs.
+// not for figures; `--events 20000000` halves the time; `--fsync none` opens the log (and the broker) without
+// fsyncs.
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
