@@ -1,23 +1,22 @@
-// `npm run bench -- scale [--quick] [--events N] [--partitions 48] [--threads 1,2,4,8] [--members 1,2,4,8]
-// [--rounds R] [--no-hand-loop] [--fsync none]`: the windowed-counts pipeline (examples/windowed-counts.ts, 60 s
-// tumbling windows per key) over N events in a 48-partition topic, run (a) in one process on the embedded log — the fast path, one core —,
-// (b) as partition tasks in 1, 2, 4, 8 worker threads over the same embedded log (`sluice run --parallelism P`), and
+// `npm run bench -- scale [--quick] [--events N] [--partitions 48] [--threads 1,2,4,8] [--members 1,2,4,8] [--rounds R]
+// [--no-hand-loop] [--fsync none]`: the windowed-counts pipeline (examples/windowed-counts.ts, 60 s tumbling windows
+// per key) over N events in a 48-partition topic, run (a) in one process on the embedded log — the fast path, one core
+// —, (b) as partition tasks in 1, 2, 4, 8 worker threads over the same embedded log (`sluice run --parallelism P`), and
 // (c) scaled out as 1, 2, 4, 8 member processes (`sluice run --bootstrap --parallelism P`) that read through the Kafka
 // protocol from the broker this process hosts; and (d) the same work per record by hand in as many threads, no engine
-// or log (the machine's own ratio for this work). Each round runs the points alternately (1 thread, 1 member,
-// 2 threads, 2 members, ...), so that a member is compared with a task thread measured next to it. For (b) the clock
+// or log (the machine's own ratio for this work). Each round runs the points alternately (1 thread, 1 member, 2
+// threads, 2 members, ...), so that a member is compared with a task thread measured next to it. For (b) the clock
 // starts when the threads have their tasks (thread start-up excluded), for (c) when the first member gets its tasks
 // (node start-up and group join excluded; the rebalances as the others join included); it stops when the last window
-// total is in the output topic. The events are loaded once, before the runs, so each measures catching up on a
-// backlog. `steadyEventsPerSec` is the rate after the first 20% of the output (compiling, heap growth and joins
-// behind: what a long-running pipeline sustains), and `warmUpShare` the share of the run's time that went beyond
-// what the steady rate would have taken (a run whose share is under 10% measures the sustained rate). Points with
-// more threads or members than the machine has cores are run too, and marked `oversubscribed`. `moves` counts tasks
-// moved between task threads (docs/scale.md). Defaults: 40M events, one round (~15 minutes on 2 cores shared with
-// other work, 2.6 GB in a temporary directory: runs long enough that a member's warm-up — joins, rebalances, its
-// tasks' start — is near 10% of its run); `--quick` is 3M events without the hand loop (~2 minutes), for a check,
-// not for figures; `--events 20000000` halves the time; `--fsync none` opens the log (and the broker) without
-// fsyncs.
+// total is in the output topic. The events are loaded once, before the runs, so each measures catching up on a backlog.
+// `steadyEventsPerSec` is the rate after the first 20% of the output (compiling, heap growth and joins behind: what a
+// long-running pipeline sustains), and `warmUpShare` the share of the run's time that went beyond what the steady rate
+// would have taken (a run whose share is under 10% measures the sustained rate). Points with more threads or members
+// than the machine has cores are run too, and marked `oversubscribed`. `moves` counts tasks moved between task threads
+// (docs/scale.md). Defaults: 40M events, one round (~15 minutes on 2 cores shared with other work, 2.6 GB in a
+// temporary directory: runs long enough that a member's warm-up — joins, rebalances, its tasks' start — is near 10% of
+// its run); `--quick` is 3M events without the hand loop (~2 minutes), for a check, not for figures; `--events
+// 20000000` halves the time; `--fsync none` opens the log (and the broker) without fsyncs.
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
