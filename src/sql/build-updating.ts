@@ -3,7 +3,7 @@
 // retractions out of its aggregates) and a regular join (both sides kept per key, each record paired with the other
 // side's records so far).
 import type { DataStream, ValueState } from '../engine/index.ts';
-import { type Acc, sqlAggregates } from './build.ts';
+import { type Acc, sqlAggregates } from './aggregates.ts';
 import type { AggregateCall, QueryPlan } from './planner.ts';
 import type { Row, Value } from './types.ts';
 

@@ -5,7 +5,6 @@
 import type { ServingStore } from '../contracts/index.ts';
 import {
   type Aggregate,
-  agg,
   type DataStream,
   ensureTopic,
   json,
@@ -20,10 +19,11 @@ import {
   windows,
 } from '../engine/index.ts';
 import { type ColumnType, serveTable } from '../serve/index.ts';
+import { sqlAggregates } from './aggregates.ts';
 import { groupBy, KIND, type KindedRow, regularJoin, splitUpdates, withKind } from './build-updating.ts';
 import { compositeKey, fieldReader, rowBuilder } from './codegen.ts';
 import { cumulate } from './cumulate.ts';
-import type { AggregateCall, QueryPlan, ScriptPlan, ViewPlan } from './planner.ts';
+import type { QueryPlan, ScriptPlan, ViewPlan } from './planner.ts';
 import { extremumPrune } from './prune.ts';
 import type { TableDef } from './script.ts';
 import { rankOrder } from './top-n.ts';
@@ -397,120 +397,3 @@ function rowDecoder(table: TableDef): (value: unknown) => Row {
 }
 
 type WindowResults = WindowResultStream<Row, Value, Value[]>;
-
-export type Acc = number | null | { s: number; n: number } | Set<Value> | Value;
-
-/** Every aggregate of one window GROUP BY in one accumulator array (serializable for checkpoints). */
-export function sqlAggregates(calls: AggregateCall[]): Aggregate<Row, Acc[], Value[]> {
-  const parts = calls.map(aggregateOf);
-  return {
-    create: () => parts.map((p) => p.create()),
-    add: (accs, row) => {
-      for (let i = 0; i < parts.length; i++) accs[i] = parts[i]!.add(accs[i]!, row);
-      return accs;
-    },
-    merge: (a, b) => {
-      for (let i = 0; i < parts.length; i++) a[i] = parts[i]!.merge(a[i]!, b[i]!);
-      return a;
-    },
-    result: (accs) => parts.map((p, i) => p.result(accs[i]!)),
-  };
-}
-
-function aggregateOf(call: AggregateCall): Aggregate<Row, Acc, Value> {
-  const f = call.arg?.eval ?? (() => null);
-  switch (call.fn) {
-    case 'approx_quantile': {
-      // DDSketch (1% relative error), NULLs skipped; NULL of no values.
-      const sketch = agg.percentiles((v: number) => v, [call.quantile!] as const);
-      return {
-        create: () => sketch.create() as unknown as Acc,
-        add: (acc, row) => {
-          const v = f(row);
-          return (v === null ? acc : sketch.add(acc as never, v as number)) as Acc;
-        },
-        merge: (a, b) => sketch.merge(a as never, b as never) as unknown as Acc,
-        result: (acc) => sketch.result(acc as never)[0] ?? null,
-      };
-    }
-    case 'approx_count_distinct': {
-      // HyperLogLog (precision 14, ~0.8% error) over the values' JSON; NULLs skipped.
-      const hll = agg.approxDistinct((v: Value) => JSON.stringify(v));
-      return {
-        create: () => hll.create() as unknown as Acc,
-        add: (acc, row) => {
-          const v = f(row);
-          return (v === null ? acc : hll.add(acc as never, v)) as unknown as Acc;
-        },
-        merge: (a, b) => hll.merge(a as never, b as never) as unknown as Acc,
-        result: (acc) => hll.result(acc as never),
-      };
-    }
-    case 'count_star':
-      return {
-        create: () => 0,
-        add: (acc) => (acc as number) + 1,
-        merge: (a, b) => (a as number) + (b as number),
-        result: (acc) => acc as number,
-      };
-    case 'count':
-      if (call.distinct) {
-        return {
-          create: () => new Set<Value>(),
-          add: (acc, row) => {
-            const v = f(row);
-            if (v !== null) (acc as Set<Value>).add(v);
-            return acc;
-          },
-          merge: (a, b) => {
-            for (const v of b as Set<Value>) (a as Set<Value>).add(v);
-            return a;
-          },
-          result: (acc) => (acc as Set<Value>).size,
-        };
-      }
-      return {
-        create: () => 0,
-        add: (acc, row) => (f(row) === null ? acc : (acc as number) + 1),
-        merge: (a, b) => (a as number) + (b as number),
-        result: (acc) => acc as number,
-      };
-    case 'sum':
-      return {
-        create: () => null,
-        add: (acc, row) => {
-          const v = f(row) as number | null;
-          return v === null ? acc : ((acc as number | null) ?? 0) + v;
-        },
-        merge: (a, b) => (a === null ? b : b === null ? a : (a as number) + (b as number)),
-        result: (acc) => acc as number | null,
-      };
-    case 'avg':
-      return {
-        create: () => ({ s: 0, n: 0 }),
-        add: (acc, row) => {
-          const v = f(row) as number | null;
-          if (v !== null) {
-            (acc as { s: number }).s += v;
-            (acc as { n: number }).n++;
-          }
-          return acc;
-        },
-        merge: (a, b) => {
-          (a as { s: number }).s += (b as { s: number }).s;
-          (a as { n: number }).n += (b as { n: number }).n;
-          return a;
-        },
-        result: (acc) => {
-          const { s, n } = acc as { s: number; n: number };
-          return n === 0 ? null : s / n;
-        },
-      };
-    case 'min':
-    case 'max': {
-      const better = call.fn === 'min' ? (a: Value, b: Value) => b! < a! : (a: Value, b: Value) => b! > a!;
-      const pick = (a: Acc, b: Acc) => (a === null ? b : b === null ? a : better(a as Value, b as Value) ? b : a);
-      return { create: () => null, add: (acc, row) => pick(acc, f(row)), merge: pick, result: (acc) => acc as Value };
-    }
-  }
-}

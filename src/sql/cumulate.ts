@@ -4,7 +4,7 @@
 // the window's panes so far into its result; the panes are dropped with the window's last step. A record whose first
 // window has fired is late and dropped.
 import type { Aggregate, DataStream, ValueState, WindowResult } from '../engine/index.ts';
-import type { Acc } from './build.ts';
+import type { Acc } from './aggregates.ts';
 import type { Row, Value } from './types.ts';
 
 interface Panes {

@@ -5,7 +5,20 @@
 import { fieldReader } from './codegen.ts';
 import { type Compiled, compile, type Scope, structuralKey } from './expressions.ts';
 import { type AstNode, locationOf, parseSelect } from './parser.ts';
-import { type ExtremumPrune, extremumJoin } from './prune.ts';
+import type {
+  AggregateCall,
+  AggregateFunction,
+  InsertPlan,
+  JoinPlan,
+  OutputColumn,
+  PlanOptions,
+  QueryPlan,
+  ScriptPlan,
+  Tables,
+  ViewPlan,
+  WindowSpec,
+} from './plan.ts';
+import { extremumJoin } from './prune.ts';
 import { derivedTable, groupWindow, timesOf, withQueries } from './relations.ts';
 import {
   blankFlinkTableSyntax,
@@ -17,20 +30,9 @@ import {
   type Statement,
   splitStatements,
   type TableDef,
-  type ViewDef,
 } from './script.ts';
-import { hasRowNumber, planRowNumber, type RankPlan } from './top-n.ts';
+import { hasRowNumber, planRowNumber } from './top-n.ts';
 import { assignable, isNumeric, type SqlType } from './types.ts';
-
-export type AggregateFunction =
-  | 'count_star'
-  | 'count'
-  | 'sum'
-  | 'min'
-  | 'max'
-  | 'avg'
-  | 'approx_count_distinct'
-  | 'approx_quantile';
 
 /** The aggregate functions planned (DuckDB's names; Flink's APPROX_COUNT_DISTINCT, Spark's PERCENTILE_APPROX too). */
 const AGGREGATES = new Map<string, AggregateFunction>([
@@ -45,127 +47,21 @@ const AGGREGATES = new Map<string, AggregateFunction>([
   ['percentile_approx', 'approx_quantile'],
 ]);
 
-export interface AggregateCall {
-  fn: AggregateFunction;
-  distinct: boolean;
-  /** The argument, over the source row (none for count(*)). */
-  arg?: Compiled;
-  /** approx_quantile's quantile, in [0, 1]. */
-  quantile?: number;
-  type: SqlType;
-}
-
-export interface WindowSpec {
-  kind: 'tumbling' | 'sliding' | 'session' | 'cumulate';
-  /** Tumbling and sliding windows. */
-  sizeMs: number;
-  slideMs: number;
-  offsetMs: number;
-  /** Session windows: the gap of inactivity that closes a session. */
-  gapMs: number;
-  /** Over a PROCTIME() column: windows of processing time. */
-  processingTime?: boolean;
-}
-
-export interface OutputColumn {
-  name: string;
-  type: SqlType;
-  eval: Compiled['eval'];
-  at: number;
-  /** In a window aggregation: the column is window_start, window_end, or the GROUP BY key of this index. */
-  role?: 'window_start' | 'window_end' | number;
-  /** The column's value is the row's event time plus this (window_end: + 1 ms), for a query selecting from it. */
-  timeOffset?: number;
-  /** The column is PROCTIME(). */
-  proctime?: boolean;
-}
-
-/** One query: source → WHERE → [window GROUP BY keys, aggregates → HAVING] → projection. */
-export interface QueryPlan {
-  source: TableDef;
-  where?: Compiled;
-  window?: WindowSpec;
-  /** GROUP BY keys other than window_start/window_end, over the source row. */
-  keys: Compiled[];
-  aggregates: AggregateCall[];
-  /** Over the window result row (`{ k: keys, a: aggregates, ws, we }`). */
-  having?: Compiled;
-  /** Over the source row, or the aggregation's result row (`{ k, a, ws, we, kind }`) when there is one. */
-  outputs: OutputColumn[];
-  /** A GROUP BY without a window: an updating result, each key's row re-emitted with every record of the key. */
-  updating: boolean;
-  /** OVER (PARTITION BY keys ORDER BY ts RANGE|ROWS BETWEEN … PRECEDING AND CURRENT ROW): a rolling aggregate per
-   * key over the last `timeMs` of event time or the last `count` records, a row per record. */
-  over?: { timeMs: number } | { count: number };
-  /** A join of `source` (left) with another table: rows `{ l, r }` then go through WHERE and SELECT. */
-  join?: JoinPlan;
-  /** ROW_NUMBER() over a window's rows (top-n.ts): the rows sorted and numbered when the window closes. */
-  rank?: RankPlan;
-  /** A window aggregation over a table: equal digests compute equal window results (shared by the builder). */
-  digest?: string;
-  /** A GROUP BY over an updating relation (a GROUP BY of a subquery): each input row replaces the one of its key,
-   * retracted from the aggregates first. */
-  retracting?: boolean;
-}
-
-/** `FROM l JOIN r ON l.k = r.k AND r.ts BETWEEN l.ts - INTERVAL … AND l.ts + INTERVAL …`: intervalJoin; without
- * time bounds, a regular join (both sides kept in keyed state). */
-export interface JoinPlan {
-  kind: 'interval' | 'regular';
-  /** An interval join with a window MAX/MIN of one side's own table on its value: that side pruned as it arrives. */
-  prune?: { side: 'l' | 'r' } & ExtremumPrune;
-  right: TableDef;
-  /** A regular join's state expiry: each side's row is forgotten once the watermark passes its time + `afterTime`
-   * or any of `columns`, when no on-time row of the other side can match it any more. */
-  expiry?: Record<'l' | 'r', { afterTime?: number; columns: Compiled['eval'][] }>;
-  /** Conditions on one side only, applied before the join. */
-  leftWhere?: Compiled;
-  rightWhere?: Compiled;
-  /** Equal keys, each side over its own row. */
-  leftKeys: Compiled[];
-  rightKeys: Compiled[];
-  /** r.ts − l.ts lies within [lowerMs, upperMs] (inclusive). */
-  lowerMs: number;
-  upperMs: number;
-}
-
-export interface InsertPlan {
-  sink: TableDef;
-  query: QueryPlan;
-  at: number;
-}
-
-/** CREATE MATERIALIZED VIEW: the query's rows kept in a serving table (served, queryable), keyed or appended. */
-export interface ViewPlan {
-  view: ViewDef;
-  query: QueryPlan;
-  /** The serving table's columns: the query's, by name. */
-  columns: { name: string; type: SqlType }[];
-  /** The serving table's primary key: window_start and the GROUP BY keys for a window aggregation, or `'key'`;
-   * none (an append table) for a query without a window and without `'key'`. */
-  key: string[];
-  at: number;
-}
-
-/** The tables of a script, with its CREATE VIEWs (and a query's WITH queries): planned where they are read. */
-export type Tables = Map<string, TableDef> & { views?: Map<string, AstNode> };
-
-export interface ScriptPlan {
-  tables: Tables;
-  inserts: InsertPlan[];
-  views: ViewPlan[];
-  /** Bare SELECTs, planned only for sqlStream (which returns their rows as a DataStream). */
-  selects: QueryPlan[];
-  /** The script's text, for errors raised after planning (a view without a serving store). */
-  source: SqlSource;
-  /** The script asked for its plan (`EXPLAIN INSERT INTO …`) rather than a run. */
-  explain: boolean;
-}
-
-export interface PlanOptions {
-  /** Plan bare SELECT statements (sqlStream); otherwise they are refused, as they have no sink. */
-  selects?: boolean;
-}
+export type {
+  AggregateCall,
+  AggregateFunction,
+  ExtremumPrune,
+  InsertPlan,
+  JoinPlan,
+  OutputColumn,
+  PlanOptions,
+  QueryPlan,
+  RankPlan,
+  ScriptPlan,
+  Tables,
+  ViewPlan,
+  WindowSpec,
+} from './plan.ts';
 
 /** Plans a whole script; every error is INVALID_SQL or UNSUPPORTED_SQL naming a line and column. */
 export async function planScript(text: string, options: PlanOptions = {}): Promise<ScriptPlan> {

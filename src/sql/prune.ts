@@ -7,25 +7,9 @@
 // wrongly.
 import { fieldReader } from './codegen.ts';
 import type { Compiled } from './expressions.ts';
-import type { QueryPlan } from './planner.ts';
+import type { ExtremumPrune, QueryPlan } from './plan.ts';
 import type { TableDef } from './script.ts';
 import { isNumeric, type Row, type Value } from './types.ts';
-
-export interface ExtremumPrune {
-  /** The table's column that the join compares with the aggregate. */
-  column: string;
-  /** A column telling a record's time: its value is the time + `timeOffset`. */
-  time: string;
-  timeOffset: number;
-  fn: 'max' | 'min';
-  /** The aggregate's windows: size, slide and offset (window ends are offset + size + k × slide). */
-  sizeMs: number;
-  slideMs: number;
-  offsetMs: number;
-  /** The window results a record may join: those whose time (end − 1 ms) is within [time + lo, time + hi]. */
-  lo: number;
-  hi: number;
-}
 
 const mod = (a: number, b: number) => ((a % b) + b) % b;
 

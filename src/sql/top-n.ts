@@ -4,16 +4,9 @@
 // emitted with their row number; `WHERE rownum <= N` around it is a plain filter.
 import { type Compiled, compile, type Scope } from './expressions.ts';
 import { type AstNode, locationOf } from './parser.ts';
-import type { OutputColumn, QueryPlan } from './planner.ts';
+import type { OutputColumn, QueryPlan, RankPlan } from './plan.ts';
 import type { SqlSource, TableDef } from './script.ts';
 import type { Row, Value } from './types.ts';
-
-export interface RankPlan {
-  /** The ORDER BY expressions over a row, each descending or not (NULLs last). */
-  order: { eval: Compiled['eval']; desc: boolean }[];
-  /** The row number of the row being projected (set by the builder before each row's projection). */
-  current: { value: number };
-}
 
 /** Whether a SELECT list holds a ROW_NUMBER() OVER (…) (other window functions are planOver's). */
 export function hasRowNumber(selectList: AstNode[]): boolean {
