@@ -5,16 +5,12 @@
 // would be copied again: a frame costs no allocation and no copy once the pool is warm.
 import net from 'node:net';
 import { SluiceError } from '../../errors.ts';
-import {
-  type Decoded,
-  decodeResponse,
-  encodeRequest,
-  Fetch,
-  type FetchRequest,
-  type FetchResponse,
-} from '../../kafka/protocol/index.ts';
+import { protocol } from '../../kafka/index.ts';
 
-export type FetchAnswer = Decoded<FetchResponse>;
+type FetchRequest = protocol.FetchRequest;
+const { decodeResponse, encodeRequest, Fetch } = protocol;
+
+export type FetchAnswer = protocol.Decoded<protocol.FetchResponse>;
 
 /** Memory for a frame of `size` bytes (its first `size` bytes are used). */
 export type Alloc = (size: number) => Buffer;
