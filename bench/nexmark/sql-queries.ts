@@ -13,13 +13,15 @@ import { isAuction, isBid, isPerson, type NexmarkEvent } from './model.ts';
 export const SQL_QUERIES = ['q0', 'q1', 'q2', 'q3', 'q4', 'q5', 'q7', 'q8', 'q11', 'q12'] as const;
 export type SqlQueryName = (typeof SQL_QUERIES)[number];
 
-/** Ours, for nexmark-flink's datagen table and its three views: a table per event type, with its WATERMARK. */
+/** Ours, for nexmark-flink's datagen table and its three views: a table per event type, with its WATERMARK (and a
+ * person's and an auction's id declared their table's PRIMARY KEY: the generator makes each once). */
 export const NEXMARK_DDL = `
 CREATE TABLE person (id BIGINT, name VARCHAR, emailAddress VARCHAR, creditCard VARCHAR, city VARCHAR, state VARCHAR,
-  dateTime TIMESTAMP(3), extra VARCHAR, WATERMARK FOR dateTime AS dateTime - INTERVAL '4' SECOND);
+  dateTime TIMESTAMP(3), extra VARCHAR, PRIMARY KEY (id) NOT ENFORCED,
+  WATERMARK FOR dateTime AS dateTime - INTERVAL '4' SECOND);
 CREATE TABLE auction (id BIGINT, itemName VARCHAR, description VARCHAR, initialBid BIGINT, reserve BIGINT,
   dateTime TIMESTAMP(3), expires TIMESTAMP(3), seller BIGINT, category BIGINT, extra VARCHAR,
-  WATERMARK FOR dateTime AS dateTime - INTERVAL '4' SECOND);
+  PRIMARY KEY (id) NOT ENFORCED, WATERMARK FOR dateTime AS dateTime - INTERVAL '4' SECOND);
 CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR, dateTime TIMESTAMP(3),
   extra VARCHAR, WATERMARK FOR dateTime AS dateTime - INTERVAL '4' SECOND);
 `;

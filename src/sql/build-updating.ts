@@ -196,11 +196,16 @@ export function regularJoin(
   rightKey: (row: Row) => Value,
   uid: string,
   expiry?: { l: Expiry; r: Expiry },
+  /** A side keyed on its declared PRIMARY KEY (JoinPlan.unique): once its row of a key came, the other side's rows
+   * of the key are paired with it and not kept (those that came before it are dropped then). */
+  unique?: { l: boolean; r: boolean },
 ): DataStream<Row> {
   let owner: unknown;
   let state!: ValueState<Sides>;
   const leftExpiry = expiryOf(expiry?.l);
   const rightExpiry = expiryOf(expiry?.r);
+  const uniqueL = unique?.l === true;
+  const uniqueR = unique?.r === true;
   const tagged = left
     .map((row): Tagged => ({ left: true, row }))
     .union(right.map((row): Tagged => ({ left: false, row })));
@@ -215,17 +220,33 @@ export function regularJoin(
         let s = state.get();
         const row = t.row;
         if (t.left) {
-          if (s) for (const r of s.r) ctx.emit({ l: row, r } as unknown as Row);
+          if (s && s.r.length > 0) {
+            for (const r of s.r) ctx.emit({ l: row, r } as unknown as Row);
+            // The key's only right row is kept: this row can meet no other. The key's only left row: the right
+            // rows kept met it, and can meet no other.
+            if (uniqueR) return;
+            if (uniqueL) s.r.length = s.re.length = 0;
+          }
           const until = leftExpiry(row, ctx.timestamp);
-          if (until <= ctx.watermark) return;
+          if (until <= ctx.watermark) {
+            if (s && s.l.length === 0 && s.r.length === 0) state.clear();
+            return;
+          }
           if (!s) state.set((s = { l: [], r: [], le: [], re: [] })); // updated in place from then on
           s.l.push(row);
           s.le.push(until);
           if (until !== Number.POSITIVE_INFINITY) ctx.timers.registerEventTimeTimer(coarse(until));
         } else {
-          if (s) for (const l of s.l) ctx.emit({ l, r: row } as unknown as Row);
+          if (s && s.l.length > 0) {
+            for (const l of s.l) ctx.emit({ l, r: row } as unknown as Row);
+            if (uniqueL) return;
+            if (uniqueR) s.l.length = s.le.length = 0;
+          }
           const until = rightExpiry(row, ctx.timestamp);
-          if (until <= ctx.watermark) return;
+          if (until <= ctx.watermark) {
+            if (s && s.l.length === 0 && s.r.length === 0) state.clear();
+            return;
+          }
           if (!s) state.set((s = { l: [], r: [], le: [], re: [] }));
           s.r.push(row);
           s.re.push(until);

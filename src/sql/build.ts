@@ -140,7 +140,15 @@ export async function addToPipeline(
     const leftRows = filtered(pruned(sourceOf(query.source), 'l'), join.leftWhere, 'left');
     const rightRows = filtered(pruned(sourceOf(join.right), 'r'), join.rightWhere, 'right');
     if (join.kind === 'regular') {
-      return regularJoin(leftRows, rightRows, keyOf(join.leftKeys), keyOf(join.rightKeys), uid, join.expiry);
+      return regularJoin(
+        leftRows,
+        rightRows,
+        keyOf(join.leftKeys),
+        keyOf(join.rightKeys),
+        uid,
+        join.expiry,
+        join.unique,
+      );
     }
     const left = leftRows.keyBy(keyOf(join.leftKeys) as (row: Row) => Value);
     const right = rightRows.keyBy(keyOf(join.rightKeys) as (row: Row) => Value);

@@ -88,6 +88,9 @@ export interface JoinPlan {
   /** A regular join's state expiry: each side's row is forgotten once the watermark passes its time + `afterTime`
    * or any of `columns`, when no on-time row of the other side can match it any more. */
   expiry?: Record<'l' | 'r', { afterTime?: number; columns: Compiled['eval'][] }>;
+  /** A regular join on a side's declared PRIMARY KEY (that side's table appends one row per key): once a key's row
+   * of that side came, the other side's rows of the key are paired with it and not kept. */
+  unique?: Record<'l' | 'r', boolean>;
   /** Conditions on one side only, applied before the join. */
   leftWhere?: Compiled;
   rightWhere?: Compiled;

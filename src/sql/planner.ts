@@ -835,6 +835,21 @@ function planJoin(
     );
   }
   if (lower > upper) throw source.error(at, `the join's time bounds leave no interval (${lower} ms to ${upper} ms)`);
+  // A regular join whose equal keys include each column of a side's declared PRIMARY KEY (a table, not a derived
+  // relation: its rows are appended, one per key ever): the other side's rows of a key need no state once it came.
+  const unique = (side: Side): boolean => {
+    const { table } = sides[side === 'l' ? 0 : 1];
+    if (interval || table.derived || !table.primaryKey) return false;
+    const keyed = new Set<string>();
+    for (const pair of keyPairs) {
+      const n = pair[side === 'l' ? 0 : 1];
+      if (n.class !== 'COLUMN_REF') continue;
+      const found = sideOf(n.column_names as string[], locationOf(n, at));
+      if (found.side === side) keyed.add(found.column.name);
+    }
+    return table.primaryKey.every((column) => keyed.has(column));
+  };
+  const uniqueSides = { l: unique('l'), r: unique('r') };
   const leftKeys = keyPairs.map(([l]) => compile(l, sideScope('l'), at));
   const rightKeys = keyPairs.map(([, r]) => compile(r, sideScope('r'), at));
   const all = (side: Side, scope: Scope): Compiled | undefined =>
@@ -873,6 +888,7 @@ function planJoin(
     ...(leftWhere ? { leftWhere } : {}),
     ...(rightWhere ? { rightWhere } : {}),
     ...(interval ? {} : { expiry }),
+    ...(uniqueSides.l || uniqueSides.r ? { unique: uniqueSides } : {}),
   };
   return { table: sides[0].table, join, scope: joined, ...(where ? { where } : {}) };
 }

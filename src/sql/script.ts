@@ -142,6 +142,9 @@ export interface TableDef {
   columns: ColumnDef[];
   /** The event-time column and the bound of its watermark (`WATERMARK FOR ts AS ts - INTERVAL '5' SECOND`). */
   watermark?: { column: string; boundMs: number; at: number };
+  /** `PRIMARY KEY (id) NOT ENFORCED`: no two rows of the table have equal values of these columns (the writer's
+   * promise, not checked): a regular join on them keeps the other side's rows only until the key's row came. */
+  primaryKey?: string[];
   topic: string;
   /** Partitions to create the topic with when it is missing (WITH ('partitions' = '3'); default 1). */
   partitions: number;
@@ -271,7 +274,17 @@ export function parseCreateTable(source: SqlSource, statement: Statement): Table
     const token = c.peek();
     if (isWord(token, 'WATERMARK')) {
       table.watermark = parseWatermark(c, table);
-    } else if (isWord(token, 'PRIMARY', 'CONSTRAINT', 'LIKE')) {
+    } else if (isWord(token, 'PRIMARY', 'CONSTRAINT')) {
+      if (c.accept('CONSTRAINT')) c.identifier('a constraint name');
+      const at = c.word('PRIMARY').start;
+      c.word('KEY');
+      c.symbol('(');
+      const columns: Token[] = [];
+      do columns.push(c.identifier('a column name'));
+      while (c.accept(','));
+      c.symbol(')');
+      setPrimaryKey(c, table, columns, at);
+    } else if (isWord(token, 'LIKE')) {
       throw source.unsupported(token!.start, `${token!.value.toUpperCase()} in CREATE TABLE`);
     } else {
       const name = c.identifier('a column name');
@@ -301,6 +314,11 @@ export function parseCreateTable(source: SqlSource, statement: Statement): Table
         c.word('NULL');
       }
       table.columns.push({ name: name.value, type, notNull, at: name.start });
+      if (isWord(c.peek(), 'PRIMARY')) {
+        const at = c.word('PRIMARY').start;
+        c.word('KEY');
+        setPrimaryKey(c, table, [name], at);
+      }
     }
   } while (c.accept(','));
   c.symbol(')');
@@ -308,6 +326,22 @@ export function parseCreateTable(source: SqlSource, statement: Statement): Table
   c.end();
   if (table.columns.length === 0) throw source.error(table.at, `table ${table.name} declares no columns`);
   return table;
+}
+
+/** `… PRIMARY KEY NOT ENFORCED` (Flink's syntax: a key the table's writer promises, which nothing checks). */
+function setPrimaryKey(c: Cursor, table: TableDef, columns: Token[], at: number): void {
+  if (!isWord(c.peek(), 'NOT') || !isWord(c.peek(1), 'ENFORCED')) {
+    throw c.source.unsupported(at, 'an enforced PRIMARY KEY', 'write PRIMARY KEY (column) NOT ENFORCED');
+  }
+  c.word('NOT');
+  c.word('ENFORCED');
+  if (table.primaryKey) throw c.source.error(at, `table ${table.name} declares two primary keys`);
+  for (const column of columns) {
+    if (!table.columns.some((col) => col.name === column.value)) {
+      throw c.source.error(column.start, `unknown column "${column.value}" in PRIMARY KEY`);
+    }
+  }
+  table.primaryKey = columns.map((column) => column.value);
 }
 
 function parseWatermark(c: Cursor, table: TableDef): TableDef['watermark'] {

@@ -1,0 +1,148 @@
+// A table's declared PRIMARY KEY (… NOT ENFORCED) in a regular join: parsed, recognized when the join's equal keys
+// cover it (the other side's rows then kept only until the key's row came), and results equal to the join without it,
+// whichever side comes first.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { collect, type DataStream, fromArrays, Pipeline } from '../engine/index.ts';
+import { isSluiceError } from '../errors.ts';
+import { addToPipeline, tablesRead } from './build.ts';
+import { planScript, type QueryPlan } from './planner.ts';
+import type { Row } from './types.ts';
+
+const ddl = (auctionKey: string) => `
+CREATE TABLE auction (id BIGINT, category BIGINT, dateTime TIMESTAMP(3), expires TIMESTAMP(3)${auctionKey},
+  WATERMARK FOR dateTime AS dateTime - INTERVAL '1' SECOND);
+CREATE TABLE bid (auction BIGINT, price BIGINT, dateTime TIMESTAMP(3),
+  WATERMARK FOR dateTime AS dateTime - INTERVAL '1' SECOND);
+`;
+const KEYED = ddl(', PRIMARY KEY (id) NOT ENFORCED');
+const PLAIN = ddl('');
+
+async function select(text: string): Promise<QueryPlan> {
+  return (await planScript(text, { selects: true })).selects[0]!;
+}
+
+async function refusal(text: string): Promise<string> {
+  try {
+    await planScript(text, { selects: true });
+  } catch (e) {
+    assert.ok(isSluiceError(e), String(e));
+    return (e as Error).message;
+  }
+  assert.fail('the script was accepted');
+}
+
+type Event = Row & { table: 'auction' | 'bid' };
+
+/** Runs `query` over `events` (one stream, in order), into a collecting sink: its rows. */
+async function run(script: string, events: Event[]): Promise<Row[]> {
+  const plan = await planScript(script);
+  const p = new Pipeline({ bounded: true, onError: 'fail' });
+  const all = p.source(fromArrays([events], { batchSize: 2 })) as unknown as DataStream<Event>;
+  const streams = new Map<string, DataStream<Row>>();
+  for (const table of plan.inserts.flatMap((insert) => tablesRead(insert.query))) {
+    streams.set(table.name, all.filter((e) => e.table === table.name) as unknown as DataStream<Row>);
+  }
+  const sink = collect<Row>();
+  const sinks = new Map(plan.inserts.map((insert) => [insert.sink.name, sink]));
+  await addToPipeline(p, plan, { log: {} as never, sinks, ensureTopics: false }, streams);
+  await p.run();
+  return sink.values;
+}
+
+const auction = (id: number, t: number, expires: number): Event => ({
+  table: 'auction',
+  id,
+  category: id % 2,
+  dateTime: t,
+  expires,
+});
+const bid = (a: number, price: number, t: number): Event => ({ table: 'bid', auction: a, price, dateTime: t });
+
+// Bids before their auction (kept until it comes), after it (paired, not kept), outside its lifetime, for an
+// auction that never comes, and after an auction expired.
+const EVENTS: Event[] = [
+  bid(1, 5, 1000),
+  bid(1, 7, 1100),
+  auction(1, 1000, 5000),
+  bid(1, 9, 1200),
+  bid(9, 3, 1300),
+  auction(2, 1400, 3000),
+  bid(2, 4, 1500),
+  bid(1, 11, 2000),
+  bid(2, 6, 2900),
+  bid(2, 8, 3100),
+  bid(1, 2, 4000),
+  auction(3, 6000, 20_000),
+  bid(3, 1, 10_000),
+  bid(1, 12, 10_500),
+  bid(3, 13, 12_000),
+];
+
+const sorted = (rows: Row[]) => rows.map((r) => JSON.stringify(r)).sort();
+
+describe('a regular join on a declared PRIMARY KEY', () => {
+  it('parses PRIMARY KEY … NOT ENFORCED (table and column constraints) and refuses an enforced or unknown one', async () => {
+    const table = (await select(`${KEYED}SELECT id FROM auction`)).source;
+    assert.deepEqual(table.primaryKey, ['id']);
+    const column = (await select(`CREATE TABLE t (k BIGINT PRIMARY KEY NOT ENFORCED, v BIGINT); SELECT v FROM t`))
+      .source;
+    assert.deepEqual(column.primaryKey, ['k']);
+    const named = (
+      await select(`CREATE TABLE t (a BIGINT, b BIGINT, CONSTRAINT pk PRIMARY KEY (a, b) NOT ENFORCED);
+        SELECT a FROM t`)
+    ).source;
+    assert.deepEqual(named.primaryKey, ['a', 'b']);
+    assert.match(await refusal(`CREATE TABLE t (k BIGINT, PRIMARY KEY (k)); SELECT k FROM t`), /NOT ENFORCED/);
+    assert.match(await refusal(`CREATE TABLE t (k BIGINT, PRIMARY KEY (x) NOT ENFORCED); SELECT k FROM t`), /"x"/);
+  });
+
+  it('is recognized when the equal keys cover a side key, on either side; not otherwise', async () => {
+    const q4 = `SELECT A.id, B.price FROM auction A, bid B
+      WHERE A.id = B.auction AND B.dateTime BETWEEN A.dateTime AND A.expires`;
+    assert.deepEqual((await select(`${KEYED}${q4}`)).join?.unique, { l: true, r: false });
+    const swapped = `SELECT A.id, B.price FROM bid B JOIN auction A ON B.auction = A.id`;
+    assert.deepEqual((await select(`${KEYED}${swapped}`)).join?.unique, { l: false, r: true });
+    assert.equal((await select(`${PLAIN}${q4}`)).join?.unique, undefined, 'no declared key');
+    const other = `SELECT A.id, B.price FROM auction A, bid B WHERE A.category = B.auction`;
+    assert.equal((await select(`${KEYED}${other}`)).join?.unique, undefined, 'a join on another column');
+    const view = `CREATE VIEW v AS SELECT id, category FROM auction;
+      SELECT v.id, B.price FROM v, bid B WHERE v.id = B.auction`;
+    assert.equal((await select(`${KEYED}${view}`)).join?.unique, undefined, 'a view: no declared key');
+  });
+
+  it('gives the rows of the join without it, rows before and after the key row alike (either side)', async () => {
+    const sink = `CREATE TABLE out (id BIGINT, price BIGINT) WITH ('connector' = 'blackhole');`;
+    const q4 = `INSERT INTO out SELECT A.id, B.price FROM auction A, bid B
+      WHERE A.id = B.auction AND B.dateTime BETWEEN A.dateTime AND A.expires;`;
+    const keyed = await run(`${KEYED}${sink}${q4}`, EVENTS);
+    const plain = await run(`${PLAIN}${sink}${q4}`, EVENTS);
+    const expected = [
+      [1, 5],
+      [1, 7],
+      [1, 9],
+      [1, 11],
+      [1, 2],
+      [2, 4],
+      [2, 6],
+      [3, 1],
+      [3, 13],
+    ].map(([id, price]) => ({ id, price }));
+    assert.deepEqual(sorted(plain), sorted(expected));
+    assert.deepEqual(sorted(keyed), sorted(expected));
+    const swapped = `INSERT INTO out SELECT A.id, B.price FROM bid B JOIN auction A ON B.auction = A.id;`;
+    const all = await run(`${KEYED}${sink}${swapped}`, EVENTS);
+    assert.deepEqual(sorted(all), sorted(await run(`${PLAIN}${sink}${swapped}`, EVENTS)));
+    assert.equal(all.length, 11, 'each bid of an auction that came, in its lifetime or not');
+  });
+
+  it('an aggregate over the join (MAX per auction, AVG per category) is unchanged', async () => {
+    const sink = `CREATE TABLE out (category BIGINT, final DOUBLE) WITH ('connector' = 'blackhole');`;
+    const q = `INSERT INTO out SELECT Q.category, AVG(Q.final) FROM (SELECT MAX(B.price) AS final, A.category
+      FROM auction A, bid B WHERE A.id = B.auction AND B.dateTime BETWEEN A.dateTime AND A.expires
+      GROUP BY A.id, A.category) Q GROUP BY Q.category;`;
+    const keyed = await run(`${KEYED}${sink}${q}`, EVENTS);
+    assert.deepEqual(keyed, await run(`${PLAIN}${sink}${q}`, EVENTS));
+    assert.ok(keyed.length > 0);
+  });
+});
