@@ -5,23 +5,10 @@
 import type { DataStream, ValueState } from '../engine/index.ts';
 import { type Acc, sqlAggregates } from './aggregates.ts';
 import type { AggregateCall, QueryPlan } from './planner.ts';
+import { exchangeName, KIND, type KindedRow, PREVIOUS, type Replacing, shuffle, withKind } from './rows.ts';
 import type { Row, Value } from './types.ts';
 
-/** The kind of a result row, for a keyed serving table and a retracting GROUP BY (a symbol: JSON never writes it). */
-export const KIND = Symbol('sql-row-kind');
-export type KindedRow = Row & { [KIND]?: 'insert' | 'update' | 'delete' };
-
-/** Marks a row with its kind, not enumerable: a row handed to TypeScript (sqlStream) shows its columns only. */
-export function withKind(row: KindedRow, kind: 'insert' | 'update' | 'delete'): KindedRow {
-  Object.defineProperty(row, KIND, { value: kind, enumerable: false });
-  return row;
-}
-
 const isDelete = (row: Row) => (row as KindedRow)[KIND] === 'delete';
-
-/** An updated row of a GROUP BY read by another query carries the row it replaces (one record, not two). */
-export const PREVIOUS = Symbol('sql-previous-row');
-type Replacing = Row & { [PREVIOUS]?: Row };
 
 /**
  * Before a retracting GROUP BY's WHERE and keyBy: an update whose replaced row has another key, or another WHERE
@@ -57,6 +44,8 @@ export function groupBy(
   keysOf: (row: Row) => Value[],
   project: (row: unknown) => KindedRow,
   derived: boolean,
+  /** The operator's uid: its rows move to their key's task through a repartition step of this name. */
+  uid: string,
 ): DataStream<KindedRow> {
   const aggregate = sqlAggregates(query.aggregates);
   const retract = query.retracting ? retraction(query.aggregates) : undefined;
@@ -72,7 +61,7 @@ export function groupBy(
   let owner: unknown;
   let handle!: ValueState<Acc[]>;
   let counts!: ValueState<number>;
-  return stream.keyBy(keyOf).process<KindedRow>({
+  return stream.keyBy(keyOf, shuffle(uid)).process<KindedRow>({
     processElement(row, ctx) {
       if (owner !== ctx.state) {
         owner = ctx.state;
@@ -210,7 +199,7 @@ export function regularJoin(
     .map((row): Tagged => ({ left: true, row }))
     .union(right.map((row): Tagged => ({ left: false, row })));
   return tagged
-    .keyBy((t) => (t.left ? leftKey(t.row) : rightKey(t.row)))
+    .keyBy((t) => (t.left ? leftKey(t.row) : rightKey(t.row)), { repartition: exchangeName(`${uid}-join`) })
     .process<Row>({
       processElement(t, ctx) {
         if (owner !== ctx.state) {

@@ -20,12 +20,13 @@ import {
 } from '../engine/index.ts';
 import { type ColumnType, serveTable } from '../serve/index.ts';
 import { sqlAggregates } from './aggregates.ts';
-import { groupBy, KIND, type KindedRow, regularJoin, splitUpdates, withKind } from './build-updating.ts';
+import { groupBy, regularJoin, splitUpdates } from './build-updating.ts';
 import { compositeKey, fieldReader, rowBuilder } from './codegen.ts';
 import { cumulate } from './cumulate.ts';
 import type { QueryPlan, ScriptPlan, ViewPlan } from './planner.ts';
 import { extremumPrune } from './prune.ts';
 import type { TableDef } from './script.ts';
+import { KIND, type KindedRow, shuffle, withKind } from './rows.ts';
 import { rankOrder } from './top-n.ts';
 import { type Row, readColumn, type Value } from './types.ts';
 
@@ -150,8 +151,8 @@ export async function addToPipeline(
         join.unique,
       );
     }
-    const left = leftRows.keyBy(keyOf(join.leftKeys) as (row: Row) => Value);
-    const right = rightRows.keyBy(keyOf(join.rightKeys) as (row: Row) => Value);
+    const left = leftRows.keyBy(keyOf(join.leftKeys) as (row: Row) => Value, shuffle(`${uid}-join-left`));
+    const right = rightRows.keyBy(keyOf(join.rightKeys) as (row: Row) => Value, shuffle(`${uid}-join-right`));
     return left
       .intervalJoin(right, { lower: join.lowerMs, upper: join.upperMs }, (l, r) => ({ l, r }) as unknown as Row)
       .uid(`sql-${uid}-join`);
@@ -271,7 +272,7 @@ function buildQuery(
       result: (acc) => acc,
     };
     return stream
-      .keyBy(keyOf)
+      .keyBy(keyOf, shuffle(`${uid}-rank`))
       .window(windows.tumbling(1))
       .aggregate(rows)
       .uid(`sql-${uid}-rank`)
@@ -295,7 +296,7 @@ function buildQuery(
     if (table.lateTopic !== undefined) {
       const lateness = table.allowedLatenessMs;
       onTime = stream
-        .keyBy(keyOf)
+        .keyBy(keyOf, shuffle(`${uid}-over`))
         .process<Row>({
           processElement(row, ctx) {
             if (ctx.timestamp < ctx.watermark - lateness) ctx.output('late', row);
@@ -307,8 +308,9 @@ function buildQuery(
       onTime.sideOutput<Row>('late').sinkTo(topicSink(log, table.lateTopic, table.key, 1));
     }
     const aggregate = sqlAggregates(query.aggregates);
+    // Behind the late filter the rows are with their key's task already.
     return onTime
-      .keyBy(keyOf)
+      .keyBy(keyOf, table.lateTopic === undefined ? shuffle(`${uid}-over`) : {})
       .rolling(aggregate, 'count' in over ? { count: over.count } : { time: over.timeMs })
       .uid(`sql-${uid}-over`)
       .map((r) => project({ k: keysOf(r.key), a: r.value }))
@@ -317,7 +319,9 @@ function buildQuery(
   if (!window) {
     // A regular GROUP BY: each key's accumulators in keyed state (checkpointed), its row re-emitted per record.
     const keysOfRow = (row: Row) => keyFns.map((f) => f(row));
-    return groupBy(stream, query, keyOf, keysOfRow, project, derived).uid(`sql-${uid}-group`).named('select');
+    return groupBy(stream, query, keyOf, keysOfRow, project, derived, `${uid}-group`)
+      .uid(`sql-${uid}-group`)
+      .named('select');
   }
   const assigner =
     window.kind === 'tumbling' || window.kind === 'cumulate'
@@ -329,12 +333,14 @@ function buildQuery(
   const table = query.source;
   let results: WindowResults | DataStream<WindowResult<Value, Value[]>> | undefined = reused;
   if (!results && window.kind === 'cumulate') {
-    results = cumulate(stream, keyOf, sqlAggregates(query.aggregates), window).uid(`sql-${uid}-window`);
+    results = cumulate(stream, keyOf, sqlAggregates(query.aggregates), window, `${uid}-window`).uid(
+      `sql-${uid}-window`,
+    );
     if (query.digest !== undefined) shared.set(query.digest, results);
   }
   if (!results) {
     if (window.processingTime) stream = stream.withProcessingTime();
-    let windowed = stream.keyBy(keyOf).window(assigner);
+    let windowed = stream.keyBy(keyOf, shuffle(`${uid}-window`)).window(assigner);
     if (table.allowedLatenessMs > 0) windowed = windowed.allowedLateness(table.allowedLatenessMs);
     const aggregated = windowed.aggregate(sqlAggregates(query.aggregates)).uid(`sql-${uid}-window`);
     if (table.lateTopic !== undefined) {

@@ -5,6 +5,7 @@
 // window has fired is late and dropped.
 import type { Aggregate, DataStream, ValueState, WindowResult } from '../engine/index.ts';
 import type { Acc } from './aggregates.ts';
+import { shuffle } from './rows.ts';
 import type { Row, Value } from './types.ts';
 
 interface Panes {
@@ -19,6 +20,8 @@ export function cumulate(
   keyOf: (row: Row) => Value,
   aggregate: Aggregate<Row, Acc[], Value[]>,
   window: { sizeMs: number; slideMs: number; offsetMs: number },
+  /** The operator's uid: its rows move to their key's task through a repartition step of this name. */
+  uid: string,
 ): DataStream<WindowResult<Value, Value[]>> {
   const { sizeMs: size, slideMs: step, offsetMs: offset } = window;
   let owner: unknown;
@@ -30,7 +33,7 @@ export function cumulate(
     }
     return state;
   };
-  return stream.keyBy(keyOf).process<WindowResult<Value, Value[]>>({
+  return stream.keyBy(keyOf, shuffle(uid)).process<WindowResult<Value, Value[]>>({
     processElement(row, ctx) {
       const t = ctx.timestamp;
       const pane = t - mod(t - offset, step);

@@ -124,7 +124,7 @@ describe('streaming SQL relations: a GROUP BY over a GROUP BY, run', () => {
   // Each auction's count moves from one row of the histogram to the next: a retraction under another key.
   async function histogram(where: string): Promise<Map<number, number>> {
     const { addToPipeline } = await import('./build.ts');
-    const { KIND } = await import('./build-updating.ts');
+    const { KIND } = await import('./rows.ts');
     const { collect, fromArrays, Pipeline } = await import('../engine/index.ts');
     const plan = await planScript(
       `CREATE TABLE b (auction BIGINT); SELECT n, count(*) AS c FROM (SELECT auction, count(*) AS n FROM b
