@@ -7,9 +7,22 @@ import type { Row, Value } from './types.ts';
 export type Acc = number | null | { s: number; n: number } | Set<Value> | Value;
 
 /** Every aggregate of one window GROUP BY in one accumulator array (serializable for checkpoints). */
-export function sqlAggregates(calls: AggregateCall[]): Aggregate<Row, Acc[], Value[]> {
+export function sqlAggregates(calls: AggregateCall[]): Aggregate<Row, Acc[], Value[]> & {
+  /** The results written into `out` (a scratch array: no allocation per record). */
+  resultInto(accs: Acc[], out: Value[]): Value[];
+  /** Whether the results are `values` (a GROUP BY's row unchanged by a record: nothing to emit). */
+  sameResult(accs: Acc[], values: Value[]): boolean;
+} {
   const parts = calls.map(aggregateOf);
   return {
+    resultInto: (accs, out) => {
+      for (let i = 0; i < parts.length; i++) out[i] = parts[i]!.result(accs[i]!);
+      return out;
+    },
+    sameResult: (accs, values) => {
+      for (let i = 0; i < parts.length; i++) if (parts[i]!.result(accs[i]!) !== values[i]) return false;
+      return true;
+    },
     create: () => parts.map((p) => p.create()),
     add: (accs, row) => {
       for (let i = 0; i < parts.length; i++) accs[i] = parts[i]!.add(accs[i]!, row);

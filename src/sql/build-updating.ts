@@ -61,6 +61,8 @@ export function groupBy(
   let owner: unknown;
   let handle!: ValueState<Acc[]>;
   let counts!: ValueState<number>;
+  /** The previous result's values, read before the record changes the accumulators in place (no array per record). */
+  const scratch: Value[] = [];
   return stream.keyBy(keyOf, shuffle(uid)).process<KindedRow>({
     processElement(row, ctx) {
       if (owner !== ctx.state) {
@@ -70,7 +72,7 @@ export function groupBy(
       }
       const before = handle.get();
       // The previous result's values (the accumulators change in place), projected only when emitted.
-      const previous = before !== undefined && (derived || retract) ? aggregate.result(before) : undefined;
+      const previous = before !== undefined && (derived || retract) ? aggregate.resultInto(before, scratch) : undefined;
       let accs = before ?? aggregate.create();
       if (retract) {
         // An updating input: a retraction takes its row out; a key left without rows is deleted; an update
@@ -88,23 +90,17 @@ export function groupBy(
         counts.set(n);
       } else accs = aggregate.add(accs, row);
       handle.set(accs);
-      const next = aggregate.result(accs);
       if (derived && previous) {
         // Read by another query: an unchanged row (a bid below the maximum) is no change; a changed one is
         // retracted before its new value.
-        if (sameValues(previous, next)) return;
-        const out: Replacing = rowOf(row, next, 'update');
+        if (aggregate.sameResult(accs, previous)) return;
+        const out: Replacing = rowOf(row, aggregate.result(accs), 'update');
         out[PREVIOUS] = rowOf(row, previous, 'delete');
         return ctx.emit(out);
       }
-      ctx.emit(rowOf(row, next, before === undefined ? 'insert' : 'update'));
+      ctx.emit(rowOf(row, aggregate.result(accs), before === undefined ? 'insert' : 'update'));
     },
   });
-}
-
-function sameValues(a: Value[], b: Value[]): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Takes a row out of the accumulators of count, sum and avg (the planner allows no other over updating input). */
