@@ -69,6 +69,13 @@ export interface PipelineLog {
   /** False for a log that cannot cut a partition back (a Kafka cluster): exactly-once sinks then deduplicate. */
   readonly supportsTruncate?: boolean;
   /**
+   * True for a log whose appends are acknowledged over the network once durable (a Kafka cluster, acks=all): sinks
+   * then pipeline their appends — several in flight, bounded in bytes and count, each partition's kept in order by
+   * the log — and await every one before a checkpoint's barrier is acknowledged, at flush() and at close(); a
+   * failed append fails the next write or the barrier. Left out (the embedded log): each write awaits its appends.
+   */
+  readonly pipelinesAppends?: boolean;
+  /**
    * Resolves once everything appended to `topic` is durable, appends made with `durable: false` included (a log
    * whose every acknowledged append is already durable — a Kafka cluster, acks=all — leaves it out, and then
    * sinks append durably).

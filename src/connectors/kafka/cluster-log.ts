@@ -79,6 +79,8 @@ export async function connectKafkaLog(options: KafkaLogOptions): Promise<KafkaCl
 export class KafkaClusterLog implements PipelineLog {
   /** Kafka keeps a partition's records until retention removes them: nothing can roll a partition's end back. */
   readonly supportsTruncate = false;
+  /** Sinks keep several appends in flight (see PipelineLog): each one waits for the brokers' acks=all. */
+  readonly pipelinesAppends = true;
   readonly bootstrap: string;
   private readonly topics = new Map<string, CachedTopic>();
   private readonly admin: Admin;

@@ -22,6 +22,13 @@
 // checkpoint — which recovery cuts back or replays anyway. (A crash of the process alone takes nothing: the
 // written records are in the OS's page cache.) Per-append fsyncs were a third of the cost of a scaled-out
 // pipeline's log beside its tasks: each one wakes the I/O thread, the disk and the log's owner.
+//
+// On a log whose every append waits for a network round trip and the brokers' fsync (a Kafka cluster: the log's
+// `pipelinesAppends`), write() does not wait for its appends, as a Kafka producer and Flink's KafkaSink do not:
+// several stay in flight — at most MAX_IN_FLIGHT_BYTES and MAX_IN_FLIGHT_WRITES, beyond which write() waits for
+// the oldest (backpressure) — while the log keeps each partition's in order. Every one is awaited before the
+// checkpoint's barrier is prepared (nothing the cluster has not acknowledged goes into a checkpoint), at flush()
+// and at close(); the first that fails fails the next write, the barrier, the flush or the close.
 
 import type { PipelineLog, PreparedTransaction } from '../../contracts/index.ts';
 import { type LogRecord, partitionForKey, type RecordHeader } from '../../log/index.ts';
@@ -54,6 +61,11 @@ export function logSink<T>(options: LogSinkOptions<T>): LogSinkConnector<T> {
 export const WRITER_HEADER = 'sluice.writer';
 export const SEQUENCE_HEADER = 'sluice.seq';
 
+/** Pipelined appends (see the file comment): at most this many bytes of records in flight… */
+export const MAX_IN_FLIGHT_BYTES = 16 << 20;
+/** …and this many writes (each one append per partition it touches). */
+export const MAX_IN_FLIGHT_WRITES = 16;
+
 interface SinkCheckpoint {
   topic: string;
   /** Transactional mode: the transactions prepared at the barrier, which recovery commits. */
@@ -81,6 +93,11 @@ export class LogSinkConnector<T> implements Sink<T> {
   private deferDurability = false;
   /** Set by recover() on a log with transactions: each checkpoint epoch's writes are one transaction. */
   private transactions: EpochTransactions | undefined;
+  /** Pipelined appends in flight (see the file comment), each settled to its size in bytes. */
+  private readonly inFlight = new Set<Promise<void>>();
+  private inFlightBytes = 0;
+  /** The first pipelined append that failed, and whether a call has reported it yet. */
+  private failure: { error: unknown; reported: boolean } | undefined;
   /** Replayed records that differed from what was written before the crash (see the file comment). */
   divergences = 0;
   /** Replayed records found already written and skipped. */
@@ -134,23 +151,67 @@ export class LogSinkConnector<T> implements Sink<T> {
   }
 
   async write(batch: Batch<T>): Promise<void> {
+    this.throwIfFailed();
     const { format, key } = this.options;
+    const pipelined = this.options.log.pipelinesAppends === true;
+    let bytes = 0;
     const byPartition = new Map<number, LogRecord[]>();
     for (let i = 0; i < batch.values.length; i++) {
       const value = batch.values[i]!;
       const k = key?.(value) ?? null;
       const keyBytes = k === null ? null : Buffer.isBuffer(k) ? k : Buffer.from(k);
-      const bytes = format.encode(value);
+      const encoded = format.encode(value);
       const ts = batch.timestamps[i]!;
-      const record: LogRecord = { key: keyBytes, value: bytes, timestamp: Number.isFinite(ts) ? ts : undefined };
-      if (this.writerHeader && !this.stamp(record, bytes)) continue;
+      const record: LogRecord = { key: keyBytes, value: encoded, timestamp: Number.isFinite(ts) ? ts : undefined };
+      if (this.writerHeader && !this.stamp(record, encoded)) continue;
+      bytes += encoded.length + (keyBytes?.length ?? 0);
       const partition = keyBytes === null ? this.roundRobin : partitionForKey(keyBytes, this.partitions);
       let list = byPartition.get(partition);
       if (!list) byPartition.set(partition, (list = []));
       list.push(record);
     }
     this.roundRobin = (this.roundRobin + 1) % this.partitions;
-    await Promise.all([...byPartition].map(([partition, records]) => this.appendTo(partition, records)));
+    const appends = Promise.all([...byPartition].map(([partition, records]) => this.appendTo(partition, records)));
+    if (!pipelined) {
+      await appends;
+      return;
+    }
+    this.track(appends, bytes);
+    while (
+      this.inFlight.size > 0 &&
+      (this.inFlightBytes > MAX_IN_FLIGHT_BYTES || this.inFlight.size > MAX_IN_FLIGHT_WRITES)
+    ) {
+      await Promise.race(this.inFlight);
+    }
+    this.throwIfFailed();
+  }
+
+  /** Keeps a write's appends in flight until they settle; the first failure is kept for the next call. */
+  private track(appends: Promise<unknown>, bytes: number): void {
+    this.inFlightBytes += bytes;
+    const settled: Promise<void> = appends.then(
+      () => {},
+      (error: unknown) => {
+        this.failure ??= { error, reported: false };
+      },
+    );
+    const done = settled.then(() => {
+      this.inFlight.delete(done);
+      this.inFlightBytes -= bytes;
+    });
+    this.inFlight.add(done);
+  }
+
+  /** Every pipelined append acknowledged (rejects with the first that failed). */
+  private async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+    this.throwIfFailed();
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure === undefined) return;
+    this.failure.reported = true;
+    throw this.failure.error;
   }
 
   /** Appends to one partition as this sink writes: in the epoch's transaction when it has one. */
@@ -161,6 +222,7 @@ export class LogSinkConnector<T> implements Sink<T> {
   }
 
   async flush(): Promise<void> {
+    await this.drain();
     await this.options.log.flush?.(this.options.topic);
   }
 
@@ -195,9 +257,10 @@ export class LogSinkConnector<T> implements Sink<T> {
     return true;
   }
 
-  // Every write before the barrier has been acknowledged (the pipeline drains sinks first).
+  // Every write before the barrier has returned (the pipeline drains sinks first); pipelined appends are awaited here.
   async prepareCheckpoint(checkpointId = 0): Promise<SinkCheckpoint | undefined> {
     const { log, topic } = this.options;
+    await this.drain();
     if (this.transactions) return { topic, transactions: await this.transactions.prepare(checkpointId) };
     // Before the end offsets are recorded: recovery relies on everything below them surviving a machine crash.
     if (this.deferDurability) await log.flush!(topic);
@@ -234,8 +297,11 @@ export class LogSinkConnector<T> implements Sink<T> {
     await this.cutBack(checkpoint.endOffsets);
   }
 
+  /** Awaits every pipelined append; a failure no call has reported yet fails the close. */
   async close(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
     await this.transactions?.close();
+    if (this.failure !== undefined && !this.failure.reported) this.throwIfFailed();
   }
 
   private async cutBack(endOffsets: readonly number[]): Promise<void> {
