@@ -319,7 +319,8 @@ function buildQuery(
   if (!window) {
     // A regular GROUP BY: each key's accumulators in keyed state (checkpointed), its row re-emitted per record.
     const keysOfRow = (row: Row) => keyFns.map((f) => f(row));
-    return groupBy(stream, query, keyOf, keysOfRow, project, derived, `${uid}-group`)
+    const groupKey = query.partitionKey?.eval ?? keyOf;
+    return groupBy(stream, query, groupKey, keysOfRow, project, derived, `${uid}-group`)
       .uid(`sql-${uid}-group`)
       .named('select');
   }

@@ -136,6 +136,18 @@ describe('a regular join on a declared PRIMARY KEY', () => {
     assert.equal(all.length, 11, 'each bid of an auction that came, in its lifetime or not');
   });
 
+  it('keys a GROUP BY on the declared key alone when its other keys are columns of the same table', async () => {
+    const inner = `SELECT MAX(B.price) AS final, A.category FROM auction A, bid B
+      WHERE A.id = B.auction GROUP BY A.id, A.category`;
+    const keyed = await select(`${KEYED}${inner}`);
+    assert.equal(keyed.partitionKey?.eval({ l: { id: 7, category: 1 }, r: {} }), 7);
+    assert.equal((await select(`${PLAIN}${inner}`)).partitionKey, undefined, 'no declared key');
+    const mixed = `SELECT MAX(B.price) AS final FROM auction A, bid B WHERE A.id = B.auction GROUP BY A.id, B.price`;
+    assert.equal((await select(`${KEYED}${mixed}`)).partitionKey, undefined, 'a key of the other side');
+    const single = await select(`${KEYED}SELECT id, category, count(*) AS n FROM auction GROUP BY id, category`);
+    assert.equal(single.partitionKey?.eval({ id: 3, category: 1 }), 3);
+  });
+
   it('an aggregate over the join (MAX per auction, AVG per category) is unchanged', async () => {
     const sink = `CREATE TABLE out (category BIGINT, final DOUBLE) WITH ('connector' = 'blackhole');`;
     const q = `INSERT INTO out SELECT Q.category, AVG(Q.final) FROM (SELECT MAX(B.price) AS final, A.category

@@ -76,6 +76,10 @@ export interface QueryPlan {
   /** A GROUP BY over an updating relation (a GROUP BY of a subquery): each input row replaces the one of its key,
    * retracted from the aggregates first. */
   retracting?: boolean;
+  /** A regular GROUP BY whose keys include a table's declared one-column PRIMARY KEY (of its table, or of a join
+   * side), the others columns of that same table: each value of it has one value of the others, so its rows are
+   * keyed on that column alone (a number, not a composite key). */
+  partitionKey?: Compiled;
 }
 
 /** `FROM l JOIN r ON l.k = r.k AND r.ts BETWEEN l.ts - INTERVAL … AND l.ts + INTERVAL …`: intervalJoin; without

@@ -411,7 +411,18 @@ export function planQuery(
         );
       }
     }
-    return { source: table, where, keys, aggregates, outputs, updating: true, ...(join ? { join } : {}), retracting };
+    const partitionKey = primaryKeyPartition(keys, table, join);
+    return {
+      source: table,
+      where,
+      keys,
+      aggregates,
+      outputs,
+      updating: true,
+      ...(join ? { join } : {}),
+      retracting,
+      ...(partitionKey ? { partitionKey } : {}),
+    };
   }
   if (!window) {
     if (node.having)
@@ -522,6 +533,28 @@ export function planQuery(
     updating: false,
     ...(table.derived ? {} : { digest }),
   };
+}
+
+/**
+ * A regular GROUP BY's key that determines its others: a table's declared one-column PRIMARY KEY (a table's, not a
+ * derived relation's; over a join, either side's), the other keys plain columns of that same table (a join's rows of
+ * one such value all carry the same row of that side).
+ */
+function primaryKeyPartition(keys: Compiled[], table: TableDef, join: JoinPlan | undefined): Compiled | undefined {
+  if (keys.length < 2) return undefined;
+  const tables: [TableDef, 'l' | 'r' | undefined][] = join
+    ? [
+        [table, 'l'],
+        [join.right, 'r'],
+      ]
+    : [[table, undefined]];
+  for (const [t, side] of tables) {
+    if (t.derived || t.primaryKey?.length !== 1) continue;
+    const key = keys.find((k) => k.eval === fieldReader(t.primaryKey![0]!, side));
+    const columns = new Set(t.columns.map((c) => fieldReader(c.name, side)));
+    if (key && keys.every((k) => columns.has(k.eval))) return key;
+  }
+  return undefined;
 }
 
 /** Aggregates whose accumulators take a retraction (an updating input's replaced row). */
