@@ -25,8 +25,8 @@ import { compositeKey, fieldReader, rowBuilder } from './codegen.ts';
 import { cumulate } from './cumulate.ts';
 import type { QueryPlan, ScriptPlan, ViewPlan } from './planner.ts';
 import { extremumPrune } from './prune.ts';
-import type { TableDef } from './script.ts';
 import { KIND, type KindedRow, shuffle, withKind } from './rows.ts';
+import type { TableDef } from './script.ts';
 import { rankOrder } from './top-n.ts';
 import { type Row, readColumn, type Value } from './types.ts';
 
@@ -97,7 +97,7 @@ export async function addToPipeline(
       // Only the columns its reader uses are computed (q12's view of bid needs bidder, not its PROCTIME() value).
       const query = { ...planned, outputs: planned.outputs.filter((o) => used.has(o.name)) };
       const uid = `derived-${++derivedCount}-${table.name}`;
-      const plain = !query.where && !query.window && !query.updating && !query.over && !query.join;
+      const plain = !query.where && !query.window && !query.updating && !query.over && !query.join && !query.union;
       if (plain && query.outputs.every((o) => o.eval === fieldReader(o.name))) {
         // Columns passed through under their names: the input's rows are the relation's rows (readers read by name).
         stream = sourceOf(query.source);
@@ -122,6 +122,14 @@ export async function addToPipeline(
   };
   // A join's input: the two tables' rows paired by intervalJoin as { l, r }, which WHERE and SELECT read.
   const inputOf = (query: QueryPlan, uid: string): DataStream<Row> => {
+    if (query.union) {
+      // UNION ALL: each SELECT's rows under the union's column names, merged (timestamps kept, watermark the minimum).
+      const { queries, columns } = query.union;
+      const [first, ...rest] = queries.map((q, i) =>
+        buildQuery(inputOf(q, `${uid}-union-${i + 1}`), q, columns, `${uid}-union-${i + 1}`, log, true, shared),
+      );
+      return first!.union(...rest);
+    }
     const join = query.join;
     if (!join) return sourceOf(query.source);
     const keyOf = (keys: QueryPlan['keys']) =>
@@ -389,6 +397,7 @@ function keyFunctions(query: QueryPlan): { keyOf: (row: Row) => Value; keysOf: (
 
 /** Every table a query reads, through its joins and derived relations. */
 export function tablesRead(query: QueryPlan): TableDef[] {
+  if (query.union) return query.union.queries.flatMap(tablesRead);
   const tables = [query.source, ...(query.join ? [query.join.right] : [])];
   return tables.flatMap((t) => (t.derived ? tablesRead(t.derived.query as QueryPlan) : [t]));
 }

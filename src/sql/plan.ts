@@ -80,6 +80,9 @@ export interface QueryPlan {
    * side), the others columns of that same table: each value of it has one value of the others, so its rows are
    * keyed on that column alone (a number, not a composite key). */
   partitionKey?: Compiled;
+  /** UNION ALL (union.ts): the rows of these queries, each projected to `columns` (the union's names, by
+   * position), merged as DataStream.union; `source` is the first query's and `outputs` read the columns by name. */
+  union?: { queries: QueryPlan[]; columns: string[] };
 }
 
 /** `FROM l JOIN r ON l.k = r.k AND r.ts BETWEEN l.ts - INTERVAL … AND l.ts + INTERVAL …`: intervalJoin; without

@@ -33,6 +33,7 @@ import {
 } from './script.ts';
 import { hasRowNumber, planRowNumber } from './top-n.ts';
 import { assignable, isNumeric, type SqlType } from './types.ts';
+import { planUnion } from './union.ts';
 
 /** The aggregate functions planned (DuckDB's names; Flink's APPROX_COUNT_DISTINCT, Spark's PERCENTILE_APPROX too). */
 const AGGREGATES = new Map<string, AggregateFunction>([
@@ -286,10 +287,11 @@ export function planQuery(
   start: number,
   partitionBy?: { columns: { name: string; at: number }[]; at: number },
 ): QueryPlan {
-  if (node.type !== 'SELECT_NODE') {
-    const what = node.type === 'SET_OPERATION_NODE' ? String(node.setop_type) : node.type;
-    throw source.unsupported(start, what);
+  if (node.type === 'SET_OPERATION_NODE') {
+    if (partitionBy) throw source.unsupported(partitionBy.at, 'SESSION … PARTITION BY in a UNION ALL');
+    return planUnion(source, node, tables, start, (n, scope) => planQuery(source, n, scope, start));
   }
+  if (node.type !== 'SELECT_NODE') throw source.unsupported(start, node.type);
   const ctes = (node.cte_map as { map?: unknown[] } | undefined)?.map ?? [];
   if (ctes.length > 0) {
     // WITH q AS (…): q is a view of this query.
@@ -431,7 +433,7 @@ export function planQuery(
       const outputs = selectList.flatMap((item, i) => {
         if (item.class === 'STAR')
           throw source.error(locationOf(item, start), 'SELECT * over a join: name the columns');
-        return project(source, item, i, input, table, start);
+        return project(source, item, i, input, table, start).map((o) => joinTime(o, join, table));
       });
       return { source: table, where, keys: [], aggregates: [], outputs, updating: false, join };
     }
@@ -533,6 +535,24 @@ export function planQuery(
     updating: false,
     ...(table.derived ? {} : { digest }),
   };
+}
+
+/**
+ * An interval join's row has the time of its later side (the engine's max of the two): when the bounds make one side
+ * never the earlier (upper <= 0: the left; lower >= 0: the right), a selected time column of that side still tells
+ * the row's time (a click's `ts` joined with its earlier view), so a window or a UNION ALL over the join may use it.
+ */
+function joinTime(output: OutputColumn, join: JoinPlan, left: TableDef): OutputColumn {
+  if (join.kind !== 'interval') return output;
+  const sides: ['l' | 'r', TableDef][] = [];
+  if (join.upperMs <= 0) sides.push(['l', left]);
+  if (join.lowerMs >= 0) sides.push(['r', join.right]);
+  for (const [side, table] of sides) {
+    for (const [column, offset] of timesOf(table)) {
+      if (output.eval === fieldReader(column, side)) return { ...output, timeOffset: offset };
+    }
+  }
+  return output;
 }
 
 /**
@@ -1052,9 +1072,13 @@ function windowSpec(
   const colAt = locationOf(timeCol, at);
   const processingTime = table.derived?.proctime === column;
   if (!processingTime && !table.watermark) {
+    const union = (table.derived?.query as QueryPlan | undefined)?.union;
     throw source.error(
       colAt,
-      `table ${table.name} has no event time: declare WATERMARK FOR ${column} AS ${column} - INTERVAL '5' SECOND`,
+      union
+        ? `${table.name} has no event time: a UNION ALL's column is its event time when it is each SELECT's, at the ` +
+            'same position'
+        : `table ${table.name} has no event time: declare WATERMARK FOR ${column} AS ${column} - INTERVAL '5' SECOND`,
     );
   }
   if (!processingTime && table.watermark!.column !== column) {
