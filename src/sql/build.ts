@@ -97,10 +97,11 @@ export async function addToPipeline(
       // Only the columns its reader uses are computed (q12's view of bid needs bidder, not its PROCTIME() value).
       const query = { ...planned, outputs: planned.outputs.filter((o) => used.has(o.name)) };
       const uid = `derived-${++derivedCount}-${table.name}`;
-      const plain = !query.where && !query.window && !query.updating && !query.over && !query.join && !query.union;
+      const plain = !query.where && !query.window && !query.updating && !query.over && !query.join;
       if (plain && query.outputs.every((o) => o.eval === fieldReader(o.name))) {
-        // Columns passed through under their names: the input's rows are the relation's rows (readers read by name).
-        stream = sourceOf(query.source);
+        // Columns passed through under their names: the input's rows are the relation's rows (readers read by name);
+        // a UNION ALL's are its SELECTs' rows, already under its column names.
+        stream = query.union ? inputOf(query, uid) : sourceOf(query.source);
       } else {
         const names = query.outputs.map((o) => o.name);
         stream = buildQuery(inputOf(query, uid), query, names, uid, log, true, shared);
