@@ -7,9 +7,9 @@
 //   - `ad-ctr`: per ad, in 5-minute windows sliding by a minute of event time, {ad, window_start, window_end, views,
 //     clicks, ctr}, where a click counts only when it follows its view within 10 minutes (an interval join on viewId);
 //   - `user-sessions`: per user, sessions of activity (views and clicks) separated by 30 s of silence,
-//     {user, session_start, session_end, events, kind} (a late event that bridges a session already written and
-//     the next one, still open, merges them: the earlier session comes again with kind "update"; a merged-away
-//     session is retracted with kind "delete" only when both had fired, which takes allowed lateness, not set here).
+//     {user, session_start, session_end, events, kind} (a late event merges two sessions not yet written; without
+//     allowed lateness a session's state goes when it is written, so a late event after it joins only a session
+//     still open, and every row is an "insert": "update" and "delete" rows take allowed lateness).
 // examples/clickstream.sql is this pipeline in SQL (test/sql-examples.test.ts: equal records).
 // With a serving store (`sluice dev`, `sluice run`) both also land in tables `ad_ctr` and `user_sessions`.
 import {
