@@ -92,7 +92,7 @@ export class KafkaClusterLog implements PipelineLog {
   private readonly brokers = new Map<number, { host: string; port: number }>();
   /** The Fetch version the fetcher sends: the newest the cluster and the codec (4–12) both have. */
   private fetchVersion = 12;
-  private readonly appending = new InOrder<AppendResult>();
+  private readonly appending = new InOrder();
   private closed = false;
   private readonly options: KafkaLogOptions;
   private readonly client: TransactionHost['client'];
@@ -270,7 +270,9 @@ export class KafkaClusterLog implements PipelineLog {
       });
       return Promise.reject(error);
     }
-    return this.appending.run(topic, partition, () => this.produce(topic, partition, records, options.compression));
+    return this.appending.run(topic, partition, records, (all) =>
+      this.produce(topic, partition, all, options.compression),
+    );
   }
 
   private async produce(

@@ -291,7 +291,7 @@ export class ClusterTransactionalWriter implements TransactionalWriter {
   private prepared = false;
   private fenced = false;
   private lastNumber = 0;
-  private readonly appending = new InOrder<AppendResult>();
+  private readonly appending = new InOrder();
 
   constructor(host: TransactionHost, transactionalId: string) {
     this.host = host;
@@ -323,9 +323,10 @@ export class ClusterTransactionalWriter implements TransactionalWriter {
     this.wrote = true;
     const current = this.begin();
     const key = `${topic}\u0000${partition}`;
-    const send = async (): Promise<AppendResult> => {
+    // With the appends that wait for the partition's request in flight (in-order.ts): `all` holds theirs too.
+    const send = async (all: readonly LogRecord[]): Promise<AppendResult> => {
       const open = await current;
-      const messages = toMessages(topic, partition, records);
+      const messages = toMessages(topic, partition, all);
       const sent = () => open.transaction.send({ messages, compression: options.compression });
       let result: Awaited<ReturnType<Transaction['send']>>;
       if (open.added.has(key)) result = await this.host.call(what, sent);
@@ -338,10 +339,10 @@ export class ClusterTransactionalWriter implements TransactionalWriter {
         result = await turn;
         open.added.add(key);
       }
-      const offsets = acknowledgedOffsets(result, topic, partition, records.length, what);
+      const offsets = acknowledgedOffsets(result, topic, partition, all.length, what);
       return this.host.acknowledged(topic, partition, offsets);
     };
-    return this.appending.run(topic, partition, send);
+    return this.appending.run(topic, partition, records, send);
   }
 
   /** Every append acknowledged; the transaction stays open (under its timeout) until commit() or abort(). */
