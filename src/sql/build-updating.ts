@@ -46,6 +46,9 @@ export function groupBy(
   derived: boolean,
   /** The operator's uid: its rows move to their key's task through a repartition step of this name. */
   uid: string,
+  /** When no row of a key can come any more (QueryPlan.partitionExpiry): its state is dropped once the watermark
+   * passes that (a second later, after the join upstream forgot the row). */
+  expiry?: (row: Row) => Value,
 ): DataStream<KindedRow> {
   const aggregate = sqlAggregates(query.aggregates);
   const retract = query.retracting ? retraction(query.aggregates) : undefined;
@@ -89,6 +92,10 @@ export function groupBy(
         }
         counts.set(n);
       } else accs = aggregate.add(accs, row);
+      if (before === undefined && expiry) {
+        const until = expiry(row);
+        if (until !== null) ctx.timers.registerEventTimeTimer(coarse(until as number) + 1000);
+      }
       handle.set(accs);
       if (derived && previous) {
         // Read by another query: an unchanged row (a bid below the maximum) is no change; a changed one is
@@ -99,6 +106,15 @@ export function groupBy(
         return ctx.emit(out);
       }
       ctx.emit(rowOf(row, aggregate.result(accs), before === undefined ? 'insert' : 'update'));
+    },
+    onTimer(_timestamp, ctx) {
+      if (owner !== ctx.state) {
+        owner = ctx.state;
+        handle = ctx.state.value<Acc[]>('aggregates');
+        counts = ctx.state.value<number>('rows');
+      }
+      handle.clear();
+      counts.clear();
     },
   });
 }

@@ -329,7 +329,7 @@ function buildQuery(
     // A regular GROUP BY: each key's accumulators in keyed state (checkpointed), its row re-emitted per record.
     const keysOfRow = (row: Row) => keyFns.map((f) => f(row));
     const groupKey = query.partitionKey?.eval ?? keyOf;
-    return groupBy(stream, query, groupKey, keysOfRow, project, derived, `${uid}-group`)
+    return groupBy(stream, query, groupKey, keysOfRow, project, derived, `${uid}-group`, query.partitionExpiry)
       .uid(`sql-${uid}-group`)
       .named('select');
   }

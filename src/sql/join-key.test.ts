@@ -141,6 +141,11 @@ describe('a regular join on a declared PRIMARY KEY', () => {
       WHERE A.id = B.auction GROUP BY A.id, A.category`;
     const keyed = await select(`${KEYED}${inner}`);
     assert.equal(keyed.partitionKey?.eval({ l: { id: 7, category: 1 }, r: {} }), 7);
+    assert.equal(keyed.partitionExpiry, undefined, 'the join forgets no auction: no state expiry');
+    const bounded = await select(`${KEYED}SELECT MAX(B.price) AS final, A.category FROM auction A, bid B
+      WHERE A.id = B.auction AND B.dateTime BETWEEN A.dateTime AND A.expires GROUP BY A.id, A.category`);
+    // The join forgets an auction once the watermark passes its expiry: its key's MAX can change no more then.
+    assert.equal(bounded.partitionExpiry?.({ l: { id: 7, category: 1, expires: 5000 }, r: {} }), 5000);
     assert.equal((await select(`${PLAIN}${inner}`)).partitionKey, undefined, 'no declared key');
     const mixed = `SELECT MAX(B.price) AS final FROM auction A, bid B WHERE A.id = B.auction GROUP BY A.id, B.price`;
     assert.equal((await select(`${KEYED}${mixed}`)).partitionKey, undefined, 'a key of the other side');
@@ -148,7 +153,7 @@ describe('a regular join on a declared PRIMARY KEY', () => {
     assert.equal(single.partitionKey?.eval({ id: 3, category: 1 }), 3);
   });
 
-  it('an aggregate over the join (MAX per auction, AVG per category) is unchanged', async () => {
+  it('an aggregate over the join (MAX per auction, AVG per category, its state dropped at expiry) is unchanged', async () => {
     const sink = `CREATE TABLE out (category BIGINT, final DOUBLE) WITH ('connector' = 'blackhole');`;
     const q = `INSERT INTO out SELECT Q.category, AVG(Q.final) FROM (SELECT MAX(B.price) AS final, A.category
       FROM auction A, bid B WHERE A.id = B.auction AND B.dateTime BETWEEN A.dateTime AND A.expires

@@ -80,6 +80,9 @@ export interface QueryPlan {
    * side), the others columns of that same table: each value of it has one value of the others, so its rows are
    * keyed on that column alone (a number, not a composite key). */
   partitionKey?: Compiled;
+  /** With `partitionKey` of a join side whose rows expire by columns (JoinPlan.expiry): when a key's row is forgotten
+   * by the join (no row of that key can come after, its key being unique), its GROUP BY state is dropped too. */
+  partitionExpiry?: Compiled['eval'];
   /** UNION ALL (union.ts): the rows of these queries, each projected to `columns` (the union's names, by
    * position), merged as DataStream.union; `source` is the first query's and `outputs` read the columns by name. */
   union?: { queries: QueryPlan[]; columns: string[] };

@@ -413,7 +413,9 @@ export function planQuery(
         );
       }
     }
-    const partitionKey = primaryKeyPartition(keys, table, join);
+    const partition = primaryKeyPartition(keys, table, join);
+    const partitionKey = partition?.key;
+    const partitionExpiry = partition?.side && join ? rowExpiry(join, partition.side) : undefined;
     return {
       source: table,
       where,
@@ -424,6 +426,7 @@ export function planQuery(
       ...(join ? { join } : {}),
       retracting,
       ...(partitionKey ? { partitionKey } : {}),
+      ...(partitionExpiry ? { partitionExpiry } : {}),
     };
   }
   if (!window) {
@@ -560,7 +563,11 @@ function joinTime(output: OutputColumn, join: JoinPlan, left: TableDef): OutputC
  * derived relation's; over a join, either side's), the other keys plain columns of that same table (a join's rows of
  * one such value all carry the same row of that side).
  */
-function primaryKeyPartition(keys: Compiled[], table: TableDef, join: JoinPlan | undefined): Compiled | undefined {
+function primaryKeyPartition(
+  keys: Compiled[],
+  table: TableDef,
+  join: JoinPlan | undefined,
+): { key: Compiled; side: 'l' | 'r' | undefined } | undefined {
   if (keys.length < 2) return undefined;
   const tables: [TableDef, 'l' | 'r' | undefined][] = join
     ? [
@@ -572,9 +579,25 @@ function primaryKeyPartition(keys: Compiled[], table: TableDef, join: JoinPlan |
     if (t.derived || t.primaryKey?.length !== 1) continue;
     const key = keys.find((k) => k.eval === fieldReader(t.primaryKey![0]!, side));
     const columns = new Set(t.columns.map((c) => fieldReader(c.name, side)));
-    if (key && keys.every((k) => columns.has(k.eval))) return key;
+    if (key && keys.every((k) => columns.has(k.eval))) return { key, side };
   }
   return undefined;
+}
+
+/** When a regular join forgets a joined row's `side` row, if by its columns alone (`b.ts <= a.expires`); else none. */
+function rowExpiry(join: JoinPlan, side: 'l' | 'r'): Compiled['eval'] | undefined {
+  const expiry = join.expiry?.[side];
+  if (!expiry || expiry.afterTime !== undefined || expiry.columns.length === 0) return undefined;
+  const columns = expiry.columns;
+  return (row) => {
+    const sideRow = (row as unknown as Record<'l' | 'r', typeof row>)[side];
+    let until: number | null = null;
+    for (let i = 0; i < columns.length; i++) {
+      const v = columns[i]!(sideRow) as number | null;
+      if (v !== null && (until === null || v < until)) until = v;
+    }
+    return until;
+  };
 }
 
 /** Aggregates whose accumulators take a retraction (an updating input's replaced row). */
