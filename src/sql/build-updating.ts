@@ -92,11 +92,11 @@ export function groupBy(
         }
         counts.set(n);
       } else accs = aggregate.add(accs, row);
-      if (before === undefined && expiry) {
-        const until = expiry(row);
+      if (before === undefined) {
+        handle.set(accs); // changed in place from then on
+        const until = expiry?.(row) ?? null;
         if (until !== null) ctx.timers.registerEventTimeTimer(coarse(until as number) + 1000);
       }
-      handle.set(accs);
       if (derived && previous) {
         // Read by another query: an unchanged row (a bid below the maximum) is no change; a changed one is
         // retracted before its new value.
@@ -200,6 +200,8 @@ export function regularJoin(
   /** A side keyed on its declared PRIMARY KEY (JoinPlan.unique): once its row of a key came, the other side's rows
    * of the key are paired with it and not kept (those that came before it are dropped then). */
   unique?: { l: boolean; r: boolean },
+  /** The query's WHERE over the joined row, applied as each pair is made (no filter step after the join). */
+  where?: (row: Row) => Value,
 ): DataStream<Row> {
   let owner: unknown;
   let state!: ValueState<Sides>;
@@ -222,7 +224,10 @@ export function regularJoin(
         const row = t.row;
         if (t.left) {
           if (s && s.r.length > 0) {
-            for (const r of s.r) ctx.emit({ l: row, r } as unknown as Row);
+            for (const r of s.r) {
+              const out = { l: row, r } as unknown as Row;
+              if (where === undefined || where(out) === true) ctx.emit(out);
+            }
             // The key's only right row is kept: this row can meet no other. The key's only left row: the right
             // rows kept met it, and can meet no other.
             if (uniqueR) return;
@@ -239,7 +244,10 @@ export function regularJoin(
           if (until !== Number.POSITIVE_INFINITY) ctx.timers.registerEventTimeTimer(coarse(until));
         } else {
           if (s && s.l.length > 0) {
-            for (const l of s.l) ctx.emit({ l, r: row } as unknown as Row);
+            for (const l of s.l) {
+              const out = { l, r: row } as unknown as Row;
+              if (where === undefined || where(out) === true) ctx.emit(out);
+            }
             if (uniqueL) return;
             if (uniqueR) s.l.length = s.le.length = 0;
           }

@@ -158,6 +158,7 @@ export async function addToPipeline(
         uid,
         join.expiry,
         join.unique,
+        query.where?.eval,
       );
     }
     const left = leftRows.keyBy(keyOf(join.leftKeys) as (row: Row) => Value, shuffle(`${uid}-join-left`));
@@ -258,7 +259,8 @@ function buildQuery(
   );
   let stream = input;
   if (query.retracting) stream = splitUpdates(stream, keyFunctions(query).keyOf, query.where?.eval);
-  if (query.where && !reused) {
+  // A regular join applies its WHERE as it pairs its rows (build-updating.ts).
+  if (query.where && !reused && query.join?.kind !== 'regular') {
     const where = query.where.eval;
     stream = stream.filter((row) => where(row) === true).named('where');
   }
