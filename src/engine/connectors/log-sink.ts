@@ -202,8 +202,8 @@ export class LogSinkConnector<T> implements Sink<T> {
     this.inFlight.add(done);
   }
 
-  /** Every pipelined append acknowledged (rejects with the first that failed). */
-  private async drain(): Promise<void> {
+  /** Every pipelined append acknowledged (rejects with the first that failed); at once on other logs. */
+  async drain(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.all(this.inFlight);
     this.throwIfFailed();
   }

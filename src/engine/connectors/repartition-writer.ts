@@ -94,6 +94,7 @@ export class RepartitionWriter implements Sink<ShuffleRecord> {
   async flush(): Promise<void> {
     this.sendMarkers();
     await this.settled();
+    await this.records.drain(); // pipelined appends (a Kafka cluster): acknowledged, or the flush fails
   }
 
   async prepareCheckpoint(checkpointId: number): Promise<WriterCheckpoint> {
