@@ -6,6 +6,7 @@
 
 export type {
   KeyedContext,
+  KeyedCoProcessFunction,
   KeyedProcessFunction,
   KeyedState,
   ListState,
@@ -23,6 +24,7 @@ export {
   type Batch,
   bytes,
   type CheckpointOptions,
+  ConnectedKeyedStreams,
   DataStream,
   DEFAULT_IDLE_TIMEOUT_MS,
   type DeadLetter,

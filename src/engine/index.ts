@@ -39,7 +39,12 @@ export {
   type PipelineHistorySnapshot,
   type RestartRecord,
 } from './history.ts';
-export type { KeyedContext, KeyedProcessFunction, TimerService } from './operators/keyed-process.ts';
+export type {
+  KeyedContext,
+  KeyedCoProcessFunction,
+  KeyedProcessFunction,
+  TimerService,
+} from './operators/keyed-process.ts';
 export type { RollingResult } from './operators/rolling.ts';
 export type { ProcessContext } from './operators/stateless.ts';
 export type { WatermarkStrategy } from './operators/timestamps.ts';
@@ -63,7 +68,14 @@ export {
 } from './pipeline.ts';
 export type { RepartitionOptions } from './repartition.ts';
 export type { KeyedState, ListState, MapState, StateOptions, ValueState } from './state.ts';
-export { DataStream, JoinedStream, KeyedStream, WindowedStream, WindowResultStream } from './stream.ts';
+export {
+  ConnectedKeyedStreams,
+  DataStream,
+  JoinedStream,
+  KeyedStream,
+  WindowedStream,
+  WindowResultStream,
+} from './stream.ts';
 export {
   applyTrigger,
   type MicroBatchSource,

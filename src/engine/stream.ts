@@ -7,7 +7,12 @@ import { type Duration, toMillis } from './duration.ts';
 import type { PipelineGraph } from './graph.ts';
 import type { Node } from './node.ts';
 import { EnrichJoinOperator, IntervalJoinOperator, WindowJoinOperator } from './operators/joins.ts';
-import { type KeyedProcessFunction, KeyedProcessOperator } from './operators/keyed-process.ts';
+import {
+  type KeyedCoProcessFunction,
+  KeyedCoProcessOperator,
+  type KeyedProcessFunction,
+  KeyedProcessOperator,
+} from './operators/keyed-process.ts';
 import { RollingOperator, type RollingResult } from './operators/rolling.ts';
 import { SessionWindowOperator } from './operators/session-window.ts';
 import {
@@ -145,6 +150,11 @@ export class KeyedStream<T, K> {
     return attach(this.stream, 'keyed-process', new KeyedProcessOperator(this.key, fn));
   }
 
+  /** Connects this keyed stream with another of the same key type, for a two-input keyed process function. */
+  connect<U>(other: KeyedStream<U, K>): ConnectedKeyedStreams<T, U, K> {
+    return new ConnectedKeyedStreams(this, other);
+  }
+
   /** An aggregate over each key's last `count` records or last `time` of event time, emitted on every record. */
   rolling<Acc, R>(
     aggregate: Aggregate<T, Acc, R>,
@@ -212,6 +222,31 @@ export class KeyedStream<T, K> {
         ? new TemporalJoinOperator<T, U, K, O>(this.key, table.key, combine, options.isDelete)
         : new EnrichJoinOperator<T, U, K, O>(this.key, table.key, combine, options.isDelete);
     return attachTwo(this.stream, table.stream, options.time === 'event' ? 'temporal-join' : 'enrich', operator);
+  }
+}
+
+/** Two keyed streams of one key type (`a.connect(b)`), processed together with keyed state shared per key. */
+export class ConnectedKeyedStreams<T1, T2, K> {
+  private readonly first: KeyedStream<T1, K>;
+  private readonly second: KeyedStream<T2, K>;
+
+  constructor(first: KeyedStream<T1, K>, second: KeyedStream<T2, K>) {
+    this.first = first;
+    this.second = second;
+  }
+
+  /**
+   * The first stream's records go to `processElement1`, the second's to `processElement2`, each with its key's
+   * state and timers — the same state for a key whichever input its records come from (Flink's
+   * KeyedCoProcessFunction).
+   */
+  process<O>(fn: KeyedCoProcessFunction<K, T1, T2, O>): DataStream<O> {
+    return attachTwo(
+      this.first.stream,
+      this.second.stream,
+      'keyed-co-process',
+      new KeyedCoProcessOperator<K, T1, T2, O>(this.first.key, this.second.key, fn),
+    );
   }
 }
 

@@ -2,10 +2,10 @@
 // result read by another query retracts its previous row first, and a GROUP BY over such a result takes the
 // retractions out of its aggregates) and a regular join (both sides kept per key, each record paired with the other
 // side's records so far).
-import type { DataStream, ValueState } from '../engine/index.ts';
+import type { DataStream, KeyedContext, ValueState } from '../engine/index.ts';
 import { type Acc, sqlAggregates } from './aggregates.ts';
 import type { AggregateCall, QueryPlan } from './planner.ts';
-import { exchangeName, KIND, type KindedRow, PREVIOUS, type Replacing, shuffle, withKind } from './rows.ts';
+import { KIND, type KindedRow, PREVIOUS, type Replacing, shuffle, withKind } from './rows.ts';
 import type { Row, Value } from './types.ts';
 
 const isDelete = (row: Row) => (row as KindedRow)[KIND] === 'delete';
@@ -152,10 +152,6 @@ function retraction(calls: AggregateCall[]): (accs: Acc[], row: Row) => Acc[] {
   };
 }
 
-interface Tagged {
-  left: boolean;
-  row: Row;
-}
 /** Each side's rows of a key, and when each expires (Infinity: never). */
 interface Sides {
   l: Row[];
@@ -209,64 +205,65 @@ export function regularJoin(
   const rightExpiry = expiryOf(expiry?.r);
   const uniqueL = unique?.l === true;
   const uniqueR = unique?.r === true;
-  const tagged = left
-    .map((row): Tagged => ({ left: true, row }))
-    .union(right.map((row): Tagged => ({ left: false, row })));
-  return tagged
-    .keyBy((t) => (t.left ? leftKey(t.row) : rightKey(t.row)), { repartition: exchangeName(`${uid}-join`) })
+  const sidesOf = (ctx: KeyedContext<Value, Row>): ValueState<Sides> => {
+    if (owner !== ctx.state) {
+      owner = ctx.state;
+      state = ctx.state.value<Sides>('sides');
+    }
+    return state;
+  };
+  // Each side keyed (and, scaled out, moved to the task of its key) on its own; one two-input operator holds both.
+  const leftKeyed = left.keyBy(leftKey, shuffle(`${uid}-join-left`));
+  const rightKeyed = right.keyBy(rightKey, shuffle(`${uid}-join-right`));
+  return leftKeyed
+    .connect(rightKeyed)
     .process<Row>({
-      processElement(t, ctx) {
-        if (owner !== ctx.state) {
-          owner = ctx.state;
-          state = ctx.state.value<Sides>('sides');
-        }
+      processElement1(row, ctx) {
+        const state = sidesOf(ctx);
         let s = state.get();
-        const row = t.row;
-        if (t.left) {
-          if (s && s.r.length > 0) {
-            for (const r of s.r) {
-              const out = { l: row, r } as unknown as Row;
-              if (where === undefined || where(out) === true) ctx.emit(out);
-            }
-            // The key's only right row is kept: this row can meet no other. The key's only left row: the right
-            // rows kept met it, and can meet no other.
-            if (uniqueR) return;
-            if (uniqueL) s.r.length = s.re.length = 0;
+        if (s && s.r.length > 0) {
+          for (const r of s.r) {
+            const out = { l: row, r } as unknown as Row;
+            if (where === undefined || where(out) === true) ctx.emit(out);
           }
-          const until = leftExpiry(row, ctx.timestamp);
-          if (until <= ctx.watermark) {
-            if (s && s.l.length === 0 && s.r.length === 0) state.clear();
-            return;
-          }
-          if (!s) state.set((s = { l: [], r: [], le: [], re: [] })); // updated in place from then on
-          s.l.push(row);
-          s.le.push(until);
-          if (until !== Number.POSITIVE_INFINITY) ctx.timers.registerEventTimeTimer(coarse(until));
-        } else {
-          if (s && s.l.length > 0) {
-            for (const l of s.l) {
-              const out = { l, r: row } as unknown as Row;
-              if (where === undefined || where(out) === true) ctx.emit(out);
-            }
-            if (uniqueL) return;
-            if (uniqueR) s.l.length = s.le.length = 0;
-          }
-          const until = rightExpiry(row, ctx.timestamp);
-          if (until <= ctx.watermark) {
-            if (s && s.l.length === 0 && s.r.length === 0) state.clear();
-            return;
-          }
-          if (!s) state.set((s = { l: [], r: [], le: [], re: [] }));
-          s.r.push(row);
-          s.re.push(until);
-          if (until !== Number.POSITIVE_INFINITY) ctx.timers.registerEventTimeTimer(coarse(until));
+          // The key's only right row is kept: this row can meet no other. The key's only left row: the right
+          // rows kept met it, and can meet no other.
+          if (uniqueR) return;
+          if (uniqueL) s.r.length = s.re.length = 0;
         }
+        const until = leftExpiry(row, ctx.timestamp);
+        if (until <= ctx.watermark) {
+          if (s && s.l.length === 0 && s.r.length === 0) state.clear();
+          return;
+        }
+        if (!s) state.set((s = { l: [], r: [], le: [], re: [] })); // updated in place from then on
+        s.l.push(row);
+        s.le.push(until);
+        if (until !== Number.POSITIVE_INFINITY) ctx.timers.registerEventTimeTimer(coarse(until));
+      },
+      processElement2(row, ctx) {
+        const state = sidesOf(ctx);
+        let s = state.get();
+        if (s && s.l.length > 0) {
+          for (const l of s.l) {
+            const out = { l, r: row } as unknown as Row;
+            if (where === undefined || where(out) === true) ctx.emit(out);
+          }
+          if (uniqueL) return;
+          if (uniqueR) s.l.length = s.le.length = 0;
+        }
+        const until = rightExpiry(row, ctx.timestamp);
+        if (until <= ctx.watermark) {
+          if (s && s.l.length === 0 && s.r.length === 0) state.clear();
+          return;
+        }
+        if (!s) state.set((s = { l: [], r: [], le: [], re: [] }));
+        s.r.push(row);
+        s.re.push(until);
+        if (until !== Number.POSITIVE_INFINITY) ctx.timers.registerEventTimeTimer(coarse(until));
       },
       onTimer(timestamp, ctx) {
-        if (owner !== ctx.state) {
-          owner = ctx.state;
-          state = ctx.state.value<Sides>('sides');
-        }
+        const state = sidesOf(ctx);
         const s = state.get();
         if (!s) return;
         const keep = (rows: Row[], until: number[]) => {

@@ -25,9 +25,17 @@ const LEGACY_CLASS_KINDS: Readonly<Record<string, readonly string[]>> = {
   RepartitionOperator: ['repartition'],
 };
 
+/** Kinds whose state another kind restores as is: a two-input keyed process operator's state is a one-input one's
+ * (SQL's regular join ran as one keyed-process over its two sides unioned before it had its own kind). */
+const STATE_COMPATIBLE_KINDS: Readonly<Record<string, readonly string[]>> = {
+  'keyed-process': ['keyed-co-process'],
+};
+
 /** Whether state saved by an operator of kind `saved` (a kind, or an older checkpoint's class name) fits `current`. */
 export function sameKind(saved: string, current: string): boolean {
-  return (
-    saved === current || (Object.hasOwn(LEGACY_CLASS_KINDS, saved) && LEGACY_CLASS_KINDS[saved]!.includes(current))
-  );
+  if (saved === current) return true;
+  if (Object.hasOwn(LEGACY_CLASS_KINDS, saved)) {
+    return LEGACY_CLASS_KINDS[saved]!.some((kind) => kind === current || sameKind(kind, current));
+  }
+  return Object.hasOwn(STATE_COMPATIBLE_KINDS, saved) && STATE_COMPATIBLE_KINDS[saved]!.includes(current);
 }

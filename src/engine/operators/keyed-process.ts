@@ -29,11 +29,23 @@ export interface KeyedProcessFunction<K, I, O> {
   onTimer?(timestamp: number, ctx: KeyedContext<K, O> & { readonly timeDomain: 'event' | 'processing' }): void;
 }
 
+/**
+ * KeyedCoProcessFunction: a user function over two keyed streams of the same key type (`a.connect(b).process(fn)`),
+ * with keyed state and timers shared by both inputs — a key's state set by one input's records is what the other's
+ * see.
+ */
+export interface KeyedCoProcessFunction<K, I1, I2, O> {
+  processElement1(value: I1, ctx: KeyedContext<K, O>): void;
+  processElement2(value: I2, ctx: KeyedContext<K, O>): void;
+  onTimer?(timestamp: number, ctx: KeyedContext<K, O> & { readonly timeDomain: 'event' | 'processing' }): void;
+}
+
 type Domain = 'event' | 'processing';
 
-export class KeyedProcessOperator<K, I, O> implements Operator<I, O> {
-  readonly kind = 'keyed-process';
-  private ctx!: OperatorContext<O>;
+/** Keyed state, timers and their checkpoints, common to the one- and two-input keyed process operators. */
+abstract class KeyedTimersOperator<K, I, O> implements Operator<I, O> {
+  abstract readonly kind: string;
+  protected ctx!: OperatorContext<O>;
   private readonly backend = new KeyedStateBackend<K>(() => this.ctx.processingTime());
   private readonly heaps = { event: new MinHeap<K>(), processing: new MinHeap<K>() };
   /** Registered timers per domain: key → timestamps (dedupes and supports delete). */
@@ -42,16 +54,12 @@ export class KeyedProcessOperator<K, I, O> implements Operator<I, O> {
     processing: new StateTable<K, Set<number>>(),
   };
   private currentKey!: K;
-  private currentTimestamp = 0;
+  protected currentTimestamp = 0;
   private domain: Domain = 'event';
-  private keyedContext!: KeyedContext<K, O> & { timeDomain: Domain };
-  private readonly keyOf: (value: I) => K;
-  private readonly fn: KeyedProcessFunction<K, I, O>;
+  protected keyedContext!: KeyedContext<K, O> & { timeDomain: Domain };
 
-  constructor(keyOf: (value: I) => K, fn: KeyedProcessFunction<K, I, O>) {
-    this.keyOf = keyOf;
-    this.fn = fn;
-  }
+  abstract processBatch(batch: Batch<I>, input: number): void;
+  protected abstract timer(timestamp: number, ctx: KeyedContext<K, O> & { readonly timeDomain: Domain }): void;
 
   open(ctx: OperatorContext<O>): void {
     this.ctx = ctx;
@@ -90,22 +98,9 @@ export class KeyedProcessOperator<K, I, O> implements Operator<I, O> {
     };
   }
 
-  private setKey(key: K): void {
+  protected setKey(key: K): void {
     this.currentKey = key;
     this.backend.currentKey = key;
-  }
-
-  processBatch(batch: Batch<I>): void {
-    for (let i = 0; i < batch.values.length; i++) {
-      const value = batch.values[i]!;
-      this.currentTimestamp = batch.timestamps[i]!;
-      try {
-        this.setKey(this.keyOf(value));
-        this.fn.processElement(value, this.keyedContext);
-      } catch (error) {
-        this.ctx.deadLetter(error, value, this.currentTimestamp);
-      }
-    }
   }
 
   private fireTimers(domain: Domain, upTo: number): void {
@@ -120,7 +115,7 @@ export class KeyedProcessOperator<K, I, O> implements Operator<I, O> {
       this.currentTimestamp = timestamp;
       this.domain = domain;
       try {
-        this.fn.onTimer?.(timestamp, this.keyedContext);
+        this.timer(timestamp, this.keyedContext);
       } catch (error) {
         this.ctx.deadLetter(error, { timer: timestamp, key }, timestamp);
       }
@@ -156,5 +151,88 @@ export class KeyedProcessOperator<K, I, O> implements Operator<I, O> {
 
   stateSize(): number {
     return this.backend.size() + this.heaps.event.size + this.heaps.processing.size;
+  }
+}
+
+export class KeyedProcessOperator<K, I, O> extends KeyedTimersOperator<K, I, O> {
+  readonly kind = 'keyed-process';
+  private readonly keyOf: (value: I) => K;
+  private readonly fn: KeyedProcessFunction<K, I, O>;
+
+  constructor(keyOf: (value: I) => K, fn: KeyedProcessFunction<K, I, O>) {
+    super();
+    this.keyOf = keyOf;
+    this.fn = fn;
+  }
+
+  processBatch(batch: Batch<I>): void {
+    for (let i = 0; i < batch.values.length; i++) {
+      const value = batch.values[i]!;
+      this.currentTimestamp = batch.timestamps[i]!;
+      try {
+        this.setKey(this.keyOf(value));
+        this.fn.processElement(value, this.keyedContext);
+      } catch (error) {
+        this.ctx.deadLetter(error, value, this.currentTimestamp);
+      }
+    }
+  }
+
+  protected timer(timestamp: number, ctx: KeyedContext<K, O> & { readonly timeDomain: Domain }): void {
+    this.fn.onTimer?.(timestamp, ctx);
+  }
+}
+
+/**
+ * The two-input keyed process operator (`a.connect(b).process(fn)`): input 0's records go to processElement1, input
+ * 1's to processElement2, each under its key; state and timers are per key across both. Its checkpoint is a
+ * KeyedProcessOperator's (keyed state and the two timer domains).
+ */
+export class KeyedCoProcessOperator<K, I1, I2, O> extends KeyedTimersOperator<K, I1 | I2, O> {
+  readonly kind = 'keyed-co-process';
+  private readonly keyOf1: (value: I1) => K;
+  private readonly keyOf2: (value: I2) => K;
+  private readonly fn: KeyedCoProcessFunction<K, I1, I2, O>;
+
+  constructor(keyOf1: (value: I1) => K, keyOf2: (value: I2) => K, fn: KeyedCoProcessFunction<K, I1, I2, O>) {
+    super();
+    this.keyOf1 = keyOf1;
+    this.keyOf2 = keyOf2;
+    this.fn = fn;
+  }
+
+  processBatch(batch: Batch<I1 | I2>, input: number): void {
+    const { values, timestamps } = batch;
+    const fn = this.fn;
+    const ctx = this.keyedContext;
+    if (input === 0) {
+      const keyOf = this.keyOf1;
+      for (let i = 0; i < values.length; i++) {
+        const value = values[i] as I1;
+        this.currentTimestamp = timestamps[i]!;
+        try {
+          this.setKey(keyOf(value));
+          fn.processElement1(value, ctx);
+        } catch (error) {
+          this.ctx.deadLetter(error, value, this.currentTimestamp);
+        }
+      }
+    } else {
+      const keyOf = this.keyOf2;
+      for (let i = 0; i < values.length; i++) {
+        const value = values[i] as I2;
+        this.currentTimestamp = timestamps[i]!;
+        try {
+          this.setKey(keyOf(value));
+          fn.processElement2(value, ctx);
+        } catch (error) {
+          this.ctx.deadLetter(error, value, this.currentTimestamp);
+        }
+      }
+    }
+  }
+
+  protected timer(timestamp: number, ctx: KeyedContext<K, O> & { readonly timeDomain: Domain }): void {
+    this.fn.onTimer?.(timestamp, ctx);
   }
 }
