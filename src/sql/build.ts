@@ -114,8 +114,9 @@ export async function addToPipeline(
         p.source(logSource({ log, topic: table.topic, format: json(rowDecoder(table)), from: table.startup }));
       const wm = table.watermark;
       if (wm) {
-        const column = wm.column;
-        stream = stream.withTimestamps((row) => row[column] as number, watermarks.boundedOutOfOrderness(wm.boundMs));
+        // A generated `row.<column>` (a named load with its own inline cache, not a keyed `row[column]`).
+        const time = fieldReader(wm.column) as (row: Row) => number;
+        stream = stream.withTimestamps(time, watermarks.boundedOutOfOrderness(wm.boundMs));
       }
       sources.set(table, stream);
     }

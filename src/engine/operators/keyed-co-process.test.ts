@@ -160,4 +160,39 @@ describe('keyed co-process functions', () => {
     assert.ok(sameKind('KeyedProcessOperator', 'keyed-co-process'));
     assert.ok(!sameKind('keyed-co-process', 'keyed-process'));
   });
+
+  it('keep several timers of a key, deleted ones not fired, across a snapshot', () => {
+    const fn: KeyedCoProcessFunction<string, string, string, string> = {
+      processElement1(_v, ctx) {
+        ctx.timers.registerEventTimeTimer(10);
+        ctx.timers.registerEventTimeTimer(20);
+        ctx.timers.registerEventTimeTimer(30);
+        ctx.timers.registerEventTimeTimer(20);
+      },
+      processElement2(_v, ctx) {
+        ctx.timers.deleteEventTimeTimer(20);
+      },
+      onTimer(timestamp, ctx) {
+        ctx.emit(`${ctx.key}@${timestamp}`);
+      },
+    };
+    const make = () =>
+      new KeyedCoProcessOperator(
+        (v: string) => v,
+        (v: string) => v,
+        fn,
+      );
+    const h = new OperatorHarness<string, string>(make(), { inputs: 2 });
+    h.process([['a', 1]], 0);
+    h.process([['b', 1]], 0);
+    h.process([['a', 2]], 1);
+    h.watermark(10);
+    assert.deepEqual(h.values(), ['a@10', 'b@10']);
+    const saved = structuredClone(h.snapshot());
+    const again = make();
+    const h2 = new OperatorHarness<string, string>(again, { inputs: 2 });
+    again.restore(saved);
+    h2.watermark(30);
+    assert.deepEqual(h2.values().sort(), ['a@30', 'b@20', 'b@30']);
+  });
 });

@@ -41,6 +41,8 @@ export interface KeyedCoProcessFunction<K, I1, I2, O> {
 }
 
 type Domain = 'event' | 'processing';
+/** A key's timers in one domain: one timestamp, or several. */
+type Timers = number | Set<number>;
 
 /** Keyed state, timers and their checkpoints, common to the one- and two-input keyed process operators. */
 abstract class KeyedTimersOperator<K, I, O> implements Operator<I, O> {
@@ -48,10 +50,11 @@ abstract class KeyedTimersOperator<K, I, O> implements Operator<I, O> {
   protected ctx!: OperatorContext<O>;
   private readonly backend = new KeyedStateBackend<K>(() => this.ctx.processingTime());
   private readonly heaps = { event: new MinHeap<K>(), processing: new MinHeap<K>() };
-  /** Registered timers per domain: key → timestamps (dedupes and supports delete). */
+  /** Registered timers per domain: key → its timestamp, or a set of them when it has several (dedupes and supports
+   * delete; most keys have one timer at a time, held without a Set). */
   private readonly registered = {
-    event: new StateTable<K, Set<number>>(),
-    processing: new StateTable<K, Set<number>>(),
+    event: new StateTable<K, Timers>(),
+    processing: new StateTable<K, Timers>(),
   };
   private currentKey!: K;
   protected currentTimestamp = 0;
@@ -65,14 +68,27 @@ abstract class KeyedTimersOperator<K, I, O> implements Operator<I, O> {
     this.ctx = ctx;
     const self = this;
     const register = (domain: Domain, timestamp: number) => {
-      let set = self.registered[domain].get(self.currentKey);
-      if (!set) self.registered[domain].put(self.currentKey, (set = new Set()));
-      if (set.has(timestamp)) return;
-      set.add(timestamp);
-      self.heaps[domain].push(timestamp, self.currentKey);
+      const table = self.registered[domain];
+      const key = self.currentKey;
+      const timers = table.get(key);
+      if (timers === undefined) table.put(key, timestamp);
+      else if (typeof timers === 'number') {
+        if (timers === timestamp) return;
+        table.put(key, new Set([timers, timestamp]));
+      } else {
+        if (timers.has(timestamp)) return;
+        timers.add(timestamp);
+      }
+      self.heaps[domain].push(timestamp, key);
     };
-    const remove = (domain: Domain, timestamp: number) =>
-      self.registered[domain].get(self.currentKey)?.delete(timestamp);
+    const remove = (domain: Domain, timestamp: number) => {
+      const table = self.registered[domain];
+      const timers = table.get(self.currentKey);
+      if (timers === undefined) return;
+      if (typeof timers === 'number') {
+        if (timers === timestamp) table.delete(self.currentKey);
+      } else if (timers.delete(timestamp) && timers.size === 0) table.delete(self.currentKey);
+    };
     this.keyedContext = {
       get key() {
         return self.currentKey;
@@ -108,9 +124,16 @@ abstract class KeyedTimersOperator<K, I, O> implements Operator<I, O> {
     while (heap.size > 0 && heap.peekPriority() <= upTo) {
       const timestamp = heap.peekPriority();
       const key = heap.pop()!;
-      const set = this.registered[domain].get(key);
-      if (!set?.delete(timestamp)) continue; // deleted meanwhile
-      if (set.size === 0) this.registered[domain].delete(key);
+      const table = this.registered[domain];
+      const timers = table.get(key);
+      if (timers === undefined) continue; // deleted meanwhile
+      if (typeof timers === 'number') {
+        if (timers !== timestamp) continue;
+        table.delete(key);
+      } else {
+        if (!timers.delete(timestamp)) continue;
+        if (timers.size === 0) table.delete(key);
+      }
       this.setKey(key);
       this.currentTimestamp = timestamp;
       this.domain = domain;
@@ -133,7 +156,7 @@ abstract class KeyedTimersOperator<K, I, O> implements Operator<I, O> {
   }
 
   snapshot(): unknown {
-    const timers = (domain: Domain) => this.registered[domain].snapshot((set) => [...set]);
+    const timers = (domain: Domain) => this.registered[domain].snapshot((t) => (typeof t === 'number' ? [t] : [...t]));
     return { state: this.backend.snapshot(), event: timers('event'), processing: timers('processing') };
   }
 
@@ -144,8 +167,11 @@ abstract class KeyedTimersOperator<K, I, O> implements Operator<I, O> {
     this.backend.restore(s.state);
     for (const domain of ['event', 'processing'] as const) {
       const registered = this.registered[domain];
-      registered.restore(s[domain], (list: number[]) => new Set(list));
-      for (const [key, set] of registered.entries()) for (const ts of set) this.heaps[domain].push(ts, key);
+      registered.restore(s[domain], (list: number[]) => (list.length === 1 ? list[0]! : new Set(list)));
+      for (const [key, t] of registered.entries()) {
+        if (typeof t === 'number') this.heaps[domain].push(t, key);
+        else for (const ts of t) this.heaps[domain].push(ts, key);
+      }
     }
   }
 
