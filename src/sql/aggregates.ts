@@ -32,7 +32,11 @@ export function sqlAggregates(calls: AggregateCall[]): Aggregate<Row, Acc[], Val
       for (let i = 0; i < parts.length; i++) a[i] = parts[i]!.merge(a[i]!, b[i]!);
       return a;
     },
-    result: (accs) => parts.map((p, i) => p.result(accs[i]!)),
+    result: (accs) => {
+      const out: Value[] = [];
+      for (let i = 0; i < parts.length; i++) out.push(parts[i]!.result(accs[i]!));
+      return out;
+    },
   };
 }
 

@@ -330,7 +330,11 @@ function buildQuery(
   }
   if (!window) {
     // A regular GROUP BY: each key's accumulators in keyed state (checkpointed), its row re-emitted per record.
-    const keysOfRow = (row: Row) => keyFns.map((f) => f(row));
+    const keysOfRow = (row: Row) => {
+      const keys: Value[] = [];
+      for (let i = 0; i < keyFns.length; i++) keys.push(keyFns[i]!(row));
+      return keys;
+    };
     const groupKey = query.partitionKey?.eval ?? keyOf;
     return groupBy(stream, query, groupKey, keysOfRow, project, derived, `${uid}-group`, query.partitionExpiry)
       .uid(`sql-${uid}-group`)

@@ -11,9 +11,16 @@ export const KIND = Symbol('sql-row-kind');
 export type RowKind = 'insert' | 'update' | 'delete';
 export type KindedRow = Row & { [KIND]?: RowKind };
 
+/** The property descriptor of each kind, made once (not one object per row). */
+const KIND_DESCRIPTORS: Readonly<Record<RowKind, PropertyDescriptor>> = {
+  insert: Object.freeze({ value: 'insert', enumerable: false }),
+  update: Object.freeze({ value: 'update', enumerable: false }),
+  delete: Object.freeze({ value: 'delete', enumerable: false }),
+};
+
 /** Marks a row with its kind, not enumerable: a row handed to TypeScript (sqlStream) shows its columns only. */
 export function withKind(row: KindedRow, kind: RowKind): KindedRow {
-  Object.defineProperty(row, KIND, { value: kind, enumerable: false });
+  Object.defineProperty(row, KIND, KIND_DESCRIPTORS[kind]);
   return row;
 }
 
