@@ -8,66 +8,27 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { it } from 'node:test';
-import type { Kafka } from 'kafkajs';
-import { buildWindowedCounts, type Event, type WindowTotal } from '../examples/windowed-counts.ts';
-import { openLog } from '../src/log/index.ts';
+import type { Event } from '../examples/windowed-counts.ts';
 import { sluice } from '../support/processes.ts';
-import { eventually, progresses } from './helpers/broker.ts';
 import {
-  appendKeyed,
-  EVENT_MS,
-  produceKeyed,
-  readTopic,
-  scaleTestResources,
-  startClusterBroker,
-  startMember,
-  tasksOf,
-} from './helpers/scale.ts';
+  batch as batchOf,
+  beforeClosing,
+  closing,
+  PARTITIONS,
+  PIPELINE,
+  produce,
+  reference as referenceOf,
+  totals,
+} from './fixtures/windowed-counts-scale.ts';
+import { eventually, progresses } from './helpers/broker.ts';
+import { EVENT_MS, scaleTestResources, startClusterBroker, startMember, tasksOf } from './helpers/scale.ts';
 
-const PARTITIONS = 12;
-const KEYS = 48;
-const PIPELINE = new URL('../examples/windowed-counts.ts', import.meta.url).pathname;
 const resources = scaleTestResources('sluice-hosts-');
 const { tempDir } = resources;
 
-/** Events of `batch`: every key in every 60 s window several times, a little out of order (within the 5 s bound). */
-function batch(n: number): Event[] {
-  const events: Event[] = [];
-  const start = 1_700_000_000_000 + n * 600_000;
-  for (let i = 0; i < 1_500; i++) {
-    events.push({ key: `sensor-${i % KEYS}`, ts: start + i * 400 - (i % 3) * 1000, value: (i * 7) % 11 });
-  }
-  return events;
-}
-
-/** One far-future event per key closes every earlier window in every task. */
-function closing(): Event[] {
-  return Array.from({ length: KEYS }, (_, i) => ({ key: `sensor-${i}`, ts: 1_800_000_000_000, value: 0 }));
-}
-
-const row = (t: WindowTotal) => `${t.window_start} ${t.key} ${t.cnt} ${t.total} ${t.kind}`;
-const beforeClosing = (line: string) => Number(line.split(' ')[0]) < 1_799_999_000_000;
-
-/** What one process computes from the same events (bounded, on an embedded log). */
-async function reference(events: Event[]): Promise<string[]> {
-  const log = await openLog({ dataDir: tempDir() });
-  await log.createTopic('events', { partitions: PARTITIONS });
-  await log.createTopic('window-totals', { partitions: 4 });
-  await appendKeyed(log, 'events', PARTITIONS, events, (e) => e.key);
-  const pipeline = await buildWindowedCounts({ log, bounded: true, dataDir: log.dataDir });
-  await pipeline.run();
-  const rows: string[] = [];
-  for (const { partition } of log.describeTopic('window-totals').partitions) {
-    for (const r of log.readRecords('window-totals', partition, 0, { maxBytes: 1 << 26 }).records) {
-      rows.push(row(JSON.parse(r.value!.toString()) as WindowTotal));
-    }
-  }
-  await log.close();
-  return rows.filter(beforeClosing).sort();
-}
-
-const produce = (kafka: Kafka, events: Event[]) => produceKeyed(kafka, 'events', PARTITIONS, events, (e) => e.key);
-const totals = async (kafka: Kafka) => (await readTopic<WindowTotal>(kafka, 'window-totals')).map(row).sort();
+/** Events of `batch` n (test/fixtures/windowed-counts-scale.ts). */
+const batch = (n: number) => batchOf(n, 1500, 400);
+const reference = (events: Event[]) => referenceOf(events, tempDir());
 
 /** Files under `dir`, relative. */
 function filesUnder(dir: string): string[] {
