@@ -20,6 +20,7 @@ export async function openLog(options: LogOptions): Promise<Log> {
 }
 
 export { isAbortedBatch, type MarkerType, markerTypeOf } from './batch/control.ts';
+export { decodePage } from './batch/page.ts';
 export {
   type BatchHeader,
   decodeBatchRecords,

@@ -7,15 +7,11 @@ import { SluiceError } from '../../errors.ts';
 import {
   type AbortedTransaction,
   type BatchHeader,
-  decodeBatchRecords,
-  isAbortedBatch,
   type LogRecord,
   markerTypeOf,
   type RawReadResult,
   type RecordHeader,
-  type RecordReadResult,
   readBatchHeader,
-  type StoredRecord,
 } from '../../log/index.ts';
 import type { FetchAnswer } from './fetch-connection.ts';
 
@@ -107,26 +103,6 @@ function abortedIn(
   });
 }
 
-/**
- * The records of a raw page from `offset`, decoded: never a transaction marker, and read committed, never a record
- * of an aborted transaction (as the embedded log's readRecords). Keys, values and header values are views into the
- * page (or into a decompressed batch).
- */
-export function decodePage(offset: number, page: RawReadResult): RecordReadResult {
-  const aborted = page.abortedTransactions ?? [];
-  const records: StoredRecord[] = [];
-  const data = page.batches;
-  for (let pos = 0; ; ) {
-    const header = readBatchHeader(data, pos);
-    if (header === null) break;
-    if (!header.isControl && !isAbortedBatch(header, aborted)) decodeBatchRecords(data, header, records, offset);
-    pos += header.size;
-  }
-  return {
-    records,
-    nextOffset: page.nextOffset,
-    highWatermark: page.highWatermark,
-    logStartOffset: page.logStartOffset,
-    lastStableOffset: page.lastStableOffset,
-  };
-}
+/** The records of a raw page from `offset`, decoded by the log's own reader (read committed where it lists aborted
+ * transactions). */
+export { decodePage } from '../../log/index.ts';

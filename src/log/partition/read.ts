@@ -1,7 +1,7 @@
 // The partition's read path (hot: bench/log.ts): whole stored batches from an offset up to a byte budget, the
 // records decoded from them, and the first offset at or after a timestamp. Readers see only the high watermark.
 import { SluiceError } from '../../errors.ts';
-import { isAbortedBatch } from '../batch/control.ts';
+import { decodePage } from '../batch/page.ts';
 import { decodeBatchRecords, readBatchHeader } from '../batch/record-batch.ts';
 import type { Segment } from '../segment.ts';
 import type { IsolationLevel, RawReadResult, RecordReadResult, StoredRecord } from '../types.ts';
@@ -96,24 +96,7 @@ export function readRecords(
   maxBytes = DEFAULT_MAX_READ_BYTES,
   isolation: IsolationLevel = 'read_uncommitted',
 ): RecordReadResult {
-  const raw = readRaw(p, offset, maxBytes, undefined, isolation);
-  const aborted = raw.abortedTransactions ?? [];
-  const records: StoredRecord[] = [];
-  let pos = 0;
-  const data = raw.batches;
-  for (;;) {
-    const header = readBatchHeader(data, pos);
-    if (header === null) break;
-    if (!header.isControl && !isAbortedBatch(header, aborted)) decodeBatchRecords(data, header, records, offset);
-    pos += header.size;
-  }
-  return {
-    records,
-    nextOffset: raw.nextOffset,
-    highWatermark: raw.highWatermark,
-    logStartOffset: raw.logStartOffset,
-    lastStableOffset: raw.lastStableOffset,
-  };
+  return decodePage(offset, readRaw(p, offset, maxBytes, undefined, isolation));
 }
 
 export function offsetForTimestamp(p: Partition, timestamp: number): number | null {
