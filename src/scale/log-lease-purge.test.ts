@@ -2,30 +2,15 @@
 // its lease, another task's stale lease is copied forward rather than lost, and a handover reads the release and the
 // checkpoint before it.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
+import { tempLog as tempLogIn } from '../../test/helpers/temp-log.ts';
 import { encodeCheckpoint } from '../engine/checkpoint/format.ts';
 import { checkpointTopic, KeyedPartition, LogCheckpointStore } from '../engine/index.ts';
-import { type Log, openLog } from '../log/index.ts';
+import type { Log } from '../log/index.ts';
 import { createLogger } from '../logger.ts';
 import { LogTaskLease } from './log-lease.ts';
 
-const cleanups: (() => Promise<void>)[] = [];
-after(async () => {
-  for (const cleanup of cleanups) await cleanup();
-});
-
-async function tempLog(): Promise<Log> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-leasepurge-'));
-  const log = await openLog({ dataDir: dir });
-  cleanups.push(async () => {
-    await log.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  return log;
-}
+const tempLog = () => tempLogIn('sluice-leasepurge-');
 
 const logger = createLogger('test');
 const TOPIC = checkpointTopic('p');

@@ -1,29 +1,17 @@
 // Task leases kept in the log (LogTaskLease): handed over on release, one winner when two claim at once, taken over
 // from a holder that stopped renewing, and a holder told when another took its lease.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
+import { tempLog as tempLogIn } from '../../test/helpers/temp-log.ts';
 import { checkpointTopic, KeyedPartition } from '../engine/index.ts';
-import { type Log, openLog } from '../log/index.ts';
+import type { Log } from '../log/index.ts';
 import { LogTaskLease } from './log-lease.ts';
-
-const cleanups: (() => Promise<void>)[] = [];
-after(async () => {
-  for (const cleanup of cleanups) await cleanup();
-});
 
 const TOPIC = checkpointTopic('p');
 
 async function tempLog(): Promise<Log> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-loglease-'));
-  const log = await openLog({ dataDir: dir });
+  const log = await tempLogIn('sluice-loglease-');
   await log.createTopic(TOPIC, { partitions: 1 });
-  cleanups.push(async () => {
-    await log.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
   return log;
 }
 

@@ -3,31 +3,16 @@
 // what a fresh reader loads is unchanged, a crash between the copy and the purge included (leases:
 // src/scale/log-lease-purge.test.ts).
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { after, describe, it } from 'node:test';
-import { type Log, openLog } from '../../log/index.ts';
+import { describe, it } from 'node:test';
+import { tempLog as tempLogIn } from '../../../test/helpers/temp-log.ts';
+import type { Log } from '../../log/index.ts';
 import { createLogger } from '../../logger.ts';
 import { encodeCheckpoint } from './format.ts';
 import { KeyedPartition } from './keyed-partition.ts';
 import { checkpointTopic, LogCheckpointStore } from './log-store.ts';
 import type { StoredCheckpoint } from './storage.ts';
 
-const cleanups: (() => Promise<void>)[] = [];
-after(async () => {
-  for (const cleanup of cleanups) await cleanup();
-});
-
-async function tempLog(): Promise<Log> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-logpurge-'));
-  const log = await openLog({ dataDir: dir });
-  cleanups.push(async () => {
-    await log.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  return log;
-}
+const tempLog = () => tempLogIn('sluice-logpurge-');
 
 const logger = createLogger('test');
 const TOPIC = checkpointTopic('p');

@@ -2,11 +2,9 @@
 // in; a torn write or a corrupt chunk falls back to the checkpoint before; superseded ones tombstoned; a pipeline
 // checkpointing into it resumes where it stopped, as with the directory store.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { after, describe, it } from 'node:test';
-import { type Log, openLog } from '../../log/index.ts';
+import { describe, it } from 'node:test';
+import { tempLog as tempLogIn } from '../../../test/helpers/temp-log.ts';
+import type { Log } from '../../log/index.ts';
 import { createLogger } from '../../logger.ts';
 import type { Source, SourceBatch } from '../connector.ts';
 import { collect, Pipeline } from '../index.ts';
@@ -14,20 +12,7 @@ import { encodeCheckpoint } from './format.ts';
 import { KeyedPartition } from './keyed-partition.ts';
 import { checkpointTopic, LogCheckpointStore, logSavepointScopes, requestLogSavepoint } from './log-store.ts';
 
-const cleanups: (() => Promise<void>)[] = [];
-after(async () => {
-  for (const cleanup of cleanups) await cleanup();
-});
-
-async function tempLog(): Promise<Log> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-logckpt-'));
-  const log = await openLog({ dataDir: dir });
-  cleanups.push(async () => {
-    await log.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  return log;
-}
+const tempLog = () => tempLogIn('sluice-logckpt-');
 
 const logger = createLogger('test');
 const TOPIC = checkpointTopic('p');
