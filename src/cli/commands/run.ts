@@ -177,6 +177,7 @@ Examples:
             `${paint('bold', 'sluice run')}: pipeline ${pipeline.name} from ${file}` +
               (target.describe ? `; ${target.describe}` : '') +
               (http ? `; HTTP on ${paint('cyan', http.url)}` : '') +
+              (triggerMs !== undefined ? `; micro-batches every ${triggerMs} ms` : '') +
               (flags.bounded ? ' (bounded)' : ' (Ctrl-C stops)'),
           );
         }
