@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { collect, fromArrays, Pipeline } from '../../src/engine/index.ts';
-import { KIND, type KindedRow } from '../../src/sql/rows.ts';
 import { planScript } from '../../src/sql/planner.ts';
+import { KIND, type KindedRow } from '../../src/sql/rows.ts';
 import type { Row } from '../../src/sql/types.ts';
 import { NexmarkGenerator } from './generator.ts';
 import { BID, type Bid, type NexmarkEvent } from './model.ts';
