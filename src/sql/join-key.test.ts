@@ -3,10 +3,10 @@
 // whichever side comes first.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { sqlPlanning } from '../../test/helpers/sql-planning.ts';
 import { collect, type DataStream, fromArrays, Pipeline } from '../engine/index.ts';
-import { isSluiceError } from '../errors.ts';
 import { addToPipeline, tablesRead } from './build.ts';
-import { planScript, type QueryPlan } from './planner.ts';
+import { planScript } from './planner.ts';
 import type { Row } from './types.ts';
 
 const ddl = (auctionKey: string) => `
@@ -18,19 +18,8 @@ CREATE TABLE bid (auction BIGINT, price BIGINT, dateTime TIMESTAMP(3),
 const KEYED = ddl(', PRIMARY KEY (id) NOT ENFORCED');
 const PLAIN = ddl('');
 
-async function select(text: string): Promise<QueryPlan> {
-  return (await planScript(text, { selects: true })).selects[0]!;
-}
-
-async function refusal(text: string): Promise<string> {
-  try {
-    await planScript(text, { selects: true });
-  } catch (e) {
-    assert.ok(isSluiceError(e), String(e));
-    return (e as Error).message;
-  }
-  assert.fail('the script was accepted');
-}
+const { select } = sqlPlanning();
+const refusal = async (text: string) => (await sqlPlanning().refusal(text)).message;
 
 type Event = Row & { table: 'auction' | 'bid' };
 

@@ -3,7 +3,7 @@
 // what stays refused, with its position.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isSluiceError } from '../errors.ts';
+import { sqlPlanning } from '../../test/helpers/sql-planning.ts';
 import { planScript, type QueryPlan } from './planner.ts';
 import type { Row } from './types.ts';
 
@@ -13,20 +13,7 @@ CREATE TABLE auction (id BIGINT, seller BIGINT, category BIGINT, dateTime TIMEST
   WATERMARK FOR dateTime AS dateTime - INTERVAL '4' SECOND);
 `;
 
-async function select(text: string): Promise<QueryPlan> {
-  const plan = await planScript(`${DDL}${text}`, { selects: true });
-  return plan.selects[0]!;
-}
-
-async function refusal(text: string): Promise<Error> {
-  try {
-    await planScript(`${DDL}${text}`, { selects: true });
-  } catch (e) {
-    assert.ok(isSluiceError(e), String(e));
-    return e as Error;
-  }
-  assert.fail('the script was accepted');
-}
+const { select, refusal } = sqlPlanning(DDL);
 
 const derived = (q: QueryPlan) => q.source.derived!;
 

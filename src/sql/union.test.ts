@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { isSluiceError } from '../errors.ts';
+import { sqlPlanning } from '../../test/helpers/sql-planning.ts';
 import { openLog } from '../log/index.ts';
 import { planScript, type QueryPlan, sqlPipeline } from './index.ts';
 
@@ -18,20 +18,7 @@ CREATE TABLE clicks (viewId VARCHAR, usr VARCHAR, ad VARCHAR, ts BIGINT, price D
 CREATE TABLE names (usr VARCHAR);
 `;
 
-async function select(text: string): Promise<QueryPlan> {
-  const plan = await planScript(`${DDL}${text}`, { selects: true });
-  return plan.selects[0]!;
-}
-
-async function refusal(text: string): Promise<Error> {
-  try {
-    await planScript(`${DDL}${text}`, { selects: true });
-  } catch (e) {
-    assert.ok(isSluiceError(e), String(e));
-    return e as Error;
-  }
-  assert.fail('the script was accepted');
-}
+const { select, refusal } = sqlPlanning(DDL);
 
 describe('streaming SQL: UNION ALL', () => {
   it('unites SELECTs by position, named by the first, with a common type and a shared time column', async () => {
