@@ -300,15 +300,33 @@ export interface ApiIndexJson {
   streamingQueries?: boolean;
 }
 
-/** A streaming SQL query started over HTTP (POST /v1/streaming-queries), running as a pipeline of that name. */
+/**
+ * A streaming SQL query started over HTTP (POST /v1/streaming-queries), running as a pipeline of that name. It is
+ * kept in the data directory and resumed from its latest checkpoint when the server starts again, until DELETE.
+ */
 export interface StreamingQueryJson {
   name: string;
+  /** The script as it was posted ('' when its kept definition cannot be read). */
   sql: string;
-  /** The supervisor's state: starting, running, restarting, failed, finished, stopped… */
+  /**
+   * The supervisor's state: starting, running, restarting, failed (for good: see `error`), stopped (DELETE's
+   * answer). A query that could not be resumed after a restart is `failed` too.
+   */
   state: string;
+  /** When it was first started (epoch ms), kept across restarts. */
   startedAt: number;
+  /** Restarts after failures in this process (from its latest checkpoint). */
   restarts: number;
+  /** The last failure's message. */
   error: string | null;
+  /** The last failure's stable code (INVALID_SQL, CORRUPT_CHECKPOINT, …), when it had one. */
+  errorCode: string | null;
+  /** How many times a server starting on this data directory has resumed it. */
+  resumes: number;
+  /** When this server resumed it (epoch ms); null when it was started in this server. */
+  resumedAt: number | null;
+  /** The checkpoint file it resumed from, if any. */
+  restoredFrom: string | null;
   /** The serving tables its materialized views fill. */
   tables: string[];
   /** The topics it writes. */

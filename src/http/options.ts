@@ -47,7 +47,9 @@ export interface ServerOptions {
   maxStreams?: number;
   /**
    * Start streaming SQL queries over this log into `store` (POST /v1/streaming-queries; needs `store`): where the
-   * process owns a log and runs pipelines (`sluice dev`, `sluice run`).
+   * process owns a log and runs pipelines (`sluice dev`, `sluice run`). They are kept in
+   * `<dataDir>/streaming-queries/` (definitions and checkpoints), and startServer resumes those kept there before it
+   * resolves; close() stops them with a last checkpoint and keeps them.
    */
   streaming?: { log: PipelineLog; dataDir: string; maxQueries?: number; checkpointIntervalMs?: number };
 }

@@ -246,6 +246,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   http.requestTimeout = 60_000;
   http.headersTimeout = 10_000;
   const port = (server.address() as AddressInfo).port;
+  // The streaming queries kept in the data directory resume, each from its latest checkpoint (failures are listed).
+  await queries?.restore();
   const shown = host.includes(':') ? `[${host}]` : host;
   return {
     url: `http://${shown}:${port}`,

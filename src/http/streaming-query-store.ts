@@ -1,0 +1,163 @@
+// Where streaming queries started over HTTP are kept so that they outlive the process: one small file per query,
+// `<data dir>/streaming-queries/<name>.json`, beside its checkpoint directory `<data dir>/streaming-queries/<name>/`.
+// A file is replaced atomically (written to a temporary file, fsynced, renamed, the directory fsynced) and carries
+// a CRC-32C of its query, so that a damaged or hand-edited file is told apart from a good one: it is reported as that
+// query's failure, never thrown at the server, and the other files load as usual. Names are lowercase letters,
+// digits, `-` and `_` (no dots), so a definition can never be mistaken for a checkpoint directory or a temporary file.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { crc32c } from '@node-rs/crc32';
+import { SluiceError } from '../errors.ts';
+import { writeFileAtomic } from '../files.ts';
+
+/** What is kept of a streaming query: enough to start it again, and what GET shows of it. */
+export interface StoredQuery {
+  name: string;
+  /** The script, exactly as it was posted. */
+  sql: string;
+  /** When it was first started (epoch ms); kept across restarts. */
+  startedAt: number;
+  /** The serving tables its materialized views fill. */
+  tables: string[];
+  /** The topics it writes. */
+  topics: string[];
+  /** How many times a server has resumed it after a restart. */
+  resumes: number;
+}
+
+/** A definition file read back: the query, or why it cannot be used (its name is the file's). */
+export type LoadedQuery =
+  | { name: string; query: StoredQuery }
+  | { name: string; error: SluiceError /** The file's modification time. */; modifiedAt: number };
+
+const FORMAT = 'sluice.streaming-query';
+const VERSION = 1;
+const SUFFIX = '.json';
+
+/** The file's text: the query and its checksum (over the query's JSON exactly as written). */
+export function encodeQuery(query: StoredQuery): string {
+  const body = JSON.stringify(query);
+  return `{"format":"${FORMAT}","version":${VERSION},"crc32c":${crc32c(body)},"query":${body}}\n`;
+}
+
+/** Parses a definition file, or throws CORRUPT_CHECKPOINT saying what is wrong with it. */
+export function decodeQuery(text: string, file: string, name: string): StoredQuery {
+  const corrupt = (why: string) =>
+    new SluiceError(
+      'CORRUPT_CHECKPOINT',
+      `the definition of streaming query "${name}" (${file}) ${why}; the query is not started: DELETE it and start it again`,
+      { file },
+    );
+  let parsed: { format?: unknown; version?: unknown; crc32c?: unknown; query?: Record<string, unknown> };
+  try {
+    parsed = JSON.parse(text) as typeof parsed;
+  } catch (error) {
+    throw corrupt(`is not valid JSON (a torn or damaged file?): ${(error as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || parsed.format !== FORMAT) {
+    throw corrupt(`is not a streaming query definition (no "format": "${FORMAT}")`);
+  }
+  if (parsed.version !== VERSION) {
+    throw corrupt(`has version ${JSON.stringify(parsed.version)}, and this Sluice reads version ${VERSION}`);
+  }
+  const query = parsed.query;
+  if (query === null || typeof query !== 'object') throw corrupt('has no "query"');
+  if (parsed.crc32c !== crc32c(JSON.stringify(query))) throw corrupt('fails its checksum (damaged or edited)');
+  const strings = (value: unknown) => Array.isArray(value) && value.every((v) => typeof v === 'string');
+  if (
+    typeof query.name !== 'string' ||
+    typeof query.sql !== 'string' ||
+    typeof query.startedAt !== 'number' ||
+    !strings(query.tables) ||
+    !strings(query.topics) ||
+    typeof query.resumes !== 'number'
+  ) {
+    throw corrupt('lacks a field of the query (name, sql, startedAt, tables, topics, resumes)');
+  }
+  if (query.name !== name) throw corrupt(`names another query ("${query.name}")`);
+  return query as unknown as StoredQuery;
+}
+
+export class StreamingQueryStore {
+  /** `<data dir>/streaming-queries`. */
+  readonly dir: string;
+
+  constructor(dataDir: string) {
+    this.dir = path.join(dataDir, 'streaming-queries');
+  }
+
+  fileOf(name: string): string {
+    return path.join(this.dir, `${name}${SUFFIX}`);
+  }
+
+  checkpointDirOf(name: string): string {
+    return path.join(this.dir, name);
+  }
+
+  /** Writes (or replaces) the query's definition durably: once this resolves, a restart finds it. */
+  async save(query: StoredQuery): Promise<void> {
+    await fs.mkdir(this.dir, { recursive: true });
+    await writeFileAtomic(this.fileOf(query.name), encodeQuery(query));
+  }
+
+  /** Forgets the query for good: its definition first (durably), then its checkpoints. */
+  async remove(name: string): Promise<void> {
+    await fs.rm(this.fileOf(name), { force: true });
+    await this.syncDir();
+    await fs.rm(this.checkpointDirOf(name), { recursive: true, force: true });
+  }
+
+  /**
+   * Every definition in the directory, by name (a damaged one as its error). Leftovers of interrupted writes are
+   * removed, and so are checkpoint directories without a definition (a DELETE or a start that a crash cut short).
+   */
+  async load(): Promise<LoadedQuery[]> {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await fs.readdir(this.dir, { withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    const names = new Set(
+      entries.filter((e) => e.isFile() && e.name.endsWith(SUFFIX)).map((e) => e.name.slice(0, -SUFFIX.length)),
+    );
+    for (const entry of entries) {
+      const file = path.join(this.dir, entry.name);
+      if (entry.name.includes('.tmp-')) await fs.rm(file, { force: true });
+      else if (entry.isDirectory() && !names.has(entry.name)) await fs.rm(file, { recursive: true, force: true });
+    }
+    const loaded: LoadedQuery[] = [];
+    for (const name of [...names].sort()) {
+      const file = this.fileOf(name);
+      try {
+        loaded.push({ name, query: decodeQuery(await fs.readFile(file, 'utf8'), file, name) });
+      } catch (error) {
+        const failure =
+          error instanceof SluiceError
+            ? error
+            : new SluiceError(
+                'CORRUPT_CHECKPOINT',
+                `the definition of streaming query "${name}" (${file}) cannot be read: ${(error as Error).message}`,
+                { file },
+              );
+        const modifiedAt = await fs.stat(file).then(
+          (stat) => Math.round(stat.mtimeMs),
+          () => Date.now(),
+        );
+        loaded.push({ name, error: failure, modifiedAt });
+      }
+    }
+    return loaded;
+  }
+
+  private async syncDir(): Promise<void> {
+    const handle = await fs.open(this.dir, 'r').catch(() => undefined);
+    if (!handle) return;
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+}
