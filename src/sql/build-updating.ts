@@ -35,27 +35,32 @@ export function splitUpdates(
   });
 }
 
-/** A regular GROUP BY: the key's accumulators in keyed state (checkpointed), its row emitted on each record. */
-export function groupBy(
-  stream: DataStream<Row>,
+/** A regular GROUP BY's work on its key's records, in whichever keyed operator holds the key's state. */
+export interface GroupState {
+  /** Adds `row` to its key's aggregates and emits the key's row if it changed; true when it made the key's state. */
+  add(row: Row, ctx: KeyedContext<Value, KindedRow>): boolean;
+  /** Drops the key's aggregates (no row of the key can come any more). */
+  clear(ctx: KeyedContext<Value, KindedRow>): void;
+}
+
+/** A GROUP BY's per-key state and what it emits: the key's accumulators (checkpointed), its row on each change. */
+export function groupState(
   query: QueryPlan,
-  keyOf: (row: Row) => Value,
-  /** The GROUP BY values of a row (cheaper than decoding its key). */
-  keysOf: (row: Row) => Value[],
+  /** The GROUP BY expressions (their values read from a row: cheaper than decoding its key). */
+  keyFns: readonly ((row: Row) => Value)[],
   project: (row: unknown) => KindedRow,
   derived: boolean,
-  /** The operator's uid: its rows move to their key's task through a repartition step of this name. */
-  uid: string,
-  /** When no row of a key can come any more (QueryPlan.partitionExpiry): its state is dropped once the watermark
-   * passes that (a second later, after the join upstream forgot the row). */
-  expiry?: (row: Row) => Value,
-): DataStream<KindedRow> {
+): GroupState {
   const aggregate = sqlAggregates(query.aggregates);
   const retract = query.retracting ? retraction(query.aggregates) : undefined;
   // A row read by another query only needs to say that it is a retraction: a plain property, cheaper than
   // withKind's defineProperty (its rows never leave the SQL operators).
+  // The projection reads the keys and values into its own row and keeps neither: one holder, refilled per row.
+  const holder = { k: new Array<Value>(keyFns.length), a: null as unknown as Value[], ws: null, we: null };
   const rowOf = (input: Row, values: Value[], kind: 'insert' | 'update' | 'delete') => {
-    const out = project({ k: keysOf(input), a: values, ws: null, we: null });
+    for (let i = 0; i < keyFns.length; i++) holder.k[i] = keyFns[i]!(input);
+    holder.a = values;
+    const out = project(holder);
     if (!derived) return withKind(out, kind);
     if (kind === 'delete') out[KIND] = kind;
     return out;
@@ -64,15 +69,19 @@ export function groupBy(
   let owner: unknown;
   let handle!: ValueState<Acc[]>;
   let counts!: ValueState<number>;
-  /** The previous result's values, read before the record changes the accumulators in place (no array per record). */
+  const handles = (ctx: KeyedContext<Value, KindedRow>) => {
+    if (owner === ctx.state) return;
+    owner = ctx.state;
+    handle = ctx.state.value<Acc[]>('aggregates');
+    counts = ctx.state.value<number>('rows');
+  };
+  /** The previous result's values, read before the record changes the accumulators in place (no array per record),
+   * and the new ones. */
   const scratch: Value[] = [];
-  return stream.keyBy(keyOf, shuffle(uid)).process<KindedRow>({
-    processElement(row, ctx) {
-      if (owner !== ctx.state) {
-        owner = ctx.state;
-        handle = ctx.state.value<Acc[]>('aggregates');
-        counts = ctx.state.value<number>('rows');
-      }
+  const current: Value[] = [];
+  return {
+    add(row, ctx) {
+      handles(ctx);
       const before = handle.get();
       // The previous result's values (the accumulators change in place), projected only when emitted.
       const previous = before !== undefined && (derived || retract) ? aggregate.resultInto(before, scratch) : undefined;
@@ -88,33 +97,55 @@ export function groupBy(
           counts.clear();
           handle.clear();
           if (previous) ctx.emit(rowOf(row, previous, 'delete'));
-          return;
+          return false;
         }
         counts.set(n);
       } else accs = aggregate.add(accs, row);
-      if (before === undefined) {
-        handle.set(accs); // changed in place from then on
-        const until = expiry?.(row) ?? null;
-        if (until !== null) ctx.timers.registerEventTimeTimer(coarse(until as number) + 1000);
-      }
+      if (before === undefined) handle.set(accs); // changed in place from then on
       if (derived && previous) {
         // Read by another query: an unchanged row (a bid below the maximum) is no change; a changed one is
         // retracted before its new value.
-        if (aggregate.sameResult(accs, previous)) return;
-        const out: Replacing = rowOf(row, aggregate.result(accs), 'update');
+        if (aggregate.sameResult(accs, previous)) return false;
+        const out: Replacing = rowOf(row, aggregate.resultInto(accs, current), 'update');
         out[PREVIOUS] = rowOf(row, previous, 'delete');
-        return ctx.emit(out);
+        ctx.emit(out);
+        return false;
       }
-      ctx.emit(rowOf(row, aggregate.result(accs), before === undefined ? 'insert' : 'update'));
+      ctx.emit(rowOf(row, aggregate.resultInto(accs, current), before === undefined ? 'insert' : 'update'));
+      return before === undefined;
     },
-    onTimer(_timestamp, ctx) {
-      if (owner !== ctx.state) {
-        owner = ctx.state;
-        handle = ctx.state.value<Acc[]>('aggregates');
-        counts = ctx.state.value<number>('rows');
-      }
+    clear(ctx) {
+      handles(ctx);
       handle.clear();
       counts.clear();
+    },
+  };
+}
+
+/** A regular GROUP BY: the key's accumulators in keyed state (checkpointed), its row emitted on each record. */
+export function groupBy(
+  stream: DataStream<Row>,
+  query: QueryPlan,
+  keyOf: (row: Row) => Value,
+  /** The GROUP BY expressions (their values read from a row: cheaper than decoding its key). */
+  keyFns: readonly ((row: Row) => Value)[],
+  project: (row: unknown) => KindedRow,
+  derived: boolean,
+  /** The operator's uid: its rows move to their key's task through a repartition step of this name. */
+  uid: string,
+  /** When no row of a key can come any more (QueryPlan.partitionExpiry): its state is dropped once the watermark
+   * passes that (a second later, after the join upstream forgot the row). */
+  expiry?: (row: Row) => Value,
+): DataStream<KindedRow> {
+  const group = groupState(query, keyFns, project, derived);
+  return stream.keyBy(keyOf, shuffle(uid)).process<KindedRow>({
+    processElement(row, ctx) {
+      if (!group.add(row, ctx) || expiry === undefined) return;
+      const until = expiry(row);
+      if (until !== null) ctx.timers.registerEventTimeTimer(coarse(until as number) + 1000);
+    },
+    onTimer(_timestamp, ctx) {
+      group.clear(ctx);
     },
   });
 }
@@ -185,6 +216,11 @@ function expiryOf(e: Expiry | undefined): (row: Row, ts: number) => number {
  * that no on-time row of the other side can match any more (`expiry`, from the join's time conditions: a bid can only
  * join an auction whose time is not after its own, an auction only bids up to its expiry) is forgotten when the
  * watermark passes that time; one already expired when it arrives is paired, not kept.
+ *
+ * With `group`, a GROUP BY on the PRIMARY KEY of the join's `side` runs in the join itself (its key is the join's:
+ * the rows of a group are in this key's state already): each pair goes into the key's aggregates instead of out of
+ * the operator, and the aggregates are dropped with the side's row. One keyed state and one timer per key instead of
+ * two, and no record per pair between two operators (Nexmark q4's MAX per auction).
  */
 export function regularJoin(
   left: DataStream<Row>,
@@ -198,6 +234,8 @@ export function regularJoin(
   unique?: { l: boolean; r: boolean },
   /** The query's WHERE over the joined row, applied as each pair is made (no filter step after the join). */
   where?: (row: Row) => Value,
+  /** A GROUP BY keyed on `side`'s PRIMARY KEY, the join key of that side (QueryPlan.partitionKey), run here. */
+  group?: { state: GroupState; side: 'l' | 'r' },
 ): DataStream<Row> {
   let owner: unknown;
   let state!: ValueState<Sides>;
@@ -205,6 +243,22 @@ export function regularJoin(
   const rightExpiry = expiryOf(expiry?.r);
   const uniqueL = unique?.l === true;
   const uniqueR = unique?.r === true;
+  // A grouped join's pair is read by WHERE and the aggregates, and kept by neither: one object, refilled per pair.
+  const scratch = { l: null as unknown as Row, r: null as unknown as Row };
+  const grouped = group?.state;
+  const pairUp = (l: Row, r: Row, ctx: KeyedContext<Value, Row>) => {
+    scratch.l = l;
+    scratch.r = r;
+    const pair = scratch as unknown as Row;
+    if (where !== undefined && where(pair) !== true) return;
+    if (grouped) grouped.add(pair, ctx as KeyedContext<Value, KindedRow>);
+    else ctx.emit({ l, r } as unknown as Row);
+  };
+  /** A grouped join whose `side` has no row of the key left: no pair of the key can come, its aggregates go. */
+  const forgetGroup = (s: Sides | undefined, ctx: KeyedContext<Value, Row>) => {
+    if (grouped && (s === undefined || s[group!.side].length === 0))
+      grouped.clear(ctx as KeyedContext<Value, KindedRow>);
+  };
   const sidesOf = (ctx: KeyedContext<Value, Row>): ValueState<Sides> => {
     if (owner !== ctx.state) {
       owner = ctx.state;
@@ -222,10 +276,7 @@ export function regularJoin(
         const state = sidesOf(ctx);
         let s = state.get();
         if (s && s.r.length > 0) {
-          for (const r of s.r) {
-            const out = { l: row, r } as unknown as Row;
-            if (where === undefined || where(out) === true) ctx.emit(out);
-          }
+          for (const r of s.r) pairUp(row, r, ctx);
           // The key's only right row is kept: this row can meet no other. The key's only left row: the right
           // rows kept met it, and can meet no other.
           if (uniqueR) return;
@@ -233,6 +284,7 @@ export function regularJoin(
         }
         const until = leftExpiry(row, ctx.timestamp);
         if (until <= ctx.watermark) {
+          if (group?.side === 'l') forgetGroup(s, ctx);
           if (s && s.l.length === 0 && s.r.length === 0) state.clear();
           return;
         }
@@ -245,15 +297,13 @@ export function regularJoin(
         const state = sidesOf(ctx);
         let s = state.get();
         if (s && s.l.length > 0) {
-          for (const l of s.l) {
-            const out = { l, r: row } as unknown as Row;
-            if (where === undefined || where(out) === true) ctx.emit(out);
-          }
+          for (const l of s.l) pairUp(l, row, ctx);
           if (uniqueL) return;
           if (uniqueR) s.l.length = s.le.length = 0;
         }
         const until = rightExpiry(row, ctx.timestamp);
         if (until <= ctx.watermark) {
+          if (group?.side === 'r') forgetGroup(s, ctx);
           if (s && s.l.length === 0 && s.r.length === 0) state.clear();
           return;
         }
@@ -277,11 +327,13 @@ export function regularJoin(
           rows.length = j;
           until.length = j;
         };
+        const had = group ? s[group.side].length : 0;
         keep(s.l, s.le);
         keep(s.r, s.re);
+        if (had > 0) forgetGroup(s, ctx);
         if (s.l.length === 0 && s.r.length === 0) state.clear();
       },
     })
-    .uid(`sql-${uid}-join`)
-    .named('join');
+    .uid(group ? `sql-${uid}-join-group` : `sql-${uid}-join`)
+    .named(group ? 'join-group' : 'join');
 }

@@ -20,7 +20,7 @@ import {
 } from '../engine/index.ts';
 import { type ColumnType, serveTable } from '../serve/index.ts';
 import { sqlAggregates } from './aggregates.ts';
-import { groupBy, regularJoin, splitUpdates } from './build-updating.ts';
+import { type GroupState, groupBy, groupState, regularJoin, splitUpdates } from './build-updating.ts';
 import { compositeKey, fieldReader, rowBuilder } from './codegen.ts';
 import { cumulate } from './cumulate.ts';
 import type { QueryPlan, ScriptPlan, ViewPlan } from './planner.ts';
@@ -104,7 +104,7 @@ export async function addToPipeline(
         stream = query.union ? inputOf(query, uid) : sourceOf(query.source);
       } else {
         const names = query.outputs.map((o) => o.name);
-        stream = buildQuery(inputOf(query, uid), query, names, uid, log, true, shared);
+        stream = buildQuery((group) => inputOf(query, uid, group), query, names, uid, log, true, shared);
       }
       sources.set(table, stream);
     }
@@ -123,12 +123,20 @@ export async function addToPipeline(
     return stream;
   };
   // A join's input: the two tables' rows paired by intervalJoin as { l, r }, which WHERE and SELECT read.
-  const inputOf = (query: QueryPlan, uid: string): DataStream<Row> => {
+  const inputOf = (query: QueryPlan, uid: string, group?: JoinGroup): DataStream<Row> => {
     if (query.union) {
       // UNION ALL: each SELECT's rows under the union's column names, merged (timestamps kept, watermark the minimum).
       const { queries, columns } = query.union;
       const [first, ...rest] = queries.map((q, i) =>
-        buildQuery(inputOf(q, `${uid}-union-${i + 1}`), q, columns, `${uid}-union-${i + 1}`, log, true, shared),
+        buildQuery(
+          (group) => inputOf(q, `${uid}-union-${i + 1}`, group),
+          q,
+          columns,
+          `${uid}-union-${i + 1}`,
+          log,
+          true,
+          shared,
+        ),
       );
       return first!.union(...rest);
     }
@@ -160,6 +168,7 @@ export async function addToPipeline(
         join.expiry,
         join.unique,
         query.where?.eval,
+        group,
       );
     }
     const left = leftRows.keyBy(keyOf(join.leftKeys) as (row: Row) => Value, shuffle(`${uid}-join-left`));
@@ -173,7 +182,7 @@ export async function addToPipeline(
     const n = (uids.get(insert.sink.name) ?? 0) + 1;
     uids.set(insert.sink.name, n);
     const rows = buildQuery(
-      inputOf(insert.query, n === 1 ? insert.sink.name : `${insert.sink.name}-${n}`),
+      (group) => inputOf(insert.query, n === 1 ? insert.sink.name : `${insert.sink.name}-${n}`, group),
       insert.query,
       insert.sink.columns.map((c) => c.name),
       n === 1 ? insert.sink.name : `${insert.sink.name}-${n}`,
@@ -186,7 +195,7 @@ export async function addToPipeline(
   }
   for (const view of plan.views) {
     const rows = buildQuery(
-      inputOf(view.query, `view-${view.view.name}`),
+      (group) => inputOf(view.query, `view-${view.view.name}`, group),
       view.query,
       view.columns.map((c) => c.name),
       `view-${view.view.name}`,
@@ -199,7 +208,7 @@ export async function addToPipeline(
   }
   return plan.selects.map((query, i) =>
     buildQuery(
-      inputOf(query, `select-${i + 1}`),
+      (group) => inputOf(query, `select-${i + 1}`, group),
       query,
       query.outputs.map((o) => o.name),
       `select-${i + 1}`,
@@ -242,8 +251,12 @@ function viewSink(store: ServingStore, view: ViewPlan) {
   });
 }
 
+/** A GROUP BY run inside the regular join under it (regularJoin's `group`). */
+type JoinGroup = { state: GroupState; side: 'l' | 'r' };
+
 function buildQuery(
-  input: DataStream<Row>,
+  /** The query's input, built when called: a GROUP BY on a join side's key passes itself to the join. */
+  input: (group?: JoinGroup) => DataStream<Row>,
   query: QueryPlan,
   names: string[],
   uid: string,
@@ -258,7 +271,10 @@ function buildQuery(
     names,
     query.outputs.map((o) => o.eval),
   );
-  let stream = input;
+  const keyFns = query.keys.map((k) => k.eval);
+  const side = joinGroupSide(query);
+  if (side) return input({ state: groupState(query, keyFns, project, derived), side });
+  let stream = input();
   if (query.retracting) stream = splitUpdates(stream, keyFunctions(query).keyOf, query.where?.eval);
   // A regular join applies its WHERE as it pairs its rows (build-updating.ts).
   if (query.where && !reused && query.join?.kind !== 'regular') {
@@ -268,7 +284,6 @@ function buildQuery(
   const window = query.window;
   if (!window && !query.updating && !query.over) return stream.map(project).named('select');
 
-  const keyFns = query.keys.map((k) => k.eval);
   const { keyOf, keysOf } = keyFunctions(query);
   if (query.rank) {
     // Window Top-N: a window's rows of a key collected (a window of 1 ms at their time), sorted, numbered.
@@ -330,13 +345,8 @@ function buildQuery(
   }
   if (!window) {
     // A regular GROUP BY: each key's accumulators in keyed state (checkpointed), its row re-emitted per record.
-    const keysOfRow = (row: Row) => {
-      const keys: Value[] = [];
-      for (let i = 0; i < keyFns.length; i++) keys.push(keyFns[i]!(row));
-      return keys;
-    };
     const groupKey = query.partitionKey?.eval ?? keyOf;
-    return groupBy(stream, query, groupKey, keysOfRow, project, derived, `${uid}-group`, query.partitionExpiry)
+    return groupBy(stream, query, groupKey, keyFns, project, derived, `${uid}-group`, query.partitionExpiry)
       .uid(`sql-${uid}-group`)
       .named('select');
   }
@@ -387,6 +397,24 @@ function buildQuery(
       return [withKind(project(row), result.kind)];
     })
     .named('select');
+}
+
+/**
+ * The join side whose PRIMARY KEY a regular GROUP BY over a regular join is keyed on (QueryPlan.partitionKey), when
+ * that key is also the side's join key: the join's key state holds each group whole, and the GROUP BY runs in it.
+ */
+function joinGroupSide(query: QueryPlan): 'l' | 'r' | undefined {
+  const join = query.join;
+  const partitionKey = query.partitionKey?.eval;
+  if (join?.kind !== 'regular' || !query.updating || query.retracting || partitionKey === undefined) return undefined;
+  for (const side of ['l', 'r'] as const) {
+    const primaryKey = (side === 'l' ? query.source : join.right).primaryKey;
+    const joinKeys = side === 'l' ? join.leftKeys : join.rightKeys;
+    if (join.unique?.[side] !== true || primaryKey?.length !== 1 || joinKeys.length !== 1) continue;
+    const column = primaryKey[0]!;
+    if (joinKeys[0]!.eval === fieldReader(column) && partitionKey === fieldReader(column, side)) return side;
+  }
+  return undefined;
 }
 
 /** A query's GROUP BY key of a row (a value, or one string of several) and the key's values back. */

@@ -6,7 +6,9 @@ import { describe, it } from 'node:test';
 import { sqlPlanning } from '../../test/helpers/sql-planning.ts';
 import { collect, type DataStream, fromArrays, Pipeline } from '../engine/index.ts';
 import { addToPipeline, tablesRead } from './build.ts';
+import { explainSql } from './index.ts';
 import { planScript } from './planner.ts';
+import { KIND, type KindedRow } from './rows.ts';
 import type { Row } from './types.ts';
 
 const ddl = (auctionKey: string) => `
@@ -25,6 +27,11 @@ type Event = Row & { table: 'auction' | 'bid' };
 
 /** Runs `query` over `events` (one stream, in order), into a collecting sink: its rows. */
 async function run(script: string, events: Event[]): Promise<Row[]> {
+  return (await runWithState(script, events)).rows;
+}
+
+/** The rows, and the keyed state each operator still holds after the run (its end passes every expiry). */
+async function runWithState(script: string, events: Event[]): Promise<{ rows: Row[]; state: Map<string, number> }> {
   const plan = await planScript(script);
   const p = new Pipeline({ bounded: true, onError: 'fail' });
   const all = p.source(fromArrays([events], { batchSize: 2 })) as unknown as DataStream<Event>;
@@ -36,7 +43,7 @@ async function run(script: string, events: Event[]): Promise<Row[]> {
   const sinks = new Map(plan.inserts.map((insert) => [insert.sink.name, sink]));
   await addToPipeline(p, plan, { log: {} as never, sinks, ensureTopics: false }, streams);
   await p.run();
-  return sink.values;
+  return { rows: sink.values, state: new Map(p.metrics().operators.map((n) => [n.name, n.stateSize])) };
 }
 
 const auction = (id: number, t: number, expires: number): Event => ({
@@ -150,5 +157,41 @@ describe('a regular join on a declared PRIMARY KEY', () => {
     const keyed = await run(`${KEYED}${sink}${q}`, EVENTS);
     assert.deepEqual(keyed, await run(`${PLAIN}${sink}${q}`, EVENTS));
     assert.ok(keyed.length > 0);
+  });
+
+  it('runs a GROUP BY on the declared key inside the join (either side), with the rows and kinds of the plain plan', async () => {
+    const sink = `CREATE TABLE out (id BIGINT, final BIGINT) WITH ('connector' = 'blackhole');`;
+    const queries = {
+      'auction first': `INSERT INTO out SELECT A.id, MAX(B.price) FROM auction A, bid B
+        WHERE A.id = B.auction AND B.dateTime BETWEEN A.dateTime AND A.expires GROUP BY A.id, A.category;`,
+      'auction second': `INSERT INTO out SELECT A.id, MAX(B.price) FROM bid B JOIN auction A ON B.auction = A.id
+        WHERE B.dateTime BETWEEN A.dateTime AND A.expires GROUP BY A.category, A.id;`,
+    };
+    const kinded = (rows: Row[]) => rows.map((r) => `${(r as KindedRow)[KIND]} ${JSON.stringify(r)}`);
+    for (const [name, q] of Object.entries(queries)) {
+      const explained = await explainSql(`${KEYED}${sink}${q}`);
+      assert.match(explained, /join-group \(operator: KeyedCoProcessOperator\)/, name);
+      assert.doesNotMatch(explained, /out-group/, `${name}: no GROUP BY step after the join`);
+      assert.match(await explainSql(`${PLAIN}${sink}${q}`), /out-group-repartition/, `${name}: plain plan`);
+      const keyed = await runWithState(`${KEYED}${sink}${q}`, EVENTS);
+      const plain = await run(`${PLAIN}${sink}${q}`, EVENTS);
+      assert.deepEqual(kinded(keyed.rows), kinded(plain), name);
+      assert.deepEqual(
+        keyed.rows.map((r) => [r.id, r.final]),
+        [
+          [1, 5],
+          [1, 7],
+          [1, 9],
+          [2, 4],
+          [1, 11],
+          [2, 6],
+          [1, 11],
+          [3, 1],
+          [3, 13],
+        ],
+        `${name}: each auction's MAX with each bid in its lifetime`,
+      );
+      assert.equal(keyed.state.get('join-group'), 0, `${name}: every auction's aggregates dropped at its expiry`);
+    }
   });
 });
