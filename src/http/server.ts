@@ -234,9 +234,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     );
   }
   const { app, metrics, sampler, throughput, hub, queries } = buildApp(options);
+  // The streaming queries kept in the data directory resume first, each from its latest checkpoint (those that
+  // cannot are listed as failed), so that no request sees the list half restored or takes a kept query's name.
+  await queries?.restore();
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: host, port: options.port ?? 8080 }, () => resolve(s));
     s.once('error', reject);
+  }).catch(async (error: unknown) => {
+    await queries?.close();
+    throw error;
   });
   // Rates and lag are charted from the server's start, not from the first page view.
   sampler.start();
@@ -246,8 +252,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   http.requestTimeout = 60_000;
   http.headersTimeout = 10_000;
   const port = (server.address() as AddressInfo).port;
-  // The streaming queries kept in the data directory resume, each from its latest checkpoint (failures are listed).
-  await queries?.restore();
   const shown = host.includes(':') ? `[${host}]` : host;
   return {
     url: `http://${shown}:${port}`,
