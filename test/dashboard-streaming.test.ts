@@ -1,7 +1,9 @@
 // The SQL editor's "Start streaming query" mode, in real headless Chromium against a real server with a log to run
 // queries on: a script with a mistake shows the SQL error's code and line:column; the corrected script starts a
 // pipeline (listed, and in /v1/pipelines), whose view's table shows live — rows appear as records are ingested while
-// the page is open, without a reload — and Stop ends it. A server without streaming queries shows no such mode.
+// the page is open, without a reload — and Stop ends it. After a restart of the server, the query it resumed is
+// listed running with its table live (every record once), a damaged one failed with why, until Stop. A server
+// without streaming queries shows no such mode.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -130,6 +132,91 @@ describe('dashboard: streaming queries from the SQL editor', { skip: SKIP_WITHOU
     const after = (await (await fetch(`${server.url}/v1/pipelines`)).json()) as { pipelines: unknown[] };
     assert.deepEqual(after.pipelines, []);
     assert.deepEqual(logged, []);
+  });
+
+  it('lists the queries a restarted server resumed, live, and a damaged one as failed until Stop', async () => {
+    const kept = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-dashboard-streaming-kept-'));
+    const openServer = async () => {
+      const log = await openLog({ dataDir: kept });
+      const store = await ServingStore.open({ dir: path.join(kept, 'serve') });
+      const server = await startServer({
+        log,
+        store,
+        port: 0,
+        streaming: { log, dataDir: kept, checkpointIntervalMs: 500 },
+        liveIntervalMs: 200,
+      });
+      return {
+        url: server.url,
+        close: async () => {
+          await server.close();
+          await store.close();
+          await log.close();
+        },
+      };
+    };
+    let first: Awaited<ReturnType<typeof openServer>> | undefined;
+    let second: Awaited<ReturnType<typeof openServer>> | undefined;
+    try {
+      first = await openServer();
+      for (const body of [
+        { sql: SCRIPT },
+        { sql: SCRIPT.replaceAll('clicks_per_page', 'other_view'), name: 'other' },
+      ]) {
+        const response = await fetch(`${first.url}/v1/streaming-queries`, {
+          method: 'POST',
+          body: JSON.stringify(body),
+        });
+        assert.equal(response.status, 201, await response.text());
+      }
+      const post = async (url: string, records: object[]) => {
+        const response = await fetch(`${url}/v1/topics/clicks/records`, {
+          method: 'POST',
+          body: records.map((r) => JSON.stringify(r)).join('\n'),
+        });
+        assert.equal(response.status, 200, await response.text());
+      };
+      await post(first.url, [
+        { page: 'home', ts: 1000 },
+        { page: 'cart', ts: 1100 },
+      ]);
+      await first.close();
+      first = undefined;
+      // The definition of `other` is torn while no server runs.
+      const file = path.join(kept, 'streaming-queries', 'other.json');
+      fs.writeFileSync(file, fs.readFileSync(file, 'utf8').slice(0, 30));
+
+      second = await openServer();
+      const { page, logged } = await open(`${second.url}/results`);
+      const panel = page.getByTestId('sql-panel');
+      await panel.getByTestId('sql-mode-streaming').click();
+      const queries = panel.getByTestId('streaming-queries');
+      await until('the resumed query running, the damaged one failed with why', async () => {
+        const text = (await queries.textContent()) ?? '';
+        return /clicks_per_page\s*running/.test(text) && /other\s*failed: .*other\.json is not valid JSON/.test(text);
+      });
+      // Its table, live: the records from before the restart and after it, each counted once.
+      await panel.getByRole('button', { name: 'table clicks_per_page' }).click();
+      await post(second.url, [{ page: 'home', ts: 2000 }]);
+      const rows = panel.getByTestId('streaming-rows');
+      const shown = async () =>
+        (await rows.locator('tbody tr').allTextContents()).map((r) => r.replace(/\s+/g, ' ').trim()).sort();
+      await until(
+        'the totals of all records in the live table',
+        async () => (await shown()).join('|') === 'cart1|home2',
+      );
+      await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-streaming-resumed.png'), fullPage: true });
+
+      // Stop forgets the failed one for good.
+      await panel.getByTestId('streaming-stop-other').click();
+      await until('the failed query gone', async () => !/other/.test((await queries.textContent()) ?? ''));
+      assert.ok(!fs.existsSync(file), 'its definition is removed');
+      assert.deepEqual(logged, []);
+    } finally {
+      await first?.close();
+      await second?.close();
+      fs.rmSync(kept, { recursive: true, force: true });
+    }
   });
 
   it('a server that runs no streaming queries shows only the read-only editor', async () => {

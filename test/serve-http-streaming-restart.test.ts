@@ -260,10 +260,13 @@ CREATE MATERIALIZED VIEW pings_seen AS SELECT id FROM pings;`;
       ['pings_seen', 'failed', 'UNKNOWN_TOPIC'],
     ]);
     const byName = new Map(listed.map((q) => [q.name, q]));
-    assert.match(byName.get('per_key')!.error!, /per_key\.json\) is not valid JSON/);
+    assert.match(
+      byName.get('per_key')!.error!,
+      /^its definition streaming-queries[/\\]per_key\.json is not valid JSON/,
+    );
     assert.match(byName.get('broken')!.error!, /unknown column "nope"/);
     assert.equal(byName.get('broken')!.sql, broken);
-    assert.match(byName.get('pings_seen')!.error!, /reads topic "pings", deleted since it ran/);
+    assert.match(byName.get('pings_seen')!.error!, /^topic "pings" it reads was deleted since it ran/);
     const topics = await call<{ topics: { name: string }[] }>(`${server.url}/v1/topics`, 'GET');
     assert.ok(!topics.body.topics.some((t) => t.name === 'pings'), 'nor is the topic created again');
     assert.deepEqual(await pipelines(server.url), ['other']);

@@ -240,18 +240,16 @@ export class StreamingQueries {
       reads = (await scriptTopics(query.sql)).reads;
     } catch (error) {
       if (error instanceof SluiceError) return error;
-      return new SluiceError(
-        'INVALID_SQL',
-        `streaming query "${query.name}" does not plan: ${(error as Error).message}`,
-      );
+      return new SluiceError('INVALID_SQL', `its SQL does not plan: ${(error as Error).message}`);
     }
     const gone = reads.filter((topic) => !this.options.log.hasTopic(topic));
     const checkpointed = (await fs.readdir(query.dir).catch(() => [])).length > 0;
     if (gone.length > 0 && checkpointed) {
+      // Its checkpoint's positions in the topic would mean nothing in a new one of that name.
+      const topics = gone.map((t) => `"${t}"`).join(', ');
       return new SluiceError(
         'UNKNOWN_TOPIC',
-        `streaming query "${query.name}" reads topic ${gone.map((t) => `"${t}"`).join(', ')}, deleted since it ran: ` +
-          'its checkpoint holds positions in a topic that is gone, so it is not resumed; DELETE it and start it again',
+        `topic ${topics} it reads was deleted since it ran: delete the query and start it again`,
         { topics: gone },
       );
     }

@@ -34,9 +34,9 @@ describe('streaming query definitions', () => {
     assert.deepEqual(decodeQuery(text, '/d/per_key.json', 'per_key'), QUERY);
     // Whitespace does not matter (the checksum is over the query), a changed value does.
     assert.deepEqual(decodeQuery(JSON.stringify(JSON.parse(text), null, 2), 'f', 'per_key'), QUERY);
-    assert.match(refusal(text.slice(0, 40)), /\(\/d\/per_key\.json\) is not valid JSON/);
+    assert.match(refusal(text.slice(0, 40)), /^its definition d[/\\]per_key\.json is not valid JSON/);
     assert.match(refusal(text.replace('"resumes":2', '"resumes":3')), /fails its checksum/);
-    assert.match(refusal(text.replace('"version":1', '"version":2')), /has version 2/);
+    assert.match(refusal(text.replace('"version":1', '"version":2')), /has version 2 \(this Sluice reads 1\)/);
     assert.match(refusal('{"something":"else"}'), /is not a streaming query definition/);
     assert.match(refusal(text, 'other'), /names another query \("per_key"\)/);
     const { resumes: _, ...partial } = QUERY;

@@ -42,23 +42,24 @@ export function encodeQuery(query: StoredQuery): string {
 
 /** Parses a definition file, or throws CORRUPT_CHECKPOINT saying what is wrong with it. */
 export function decodeQuery(text: string, file: string, name: string): StoredQuery {
-  const corrupt = (why: string) =>
-    new SluiceError(
-      'CORRUPT_CHECKPOINT',
-      `the definition of streaming query "${name}" (${file}) ${why}; the query is not started: DELETE it and start it again`,
-      { file },
-    );
+  // Short enough for the dashboard's list (the path from the data directory on; details.file has all of it).
+  const shown = path.join(path.basename(path.dirname(file)), path.basename(file));
+  const corrupt = (why: string, cause?: string) =>
+    new SluiceError('CORRUPT_CHECKPOINT', `its definition ${shown} ${why}: delete the query and start it again`, {
+      file,
+      ...(cause === undefined ? {} : { cause }),
+    });
   let parsed: { format?: unknown; version?: unknown; crc32c?: unknown; query?: Record<string, unknown> };
   try {
     parsed = JSON.parse(text) as typeof parsed;
   } catch (error) {
-    throw corrupt(`is not valid JSON (a torn or damaged file?): ${(error as Error).message}`);
+    throw corrupt('is not valid JSON (torn or damaged)', (error as Error).message);
   }
   if (parsed === null || typeof parsed !== 'object' || parsed.format !== FORMAT) {
     throw corrupt(`is not a streaming query definition (no "format": "${FORMAT}")`);
   }
   if (parsed.version !== VERSION) {
-    throw corrupt(`has version ${JSON.stringify(parsed.version)}, and this Sluice reads version ${VERSION}`);
+    throw corrupt(`has version ${JSON.stringify(parsed.version)} (this Sluice reads ${VERSION})`);
   }
   const query = parsed.query;
   if (query === null || typeof query !== 'object') throw corrupt('has no "query"');
@@ -72,7 +73,7 @@ export function decodeQuery(text: string, file: string, name: string): StoredQue
     !strings(query.topics) ||
     typeof query.resumes !== 'number'
   ) {
-    throw corrupt('lacks a field of the query (name, sql, startedAt, tables, topics, resumes)');
+    throw corrupt('lacks a field (name, sql, startedAt, tables, topics or resumes)');
   }
   if (query.name !== name) throw corrupt(`names another query ("${query.name}")`);
   return query as unknown as StoredQuery;
@@ -138,7 +139,7 @@ export class StreamingQueryStore {
             ? error
             : new SluiceError(
                 'CORRUPT_CHECKPOINT',
-                `the definition of streaming query "${name}" (${file}) cannot be read: ${(error as Error).message}`,
+                `its definition ${file} cannot be read: ${(error as Error).message}`,
                 { file },
               );
         const modifiedAt = await fs.stat(file).then(
