@@ -240,6 +240,20 @@ function booleanOperand(c: Compiled, src: SqlSource, at: number, what: string): 
 function logical(op: 'AND' | 'OR', operands: Compiled[]): Compiled {
   const fs = operands.map((o) => o.eval);
   const decisive = op === 'OR';
+  if (fs.length === 2) {
+    // Two operands (a BETWEEN, most WHERE clauses): no loop on the hot path.
+    const [a, b] = fs as [Compiled['eval'], Compiled['eval']];
+    return {
+      type: 'BOOLEAN',
+      eval: (row) => {
+        const x = a(row);
+        if (x === decisive) return decisive;
+        const y = b(row);
+        if (y === decisive) return decisive;
+        return x === null || y === null ? null : !decisive;
+      },
+    };
+  }
   return {
     type: 'BOOLEAN',
     eval: (row) => {
