@@ -19,11 +19,10 @@ import { InProcessHost, Supervisor } from '../runtime/index.ts';
 import type { ServingStore } from '../serve/index.ts';
 import { compileSql, scriptTopics } from '../sql/index.ts';
 import type { StreamingQueriesJson, StreamingQueryJson } from './api.ts';
-import { type StoredQuery, StreamingQueryStore } from './streaming-query-store.ts';
+import { QUERY_NAME, type StoredQuery, StreamingQueryStore } from './streaming-query-store.ts';
 
 /** Largest script accepted (bytes of the JSON body). */
 export const MAX_SCRIPT_BYTES = 256 * 1024;
-const NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 
 export interface StreamingQueriesOptions {
   /** The log the queries' tables read and write (the embedded log of `sluice dev` / `sluice run`). */
@@ -167,7 +166,7 @@ export class StreamingQueries {
     const taken = new Set([...this.queries.keys(), ...(this.options.taken?.() ?? [])]);
     let name = request.name ?? topics.views[0];
     for (let n = 1; name === undefined; n++) if (!taken.has(`query-${n}`)) name = `query-${n}`;
-    if (!NAME.test(name)) {
+    if (!QUERY_NAME.test(name)) {
       throw new SluiceError('INVALID_REQUEST', `"name" must be lowercase letters, digits, - and _ (got "${name}")`);
     }
     if (this.queries.get(name)?.failure) {

@@ -54,6 +54,11 @@ describe('streaming query definitions', () => {
       fs.mkdirSync(store.checkpointDirOf('orphan'));
       fs.writeFileSync(path.join(store.dir, 'second.json.tmp-1-x'), '{');
       fs.writeFileSync(store.fileOf('torn'), '{"format":"sluice.stre');
+      // Not a query's: left alone.
+      fs.writeFileSync(path.join(store.dir, '..json'), '{');
+      fs.writeFileSync(path.join(store.dir, 'README.txt'), 'notes');
+      fs.mkdirSync(path.join(store.dir, 'Mine.d'));
+      fs.mkdirSync(path.join(store.dir, 'per_key.old'));
       const loaded = await store.load();
       assert.deepEqual(
         loaded.map((l) => [l.name, 'error' in l ? l.error.code : l.query.name]),
@@ -63,9 +68,13 @@ describe('streaming query definitions', () => {
           ['torn', 'CORRUPT_CHECKPOINT'],
         ],
       );
-      assert.deepEqual(fs.readdirSync(store.dir).sort(), ['per_key', 'per_key.json', 'second.json', 'torn.json']);
+      const others = ['..json', 'Mine.d', 'README.txt', 'per_key.old'];
+      assert.deepEqual(
+        fs.readdirSync(store.dir).sort(),
+        [...others, 'per_key', 'per_key.json', 'second.json', 'torn.json'].sort(),
+      );
       await store.remove('per_key');
-      assert.deepEqual(fs.readdirSync(store.dir).sort(), ['second.json', 'torn.json']);
+      assert.deepEqual(fs.readdirSync(store.dir).sort(), [...others, 'second.json', 'torn.json'].sort());
     } finally {
       fs.rmSync(dataDir, { recursive: true, force: true });
     }

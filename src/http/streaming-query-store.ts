@@ -30,6 +30,9 @@ export type LoadedQuery =
   | { name: string; query: StoredQuery }
   | { name: string; error: SluiceError /** The file's modification time. */; modifiedAt: number };
 
+/** A query's name: also its file's and its checkpoint directory's (no dot, no slash). */
+export const QUERY_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
+
 const FORMAT = 'sluice.streaming-query';
 const VERSION = 1;
 const SUFFIX = '.json';
@@ -120,13 +123,20 @@ export class StreamingQueryStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw error;
     }
+    // Only what a query of a valid name can have written is touched: anything else there is left alone.
     const names = new Set(
-      entries.filter((e) => e.isFile() && e.name.endsWith(SUFFIX)).map((e) => e.name.slice(0, -SUFFIX.length)),
+      entries
+        .filter((e) => e.isFile() && e.name.endsWith(SUFFIX))
+        .map((e) => e.name.slice(0, -SUFFIX.length))
+        .filter((name) => QUERY_NAME.test(name)),
     );
     for (const entry of entries) {
       const file = path.join(this.dir, entry.name);
-      if (entry.name.includes('.tmp-')) await fs.rm(file, { force: true });
-      else if (entry.isDirectory() && !names.has(entry.name)) await fs.rm(file, { recursive: true, force: true });
+      const [base, temporary] = entry.name.split(`${SUFFIX}.tmp-`);
+      if (entry.isFile() && temporary !== undefined && QUERY_NAME.test(base!)) await fs.rm(file, { force: true });
+      else if (entry.isDirectory() && QUERY_NAME.test(entry.name) && !names.has(entry.name)) {
+        await fs.rm(file, { recursive: true, force: true });
+      }
     }
     const loaded: LoadedQuery[] = [];
     for (const name of [...names].sort()) {
