@@ -6,7 +6,13 @@ import type { Sink } from './connector.ts';
 import { type Duration, toMillis } from './duration.ts';
 import type { PipelineGraph } from './graph.ts';
 import type { Node } from './node.ts';
-import { EnrichJoinOperator, IntervalJoinOperator, WindowJoinOperator } from './operators/joins.ts';
+import {
+  EnrichJoinOperator,
+  IntervalJoinOperator,
+  LATE_LEFT_TAG,
+  LATE_RIGHT_TAG,
+  WindowJoinOperator,
+} from './operators/joins.ts';
 import {
   type KeyedCoProcessFunction,
   KeyedCoProcessOperator,
@@ -166,24 +172,26 @@ export class KeyedStream<T, K> {
 
   /** Pairs each record `a` with the other stream's records `b` of the same key whose time is within
    * [a.ts + lower, a.ts + upper] (durations may be negative: `-10m`, given as numbers of ms). Records of either
-   * side that arrive behind the watermark come out of `lateData()`. */
+   * side that arrive behind the watermark come out of `lateData()` (both sides mixed), and each side's out of
+   * `leftLateData()` / `rightLateData()` too. */
   intervalJoin<U, O>(
     other: KeyedStream<U, K>,
     bounds: { lower: number | Duration; upper: number | Duration },
     combine: (left: T, right: U) => O,
-  ): JoinedStream<O, T | U> {
+  ): IntervalJoinedStream<O, T, U> {
     const ms = (d: number | Duration) => (typeof d === 'number' ? d : signedMillis(d));
     const lower = ms(bounds.lower);
     const upper = ms(bounds.upper);
     if (lower > upper) {
       throw new SluiceError('INVALID_JOIN', `an interval join needs lower <= upper (lower ${lower}, upper ${upper})`);
     }
-    return attachTwo(
+    const joined = attachTwo<T, U, O, T | U>(
       this.stream,
       other.stream,
       'interval-join',
       new IntervalJoinOperator<T, U, K, O>(this.key, other.key, lower, upper, combine),
     );
+    return new IntervalJoinedStream<O, T, U>(joined.graph, joined.node);
   }
 
   /** Records of both streams with the same key in the same window, paired when the window fires. Records for
@@ -294,6 +302,22 @@ export class JoinedStream<O, L> extends DataStream<O> {
   /** Records behind the watermark when they arrived (side output `late`). */
   lateData(): DataStream<L> {
     return new DataStream<L>(this.graph, this.node, LATE_TAG);
+  }
+}
+
+/**
+ * An interval join's output, with its late records per side as well (Flink's `sideOutputLeftLateData` and
+ * `sideOutputRightLateData`): each late record comes out of `lateData()` and out of its own side's stream.
+ */
+export class IntervalJoinedStream<O, L, R> extends JoinedStream<O, L | R> {
+  /** The left stream's records that arrived behind the watermark (side output `late-left`). */
+  leftLateData(): DataStream<L> {
+    return new DataStream<L>(this.graph, this.node, LATE_LEFT_TAG);
+  }
+
+  /** The right stream's records that arrived behind the watermark (side output `late-right`). */
+  rightLateData(): DataStream<R> {
+    return new DataStream<R>(this.graph, this.node, LATE_RIGHT_TAG);
   }
 }
 

@@ -1,9 +1,17 @@
-// The joins through the harness: interval joins (also over disordered inputs, with the live state checked),
+// The joins through the harness: interval joins (also over disordered inputs, with the live state checked; each
+// side's late records in its own side output, and through the stream API's leftLateData()/rightLateData()),
 // window joins, and enrichment with a changelog table by processing order and by event time.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { OperatorHarness } from '../harness.ts';
-import { EnrichJoinOperator, IntervalJoinOperator, WindowJoinOperator } from './joins.ts';
+import { collect, fromArrays, Pipeline, watermarks } from '../index.ts';
+import {
+  EnrichJoinOperator,
+  IntervalJoinOperator,
+  LATE_LEFT_TAG,
+  LATE_RIGHT_TAG,
+  WindowJoinOperator,
+} from './joins.ts';
 import { TemporalJoinOperator } from './temporal-join.ts';
 import { LATE_TAG } from './window-aggregate.ts';
 
@@ -32,6 +40,76 @@ describe('joins', () => {
       h.sideOutput<{ id: string }>(LATE_TAG).map((e) => e.value.id),
       ['late'],
     );
+  });
+
+  it("interval join: each side's late records also go to that side's own output (late-left, late-right)", () => {
+    type Rec = { id: string; k: string };
+    const h = new OperatorHarness<Rec, string>(
+      new IntervalJoinOperator(
+        (a: Rec) => a.k,
+        (b: Rec) => b.k,
+        -10,
+        10,
+        (a, b) => `${a.id}+${b.id}`,
+      ),
+      { inputs: 2, sideOutputs: [LATE_TAG, LATE_LEFT_TAG, LATE_RIGHT_TAG] },
+    );
+    h.process([[{ id: 'l1', k: 'p' }, 100]], 0);
+    h.watermark(100);
+    h.process([[{ id: 'r-late', k: 'p' }, 95]], 1); // behind the watermark: not joined with l1
+    h.process([[{ id: 'r1', k: 'p' }, 105]], 1);
+    h.process([[{ id: 'l-late', k: 'p' }, 99]], 0);
+    h.process([[{ id: 'l-edge', k: 'p' }, 100]], 0); // at the watermark: on time
+    assert.deepEqual(h.values(), ['l1+r1', 'l-edge+r1']);
+    const ids = (tag: string) => h.sideOutput<Rec>(tag).map((e) => `${e.value.id}@${e.timestamp}`);
+    assert.deepEqual(ids(LATE_LEFT_TAG), ['l-late@99']);
+    assert.deepEqual(ids(LATE_RIGHT_TAG), ['r-late@95']);
+    assert.deepEqual(ids(LATE_TAG), ['r-late@95', 'l-late@99'], 'lateData() still has both, in arrival order');
+    assert.equal(h.node.lateRecords, 2, 'each late record counted once');
+  });
+
+  it('intervalJoin(…).leftLateData() / rightLateData() in a pipeline: typed per side, lateData() both', async () => {
+    type Click = { side: 'click'; ad: string; click: number };
+    type View = { side: 'view'; ad: string; view: number };
+    const events: (Click | View)[] = [
+      { side: 'view', ad: 'a', view: 1000 },
+      { side: 'click', ad: 'a', click: 1500 },
+      { side: 'view', ad: 'b', view: 5000 },
+      { side: 'click', ad: 'b', click: 5200 },
+      { side: 'view', ad: 'a', view: 900 }, // behind the watermark (5200): late on the right
+      { side: 'click', ad: 'a', click: 4000 }, // late on the left
+      { side: 'click', ad: 'b', click: 5300 },
+    ];
+    const p = new Pipeline({ bounded: true, onError: 'fail' });
+    const all = p
+      .source(fromArrays([events], { batchSize: 1 }))
+      .withTimestamps((e) => (e.side === 'click' ? e.click : e.view), watermarks.boundedOutOfOrderness(0));
+    const clicks = all.filter((e): e is Click => e.side === 'click').keyBy((c) => c.ad);
+    const views = all.filter((e): e is View => e.side === 'view').keyBy((v) => v.ad);
+    const joined = clicks.intervalJoin(views, { lower: '-10s', upper: 0 }, (c, v) => `${c.ad}:${v.view}->${c.click}`);
+    const pairs = collect<string>();
+    const lefts = collect<number>();
+    const rights = collect<number>();
+    const both = collect<string>();
+    joined.sinkTo(pairs);
+    // Typed per side: a click's `click`, a view's `view` (no narrowing needed).
+    joined
+      .leftLateData()
+      .map((c) => c.click)
+      .sinkTo(lefts);
+    joined
+      .rightLateData()
+      .map((v) => v.view)
+      .sinkTo(rights);
+    joined
+      .lateData()
+      .map((e) => e.side)
+      .sinkTo(both);
+    await p.run();
+    assert.deepEqual(pairs.values, ['a:1000->1500', 'b:5000->5200', 'b:5000->5300']);
+    assert.deepEqual(lefts.values, [4000]);
+    assert.deepEqual(rights.values, [900]);
+    assert.deepEqual(both.values, ['view', 'click']);
   });
 
   it('interval join over disordered inputs: every pair of accepted records, and exactly the live state kept', () => {

@@ -1,12 +1,17 @@
 // Two-input keyed joins. Input 0 is the left stream, input 1 the right; state is bounded by the watermark
 // (the minimum of both inputs), so a join holds only what a future record could still match. Records behind the
-// watermark go to the late side output (they never vanish silently).
+// watermark go to the late side output (they never vanish silently); an interval join's also to its side's own
+// (`late-left`, `late-right`: Flink's sideOutputLeftLateData / sideOutputRightLateData).
 
 import type { MapColumns } from '../checkpoint/columns.ts';
 import { MinHeap } from '../heap.ts';
 import { StateTable, type StateTableSnapshot } from '../state-table.ts';
 import type { Batch, Operator, OperatorContext } from '../types.ts';
 import { LATE_TAG } from './window-aggregate.ts';
+
+/** The side outputs of an interval join's late records of one input: the left's (input 0) and the right's. */
+export const LATE_LEFT_TAG = 'late-left';
+export const LATE_RIGHT_TAG = 'late-right';
 
 /**
  * One key's buffered records of one side, kept in time order (records arriving out of order are inserted at
@@ -172,12 +177,15 @@ export class IntervalJoinOperator<L, R, K, O> implements Operator<L | R, O> {
     const fromOffset = isLeft ? this.lowerMs : -this.upperMs;
     const toOffset = isLeft ? this.upperMs : -this.lowerMs;
     const keyOf = (isLeft ? this.leftKey : this.rightKey) as (value: L | R) => K;
+    const lateTag = isLeft ? LATE_LEFT_TAG : LATE_RIGHT_TAG;
     for (let i = 0; i < batch.values.length; i++) {
       const value = batch.values[i]!;
       const ts = batch.timestamps[i]!;
       if (ts < watermark) {
-        // Behind the watermark: its partners may be gone (Flink drops these; we divert them).
+        // Behind the watermark: its partners may be gone (Flink drops these; we divert them), to both sides' late
+        // output and this side's own (a side output nobody reads costs a map lookup).
         this.ctx.emitSide(LATE_TAG, value, ts);
+        this.ctx.emitSide(lateTag, value, ts);
         this.ctx.countLate(1);
         continue;
       }
