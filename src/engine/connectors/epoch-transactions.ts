@@ -8,6 +8,13 @@
 // those go into another transaction, of another transactional id from a small pool (`<prefix><n>`), as Flink's
 // sink does. Recovery commits what the restored checkpoint recorded as prepared, then opens every id of the pool
 // again, which fences the crashed instance's writers and aborts whatever else they left open.
+//
+// Where opening a writer costs round trips to a cluster (`prefetch`: a Kafka cluster, whose writer opens with
+// ListTransactions, then a producer of its own with FindCoordinator and InitProducerId), no epoch waits for one:
+// recovery opens the first epoch's writer before the pipeline reads, while nothing else competes for the process,
+// and the first epoch that writes opens the spare the next epoch takes while this one's transaction waits for its
+// commit (the pool's second writer). Opening a writer early is opening it: it fences and aborts what earlier
+// instances of its id left open, exactly as an open at the first append would.
 import type { PipelineLog, PreparedTransaction, TransactionalWriter } from '../../contracts/index.ts';
 import type { LogRecord } from '../../log/index.ts';
 import { createLogger } from '../../logger.ts';
@@ -25,12 +32,18 @@ export class EpochTransactions {
   private current: Promise<TransactionalWriter> | undefined;
   private pending: PendingCommit[] = [];
   private poolSize = 0;
+  /** `prefetch`: the pool's next writer, opening while the epochs use the others (see the file comment). */
+  private spare: Promise<TransactionalWriter> | undefined;
+  /** A spare failed to open: the next epoch opens its writer when it needs one, as without prefetch. */
+  private spareFailed = false;
+  private readonly prefetch: boolean;
   /** Prepared transactions recovery found already resolved by a later instance (their output may be gone). */
   lost = 0;
 
-  constructor(log: PipelineLog, prefix: string) {
+  constructor(log: PipelineLog, prefix: string, options: { prefetch?: boolean } = {}) {
     this.log = log;
     this.prefix = prefix;
+    this.prefetch = options.prefetch ?? false;
   }
 
   /** The transactional ids of this sink's writers start with it. */
@@ -41,6 +54,7 @@ export class EpochTransactions {
   /** Appends to the open epoch's transaction. */
   async append(topic: string, partition: number, records: readonly LogRecord[]): Promise<void> {
     const writer = await this.writer();
+    if (this.prefetch) this.keepSpare();
     await writer.append(topic, partition, records);
   }
 
@@ -91,7 +105,11 @@ export class EpochTransactions {
       const n = Number(id.slice(this.prefix.length));
       if (Number.isSafeInteger(n) && n >= this.poolSize) this.poolSize = n + 1;
     }
-    for (let n = 0; n < this.poolSize; n++) this.free.push(await log.openTransactionalWriter!(`${this.prefix}${n}`));
+    const opened = await Promise.all(
+      Array.from({ length: this.poolSize }, (_, n) => log.openTransactionalWriter!(`${this.prefix}${n}`)),
+    );
+    this.free.push(...opened);
+    if (this.prefetch) await this.writer(); // the first epoch's, before the pipeline reads
   }
 
   /**
@@ -112,6 +130,41 @@ export class EpochTransactions {
   private async take(): Promise<TransactionalWriter> {
     const free = this.free.pop();
     if (free !== undefined) return free;
+    const spare = this.spare;
+    this.spare = undefined;
+    if (spare !== undefined) {
+      try {
+        return await spare;
+      } catch {
+        // opened when an epoch needs it, below
+      }
+    }
+    return this.open();
+  }
+
+  private open(): Promise<TransactionalWriter> {
     return this.log.openTransactionalWriter!(`${this.prefix}${this.poolSize++}`);
+  }
+
+  /**
+   * An epoch writes and no other writer is free or will be once a prepared transaction commits: opens the one the
+   * next epoch will take, in the background (it joins the free writers once open).
+   */
+  private keepSpare(): void {
+    if (this.spare !== undefined || this.spareFailed || this.free.length > 0 || this.pending.length > 0) return;
+    const spare = this.open();
+    this.spare = spare;
+    spare.then(
+      (writer) => {
+        if (this.spare !== spare) return; // taken meanwhile
+        this.spare = undefined;
+        this.free.push(writer);
+      },
+      (error: unknown) => {
+        if (this.spare === spare) this.spare = undefined;
+        this.spareFailed = true;
+        createLogger('engine').warn({ err: error, sink: this.prefix }, 'could not open a spare transactional writer');
+      },
+    );
   }
 }

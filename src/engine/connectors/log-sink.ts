@@ -287,7 +287,14 @@ export class LogSinkConnector<T> implements Sink<T> {
       } else if (checkpoint?.endOffsets !== undefined && !this.shared) {
         await this.cutBack(checkpoint.endOffsets);
       }
-      this.transactions = new EpochTransactions(this.options.log, `${this.writer ?? this.name}/${this.options.topic}/`);
+      // On a cluster (appends pipelined: each a round trip) writers are opened before an epoch needs them.
+      this.transactions = new EpochTransactions(
+        this.options.log,
+        `${this.writer ?? this.name}/${this.options.topic}/`,
+        {
+          prefetch: this.options.log.pipelinesAppends === true,
+        },
+      );
       await this.transactions.recover(checkpoint?.transactions);
       if (this.written === undefined) this.writerHeader = undefined;
       return;
