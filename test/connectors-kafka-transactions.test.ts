@@ -202,6 +202,40 @@ describe('exactly-once to a Kafka cluster', { timeout: 120_000 }, () => {
     assert.deepEqual(await read('read_uncommitted'), ['a', 'b']);
   });
 
+  it('writers opened together each fence what an earlier run of their id left open; a write to two partitions is one transaction', async () => {
+    const earlier = await connect();
+    await earlier.createTopic('together', { partitions: 2 });
+    const record = (v: string) => [{ key: null, value: Buffer.from(v) }];
+    const ids = ['together/w/0', 'together/w/1', 'together/w/2', 'together/w/3'];
+    // An earlier run (a member cut off from the cluster) left a transaction open in each; the first one prepared.
+    const zombies = await Promise.all(ids.map((id) => earlier.openTransactionalWriter!(id)));
+    await Promise.all(zombies.map((w, n) => w.append('together', n % 2, record(`old ${n}`))));
+    await zombies[0]!.prepare();
+    assert.deepEqual(await earlier.transactionalIds!('together/'), ids);
+
+    // Its replacement opens the same writers at once (they share ListTransactions requests).
+    const later = await connect();
+    const writers = await Promise.all(ids.map((id) => later.openTransactionalWriter!(id)));
+    assert.deepEqual(await later.transactionalIds!('together/'), [], 'every one aborted');
+    for (const zombie of zombies) await assert.rejects(zombie.commit(), { code: 'PRODUCER_FENCED' });
+    const committed = async () => (await values(later, 'together', 'read_committed')).sort();
+    assert.deepEqual(await committed(), [], 'nothing of the earlier run');
+
+    // The new writers work: appends to both partitions in one turn go out together, in one transaction.
+    const [first] = writers;
+    const acks = await Promise.all([
+      first!.append('together', 0, record('a')),
+      first!.append('together', 1, record('b')),
+    ]);
+    assert.deepEqual(
+      acks.map((ack) => ack.lastOffset - ack.baseOffset),
+      [0, 0],
+    );
+    await first!.prepare();
+    await first!.commit();
+    assert.deepEqual(await committed(), ['a', 'b']);
+  });
+
   it('`sluice run --bootstrap` SIGKILLed with a transaction open: the restart aborts it, each window committed once', async () => {
     const log = await connect();
     await log.createTopic('events', { partitions: 3 });

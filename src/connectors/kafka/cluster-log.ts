@@ -26,7 +26,7 @@ import {
 } from '../../log/index.ts';
 import { fromClientError } from './errors.ts';
 import { Fetcher, type FetchTarget } from './fetcher.ts';
-import { InOrder } from './in-order.ts';
+import { InOrderAcrossPartitions, type PartitionRecords } from './in-order.ts';
 import { acknowledgedOffsets, decodePage, toMessages } from './records.ts';
 import {
   type ClusterTransactionalWriter,
@@ -92,7 +92,14 @@ export class KafkaClusterLog implements PipelineLog {
   private readonly brokers = new Map<number, { host: string; port: number }>();
   /** The Fetch version the fetcher sends: the newest the cluster and the codec (4–12) both have. */
   private fetchVersion = 12;
-  private readonly appending = new InOrder();
+  /**
+   * The producer's appends, one request at a time with every partition's waiting ones (in-order.ts): its connection
+   * carries one request at a time anyway (an idempotent producer), so the tasks of a member writing checkpoints and
+   * leases share round trips instead of queueing one per partition.
+   */
+  private readonly appending = new InOrderAcrossPartitions<CompressionType | undefined>((batches, compression) =>
+    this.produce(batches, compression),
+  );
   private closed = false;
   private readonly options: KafkaLogOptions;
   private readonly client: TransactionHost['client'];
@@ -270,22 +277,23 @@ export class KafkaClusterLog implements PipelineLog {
       });
       return Promise.reject(error);
     }
-    return this.appending.run(topic, partition, records, (all) =>
-      this.produce(topic, partition, all, options.compression),
-    );
+    return this.appending.run(topic, partition, records, options.compression);
   }
 
+  /** One produce request (per broker) for the waiting appends of several partitions. */
   private async produce(
-    topic: string,
-    partition: number,
-    records: readonly LogRecord[],
+    batches: readonly PartitionRecords[],
     compression: CompressionType | undefined,
-  ): Promise<AppendResult> {
-    const what = `append to ${topic}-${partition}`;
-    const result = await this.call(what, () =>
-      this.producer.send({ messages: toMessages(topic, partition, records), compression }),
+  ): Promise<AppendResult[]> {
+    const what =
+      batches.length === 1
+        ? `append to ${batches[0]!.topic}-${batches[0]!.partition}`
+        : `append to ${batches.length} partitions`;
+    const messages = batches.flatMap((b) => toMessages(b.topic, b.partition, b.records));
+    const result = await this.call(what, () => this.producer.send({ messages, compression }));
+    return batches.map(({ topic, partition, records }) =>
+      this.acknowledge(topic, partition, acknowledgedOffsets(result, topic, partition, records.length, what)),
     );
-    return this.acknowledge(topic, partition, acknowledgedOffsets(result, topic, partition, records.length, what));
   }
 
   /** An append acknowledged: the cached end moves past it. */

@@ -1,79 +1,123 @@
-// One partition's appends: one request at a time, in call order; those that wait go out together as the next one,
-// each resolving with its own offsets — and a failed request fails each append in it, not the ones after.
+// Appends to a cluster: one request at a time for every partition, in call order; those that wait go out together as
+// the next one, each resolving with its own offsets — and a failed request fails each append in it, not the ones
+// after.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { AppendResult, LogRecord } from '../../log/index.ts';
-import { InOrder, MAX_COALESCED_BYTES } from './in-order.ts';
+import { InOrderAcrossPartitions, MAX_COALESCED_BYTES, type PartitionRecords } from './in-order.ts';
 
 const records = (...values: string[]): LogRecord[] => values.map((v) => ({ key: null, value: Buffer.from(v) }));
 
-function fakePartition() {
-  const requests: { values: string[]; done(error?: Error): void }[] = [];
-  let end = 0;
-  const send = (rs: readonly LogRecord[]) =>
-    new Promise<AppendResult>((resolve, reject) => {
+/** Requests of several partitions, each answered when the test says; offsets counted per partition. */
+function fakeCluster() {
+  const requests: { batches: [string, string[]][]; context: string; done(error?: Error): void }[] = [];
+  const ends = new Map<string, number>();
+  const send = (batches: readonly PartitionRecords[], context: string) =>
+    new Promise<AppendResult[]>((resolve, reject) => {
       requests.push({
-        values: rs.map((r) => r.value!.toString()),
+        batches: batches.map((b) => [`${b.topic}-${b.partition}`, b.records.map((r) => r.value!.toString())]),
+        context,
         done: (error) => {
           if (error) return reject(error);
-          const baseOffset = end;
-          end += rs.length;
-          resolve({ baseOffset, lastOffset: end - 1, logAppendTime: 0, logStartOffset: 0 });
+          resolve(
+            batches.map((b) => {
+              const key = `${b.topic}-${b.partition}`;
+              const baseOffset = ends.get(key) ?? 0;
+              ends.set(key, baseOffset + b.records.length);
+              return { baseOffset, lastOffset: baseOffset + b.records.length - 1, logAppendTime: 0, logStartOffset: 0 };
+            }),
+          );
         },
       });
     });
   return { requests, send };
 }
 
-it('sends one request at a time per partition; the appends that waited go out as one, each with its offsets', async () => {
-  const order = new InOrder();
-  const { requests, send } = fakePartition();
-  const a = order.run('t', 0, records('a1', 'a2'), send);
-  const b = order.run('t', 0, records('b1'), send);
-  const c = order.run('t', 0, records('c1', 'c2', 'c3'), send);
-  const other = order.run('t', 1, records('x'), send);
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+it('the appends of one turn go as one request; those made meanwhile as the next, merged', async () => {
+  const { requests, send } = fakeCluster();
+  const order = new InOrderAcrossPartitions(send);
+  const a = order.run('t', 0, records('a1', 'a2'), 'txn');
+  const x = order.run('t', 1, records('x1'), 'txn');
+  await turn();
   assert.deepEqual(
-    requests.map((r) => r.values),
-    [['a1', 'a2'], ['x']],
+    requests.map((r) => r.batches),
+    [
+      [
+        ['t-0', ['a1', 'a2']],
+        ['t-1', ['x1']],
+      ],
+    ],
+    'one request',
   );
+  const b = order.run('t', 0, records('b1'), 'txn');
+  const y = order.run('t', 1, records('y1', 'y2'), 'txn');
+  const c = order.run('t', 0, records('c1'), 'txn');
+  await turn();
+  assert.equal(requests.length, 1, 'one request at a time');
   requests[0]!.done();
-  assert.deepEqual((await a).baseOffset, 0);
-  await new Promise((resolve) => setImmediate(resolve));
-  assert.deepEqual(requests[2]!.values, ['b1', 'c1', 'c2', 'c3'], 'the two that waited, merged in order');
-  requests[2]!.done();
-  assert.deepEqual([(await b).baseOffset, (await b).lastOffset], [2, 2]);
-  assert.deepEqual([(await c).baseOffset, (await c).lastOffset], [3, 5]);
+  assert.deepEqual([(await a).baseOffset, (await a).lastOffset], [0, 1]);
+  assert.deepEqual([(await x).baseOffset, (await x).lastOffset], [0, 0]);
+  await turn();
+  assert.deepEqual(requests[1]!.batches, [
+    ['t-0', ['b1', 'c1']],
+    ['t-1', ['y1', 'y2']],
+  ]);
   requests[1]!.done();
-  await other;
+  assert.deepEqual(
+    [(await b).baseOffset, (await c).baseOffset, (await y).baseOffset, (await y).lastOffset],
+    [2, 3, 1, 2],
+  );
   assert.equal((await order.all()).length, 0);
 });
 
-it('a failed request fails its appends; the next ones still go out', async () => {
-  const order = new InOrder();
-  const { requests, send } = fakePartition();
-  const a = order.run('t', 0, records('a'), send);
-  const b = order.run('t', 0, records('b'), send);
-  const all = order.all();
+it('a failed request fails its appends, the next go out; contexts never share a request', async () => {
+  const { requests, send } = fakeCluster();
+  const order = new InOrderAcrossPartitions(send);
+  const a = order.run('t', 0, records('a'), 'first');
+  await turn();
+  const b = order.run('t', 1, records('b'), 'first');
+  const c = order.run('t', 0, records('c'), 'second');
   requests[0]!.done(new Error('NOT_LEADER'));
   await assert.rejects(a, /NOT_LEADER/);
-  await assert.rejects(all, /NOT_LEADER/);
-  await new Promise((resolve) => setImmediate(resolve));
+  await turn();
+  assert.deepEqual(
+    requests.slice(1).map((r) => [r.context, r.batches]),
+    [['first', [['t-1', ['b']]]]],
+  );
   requests[1]!.done();
-  assert.equal((await b).baseOffset, 0);
+  await b;
+  await turn();
+  assert.deepEqual(requests[2]!.context, 'second');
+  requests[2]!.done();
+  assert.equal((await c).baseOffset, 0);
 });
 
-it('merges no more than MAX_COALESCED_BYTES into one request', async () => {
-  const order = new InOrder();
-  const { requests, send } = fakePartition();
+it('a partition merges no more than MAX_COALESCED_BYTES; later appends wait, in order', async () => {
+  const { requests, send } = fakeCluster();
+  const order = new InOrderAcrossPartitions(send);
   const big = 'x'.repeat(MAX_COALESCED_BYTES / 2);
-  const appends = [order.run('t', 0, records('first'), send)];
-  for (let i = 0; i < 3; i++) appends.push(order.run('t', 0, records(big), send));
+  const appends = [order.run('t', 0, records('first'), 'txn')];
+  await turn();
+  for (let i = 0; i < 3; i++) appends.push(order.run('t', 0, records(big), 'txn'));
+  appends.push(order.run('t', 1, records('after'), 'txn'));
   requests[0]!.done();
-  await new Promise((resolve) => setImmediate(resolve));
-  assert.equal(requests[1]!.values.length, 2, 'two halves fill a request');
+  await turn();
+  assert.deepEqual(
+    requests[1]!.batches.map(([key, values]) => [key, values.length]),
+    [['t-0', 2]],
+    'two halves fill it; what came after the third waits behind it',
+  );
   requests[1]!.done();
-  await new Promise((resolve) => setImmediate(resolve));
-  assert.equal(requests[2]!.values.length, 1);
+  await turn();
+  assert.deepEqual(
+    requests[2]!.batches.map(([key, values]) => [key, values.length]),
+    [
+      ['t-0', 1],
+      ['t-1', 1],
+    ],
+  );
   requests[2]!.done();
   await Promise.all(appends);
 });

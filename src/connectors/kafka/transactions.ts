@@ -48,7 +48,7 @@ import { SluiceError } from '../../errors.ts';
 import type { AppendResult, CompressionType, LogRecord } from '../../log/index.ts';
 import { createLogger } from '../../logger.ts';
 import { findApiId } from './errors.ts';
-import { InOrder } from './in-order.ts';
+import { InOrderAcrossPartitions, type PartitionRecords } from './in-order.ts';
 import { acknowledgedOffsets, toMessages } from './records.ts';
 
 type ApiVersionsResponseApi = Awaited<ReturnType<Admin['listApis']>>[number];
@@ -212,6 +212,39 @@ export async function completePrepared(
 
 /** The open transactions of every broker's coordinators whose transactional ids start with `prefix`. */
 async function openTransactions(host: TransactionHost, prefix: string): Promise<string[]> {
+  return (await everyOpenTransaction(host)).filter((id) => id.startsWith(prefix));
+}
+
+/** Per cluster client: the listing in flight, and the one queued behind it that callers join. */
+interface Listings {
+  running: Promise<unknown>;
+  queued: Promise<string[]> | undefined;
+}
+const listings = new WeakMap<Admin, Listings>();
+
+/**
+ * Every open transaction's id, from a listing sent after this call: callers share it — those that call while a
+ * listing is in flight share the next one, sent once it is answered. A member opening its tasks' writers together
+ * then sends a few ListTransactions instead of one per writer (each a round trip to every broker), and each caller
+ * still sees every transaction begun before it called.
+ */
+function everyOpenTransaction(host: TransactionHost): Promise<string[]> {
+  let state = listings.get(host.admin);
+  if (state === undefined) listings.set(host.admin, (state = { running: Promise.resolve(), queued: undefined }));
+  if (state.queued !== undefined) return state.queued;
+  const s = state;
+  const queued = s.running.then(() => {
+    s.queued = undefined;
+    const listing = listOpenTransactions(host);
+    s.running = listing.catch(() => {});
+    return listing;
+  });
+  s.queued = queued;
+  return queued;
+}
+
+/** ListTransactions (Ongoing) on every broker. */
+async function listOpenTransactions(host: TransactionHost): Promise<string[]> {
   const brokers = await host.call('list transactions', () => host.admin.connectToBrokers(null));
   const ids = await Promise.all(
     [...brokers.values()].map((connection) =>
@@ -223,7 +256,7 @@ async function openTransactions(host: TransactionHost, prefix: string): Promise<
       ),
     ),
   );
-  return ids.flat().filter((id) => id.startsWith(prefix));
+  return ids.flat();
 }
 
 /**
@@ -271,10 +304,6 @@ interface OpenTransaction {
   id: string;
   producer: Producer;
   transaction: Transaction;
-  /** The partitions its sends have added to it. */
-  added: Set<string>;
-  /** The last send that added a partition (see send()). */
-  adding: Promise<unknown>;
 }
 
 /**
@@ -291,7 +320,17 @@ export class ClusterTransactionalWriter implements TransactionalWriter {
   private prepared = false;
   private fenced = false;
   private lastNumber = 0;
-  private readonly appending = new InOrder();
+  /** The compression of the last append (one sink's appends all ask for the same). */
+  private compression: CompressionType | undefined;
+  /**
+   * One produce request at a time, with every partition's waiting appends (in-order.ts): the producer's connection
+   * carries one request at a time anyway, and the client adds a send's new partitions to the transaction
+   * (AddPartitionsToTxn) before it produces, merging overlapping calls into the first one — the others' partitions
+   * would then never be added — so sends must not overlap.
+   */
+  private readonly appending = new InOrderAcrossPartitions<Promise<OpenTransaction>>((batches, current) =>
+    this.send(batches, current),
+  );
 
   constructor(host: TransactionHost, transactionalId: string) {
     this.host = host;
@@ -321,28 +360,22 @@ export class ClusterTransactionalWriter implements TransactionalWriter {
       return Promise.reject(error);
     }
     this.wrote = true;
-    const current = this.begin();
-    const key = `${topic}\u0000${partition}`;
-    // With the appends that wait for the partition's request in flight (in-order.ts): `all` holds theirs too.
-    const send = async (all: readonly LogRecord[]): Promise<AppendResult> => {
-      const open = await current;
-      const messages = toMessages(topic, partition, all);
-      const sent = () => open.transaction.send({ messages, compression: options.compression });
-      let result: Awaited<ReturnType<Transaction['send']>>;
-      if (open.added.has(key)) result = await this.host.call(what, sent);
-      else {
-        // The client adds a send's new partitions to the transaction (AddPartitionsToTxn) before it produces, and
-        // merges such calls that overlap into the first one — the others' partitions are then never added: sends
-        // that add a partition go one at a time.
-        const turn = open.adding.then(() => this.host.call(what, sent));
-        open.adding = turn.catch(() => {});
-        result = await turn;
-        open.added.add(key);
-      }
-      const offsets = acknowledgedOffsets(result, topic, partition, all.length, what);
-      return this.host.acknowledged(topic, partition, offsets);
-    };
-    return this.appending.run(topic, partition, records, send);
+    this.compression = options.compression;
+    return this.appending.run(topic, partition, records, this.begin());
+  }
+
+  /** One produce request (per broker) for the waiting appends of several partitions, in transaction `current`. */
+  private async send(batches: readonly PartitionRecords[], current: Promise<OpenTransaction>): Promise<AppendResult[]> {
+    const open = await current;
+    const what =
+      batches.length === 1
+        ? `append to ${batches[0]!.topic}-${batches[0]!.partition} in transaction ${this.transactionalId}`
+        : `append to ${batches.length} partitions in transaction ${this.transactionalId}`;
+    const messages = batches.flatMap((b) => toMessages(b.topic, b.partition, b.records));
+    const result = await this.host.call(what, () => open.transaction.send({ messages, compression: this.compression }));
+    return batches.map(({ topic, partition, records }) =>
+      this.host.acknowledged(topic, partition, acknowledgedOffsets(result, topic, partition, records.length, what)),
+    );
   }
 
   /** Every append acknowledged; the transaction stays open (under its timeout) until commit() or abort(). */
@@ -423,7 +456,7 @@ export class ClusterTransactionalWriter implements TransactionalWriter {
     const begun = this.host
       .call(`begin transaction ${id}`, () => producer.beginTransaction({ producerId: -1n, producerEpoch: -1 }))
       .then(
-        (transaction) => ({ id, producer, transaction, added: new Set<string>(), adding: Promise.resolve() }),
+        (transaction) => ({ id, producer, transaction }),
         async (error: unknown) => {
           await producer.close(true).catch(() => {});
           if (this.current === begun) this.current = undefined;
