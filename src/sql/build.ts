@@ -8,6 +8,7 @@ import {
   type DataStream,
   ensureTopic,
   json,
+  LATE_TAG,
   logSink,
   logSource,
   Pipeline,
@@ -43,6 +44,8 @@ export interface BuildOptions {
   explain?: boolean;
   /** Sink tables written to these sinks of the pipeline instead of their topics (by table name). */
   sinks?: ReadonlyMap<string, Sink<Row>>;
+  /** Source tables' late records written to these sinks instead of their `late.topic` (by table name). */
+  lateSinks?: ReadonlyMap<string, Sink<Row>>;
 }
 
 export async function buildPipeline(plan: ScriptPlan, options: BuildOptions): Promise<Pipeline> {
@@ -85,6 +88,9 @@ export async function addToPipeline(
       if (view.topic !== undefined) await ensureTopic(log, view.topic, { partitions: view.partitions });
     }
   }
+  /** Where a table's late records go: its late.topic (the planner let one query write them: checkLateTopics). */
+  const lateSink = (table: TableDef): Sink<Row> =>
+    options.lateSinks?.get(table.name) ?? topicSink(log, table.lateTopic!, table.key, 1);
   const sources = new Map<TableDef, DataStream<Row>>();
   const shared = new Map<string, unknown>();
   let derivedCount = 0;
@@ -104,7 +110,7 @@ export async function addToPipeline(
         stream = query.union ? inputOf(query, uid) : sourceOf(query.source);
       } else {
         const names = query.outputs.map((o) => o.name);
-        stream = buildQuery((group) => inputOf(query, uid, group), query, names, uid, log, true, shared);
+        stream = buildQuery((group) => inputOf(query, uid, group), query, names, uid, lateSink, true, shared);
       }
       sources.set(table, stream);
     }
@@ -133,7 +139,7 @@ export async function addToPipeline(
           q,
           columns,
           `${uid}-union-${i + 1}`,
-          log,
+          lateSink,
           true,
           shared,
         ),
@@ -173,9 +179,16 @@ export async function addToPipeline(
     }
     const left = leftRows.keyBy(keyOf(join.leftKeys) as (row: Row) => Value, shuffle(`${uid}-join-left`));
     const right = rightRows.keyBy(keyOf(join.rightKeys) as (row: Row) => Value, shuffle(`${uid}-join-right`));
-    return left
+    const joined = left
       .intervalJoin(right, { lower: join.lowerMs, upper: join.upperMs }, (l, r) => ({ l, r }) as unknown as Row)
       .uid(`sql-${uid}-join`);
+    // Each side's records behind the watermark (after its WHERE), to its own table's late.topic; a derived relation
+    // has none, and without one they are dropped and counted.
+    if (query.source.lateTopic !== undefined && !query.source.derived) {
+      joined.leftLateData().sinkTo(lateSink(query.source));
+    }
+    if (join.right.lateTopic !== undefined && !join.right.derived) joined.rightLateData().sinkTo(lateSink(join.right));
+    return joined;
   };
   const uids = new Map<string, number>();
   for (const insert of plan.inserts) {
@@ -186,7 +199,7 @@ export async function addToPipeline(
       insert.query,
       insert.sink.columns.map((c) => c.name),
       n === 1 ? insert.sink.name : `${insert.sink.name}-${n}`,
-      log,
+      lateSink,
     );
     rows.sinkTo(
       options.sinks?.get(insert.sink.name) ??
@@ -199,7 +212,7 @@ export async function addToPipeline(
       view.query,
       view.columns.map((c) => c.name),
       `view-${view.view.name}`,
-      log,
+      lateSink,
     );
     if (view.view.topic !== undefined) {
       rows.sinkTo(topicSink(log, view.view.topic, view.view.topicKey?.column, view.view.partitions));
@@ -212,7 +225,7 @@ export async function addToPipeline(
       query,
       query.outputs.map((o) => o.name),
       `select-${i + 1}`,
-      log,
+      lateSink,
     ),
   );
 }
@@ -260,7 +273,8 @@ function buildQuery(
   query: QueryPlan,
   names: string[],
   uid: string,
-  log: PipelineLog,
+  /** The sink of a source table's late records (its late.topic). */
+  lateSink: (table: TableDef) => Sink<Row>,
   /** Read by another query: an updating result retracts a key's previous row before its new one. */
   derived = false,
   /** Window results by the query's digest: two queries computing the same ones share them. */
@@ -332,7 +346,7 @@ function buildQuery(
         })
         .uid(`sql-${uid}-late`)
         .named('late-filter');
-      onTime.sideOutput<Row>('late').sinkTo(topicSink(log, table.lateTopic, table.key, 1));
+      onTime.sideOutput<Row>('late').sinkTo(lateSink(table));
     }
     const aggregate = sqlAggregates(query.aggregates);
     // Behind the late filter the rows are with their key's task already.
@@ -360,9 +374,11 @@ function buildQuery(
   const table = query.source;
   let results: WindowResults | DataStream<WindowResult<Value, Value[]>> | undefined = reused;
   if (!results && window.kind === 'cumulate') {
-    results = cumulate(stream, keyOf, sqlAggregates(query.aggregates), window, `${uid}-window`).uid(
-      `sql-${uid}-window`,
-    );
+    const aggregate = sqlAggregates(query.aggregates);
+    const cumulated = cumulate(stream, keyOf, aggregate, window, `${uid}-window`, table.allowedLatenessMs);
+    results = cumulated.uid(`sql-${uid}-window`);
+    // Records later than the watermark and the allowed lateness for every window holding them.
+    if (table.lateTopic !== undefined) cumulated.sideOutput<Row>(LATE_TAG).sinkTo(lateSink(table));
     if (query.digest !== undefined) shared.set(query.digest, results);
   }
   if (!results) {
@@ -372,7 +388,7 @@ function buildQuery(
     const aggregated = windowed.aggregate(sqlAggregates(query.aggregates)).uid(`sql-${uid}-window`);
     if (table.lateTopic !== undefined) {
       // Records later than the watermark and the allowed lateness: the DataStream API's lateData().
-      aggregated.lateData().sinkTo(topicSink(log, table.lateTopic, table.key, 1));
+      aggregated.lateData().sinkTo(lateSink(table));
     }
     results = aggregated;
     if (query.digest !== undefined) shared.set(query.digest, results);

@@ -182,8 +182,8 @@ function describe(q: QueryPlan): string {
   }
   if (!w) {
     return q.updating
-      ? `GROUP BY without a window (updating), ${q.keys.length} key(s), ${q.aggregates.map((a) => a.fn).join(', ')}`
-      : 'no window';
+      ? `GROUP BY without a window (updating), ${q.keys.length} key(s), ${q.aggregates.map((a) => a.fn).join(', ')}${joinLate(q)}`
+      : `no window${joinLate(q)}`;
   }
   const shape =
     w.kind === 'session'
@@ -192,6 +192,13 @@ function describe(q: QueryPlan): string {
   const late = q.source.allowedLatenessMs > 0 ? `, allowed lateness ${q.source.allowedLatenessMs} ms` : '';
   const lateTopic = q.source.lateTopic === undefined ? '' : `, late records to topic ${q.source.lateTopic}`;
   return `${shape}, ${q.keys.length} key(s), ${q.aggregates.map((a) => a.fn).join(', ')}${late}${lateTopic}`;
+}
+
+/** An interval join's late records: each side's to its table's late.topic (build.ts). */
+function joinLate(q: QueryPlan): string {
+  if (q.join?.kind !== 'interval') return '';
+  const sides = [q.source, q.join.right].filter((t) => t.lateTopic !== undefined && !t.derived);
+  return sides.map((t) => `, late records of ${t.name} to topic ${t.lateTopic}`).join('');
 }
 
 /** EXPLAIN builds the graph only: a source or sink never touches its log before the pipeline runs. */
