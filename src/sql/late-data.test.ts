@@ -176,6 +176,12 @@ INSERT INTO out ${JOIN};`,
       self,
       /an interval join of views with itself, whose late records go to 'views-late'.*line 7, column 13/,
     );
+    // A view of the table on one side has no late.topic: the other side's late records are the table's.
+    const viewSide = await planScript(
+      `${TABLES}CREATE VIEW v AS SELECT ad, vt FROM views;
+       INSERT INTO out SELECT a.ad, b.vt, a.vt FROM views a JOIN v b ON a.ad = b.ad AND b.vt BETWEEN a.vt - INTERVAL '1' SECOND AND a.vt;`,
+    );
+    assert.equal(viewSide.inserts.length, 1);
   });
 
   it('a regular join is no writer; equal window aggregations of two subqueries are computed and written once', async () => {

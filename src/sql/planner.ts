@@ -179,7 +179,7 @@ function checkLateTopics(source: SqlSource, plan: ScriptPlan): void {
         throw source.unsupported(
           at,
           `an interval join of ${query.source.name} with itself, whose late records go to '${query.source.lateTopic}'`,
-          "each side would write a late record once; join a view of the table, or drop 'late.topic'",
+          "both sides would write each late record; join a view of the table on one side, or drop 'late.topic'",
         );
       }
       note(query.source, 'interval join', at, {});
