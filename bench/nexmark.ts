@@ -1,16 +1,17 @@
 // `npm run bench -- nexmark [--events N] [--queries q0,q5] [--source generator|log] [--runs R]
-//  [--checkpoint-interval 10s]`: the Nexmark queries on one core, measured as the Nexmark harnesses count them. Per
-// query, each part in its own process:
+//  [--checkpoint-interval 10s [--checkpoint-events M]]`: the Nexmark queries on one core, measured as the Nexmark
+// harnesses count them. Per query, each part in its own process:
 //   throughput   N events through the pipeline from the generator (or, with --source log, deserialised from the
 //                embedded log): events/s of wall time and per CPU-second (process CPU time, generator included);
 //                and, from the generator, the same N events from the generator alone (no pipeline), whose CPU time
 //                per event subtracted from the run's gives the query's own cost (queryOnlyEvPerCpuSec);
 //   checkpoints  with --checkpoint-interval (a duration; 0 or absent: none), as Flink's harness runs Nexmark: the
 //                query alternately without and with checkpoints every interval (state snapshotted into files in a
-//                temporary directory per run), and the generator alone, over the same M events, M enough for the
-//                run to last 4 intervals at the throughput part's rate; the overhead in % of wall time and of CPU
-//                time, the checkpoints taken, and the query's own cost with checkpoints on. The queries count their
-//                results in memory (no query writes to a log sink, so there is no exactly-once sink to commit);
+//                temporary directory per run), and the generator alone, over the same M events (--checkpoint-events,
+//                or enough for the run to last 4 intervals at the throughput part's rate), each run in a fresh
+//                process warmed up the same way; the overhead in % of wall time and of CPU time, the checkpoints
+//                taken, and the query's own cost with checkpoints on. The queries count their results in memory (no
+//                query writes to a log sink, so there is no exactly-once sink to commit);
 //   pre-generated  the same from events generated in memory beforehand, beside a hand-written loop computing the
 //                same result in the same process (bench/nexmark/loops.ts): the ratio is the engine's overhead;
 //   latency      events paced at half the measured throughput for a few seconds: p50/p99 from when the event that
@@ -54,6 +55,7 @@ const { values: flags } = parseArgs({
     mode: { type: 'string' },
     'checkpoint-interval': { type: 'string', default: '0' },
     'checkpoint-events': { type: 'string' },
+    variant: { type: 'string' },
     parallelism: { type: 'string' },
     sql: { type: 'boolean' },
     partitions: { type: 'string' },
@@ -172,47 +174,61 @@ async function throughput(query: QueryName) {
   };
 }
 
+type CheckpointVariant = 'without' | 'with' | 'generator';
+type CheckpointRun = Awaited<ReturnType<typeof checkpointRun>>;
+
 /**
- * The query over `events` events without checkpoints, with checkpoints every `intervalMs` (a fresh directory per
- * run), and the generator alone, alternated `RUNS` times in one process; medians of each.
+ * One measured run of the checkpoint comparison, in a process of its own (`--mode checkpoint-run`): the query over
+ * `events` events without checkpoints, with checkpoints every `intervalMs` (a fresh directory), or the generator
+ * alone. Each process first runs the same thing over 1M events and drains 1M from the generator, so that every
+ * measured run starts from the same state: compiled code, heap sizes and whatever a previous run left behind are
+ * its own, not its neighbours'.
  */
-async function checkpointed(query: QueryName, events: number, intervalMs: number) {
+async function checkpointRun(query: QueryName, events: number, intervalMs: number, variant: CheckpointVariant) {
   const generator = new NexmarkGenerator();
-  const warm = Math.min(events, 1_000_000);
-  await runPipeline(query, nexmarkSource(generator, warm), countingSink());
-  await drain(nexmarkSource(generator, warm));
-  type Rates = { eventsPerSec: number; eventsPerCpuSec: number };
-  const off: Rates[] = [];
-  const on: (Rates & { result: Awaited<ReturnType<typeof runPipeline>>; results: number; files: number })[] = [];
-  const alone: Rates[] = [];
-  let resultsWithout = 0;
-  // Alternated, and in turn order (without first, then with first), so that neither gains from coming later.
-  for (let r = 0; r < RUNS; r++) {
-    const sinkOff = countingSink<unknown>();
-    const without = async () => {
-      off.push(await measure(events, () => runPipeline(query, nexmarkSource(generator, events), sinkOff)));
-      resultsWithout = sinkOff.count;
-    };
-    const withCheckpoints = async () => {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-nexmark-ckpt-'));
-      try {
-        const sinkOn = countingSink<unknown>();
-        const options = { dir, intervalMs, restoreFrom: 'none' as const };
-        const m = await measure(events, () => runPipeline(query, nexmarkSource(generator, events), sinkOn, options));
-        const files = fs.readdirSync(dir, { recursive: true }).length;
-        on.push({ ...m, results: sinkOn.count, files });
-      } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-      }
-    };
-    if (r % 2 === 0) {
-      await without();
-      await withCheckpoints();
-    } else {
-      await withCheckpoints();
-      await without();
+  const once = async (count: number) => {
+    if (variant === 'generator') {
+      const m = await measure(count, () => drain(nexmarkSource(generator, count)));
+      return { ...m, result: undefined, results: 0, files: 0 };
     }
-    alone.push(await measure(events, () => drain(nexmarkSource(generator, events))));
+    const dir = variant === 'with' ? fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-nexmark-ckpt-')) : undefined;
+    try {
+      const sink = countingSink<unknown>();
+      const options = dir === undefined ? undefined : { dir, intervalMs, restoreFrom: 'none' as const };
+      const m = await measure(count, () => runPipeline(query, nexmarkSource(generator, count), sink, options));
+      const files = dir === undefined ? 0 : fs.readdirSync(dir, { recursive: true }).length;
+      return { ...m, results: sink.count, files };
+    } finally {
+      if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const warm = Math.min(events, 1_000_000);
+  await once(warm);
+  await drain(nexmarkSource(generator, warm));
+  const m = await once(events);
+  return {
+    variant,
+    eventsPerSec: m.eventsPerSec,
+    eventsPerCpuSec: m.eventsPerCpuSec,
+    results: m.results,
+    files: m.files,
+    checkpoints: m.result ?? null,
+    peakRssMb: peakRssMb(),
+  };
+}
+
+/**
+ * The query over `events` events without checkpoints, with checkpoints every `intervalMs`, and the generator alone,
+ * alternated `RUNS` times (without first, then with first), each run in a fresh process (`spawn`); medians of each.
+ */
+function checkpointed(events: number, intervalMs: number, spawn: (variant: CheckpointVariant) => CheckpointRun) {
+  const off: CheckpointRun[] = [];
+  const on: CheckpointRun[] = [];
+  const alone: CheckpointRun[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    const order: CheckpointVariant[] = r % 2 === 0 ? ['without', 'with'] : ['with', 'without'];
+    for (const variant of order) (variant === 'with' ? on : off).push(spawn(variant));
+    alone.push(spawn('generator'));
   }
   const mid = <T>(xs: T[], f: (x: T) => number) => median(xs.map(f));
   const offCpu = mid(off, (x) => x.eventsPerCpuSec);
@@ -221,6 +237,7 @@ async function checkpointed(query: QueryName, events: number, intervalMs: number
   const onWall = mid(on, (x) => x.eventsPerSec);
   const generatorEvPerCpuSec = mid(alone, (x) => x.eventsPerCpuSec);
   const c = best(on);
+  const taken = c.checkpoints?.taken ?? [];
   const pct = (a: number, b: number) => +((1 - a / b) * 100).toFixed(1);
   return {
     intervalMs,
@@ -230,22 +247,28 @@ async function checkpointed(query: QueryName, events: number, intervalMs: number
     with: { eventsPerSec: onWall, eventsPerCpuSec: onCpu },
     overheadPct: pct(onWall, offWall),
     cpuOverheadPct: pct(onCpu, offCpu),
-    checkpoints: c.result.completed,
-    failed: c.result.failed,
+    checkpoints: c.checkpoints?.completed ?? 0,
+    failed: c.checkpoints?.failed ?? 0,
     // Over the checkpoints of the median run with checkpoints (the last one may be taken at the end of the input).
-    maxBytes: Math.max(0, ...c.result.taken.map((x) => x.bytes ?? 0)),
-    meanPauseMs: +mean(c.result.taken.map((x) => x.pauseMs)).toFixed(2),
-    maxPauseMs: +Math.max(0, ...c.result.taken.map((x) => x.pauseMs)).toFixed(2),
-    meanDurationMs: +mean(c.result.taken.map((x) => x.durationMs)).toFixed(2),
+    maxBytes: Math.max(0, ...taken.map((x) => x.bytes ?? 0)),
+    meanPauseMs: +mean(taken.map((x) => x.pauseMs)).toFixed(2),
+    maxPauseMs: +Math.max(0, ...taken.map((x) => x.pauseMs)).toFixed(2),
+    meanDurationMs: +mean(taken.map((x) => x.durationMs)).toFixed(2),
     // The sources held at barriers, as a share of the run's wall time.
-    pausePct: +((c.result.taken.reduce((n, x) => n + x.pauseMs, 0) * c.eventsPerSec) / events / 10).toFixed(3),
+    pausePct: +((taken.reduce((n, x) => n + x.pauseMs, 0) * c.eventsPerSec) / events / 10).toFixed(3),
     filesLeft: c.files,
     results: c.results,
-    resultsWithout,
+    resultsWithout: off[0]?.results ?? 0,
     generatorEvPerCpuSec,
     queryOnlyEvPerCpuSec: queryOnly(onCpu, generatorEvPerCpuSec),
     queryOnlyEvPerCpuSecWithout: queryOnly(offCpu, generatorEvPerCpuSec),
-    peakRssMb: peakRssMb(),
+    // Each run's events per CPU-second, in the order taken (without, with, generator alone).
+    perRun: {
+      without: off.map((x) => x.eventsPerCpuSec),
+      with: on.map((x) => x.eventsPerCpuSec),
+      generator: alone.map((x) => x.eventsPerCpuSec),
+    },
+    peakRssMb: Math.max(...on.map((x) => x.peakRssMb)),
   };
 }
 
@@ -373,8 +396,13 @@ if (flags.sql) {
       ? await (flags.source === 'log' ? fromLog(query) : throughput(query))
       : flags.mode === 'pregen'
         ? await pregenerated(query)
-        : flags.mode === 'checkpoints'
-          ? await checkpointed(query, Number(flags['checkpoint-events']), CHECKPOINT_MS)
+        : flags.mode === 'checkpoint-run'
+          ? await checkpointRun(
+              query,
+              Number(flags['checkpoint-events']),
+              CHECKPOINT_MS,
+              flags.variant as CheckpointVariant,
+            )
           : await latency(query, Number(flags.rate));
   console.log(JSON.stringify(out));
 } else {
@@ -401,16 +429,23 @@ if (flags.sql) {
   for (const query of queries) {
     const t = child(query, 'throughput');
     const pre = child(query, 'pregen');
-    // Enough events for the run with checkpoints to last 4 intervals at the rate just measured.
-    const ckEvents = Math.max(N, Math.round((t.eventsPerSec * CHECKPOINT_MS * 4) / 1000));
+    // Enough events for the run with checkpoints to last 4 intervals at the rate just measured (or as given).
+    const ckEvents =
+      flags['checkpoint-events'] === undefined
+        ? Math.max(N, Math.round((t.eventsPerSec * CHECKPOINT_MS * 4) / 1000))
+        : Number(flags['checkpoint-events']);
     const ck =
       CHECKPOINT_MS > 0
-        ? child(query, 'checkpoints', [
-            '--checkpoint-interval',
-            String(CHECKPOINT_MS),
-            '--checkpoint-events',
-            String(ckEvents),
-          ])
+        ? checkpointed(ckEvents, CHECKPOINT_MS, (variant) =>
+            child(query, 'checkpoint-run', [
+              '--checkpoint-interval',
+              String(CHECKPOINT_MS),
+              '--checkpoint-events',
+              String(ckEvents),
+              '--variant',
+              variant,
+            ]),
+          )
         : undefined;
     const rate = flags.rate === undefined ? Math.max(1000, Math.round(t.eventsPerSec / 2)) : Number(flags.rate);
     const lat = child(query, 'latency', ['--rate', String(rate)]);
