@@ -1,18 +1,23 @@
 // Late data in SQL beyond the window aggregations: an interval join's records behind the watermark to their own
-// table's late.topic (each side's to its own), a regular join pairing them (nothing late), the planner letting one
+// table's late.topic (each side's to its own; in memory and over the embedded log, where the pairs are exactly those
+// of the records that were not late), a regular join pairing them (nothing late), the planner letting one
 // query write a table's late records (refused at a second, with both positions), and CUMULATE windows with
 // 'allowed.lateness' (fired windows updated by late records) and 'late.topic', their state through a snapshot.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
 import v8 from 'node:v8';
 import { sqlPlanning } from '../../test/helpers/sql-planning.ts';
 import { OperatorHarness } from '../engine/harness.ts';
-import { collect, type DataStream, fromArrays, LATE_TAG, Pipeline } from '../engine/index.ts';
+import { collect, type DataStream, fromArrays, json, LATE_TAG, Pipeline } from '../engine/index.ts';
 import type { Operator } from '../engine/types.ts';
+import { openLog } from '../log/index.ts';
 import { sqlAggregates } from './aggregates.ts';
 import { addToPipeline, tablesRead } from './build.ts';
 import { cumulate } from './cumulate.ts';
-import { explainSql } from './index.ts';
+import { explainSql, sqlPipeline } from './index.ts';
 import { planScript } from './planner.ts';
 import { KIND, type KindedRow } from './rows.ts';
 import type { Row, Value } from './types.ts';
@@ -128,6 +133,86 @@ describe('streaming SQL: an interval join sends each side’s late records to it
     ]);
     assert.deepEqual(late.get('views'), []);
     assert.deepEqual(late.get('clicks'), []);
+  });
+});
+
+describe('streaming SQL: an interval join’s late records over the embedded log', () => {
+  it('every on-time pair joined, and each late record in its own table’s late topic (views keyed by ad)', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-sql-late-'));
+    const log = await openLog({ dataDir, fsync: { mode: 'none' } });
+    after(async () => {
+      await log.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    });
+    const format = json<unknown>();
+    const produce = async (topic: string, values: object[]) => {
+      await log.createTopic(topic, { partitions: 1 });
+      for (let i = 0; i < values.length; i += 500) {
+        const records = values
+          .slice(i, i + 500)
+          .map((v, j) => ({ key: null, value: format.encode(v), timestamp: i + j }));
+        await log.append(topic, 0, records);
+      }
+    };
+    const read = (topic: string) => {
+      const out: { key: string | null; value: Record<string, unknown> }[] = [];
+      let offset = 0;
+      const end = log.describeTopic(topic).partitions[0]!.logEndOffset;
+      while (offset < end) {
+        const page = log.readRecords(topic, 0, offset, { maxBytes: 1 << 20 });
+        for (const r of page.records) {
+          out.push({ key: r.key ? r.key.toString() : null, value: format.decode(r.value!) as Record<string, unknown> });
+        }
+        offset = page.nextOffset;
+      }
+      return out;
+    };
+    // Two feeds in time order with a record 20 s behind now and then: more than a batch each, so that the join's
+    // watermark (the lower of the two) has moved when the later batches come.
+    const n = 6000;
+    const views = Array.from({ length: n }, (_, i) => ({
+      id: i,
+      ad: `ad${i % 7}`,
+      vt: i * 100 - (i % 13 === 0 ? 20_000 : 0),
+    }));
+    const clicks = Array.from({ length: n }, (_, i) => ({
+      id: i,
+      ad: `ad${(i * 3) % 7}`,
+      ct: i * 100 + 50 - (i % 11 === 0 ? 20_000 : 0),
+    }));
+    await produce('views', views);
+    await produce('clicks', clicks);
+    const script = `CREATE TABLE views (id BIGINT, ad VARCHAR, vt BIGINT, WATERMARK FOR vt AS vt - INTERVAL '1' SECOND)
+        WITH ('late.topic' = 'views-late', 'key' = 'ad');
+      CREATE TABLE clicks (id BIGINT, ad VARCHAR, ct BIGINT, WATERMARK FOR ct AS ct - INTERVAL '1' SECOND)
+        WITH ('late.topic' = 'clicks-late');
+      CREATE TABLE out (v BIGINT, c BIGINT) WITH ('topic' = 'out');
+      INSERT INTO out SELECT v.id, c.id FROM clicks c JOIN views v
+        ON c.ad = v.ad AND v.vt BETWEEN c.ct - INTERVAL '2' SECOND AND c.ct;`;
+    const pipeline = await sqlPipeline(script)({ log, bounded: true, dataDir, serving: undefined });
+    await pipeline.run();
+    const lateViews = read('views-late');
+    const lateClicks = read('clicks-late');
+    const late = pipeline.metrics().operators.find((o) => o.name === 'interval-join')!.lateRecords;
+    assert.ok(lateViews.length > 0 && lateClicks.length > 0, `${lateViews.length} and ${lateClicks.length} late`);
+    assert.equal(lateViews.length + lateClicks.length, late, 'every record the join counted late, in a topic');
+    // The table's rows (its declared columns), keyed by its key column (views) or not (clicks).
+    for (const { key, value } of lateViews) assert.deepEqual([key, value], [value.ad, views[value.id as number]]);
+    for (const { key, value } of lateClicks) assert.deepEqual([key, value], [null, clicks[value.id as number]]);
+    // The pairs are exactly those of the records that were not late.
+    const lateView = new Set(lateViews.map((r) => r.value.id));
+    const lateClick = new Set(lateClicks.map((r) => r.value.id));
+    const expected: string[] = [];
+    for (const c of clicks) {
+      if (lateClick.has(c.id)) continue;
+      for (const v of views) {
+        if (!lateView.has(v.id) && v.ad === c.ad && v.vt >= c.ct - 2000 && v.vt <= c.ct)
+          expected.push(`${v.id} ${c.id}`);
+      }
+    }
+    const got = read('out').map((r) => `${r.value.v} ${r.value.c}`);
+    assert.ok(expected.length > 1000, `${expected.length} pairs`);
+    assert.deepEqual(got.sort(), expected.sort());
   });
 });
 
