@@ -34,6 +34,7 @@ export {
   type Format,
   fromArrays,
   generator,
+  IntervalJoinedStream,
   JoinedStream,
   json,
   KeyedStream,

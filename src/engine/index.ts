@@ -71,6 +71,7 @@ export type { KeyedState, ListState, MapState, StateOptions, ValueState } from '
 export {
   ConnectedKeyedStreams,
   DataStream,
+  IntervalJoinedStream,
   JoinedStream,
   KeyedStream,
   WindowedStream,

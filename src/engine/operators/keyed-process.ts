@@ -4,6 +4,7 @@ import { MinHeap } from '../heap.ts';
 import { type KeyedState, KeyedStateBackend } from '../state.ts';
 import { StateTable, type StateTableSnapshot } from '../state-table.ts';
 import type { Batch, Operator, OperatorContext } from '../types.ts';
+import { LATE_TAG } from './window-aggregate.ts';
 
 export interface TimerService {
   /** Calls onTimer when the watermark reaches `timestamp` (once per key and timestamp). */
@@ -110,7 +111,12 @@ abstract class KeyedTimersOperator<K, I, O> implements Operator<I, O> {
         deleteProcessingTimeTimer: (ts) => remove('processing', ts),
       },
       emit: (value, ts) => ctx.emit(value, ts ?? self.currentTimestamp),
-      output: (tag, value) => ctx.emitSide(tag, value, self.currentTimestamp),
+      output: (tag, value) => {
+        // What a function sends to the `late` output is late data: counted in the operator's late records, as the
+        // windows and joins count theirs.
+        if (tag === LATE_TAG) ctx.countLate(1);
+        ctx.emitSide(tag, value, self.currentTimestamp);
+      },
     };
   }
 

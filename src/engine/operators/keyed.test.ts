@@ -6,6 +6,7 @@ import { OperatorHarness } from '../harness.ts';
 import { agg } from '../index.ts';
 import { type KeyedProcessFunction, KeyedProcessOperator } from './keyed-process.ts';
 import { RollingOperator, type RollingResult } from './rolling.ts';
+import { LATE_TAG } from './window-aggregate.ts';
 
 describe('keyed process functions', () => {
   it('keep value state per key and fire event-time timers on the watermark', () => {
@@ -31,6 +32,29 @@ describe('keyed process functions', () => {
     assert.deepEqual(h.values(), ['a:2@11/event'], 'one timer per key and timestamp');
     h.watermark(12);
     assert.deepEqual(h.values(), ['b:1@12/event']);
+  });
+
+  it("count what they send to the 'late' output as late records, not what goes to other outputs", () => {
+    const fn: KeyedProcessFunction<string, { k: string; late: boolean }, string> = {
+      processElement(value, ctx) {
+        if (value.late) ctx.output(LATE_TAG, value);
+        else ctx.output('other', value);
+      },
+    };
+    const h = new OperatorHarness(new KeyedProcessOperator((v: { k: string }) => v.k, fn), {
+      sideOutputs: [LATE_TAG, 'other'],
+    });
+    h.process([
+      [{ k: 'a', late: true }, 1],
+      [{ k: 'b', late: false }, 2],
+      [{ k: 'a', late: true }, 3],
+    ]);
+    assert.deepEqual(
+      h.sideOutput<{ k: string }>(LATE_TAG).map((e) => e.value.k),
+      ['a', 'a'],
+    );
+    assert.equal(h.sideOutput('other').length, 1);
+    assert.equal(h.node.lateRecords, 2);
   });
 
   it('expire state after its TTL and run processing-time timers on the clock', () => {
