@@ -5,6 +5,7 @@
 // N` then starts N member processes, each on a group-member host under a supervisor (src/runtime) that restarts one
 // that dies. Embedded with `--group`, this process also hosts the log and its broker, and the members (and members on
 // other hosts) connect to it; the members report their tasks to it, for its HTTP API.
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectKafkaLog } from '../connectors/index.ts';
@@ -12,6 +13,7 @@ import { logSavepointScopes, type PipelineDefinition, type PipelineLog, type Pip
 import { SluiceError } from '../errors.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { siblingModule } from '../modules.ts';
+import { startViewLoaders, type ViewLoaders } from '../orchestrate/index.ts';
 import {
   buildPipeline,
   connectToHost,
@@ -31,9 +33,10 @@ import {
   TaskRunner,
   type TaskThreads,
 } from '../scale/index.ts';
+import { pipelineNameOf, scriptViewTables } from '../sql/index.ts';
 import { describeFailure, paint, untilShutdownSignal } from './common.ts';
 import { openEmbedded } from './run-log.ts';
-import type { HttpFlags } from './services.ts';
+import { type HttpFlags, openServing } from './services.ts';
 
 export interface MemberOptions {
   file: string;
@@ -230,6 +233,7 @@ export interface ScaledOutFlags extends HttpFlags {
 /** Embedded `--parallelism N`: this process keeps the log (and its listener, HTTP) and N task threads run the tasks. */
 async function runThreads(file: string, define: PipelineDefinition, flags: ScaledOutFlags, count: number) {
   let threads: TaskThreads | undefined;
+  let views: ViewLoaders | undefined;
   const host = await openEmbedded(flags, () => threads?.views() ?? []);
   try {
     threads = await startTaskThreads({
@@ -251,14 +255,41 @@ async function runThreads(file: string, define: PipelineDefinition, flags: Scale
         (host.http ? `; HTTP on ${paint('cyan', host.http.url)}` : '') +
         ' (Ctrl-C stops)',
     );
-    await Promise.race([threads.started, untilShutdownSignal()]);
+    // The views' tables: the tasks write each view's changelog topic, this process loads it (it has the store).
+    views = await startViewLoaders({
+      file,
+      log: host.log,
+      store: host.store,
+      dataDir: host.dataDir,
+      logger: createLogger('run'),
+    });
+    // One promise for both waits: a signal while the threads start must also end the second one.
+    const shutdown = untilShutdownSignal();
+    await Promise.race([threads.started, shutdown]);
     for (const [i, tasks] of assignment.entries()) console.log(`sluice run: thread ${i} tasks [${tasks.join(',')}]`);
-    await Promise.race([untilShutdownSignal(), threads.done.catch(() => {})]);
+    await Promise.race([shutdown, threads.done.catch(() => {})]);
     await threads.stop();
     await threads.done;
   } finally {
+    await stopViewLoaders(views);
     await host.close();
   }
+}
+
+/** Lets the view loaders load what the tasks committed last (their last checkpoints), then stops them. */
+async function stopViewLoaders(views: ViewLoaders | undefined): Promise<void> {
+  if (!views) return;
+  await views.settle(VIEW_SETTLE_MS);
+  await views.stop();
+}
+
+/** How long a stopping run waits for its view loaders to load the tasks' last results. */
+const VIEW_SETTLE_MS = 5000;
+
+/** Whether the pipeline file is a SQL script with materialized views (whose tables a serving process loads). */
+async function hasViews(file: string): Promise<boolean> {
+  if (!/\.sql$/i.test(file)) return false;
+  return (await scriptViewTables(await fs.readFile(file, 'utf8'), pipelineNameOf(file))).length > 0;
 }
 
 /**
@@ -328,9 +359,38 @@ export async function runScaledOut(file: string, define: PipelineDefinition, fla
   }
   if (flags.bootstrap !== undefined) {
     // A cluster that does not answer fails here, once, rather than every member in a restart loop.
-    await (await connectKafkaLog({ bootstrap: flags.bootstrap, clientId: 'sluice-run' })).close();
-    console.log(`${paint('bold', 'sluice run')}: ${count} member processes of ${file} on ${flags.bootstrap}`);
-    await superviseMembers({ count, args: memberArgs(flags.bootstrap) });
+    const log = await connectKafkaLog({ bootstrap: flags.bootstrap, clientId: 'sluice-run' });
+    if (!(await hasViews(file))) {
+      await log.close();
+      console.log(`${paint('bold', 'sluice run')}: ${count} member processes of ${file} on ${flags.bootstrap}`);
+      await superviseMembers({ count, args: memberArgs(flags.bootstrap) });
+      return;
+    }
+    // A script with materialized views: this process serves their tables (a serving store and the HTTP API in the
+    // data directory), loading each from the changelog topic the members write on the cluster.
+    let members: SupervisedMembers | undefined;
+    let views: ViewLoaders | undefined;
+    let serving: Awaited<ReturnType<typeof openServing>> | undefined;
+    try {
+      const dataDir = path.resolve(flags.dataDir);
+      serving = await openServing(dataDir, log, flags, () => members?.views() ?? []);
+      views = await startViewLoaders({ file, log, store: serving.store, dataDir, logger: createLogger('run') });
+      console.log(
+        `${paint('bold', 'sluice run')}: ${count} member processes of ${file} on ${flags.bootstrap}` +
+          (serving.http ? `; HTTP on ${paint('cyan', serving.http.url)}` : ''),
+      );
+      await superviseMembers({
+        count,
+        args: memberArgs(flags.bootstrap),
+        members: (m) => {
+          members = m;
+        },
+      });
+    } finally {
+      await stopViewLoaders(views);
+      await serving?.close();
+      await log.close();
+    }
     return;
   }
   if (flags.group === undefined) {
@@ -347,8 +407,17 @@ export async function runScaledOut(file: string, define: PipelineDefinition, fla
   // Embedded with a group: this process owns the log; the members reach it through its broker, as members on other
   // hosts would (they may join the same group).
   let members: SupervisedMembers | undefined;
+  let views: ViewLoaders | undefined;
   const host = await openEmbedded({ ...flags, kafka: true }, () => members?.views() ?? []);
   try {
+    // The members write each view's changelog topic to this log; this process loads it (it has the store).
+    views = await startViewLoaders({
+      file,
+      log: host.log,
+      store: host.store,
+      dataDir: host.dataDir,
+      logger: createLogger('run'),
+    });
     console.log(
       `${paint('bold', 'sluice run')}: ${count} member processes of ${file}; ${host.describe}` +
         (host.http ? `; HTTP on ${paint('cyan', host.http.url)}` : ''),
@@ -361,6 +430,7 @@ export async function runScaledOut(file: string, define: PipelineDefinition, fla
       },
     });
   } finally {
+    await stopViewLoaders(views);
     await host.close();
   }
 }

@@ -18,5 +18,6 @@ export {
   type ServiceContext,
   type ServiceFunction,
 } from './spec.ts';
-export { versionedTable } from './table-loader.ts';
+export { startTableLoader, type TableLoader, versionedTable } from './table-loader.ts';
 export { versionedTopic } from './versions.ts';
+export { startViewLoaders, type ViewLoaders, viewTableSpec } from './view-loaders.ts';

@@ -61,6 +61,11 @@ const tableSchema = z.strictObject({
   /** A hybrid (Lambda) table by this epoch-ms column: batch jobs replace its batch part range by range. */
   time: z.string().optional(),
   retention: z.strictObject({ column: z.string(), keep: duration }).optional(),
+  /**
+   * How the topic holds rows: JSON objects (default; a keyed table deletes a row whose `kind` is 'delete'), or
+   * 'sql-rows', a SQL materialized view's changelog (`<pipeline>-view-<view>`: each row with its kind beside it).
+   */
+  format: z.enum(['json', 'sql-rows']).optional(),
 });
 
 const batchSchema = z.strictObject({

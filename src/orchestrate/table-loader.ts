@@ -3,11 +3,11 @@
 // own (log source → serveTable), run in this process under the runtime's supervisor, so a table holds every result
 // exactly once however often anything restarts.
 import path from 'node:path';
-import { json, type LogSource, logSource, Pipeline, toMillis } from '../engine/index.ts';
-import type { Log } from '../log/index.ts';
+import { type Format, json, type LogSource, logSource, Pipeline, type PipelineLog, toMillis } from '../engine/index.ts';
 import type { Logger } from '../logger.ts';
 import { InProcessHost, Supervisor } from '../runtime/index.ts';
 import { type ServingStore, serveTable } from '../serve/index.ts';
+import { VIEW_ROW_FORMAT, viewRowKind } from '../sql/index.ts';
 import type { TableSpec } from './spec.ts';
 
 export interface TableLoader {
@@ -36,9 +36,14 @@ export function loaderCheckpointDir(dataDir: string, table: string): string {
   return path.join(dataDir, 'checkpoints', `table-${table}`);
 }
 
-/** Starts loading `topic` into table `table` (a version of spec table `spec`), checkpointing into the data dir. */
+/**
+ * Starts loading `topic` into table `table` (a version of spec table `spec`), checkpointing into the data dir. The
+ * topic holds JSON rows (a keyed table deletes a row whose `kind` is 'delete' and upserts the others), or, with
+ * `format: 'sql-rows'`, a materialized view's changelog (src/sql/views.ts: each row with its kind beside it).
+ */
 export function startTableLoader(options: {
-  log: Log;
+  /** The embedded log, or any other (a Kafka cluster's, for a view its members write there). */
+  log: PipelineLog;
   store: ServingStore;
   table: string;
   topic: string;
@@ -48,9 +53,11 @@ export function startTableLoader(options: {
 }): TableLoader {
   const { log, store, table, topic, spec } = options;
   let source: LogSource<Record<string, unknown>> | undefined;
+  const sqlRows = spec.format === 'sql-rows';
+  const format: Format<Record<string, unknown>> = sqlRows ? VIEW_ROW_FORMAT : json<Record<string, unknown>>();
   const build = async () => {
     const p = new Pipeline({ name: `load-${table}` });
-    source = logSource({ log, topic, format: json<Record<string, unknown>>() });
+    source = logSource({ log, topic, format });
     p.source(source)
       .uid('source')
       .sinkTo(
@@ -60,7 +67,13 @@ export function startTableLoader(options: {
           ...(spec.columns ? { columns: spec.columns } : {}),
           // A topic may hold a result twice (a writer that is only at-least-once, a reader that rolled back):
           // every row of a keyed table is an upsert, so loading is idempotent.
-          ...(spec.key ? { key: spec.key, kind: (row) => (row.kind === 'delete' ? 'delete' : 'update') } : {}),
+          // A view's changelog says each row's kind beside it (a merged session's row is deleted).
+          ...(spec.key
+            ? {
+                key: spec.key,
+                kind: (row) => ((sqlRows ? viewRowKind(row) : row.kind) === 'delete' ? 'delete' : 'update'),
+              }
+            : {}),
           ...(spec.time ? { hybrid: { time: spec.time } } : {}),
           ...(spec.retention
             ? { retention: { column: spec.retention.column, keepMs: toMillis(spec.retention.keep) } }

@@ -19,17 +19,18 @@ import {
   watermarks,
   windows,
 } from '../engine/index.ts';
-import { type ColumnType, serveTable } from '../serve/index.ts';
+import { serveTable } from '../serve/index.ts';
 import { sqlAggregates } from './aggregates.ts';
 import { type GroupState, groupBy, groupState, regularJoin, splitUpdates } from './build-updating.ts';
 import { compositeKey, fieldReader, rowBuilder } from './codegen.ts';
 import { cumulate } from './cumulate.ts';
 import type { QueryPlan, ScriptPlan, ViewPlan } from './planner.ts';
 import { extremumPrune } from './prune.ts';
-import { KIND, type KindedRow, shuffle, withKind } from './rows.ts';
+import { type KindedRow, shuffle, withKind } from './rows.ts';
 import type { TableDef } from './script.ts';
 import { rankOrder } from './top-n.ts';
 import { type Row, readColumn, type Value } from './types.ts';
+import { VIEW_ROW_FORMAT, viewPartitions, viewRecordKey, viewRowKind, viewTableOf, viewTopic } from './views.ts';
 
 export interface BuildOptions {
   log: PipelineLog;
@@ -65,14 +66,6 @@ export async function addToPipeline(
   streams: ReadonlyMap<string, DataStream<Row>> = new Map(),
 ): Promise<DataStream<Row>[]> {
   const { log } = options;
-  const firstView = plan.views[0];
-  if (firstView && !options.serving && !options.explain) {
-    throw plan.source.error(
-      firstView.at,
-      `CREATE MATERIALIZED VIEW ${firstView.view.name} needs a serving store, and this runner has none ` +
-        '(sluice run and sluice dev have one; from TypeScript, pass the environment with its `serving`)',
-    );
-  }
   if (options.ensureTopics !== false) {
     const used = new Set([
       ...plan.inserts.flatMap((insert) => [...tablesRead(insert.query), insert.sink]),
@@ -84,8 +77,13 @@ export async function addToPipeline(
       if (!streams.has(table.name)) await ensureTopic(log, table.topic, { partitions: table.partitions });
       if (table.lateTopic !== undefined) await ensureTopic(log, table.lateTopic, { partitions: 1 });
     }
-    for (const { view } of plan.views) {
+    for (const { view, query } of plan.views) {
       if (view.topic !== undefined) await ensureTopic(log, view.topic, { partitions: view.partitions });
+      // Without a serving store here, the view's rows go to its changelog topic (views.ts).
+      if (!options.serving && !options.explain) {
+        const partitions = viewPartitions(log, tablesRead(query));
+        await ensureTopic(log, viewTopic(p.name, view.name), { partitions });
+      }
     }
   }
   /** Where a table's late records go: its late.topic (the planner let one query write them: checkLateTopics). */
@@ -217,7 +215,9 @@ export async function addToPipeline(
     if (view.view.topic !== undefined) {
       rows.sinkTo(topicSink(log, view.view.topic, view.view.topicKey?.column, view.view.partitions));
     }
-    rows.sinkTo(options.serving ? viewSink(options.serving, view) : { name: `table:${view.view.name}`, write() {} });
+    if (options.serving) rows.sinkTo(viewSink(options.serving, view));
+    else if (options.explain) rows.sinkTo({ name: `table:${view.view.name}`, write() {} });
+    else rows.sinkTo(viewChangelogSink(log, view, p.name));
   }
   return plan.selects.map((query, i) =>
     buildQuery(
@@ -240,27 +240,34 @@ function topicSink(log: PipelineLog, topic: string, key: string | undefined, par
   });
 }
 
-const SERVING_TYPE: Record<string, ColumnType> = {
-  BIGINT: 'BIGINT',
-  DOUBLE: 'DOUBLE',
-  VARCHAR: 'VARCHAR',
-  BOOLEAN: 'BOOLEAN',
-  TIMESTAMP: 'TIMESTAMP_MS',
-};
-
 /** A materialized view's serving table: keyed (a window's late update replaces its row) or an append table. */
 function viewSink(store: ServingStore, view: ViewPlan) {
+  const table = viewTableOf(view, 'sql');
   return serveTable<Row>({
     store,
-    name: view.view.name,
-    columns: view.columns.map((c) => ({ name: c.name, type: SERVING_TYPE[c.type]! })),
-    ...(view.key.length > 0 ? { key: view.key } : {}),
-    ...(view.view.retention
-      ? { retention: { column: view.view.retention.column!, keepMs: view.view.retention.keepMs } }
-      : {}),
+    name: table.name,
+    columns: table.columns,
+    ...(table.key.length > 0 ? { key: table.key } : {}),
+    ...(table.retention ? { retention: table.retention } : {}),
     // A window's first result is appended, a late one supersedes it, a merged session's row is deleted; rows
     // that crossed a process boundary lost their kind and supersede (correct for a keyed table, only slower).
-    kind: (row) => (row as KindedRow)[KIND] ?? 'update',
+    kind: viewRowKind,
+  });
+}
+
+/**
+ * A materialized view without a serving store in this process (task threads, members, `sluice up` workers): its rows
+ * with their kinds to its changelog topic, keyed by the table's key, exactly once (a transaction per checkpoint);
+ * the process serving the table loads it from there (views.ts).
+ */
+function viewChangelogSink(log: PipelineLog, view: ViewPlan, pipeline: string) {
+  const key = viewRecordKey(view.key);
+  return logSink<Row>({
+    log,
+    topic: viewTopic(pipeline, view.view.name),
+    format: VIEW_ROW_FORMAT,
+    ...(key ? { key } : {}),
+    createPartitions: viewPartitions(log, tablesRead(view.query)),
   });
 }
 

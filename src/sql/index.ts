@@ -15,6 +15,7 @@ import { addToPipeline, buildPipeline } from './build.ts';
 import { planScript, type QueryPlan, type ScriptPlan } from './planner.ts';
 import { type ScriptTopics, topicsOf } from './topics.ts';
 import type { Row } from './types.ts';
+import { type ViewTable, viewTables } from './views.ts';
 
 export type {
   AggregateCall,
@@ -27,6 +28,7 @@ export type {
 } from './planner.ts';
 export type { TableDef, ViewDef } from './script.ts';
 export type { Row, SqlType, Value } from './types.ts';
+export { VIEW_ROW_FORMAT, type ViewTable, viewRowKind, viewTables, viewTopic } from './views.ts';
 export { planScript };
 
 export interface CompileOptions {
@@ -116,6 +118,14 @@ export type { ScriptTopics };
 /** The topics a script reads and writes, and its materialized views (planning it: errors throw). */
 export async function scriptTopics(text: string): Promise<ScriptTopics> {
   return topicsOf(await planScript(text));
+}
+
+/**
+ * The serving tables of a script's materialized views, each with the changelog topic its rows go to when the
+ * pipeline `pipeline` runs without a serving store (planning it: errors throw).
+ */
+export async function scriptViewTables(text: string, pipeline: string): Promise<ViewTable[]> {
+  return viewTables(await planScript(text), pipeline);
 }
 
 /** The name `sluice run` gives a SQL file's pipeline: the file's name without `.sql`. */

@@ -29,7 +29,7 @@ export const PREVIOUS = Symbol('sql-previous-row');
 export type Replacing = Row & { [PREVIOUS]?: Row };
 
 /** Rows as repartition topics hold them: `{ r: row, k?: kind, p?: replaced row }` in JSON. */
-const ROW_FORMAT: Format<KindedRow & Replacing> = {
+export const ROW_FORMAT: Format<KindedRow & Replacing> = {
   name: 'sql-row',
   encode(row) {
     const kind = row[KIND];
