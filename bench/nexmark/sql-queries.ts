@@ -10,7 +10,7 @@ import type { Row } from '../../src/sql/types.ts';
 import { isAuction, isBid, isPerson, type NexmarkEvent } from './model.ts';
 
 /** The queries whose nexmark-flink SQL runs here. */
-export const SQL_QUERIES = ['q0', 'q1', 'q2', 'q3', 'q4', 'q5', 'q7', 'q8', 'q11', 'q12'] as const;
+export const SQL_QUERIES = ['q0', 'q1', 'q2', 'q3', 'q4', 'q5', 'q7', 'q8', 'q11', 'q12', 'q15', 'q16', 'q17'] as const;
 export type SqlQueryName = (typeof SQL_QUERIES)[number];
 
 /** Ours, for nexmark-flink's datagen table and its three views: a table per event type, with its WATERMARK (and a

@@ -7,13 +7,14 @@ import { collect, fromArrays, Pipeline } from '../../src/engine/index.ts';
 import { planScript } from '../../src/sql/planner.ts';
 import { KIND, type KindedRow } from '../../src/sql/rows.ts';
 import type { Row } from '../../src/sql/types.ts';
-import { NexmarkGenerator } from './generator.ts';
+import { BASE_TIME, NexmarkGenerator } from './generator.ts';
 import { BID, type Bid, type NexmarkEvent } from './model.ts';
 import { nexmarkEvents, QUERIES } from './queries.ts';
 import { NEXMARK_DDL, nexmarkSql, type SqlQueryName, sqlText } from './sql-queries.ts';
 
 // 60 s of event time: six 10 s windows, bidder sessions, auctions that close.
 const N = 30_000;
+const DAY_MS = 86_400_000;
 const generator = new NexmarkGenerator({ interEventDelayUs: 2000 });
 const events: NexmarkEvent[] = Array.from({ length: N }, (_, i) => generator.event(i));
 
@@ -88,6 +89,39 @@ describe('Nexmark in SQL equals the DataStream queries', () => {
       [...expected].sort((a, b) => a[0] - b[0]),
     );
   });
+
+  // q15-q17: one-day tumbling windows in the DataStream queries (a final row per day), a regular GROUP BY by
+  // DATE_FORMAT(dateTime, 'yyyy-MM-dd') in SQL (an updating result): the SQL's last row per key equals the window's
+  // row. Over the events above (one day) and over 60 s of events around midnight (two days).
+  const aroundMidnight = new NexmarkGenerator({ interEventDelayUs: 2000, baseTime: BASE_TIME + DAY_MS - 30_000 });
+  const midnight: NexmarkEvent[] = Array.from({ length: N }, (_, i) => aroundMidnight.event(i));
+  const DAILY: [SqlQueryName, string[]][] = [
+    ['q15', ['day']],
+    ['q16', ['channel', 'day']],
+    ['q17', ['auction', 'day']],
+  ];
+  for (const [query, keys] of DAILY) {
+    it(`${query}: the last row per ${keys.join(' and ')} equals the day's window (one day, and across midnight)`, async () => {
+      const { columns } = (await planScript(`${NEXMARK_DDL}\n${sqlText(query)}`)).inserts[0]!.sink;
+      const names = columns.map((c) => c.name);
+      for (const [input, days] of [
+        [events, 1],
+        [midnight, 2],
+      ] as const) {
+        const expected = await viaDataStream<Row>(query, input);
+        const final = new Map<string, Row>();
+        for (const r of await viaSql(query, input)) {
+          const key = JSON.stringify(keys.map((k) => r[k]));
+          if (r[KIND] === 'delete') final.delete(key);
+          else final.set(key, r);
+        }
+        const tuples = (rows: Iterable<Row>) => [...rows].map((r) => JSON.stringify(names.map((n) => r[n]))).sort();
+        assert.equal(new Set(expected.map((r) => r.day)).size, days, `${query}: days`);
+        assert.ok(expected.length > 0);
+        assert.deepEqual(tuples(final.values()), tuples(expected), query);
+      }
+    });
+  }
 
   it("q7 at a window's edge: a bid at its first instant matches the window before's maximum too", async () => {
     const bid = (auction: number, price: number, dateTime: number): Bid => ({

@@ -210,6 +210,10 @@ function compileComparison(op: string, left: Compiled, right: Compiled, src: Sql
   const l = timestampConstant(left, right, src, at);
   const r = timestampConstant(right, left, src, at);
   if (!comparable(l.type, r.type)) throw src.error(at, `cannot compare ${l.type} with ${r.type}`);
+  if (l.constant !== r.constant) {
+    const value = (l.constant ? l : r).eval({});
+    if (value !== null) return compareWithConstant(op, l.constant ? r.eval : l.eval, value, l.constant === true);
+  }
   const fl = l.eval;
   const fr = r.eval;
   return {
@@ -221,6 +225,25 @@ function compileComparison(op: string, left: Compiled, right: Compiled, src: Sql
       return b === null ? null : compare(a, b);
     },
   };
+}
+
+const JS_COMPARISONS: Record<string, string> = {
+  COMPARE_EQUAL: '===',
+  COMPARE_NOTEQUAL: '!==',
+  COMPARE_LESSTHAN: '<',
+  COMPARE_GREATERTHAN: '>',
+  COMPARE_LESSTHANOREQUALTO: '<=',
+  COMPARE_GREATERTHANOREQUALTO: '>=',
+};
+
+/**
+ * `x < 10000` (or `10000 > x`): the comparison with the constant written into a function of its own (its own
+ * inline caches, no comparator call per row; the hot case of WHERE and FILTER). `op` is one of JS_COMPARISONS.
+ */
+function compareWithConstant(op: string, f: Compiled['eval'], value: Value, constantLeft: boolean): Compiled {
+  const test = constantLeft ? `c ${JS_COMPARISONS[op]} a` : `a ${JS_COMPARISONS[op]} c`;
+  const evaluate = new Function('f', 'c', `return (row) => { const a = f(row); return a === null ? null : ${test}; };`);
+  return { type: 'BOOLEAN', eval: evaluate(f, value) as Compiled['eval'] };
 }
 
 function timestampConstant(value: Compiled, other: Compiled, src: SqlSource, at: number): Compiled {
@@ -360,9 +383,12 @@ function compileFunction(node: AstNode, scope: Scope, at: number): Compiled {
     if (args.length > 0) throw src.error(at, 'PROCTIME() takes no arguments');
     return { type: 'TIMESTAMP', eval: () => Date.now() };
   }
+  if (name === 'date_format') return compileDateFormat(node, args, src, at);
   const scalar = SCALARS[name];
-  if (!scalar)
-    throw src.unsupported(at, `the function ${name}()`, `supported: ${Object.keys(SCALARS).sort().join(', ')}`);
+  if (!scalar) {
+    const supported = [...Object.keys(SCALARS), 'date_format'].sort().join(', ');
+    throw src.unsupported(at, `the function ${name}()`, `supported: ${supported}`);
+  }
   const [min, max] = scalar.arity;
   if (args.length < min || args.length > max) {
     throw src.error(at, `${name}() takes ${min === max ? min : `${min} to ${max}`} arguments, got ${args.length}`);
@@ -567,3 +593,202 @@ const SCALARS: Record<string, ScalarFunction> = {
     nulls: true,
   },
 };
+
+/**
+ * Flink's DATE_FORMAT(timestamp, pattern): the time (UTC milliseconds, as every TIMESTAMP here) written with Java
+ * SimpleDateFormat's letters, in UTC; a VARCHAR first argument is read as a timestamp first. A constant pattern is
+ * checked when the query is planned (an unsupported letter refused at its position), another when a row needs it.
+ */
+function compileDateFormat(node: AstNode, args: Compiled[], src: SqlSource, at: number): Compiled {
+  if (args.length !== 2) throw src.error(at, `date_format() takes 2 arguments, got ${args.length}`);
+  const [time, pattern] = args as [Compiled, Compiled];
+  if (!['TIMESTAMP', 'VARCHAR', 'NULL'].includes(time.type) || !['VARCHAR', 'NULL'].includes(pattern.type)) {
+    throw src.error(at, `date_format() takes (TIMESTAMP, VARCHAR), got (${time.type}, ${pattern.type})`);
+  }
+  const readTime = time.eval;
+  const ms =
+    time.type === 'VARCHAR'
+      ? (row: unknown) => {
+          const v = readTime(row);
+          if (v === null) return null;
+          const t = toTimestamp(v);
+          if (t === undefined) throw new TypeError(`date_format(): not a timestamp: ${JSON.stringify(v)}`);
+          return t;
+        }
+      : (readTime as (row: unknown) => number | null);
+  if (pattern.constant) {
+    const text = pattern.eval({});
+    if (text === null) return constant('VARCHAR', null);
+    const patternAt = locationOf((node.children as AstNode[])[1], at);
+    const format = dateFormatter(text as string, (message) => src.unsupported(patternAt, message, DATE_FORMAT_HINT));
+    const compiled: Compiled = {
+      type: 'VARCHAR',
+      eval: (row) => {
+        const t = ms(row);
+        return t === null ? null : format(t);
+      },
+    };
+    return time.constant ? constant('VARCHAR', compiled.eval({})) : compiled;
+  }
+  const readPattern = pattern.eval;
+  const formats = new Map<string, (ms: number) => string>();
+  return {
+    type: 'VARCHAR',
+    eval: (row) => {
+      const t = ms(row);
+      const p = readPattern(row) as string | null;
+      if (t === null || p === null) return null;
+      let format = formats.get(p);
+      if (!format) {
+        format = dateFormatter(p, (message) => new TypeError(`date_format(): ${message}`));
+        if (formats.size < 64) formats.set(p, format);
+      }
+      return format(t);
+    },
+  };
+}
+
+const DATE_FORMAT_HINT =
+  "DATE_FORMAT takes SimpleDateFormat's y, M, d, H, h, k, K, m, s, SSS, a, E and D, text in '…' and other characters as they are (in UTC)";
+
+const MONTHS = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+];
+const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+
+const padded = (n: number, width: number) => {
+  const s = String(n);
+  return s.length >= width ? s : '0'.repeat(width - s.length) + s;
+};
+
+/** The units of time (ms) that each letter reads: the formatted text changes only when the time crosses one. */
+const LETTER_UNIT: Record<string, number> = {
+  y: 86_400_000,
+  M: 86_400_000,
+  d: 86_400_000,
+  D: 86_400_000,
+  E: 86_400_000,
+  a: 3_600_000,
+  H: 3_600_000,
+  h: 3_600_000,
+  k: 3_600_000,
+  K: 3_600_000,
+  m: 60_000,
+  s: 1000,
+  S: 1,
+};
+
+/**
+ * A SimpleDateFormat pattern as a function of UTC milliseconds: runs of a letter are fields (`yyyy`, `MM`, `HH`…),
+ * text in single quotes is literal (`''` a quote), any other character is itself. The last result is kept: times
+ * within the pattern's finest unit (a day for 'yyyy-MM-dd') give it again without formatting.
+ */
+export function dateFormatter(pattern: string, refuse: (message: string) => Error): (ms: number) => string {
+  type Part = string | ((d: Date) => string);
+  const parts: Part[] = [];
+  let unit = 86_400_000;
+  let literal = '';
+  for (let i = 0; i < pattern.length; ) {
+    const c = pattern[i]!;
+    if (c === "'") {
+      // Quoted text is literal; '' is a quote, inside quoted text or outside it.
+      if (pattern[i + 1] === "'") {
+        literal += "'";
+        i += 2;
+        continue;
+      }
+      for (i++; ; ) {
+        if (i >= pattern.length) {
+          throw refuse(`an unterminated quote in the DATE_FORMAT pattern ${JSON.stringify(pattern)}`);
+        }
+        if (pattern[i] !== "'") literal += pattern[i++];
+        else if (pattern[i + 1] === "'") {
+          literal += "'";
+          i += 2;
+        } else {
+          i++;
+          break;
+        }
+      }
+      continue;
+    }
+    if (!/[A-Za-z]/.test(c)) {
+      literal += c;
+      i++;
+      continue;
+    }
+    let n = 1;
+    while (pattern[i + n] === c) n++;
+    const field = fieldOf(c, n);
+    if (!field) {
+      throw refuse(`the DATE_FORMAT pattern letter ${c.repeat(n)} (at offset ${i} of ${JSON.stringify(pattern)})`);
+    }
+    if (literal) parts.push(literal);
+    literal = '';
+    parts.push(field);
+    unit = Math.min(unit, LETTER_UNIT[c]!);
+    i += n;
+  }
+  if (literal) parts.push(literal);
+  const date = new Date(0);
+  let lastKey = Number.NaN;
+  let last = '';
+  return (ms) => {
+    const key = Math.floor(ms / unit);
+    if (key === lastKey) return last;
+    date.setTime(ms);
+    let out = '';
+    for (const part of parts) out += typeof part === 'string' ? part : part(date);
+    lastKey = key;
+    last = out;
+    return out;
+  };
+}
+
+function fieldOf(letter: string, n: number): ((d: Date) => string) | undefined {
+  switch (letter) {
+    case 'y':
+      return n === 2 ? (d) => padded(d.getUTCFullYear() % 100, 2) : (d) => padded(d.getUTCFullYear(), n);
+    case 'M':
+      if (n === 3) return (d) => MONTHS[d.getUTCMonth()]!.slice(0, 3);
+      if (n > 3) return (d) => MONTHS[d.getUTCMonth()]!;
+      return (d) => padded(d.getUTCMonth() + 1, n);
+    case 'd':
+      return (d) => padded(d.getUTCDate(), n);
+    case 'D':
+      return (d) => padded(Math.floor((d.getTime() - Date.UTC(d.getUTCFullYear(), 0, 1)) / 86_400_000) + 1, n);
+    case 'E':
+      return n > 3 ? (d) => DAYS[d.getUTCDay()]! : (d) => DAYS[d.getUTCDay()]!.slice(0, 3);
+    case 'a':
+      return (d) => (d.getUTCHours() < 12 ? 'AM' : 'PM');
+    case 'H':
+      return (d) => padded(d.getUTCHours(), n);
+    case 'k':
+      return (d) => padded(d.getUTCHours() || 24, n);
+    case 'K':
+      return (d) => padded(d.getUTCHours() % 12, n);
+    case 'h':
+      return (d) => padded(d.getUTCHours() % 12 || 12, n);
+    case 'm':
+      return (d) => padded(d.getUTCMinutes(), n);
+    case 's':
+      return (d) => padded(d.getUTCSeconds(), n);
+    case 'S':
+      // Milliseconds: SimpleDateFormat pads them to the letters' count, Flink's formatter (java.time) reads S as a
+      // fraction of a second; the two agree on SSS only.
+      return n === 3 ? (d) => padded(d.getUTCMilliseconds(), 3) : undefined;
+    default:
+      return undefined;
+  }
+}

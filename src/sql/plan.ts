@@ -23,6 +23,10 @@ export interface AggregateCall {
   /** approx_quantile's quantile, in [0, 1]. */
   quantile?: number;
   type: SqlType;
+  /** `agg(x) FILTER (WHERE cond)`: `arg` is already filtered (NULL where `cond` is not TRUE; count(*) FILTER is
+   * `count` of 1 or NULL), so every reader of `arg` respects the FILTER. Here for the accumulators' faster path:
+   * the condition (`key`: its text, without positions) and the unfiltered argument (none for count(*)). */
+  filter?: { cond: Compiled; key: string; arg: Compiled | undefined };
 }
 
 export interface WindowSpec {

@@ -182,7 +182,28 @@ function planAggregate(
   input: Scope,
   at: number,
 ): AggregateCall {
-  if (node.filter) throw source.unsupported(at, `${fn}(…) FILTER (WHERE …)`);
+  const call = planCall(source, node, fn, input, at);
+  if (!node.filter) return call;
+  // FILTER (WHERE cond): the aggregate takes a record only when cond is TRUE. Every aggregate skips NULLs, so this is
+  // the standard's agg(CASE WHEN cond THEN x END) (count(*): count(CASE WHEN cond THEN 1 END)): the argument is NULL
+  // where cond is not TRUE. Whatever reads an aggregate's argument — the accumulators, a retraction taking a
+  // replaced row out, the extremum pruning — sees the filtered values, so FILTER holds there too.
+  const filter = node.filter as AstNode;
+  const cond = compile(filter, input, at);
+  if (cond.type !== 'BOOLEAN' && cond.type !== 'NULL') {
+    throw source.error(locationOf(filter, at), `FILTER (WHERE …) needs a BOOLEAN condition, got ${cond.type}`);
+  }
+  const test = cond.eval;
+  if (call.fn === 'count_star') {
+    const counted: Compiled = { type: 'BIGINT', eval: (row) => (test(row) === true ? 1 : null) };
+    return { ...call, fn: 'count', arg: counted, filter: { cond, key: structuralKey(filter), arg: undefined } };
+  }
+  const value = call.arg!.eval;
+  const arg: Compiled = { type: call.arg!.type, eval: (row) => (test(row) === true ? value(row) : null) };
+  return { ...call, arg, filter: { cond, key: structuralKey(filter), arg: call.arg! } };
+}
+
+function planCall(source: SqlSource, node: AstNode, fn: AggregateFunction, input: Scope, at: number): AggregateCall {
   const orders = (node.order_bys as { orders?: unknown[] } | undefined)?.orders ?? [];
   if (orders.length > 0) throw source.unsupported(at, `ORDER BY inside ${fn}()`);
   const args = node.children as AstNode[];
