@@ -210,9 +210,10 @@ function compileComparison(op: string, left: Compiled, right: Compiled, src: Sql
   const l = timestampConstant(left, right, src, at);
   const r = timestampConstant(right, left, src, at);
   if (!comparable(l.type, r.type)) throw src.error(at, `cannot compare ${l.type} with ${r.type}`);
-  if (l.constant !== r.constant) {
-    const value = (l.constant ? l : r).eval({});
-    if (value !== null) return compareWithConstant(op, l.constant ? r.eval : l.eval, value, l.constant === true);
+  if (l.constant === true ? r.constant !== true : r.constant === true) {
+    const constantLeft = l.constant === true;
+    const value = (constantLeft ? l : r).eval({});
+    if (value !== null) return compareWithConstant(op, constantLeft ? r.eval : l.eval, value, constantLeft);
   }
   const fl = l.eval;
   const fr = r.eval;

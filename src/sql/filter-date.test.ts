@@ -202,3 +202,21 @@ describe('streaming SQL: DATE_FORMAT', () => {
     assert.match(e.message, /date_format\(\) takes 2 arguments, got 1/);
   });
 });
+
+describe('streaming SQL: comparisons with a constant', () => {
+  it('either side, every operator, NULLs unknown', async () => {
+    const rows = await run(
+      `SELECT price < 50 AS a, 50 > price AS b, price >= 50 AS c, price = 50 AS d, price <> 50 AS e, 50 <= price AS f,
+         channel = 'b' AS g, -price < -10 AS h FROM bid`,
+      [bid(1, 1, 5, T0), bid(1, 1, 50, T0), bid(1, 1, null, T0, 'b')],
+    );
+    assert.deepEqual(
+      rows.map((r) => Object.values(r)),
+      [
+        [true, true, false, false, true, false, false, false],
+        [false, false, true, true, false, true, false, true],
+        [null, null, null, null, null, null, true, null],
+      ],
+    );
+  });
+});
