@@ -121,3 +121,20 @@ it('a partition merges no more than MAX_COALESCED_BYTES; later appends wait, in 
   requests[2]!.done();
   await Promise.all(appends);
 });
+
+it('appends of contexts that `same` equates share a request; others do not', async () => {
+  const requests: string[][] = [];
+  const order = new InOrderAcrossPartitions<{ txn: string; compression: string }>(
+    async (batches) => {
+      requests.push(batches.map((b) => `${b.partition}:${b.records.map((r) => r.value!.toString()).join('')}`));
+      return batches.map(() => ({ baseOffset: 0, lastOffset: 0, logAppendTime: 0, logStartOffset: 0 }));
+    },
+    (a, b) => a.txn === b.txn && a.compression === b.compression,
+  );
+  await Promise.all([
+    order.run('t', 0, records('a'), { txn: 'x', compression: 'none' }),
+    order.run('t', 1, records('b'), { txn: 'x', compression: 'none' }),
+    order.run('t', 2, records('c'), { txn: 'x', compression: 'gzip' }),
+  ]);
+  assert.deepEqual(requests, [['0:a', '1:b'], ['2:c']]);
+});

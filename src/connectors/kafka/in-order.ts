@@ -34,14 +34,17 @@ interface WaitingAppend<C> extends PartitionRecords {
  */
 export class InOrderAcrossPartitions<C> {
   private readonly send: SendPartitions<C>;
+  private readonly same: (a: C, b: C) => boolean;
   private waiting: WaitingAppend<C>[] = [];
   private sending = false;
   private scheduled = false;
   /** Every append not yet settled. */
   private readonly pending = new Set<Promise<AppendResult>>();
 
-  constructor(send: SendPartitions<C>) {
+  /** `same`: whether appends of two contexts may share a request (default: the same context). */
+  constructor(send: SendPartitions<C>, same: (a: C, b: C) => boolean = Object.is) {
     this.send = send;
+    this.same = same;
   }
 
   run(topic: string, partition: number, records: readonly LogRecord[], context: C): Promise<AppendResult> {
@@ -84,7 +87,7 @@ export class InOrderAcrossPartitions<C> {
     >();
     let taken = 0;
     for (const w of this.waiting) {
-      if (w.context !== context) break;
+      if (!this.same(w.context, context)) break;
       const key = `${w.topic}\u0000${w.partition}`;
       const group = byPartition.get(key);
       if (group === undefined) {

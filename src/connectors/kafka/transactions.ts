@@ -299,6 +299,12 @@ export async function openWriter(host: TransactionHost, poolId: string): Promise
   return new ClusterTransactionalWriter(host, poolId);
 }
 
+/** What appends that share a request have in common: their transaction, and their compression. */
+interface SendContext {
+  current: Promise<OpenTransaction>;
+  compression: CompressionType | undefined;
+}
+
 /** One transaction: its own producer, under its own transactional id. */
 interface OpenTransaction {
   id: string;
@@ -320,16 +326,15 @@ export class ClusterTransactionalWriter implements TransactionalWriter {
   private prepared = false;
   private fenced = false;
   private lastNumber = 0;
-  /** The compression of the last append (one sink's appends all ask for the same). */
-  private compression: CompressionType | undefined;
   /**
    * One produce request at a time, with every partition's waiting appends (in-order.ts): the producer's connection
    * carries one request at a time anyway, and the client adds a send's new partitions to the transaction
    * (AddPartitionsToTxn) before it produces, merging overlapping calls into the first one — the others' partitions
    * would then never be added — so sends must not overlap.
    */
-  private readonly appending = new InOrderAcrossPartitions<Promise<OpenTransaction>>((batches, current) =>
-    this.send(batches, current),
+  private readonly appending = new InOrderAcrossPartitions<SendContext>(
+    (batches, context) => this.send(batches, context),
+    (a, b) => a.current === b.current && a.compression === b.compression,
   );
 
   constructor(host: TransactionHost, transactionalId: string) {
@@ -360,19 +365,19 @@ export class ClusterTransactionalWriter implements TransactionalWriter {
       return Promise.reject(error);
     }
     this.wrote = true;
-    this.compression = options.compression;
-    return this.appending.run(topic, partition, records, this.begin());
+    return this.appending.run(topic, partition, records, { current: this.begin(), compression: options.compression });
   }
 
   /** One produce request (per broker) for the waiting appends of several partitions, in transaction `current`. */
-  private async send(batches: readonly PartitionRecords[], current: Promise<OpenTransaction>): Promise<AppendResult[]> {
-    const open = await current;
+  private async send(batches: readonly PartitionRecords[], context: SendContext): Promise<AppendResult[]> {
+    const open = await context.current;
+    const compression = context.compression;
     const what =
       batches.length === 1
         ? `append to ${batches[0]!.topic}-${batches[0]!.partition} in transaction ${this.transactionalId}`
         : `append to ${batches.length} partitions in transaction ${this.transactionalId}`;
     const messages = batches.flatMap((b) => toMessages(b.topic, b.partition, b.records));
-    const result = await this.host.call(what, () => open.transaction.send({ messages, compression: this.compression }));
+    const result = await this.host.call(what, () => open.transaction.send({ messages, compression }));
     return batches.map(({ topic, partition, records }) =>
       this.host.acknowledged(topic, partition, acknowledgedOffsets(result, topic, partition, records.length, what)),
     );
