@@ -40,6 +40,7 @@ export {
   type RestartRecord,
 } from './history.ts';
 export type {
+  BatchEnd,
   KeyedContext,
   KeyedCoProcessFunction,
   KeyedProcessFunction,

@@ -2,7 +2,7 @@
 // result read by another query retracts its previous row first, and a GROUP BY over such a result takes the
 // retractions out of its aggregates) and a regular join (both sides kept per key, each record paired with the other
 // side's records so far).
-import type { DataStream, KeyedContext, ValueState } from '../engine/index.ts';
+import type { BatchEnd, DataStream, KeyedContext, ValueState } from '../engine/index.ts';
 import { type Acc, sqlAggregates } from './aggregates.ts';
 import type { AggregateCall, QueryPlan } from './planner.ts';
 import { KIND, type KindedRow, PREVIOUS, type Replacing, shuffle, withKind } from './rows.ts';
@@ -37,13 +37,31 @@ export function splitUpdates(
 
 /** A regular GROUP BY's work on its key's records, in whichever keyed operator holds the key's state. */
 export interface GroupState {
-  /** Adds `row` to its key's aggregates and emits the key's row if it changed; true when it made the key's state. */
+  /** Adds `row` to its key's aggregates (its row is emitted at the batch's end); true when it made the key's state. */
   add(row: Row, ctx: KeyedContext<Value, KindedRow>): boolean;
   /** Drops the key's aggregates (no row of the key can come any more). */
   clear(ctx: KeyedContext<Value, KindedRow>): void;
+  /** Emits the row of each key the batch changed: the operator's finishBatch. */
+  finishBatch(out: BatchEnd<KindedRow>): void;
 }
 
-/** A GROUP BY's per-key state and what it emits: the key's accumulators (checkpointed), its row on each change. */
+/** A key the current batch touched: its row before the batch, and its accumulators and time now. */
+interface Touched {
+  keys: Value[];
+  /** The key's result values before the batch (undefined: it had no row). */
+  before: Value[] | undefined;
+  /** Its accumulators now (undefined: its last row was retracted, the key deleted). */
+  accs: Acc[] | undefined;
+  timestamp: number;
+}
+
+/**
+ * A GROUP BY's per-key state and what it emits: the key's accumulators (checkpointed), and its row once per batch
+ * that changed it — Flink SQL's mini-batch aggregation (nexmark-flink runs with it on), with the engine's batch as
+ * the bundle: no latency added (a batch ends before any watermark, timer or checkpoint), and the rows between are
+ * updates a keyed table would overwrite anyway. A row read by another query that the batch left as it was is no
+ * change, and is not emitted.
+ */
 export function groupState(
   query: QueryPlan,
   /** The GROUP BY expressions (their values read from a row: cheaper than decoding its key). */
@@ -53,12 +71,12 @@ export function groupState(
 ): GroupState {
   const aggregate = sqlAggregates(query.aggregates);
   const retract = query.retracting ? retraction(query.aggregates) : undefined;
+  // The projection reads the keys and values into its own row and keeps neither: one holder, refilled per row.
+  const holder = { k: null as unknown as Value[], a: null as unknown as Value[], ws: null, we: null };
   // A row read by another query only needs to say that it is a retraction: a plain property, cheaper than
   // withKind's defineProperty (its rows never leave the SQL operators).
-  // The projection reads the keys and values into its own row and keeps neither: one holder, refilled per row.
-  const holder = { k: new Array<Value>(keyFns.length), a: null as unknown as Value[], ws: null, we: null };
-  const rowOf = (input: Row, values: Value[], kind: 'insert' | 'update' | 'delete') => {
-    for (let i = 0; i < keyFns.length; i++) holder.k[i] = keyFns[i]!(input);
+  const rowOf = (keys: Value[], values: Value[], kind: 'insert' | 'update' | 'delete') => {
+    holder.k = keys;
     holder.a = values;
     const out = project(holder);
     if (!derived) return withKind(out, kind);
@@ -75,16 +93,22 @@ export function groupState(
     handle = ctx.state.value<Acc[]>('aggregates');
     counts = ctx.state.value<number>('rows');
   };
-  /** The previous result's values, read before the record changes the accumulators in place (no array per record),
-   * and the new ones. */
-  const scratch: Value[] = [];
+  /** The keys this batch touched, in the order it first touched them. */
+  const touched = new Map<Value, Touched>();
   const current: Value[] = [];
   return {
     add(row, ctx) {
       handles(ctx);
       const before = handle.get();
-      // The previous result's values (the accumulators change in place), projected only when emitted.
-      const previous = before !== undefined && (derived || retract) ? aggregate.resultInto(before, scratch) : undefined;
+      let entry = touched.get(ctx.key);
+      if (entry === undefined) {
+        const keys = new Array<Value>(keyFns.length);
+        for (let i = 0; i < keyFns.length; i++) keys[i] = keyFns[i]!(row);
+        const values = before === undefined ? undefined : aggregate.resultInto(before, [] as Value[]);
+        entry = { keys, before: values, accs: before, timestamp: ctx.timestamp };
+        touched.set(ctx.key, entry);
+      }
+      entry.timestamp = ctx.timestamp;
       let accs = before ?? aggregate.create();
       if (retract) {
         // An updating input: a retraction takes its row out; a key left without rows is deleted; an update
@@ -96,28 +120,43 @@ export function groupState(
         if (n <= 0) {
           counts.clear();
           handle.clear();
-          if (previous) ctx.emit(rowOf(row, previous, 'delete'));
+          entry.accs = undefined;
           return false;
         }
         counts.set(n);
       } else accs = aggregate.add(accs, row);
-      if (before === undefined) handle.set(accs); // changed in place from then on
-      if (derived && previous) {
-        // Read by another query: an unchanged row (a bid below the maximum) is no change; a changed one is
-        // retracted before its new value.
-        if (aggregate.sameResult(accs, previous)) return false;
-        const out: Replacing = rowOf(row, aggregate.resultInto(accs, current), 'update');
-        out[PREVIOUS] = rowOf(row, previous, 'delete');
-        ctx.emit(out);
-        return false;
-      }
-      ctx.emit(rowOf(row, aggregate.resultInto(accs, current), before === undefined ? 'insert' : 'update'));
-      return before === undefined;
+      entry.accs = accs;
+      if (before !== undefined) return false;
+      handle.set(accs); // changed in place from then on
+      return true;
     },
     clear(ctx) {
       handles(ctx);
       handle.clear();
       counts.clear();
+    },
+    finishBatch(out) {
+      if (touched.size === 0) return;
+      for (const entry of touched.values()) {
+        const { keys, before, accs, timestamp } = entry;
+        if (accs === undefined) {
+          // Its last row retracted: the key's row is deleted (if it had one before the batch).
+          if (before !== undefined) out.emit(rowOf(keys, before, 'delete'), timestamp);
+          continue;
+        }
+        const values = aggregate.resultInto(accs, current);
+        if (before === undefined) {
+          out.emit(rowOf(keys, values, 'insert'), timestamp);
+          continue;
+        }
+        // Unchanged by the batch (bids below an auction's maximum): no row.
+        if (aggregate.sameResult(accs, before)) continue;
+        const row: Replacing = rowOf(keys, values, 'update');
+        // Read by another query: the new row carries the one it replaces, retracted first.
+        if (derived) row[PREVIOUS] = rowOf(keys, before, 'delete');
+        out.emit(row, timestamp);
+      }
+      touched.clear();
     },
   };
 }
@@ -147,6 +186,7 @@ export function groupBy(
     onTimer(_timestamp, ctx) {
       group.clear(ctx);
     },
+    finishBatch: (out) => group.finishBatch(out),
   });
 }
 
@@ -333,6 +373,8 @@ export function regularJoin(
         if (had > 0) forgetGroup(s, ctx);
         if (s.l.length === 0 && s.r.length === 0) state.clear();
       },
+      // A grouped join's rows: each group the batch changed, once.
+      ...(grouped ? { finishBatch: (out: BatchEnd<Row>) => grouped.finishBatch(out as BatchEnd<KindedRow>) } : {}),
     })
     .uid(group ? `sql-${uid}-join-group` : `sql-${uid}-join`)
     .named(group ? 'join-group' : 'join');

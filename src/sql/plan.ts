@@ -66,7 +66,7 @@ export interface QueryPlan {
   having?: Compiled;
   /** Over the source row, or the aggregation's result row (`{ k, a, ws, we, kind }`) when there is one. */
   outputs: OutputColumn[];
-  /** A GROUP BY without a window: an updating result, each key's row re-emitted with every record of the key. */
+  /** A GROUP BY without a window: an updating result, each key's row re-emitted after each batch that changed it. */
   updating: boolean;
   /** OVER (PARTITION BY keys ORDER BY ts RANGE|ROWS BETWEEN … PRECEDING AND CURRENT ROW): a rolling aggregate per
    * key over the last `timeMs` of event time or the last `count` records, a row per record. */

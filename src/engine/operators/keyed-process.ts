@@ -25,9 +25,20 @@ export interface KeyedContext<K, O> {
   output(tag: string, value: unknown): void;
 }
 
+/** What a function emits with at the end of a batch (no key is current then: each row says its own time). */
+export interface BatchEnd<O> {
+  emit(value: O, timestamp: number): void;
+}
+
 export interface KeyedProcessFunction<K, I, O> {
   processElement(value: I, ctx: KeyedContext<K, O>): void;
   onTimer?(timestamp: number, ctx: KeyedContext<K, O> & { readonly timeDomain: 'event' | 'processing' }): void;
+  /**
+   * Called after each batch of records (no watermark, timer or checkpoint falls inside one): a function that
+   * collects per key while a batch lasts emits what it collected here — Flink SQL's mini-batch aggregation, with
+   * the engine's batch as the bundle, so it adds no latency.
+   */
+  finishBatch?(out: BatchEnd<O>): void;
 }
 
 /**
@@ -39,6 +50,8 @@ export interface KeyedCoProcessFunction<K, I1, I2, O> {
   processElement1(value: I1, ctx: KeyedContext<K, O>): void;
   processElement2(value: I2, ctx: KeyedContext<K, O>): void;
   onTimer?(timestamp: number, ctx: KeyedContext<K, O> & { readonly timeDomain: 'event' | 'processing' }): void;
+  /** As KeyedProcessFunction.finishBatch: after each batch of either input. */
+  finishBatch?(out: BatchEnd<O>): void;
 }
 
 type Domain = 'event' | 'processing';
@@ -90,6 +103,7 @@ abstract class KeyedTimersOperator<K, I, O> implements Operator<I, O> {
         if (timers === timestamp) table.delete(self.currentKey);
       } else if (timers.delete(timestamp) && timers.size === 0) table.delete(self.currentKey);
     };
+    this.batchEnd = { emit: (value, timestamp) => ctx.emit(value, timestamp) };
     this.keyedContext = {
       get key() {
         return self.currentKey;
@@ -119,6 +133,9 @@ abstract class KeyedTimersOperator<K, I, O> implements Operator<I, O> {
       },
     };
   }
+
+  /** The emitter a function's finishBatch gets. */
+  protected batchEnd!: BatchEnd<O>;
 
   protected setKey(key: K): void {
     this.currentKey = key;
@@ -208,6 +225,7 @@ export class KeyedProcessOperator<K, I, O> extends KeyedTimersOperator<K, I, O> 
         this.ctx.deadLetter(error, value, this.currentTimestamp);
       }
     }
+    this.fn.finishBatch?.(this.batchEnd);
   }
 
   protected timer(timestamp: number, ctx: KeyedContext<K, O> & { readonly timeDomain: Domain }): void {
@@ -262,6 +280,7 @@ export class KeyedCoProcessOperator<K, I1, I2, O> extends KeyedTimersOperator<K,
         }
       }
     }
+    fn.finishBatch?.(this.batchEnd);
   }
 
   protected timer(timestamp: number, ctx: KeyedContext<K, O> & { readonly timeDomain: Domain }): void {

@@ -57,6 +57,37 @@ describe('keyed process functions', () => {
     assert.equal(h.node.lateRecords, 2);
   });
 
+  it('finish each batch: what a function collected per key goes out before the next watermark', () => {
+    const seen = new Map<string, { n: number; ts: number }>();
+    const fn: KeyedProcessFunction<string, { k: string }, string> = {
+      processElement(_value, ctx) {
+        const entry = seen.get(ctx.key) ?? { n: 0, ts: 0 };
+        entry.n++;
+        entry.ts = ctx.timestamp;
+        seen.set(ctx.key, entry);
+      },
+      finishBatch(out) {
+        for (const [key, { n, ts }] of seen) out.emit(`${key}:${n}`, ts);
+        seen.clear();
+      },
+    };
+    const h = new OperatorHarness(new KeyedProcessOperator((v: { k: string }) => v.k, fn));
+    h.process([
+      [{ k: 'a' }, 1],
+      [{ k: 'b' }, 2],
+      [{ k: 'a' }, 3],
+    ]);
+    assert.deepEqual(
+      h.output().map((e) => [e.value, e.timestamp]),
+      [
+        ['a:2', 3],
+        ['b:1', 2],
+      ],
+    );
+    h.process([[{ k: 'b' }, 4]]);
+    assert.deepEqual(h.values(), ['b:1'], 'one batch at a time');
+  });
+
   it('expire state after its TTL and run processing-time timers on the clock', () => {
     const fn: KeyedProcessFunction<string, string, string> = {
       processElement(value, ctx) {
