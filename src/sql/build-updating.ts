@@ -37,16 +37,28 @@ export function splitUpdates(
 
 /** A regular GROUP BY's work on its key's records, in whichever keyed operator holds the key's state. */
 export interface GroupState {
-  /** Adds `row` to its key's aggregates (its row is emitted at the batch's end); true when it made the key's state. */
-  add(row: Row, ctx: KeyedContext<Value, KindedRow>): boolean;
+  /**
+   * Adds `row` to its key's aggregates (its row is emitted at the batch's end); true when it made the key's state.
+   * With `slot`, the key's aggregates live there (a grouped join's state object of the key: one lookup, not three)
+   * instead of in a keyed state of their own; a GROUP BY that takes no retractions only.
+   */
+  add(row: Row, ctx: KeyedContext<Value, KindedRow>, slot?: GroupSlot): boolean;
   /** Drops the key's aggregates (no row of the key can come any more). */
-  clear(ctx: KeyedContext<Value, KindedRow>): void;
+  clear(ctx: KeyedContext<Value, KindedRow>, slot?: GroupSlot): void;
   /** Emits the row of each key the batch changed: the operator's finishBatch. */
   finishBatch(out: BatchEnd<KindedRow>): void;
 }
 
+/** A key's aggregates kept in another state object of the key (checkpointed with it), and its batch's entry. */
+export interface GroupSlot {
+  g?: Acc[];
+  /** Set while a batch lasts (a checkpoint falls between batches: never in one). */
+  t?: Touched;
+}
+
 /** A key the current batch touched: its row before the batch, and its accumulators and time now. */
 interface Touched {
+  slot?: GroupSlot;
   keys: Value[];
   /** The key's result values before the batch (undefined: it had no row). */
   before: Value[] | undefined;
@@ -93,22 +105,54 @@ export function groupState(
     handle = ctx.state.value<Acc[]>('aggregates');
     counts = ctx.state.value<number>('rows');
   };
-  /** The keys this batch touched, in the order it first touched them. */
+  /** The keys this batch touched, in the order it first touched them; those kept in slots, in theirs. */
   const touched = new Map<Value, Touched>();
+  const slotted: Touched[] = [];
   const current: Value[] = [];
+  const touch = (row: Row, before: Acc[] | undefined, timestamp: number): Touched => {
+    const keys = new Array<Value>(keyFns.length);
+    for (let i = 0; i < keyFns.length; i++) keys[i] = keyFns[i]!(row);
+    const values = before === undefined ? undefined : aggregate.resultInto(before, [] as Value[]);
+    return { keys, before: values, accs: before, timestamp };
+  };
+  const emit = (out: BatchEnd<KindedRow>, entry: Touched) => {
+    const { keys, before, accs, timestamp } = entry;
+    if (accs === undefined) {
+      // Its last row retracted: the key's row is deleted (if it had one before the batch).
+      if (before !== undefined) out.emit(rowOf(keys, before, 'delete'), timestamp);
+      return;
+    }
+    const values = aggregate.resultInto(accs, current);
+    if (before === undefined) return out.emit(rowOf(keys, values, 'insert'), timestamp);
+    // Unchanged by the batch (bids below an auction's maximum): no row.
+    if (aggregate.sameResult(accs, before)) return;
+    const row: Replacing = rowOf(keys, values, 'update');
+    // Read by another query: the new row carries the one it replaces, retracted first.
+    if (derived) row[PREVIOUS] = rowOf(keys, before, 'delete');
+    out.emit(row, timestamp);
+  };
   return {
-    add(row, ctx) {
+    add(row, ctx, slot) {
+      if (slot !== undefined) {
+        const before = slot.g;
+        let entry = slot.t;
+        if (entry === undefined) {
+          entry = touch(row, before, ctx.timestamp);
+          entry.slot = slot;
+          slot.t = entry;
+          slotted.push(entry);
+        } else entry.timestamp = ctx.timestamp;
+        const accs = aggregate.add(before ?? aggregate.create(), row);
+        entry.accs = accs;
+        if (before !== undefined) return false;
+        slot.g = accs; // changed in place from then on
+        return true;
+      }
       handles(ctx);
       const before = handle.get();
       let entry = touched.get(ctx.key);
-      if (entry === undefined) {
-        const keys = new Array<Value>(keyFns.length);
-        for (let i = 0; i < keyFns.length; i++) keys[i] = keyFns[i]!(row);
-        const values = before === undefined ? undefined : aggregate.resultInto(before, [] as Value[]);
-        entry = { keys, before: values, accs: before, timestamp: ctx.timestamp };
-        touched.set(ctx.key, entry);
-      }
-      entry.timestamp = ctx.timestamp;
+      if (entry === undefined) touched.set(ctx.key, (entry = touch(row, before, ctx.timestamp)));
+      else entry.timestamp = ctx.timestamp;
       let accs = before ?? aggregate.create();
       if (retract) {
         // An updating input: a retraction takes its row out; a key left without rows is deleted; an update
@@ -130,33 +174,27 @@ export function groupState(
       handle.set(accs); // changed in place from then on
       return true;
     },
-    clear(ctx) {
+    clear(ctx, slot) {
+      if (slot !== undefined) {
+        slot.g = undefined;
+        return;
+      }
       handles(ctx);
       handle.clear();
       counts.clear();
     },
     finishBatch(out) {
-      if (touched.size === 0) return;
-      for (const entry of touched.values()) {
-        const { keys, before, accs, timestamp } = entry;
-        if (accs === undefined) {
-          // Its last row retracted: the key's row is deleted (if it had one before the batch).
-          if (before !== undefined) out.emit(rowOf(keys, before, 'delete'), timestamp);
-          continue;
-        }
-        const values = aggregate.resultInto(accs, current);
-        if (before === undefined) {
-          out.emit(rowOf(keys, values, 'insert'), timestamp);
-          continue;
-        }
-        // Unchanged by the batch (bids below an auction's maximum): no row.
-        if (aggregate.sameResult(accs, before)) continue;
-        const row: Replacing = rowOf(keys, values, 'update');
-        // Read by another query: the new row carries the one it replaces, retracted first.
-        if (derived) row[PREVIOUS] = rowOf(keys, before, 'delete');
-        out.emit(row, timestamp);
+      if (touched.size > 0) {
+        for (const entry of touched.values()) emit(out, entry);
+        touched.clear();
       }
-      touched.clear();
+      if (slotted.length > 0) {
+        for (const entry of slotted) {
+          entry.slot!.t = undefined;
+          emit(out, entry);
+        }
+        slotted.length = 0;
+      }
     },
   };
 }
@@ -224,7 +262,7 @@ function retraction(calls: AggregateCall[]): (accs: Acc[], row: Row) => Acc[] {
 }
 
 /** Each side's rows of a key, and when each expires (Infinity: never). */
-interface Sides {
+interface Sides extends GroupSlot {
   l: Row[];
   r: Row[];
   le: number[];
@@ -286,18 +324,18 @@ export function regularJoin(
   // A grouped join's pair is read by WHERE and the aggregates, and kept by neither: one object, refilled per pair.
   const scratch = { l: null as unknown as Row, r: null as unknown as Row };
   const grouped = group?.state;
-  const pairUp = (l: Row, r: Row, ctx: KeyedContext<Value, Row>) => {
+  const pairUp = (l: Row, r: Row, ctx: KeyedContext<Value, Row>, s: Sides) => {
     scratch.l = l;
     scratch.r = r;
     const pair = scratch as unknown as Row;
     if (where !== undefined && where(pair) !== true) return;
-    if (grouped) grouped.add(pair, ctx as KeyedContext<Value, KindedRow>);
+    if (grouped) grouped.add(pair, ctx as KeyedContext<Value, KindedRow>, s);
     else ctx.emit({ l, r } as unknown as Row);
   };
   /** A grouped join whose `side` has no row of the key left: no pair of the key can come, its aggregates go. */
   const forgetGroup = (s: Sides | undefined, ctx: KeyedContext<Value, Row>) => {
-    if (grouped && (s === undefined || s[group!.side].length === 0))
-      grouped.clear(ctx as KeyedContext<Value, KindedRow>);
+    if (grouped && s !== undefined && s[group!.side].length === 0)
+      grouped.clear(ctx as KeyedContext<Value, KindedRow>, s);
   };
   const sidesOf = (ctx: KeyedContext<Value, Row>): ValueState<Sides> => {
     if (owner !== ctx.state) {
@@ -316,7 +354,7 @@ export function regularJoin(
         const state = sidesOf(ctx);
         let s = state.get();
         if (s && s.r.length > 0) {
-          for (const r of s.r) pairUp(row, r, ctx);
+          for (const r of s.r) pairUp(row, r, ctx, s);
           // The key's only right row is kept: this row can meet no other. The key's only left row: the right
           // rows kept met it, and can meet no other.
           if (uniqueR) return;
@@ -337,7 +375,7 @@ export function regularJoin(
         const state = sidesOf(ctx);
         let s = state.get();
         if (s && s.l.length > 0) {
-          for (const l of s.l) pairUp(l, row, ctx);
+          for (const l of s.l) pairUp(l, row, ctx, s);
           if (uniqueL) return;
           if (uniqueR) s.l.length = s.le.length = 0;
         }

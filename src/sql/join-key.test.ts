@@ -3,9 +3,12 @@
 // whichever side comes first.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import v8 from 'node:v8';
 import { sqlPlanning } from '../../test/helpers/sql-planning.ts';
-import { collect, type DataStream, fromArrays, Pipeline } from '../engine/index.ts';
+import { collect, type DataStream, fromArrays, type Operator, OperatorHarness, Pipeline } from '../engine/index.ts';
 import { addToPipeline, tablesRead } from './build.ts';
+import { groupState, regularJoin } from './build-updating.ts';
+import { rowBuilder } from './codegen.ts';
 import { explainSql } from './index.ts';
 import { planScript } from './planner.ts';
 import { KIND, type KindedRow } from './rows.ts';
@@ -189,6 +192,65 @@ describe('a regular join on a declared PRIMARY KEY', () => {
         [3, 13],
       ]);
       assert.equal(keyed.state.get('join-group'), 0, `${name}: every auction's aggregates dropped at its expiry`);
+    }
+  });
+
+  it('a GROUP BY inside the join keeps its aggregates through a snapshot and restore at every point', async () => {
+    const q = await select(`${KEYED}SELECT A.id, MAX(B.price) AS final FROM auction A, bid B
+      WHERE A.id = B.auction AND B.dateTime BETWEEN A.dateTime AND A.expires GROUP BY A.id, A.category`);
+    const join = q.join!;
+    // The grouped join operator alone, through the harness: auctions on input 0, bids on input 1.
+    const make = () => {
+      const p = new Pipeline({ bounded: true });
+      const [a, b] = [p.source(fromArrays<Row>([[]])), p.source(fromArrays<Row>([[]]))];
+      const project = rowBuilder(
+        q.outputs.map((o) => o.name),
+        q.outputs.map((o) => o.eval),
+      );
+      const group = {
+        state: groupState(
+          q,
+          q.keys.map((k) => k.eval),
+          project,
+          false,
+        ),
+        side: 'l' as const,
+      };
+      const keyOf = (keys: typeof join.leftKeys) => keys[0]!.eval;
+      const stream = regularJoin(
+        a,
+        b,
+        keyOf(join.leftKeys),
+        keyOf(join.rightKeys),
+        'u',
+        join.expiry,
+        join.unique,
+        q.where?.eval,
+        group,
+      );
+      const operator = (stream as unknown as { node: { operator: Operator<Row, Row> } }).node.operator;
+      return new OperatorHarness<Row, Row>(operator as never, { inputs: 2 });
+    };
+    const feed = (h: ReturnType<typeof make>, from: number, to: number) => {
+      const out: string[] = [];
+      for (let i = from; i < to; i++) {
+        const { table, ...row } = EVENTS[i]!;
+        h.process([[row, row.dateTime as number]], table === 'auction' ? 0 : 1);
+        h.watermark((row.dateTime as number) - 1000);
+        out.push(...h.values().map((r) => `${(r as KindedRow)[KIND]} ${r.id} ${r.final}`));
+      }
+      return out;
+    };
+    const whole = feed(make(), 0, EVENTS.length);
+    assert.ok(whole.includes('update 1 11') && whole.includes('insert 3 1'), whole.join('\n'));
+    for (let cut = 1; cut < EVENTS.length; cut++) {
+      const first = make();
+      const before = feed(first, 0, cut);
+      const snapshot = v8.deserialize(v8.serialize(first.snapshot()));
+      const second = make();
+      second.node.operator.restore?.(snapshot);
+      second.watermark((EVENTS[cut - 1]!.dateTime as number) - 1000);
+      assert.deepEqual([...before, ...feed(second, cut, EVENTS.length)], whole, `restored after ${cut} records`);
     }
   });
 });
