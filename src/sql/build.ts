@@ -101,7 +101,7 @@ export async function addToPipeline(
       // Only the columns its reader uses are computed (q12's view of bid needs bidder, not its PROCTIME() value).
       const query = { ...planned, outputs: planned.outputs.filter((o) => used.has(o.name)) };
       const uid = `derived-${++derivedCount}-${table.name}`;
-      const plain = !query.where && !query.window && !query.updating && !query.over && !query.join;
+      const plain = !query.where && !query.window && !query.windowRows && !query.updating && !query.over && !query.join;
       if (plain && query.outputs.every((o) => o.eval === fieldReader(o.name))) {
         // Columns passed through under their names: the input's rows are the relation's rows (readers read by name);
         // a UNION ALL's are its SELECTs' rows, already under its column names.
@@ -145,7 +145,7 @@ export async function addToPipeline(
       return first!.union(...rest);
     }
     const join = query.join;
-    if (!join) return sourceOf(query.source);
+    if (!join) return query.windowRows ? windowRows(sourceOf(query.source), query) : sourceOf(query.source);
     const keyOf = (keys: QueryPlan['keys']) =>
       keys.length === 0
         ? () => ''
@@ -228,6 +228,27 @@ export async function addToPipeline(
       lateSink,
     ),
   );
+}
+
+/**
+ * A TUMBLE or HOP window TVF read as rows (QueryPlan.windowRows): each row once per window holding its time, with
+ * window_start, window_end and window_time (end − 1 ms, Flink's) added; the record's timestamp is kept.
+ */
+function windowRows(stream: DataStream<Row>, query: QueryPlan): DataStream<Row> {
+  const { sizeMs, slideMs, offsetMs } = query.windowRows!;
+  const time = fieldReader(query.source.watermark!.column) as (row: Row) => number;
+  return stream
+    .flatMap((row) => {
+      const ts = time(row);
+      const out: Row[] = [];
+      // The last window start at or before ts, then back by slide while the window still holds ts.
+      const last = ts - ((((ts - offsetMs) % slideMs) + slideMs) % slideMs);
+      for (let start = last; start > ts - sizeMs; start -= slideMs) {
+        out.push({ ...row, window_start: start, window_end: start + sizeMs, window_time: start + sizeMs - 1 });
+      }
+      return out;
+    })
+    .named('window-rows');
 }
 
 function topicSink(log: PipelineLog, topic: string, key: string | undefined, partitions: number) {

@@ -190,6 +190,10 @@ function describe(q: QueryPlan): string {
         : `, records ${q.source.allowedLatenessMs} ms behind the watermark to topic ${q.source.lateTopic}`;
     return `OVER ${extent}, ${q.keys.length} key(s), ${q.aggregates.map((a) => a.fn).join(', ')}${late}`;
   }
+  if (!w && q.join?.window) {
+    const j = q.join.window;
+    return `window join (${j.kind} ${j.sizeMs} ms${j.kind === 'sliding' ? ` every ${j.slideMs} ms` : ''}), each side kept until the watermark passes its window`;
+  }
   if (!w) {
     return q.updating
       ? `GROUP BY without a window (updating), ${q.keys.length} key(s), ${q.aggregates.map((a) => a.fn).join(', ')}${joinLate(q)}`

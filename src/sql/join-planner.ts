@@ -4,7 +4,7 @@
 import { fieldReader } from './codegen.ts';
 import { type Compiled, compile, type Scope } from './expressions.ts';
 import { type AstNode, locationOf } from './parser.ts';
-import type { JoinPlan, OutputColumn, QueryPlan, Tables } from './plan.ts';
+import type { JoinPlan, OutputColumn, QueryPlan, Tables, WindowSpec } from './plan.ts';
 import { extremumJoin } from './prune.ts';
 import { timesOf } from './relations.ts';
 import { and, constantScope, predicate } from './scopes.ts';
@@ -199,6 +199,14 @@ export function planJoin(
     if (op) columnBound(c.left, op, c.right);
     residual.push(c);
   }
+  const window = windowJoin(
+    source,
+    at,
+    sides,
+    keyPairs,
+    (n) => sideOf(n.column_names as string[], locationOf(n, at)),
+    expiry,
+  );
   const interval = Number.isFinite(lower) && Number.isFinite(upper);
   // d = r.time − l.time >= lower: l.time <= r.time − lower, so r expires once W >= r.time − lower; d <= upper: l
   // expires once W >= l.time + upper.
@@ -272,6 +280,7 @@ export function planJoin(
     ...(leftWhere ? { leftWhere } : {}),
     ...(rightWhere ? { rightWhere } : {}),
     ...(interval ? {} : { expiry }),
+    ...(window ? { window } : {}),
     ...(uniqueSides.l || uniqueSides.r ? { unique: uniqueSides } : {}),
   };
   return { table: sides[0].table, join, scope: joined, ...(where ? { where } : {}) };
@@ -335,4 +344,58 @@ export function rowExpiry(join: JoinPlan, side: 'l' | 'r'): Compiled['eval'] | u
     }
     return until;
   };
+}
+
+/**
+ * A join of window TVF relations read as rows (QueryPlan.windowRows, TUMBLE or HOP without GROUP BY): Flink's window
+ * join, which needs `L.window_start = R.window_start AND L.window_end = R.window_end`. It is then a regular join on
+ * the keys and the window, each side's row forgotten once the watermark reaches its window_time (window_end − 1 ms):
+ * no on-time row of the other side can fall in its window after. Refused otherwise (its state would grow unbounded).
+ */
+function windowJoin(
+  source: SqlSource,
+  at: number,
+  sides: [{ table: TableDef; alias: string }, { table: TableDef; alias: string }],
+  keyPairs: [AstNode, AstNode][],
+  sideOf: (n: AstNode) => { side: Side; column: ColumnDef },
+  expiry: Record<Side, { afterTime?: number; columns: Compiled['eval'][] }>,
+): WindowSpec | undefined {
+  /** The side's relation is a window TVF's rows and passes its window column `name` through under that name. */
+  const windowColumn = (table: TableDef, name: string): boolean => {
+    const query = table.derived?.query as QueryPlan | undefined;
+    return (
+      query?.windowRows !== undefined && query.outputs.some((o) => o.name === name && o.eval === fieldReader(name))
+    );
+  };
+  const windowed = sides.map((s) => (s.table.derived?.query as QueryPlan | undefined)?.windowRows !== undefined);
+  if (!windowed[0] && !windowed[1]) return undefined;
+  const equated = (name: string): boolean =>
+    keyPairs.some(([l, r]) => {
+      if (l.class !== 'COLUMN_REF' || r.class !== 'COLUMN_REF') return false;
+      const [a, b] = [sideOf(l), sideOf(r)];
+      return (
+        a.side === 'l' &&
+        b.side === 'r' &&
+        a.column.name === name &&
+        b.column.name === name &&
+        windowColumn(sides[0].table, name) &&
+        windowColumn(sides[1].table, name)
+      );
+    });
+  if (!windowed[0] || !windowed[1] || !equated('window_start') || !equated('window_end')) {
+    const [l, r] = [sides[0].alias, sides[1].alias];
+    throw source.unsupported(
+      at,
+      'a join of a window TVF without GROUP BY other than a window join',
+      `join two window TVFs ON … AND ${l}.window_start = ${r}.window_start AND ${l}.window_end = ${r}.window_end`,
+    );
+  }
+  const end = fieldReader('window_end');
+  const until: Compiled['eval'] = (row) => {
+    const v = end(row);
+    return v === null ? null : (v as number) - 1;
+  };
+  expiry.l.columns.push(until);
+  expiry.r.columns.push(until);
+  return (sides[0].table.derived!.query as QueryPlan).windowRows;
 }

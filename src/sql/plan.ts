@@ -71,6 +71,10 @@ export interface QueryPlan {
   /** OVER (PARTITION BY keys ORDER BY ts RANGE|ROWS BETWEEN … PRECEDING AND CURRENT ROW): a rolling aggregate per
    * key over the last `timeMs` of event time or the last `count` records, a row per record. */
   over?: { timeMs: number } | { count: number };
+  /** A TUMBLE or HOP window TVF without GROUP BY: each source row, with `window_start`, `window_end` and
+   * `window_time` (end − 1 ms) added, once per window holding it (TUMBLE: one; HOP: size / slide), before WHERE and
+   * the projection read it. A window join reads two such relations. */
+  windowRows?: WindowSpec;
   /** A join of `source` (left) with another table: rows `{ l, r }` then go through WHERE and SELECT. */
   join?: JoinPlan;
   /** ROW_NUMBER() over a window's rows (top-n.ts): the rows sorted and numbered when the window closes. */
@@ -102,6 +106,9 @@ export interface JoinPlan {
   /** A regular join's state expiry: each side's row is forgotten once the watermark passes its time + `afterTime`
    * or any of `columns`, when no on-time row of the other side can match it any more. */
   expiry?: Record<'l' | 'r', { afterTime?: number; columns: Compiled['eval'][] }>;
+  /** A window join (two TUMBLE/HOP relations read as rows, equal window_start and window_end): the left side's
+   * window; each side's row is kept until the watermark reaches its window_time. */
+  window?: WindowSpec;
   /** A regular join on a side's declared PRIMARY KEY (that side's table appends one row per key): once a key's row
    * of that side came, the other side's rows of the key are paired with it and not kept. */
   unique?: Record<'l' | 'r', boolean>;

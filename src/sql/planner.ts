@@ -278,11 +278,13 @@ export function planQuery(
   let input: Scope;
   let where: Compiled | undefined;
   let join: JoinPlan | undefined;
+  let fromAlias: string | undefined;
   if (from.type === 'JOIN') {
     ({ table, join, scope: input, where } = planJoin(source, node, from, tables, start, relationOf));
   } else {
     let alias: string | undefined;
     ({ table, window, alias } = planFrom(source, from, tables, start));
+    fromAlias = alias;
     const grouped = window ? undefined : groupWindow(source, node, start);
     if (grouped) {
       // GROUP BY k, SESSION(ts, gap): the window TVF's plan, over the same arguments after the table.
@@ -293,7 +295,10 @@ export function planQuery(
       throw source.unsupported(partitionBy.at, 'PARTITION BY in a window TVF other than SESSION');
     }
     input = inputScope(source, table, alias, window !== undefined);
-    where = node.where_clause ? predicate(source, node.where_clause as AstNode, input, start, 'WHERE') : undefined;
+    // A window TVF read as rows (no GROUP BY): its WHERE may read the window's columns, planned with them below.
+    const rows = window !== undefined && ((node.group_expressions as AstNode[] | undefined) ?? []).length === 0;
+    where =
+      node.where_clause && !rows ? predicate(source, node.where_clause as AstNode, input, start, 'WHERE') : undefined;
   }
   const times = join ? new Map<string, number>() : timesOf(table);
   const timeColumnOf = (n: AstNode | undefined): number | undefined =>
@@ -417,11 +422,48 @@ export function planQuery(
 
   // A window aggregation: GROUP BY window_start, window_end and keys over the source row.
   if (groups.length === 0) {
-    throw source.unsupported(
-      locationOf(from, start),
-      'a window TVF without GROUP BY window_start, window_end',
-      'aggregate it with GROUP BY window_start, window_end, …',
-    );
+    // TUMBLE or HOP without GROUP BY: the rows with their windows (a window join reads two such relations).
+    if (node.having || (window.kind !== 'tumbling' && window.kind !== 'sliding') || window.processingTime) {
+      const kind = window.processingTime
+        ? 'a processing-time'
+        : window.kind === 'session'
+          ? 'a SESSION'
+          : window.kind === 'cumulate'
+            ? 'a CUMULATE'
+            : 'a';
+      throw source.unsupported(
+        locationOf(from, start),
+        `${kind} window TVF without GROUP BY window_start, window_end`,
+        'aggregate it with GROUP BY window_start, window_end, … (TUMBLE and HOP over event time are also read as rows)',
+      );
+    }
+    const rowsTable: TableDef = {
+      ...table,
+      columns: [
+        ...table.columns,
+        ...['window_start', 'window_end', 'window_time'].map((name) => ({
+          name,
+          type: 'TIMESTAMP' as const,
+          notNull: true,
+          at: locationOf(from, start),
+        })),
+      ],
+    };
+    table.derived?.used.add(table.watermark!.column); // the windows are computed from it
+    const rowsInput = inputScope(source, rowsTable, fromAlias, false);
+    const rowsWhere = node.where_clause
+      ? predicate(source, node.where_clause as AstNode, rowsInput, start, 'WHERE')
+      : undefined;
+    const outputs = selectList.flatMap((item, i) => project(source, item, i, rowsInput, rowsTable, start, times));
+    return {
+      source: table,
+      ...(rowsWhere ? { where: rowsWhere } : {}),
+      keys: [],
+      aggregates: [],
+      outputs,
+      updating: false,
+      windowRows: window,
+    };
   }
   const seen = new Set<string>();
   const keyNodes: AstNode[] = [];

@@ -561,10 +561,10 @@ CREATE MATERIALIZED VIEW b AS SELECT usr, window_start, count(*) AS n FROM TUMBL
     );
     assert.match(noTime.message, /table t has no event time.*line 2/);
     const noGroup = await refusal(
-      `${BID}CREATE TABLE o (a BIGINT);\nINSERT INTO o SELECT auction FROM TUMBLE(bid, dateTime, INTERVAL '1' SECOND);`,
+      `${BID}CREATE TABLE o (a BIGINT);\nINSERT INTO o SELECT auction FROM SESSION(bid, dateTime, INTERVAL '1' SECOND);`,
     );
     assert.equal(noGroup.code, 'UNSUPPORTED_SQL');
-    assert.match(noGroup.message, /window TVF without GROUP BY.*line 10/);
+    assert.match(noGroup.message, /SESSION window TVF without GROUP BY.*line 10/);
   });
 });
 
