@@ -1,7 +1,7 @@
-// The keyed-state operators of updating queries: a regular GROUP BY (each key's row re-emitted with every record; a
-// result read by another query retracts its previous row first, and a GROUP BY over such a result takes the
-// retractions out of its aggregates) and a regular join (both sides kept per key, each record paired with the other
-// side's records so far).
+// The keyed-state operators of updating queries: a regular GROUP BY (each key's row re-emitted after each batch that
+// changed it; a result read by another query retracts its previous row first, and a GROUP BY over such a result takes
+// the retractions out of its aggregates) and a regular join (both sides kept per key, each record paired with the
+// other side's records so far; a GROUP BY on a side's key may run inside it).
 import type { BatchEnd, DataStream, KeyedContext, ValueState } from '../engine/index.ts';
 import { type Acc, sqlAggregates } from './aggregates.ts';
 import type { AggregateCall, QueryPlan } from './planner.ts';
