@@ -4,13 +4,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import v8 from 'node:v8';
-import { sqlPlanning } from '../../test/helpers/sql-planning.ts';
-import { collect, type DataStream, fromArrays, type Operator, OperatorHarness, Pipeline } from '../engine/index.ts';
-import { addToPipeline, tablesRead } from './build.ts';
+import { runSqlOver, sqlPlanning } from '../../test/helpers/sql-planning.ts';
+import { fromArrays, type Operator, OperatorHarness, Pipeline } from '../engine/index.ts';
 import { groupState, regularJoin } from './build-updating.ts';
 import { rowBuilder } from './codegen.ts';
 import { explainSql } from './index.ts';
-import { planScript } from './planner.ts';
 import { KIND, type KindedRow } from './rows.ts';
 import type { Row } from './types.ts';
 
@@ -33,21 +31,7 @@ async function run(script: string, events: Event[]): Promise<Row[]> {
   return (await runWithState(script, events)).rows;
 }
 
-/** The rows, and the keyed state each operator still holds after the run (its end passes every expiry). */
-async function runWithState(script: string, events: Event[]): Promise<{ rows: Row[]; state: Map<string, number> }> {
-  const plan = await planScript(script);
-  const p = new Pipeline({ bounded: true, onError: 'fail' });
-  const all = p.source(fromArrays([events], { batchSize: 2 })) as unknown as DataStream<Event>;
-  const streams = new Map<string, DataStream<Row>>();
-  for (const table of plan.inserts.flatMap((insert) => tablesRead(insert.query))) {
-    streams.set(table.name, all.filter((e) => e.table === table.name) as unknown as DataStream<Row>);
-  }
-  const sink = collect<Row>();
-  const sinks = new Map(plan.inserts.map((insert) => [insert.sink.name, sink]));
-  await addToPipeline(p, plan, { log: {} as never, sinks, ensureTopics: false }, streams);
-  await p.run();
-  return { rows: sink.values, state: new Map(p.metrics().operators.map((n) => [n.name, n.stateSize])) };
-}
+const runWithState = runSqlOver;
 
 const auction = (id: number, t: number, expires: number): Event => ({
   table: 'auction',

@@ -3,11 +3,8 @@
 // their window; the pairs equal a hand computation per (key, window), and no state is left after the run.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { sqlPlanning } from '../../test/helpers/sql-planning.ts';
-import { collect, type DataStream, fromArrays, Pipeline } from '../engine/index.ts';
-import { addToPipeline, tablesRead } from './build.ts';
+import { runSqlOver, sqlPlanning } from '../../test/helpers/sql-planning.ts';
 import { explainSql } from './index.ts';
-import { planScript } from './planner.ts';
 import type { Row } from './types.ts';
 
 const DDL = `CREATE TABLE l (id BIGINT, v BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH ('topic'='l');
@@ -26,21 +23,7 @@ type Event = Row & { table: 'l' | 'r' };
 const l = (id: number, v: number, ts: number): Event => ({ table: 'l', id, v, ts });
 const r = (id: number, w: number, ts: number): Event => ({ table: 'r', id, w, ts });
 
-/** Runs the script over `events` (one stream, in order) into a collecting sink: its rows, and each operator's state. */
-async function run(script: string, events: Event[]): Promise<{ rows: Row[]; state: Map<string, number> }> {
-  const plan = await planScript(script);
-  const p = new Pipeline({ bounded: true, onError: 'fail' });
-  const all = p.source(fromArrays([events], { batchSize: 2 })) as unknown as DataStream<Event>;
-  const streams = new Map<string, DataStream<Row>>();
-  for (const table of plan.inserts.flatMap((insert) => tablesRead(insert.query))) {
-    streams.set(table.name, all.filter((e) => e.table === table.name) as unknown as DataStream<Row>);
-  }
-  const sink = collect<Row>();
-  const sinks = new Map(plan.inserts.map((insert) => [insert.sink.name, sink]));
-  await addToPipeline(p, plan, { log: {} as never, sinks, ensureTopics: false }, streams);
-  await p.run();
-  return { rows: sink.values, state: new Map(p.metrics().operators.map((n) => [n.name, n.stateSize])) };
-}
+const run = runSqlOver;
 
 const sorted = (rows: Row[]) => rows.map((row) => JSON.stringify(row)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 
