@@ -194,7 +194,10 @@ describe('streaming SQL: an interval join’s late records over the embedded log
     const lateViews = read('views-late');
     const lateClicks = read('clicks-late');
     const late = pipeline.metrics().operators.find((o) => o.name === 'interval-join')!.lateRecords;
-    assert.ok(lateViews.length > 0 && lateClicks.length > 0, `${lateViews.length} and ${lateClicks.length} late`);
+    // Which side's records come late depends on how the two sources' reads interleave (the join's watermark is the
+    // lower of theirs; under load one may run ahead): late records of some side, each in its own table's topic. The
+    // in-memory runs above check each side's routing with one ordered stream.
+    assert.ok(lateViews.length + lateClicks.length > 0, `${lateViews.length} and ${lateClicks.length} late`);
     assert.equal(lateViews.length + lateClicks.length, late, 'every record the join counted late, in a topic');
     // The table's rows (its declared columns), keyed by its key column (views) or not (clicks).
     for (const { key, value } of lateViews) assert.deepEqual([key, value], [value.ad, views[value.id as number]]);
