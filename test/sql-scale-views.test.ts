@@ -9,62 +9,34 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { it } from 'node:test';
-import { openLog, partitionForKey } from '../src/log/index.ts';
+import { openLog } from '../src/log/index.ts';
 import { ServingStore } from '../src/serve/index.ts';
 import { type Daemon, run, SLUICE } from '../support/processes.ts';
 import { eventually } from './helpers/broker.ts';
-import { appendKeyed, EVENT_MS, produceKeyed, scaleTestResources, startClusterBroker } from './helpers/scale.ts';
+import {
+  appendKeyed,
+  CLOSING_TS,
+  COUNTRIES,
+  countryViews,
+  EVENT_MS,
+  produceKeyed,
+  scaleTestResources,
+  startClusterBroker,
+} from './helpers/scale.ts';
 
 const PARTITIONS = 6;
-const COUNTRIES = ['de', 'fr', 'it', 'es', 'pl', 'nl', 'se', 'pt', 'at'];
-const START = 1_700_000_000_000;
-const CLOSING_TS = 1_800_000_000_000;
 const SQL = new URL('./fixtures/country-views.sql', import.meta.url).pathname;
 const resources = scaleTestResources('sluice-sql-scale-views-');
 const QUERY =
   'SELECT epoch_ms(window_start)::DOUBLE, country, views::DOUBLE, users::DOUBLE FROM country_views ' +
   `WHERE epoch_ms(window_start) < ${CLOSING_TS - 60_000}`;
 
-interface View {
-  user: string;
-  country: string;
-  ts: number;
-}
-
-/**
- * 6,000 views over 30 minutes, a little out of order; then 300 views 5 minutes behind (within the allowed lateness:
- * they update windows that have fired); then a far-future view per partition, so that every window fires.
- */
-function views(): View[] {
-  const out: View[] = [];
-  for (let i = 0; i < 6_000; i++) {
-    out.push({
-      user: `user-${i % 60}`,
-      country: COUNTRIES[(i * 13) % COUNTRIES.length]!,
-      ts: START + i * 300 - (i % 3) * 1000,
-    });
-  }
-  for (let i = 0; i < 300; i++) {
-    out.push({
-      user: `user-${(i * 7) % 60}`,
-      country: COUNTRIES[i % COUNTRIES.length]!,
-      ts: START + 1_500_000 + i * 97,
-    });
-  }
-  for (let p = 0; p < PARTITIONS; p++) {
-    let n = 0;
-    while (partitionForKey(Buffer.from(`closer-${n}`), PARTITIONS) !== p) n++;
-    out.push({ user: `closer-${n}`, country: 'zz', ts: CLOSING_TS });
-  }
-  return out;
-}
-
 /** A data directory whose `views` topic holds the views, partitioned by user. */
 async function seeded(): Promise<string> {
   const dataDir = resources.tempDir();
   const log = await openLog({ dataDir });
   await log.createTopic('views', { partitions: PARTITIONS });
-  await appendKeyed(log, 'views', PARTITIONS, views(), (v) => v.user);
+  await appendKeyed(log, 'views', PARTITIONS, countryViews(PARTITIONS, { late: true }), (v) => v.user);
   await log.close();
   return dataDir;
 }
@@ -179,7 +151,7 @@ it('a SQL materialized view in two members against a broker: their host loads th
     '3s',
   ]);
   await host.waitFor(/HTTP on/, EVENT_MS);
-  await produceKeyed(kafka, 'views', PARTITIONS, views(), (v) => v.user, 500);
+  await produceKeyed(kafka, 'views', PARTITIONS, countryViews(PARTITIONS, { late: true }), (v) => v.user, 500);
   await servesReference(host, expected);
   assert.equal(await host.stop('SIGTERM'), 0, host.output());
 });

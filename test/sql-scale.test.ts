@@ -6,11 +6,14 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { Kafka } from 'kafkajs';
-import { openLog, partitionForKey } from '../src/log/index.ts';
+import { openLog } from '../src/log/index.ts';
 import { run, SLUICE } from '../support/processes.ts';
 import { eventually, progresses } from './helpers/broker.ts';
 import {
   appendKeyed,
+  CLOSING_TS,
+  COUNTRIES,
+  countryViews,
   EVENT_MS,
   kafkaClient,
   produceKeyed,
@@ -22,40 +25,14 @@ import {
 } from './helpers/scale.ts';
 
 const PARTITIONS = 6;
-const COUNTRIES = ['de', 'fr', 'it', 'es', 'pl', 'nl', 'se', 'pt', 'at'];
-const CLOSING_TS = 1_800_000_000_000;
 const SQL = new URL('./fixtures/views-by-country.sql', import.meta.url).pathname;
 const resources = scaleTestResources('sluice-sql-scale-');
 
-interface View {
-  user: string;
-  country: string;
-  ts: number;
-}
 interface CountryCount {
   window_start: number;
   country: string;
   views: number;
   users: number;
-}
-
-/** 6,000 views over 30 minutes: users in every country, every country in every window, a little out of order. */
-function views(): View[] {
-  const out: View[] = [];
-  for (let i = 0; i < 6_000; i++) {
-    out.push({
-      user: `user-${i % 60}`,
-      country: COUNTRIES[(i * 13) % COUNTRIES.length]!,
-      ts: 1_700_000_000_000 + i * 300 - (i % 3) * 1000,
-    });
-  }
-  // One far-future view per partition: every task's watermark, and so every reader's, passes every window.
-  for (let p = 0; p < PARTITIONS; p++) {
-    let n = 0;
-    while (partitionForKey(Buffer.from(`closer-${n}`), PARTITIONS) !== p) n++;
-    out.push({ user: `closer-${n}`, country: 'zz', ts: CLOSING_TS });
-  }
-  return out;
 }
 
 const row = (c: CountryCount) => `${c.window_start} ${c.country} ${c.views} ${c.users}`;
@@ -66,7 +43,7 @@ async function seeded(): Promise<string> {
   const dataDir = resources.tempDir();
   const log = await openLog({ dataDir });
   await log.createTopic('views', { partitions: PARTITIONS });
-  await appendKeyed(log, 'views', PARTITIONS, views(), (v) => v.user);
+  await appendKeyed(log, 'views', PARTITIONS, countryViews(PARTITIONS), (v) => v.user);
   await log.close();
   return dataDir;
 }
@@ -144,7 +121,7 @@ it('a SQL GROUP BY on another key in two members against a broker: each window a
     'two members with three tasks each',
     EVENT_MS,
   );
-  await produceKeyed(kafka, 'views', PARTITIONS, views(), (v) => v.user, 500);
+  await produceKeyed(kafka, 'views', PARTITIONS, countryViews(PARTITIONS), (v) => v.user, 500);
   await expectEveryWindowOnce(kafka, expected);
   for (const m of members) assert.equal(await m.stop('SIGTERM'), 0, m.output());
 });

@@ -179,3 +179,47 @@ export async function appendKeyed<T extends { ts: number }>(
     ]);
   }
 }
+
+/** The countries of the SQL scale tests' page views (test/fixtures/views-by-country.sql, country-views.sql). */
+export const COUNTRIES = ['de', 'fr', 'it', 'es', 'pl', 'nl', 'se', 'pt', 'at'];
+/** The time of the far-future view each partition ends with. */
+export const CLOSING_TS = 1_800_000_000_000;
+
+export interface View {
+  user: string;
+  country: string;
+  ts: number;
+}
+
+/**
+ * 6,000 page views over 30 minutes from 60 users, every country in every minute, a little out of order; with
+ * `late`, then 300 views minutes behind the latest (within country-views.sql's allowed lateness: they update
+ * windows that fired); then one far-future view per partition of `partitions` (keyed by user), so that every task's watermark,
+ * and so every reader's, passes every window.
+ */
+export function countryViews(partitions: number, { late = false } = {}): View[] {
+  const start = 1_700_000_000_000;
+  const out: View[] = [];
+  for (let i = 0; i < 6_000; i++) {
+    out.push({
+      user: `user-${i % 60}`,
+      country: COUNTRIES[(i * 13) % COUNTRIES.length]!,
+      ts: start + i * 300 - (i % 3) * 1000,
+    });
+  }
+  if (late) {
+    for (let i = 0; i < 300; i++) {
+      out.push({
+        user: `user-${(i * 7) % 60}`,
+        country: COUNTRIES[i % COUNTRIES.length]!,
+        ts: start + 1_500_000 + i * 97,
+      });
+    }
+  }
+  for (let p = 0; p < partitions; p++) {
+    let n = 0;
+    while (partitionForKey(Buffer.from(`closer-${n}`), partitions) !== p) n++;
+    out.push({ user: `closer-${n}`, country: 'zz', ts: CLOSING_TS });
+  }
+  return out;
+}
