@@ -14,6 +14,7 @@ import { encodeQuery } from '../src/http/streaming-query-store.ts';
 import { openLog } from '../src/log/index.ts';
 import { ServingStore } from '../src/serve/index.ts';
 import { type Daemon, startSluice } from '../support/processes.ts';
+import { untilPasses } from './helpers/broker.ts';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 after(async () => {
@@ -48,18 +49,7 @@ async function openServer(dir: string): Promise<{ url: string; close(): Promise<
   return { url: server.url, close };
 }
 
-/** Retries `check` (assertions) until it passes, or throws its last failure after 60 s. */
-async function eventually(check: () => Promise<void>): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-}
+const eventually = (check: () => Promise<void>) => untilPasses(check, 60_000);
 
 interface ErrorJson {
   error: { code: string; message: string };

@@ -11,6 +11,7 @@ import type { ApiIndexJson, StreamingQueriesJson, StreamingQueryJson } from '../
 import { startServer } from '../src/http/index.ts';
 import { openLog } from '../src/log/index.ts';
 import { ServingStore } from '../src/serve/index.ts';
+import { untilPasses } from './helpers/broker.ts';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 after(async () => {
@@ -37,18 +38,7 @@ async function setup(streaming = true, authToken?: string) {
   return { log, store, dir, url: server.url };
 }
 
-/** Retries `check` (assertions) until it passes, or throws its last failure after 30 s. */
-async function eventually(check: () => Promise<void>): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-}
+const eventually = (check: () => Promise<void>) => untilPasses(check, 30_000);
 
 interface ErrorJson {
   error: { code: string; message: string; details?: { line?: number; column?: number } };

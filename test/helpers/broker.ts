@@ -60,6 +60,18 @@ export async function progresses(
   }
 }
 
+/** Retries `check` (assertions) until it passes, or throws its last failure after `timeoutMs`. */
+export async function untilPasses(check: () => Promise<void>, timeoutMs: number, everyMs = 50): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+    }
+  }
+}
 /** Resolves when `condition` holds, checking every `everyMs`; rejects after `timeoutMs` with `what`. */
 export async function eventually(
   condition: () => boolean | Promise<boolean>,
